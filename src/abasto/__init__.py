@@ -1,0 +1,1 @@
+"""Abasto: consolidated purchase and supply of health inputs, in the open."""

@@ -1,0 +1,5 @@
+"""``python -m abasto`` runs the CLI."""
+
+from abasto.cli import app
+
+app()

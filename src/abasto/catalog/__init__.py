@@ -1,0 +1,1 @@
+"""Catalog of claves: the Compendio Nacional de Insumos para la Salud and homologated codes."""

@@ -1,0 +1,81 @@
+"""Pages of the catalog: search with live results, a clave's page, and the import form."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from abasto.catalog import service
+from abasto.catalog.schemas import ClaveDetailRead, ClaveRead
+from abasto.core.context import Context
+from abasto.core.errors import ValidationFailed
+from abasto.identity.models import Role
+from abasto.web.deps import allow, public
+from abasto.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 25
+
+
+@router.get("/catalogo")
+def search_page(
+    request: Request,
+    ctx: Annotated[Context, Depends(public)],
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The whole page, or only the results when htmx asks for them while the user types."""
+    items, total = service.search_claves(ctx.db, q=q, page=page, per_page=PER_PAGE)
+    # A history restore (back button after the cache is gone) needs the whole page.
+    fragment = (
+        "hx-request" in request.headers and "hx-history-restore-request" not in request.headers
+    )
+    response = render(
+        request,
+        "catalog/_results.html" if fragment else "catalog/search.html",
+        ctx,
+        q=q.strip(),
+        items=[ClaveRead.of(c) for c in items],
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+    )
+    # The same address answers two ways: caches must tell them apart.
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+# Declared before /catalogo/{clave}, which would otherwise take «importar» for a clave.
+@router.get("/catalogo/importar")
+def import_form(
+    request: Request, ctx: Annotated[Context, Depends(allow(Role.comprador))]
+) -> Response:
+    return render(request, "catalog/import.html", ctx, summary=None, error=None)
+
+
+@router.post("/catalogo/importar")
+def import_upload(
+    request: Request,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    if file is None or not file.filename:
+        error = ValidationFailed(
+            "Elija el archivo del catálogo.", expected="un archivo .xlsx o .csv con las claves"
+        )
+        return render(request, "catalog/import.html", ctx, 422, summary=None, error=error)
+    try:
+        summary = service.import_catalog(ctx, content=file.file.read(), filename=file.filename)
+    except ValidationFailed as exc:
+        # The service refuses a bad file before its first write: nothing to undo here.
+        return render(request, "catalog/import.html", ctx, 422, summary=None, error=exc)
+    return render(request, "catalog/import.html", ctx, summary=summary, error=None)
+
+
+@router.get("/catalogo/{clave}")
+def clave_page(request: Request, clave: str, ctx: Annotated[Context, Depends(public)]) -> Response:
+    detail = ClaveDetailRead.of_detail(service.get_clave_detail(ctx.db, clave))
+    return render(request, "catalog/clave.html", ctx, clave=detail)

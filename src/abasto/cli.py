@@ -1,0 +1,61 @@
+"""``abasto``: the command line (database, catalog, users, suppliers, audit, demo, serve)."""
+
+from __future__ import annotations
+
+import typer
+
+from abasto.catalog import cli as catalog_cli
+from abasto.core import ledger
+from abasto.core.cli import console, engine, err_console
+from abasto.core.db import upgrade
+from abasto.identity import cli as identity_cli
+
+app = typer.Typer(
+    help="Abasto: compra consolidada y abasto de insumos para la salud.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Base de datos.", no_args_is_help=True)
+audit_app = typer.Typer(help="Auditoría de la bitácora encadenada.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(catalog_cli.app, name="catalog")
+app.add_typer(identity_cli.users_app, name="users")
+app.add_typer(identity_cli.suppliers_app, name="suppliers")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration (run it after installing a new version)."""
+    bound = engine(check=False)
+    upgrade(bound)
+    console.print(f"Base de datos al día: {bound.url.render_as_string(hide_password=True)}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the ledger's hash chain; exit 1 naming the first entry that does not fit."""
+    with console.status("Verificando la bitácora…"), engine().connect() as connection:
+        result = ledger.verify(connection)
+    if result.ok:
+        console.print(f"[green]Bitácora íntegra:[/green] {result.checked:,} entradas verificadas.")
+        return
+    err_console.print(
+        f"[red]Bitácora alterada en la entrada {result.first_bad_seq}:[/red] {result.reason} "
+        f"({result.checked:,} entradas anteriores verificadas).",
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Dirección en la que escuchar."),
+    port: int = typer.Option(8000, help="Puerto."),
+) -> None:
+    """Serve the web application and the API."""
+    import uvicorn
+
+    from abasto.web.app import create_app
+
+    application = create_app(engine=engine())
+    console.print(f"Abasto en http://{host}:{port}  (API: http://{host}:{port}/docs)")
+    uvicorn.run(application, host=host, port=port, log_level="info")

@@ -1,0 +1,1 @@
+"""Platform core: configuration, database, clock, money, errors and the ledger."""

@@ -1,0 +1,46 @@
+"""What every CLI command shares: the engine, a unit of work with the operator as actor, errors."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from abasto.core.clock import SystemClock
+from abasto.core.config import load_settings
+from abasto.core.context import Context, operator
+from abasto.core.db import check_schema, make_engine, session_factory, transaction
+from abasto.core.errors import AbastoError, SchemaBehind
+
+# soft_wrap: long error lines stay whole when piped, so they can be grepped and read in logs.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def engine(*, check: bool = True) -> Engine:
+    built = make_engine(load_settings().database_url)
+    if check:
+        try:
+            check_schema(built)
+        except SchemaBehind as exc:
+            err_console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    return built
+
+
+@contextmanager
+def unit_of_work(bound: Engine | None = None) -> Iterator[Context]:
+    """A transaction for one command: committed when it succeeds, nothing written when it fails."""
+    factory = session_factory(bound or engine())
+    try:
+        with transaction(factory) as db:
+            yield Context(db=db, actor=operator(getpass.getuser()), now=SystemClock().now())
+    except AbastoError as exc:
+        err_console.print("[red]Error:[/red] ", end="")
+        err_console.print(str(exc), highlight=False, markup=False)
+        err_console.print("No se escribió nada.", style="yellow")
+        raise typer.Exit(1) from None

@@ -1,0 +1,115 @@
+"""Domain errors that carry their HTTP status and say what, where and what was expected.
+
+Messages are in Spanish because they reach users (API clients, pages, the CLI); the one handler
+in ``abasto.web.errors`` renders them as RFC 9457 problem details or as a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located problem in user input: a cell of a spreadsheet, a field of a request body."""
+
+    message: str
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    field: str | None = None
+    value: str | None = None
+    expected: str | None = None
+
+    @property
+    def where(self) -> str:
+        parts = []
+        if self.sheet is not None:
+            parts.append(f"hoja «{self.sheet}»")
+        if self.row is not None:
+            parts.append(f"fila {self.row}")
+        if self.column is not None:
+            parts.append(f"columna «{self.column}»")
+        if self.field is not None:
+            parts.append(f"campo «{self.field}»")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.value is not None:
+            text += f" (valor: «{self.value}»)"
+        if self.expected is not None:
+            text += f"; se esperaba: {self.expected}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.where:
+            data["where"] = self.where
+        return data
+
+
+class AbastoError(Exception):
+    """Base of every error a user can cause; it changes nothing and says how to fix it."""
+
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Solicitud no válida"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        problems: Iterable[Problem] = (),
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems: Sequence[Problem] = tuple(problems)
+        self.expected = expected
+
+    def __str__(self) -> str:
+        lines = [self.detail]
+        if self.expected:
+            lines[0] += f"; se esperaba: {self.expected}"
+        lines.extend(f"  - {p}" for p in self.problems)
+        return "\n".join(lines)
+
+
+class ValidationFailed(AbastoError):
+    """Input that breaks a rule; ``problems`` lists every one found, not only the first."""
+
+    status = 422
+    title = "Datos no válidos"
+
+
+class NotFound(AbastoError):
+    status = 404
+    title = "No encontrado"
+
+
+class Conflict(AbastoError):
+    """A write refused because the thing changed meanwhile or already exists."""
+
+    status = 409
+    title = "Conflicto"
+
+
+class Unauthorized(AbastoError):
+    status = 401
+    title = "Se requiere iniciar sesión"
+
+
+class Forbidden(AbastoError):
+    status = 403
+    title = "Acceso denegado"
+
+
+class PayloadTooLarge(AbastoError):
+    status = 413
+    title = "Contenido demasiado grande"
+
+
+class SchemaBehind(Exception):
+    """The database schema is older than the code; the fix is ``abasto db upgrade``."""

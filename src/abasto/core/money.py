@@ -1,0 +1,43 @@
+"""Money as Decimal pesos, and the es-MX way of showing money, numbers and dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+CENT = Decimal("0.01")
+MEXICO_CITY = ZoneInfo("America/Mexico_City")
+
+
+def to_money(value: Decimal | int | str) -> Decimal:
+    """Round to centavos, half up, as Mexican invoices do."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_mxn(value: Decimal) -> str:
+    """``$1,234.56``; negative amounts as ``-$1,234.56``."""
+    amount = to_money(value)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
+
+
+def format_int(value: int) -> str:
+    return f"{value:,}"
+
+
+def format_percent(rate: Decimal) -> str:
+    """A rate such as ``Decimal("0.16")`` as ``16 %``."""
+    return f"{(rate * 100).normalize():f} %"
+
+
+def format_date(value: date | datetime) -> str:
+    """``dd/mm/aaaa``, in Mexico City time for instants."""
+    if isinstance(value, datetime):
+        value = value.astimezone(MEXICO_CITY)
+    return value.strftime("%d/%m/%Y")
+
+
+def format_datetime(value: datetime) -> str:
+    """``dd/mm/aaaa hh:mm`` in Mexico City time."""
+    return value.astimezone(MEXICO_CITY).strftime("%d/%m/%Y %H:%M")

@@ -1,0 +1,466 @@
+"""Read the tabular files officials live in (.xlsx, .csv) and find their columns by header name."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+
+from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.text import fold
+
+Cell = str | int | float | bool | Decimal | datetime | date | time | timedelta | None
+Row = tuple[Cell, ...]
+Progress = Callable[[int, int], None]
+"""Called with (rows done, rows expected); the expected count is an estimate until the end."""
+
+SCAN_ROWS = 30
+"""How many rows from the top may hold the header: titles and group rows come first."""
+
+EXPECTED_FILE = (
+    "un archivo .xlsx o .csv con una fila de encabezados y después una fila por registro"
+)
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_PDF_MAGIC = b"%PDF"
+_TEXT_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
+_DELIMITERS = (",", ";", "\t", "|")
+_PROGRESS_EVERY = 500
+# Symbols that distinguish headers ("CUCoP" vs "CUCoP +", "#" vs "%") and that fold() would erase.
+_HEADER_SYMBOLS = {"+": " mas ", "#": " numero ", "%": " por ciento ", "$": " pesos "}
+_TOTAL_WORDS = frozenset({"total", "totales", "subtotal", "subtotales", "suma", "sumas"})
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """One sheet of a file: its name and its rows, ``rows[0]`` being spreadsheet row 1."""
+
+    name: str
+    rows: tuple[Row, ...]
+
+    def row(self, number: int) -> Row:
+        """The cells of spreadsheet row ``number`` (1-based); empty beyond the last row."""
+        if 1 <= number <= len(self.rows):
+            return self.rows[number - 1]
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A wanted column: the key the code uses and the header names a file may give it."""
+
+    key: str
+    names: tuple[str, ...]
+    required: bool = True
+    many: bool = False
+    """Collect every column with one of the names (e.g. ``CANTIDAD MIN`` per institution)."""
+
+    def accepted(self) -> str:
+        """The accepted names as a person reads them: «A», «B» o «C»."""
+        quoted = [f"«{name}»" for name in self.names]
+        if len(quoted) == 1:
+            return quoted[0]
+        return ", ".join(quoted[:-1]) + " o " + quoted[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Where a sheet's header is and which column holds each wanted key.
+
+    A header may span two rows (``Cantidad Solicitada`` above ``Mínimo``/``Máximo``); then
+    ``data_start`` is two rows below ``row``. Rows above ``row`` hold group labels such as
+    institution names or years; ``group`` reads them.
+    """
+
+    sheet: Sheet
+    row: int
+    data_start: int
+    columns: Mapping[str, tuple[int, ...]]
+    """Key → 0-based indexes of the matching columns, left to right; absent keys not found."""
+
+    def index(self, key: str) -> int | None:
+        """The first column of ``key``, or None when the file lacks that (optional) column."""
+        found = self.columns.get(key, ())
+        return found[0] if found else None
+
+    def indexes(self, key: str) -> tuple[int, ...]:
+        return self.columns.get(key, ())
+
+    def value(self, row: Row, key: str) -> Cell:
+        """The cell of ``row`` in the first column of ``key``; None when the column is absent."""
+        index = self.index(key)
+        return None if index is None else cell(row, index)
+
+    @property
+    def above(self) -> tuple[Row, ...]:
+        """The rows above the header row, top to bottom (titles, group labels)."""
+        return self.sheet.rows[: self.row - 1]
+
+    @property
+    def spans_two_rows(self) -> bool:
+        return self.data_start == self.row + 2
+
+    def column_name(self, index: int) -> str:
+        """The column's header as written in the file, for messages; its letter if it has none.
+
+        In a two-row header a sub-column reads ``Cantidad Solicitada / Mínimo``.
+        """
+        if self._own_row(index) > self.row:
+            parent = cell(self._filled(self.row), index)
+            sub = cell(self.sheet.row(self.row + 1), index)
+            return " / ".join(p for p in (_label(parent), _label(sub)) if p is not None)
+        name = _label(cell(self.sheet.row(self.row), index))
+        return name if name is not None else f"columna {get_column_letter(index + 1)}"
+
+    def group(self, index: int, up: int = 1) -> str | None:
+        """The label ``up`` rows above the column's own header cell, merged cells filled forward.
+
+        A merged cell keeps its value in its first cell only, so a label is taken to run right
+        until the next label or the end of the header: a title above the groups therefore
+        covers every column, and a column after the last group (e.g. after ``TOTAL GENERAL``)
+        gets that group; ask only about columns that sit under a group.
+        """
+        number = self._own_row(index) - up
+        return text(cell(self._filled(number), index)) if number >= 1 else None
+
+    def _own_row(self, index: int) -> int:
+        """The row of the column's own name: the second header row when it has one there."""
+        if self.spans_two_rows and not is_blank(cell(self.sheet.row(self.row + 1), index)):
+            return self.row + 1
+        return self.row
+
+    def _filled(self, number: int) -> Row:
+        """Row ``number`` as wide as the header, merged cells filled forward."""
+        width = max(len(self.sheet.row(self.row)), len(self.sheet.row(self.data_start - 1)))
+        row = self.sheet.row(number)
+        return fill_forward(row + (None,) * (width - len(row)))
+
+    def rows(self) -> Iterator[tuple[int, Row]]:
+        """(spreadsheet row number, cells) for every row below the header that is not blank."""
+        for number in range(self.data_start, len(self.sheet.rows) + 1):
+            row = self.sheet.row(number)
+            if not all(is_blank(value) for value in row):
+                yield number, row
+
+
+# ----- cells ---------------------------------------------------------------------------------
+
+
+def cell(row: Row, index: int) -> Cell:
+    """The value at ``index``; None past the end (rows are trimmed of trailing empty cells)."""
+    return row[index] if 0 <= index < len(row) else None
+
+
+def is_blank(value: Cell) -> bool:
+    """Nothing in the cell: None, or text without a letter or digit.
+
+    A dash or a dot is how people leave a cell empty on purpose (``-`` in totals rows, ``.``
+    in the last row of the 2025-2026 template).
+    """
+    if value is None:
+        return True
+    return isinstance(value, str) and not any(ch.isalnum() for ch in value)
+
+
+def text(value: Cell) -> str | None:
+    """The cell as trimmed single-spaced text, None when blank; integral floats lose ``.0``."""
+    if is_blank(value):
+        return None
+    if isinstance(value, str):
+        return " ".join(value.split())
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _label(value: Cell) -> str | None:
+    """A header cell as written; unlike ``text`` it keeps a name made of a sign, such as ``#``."""
+    if isinstance(value, str):
+        return " ".join(value.split()) or None
+    return text(value)
+
+
+def fill_forward(cells: Sequence[Cell]) -> Row:
+    """Each blank cell takes the nearest non-blank value to its left: how merged cells read."""
+    filled: list[Cell] = []
+    last: Cell = None
+    for value in cells:
+        if not is_blank(value):
+            last = value
+        filled.append(last)
+    return tuple(filled)
+
+
+def is_total_label(value: Cell) -> bool:
+    """A label of a totals row (``Total``, ``TOTAL GENERAL``, ``Subtotal``, ``Gran total``)."""
+    if not isinstance(value, str):
+        return False
+    words = fold(value).split()
+    if words[:2] == ["gran", "total"]:
+        return True
+    return bool(words) and words[0] in _TOTAL_WORDS
+
+
+def header_key(value: Cell) -> str:
+    """The form in which two spellings of a header meet: no case, accents or spacing."""
+    raw = text(value) if not isinstance(value, str) else value
+    if raw is None:
+        return ""
+    for symbol, word in _HEADER_SYMBOLS.items():
+        raw = raw.replace(symbol, word)
+    return fold(raw)
+
+
+# ----- reading files -------------------------------------------------------------------------
+
+
+def read_sheets(
+    content: bytes, filename: str, *, progress: Progress | None = None
+) -> tuple[Sheet, ...]:
+    """Every sheet of an .xlsx workbook, or the one sheet of a .csv (named after the file).
+
+    The format is told by the content, not the name, so a workbook saved as ``.csv`` still
+    reads; anything else (a PDF, an old .xls, random bytes) is refused with what was expected.
+    """
+    if not content:
+        raise ValidationFailed(f"El archivo «{filename}» está vacío", expected=EXPECTED_FILE)
+    suffix = PurePath(filename).suffix.lower()
+    if content.startswith(_ZIP_MAGIC):
+        sheets = _read_xlsx(content, filename, progress)
+    elif content.startswith(_OLE_MAGIC):
+        raise ValidationFailed(
+            f"El archivo «{filename}» es un libro de Excel 97-2003 (.xls), que no se puede leer;"
+            " ábralo en Excel y guárdelo como .xlsx",
+            expected=EXPECTED_FILE,
+        )
+    elif suffix in _TEXT_SUFFIXES and not content.startswith(_PDF_MAGIC):
+        sheets = (_read_csv(content, filename, progress),)
+    else:
+        raise ValidationFailed(
+            f"El archivo «{filename}» no es una hoja de cálculo", expected=EXPECTED_FILE
+        )
+    if not any(not is_blank(value) for sheet in sheets for row in sheet.rows for value in row):
+        raise ValidationFailed(
+            f"El archivo «{filename}» no tiene ninguna fila con datos", expected=EXPECTED_FILE
+        )
+    return sheets
+
+
+def _read_xlsx(content: bytes, filename: str, progress: Progress | None) -> tuple[Sheet, ...]:
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    # openpyxl signals a damaged or foreign archive (a .docx, a truncated download) with many
+    # unrelated exception types; to the user they all mean the same thing.
+    except Exception as exc:
+        raise _damaged(filename) from exc
+    try:
+        worksheets: list[Any] = list(workbook.worksheets)
+        expected = sum(ws.max_row or 0 for ws in worksheets)
+        done = 0
+        sheets = []
+        for ws in worksheets:
+            # The stored dimension is often wrong in files written by other tools; without it
+            # openpyxl reads every row there is.
+            ws.reset_dimensions()
+            rows: list[Row] = []
+            for row in _rows_of(ws, filename):
+                rows.append(row)
+                done += 1
+                if progress is not None and done % _PROGRESS_EVERY == 0:
+                    progress(done, max(expected, done))
+            sheets.append(Sheet(name=str(ws.title), rows=tuple(rows)))
+    finally:
+        workbook.close()
+    if progress is not None:
+        progress(done, done)
+    return tuple(sheets)
+
+
+def _rows_of(worksheet: Any, filename: str) -> Iterator[Row]:
+    """The rows of a sheet; a damaged sheet part fails here, not in the caller's progress."""
+    rows = worksheet.iter_rows(values_only=True)
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _damaged(filename) from exc
+        yield _trim(values)
+
+
+def _damaged(filename: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"El archivo «{filename}» no es un libro de Excel válido o está dañado",
+        expected=EXPECTED_FILE,
+    )
+
+
+def _read_csv(content: bytes, filename: str, progress: Progress | None) -> Sheet:
+    decoded = _decode(content)
+    if not _looks_like_text(decoded):
+        raise ValidationFailed(
+            f"El archivo «{filename}» no es un archivo de texto separado por comas",
+            expected=EXPECTED_FILE,
+        )
+    delimiter = _sniff_delimiter(decoded)
+    rows = [
+        _trim(tuple(value if value.strip() else None for value in record))
+        for record in csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)
+    ]
+    if progress is not None:
+        progress(len(rows), len(rows))
+    return Sheet(name=PurePath(filename).stem or filename, rows=tuple(rows))
+
+
+def _decode(content: bytes) -> str:
+    """Text in the encodings Mexican offices produce: UTF-8 (with or without BOM), then Windows."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode text" export.
+        return content.decode("utf-16")
+    # utf-8-sig also reads plain UTF-8, and cp1252 is what Excel on Windows writes for "CSV";
+    # latin-1 cannot fail, so it is the last resort for the few bytes cp1252 leaves undefined.
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return content.decode("latin-1")
+
+
+def _looks_like_text(decoded: str) -> bool:
+    sample = decoded[:65536]
+    controls = sum(
+        1 for ch in sample if ch not in "\t\r\n" and unicodedata.category(ch) in ("Cc", "Cs")
+    )
+    return "\x00" not in sample and controls <= len(sample) // 100
+
+
+def _sniff_delimiter(decoded: str) -> str:
+    """The delimiter that splits the first lines into the most equal, widest rows."""
+    lines = [line for line in decoded.splitlines()[:50] if line.strip()]
+    sample = "\n".join(lines)
+    best, best_score = ",", (0.0, 0)
+    for delimiter in _DELIMITERS:
+        widths = [len(record) for record in csv.reader(io.StringIO(sample), delimiter=delimiter)]
+        if not widths:
+            continue
+        width, count = Counter(widths).most_common(1)[0]
+        if width < 2:
+            continue
+        score = (count / len(widths), width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _trim(values: Iterable[Any]) -> Row:
+    row = list(values)
+    while row and row[-1] is None:
+        row.pop()
+    return tuple(row)
+
+
+# ----- finding the header --------------------------------------------------------------------
+
+
+def find_header(sheet: Sheet, columns: Sequence[Column], *, scan: int = SCAN_ROWS) -> Header | None:
+    """The first row within ``scan`` that has every required column, or None.
+
+    A name not found in a row may be in the row just below it (a two-row header), but the row
+    itself must hold at least one wanted name, so a row of group labels is never taken.
+    """
+    return _search(sheet, columns, scan)[0]
+
+
+def find_headers(
+    sheets: Sequence[Sheet], columns: Sequence[Column], *, scan: int = SCAN_ROWS
+) -> tuple[Header, ...]:
+    """The header of every sheet that has one; when none has, every sheet's missing columns."""
+    headers: list[Header] = []
+    problems: list[Problem] = []
+    for sheet in sheets:
+        header, missing = _search(sheet, columns, scan)
+        if header is not None:
+            headers.append(header)
+        problems.extend(missing)
+    if not headers:
+        raise ValidationFailed(
+            "No se encontró la fila de encabezados: faltan columnas obligatorias.",
+            problems=problems,
+        )
+    return tuple(headers)
+
+
+def _search(
+    sheet: Sheet, columns: Sequence[Column], scan: int
+) -> tuple[Header | None, list[Problem]]:
+    wanted = [(column, {header_key(name) for name in column.names}) for column in columns]
+    required = [column for column in columns if column.required]
+    # The row that came closest, so the problems can say where the header seems to be.
+    best_row, best_keys = 0, set[str]()
+    for number in range(1, min(scan, len(sheet.rows)) + 1):
+        found = _match(sheet.row(number), wanted)
+        if not found:
+            continue
+        below = sheet.row(number + 1)
+        from_below = {k: v for k, v in _match(below, wanted).items() if k not in found}
+        found.update(from_below)
+        present = {column.key for column in required if column.key in found}
+        if len(present) == len(required):
+            two_rows = bool(from_below) or _is_sub_header(below, found)
+            header = Header(
+                sheet=sheet,
+                row=number,
+                data_start=number + (2 if two_rows else 1),
+                columns=found,
+            )
+            return header, []
+        if len(present) > len(best_keys):
+            best_row, best_keys = number, present
+    where = " en la fila de encabezados" if best_row else f" en alguna de las primeras {scan} filas"
+    problems = [
+        Problem(
+            message=f"falta la columna «{column.names[0]}»",
+            sheet=sheet.name,
+            row=best_row or None,
+            expected=f"un encabezado {column.accepted()}{where}",
+        )
+        for column in required
+        if column.key not in best_keys
+    ]
+    return None, problems
+
+
+def _match(row: Row, wanted: Sequence[tuple[Column, set[str]]]) -> dict[str, tuple[int, ...]]:
+    keys = [header_key(value) for value in row]
+    found: dict[str, tuple[int, ...]] = {}
+    for column, names in wanted:
+        indexes = tuple(i for i, key in enumerate(keys) if key and key in names)
+        if indexes:
+            found[column.key] = indexes if column.many else indexes[:1]
+    return found
+
+
+def _is_sub_header(below: Row, found: Mapping[str, tuple[int, ...]]) -> bool:
+    """A second header row: blank under every matched column yet holding some labels.
+
+    The first data row always has something under the key columns (a clave, or ``Total``).
+    """
+    if all(is_blank(value) for value in below):
+        return False
+    return all(is_blank(cell(below, i)) for indexes in found.values() for i in indexes)

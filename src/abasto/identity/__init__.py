@@ -1,0 +1,1 @@
+"""Who is who: institutions and their units, suppliers and sanctions, users, roles and sessions."""

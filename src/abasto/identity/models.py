@@ -1,0 +1,158 @@
+"""Who is who: institutions and units, suppliers and sanctions, users and their sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from abasto.core.db import Base, UTCDateTime
+
+
+class Role(enum.StrEnum):
+    """The roles of DESIGN.md; ``institucion`` and ``proveedor`` users are scoped to one party."""
+
+    comprador = "comprador"
+    institucion = "institucion"
+    proveedor = "proveedor"
+    evaluador = "evaluador"
+    auditor = "auditor"
+
+
+ROLE_LABELS = {
+    Role.comprador: "Comprador coordinador",
+    Role.institucion: "Institución",
+    Role.proveedor: "Proveedor",
+    Role.evaluador: "Evaluador",
+    Role.auditor: "Auditor",
+}
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    units: Mapped[list[Unit]] = relationship(
+        back_populates="institution", order_by="Unit.code", cascade="all, delete-orphan"
+    )
+    aliases: Mapped[list[InstitutionAlias]] = relationship(
+        back_populates="institution", cascade="all, delete-orphan"
+    )
+
+
+class InstitutionAlias(Base):
+    """Another name an institution goes by in official files; ``folded`` is what is matched."""
+
+    __tablename__ = "institution_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(300))
+    folded: Mapped[str] = mapped_column(String(300), unique=True)
+
+    institution: Mapped[Institution] = relationship(back_populates="aliases")
+
+
+class Unit(Base):
+    """An OOAD, UMAE, hospital, warehouse or state entity of an institution."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("institution_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("institutions.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40))
+    state_code: Mapped[str | None] = mapped_column(String(2))
+
+    institution: Mapped[Institution] = relationship(back_populates="units")
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rfc: Mapped[str] = mapped_column(String(13), unique=True)
+    razon_social: Mapped[str] = mapped_column(String(300))
+    # The razón social without case, accents, punctuation or legal form: what sanctions match on.
+    normalised_name: Mapped[str] = mapped_column(String(300), index=True)
+    state_code: Mapped[str | None] = mapped_column(String(2))
+    registered_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Sanction(Base):
+    """A row of the SFP list of sanctioned suppliers; replaced whole by each import."""
+
+    __tablename__ = "sanctions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_name: Mapped[str] = mapped_column(String(400))
+    normalised_name: Mapped[str] = mapped_column(String(400), index=True)
+    agency: Mapped[str | None] = mapped_column(String(400))
+    file_number: Mapped[str | None] = mapped_column(String(100))
+    facts: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(String(400))
+    notified_on: Mapped[date | None] = mapped_column(Date)
+    resolved_on: Mapped[date | None] = mapped_column(Date)
+    term: Mapped[str | None] = mapped_column(String(100))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    source_row: Mapped[int] = mapped_column(Integer)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    institution: Mapped[Institution | None] = relationship()
+    supplier: Mapped[Supplier | None] = relationship()
+
+
+class Credential(Base):
+    """A bearer token (API) or a session (pages); only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "token" or "session"
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,1 @@
+"""Deterministic generator of a national scenario for the demo and tests."""

@@ -1,0 +1,1 @@
+"""Web application: JSON API, server-rendered pages, templates and static files."""

@@ -1,0 +1,90 @@
+"""The FastAPI application: JSON API under /api/v1, Spanish pages, static files, errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from abasto.catalog import api as catalog_api
+from abasto.catalog import pages as catalog_pages
+from abasto.core.clock import Clock, SystemClock
+from abasto.core.config import Settings, load_settings
+from abasto.core.db import check_schema, make_engine, session_factory
+from abasto.identity import api as identity_api
+from abasto.identity import pages as identity_pages
+from abasto.transparency import api as transparency_api
+from abasto.transparency import pages as transparency_pages
+from abasto.web import errors, pages
+from abasto.web.deps import AppState
+from abasto.web.limits import BodySizeLimit
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("abasto.web")
+
+DESCRIPTION = (
+    "API de Abasto: catálogo de claves, instituciones, proveedores, identidad y la bitácora "
+    "pública encadenada. Autenticación con `Authorization: Bearer <token>` "
+    "(obtenga uno con `POST /api/v1/auth/token`). Los errores siguen RFC 9457 (problem details)."
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    sessions: sessionmaker[Session] | None = None,
+    check: bool = True,
+) -> FastAPI:
+    """The application; tests pass their own clock and sessions bound to their transaction."""
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.database_url)
+    if check:
+        check_schema(engine)
+    app = FastAPI(
+        title="Abasto",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.abasto = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions or session_factory(engine),
+        clock=clock or SystemClock(),
+    )
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        # Served from our own static files: the machine that runs Abasto may have no internet.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Abasto — API",
+            swagger_js_url="/static/vendor/swagger-ui-5.35.0-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui-5.35.0.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    for router in (
+        identity_api.router,
+        catalog_api.router,
+        transparency_api.router,
+        pages.router,
+        identity_pages.router,
+        catalog_pages.router,
+        transparency_pages.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,121 @@
+"""Request dependencies: the unit of work, the one clock reading, who acts, and route policies.
+
+Every route states who may use it by depending on exactly one policy: ``public`` or
+``allow(...roles)``. The authorization test walks the routes and reads these policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from abasto.core.clock import Clock
+from abasto.core.config import Settings
+from abasto.core.context import ANONYMOUS, Context
+from abasto.core.db import transaction
+from abasto.core.errors import Forbidden, Unauthorized
+from abasto.identity import service as identity
+from abasto.identity.models import ROLE_LABELS, Role
+
+SESSION_COOKIE = "abasto_sesion"
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.abasto
+    return state
+
+
+def _db(request: Request) -> Iterator[Session]:
+    # scope="function" (below) runs the commit before the response is sent, so a write is
+    # acknowledged only once it is durable.
+    with transaction(app_state(request).sessions) as db:
+        yield db
+
+
+def _context(request: Request, db: Annotated[Session, Depends(_db, scope="function")]) -> Context:
+    state = app_state(request)
+    ctx = Context(db=db, actor=ANONYMOUS, now=state.clock.now())
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized(
+                "Cabecera Authorization no válida.", expected="«Authorization: Bearer <token>»"
+            )
+        user = identity.user_for_secret(ctx, secret=secret.strip(), kind="token")
+        return Context(db=db, actor=identity.actor_of(user), now=ctx.now)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        _refuse_cross_site(request)
+        try:
+            user = identity.user_for_secret(ctx, secret=cookie, kind="session")
+        except Unauthorized:
+            # An expired page session just means browsing as the public again.
+            return ctx
+        return Context(db=db, actor=identity.actor_of(user), now=ctx.now)
+    return ctx
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _refuse_cross_site(request: Request) -> None:
+    """A form posted from another site must not ride on our session cookie (besides SameSite)."""
+    if request.method in _SAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("Solicitud rechazada: proviene de otro sitio.")
+
+
+def public(ctx: Annotated[Context, Depends(_context)]) -> Context:
+    """Policy: anyone, the anonymous public included."""
+    return ctx
+
+
+public.abasto_roles = None  # type: ignore[attr-defined]
+
+
+def allow(*roles: Role) -> Callable[..., Context]:
+    """Policy: only logged-in users with one of these roles (scope is checked by the service)."""
+    if not roles:
+        raise ValueError("allow() needs at least one role; use public for everyone")
+
+    def policy(ctx: Annotated[Context, Depends(_context)]) -> Context:
+        if ctx.actor.is_anonymous:
+            raise Unauthorized("Inicie sesión para continuar.")
+        if not ctx.actor.has_role(*roles):
+            names = ", ".join(ROLE_LABELS[r] for r in roles)
+            raise Forbidden(f"Esta acción está reservada a: {names}.")
+        return ctx
+
+    policy.abasto_roles = frozenset(roles)  # type: ignore[attr-defined]
+    return policy
+
+
+ANY_USER = tuple(Role)
+
+
+def policy_roles(dependency: Any) -> frozenset[Role] | str | None:
+    """The roles a policy admits, None for public, or "none" when it is not a policy."""
+    if not hasattr(dependency, "abasto_roles"):
+        return "none"
+    roles: frozenset[Role] | None = dependency.abasto_roles
+    return roles
+
+
+Public = Annotated[Context, Depends(public)]

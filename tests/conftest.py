@@ -1,0 +1,174 @@
+"""Fixtures: a database built by the migrations, one rolled-back transaction per test, an app.
+
+``ABASTO_TEST_DATABASE_URL`` points the suite at PostgreSQL (CI does); without it the suite
+runs on a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from abasto.core.clock import FixedClock
+from abasto.core.config import Settings
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, normalise_url, upgrade
+from abasto.web.app import create_app
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+T0 = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+
+
+def _admin_engine(url: str) -> Engine:
+    admin = make_url(normalise_url(url)).set(database="postgres")
+    return create_engine(admin, isolation_level="AUTOCOMMIT")
+
+
+def _recreate_postgres(url: str) -> None:
+    name = make_url(url).database
+    with _admin_engine(url).connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh database for this run, built by running every migration."""
+    url = os.environ.get("ABASTO_TEST_DATABASE_URL")
+    if url:
+        _recreate_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'abasto.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    built = make_engine(database_url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One outer transaction per test, rolled back at the end: tests never see each other."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def sessions(connection: Connection) -> sessionmaker[Session]:
+    # A commit in the code under test releases a savepoint; the outer transaction rolls back.
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def db(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    session = sessions()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def ctx(db: Session, clock: FixedClock) -> Context:
+    """A buyer-level operator acting now, as the CLI does."""
+    return Context(db=db, actor=operator("pruebas"), now=clock.now())
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret")
+
+
+@pytest.fixture
+def client(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session], clock: FixedClock
+) -> Iterator[TestClient]:
+    # check=False: the schema check opens a second connection, which on SQLite would wait for the
+    # write lock this test's transaction holds; test_app checks the schema check on its own.
+    app = create_app(settings, engine=engine, clock=clock, sessions=sessions, check=False)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A separate, committed, migrated database for tests that run the real CLI against it."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        built = make_engine(url)
+        upgrade(built)
+        built.dispose()
+        yield url
+        return
+    name = f"abasto_fresh_{uuid.uuid4().hex[:10]}"
+    url = (
+        make_url(normalise_url(database_url))
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
+    admin = _admin_engine(database_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    built = make_engine(url)
+    upgrade(built)
+    built.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+PASSWORD = "contrasena-segura-1"
+
+
+def make_user(
+    ctx: Context,
+    username: str,
+    role: str,
+    *,
+    institution: str | None = None,
+    supplier: str | None = None,
+) -> None:
+    """A user made through the service, with the suite's password."""
+    from abasto.identity import service
+    from abasto.identity.models import Role
+
+    service.create_user(
+        ctx,
+        username=username,
+        full_name=username.title(),
+        password=PASSWORD,
+        role=Role(role),
+        institution_code=institution,
+        supplier_rfc=supplier,
+    )
+    ctx.db.flush()
+
+
+def bearer(client: TestClient, username: str) -> dict[str, str]:
+    """Authorization headers of a fresh token for the user."""
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

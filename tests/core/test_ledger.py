@@ -1,0 +1,173 @@
+"""The hash-chained ledger: appends, the pure verifier, and `abasto audit verify` on tampering."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Connection, select
+
+from abasto.core import ledger
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.ledger import GENESIS_HASH, LedgerEntry, Record, canonical_json, verify_rows
+
+AT = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+
+
+def _rows(n: int) -> list[tuple[int, str, str, str]]:
+    rows, prev = [], GENESIS_HASH
+    for seq in range(1, n + 1):
+        content = ledger.entry_content(
+            seq, AT + timedelta(seconds=seq), "cli:a", "test.write", f"x:{seq}", True, '{"n":1}'
+        )
+        digest = ledger.entry_hash(prev, content)
+        rows.append((seq, content, prev, digest))
+        prev = digest
+    return rows
+
+
+def test_canonical_json_is_one_text_per_value() -> None:
+    assert canonical_json({"b": Decimal("1.50"), "a": [AT]}) == (
+        '{"a":["2026-11-02T16:00:00.000000+00:00"],"b":"1.50"}'
+    )
+    assert canonical_json({"x": "ñ"}) == '{"x":"ñ"}'
+
+
+def test_intact_chain_verifies() -> None:
+    rows = _rows(5)
+    result = verify_rows(rows, 5, rows[-1][3])
+    assert result.ok
+    assert result.checked == 5
+
+
+def test_altered_content_is_caught() -> None:
+    rows = _rows(5)
+    seq, content, prev, digest = rows[2]
+    rows[2] = (seq, content.replace("cli:a", "cli:b"), prev, digest)
+    result = verify_rows(rows, 5, rows[-1][3])
+    assert result.first_bad_seq == 3
+    assert result.checked == 2
+
+
+def test_relinked_entry_is_caught() -> None:
+    rows = _rows(5)
+    seq, content, _prev, digest = rows[3]
+    rows[3] = (seq, content, GENESIS_HASH, digest)
+    assert verify_rows(rows, 5, rows[-1][3]).first_bad_seq == 4
+
+
+def test_removed_entry_is_caught() -> None:
+    rows = _rows(5)
+    del rows[1]
+    assert verify_rows(rows, 5, rows[-1][3]).first_bad_seq == 2
+
+
+def test_removed_tail_is_caught_against_the_head() -> None:
+    rows = _rows(5)
+    head_hash = rows[-1][3]
+    result = verify_rows(rows[:4], 5, head_hash)
+    assert result.first_bad_seq == 5
+    assert "cabeza" in (result.reason or "")
+
+
+def test_appends_chain_from_the_head(ctx: Context, connection: Connection) -> None:
+    first = ctx.record("test.write", "x:1", {"n": 1})
+    last = ctx.record_many(
+        [Record("test.write", "x:2", {"n": 2}), Record("test.write", "x:3", {"n": 3}, public=False)]
+    )
+    assert last == first + 2
+    ctx.db.flush()
+    entries = ctx.db.scalars(
+        select(LedgerEntry).where(LedgerEntry.seq >= first).order_by(LedgerEntry.seq)
+    ).all()
+    assert [e.prev_hash for e in entries[1:]] == [e.hash for e in entries[:-1]]
+    assert ledger.head(ctx.db) == (last, entries[-1].hash)
+    assert ledger.verify(ctx.db.connection()).ok
+
+
+def test_database_concatenates_the_content_exactly_as_python_does(ctx: Context) -> None:
+    ctx.record("test.write", "x:ñ", {"texto": "línea\ncon \\ y \"comillas\"", "n": 1}, public=False)
+    ctx.db.flush()
+    stored = {seq: content for seq, content, _, _ in ledger.stored_contents(ctx.db.connection())}
+    for entry in ctx.db.scalars(select(LedgerEntry)):
+        expected = ledger.entry_content(
+            entry.seq, entry.at, entry.actor, entry.action, entry.entity, entry.public, entry.payload
+        )
+        assert stored[entry.seq] == expected
+
+
+def _abasto(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ABASTO_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "abasto", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _fill(url: str, n: int) -> None:
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db=db, actor=operator("pruebas"), now=AT)
+        ctx.record_many([Record("test.write", f"x:{i}", {"n": i}) for i in range(1, n + 1)])
+    engine.dispose()
+
+
+def _tamper(url: str, *statements: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def test_cli_verify_passes_on_an_untouched_ledger(fresh_database_url: str) -> None:
+    _fill(fresh_database_url, 6)
+    done = _abasto(fresh_database_url, "audit", "verify")
+    assert done.returncode == 0, done.stderr
+    assert "6 entradas verificadas" in done.stdout
+
+
+def test_cli_verify_names_an_altered_entry(fresh_database_url: str) -> None:
+    _fill(fresh_database_url, 6)
+    _tamper(fresh_database_url, "UPDATE ledger_entries SET payload = '{\"n\":999}' WHERE seq = 4")
+    done = _abasto(fresh_database_url, "audit", "verify")
+    assert done.returncode == 1
+    assert "entrada 4" in done.stderr
+    assert "alterada" in done.stderr
+
+
+def test_cli_verify_names_a_removed_entry(fresh_database_url: str) -> None:
+    _fill(fresh_database_url, 6)
+    _tamper(fresh_database_url, "DELETE FROM ledger_entries WHERE seq = 3")
+    done = _abasto(fresh_database_url, "audit", "verify")
+    assert done.returncode == 1
+    assert "entrada 3" in done.stderr
+
+
+def test_cli_verify_catches_a_changed_actor(fresh_database_url: str) -> None:
+    _fill(fresh_database_url, 6)
+    _tamper(fresh_database_url, "UPDATE ledger_entries SET actor = 'cli:otro' WHERE seq = 6")
+    done = _abasto(fresh_database_url, "audit", "verify")
+    assert done.returncode == 1
+    assert "entrada 6" in done.stderr
+
+
+def test_cli_verify_names_swapped_entries(fresh_database_url: str) -> None:
+    _fill(fresh_database_url, 6)
+    _tamper(
+        fresh_database_url,
+        "UPDATE ledger_entries SET seq = -1 WHERE seq = 2",
+        "UPDATE ledger_entries SET seq = 2 WHERE seq = 5",
+        "UPDATE ledger_entries SET seq = 5 WHERE seq = -1",
+    )
+    done = _abasto(fresh_database_url, "audit", "verify")
+    assert done.returncode == 1
+    assert "entrada 2" in done.stderr

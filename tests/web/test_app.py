@@ -1,0 +1,87 @@
+"""The application shell: schema check at start-up, OpenAPI and docs, error pages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from abasto.core.config import Settings
+from abasto.core.db import make_engine
+from abasto.core.errors import SchemaBehind
+from abasto.web.app import create_app
+
+
+def test_app_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    settings = Settings(database_url=url, data_dir=tmp_path, secret_key="x")
+    with pytest.raises(SchemaBehind, match="abasto db upgrade"):
+        create_app(settings, engine=make_engine(url))
+
+
+def test_serve_exits_with_the_upgrade_hint_on_an_old_schema(tmp_path: Path) -> None:
+    env = {**os.environ, "ABASTO_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "abasto", "serve", "--port", "8999"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "abasto db upgrade" in done.stderr
+
+
+def test_app_starts_on_a_migrated_database(settings: Settings, database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        create_app(settings, engine=engine)
+    finally:
+        engine.dispose()
+
+
+def test_openapi_and_docs_are_served_without_internet(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/claves" in spec["paths"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/vendor/swagger-ui-5.35.0-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert client.get("/static/vendor/swagger-ui-5.35.0-bundle.js").status_code == 200
+
+
+def test_unknown_api_path_is_a_problem_and_unknown_page_is_spanish(client: TestClient) -> None:
+    api = client.get("/api/v1/no-existe")
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.json()["title"] == "No encontrado"
+    page = client.get("/no-existe")
+    assert page.status_code == 404
+    assert "La dirección solicitada no existe." in page.text
+    assert page.headers["content-type"].startswith("text/html")
+
+
+def test_unexpected_errors_show_no_trace(settings: Settings, engine: object) -> None:
+    app = create_app(settings, engine=make_engine(settings.database_url), check=False)
+
+    @app.get("/api/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("secreto interno")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/boom")
+    assert response.status_code == 500
+    assert "secreto" not in response.text
+    assert "Traceback" not in response.text
+    assert response.json()["title"] == "Error interno"
+
+
+def test_protected_page_denial_is_a_spanish_401_with_login_link(client: TestClient) -> None:
+    response = client.get("/cuenta")
+    assert response.status_code == 401
+    assert "Inicie sesión para continuar." in response.text
+    assert "/entrar?siguiente=" in response.text
