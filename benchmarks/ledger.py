@@ -1,8 +1,7 @@
-"""Ledger benchmarks: appends per second on PostgreSQL, and `audit verify` over a million entries."""
+"""Ledger benchmarks: appends per second, and `audit verify` over a million entries."""
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from abasto.core.db import session_factory, transaction
 from abasto.core.ledger import GENESIS_HASH, Record, canonical_json, entry_content, entry_hash
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+COLUMNS = "seq, at, actor, action, entity, public, payload, prev_hash, hash"
 ACTIONS = ("clave.create", "supplier.register", "bid.commit", "award.publish")
 
 
@@ -48,15 +48,14 @@ def fill(engine: Engine, n: int) -> float:
         raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
-            copy_sql = (
-                "COPY ledger_entries (seq, at, actor, action, entity, public, payload, prev_hash, hash)"
-                " FROM STDIN"
-            )
-            with cursor.copy(copy_sql) as copy:  # type: ignore[attr-defined]
+            copy_sql = f"COPY ledger_entries ({COLUMNS}) FROM STDIN"
+            with cursor.copy(copy_sql) as copy:
                 for row in synthetic_chain(n):
                     copy.write_row(row)
                     last_seq, last_hash = row[0], row[8]
-            cursor.execute("UPDATE ledger_head SET seq = %s, hash = %s WHERE id = 1", (last_seq, last_hash))
+            cursor.execute(
+                "UPDATE ledger_head SET seq = %s, hash = %s WHERE id = 1", (last_seq, last_hash)
+            )
             raw.commit()
         finally:
             raw.close()
@@ -64,8 +63,8 @@ def fill(engine: Engine, n: int) -> float:
         with engine.begin() as conn:
             batch: list[dict[str, object]] = []
             insert = text(
-                "INSERT INTO ledger_entries (seq, at, actor, action, entity, public, payload, prev_hash, hash)"
-                " VALUES (:seq, :at, :actor, :action, :entity, :public, :payload, :prev_hash, :hash)"
+                f"INSERT INTO ledger_entries ({COLUMNS}) VALUES "
+                "(:seq, :at, :actor, :action, :entity, :public, :payload, :prev_hash, :hash)"
             )
             for seq, at, actor, action, entity, public, payload, prev, digest in synthetic_chain(n):
                 batch.append(
@@ -88,7 +87,8 @@ def fill(engine: Engine, n: int) -> float:
             if batch:
                 conn.execute(insert, batch)
             conn.execute(
-                text("UPDATE ledger_head SET seq = :s, hash = :h WHERE id = 1"), {"s": last_seq, "h": last_hash}
+                text("UPDATE ledger_head SET seq = :s, hash = :h WHERE id = 1"),
+                {"s": last_seq, "h": last_hash},
             )
     return time.perf_counter() - began
 
@@ -113,7 +113,9 @@ def append_rate(engine: Engine, *, transactions: int, per_transaction: int) -> f
             ctx = Context(db=db, actor=operator("bench"), now=datetime.now(UTC))
             ctx.record_many(
                 [
-                    Record("bench.append", f"x:{i}:{j}", {"i": i, "j": j, "note": "entrada de prueba"})
+                    Record(
+                        "bench.append", f"x:{i}:{j}", {"i": i, "j": j, "note": "entrada de prueba"}
+                    )
                     for j in range(per_transaction)
                 ]
             )

@@ -6,12 +6,16 @@ runs on a temporary SQLite file.
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -172,3 +176,36 @@ def bearer(client: TestClient, username: str) -> dict[str, str]:
     response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def xlsx(sheets: dict[str, Sequence[Sequence[object]]]) -> bytes:
+    """A workbook with these sheets, rows from spreadsheet row 1."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        worksheet = workbook.create_sheet(name)
+        for row in rows:
+            worksheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def run_abasto(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `abasto` command against the database at ``url``, as a user would run it."""
+    env = {
+        **os.environ,
+        "ABASTO_DATABASE_URL": url,
+        "ABASTO_DATA_DIR": str(tmp_path / "data"),
+        "ABASTO_SECRET_KEY": "test-secret",
+        # Rich wraps at the terminal width; a pipe has none, so fix one wide enough.
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "abasto", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )

@@ -9,6 +9,7 @@ from abasto.core import ledger
 from abasto.core.cli import console, engine, err_console
 from abasto.core.db import upgrade
 from abasto.identity import cli as identity_cli
+from abasto.scenario import cli as scenario_cli
 
 app = typer.Typer(
     help="Abasto: compra consolidada y abasto de insumos para la salud.", no_args_is_help=True
@@ -20,6 +21,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(identity_cli.users_app, name="users")
 app.add_typer(identity_cli.suppliers_app, name="suppliers")
+app.add_typer(scenario_cli.app, name="scenario")
 
 
 @db_app.command("upgrade")
@@ -59,3 +61,16 @@ def serve(
     application = create_app(engine=engine())
     console.print(f"Abasto en http://{host}:{port}  (API: http://{host}:{port}/docs)")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    seed: int = scenario_cli.SEED,
+    scale: scenario_cli.ScaleChoice = scenario_cli.SCALE,
+    host: str = typer.Option("127.0.0.1", help="Dirección en la que escuchar."),
+    port: int = typer.Option(8000, help="Puerto."),
+    fresh: bool = typer.Option(False, "--fresh", help="Borrar antes la base SQLite y regenerarla."),
+) -> None:
+    """The demo: create and load the scenario when the database is new or empty, then serve."""
+    scenario_cli.prepare_demo(seed=seed, scale=scale, fresh=fresh)
+    serve(host=host, port=port)

@@ -1,32 +1,16 @@
-import io
 from collections import Counter
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from abasto.catalog.reader import CATALOG_COLUMNS, CUCOP_EXPECTED, CatalogFile, read_catalog
 from abasto.catalog.rules import CLAVE_EXPECTED, Category, Clave, parse_clave
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import Cell, find_header, is_total_label, read_sheets
+from tests.conftest import xlsx
 
 DEMANDA = Path(__file__).resolve().parents[3] / "shared" / "data" / "demanda"
-needs_data = pytest.mark.skipif(not DEMANDA.is_dir(), reason="../shared/data is not present")
-
-
-def xlsx(sheets: dict[str, Sequence[Sequence[Cell]]]) -> bytes:
-    """A workbook with these sheets, rows from spreadsheet row 1."""
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        worksheet = workbook.create_sheet(name)
-        for row in rows:
-            worksheet.append(list(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def problems_of(content: bytes, filename: str = "catalogo.xlsx") -> list[Problem]:
@@ -48,7 +32,6 @@ def catalog_2023() -> CatalogFile:
     return read_catalog((DEMANDA / "2023-2024.xlsx").read_bytes(), "2023-2024.xlsx")
 
 
-@needs_data
 def test_2025_2026_template_gives_3900_claves(catalog_2025: CatalogFile) -> None:
     assert (len(catalog_2025.rows), catalog_2025.rows_read) == (3900, 3900)
     assert catalog_2025.sheets == ("MED_MAT",)
@@ -65,7 +48,6 @@ def test_2025_2026_template_gives_3900_claves(catalog_2025: CatalogFile) -> None
     assert all(isinstance(row.cucop, int) for row in catalog_2025.rows)
 
 
-@needs_data
 def test_2025_2026_categories_and_iva(catalog_2025: CatalogFile) -> None:
     by_category = Counter(row.category for row in catalog_2025.rows)
 
@@ -83,7 +65,6 @@ def test_2025_2026_categories_and_iva(catalog_2025: CatalogFile) -> None:
     assert {row.iva_rate for row in catalog_2025.rows if row.group == "060"} == {Decimal("0.16")}
 
 
-@needs_data
 def test_2025_2026_description_that_is_a_number_is_a_warning(catalog_2025: CatalogFile) -> None:
     assert list(catalog_2025.warnings) == [
         Problem(
@@ -97,7 +78,6 @@ def test_2025_2026_description_that_is_a_number_is_a_warning(catalog_2025: Catal
     ]
 
 
-@needs_data
 def test_2023_2024_union_of_both_sheets_is_618_claves(catalog_2023: CatalogFile) -> None:
     assert len(catalog_2023.rows) == 618
     assert catalog_2023.rows_read == 618 + 608
@@ -108,7 +88,6 @@ def test_2023_2024_union_of_both_sheets_is_618_claves(catalog_2023: CatalogFile)
     assert catalog_2023.rows[0].row == 5  # row 4 is the "Total" row
 
 
-@needs_data
 def test_2023_2024_detail_claves_are_among_the_aggregate(catalog_2023: CatalogFile) -> None:
     sheets = read_sheets((DEMANDA / "2023-2024.xlsx").read_bytes(), "2023-2024.xlsx")
     header = find_header(sheets[1], CATALOG_COLUMNS)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-import pytest
 from sqlalchemy import Connection, select
 
 from abasto.core import ledger
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import GENESIS_HASH, LedgerEntry, Record, canonical_json, verify_rows
+from tests.conftest import run_abasto
 
 AT = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
 
@@ -91,25 +89,20 @@ def test_appends_chain_from_the_head(ctx: Context, connection: Connection) -> No
 
 
 def test_database_concatenates_the_content_exactly_as_python_does(ctx: Context) -> None:
-    ctx.record("test.write", "x:ñ", {"texto": "línea\ncon \\ y \"comillas\"", "n": 1}, public=False)
+    ctx.record("test.write", "x:ñ", {"texto": 'línea\ncon \\ y "comillas"', "n": 1}, public=False)
     ctx.db.flush()
     stored = {seq: content for seq, content, _, _ in ledger.stored_contents(ctx.db.connection())}
     for entry in ctx.db.scalars(select(LedgerEntry)):
         expected = ledger.entry_content(
-            entry.seq, entry.at, entry.actor, entry.action, entry.entity, entry.public, entry.payload
+            entry.seq,
+            entry.at,
+            entry.actor,
+            entry.action,
+            entry.entity,
+            entry.public,
+            entry.payload,
         )
         assert stored[entry.seq] == expected
-
-
-def _abasto(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ABASTO_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "abasto", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _fill(url: str, n: int) -> None:
@@ -128,39 +121,39 @@ def _tamper(url: str, *statements: str) -> None:
     engine.dispose()
 
 
-def test_cli_verify_passes_on_an_untouched_ledger(fresh_database_url: str) -> None:
+def test_cli_verify_passes_on_an_untouched_ledger(fresh_database_url: str, tmp_path: Path) -> None:
     _fill(fresh_database_url, 6)
-    done = _abasto(fresh_database_url, "audit", "verify")
+    done = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert done.returncode == 0, done.stderr
     assert "6 entradas verificadas" in done.stdout
 
 
-def test_cli_verify_names_an_altered_entry(fresh_database_url: str) -> None:
+def test_cli_verify_names_an_altered_entry(fresh_database_url: str, tmp_path: Path) -> None:
     _fill(fresh_database_url, 6)
     _tamper(fresh_database_url, "UPDATE ledger_entries SET payload = '{\"n\":999}' WHERE seq = 4")
-    done = _abasto(fresh_database_url, "audit", "verify")
+    done = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert done.returncode == 1
     assert "entrada 4" in done.stderr
     assert "alterada" in done.stderr
 
 
-def test_cli_verify_names_a_removed_entry(fresh_database_url: str) -> None:
+def test_cli_verify_names_a_removed_entry(fresh_database_url: str, tmp_path: Path) -> None:
     _fill(fresh_database_url, 6)
     _tamper(fresh_database_url, "DELETE FROM ledger_entries WHERE seq = 3")
-    done = _abasto(fresh_database_url, "audit", "verify")
+    done = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert done.returncode == 1
     assert "entrada 3" in done.stderr
 
 
-def test_cli_verify_catches_a_changed_actor(fresh_database_url: str) -> None:
+def test_cli_verify_catches_a_changed_actor(fresh_database_url: str, tmp_path: Path) -> None:
     _fill(fresh_database_url, 6)
     _tamper(fresh_database_url, "UPDATE ledger_entries SET actor = 'cli:otro' WHERE seq = 6")
-    done = _abasto(fresh_database_url, "audit", "verify")
+    done = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert done.returncode == 1
     assert "entrada 6" in done.stderr
 
 
-def test_cli_verify_names_swapped_entries(fresh_database_url: str) -> None:
+def test_cli_verify_names_swapped_entries(fresh_database_url: str, tmp_path: Path) -> None:
     _fill(fresh_database_url, 6)
     _tamper(
         fresh_database_url,
@@ -168,6 +161,6 @@ def test_cli_verify_names_swapped_entries(fresh_database_url: str) -> None:
         "UPDATE ledger_entries SET seq = 2 WHERE seq = 5",
         "UPDATE ledger_entries SET seq = 5 WHERE seq = -1",
     )
-    done = _abasto(fresh_database_url, "audit", "verify")
+    done = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert done.returncode == 1
     assert "entrada 2" in done.stderr

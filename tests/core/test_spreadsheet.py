@@ -1,10 +1,8 @@
 import io
 import random
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from abasto.core.errors import Problem, ValidationFailed
@@ -22,27 +20,14 @@ from abasto.core.spreadsheet import (
     read_sheets,
     text,
 )
+from tests.conftest import xlsx
 
 DEMANDA = Path(__file__).resolve().parents[3] / "shared" / "data" / "demanda"
-needs_data = pytest.mark.skipif(not DEMANDA.is_dir(), reason="../shared/data is not present")
 
 CLAVE = Column("clave", ("Clave", "Claves"))
 DESCRIPTION = Column("description", ("Descripción",))
 CUCOP = Column("cucop", ("CUCoP",), required=False)
 MINIMUM = Column("minimum", ("Mínimo", "Cantidad mín"), required=False, many=True)
-
-
-def xlsx(sheets: dict[str, Sequence[Sequence[Cell]]]) -> bytes:
-    """A workbook with these sheets, rows from spreadsheet row 1."""
-    workbook = openpyxl.Workbook()
-    workbook.remove(workbook.active)
-    for name, rows in sheets.items():
-        worksheet = workbook.create_sheet(name)
-        for row in rows:
-            worksheet.append(list(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def only_sheet(content: bytes, filename: str) -> Sheet:
@@ -426,7 +411,6 @@ def test_a_row_of_group_labels_is_not_taken_for_the_header() -> None:
 # ----- the real appendices -------------------------------------------------------------------
 
 
-@needs_data
 def test_2023_2024_headers_and_institutions() -> None:
     content = (DEMANDA / "2023-2024.xlsx").read_bytes()
     sheets = read_sheets(content, "2023-2024.xlsx")
@@ -455,7 +439,6 @@ def test_2023_2024_headers_and_institutions() -> None:
     assert "INSTITUTO NACIONAL DE CANCEROLOGÍA" in groups
 
 
-@needs_data
 def test_2025_2026_header_spans_two_rows_under_a_row_of_years() -> None:
     content = (DEMANDA / "2025-2026.xlsx").read_bytes()
     (sheet,) = read_sheets(content, "2025-2026.xlsx")
@@ -478,3 +461,9 @@ def test_2025_2026_header_spans_two_rows_under_a_row_of_years() -> None:
     # The last row holds only a "." in column A: blank, so not a data row.
     assert sheet.row(3905) == (".",)
     assert (numbers[0], numbers[-1], len(numbers)) == (5, 3904, 3900)
+
+
+def test_a_csv_the_csv_module_cannot_parse_is_a_clear_error() -> None:
+    huge_cell = 'Clave,Descripción\n010.000.0104.00,"' + "x" * 200_000 + '"\n'
+    with pytest.raises(ValidationFailed, match="no se pudo leer como CSV"):
+        read_sheets(huge_cell.encode(), "catalogo.csv")

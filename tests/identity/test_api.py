@@ -1,14 +1,29 @@
-"""Bearer tokens over HTTP: issue, use, expire, revoke; errors as problem details."""
+"""Identity's API: bearer tokens, institutions, suppliers and the sanctions list."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from abasto.core.clock import FixedClock
 from abasto.core.context import Context
+from abasto.identity import service
+from abasto.identity.rules import rfc_check_digit
 from tests.conftest import PASSWORD, bearer, make_user
+from tests.identity.test_sanctions import HEADER, _csv, _with
+from tests.identity.test_service import (
+    CLEAN_RFC,
+    SANCTIONED_NAME,
+    SANCTIONED_RFC,
+    real_list,
+    register_imss,
+    register_sanctioned,
+    small_list,
+)
 
 
 def test_token_gives_access_to_me(client: TestClient, ctx: Context) -> None:
@@ -120,3 +135,200 @@ def test_cross_site_form_post_with_the_session_cookie_is_refused(
         "/cuenta/tokens", data={"label": "x"}, headers={"Origin": "http://testserver"}
     )
     assert same_site.status_code == 200
+
+
+# ----- suppliers, sanctions and institutions -------------------------------------------------
+
+
+def upload(content: bytes, filename: str = "sancionados.csv") -> dict[str, Any]:
+    return {"files": {"file": (filename, io.BytesIO(content), "text/csv")}}
+
+
+def registration(rfc: str, **changes: str) -> dict[str, str]:
+    body = {
+        "rfc": rfc,
+        "razon_social": "Farmacéutica de Prueba, S.A. de C.V.",
+        "state": "09",
+        "username": "ana.proveedora",
+        "full_name": "Ana Proveedora",
+        "password": PASSWORD,
+    }
+    return body | changes
+
+
+@pytest.mark.parametrize(
+    ("rfc", "part"),
+    [
+        ("FAB0105K3", "caracteres"),
+        ("FAB011317K3" + rfc_check_digit("FAB011317K3"), "fecha «011317»"),
+        (CLEAN_RFC[:-1] + ("0" if CLEAN_RFC[-1] != "0" else "1"), "dígito verificador"),
+    ],
+    ids=["format", "date", "check-digit"],
+)
+def test_an_invalid_rfc_is_422_naming_the_part(client: TestClient, rfc: str, part: str) -> None:
+    response = client.post("/api/v1/suppliers", json=registration(rfc))
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "rfc"
+    assert part in problem["message"]
+    assert problem["expected"]
+    assert client.get("/api/v1/suppliers").json()["total"] == 0
+
+
+def test_a_supplier_registers_itself_and_its_user_signs_in(client: TestClient) -> None:
+    response = client.post("/api/v1/suppliers", json=registration(CLEAN_RFC.lower()))
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["username"] == "ana.proveedora"
+    assert body["supplier"] | {"registered_on": None} == {
+        "rfc": CLEAN_RFC,
+        "razon_social": "Farmacéutica de Prueba, S.A. de C.V.",
+        "state": "09",
+        "state_name": "Ciudad de México",
+        "registered_on": None,
+        "version": 1,
+        "eligible": True,
+        "sanctions_count": 0,
+        "sanctions": [],
+    }
+    me = client.get("/api/v1/me", headers=bearer(client, "ana.proveedora")).json()
+    assert (me["role"], me["supplier"]) == ("proveedor", CLEAN_RFC)
+    again = client.post("/api/v1/suppliers", json=registration(CLEAN_RFC, username="otra.persona"))
+    assert again.status_code == 409
+    assert [e["field"] for e in again.json()["errors"]] == ["rfc"]
+
+
+def test_an_imported_list_shows_in_the_supplier_api(client: TestClient, ctx: Context) -> None:
+    register_sanctioned(ctx)
+    make_user(ctx, "compras", "comprador")
+
+    imported = client.post(
+        "/api/v1/sanctions/imports", headers=bearer(client, "compras"), **upload(real_list())
+    )
+
+    assert imported.status_code == 201, imported.text
+    summary = imported.json()
+    assert summary["records"] == 1504
+    assert summary["matched"] == [
+        {"rfc": SANCTIONED_RFC, "razon_social": SANCTIONED_NAME, "sanctions": 1}
+    ]
+    assert summary["newly_matched"] == [SANCTIONED_RFC]
+    assert len(summary["notes"]) == 5
+    detail = client.get(f"/api/v1/suppliers/{SANCTIONED_RFC}").json()
+    assert (detail["eligible"], detail["sanctions_count"]) == (False, 1)
+    [sanction] = detail["sanctions"]
+    assert sanction["agency"] == "INSTITUTO MEXICANO DEL SEGURO SOCIAL"
+    assert sanction["file_number"] == "0041/2013"
+    assert sanction["resolved_on"] == "2014-08-06"
+    assert sanction["amount"] == "90664.00"
+    found = client.get("/api/v1/suppliers", params={"q": "3r innovacion"}).json()
+    assert [(i["rfc"], i["eligible"], i["sanctions_count"]) for i in found["items"]] == [
+        (SANCTIONED_RFC, False, 1)
+    ]
+    listed = client.get("/api/v1/sanctions", params={"page": 2, "per_page": 10}).json()
+    assert listed["total"] == 1504
+    assert [item["row"] for item in listed["items"]] == list(range(12, 22))
+
+
+def test_a_bad_list_is_422_and_changes_nothing(client: TestClient, ctx: Context) -> None:
+    make_user(ctx, "compras", "comprador")
+    headers = bearer(client, "compras")
+    good = client.post(
+        "/api/v1/sanctions/imports", headers=headers, **upload(small_list("ÚNICA, S.A."))
+    )
+    assert good.status_code == 201
+    before = client.get("/api/v1/sanctions").json()["total"]
+
+    bad = client.post(
+        "/api/v1/sanctions/imports",
+        headers=headers,
+        **upload(_csv([HEADER, _with(supplier="OTRA, S.A.", resolved="ayer")])),
+    )
+
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["row"] == 2
+    assert client.get("/api/v1/sanctions").json()["total"] == before == 1
+
+
+def test_only_the_buyer_imports_the_list(client: TestClient, ctx: Context) -> None:
+    make_user(ctx, "auditora", "auditor")
+    content = small_list("ÚNICA, S.A.")
+    anonymous = client.post("/api/v1/sanctions/imports", **upload(content))
+    auditor = client.post(
+        "/api/v1/sanctions/imports", headers=bearer(client, "auditora"), **upload(content)
+    )
+    assert (anonymous.status_code, auditor.status_code) == (401, 403)
+
+
+def test_a_stale_version_is_409(client: TestClient, ctx: Context) -> None:
+    service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
+    make_user(ctx, "ana", "proveedor", supplier=CLEAN_RFC)
+    headers = bearer(client, "ana")
+    read = client.get(f"/api/v1/suppliers/{CLEAN_RFC}").json()
+
+    first = client.patch(
+        f"/api/v1/suppliers/{CLEAN_RFC}",
+        headers=headers,
+        json={"razon_social": "Única Dos SA", "version": read["version"]},
+    )
+    second = client.patch(
+        f"/api/v1/suppliers/{CLEAN_RFC}",
+        headers=headers,
+        json={"razon_social": "Única Tres SA", "version": read["version"]},
+    )
+
+    assert first.status_code == 200, first.text
+    assert first.json()["version"] == 2
+    assert second.status_code == 409
+    assert second.json()["errors"][0]["field"] == "version"
+    assert client.get(f"/api/v1/suppliers/{CLEAN_RFC}").json()["razon_social"] == "Única Dos SA"
+
+
+def test_a_supplier_patches_only_itself_and_the_buyer_any(client: TestClient, ctx: Context) -> None:
+    service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
+    register_sanctioned(ctx)
+    make_user(ctx, "ana", "proveedor", supplier=CLEAN_RFC)
+    make_user(ctx, "compras", "comprador")
+    body = {"razon_social": "Apropiada SA", "version": 1}
+
+    other = client.patch(
+        f"/api/v1/suppliers/{SANCTIONED_RFC}", headers=bearer(client, "ana"), json=body
+    )
+    buyer = client.patch(
+        f"/api/v1/suppliers/{SANCTIONED_RFC}", headers=bearer(client, "compras"), json=body
+    )
+
+    assert other.status_code == 403
+    assert other.json()["detail"] == "Su usuario no puede actuar en nombre de este proveedor."
+    assert buyer.status_code == 200
+    assert buyer.json()["razon_social"] == "Apropiada SA"
+
+
+def test_institutions_list_and_detail(client: TestClient, ctx: Context) -> None:
+    register_imss(ctx)
+
+    listed = client.get("/api/v1/institutions").json()
+    detail = client.get("/api/v1/institutions/imss")
+    missing = client.get("/api/v1/institutions/NOEXISTE")
+
+    assert listed == [
+        {
+            "code": "IMSS",
+            "name": "Instituto Mexicano del Seguro Social",
+            "kind": "seguridad social",
+            "units": 4,
+            "units_by_kind": {"OOAD": 2, "UMAE": 1, "almacen": 1},
+        }
+    ]
+    assert detail.status_code == 200
+    assert detail.json()["units"][0] == {
+        "code": "IMSS-ALM",
+        "name": "Almacén central",
+        "kind": "almacen",
+        "state": "09",
+        "state_name": "Ciudad de México",
+    }
+    assert missing.status_code == 404

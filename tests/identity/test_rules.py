@@ -1,4 +1,4 @@
-"""RFC validation, razón social checks and company-name normalisation."""
+"""RFC validation, razón social and state checks, company-name normalisation, unit kinds."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ import pytest
 from abasto.core.errors import ValidationFailed
 from abasto.identity.rules import (
     RFC_EXPECTED,
+    STATES_BY_CODE,
     clean_rfc,
     company_name_keys,
+    is_acquittal,
     make_rfc,
     normalize_company_name,
+    parse_state,
     rfc_check_digit,
     rfc_problems,
+    state_problems,
+    unit_kind_label,
     validate_razon_social,
     validate_rfc,
 )
@@ -260,3 +265,71 @@ def test_commas_and_y_inside_one_name_do_not_split_it() -> None:
     assert company_name_keys("ASESORÍA, PROYECTOS Y CONSTRUCCIONES, S.A. DE C.V.") == (
         "asesoriaproyectosyconstrucciones",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "keys"),
+    [
+        # "CORPORATION" is a legal form too: the ", S.A. DE C.V." after it is not a second party.
+        (
+            "DRILLING OPTIMIZATION CORPORATION, S.A. DE C.V.",
+            ("drillingoptimizationcorporation",),
+        ),
+        # "MI" (microindustria) qualifies "S. de R.L."; it is no company of its own.
+        ("ACTITUD POSITIVA EN TONER, S. DE R.L., MI.", ("actitudpositivaentoner",)),
+        # A slash inside a name, with no legal form before it, does not split it.
+        ("INDUSTRIAS UNI/FORMA, S.A. DE C.V.", ("industriasuniforma",)),
+    ],
+)
+def test_a_legal_form_or_a_slash_alone_makes_no_party(name: str, keys: tuple[str, ...]) -> None:
+    assert company_name_keys(name) == keys
+
+
+def test_a_slash_after_a_legal_form_still_splits() -> None:
+    assert company_name_keys("THE ODISSEUS GROUP, S.A. DE C.V. / CUEX, S.A.")[1:] == (
+        "theodisseusgroup",
+        "cuex",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("09", "09"),
+        ("9", "09"),
+        ("Ciudad de México", "09"),
+        ("CDMX", "09"),
+        ("estado de mexico", "15"),
+        ("Michoacán", "16"),
+        ("  jalisco ", "14"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_states_by_code_or_name(value: str | None, code: str | None) -> None:
+    assert parse_state(value) == code
+    assert state_problems(value) == []
+
+
+@pytest.mark.parametrize("value", ["33", "00", "Texas", "Jal."])
+def test_unknown_states_are_refused_with_what_was_expected(value: str) -> None:
+    [problem] = state_problems(value)
+    assert (problem.field, problem.value) == ("state", value)
+    assert "01 a 32" in (problem.expected or "")
+
+
+def test_the_32_states_have_their_inegi_codes() -> None:
+    assert list(STATES_BY_CODE) == [f"{n:02d}" for n in range(1, 33)]
+
+
+def test_acquittals_are_told_apart() -> None:
+    assert is_acquittal("ABSOLUTORIA")
+    assert is_acquittal(" absolutorio ")
+    assert not is_acquittal("SANCIONATORIA CON MULTA E INHABILITACIÓN")
+    assert not is_acquittal(None)
+
+
+def test_unit_kinds_read_in_spanish() -> None:
+    assert [unit_kind_label("almacen", n) for n in (1, 2)] == ["almacén", "almacenes"]
+    assert unit_kind_label("OOAD", 35) == "OOAD"
+    assert unit_kind_label("otro") == "otro"

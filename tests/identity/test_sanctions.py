@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from abasto.core.errors import ValidationFailed
@@ -307,3 +308,27 @@ def test_utf8_bom_and_day_first_dates_are_read() -> None:
 )
 def test_term_months(term: str, months: int | None) -> None:
     assert parse_term_months(term) == months
+
+
+def test_the_list_saved_as_a_workbook_reads_like_the_csv() -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER[:11])
+    row: list[object] = list(GOOD[:11])
+    row[6], row[7], row[9] = datetime.datetime(2015, 3, 2), datetime.date(2015, 2, 20), 90664.5
+    sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    [record] = parse_sanctions(buffer.getvalue(), "sancionados.xlsx")
+
+    assert record.supplier == GOOD[0]
+    assert record.notification_date == datetime.date(2015, 3, 2)
+    assert record.resolution_date == datetime.date(2015, 2, 20)
+    assert record.amount == Decimal("90664.5")
+
+
+def test_a_cell_beyond_the_csv_limit_is_a_clear_refusal() -> None:
+    error = _rejected(_csv([HEADER, _with(facts="X" * 200_000)]))
+    assert "no se pudo leer como CSV" in error.detail

@@ -10,26 +10,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from abasto.catalog import service
-from abasto.core.cli import console, unit_of_work
-from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.cli import console, read_input, unit_of_work
+from abasto.core.errors import Problem
 from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.core.spreadsheet import Progress as ProgressCallback
 
 app = typer.Typer(help="Catálogo de claves.", no_args_is_help=True)
-
-
-def _read(path: Path) -> bytes:
-    """The file's bytes; a path that is not a readable file is the user's error, in Spanish."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ValidationFailed(f"No existe el archivo «{path}»", expected=EXPECTED_FILE) from None
-    except IsADirectoryError:
-        raise ValidationFailed(f"«{path}» es una carpeta", expected=EXPECTED_FILE) from None
-    except OSError as exc:
-        raise ValidationFailed(
-            f"No se pudo leer el archivo «{path}»: {exc.strerror}", expected=EXPECTED_FILE
-        ) from None
 
 
 @contextmanager
@@ -61,18 +47,26 @@ def _counts(new: int, updated: int, unchanged: int) -> str:
 def _print_warnings(warnings: tuple[Problem, ...]) -> None:
     if not warnings:
         return
-    console.print(f"[yellow]{len(warnings)} advertencia(s)[/yellow] (no impidieron la importación):")
+    console.print(
+        f"[yellow]{len(warnings)} advertencia(s)[/yellow] (no impidieron la importación):"
+    )
     for warning in warnings:
         console.print(f"  - {warning}", highlight=False, markup=False)
 
 
-@app.command("import")
+@app.command(
+    "import",
+    help="Importa las claves de un archivo del catálogo: agrega las nuevas y actualiza las que"
+    " cambiaron. Si el archivo tiene algún problema no se importa nada y se listan todos.",
+)
 def import_catalog(
-    file: Path = typer.Argument(..., help="Archivo del catálogo (.xlsx o .csv)."),
+    file: Path = typer.Argument(
+        ..., metavar="ARCHIVO", help="Archivo del catálogo (.xlsx o .csv)."
+    ),
 ) -> None:
     """Import claves from a catalog file: new ones added, changed ones updated, all or nothing."""
     with unit_of_work() as ctx:
-        content = _read(file)
+        content = read_input(file, expected=EXPECTED_FILE)
         with _reading_bar(file.name) as progress:
             summary = service.import_catalog(
                 ctx, content=content, filename=file.name, progress=progress
@@ -86,9 +80,15 @@ def import_catalog(
     _print_warnings(summary.warnings)
 
 
-@app.command("homologate")
+@app.command(
+    "homologate",
+    help="Importa la tabla de códigos propios de una institución (columnas «Clave institucional»"
+    " y «Clave»). Si el archivo tiene algún problema no se importa nada y se listan todos.",
+)
 def homologate(
-    file: Path = typer.Argument(..., help="Tabla de códigos institucionales (.xlsx o .csv)."),
+    file: Path = typer.Argument(
+        ..., metavar="ARCHIVO", help="Tabla de códigos institucionales (.xlsx o .csv)."
+    ),
     institution: str = typer.Option(
         ..., "--institution", help="Clave de la institución, p. ej. IMSS."
     ),
@@ -96,7 +96,10 @@ def homologate(
     """Map an institution's own codes to claves from a file (columns code and clave)."""
     with unit_of_work() as ctx:
         summary = service.import_homologations(
-            ctx, institution_code=institution, content=_read(file), filename=file.name
+            ctx,
+            institution_code=institution,
+            content=read_input(file, expected=EXPECTED_FILE),
+            filename=file.name,
         )
     console.print(
         f"Homologación de {summary.institution} «{summary.filename}» importada: "

@@ -13,7 +13,7 @@ from abasto.core.context import Context
 from abasto.core.errors import ValidationFailed
 from abasto.identity.models import Role
 from abasto.web.deps import allow, public
-from abasto.web.templating import render
+from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
 
@@ -29,13 +29,10 @@ def search_page(
 ) -> Response:
     """The whole page, or only the results when htmx asks for them while the user types."""
     items, total = service.search_claves(ctx.db, q=q, page=page, per_page=PER_PAGE)
-    # A history restore (back button after the cache is gone) needs the whole page.
-    fragment = (
-        "hx-request" in request.headers and "hx-history-restore-request" not in request.headers
-    )
-    response = render(
+    return render_live(
         request,
-        "catalog/_results.html" if fragment else "catalog/search.html",
+        "catalog/search.html",
+        "catalog/_results.html",
         ctx,
         q=q.strip(),
         items=[ClaveRead.of(c) for c in items],
@@ -43,9 +40,6 @@ def search_page(
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
     )
-    # The same address answers two ways: caches must tell them apart.
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 # Declared before /catalogo/{clave}, which would otherwise take «importar» for a clave.

@@ -152,38 +152,43 @@ def import_catalog(
     (``catalog.import``). An update that meets a clave changed meanwhile raises ``Conflict``.
     """
     catalog = read_catalog(content, filename, progress=progress)
-    codes = [str(row.clave) for row in catalog.rows]
     existing = {clave.clave: clave for clave in ctx.db.scalars(select(Clave))}
-    inserts: list[dict[str, Any]] = []
+    new: list[tuple[str, dict[str, Any]]] = []
     updates: list[tuple[Clave, dict[str, tuple[Any, Any]]]] = []
     unchanged = 0
-    for code, row in zip(codes, catalog.rows, strict=True):
-        fields = _fields(row)
+    for row in catalog.rows:
+        code, fields = str(row.clave), _fields(row)
         current = existing.get(code)
         if current is None:
-            inserts.append(
-                {
-                    "clave": code,
-                    **fields,
-                    "search_text": _search_text(code, row.description),
-                    "created_at": ctx.now,
-                    "updated_at": ctx.now,
-                    "version": 1,
-                }
-            )
+            new.append((code, fields))
             continue
         changes = _changes(current, fields)
         if not changes:
             unchanged += 1
             continue
-        for name, (_, new) in changes.items():
-            setattr(current, name, new)
+        for name, (_, value) in changes.items():
+            setattr(current, name, value)
         current.search_text = _search_text(code, current.description)
         current.updated_at = ctx.now
         updates.append((current, changes))
-    _write(ctx, inserts)
+    _write(
+        ctx,
+        [
+            {
+                "clave": code,
+                **fields,
+                "search_text": _search_text(code, fields["description"]),
+                "created_at": ctx.now,
+                "updated_at": ctx.now,
+                "version": 1,
+            }
+            for code, fields in new
+        ],
+    )
 
-    records = [Record("clave.create", f"clave:{row['clave']}", _payload(row)) for row in inserts]
+    records = [
+        Record("clave.create", f"clave:{code}", {"clave": code, **fields}) for code, fields in new
+    ]
     records += [
         Record(
             "clave.update",
@@ -191,7 +196,9 @@ def import_catalog(
             {
                 "clave": clave.clave,
                 "version": clave.version,
-                "changes": {name: {"old": old, "new": new} for name, (old, new) in changes.items()},
+                "changes": {
+                    name: {"old": old, "new": value} for name, (old, value) in changes.items()
+                },
             },
         )
         for clave, changes in updates
@@ -199,7 +206,7 @@ def import_catalog(
     summary = ImportSummary(
         filename=filename,
         sha256=hashlib.sha256(content).hexdigest(),
-        new=len(inserts),
+        new=len(new),
         updated=len(updates),
         unchanged=unchanged,
         warnings=catalog.warnings,
@@ -225,11 +232,8 @@ def import_catalog(
     return summary
 
 
-_FIELDS = ("description", "unit", "presentation", "cucop", "group", "category", "iva_rate")
-"""What a catalog file says about a clave; an update compares these."""
-
-
 def _fields(row: CatalogRow) -> dict[str, Any]:
+    """What a catalog file says about a clave: stored on insert, compared on update."""
     return {
         "description": row.description,
         "unit": row.unit,
@@ -254,10 +258,6 @@ def _changes(current: Clave, fields: dict[str, Any]) -> dict[str, tuple[Any, Any
 
 def _search_text(code: str, description: str) -> str:
     return fold(f"{code} {description}")
-
-
-def _payload(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: row[key] for key in ("clave", *_FIELDS)}
 
 
 def _write(ctx: Context, inserts: list[dict[str, Any]]) -> None:
@@ -343,7 +343,7 @@ def import_homologations(
     """
     institution = get_institution(ctx.db, institution_code)
     ctx.require_institution(institution.id)
-    known = {code: clave_id for code, clave_id in ctx.db.execute(select(Clave.clave, Clave.id))}
+    known: dict[str, int] = dict(ctx.db.execute(select(Clave.clave, Clave.id)).all())
     mappings = _read_homologations(content, filename, known)
     current = {
         homologation.institution_code: homologation
@@ -556,5 +556,5 @@ def translate_codes(
                 Homologation.institution_code.in_(wanted[start : start + _IN_BATCH]),
             )
         )
-        mapping.update({code: clave for code, clave in rows})
+        mapping.update(rows.all())
     return mapping, [code for code in wanted if code not in mapping]

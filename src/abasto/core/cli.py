@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -14,7 +15,7 @@ from abasto.core.clock import SystemClock
 from abasto.core.config import load_settings
 from abasto.core.context import Context, operator
 from abasto.core.db import check_schema, make_engine, session_factory, transaction
-from abasto.core.errors import AbastoError, SchemaBehind
+from abasto.core.errors import AbastoError, SchemaBehind, ValidationFailed
 
 # soft_wrap: long error lines stay whole when piped, so they can be grepped and read in logs.
 console = Console(soft_wrap=True)
@@ -30,6 +31,20 @@ def engine(*, check: bool = True) -> Engine:
             err_console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
     return built
+
+
+def read_input(path: Path, *, expected: str) -> bytes:
+    """The file's bytes; a path that is not a readable file is the user's error, in Spanish."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationFailed(f"No existe el archivo «{path}»", expected=expected) from None
+    except IsADirectoryError:
+        raise ValidationFailed(f"«{path}» es una carpeta", expected=expected) from None
+    except OSError as exc:
+        raise ValidationFailed(
+            f"No se pudo leer el archivo «{path}»: {exc.strerror}", expected=expected
+        ) from None
 
 
 @contextmanager

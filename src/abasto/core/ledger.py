@@ -116,7 +116,9 @@ def append(session: Session, *, actor: str, at: datetime, records: Sequence[Reco
     for record in records:
         seq += 1
         payload = canonical_json(record.payload)
-        content = entry_content(seq, at, actor, record.action, record.entity, record.public, payload)
+        content = entry_content(
+            seq, at, actor, record.action, record.entity, record.public, payload
+        )
         digest = entry_hash(prev, content)
         rows.append(
             {
@@ -153,7 +155,9 @@ class Verification:
         return self.first_bad_seq is None and self.reason is None
 
 
-def verify_rows(rows: Iterable[tuple[int, str, str, str]], head_seq: int, head_hash: str) -> Verification:
+def verify_rows(
+    rows: Iterable[tuple[int, str, str, str]], head_seq: int, head_hash: str
+) -> Verification:
     """Recompute the chain over ``(seq, content, prev_hash, hash)`` rows in seq order.
 
     Reports the first entry that does not fit. Pure, so it is tested without a database.
@@ -179,7 +183,9 @@ def verify_rows(rows: Iterable[tuple[int, str, str, str]], head_seq: int, head_h
         prev_hex = computed.hex()
         if prev_hex != digest:
             return Verification(
-                seq - 1, seq, f"el contenido de la entrada {seq} no corresponde a su hash: fue alterada"
+                seq - 1,
+                seq,
+                f"el contenido de la entrada {seq} no corresponde a su hash: fue alterada",
             )
         prev_bytes = computed
         expected_seq += 1
@@ -227,7 +233,7 @@ def stored_contents(
         raise RuntimeError("the connection is closed")
     if connection.dialect.name == "postgresql":
         cursor = driver.cursor(name="abasto_ledger_verify")
-        cursor.itersize = batch
+        cursor.itersize = batch  # type: ignore[attr-defined]
     else:
         cursor = driver.cursor()
     try:

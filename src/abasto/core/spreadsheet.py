@@ -317,11 +317,15 @@ def _read_csv(content: bytes, filename: str, progress: Progress | None) -> Sheet
             f"El archivo «{filename}» no es un archivo de texto separado por comas",
             expected=EXPECTED_FILE,
         )
-    delimiter = _sniff_delimiter(decoded)
-    rows = [
-        _trim(tuple(value if value.strip() else None for value in record))
-        for record in csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)
-    ]
+    try:
+        delimiter = _sniff_delimiter(decoded)
+        reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)
+        rows = [_trim(tuple(value if value.strip() else None for value in row)) for row in reader]
+    except csv.Error as exc:
+        # e.g. a cell over the csv module's field limit: a malformed file, not a crash.
+        raise ValidationFailed(
+            f"El archivo «{filename}» no se pudo leer como CSV: {exc}", expected=EXPECTED_FILE
+        ) from None
     if progress is not None:
         progress(len(rows), len(rows))
     return Sheet(name=PurePath(filename).stem or filename, rows=tuple(rows))

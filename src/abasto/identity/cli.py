@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from abasto.core.cli import console, unit_of_work
+from abasto.core.cli import console, read_input, unit_of_work
+from abasto.core.money import format_date
 from abasto.identity import service
 from abasto.identity.models import Role
 
@@ -42,3 +45,77 @@ def create_user(
             supplier_rfc=supplier,
         )
         console.print(f"Usuario «{user.username}» creado con el rol {user.role.value}.")
+
+
+SANCTIONS_FILE = "el CSV de proveedores y contratistas sancionados publicado por la SFP"
+
+
+@suppliers_app.command("import-sanctioned")
+def import_sanctioned(
+    file: Path = typer.Argument(..., help="CSV de proveedores y contratistas sancionados (SFP)."),
+) -> None:
+    """Replace the list of sanctioned suppliers with the file's and show whom it bars."""
+    with unit_of_work() as ctx:
+        summary = service.import_sanctions(
+            ctx, content=read_input(file, expected=SANCTIONS_FILE), filename=file.name
+        )
+    say(
+        f"Lista «{summary.filename}» importada: "
+        f"{_count(summary.records, 'registro leído', 'registros leídos')} "
+        f"({_count(summary.stored, 'nombre de empresa', 'nombres de empresa')})."
+    )
+    if not summary.matched:
+        say("Ningún proveedor registrado aparece en la lista.")
+    else:
+        found = _count(len(summary.matched), "proveedor registrado", "proveedores registrados")
+        say(f"En la lista aparecen {found}:")
+        for matched in summary.matched:
+            new = " (nuevo)" if matched.rfc in summary.newly_matched else ""
+            sanctions = _count(matched.sanctions, "sanción", "sanciones")
+            say(f"  - {matched.rfc}  {matched.razon_social}: {sanctions}{new}")
+    if summary.no_longer_matched:
+        say("Ya no aparecen en la lista: " + ", ".join(summary.no_longer_matched) + ".")
+    if summary.notes:
+        say(f"{len(summary.notes)} advertencia(s) (no impidieron la importación):")
+        for note in summary.notes:
+            say(f"  - {note}")
+
+
+@suppliers_app.command("register")
+def register_supplier(
+    rfc: str = typer.Option(..., "--rfc", help="RFC del proveedor, p. ej. CFE370814QI0."),
+    razon_social: str = typer.Option(..., "--razon-social", help="Denominación o razón social."),
+    state: str | None = typer.Option(
+        None, "--state", help="Entidad federativa: clave INEGI (01-32) o nombre."
+    ),
+) -> None:
+    """Register a supplier; says at once whether the sanctions list bars it."""
+    with unit_of_work() as ctx:
+        supplier = service.register_supplier(
+            ctx, rfc=rfc, razon_social=razon_social, state_code=state
+        )
+        standing = service.get_supplier_standing(ctx.db, supplier.rfc)
+    say(f"Proveedor «{supplier.razon_social}» registrado con el RFC {supplier.rfc}.")
+    if standing.eligible:
+        return
+    say(f"NO ELEGIBLE: aparece en la lista de sancionados ({len(standing.sanctions)} sanción(es)):")
+    for sanction in standing.sanctions:
+        parts = [
+            sanction.resolution or "sanción",
+            sanction.agency or "dependencia no publicada",
+            f"expediente {sanction.file_number or 's/n'}",
+        ]
+        if sanction.resolved_on:
+            parts.append(f"resuelta el {format_date(sanction.resolved_on)}")
+        if sanction.term:
+            parts.append(f"plazo {sanction.term}")
+        say("  - " + ", ".join(parts))
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n:,} {singular if n == 1 else plural}"
+
+
+def say(text: str) -> None:
+    # Names and RFCs are printed as they are: Rich would read "[...]" as markup.
+    console.print(text, highlight=False, markup=False)

@@ -1,20 +1,24 @@
-"""Pages of identity: log in, log out, and the user's account with its API tokens."""
+"""Pages of identity: log in and out, the account, institutions, suppliers, sanctions list."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from abasto.core.context import Context
-from abasto.core.errors import Unauthorized
+from abasto.core.errors import Conflict, Problem, Unauthorized, ValidationFailed
 from abasto.identity import service
+from abasto.identity.models import Role, User
+from abasto.identity.rules import STATES, STATES_BY_CODE, unit_kind_label
 from abasto.web.deps import ANY_USER, SESSION_COOKIE, allow, app_state, public
-from abasto.web.templating import render
+from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 25
 
 
 def _safe_next(target: str | None) -> str:
@@ -51,12 +55,17 @@ def login(
             error=exc.detail,
             username=username,
         )
+    return _start_session(request, ctx, user, _safe_next(siguiente))
+
+
+def _start_session(request: Request, ctx: Context, user: User, target: str) -> Response:
+    """A page session for the user, and on to ``target``."""
     settings = app_state(request).settings
     ttl = timedelta(hours=settings.session_ttl_hours)
     secret = service.issue_credential(
         Context(ctx.db, service.actor_of(user), ctx.now), user=user, kind="session", ttl=ttl
     )
-    response = RedirectResponse(_safe_next(siguiente), status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -94,3 +103,172 @@ def create_token(
     ttl = timedelta(days=app_state(request).settings.token_ttl_days)
     secret = service.issue_credential(ctx, user=user, kind="token", ttl=ttl, label=label)
     return render(request, "identity/account.html", ctx, user=user, new_token=secret)
+
+
+# ----- institutions --------------------------------------------------------------------------
+
+
+@router.get("/instituciones")
+def institutions_page(request: Request, ctx: Annotated[Context, Depends(public)]) -> Response:
+    return render(
+        request,
+        "identity/institutions.html",
+        ctx,
+        institutions=service.list_institutions(ctx.db),
+        kind_label=unit_kind_label,
+    )
+
+
+@router.get("/instituciones/{code}")
+def institution_page(
+    request: Request, code: str, ctx: Annotated[Context, Depends(public)]
+) -> Response:
+    institution = service.get_institution(ctx.db, code)
+    return render(
+        request,
+        "identity/institution.html",
+        ctx,
+        institution=institution,
+        groups=service.institution_units(institution),
+        states=STATES_BY_CODE,
+        kind_label=unit_kind_label,
+    )
+
+
+# ----- suppliers -----------------------------------------------------------------------------
+
+
+@router.get("/proveedores")
+def suppliers_page(
+    request: Request,
+    ctx: Annotated[Context, Depends(public)],
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The whole page, or only the results when htmx asks for them while the user types."""
+    items, total = service.search_suppliers(ctx.db, q=q, page=page, per_page=PER_PAGE)
+    return render_live(
+        request,
+        "identity/suppliers.html",
+        "identity/_supplier_results.html",
+        ctx,
+        q=q.strip(),
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        states=STATES_BY_CODE,
+    )
+
+
+# Declared before /proveedores/{rfc}, which would otherwise take «registro» for an RFC.
+@router.get("/proveedores/registro")
+def register_form(request: Request, ctx: Annotated[Context, Depends(public)]) -> Response:
+    return _register_page(request, ctx, form={}, error=None)
+
+
+@router.post("/proveedores/registro")
+def register(
+    request: Request,
+    ctx: Annotated[Context, Depends(public)],
+    rfc: Annotated[str, Form()] = "",
+    razon_social: Annotated[str, Form()] = "",
+    state: Annotated[str, Form()] = "",
+    full_name: Annotated[str, Form()] = "",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    form = {
+        "rfc": rfc,
+        "razon_social": razon_social,
+        "state": state,
+        "full_name": full_name,
+        "username": username,
+    }
+    try:
+        supplier, user = service.register_supplier_account(
+            ctx,
+            rfc=rfc,
+            razon_social=razon_social,
+            state_code=state,
+            username=username,
+            full_name=full_name,
+            password=password,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        # The page answers normally, so the request would commit: undo whatever was begun.
+        ctx.db.rollback()
+        return _register_page(request, ctx, form=form, error=exc)
+    return _start_session(request, ctx, user, f"/proveedores/{supplier.rfc}?registrado=1")
+
+
+def _register_page(
+    request: Request,
+    ctx: Context,
+    *,
+    form: dict[str, str],
+    error: ValidationFailed | Conflict | None,
+) -> Response:
+    by_field: dict[str, list[Problem]] = {}
+    for problem in error.problems if error else ():
+        by_field.setdefault(problem.field or "", []).append(problem)
+    return render(
+        request,
+        "identity/supplier_register.html",
+        ctx,
+        status_code=error.status if error else 200,
+        form=form,
+        error=error,
+        by_field=by_field,
+        states=STATES,
+    )
+
+
+@router.get("/proveedores/{rfc}")
+def supplier_page(
+    request: Request,
+    rfc: str,
+    ctx: Annotated[Context, Depends(public)],
+    registrado: bool = False,
+) -> Response:
+    return render(
+        request,
+        "identity/supplier.html",
+        ctx,
+        standing=service.get_supplier_standing(ctx.db, rfc),
+        states=STATES_BY_CODE,
+        just_registered=registrado,
+    )
+
+
+# ----- the sanctions list --------------------------------------------------------------------
+
+
+@router.get("/sancionados/importar")
+def sanctions_import_form(
+    request: Request, ctx: Annotated[Context, Depends(allow(Role.comprador))]
+) -> Response:
+    return render(request, "identity/sanctions_import.html", ctx, summary=None, error=None)
+
+
+@router.post("/sancionados/importar")
+def sanctions_import(
+    request: Request,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    if file is None or not file.filename:
+        error = ValidationFailed(
+            "Elija el archivo de la lista de sancionados.",
+            expected="el CSV de proveedores y contratistas sancionados publicado por la SFP",
+        )
+        return render(
+            request, "identity/sanctions_import.html", ctx, 422, summary=None, error=error
+        )
+    try:
+        summary = service.import_sanctions(ctx, content=file.file.read(), filename=file.filename)
+    except ValidationFailed as exc:
+        # The page answers normally, so the request would commit: undo whatever was begun.
+        ctx.db.rollback()
+        return render(request, "identity/sanctions_import.html", ctx, 422, summary=None, error=exc)
+    return render(request, "identity/sanctions_import.html", ctx, summary=summary, error=None)

@@ -1,10 +1,11 @@
-"""Identity rules: RFC validation, razón social checks and company-name normalisation."""
+"""Identity rules: RFC, razón social and state checks, company names, reference tables."""
 
 from __future__ import annotations
 
 import datetime
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.text import fold, strip_accents
@@ -206,6 +207,9 @@ def _abbr(letters: str) -> str:
 # a name merely ending in "S" or "Sociedad" keeps its last word.
 _QUALIFIERS = [
     f"de ?{_abbr('cv')}",
+    # "S. de R.L. MI": sociedad de responsabilidad limitada microindustrial.
+    _abbr("mi"),
+    "microindustria(?:l)?",
     "de capital variable",
     f"de {_abbr('rl')}",
     f"de {_abbr('ri')}",
@@ -295,9 +299,11 @@ def normalize_company_name(name: str) -> str:
 
 
 _ALIAS = re.compile(r"\(([^()]*)\)")
-# Separators between the parties of one name; "," and "y" also occur inside names, so they
-# split only after a legal form, while "/" and "y/o" always separate two names.
+# Separators between the parties of one name. "Y/O" always separates two names; ",", "Y" and
+# "/" also occur inside names ("ASESORÍA, PROYECTOS Y CONSTRUCCIONES", "INDUSTRIAS UNI/FORMA"),
+# so they separate only after a legal form.
 _PARTY_SEPARATOR = re.compile(r"(\bY ?/ ?O\b|/|,|\bY\b)")
+_ALWAYS_SEPARATES = re.compile(r"Y ?/ ?O")
 
 
 def company_name_keys(name: str) -> tuple[str, ...]:
@@ -305,17 +311,27 @@ def company_name_keys(name: str) -> tuple[str, ...]:
     ("X, S.A. DE C.V. Y Z, S.A. DE C.V."), both sides of "Y/O", and a parenthesised alias.
     """
     text = strip_accents(unicodedata.normalize("NFC", name)).upper()
-    parties = list(_ALIAS.findall(text))
+    aliases = _ALIAS.findall(text)
+    pieces: list[str] = []
     current = ""
     for piece in _PARTY_SEPARATOR.split(_ALIAS.sub(" ", text)):
         if not _PARTY_SEPARATOR.fullmatch(piece):
             current += piece
-        elif piece in (",", "Y") and not _has_legal_form(current):
-            current += f" {piece} " if current.strip() else ""
-        else:
-            parties.append(current)
+        elif _ALWAYS_SEPARATES.fullmatch(piece) or _has_legal_form(current):
+            pieces.append(current)
             current = ""
-    parties.append(current)
+        else:
+            current += f" {piece} " if current.strip() else ""
+    pieces.append(current)
+    # A piece that is only a legal form belongs to the name before it: "X CORPORATION, S.A. DE
+    # C.V." is one company, and "S. DE R.L., MI." one legal form.
+    parties: list[str] = []
+    for piece in pieces:
+        if parties and _is_legal_form_only(piece):
+            parties[-1] += f" {piece}"
+        else:
+            parties.append(piece)
+    parties = [*aliases, *parties]
     keys = [normalize_company_name(name)]
     if len(parties) > 1:
         keys.extend(normalize_company_name(party) for party in parties)
@@ -325,3 +341,134 @@ def company_name_keys(name: str) -> tuple[str, ...]:
 def _has_legal_form(name: str) -> bool:
     folded = fold(name)
     return strip_legal_form(folded) != folded
+
+
+def _is_legal_form_only(name: str) -> bool:
+    """Nothing but legal-form words ("S.A. DE C.V.", "MI", "INC"), or nothing at all."""
+    rest = " " + fold(name)
+    while rest.strip():
+        match = (
+            _QUALIFIER_TAIL.search(rest) or _BASE_TAIL.search(rest) or _WEAK_BASE_TAIL.search(rest)
+        )
+        if match is None:
+            return False
+        rest = rest[: match.start()]
+    return True
+
+
+def is_acquittal(resolution: str | None) -> bool:
+    """An "absolutoria" resolution: the list names the supplier, but it was cleared."""
+    return fold(resolution or "").startswith("absolutori")
+
+
+# ----- reference tables ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """An entidad federativa with its INEGI code (``"01"``–``"32"``)."""
+
+    code: str
+    name: str
+    short_name: str
+
+
+STATES: tuple[State, ...] = (
+    State("01", "Aguascalientes", "Aguascalientes"),
+    State("02", "Baja California", "Baja California"),
+    State("03", "Baja California Sur", "Baja California Sur"),
+    State("04", "Campeche", "Campeche"),
+    State("05", "Coahuila de Zaragoza", "Coahuila"),
+    State("06", "Colima", "Colima"),
+    State("07", "Chiapas", "Chiapas"),
+    State("08", "Chihuahua", "Chihuahua"),
+    State("09", "Ciudad de México", "Ciudad de México"),
+    State("10", "Durango", "Durango"),
+    State("11", "Guanajuato", "Guanajuato"),
+    State("12", "Guerrero", "Guerrero"),
+    State("13", "Hidalgo", "Hidalgo"),
+    State("14", "Jalisco", "Jalisco"),
+    State("15", "México", "Estado de México"),
+    State("16", "Michoacán de Ocampo", "Michoacán"),
+    State("17", "Morelos", "Morelos"),
+    State("18", "Nayarit", "Nayarit"),
+    State("19", "Nuevo León", "Nuevo León"),
+    State("20", "Oaxaca", "Oaxaca"),
+    State("21", "Puebla", "Puebla"),
+    State("22", "Querétaro", "Querétaro"),
+    State("23", "Quintana Roo", "Quintana Roo"),
+    State("24", "San Luis Potosí", "San Luis Potosí"),
+    State("25", "Sinaloa", "Sinaloa"),
+    State("26", "Sonora", "Sonora"),
+    State("27", "Tabasco", "Tabasco"),
+    State("28", "Tamaulipas", "Tamaulipas"),
+    State("29", "Tlaxcala", "Tlaxcala"),
+    State("30", "Veracruz de Ignacio de la Llave", "Veracruz"),
+    State("31", "Yucatán", "Yucatán"),
+    State("32", "Zacatecas", "Zacatecas"),
+)
+STATES_BY_CODE: dict[str, State] = {s.code: s for s in STATES}
+_STATES_BY_NAME = {fold(n): s.code for s in STATES for n in (s.name, s.short_name)} | {
+    "cdmx": "09",
+    "df": "09",
+    "distrito federal": "09",
+    "edomex": "15",
+}
+
+
+def state_name(code: str | None) -> str | None:
+    """The state's official name from its INEGI code; None when absent or unknown."""
+    state = STATES_BY_CODE.get(code or "")
+    return state.name if state else None
+
+
+STATE_EXPECTED = (
+    "la clave INEGI de la entidad federativa (01 a 32) o su nombre, p. ej. 09 o Ciudad de México"
+)
+
+
+def parse_state(value: str | None) -> str | None:
+    """The INEGI code of a state given as its code ("9", "09") or name ("CDMX", "Jalisco").
+
+    None when blank; ``state_problems`` says why a non-blank value is not a state.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        code = text.zfill(2)
+        return code if code in STATES_BY_CODE else None
+    return _STATES_BY_NAME.get(fold(text))
+
+
+def state_problems(value: str | None) -> list[Problem]:
+    if not (value or "").strip() or parse_state(value) is not None:
+        return []
+    return [
+        Problem(
+            "La entidad federativa no existe.", field="state", value=value, expected=STATE_EXPECTED
+        )
+    ]
+
+
+# How units are grouped on an institution's page, in this order: (singular, plural).
+UNIT_KINDS: dict[str, tuple[str, str]] = {
+    "OOAD": ("OOAD", "OOAD"),
+    "UMAE": ("UMAE", "UMAE"),
+    "entidad": ("entidad", "entidades"),
+    "hospital": ("hospital", "hospitales"),
+    "unidad": ("unidad", "unidades"),
+    "programa": ("programa", "programas"),
+    "almacen": ("almacén", "almacenes"),
+}
+
+
+def unit_kind_label(kind: str, count: int = 2) -> str:
+    """The Spanish name of a kind of unit for ``count`` of them: "1 almacén", "3 almacenes"."""
+    singular, plural = UNIT_KINDS.get(kind, (kind, kind))
+    return singular if count == 1 else plural
+
+
+def unit_kind_order(kind: str) -> tuple[int, str]:
+    order = list(UNIT_KINDS)
+    return (order.index(kind) if kind in UNIT_KINDS else len(order), kind)

@@ -1,8 +1,9 @@
 """Read the SFP list of sanctioned suppliers and find registered suppliers on it.
 
-The list is a CSV published by the Secretaría de la Función Pública. Columns are found by name,
-not position, so a later edition with reordered or extra columns still reads. An import is
-all-or-nothing: every problem found is reported at once and nothing is returned.
+The list is a CSV published by the Secretaría de la Función Pública; ``core.spreadsheet`` reads
+it (any encoding and delimiter Mexican offices produce, or the list saved as .xlsx). Columns are
+found by name, not position, so a later edition with reordered or extra columns still reads. An
+import is all-or-nothing: every problem found is reported at once and nothing is returned.
 
 Policy for the official list's own flaws (all present in the 1,504-row edition in
 ``data/sancionados``), chosen so the official list is never refused for them:
@@ -27,9 +28,7 @@ shows: the header's row plus one per record, whatever line breaks quoted cells c
 from __future__ import annotations
 
 import codecs
-import csv
 import datetime
-import io
 import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
@@ -38,8 +37,10 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.spreadsheet import Cell, read_sheets
+from abasto.core.spreadsheet import text as cell_text
 from abasto.core.text import fold
-from abasto.identity.rules import company_name_keys, normalize_company_name
+from abasto.identity.rules import company_name_keys, is_acquittal, normalize_company_name
 
 SupplierId = TypeVar("SupplierId", bound=Hashable)
 
@@ -74,7 +75,7 @@ class SanctionRecord:
     @property
     def acquitted(self) -> bool:
         """An "absolutoria" resolution: listed, but the supplier was cleared, not sanctioned."""
-        return fold(self.resolution).startswith("absolutori")
+        return is_acquittal(self.resolution)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +128,7 @@ _TERM_EXPECTED = "un plazo como «3 MESES», «1 AÑO 6 MESES» o «TRES MESES»
 
 def parse_sanctions(data: bytes, filename: str) -> list[SanctionRecord]:
     """Every sanction in the file, in file order, or ``ValidationFailed`` listing all problems."""
-    text = _decode(data, filename)
-    rows = _read_rows(text, filename)
-    header_index, columns = _find_header(rows, filename)
+    rows, header_index, columns = _read_list(data, filename)
     header = rows[header_index]
     named_width = max(i for i, name in enumerate(header) if name.strip()) + 1
     labels = {i: name.strip() for i, name in enumerate(header)}
@@ -178,55 +177,59 @@ def find_sanctioned(
     return found
 
 
-def _decode(data: bytes, filename: str) -> str:
-    not_csv = ValidationFailed(
-        f"El archivo «{filename}» no es un CSV de texto.",
-        expected="el CSV de proveedores y contratistas sancionados publicado por la SFP",
-    )
-    # Spreadsheets and PDFs uploaded in place of the CSV announce themselves in their first bytes.
-    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF")):
-        raise not_csv
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    if b"\x00" in data:
-        raise not_csv
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Line by line, so a file of UTF-8 with a few lines pasted from a Windows-1252 source
-        # keeps its accents everywhere instead of turning every "Ó" into "Ã“".
-        return "\n".join(
-            _decode_line(line) for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n")
-        )
-
-
-def _decode_line(line: bytes) -> str:
-    # Government CSVs saved from Excel on Windows are Windows-1252; Latin-1 reads any byte.
-    for encoding in ("utf-8", "cp1252"):
+def _read_list(data: bytes, filename: str) -> tuple[list[list[str]], int, dict[str, int]]:
+    """The rows of the sheet that holds the list, as text, its header's index and columns."""
+    sheets = read_sheets(_mend_mixed_encoding(data), filename)
+    refusal: ValidationFailed | None = None
+    for sheet in (sheet for sheet in sheets if sheet.rows):
+        rows = [[_as_text(value) for value in row] for row in sheet.rows]
         try:
-            return line.decode(encoding)
-        except UnicodeDecodeError:
+            header_index, columns = _find_header(rows, filename)
+        except ValidationFailed as error:
+            refusal = refusal or error
             continue
-    return line.decode("latin-1")
+        return rows, header_index, columns
+    assert refusal is not None  # read_sheets refused a file without rows
+    raise refusal
 
 
-def _read_rows(text: str, filename: str) -> list[list[str]]:
-    if not text.strip():
-        raise ValidationFailed(
-            f"El archivo «{filename}» está vacío.",
-            expected="el CSV de proveedores y contratistas sancionados con su encabezado",
-        )
-    first_line = next(line for line in text.splitlines() if line.strip())
-    delimiter = max(",;\t|", key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _as_text(value: Cell) -> str:
+    # CSV cells stay as written, leading spaces included: they mark the unquoted commas below.
+    if value is None or isinstance(value, str):
+        return value or ""
+    return cell_text(value) or ""
+
+
+def _mend_mixed_encoding(data: bytes) -> bytes:
+    """UTF-8 with some lines pasted from a Windows-1252 source, re-encoded as UTF-8 throughout.
+
+    ``read_sheets`` decodes a file with one encoding, and read whole as Windows-1252 such a file
+    would turn every UTF-8 "Ó" into "Ã“". Anything else is returned unchanged.
+    """
+    if b"\x00" in data or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data
+    if _is_utf8(data):
+        return data
+    lines = data.split(b"\n")
+    if not any(not line.isascii() and _is_utf8(line) for line in lines):
+        return data
+    return b"\n".join(line if _is_utf8(line) else _legacy(line).encode() for line in lines)
+
+
+def _is_utf8(data: bytes) -> bool:
     try:
-        return list(reader)
-    except csv.Error as error:
-        raise ValidationFailed(
-            f"El archivo «{filename}» no se puede leer como CSV cerca de la línea "
-            f"{reader.line_num}: {error}.",
-            expected="un CSV con comillas dobles balanceadas",
-        ) from error
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _legacy(line: bytes) -> str:
+    # Windows-1252 leaves five bytes undefined; Latin-1 reads any byte.
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
 
 
 def _find_header(rows: Sequence[list[str]], filename: str) -> tuple[int, dict[str, int]]:
@@ -237,7 +240,7 @@ def _find_header(rows: Sequence[list[str]], filename: str) -> tuple[int, dict[st
             return index, columns
         if best is None or len(columns) > len(best[1]):
             best = (index, columns, problems)
-    assert best is not None  # _read_rows refused an empty file
+    assert best is not None  # read_sheets refused a file without rows
     raise ValidationFailed(
         f"El archivo «{filename}» no tiene las columnas de la lista de sancionados.",
         problems=best[2],

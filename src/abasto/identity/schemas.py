@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+from abasto.identity import rules
+from abasto.identity.models import Institution, Sanction, Unit
+from abasto.identity.service import InstitutionSummary, SanctionsImportSummary, SupplierStanding
 
 
 class TokenCreate(BaseModel):
@@ -25,3 +30,203 @@ class MeRead(BaseModel):
     role: str
     institution: str | None
     supplier: str | None
+
+
+# ----- institutions --------------------------------------------------------------------------
+
+
+class InstitutionRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    units: int
+    units_by_kind: dict[str, int]
+
+    @classmethod
+    def of(cls, summary: InstitutionSummary) -> InstitutionRead:
+        institution = summary.institution
+        return cls(
+            code=institution.code,
+            name=institution.name,
+            kind=institution.kind,
+            units=summary.units,
+            units_by_kind=summary.units_by_kind,
+        )
+
+
+class UnitRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    state: str | None
+    state_name: str | None
+
+    @classmethod
+    def of(cls, unit: Unit) -> UnitRead:
+        return cls(
+            code=unit.code,
+            name=unit.name,
+            kind=unit.kind,
+            state=unit.state_code,
+            state_name=rules.state_name(unit.state_code),
+        )
+
+
+class InstitutionDetailRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    aliases: list[str]
+    units: list[UnitRead]
+
+    @classmethod
+    def of(cls, institution: Institution) -> InstitutionDetailRead:
+        return cls(
+            code=institution.code,
+            name=institution.name,
+            kind=institution.kind,
+            aliases=sorted(a.alias for a in institution.aliases),
+            units=[UnitRead.of(u) for u in institution.units],
+        )
+
+
+# ----- suppliers and sanctions ---------------------------------------------------------------
+
+
+class SanctionRead(BaseModel):
+    """A row of the SFP list as published."""
+
+    row: int
+    supplier_name: str
+    agency: str | None
+    file_number: str | None
+    facts: str | None
+    resolution: str | None
+    acquittal: bool
+    notified_on: date | None
+    resolved_on: date | None
+    term: str | None
+    amount: Decimal | None
+
+    @classmethod
+    def of(cls, sanction: Sanction) -> SanctionRead:
+        return cls(
+            row=sanction.source_row,
+            supplier_name=sanction.supplier_name,
+            agency=sanction.agency,
+            file_number=sanction.file_number,
+            facts=sanction.facts,
+            resolution=sanction.resolution,
+            acquittal=rules.is_acquittal(sanction.resolution),
+            notified_on=sanction.notified_on,
+            resolved_on=sanction.resolved_on,
+            term=sanction.term,
+            amount=sanction.amount,
+        )
+
+
+class SanctionPage(BaseModel):
+    items: list[SanctionRead]
+    total: int
+    page: int
+    per_page: int
+
+
+class SupplierRead(BaseModel):
+    rfc: str
+    razon_social: str
+    state: str | None
+    state_name: str | None
+    registered_on: date
+    version: int
+    eligible: bool
+    sanctions_count: int
+
+    @classmethod
+    def of(cls, standing: SupplierStanding) -> SupplierRead:
+        supplier = standing.supplier
+        return cls(
+            rfc=supplier.rfc,
+            razon_social=supplier.razon_social,
+            state=supplier.state_code,
+            state_name=rules.state_name(supplier.state_code),
+            registered_on=supplier.registered_on,
+            version=supplier.version,
+            eligible=standing.eligible,
+            sanctions_count=len(standing.sanctions),
+        )
+
+
+class SupplierDetailRead(SupplierRead):
+    sanctions: list[SanctionRead]
+    """Every row of the list naming the supplier; those with ``acquittal`` do not bar it."""
+
+    @classmethod
+    def of_detail(cls, standing: SupplierStanding) -> SupplierDetailRead:
+        return cls(
+            **SupplierRead.of(standing).model_dump(),
+            sanctions=[SanctionRead.of(s) for s in standing.listed],
+        )
+
+
+class SupplierPage(BaseModel):
+    items: list[SupplierRead]
+    total: int
+    page: int
+    per_page: int
+
+
+# Plain strings: the service checks them and answers in Spanish, every problem at once.
+class SupplierCreate(BaseModel):
+    """A supplier's self-registration with its first user."""
+
+    rfc: str
+    razon_social: str
+    state: str | None = Field(default=None, description="Clave INEGI (01-32) o nombre.")
+    username: str
+    full_name: str
+    password: str
+
+
+class SupplierCreated(BaseModel):
+    supplier: SupplierDetailRead
+    username: str
+
+
+class SupplierUpdate(BaseModel):
+    razon_social: str
+    version: int = Field(description="La versión leída; si ya cambió, la respuesta es 409.")
+
+
+class MatchedSupplierRead(BaseModel):
+    rfc: str
+    razon_social: str
+    sanctions: int
+
+
+class SanctionsImportRead(BaseModel):
+    filename: str
+    sha256: str
+    records: int
+    stored: int
+    matched: list[MatchedSupplierRead]
+    newly_matched: list[str]
+    no_longer_matched: list[str]
+    notes: list[dict[str, str | int]]
+    """What was repaired or tolerated in the file, as problem details' ``errors``."""
+
+    @classmethod
+    def of(cls, summary: SanctionsImportSummary) -> SanctionsImportRead:
+        return cls(
+            filename=summary.filename,
+            sha256=summary.sha256,
+            records=summary.records,
+            stored=summary.stored,
+            matched=[
+                MatchedSupplierRead(rfc=m.rfc, razon_social=m.razon_social, sanctions=m.sanctions)
+                for m in summary.matched
+            ],
+            newly_matched=list(summary.newly_matched),
+            no_longer_matched=list(summary.no_longer_matched),
+            notes=[note.as_dict() for note in summary.notes],
+        )

@@ -1,21 +1,27 @@
-"""Use cases of identity: users, logins, bearer tokens and page sessions."""
+"""Use cases of identity: users and sessions, institutions, suppliers and the sanctions list."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from abasto.core.context import Actor, Context
 from abasto.core.errors import Conflict, NotFound, Problem, Unauthorized, ValidationFailed
+from abasto.core.ledger import LedgerHead, Record
 from abasto.core.text import fold
 from abasto.identity import rules
 from abasto.identity.models import (
@@ -23,10 +29,12 @@ from abasto.identity.models import (
     Institution,
     InstitutionAlias,
     Role,
+    Sanction,
     Supplier,
     Unit,
     User,
 )
+from abasto.identity.sanctions import SanctionRecord, parse_sanctions
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong user costs the same time as a wrong
@@ -34,6 +42,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("abasto-dummy-password")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD_LENGTH = 10
+# Argon2 hashes whatever it is given: a cap keeps one request from buying seconds of CPU.
+MAX_PASSWORD_LENGTH = 200
 WRONG_LOGIN = "Usuario o contraseña incorrectos."
 
 
@@ -57,6 +67,41 @@ def actor_of(user: User) -> Actor:
     )
 
 
+def _user_problems(username: str, full_name: str, password: str) -> list[Problem]:
+    """What is wrong with a new user's name, full name and password (empty when acceptable)."""
+    problems = []
+    if not _USERNAME.match(username.strip().lower()):
+        problems.append(
+            Problem(
+                "El nombre de usuario no es válido.",
+                field="username",
+                value=username.strip().lower(),
+                expected="3 a 80 caracteres: letras minúsculas, dígitos, punto, guion",
+            )
+        )
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        problems.append(
+            Problem(
+                "La contraseña es demasiado corta."
+                if len(password) < MIN_PASSWORD_LENGTH
+                else "La contraseña es demasiado larga.",
+                field="password",
+                expected=f"de {MIN_PASSWORD_LENGTH} a {MAX_PASSWORD_LENGTH} caracteres",
+            )
+        )
+    if not full_name.strip():
+        problems.append(Problem("Falta el nombre completo.", field="full_name"))
+    elif len(full_name.strip()) > 200:
+        problems.append(
+            Problem(
+                "El nombre completo es demasiado largo.",
+                field="full_name",
+                expected="hasta 200 caracteres",
+            )
+        )
+    return problems
+
+
 def create_user(
     ctx: Context,
     *,
@@ -67,27 +112,8 @@ def create_user(
     institution_code: str | None = None,
     supplier_rfc: str | None = None,
 ) -> User:
-    problems = []
+    problems = _user_problems(username, full_name, password)
     username = username.strip().lower()
-    if not _USERNAME.match(username):
-        problems.append(
-            Problem(
-                "nombre de usuario no válido",
-                field="username",
-                value=username,
-                expected="3 a 80 caracteres: letras minúsculas, dígitos, punto, guion",
-            )
-        )
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(
-            Problem(
-                "contraseña demasiado corta",
-                field="password",
-                expected=f"al menos {MIN_PASSWORD_LENGTH} caracteres",
-            )
-        )
-    if not full_name.strip():
-        problems.append(Problem("falta el nombre completo", field="full_name"))
     institution = supplier = None
     if role is Role.institucion:
         if not institution_code:
@@ -324,13 +350,19 @@ def register_supplier(
     state_code: str | None = None,
     registered_on: date | None = None,
 ) -> Supplier:
-    """Add a supplier after checking its RFC (format and check digit) and razón social."""
-    problems = rules.rfc_problems(rfc) + rules.razon_social_problems(razon_social)
+    """Add a supplier after checking its RFC (format and check digit), razón social and state.
+
+    ``state_code`` is the INEGI code or the state's name. Whether the supplier is on the
+    sanctions list is not stored: it is read from the list whenever it is asked.
+    """
+    problems = _supplier_problems(rfc, razon_social, state_code)
     if problems:
         raise ValidationFailed("No se pudo registrar al proveedor.", problems=problems)
     rfc = rules.clean_rfc(rfc)
-    if ctx.db.scalar(select(Supplier.id).where(Supplier.rfc == rfc)) is not None:
-        raise Conflict(f"Ya existe un proveedor con el RFC {rfc}.")
+    taken = _rfc_taken(ctx.db, rfc)
+    if taken:
+        raise Conflict("No se pudo registrar al proveedor.", problems=taken)
+    state_code = rules.parse_state(state_code)
     supplier = Supplier(
         rfc=rfc,
         razon_social=rules.clean_razon_social(razon_social),
@@ -340,7 +372,11 @@ def register_supplier(
         created_at=ctx.now,
     )
     ctx.db.add(supplier)
-    ctx.db.flush()
+    try:
+        ctx.db.flush()
+    except IntegrityError as exc:
+        # Another request registered the same RFC between the check above and this write.
+        raise _registered_meanwhile("el RFC", "rfc", rfc) from exc
     ctx.record(
         "supplier.register",
         f"supplier:{rfc}",
@@ -359,3 +395,488 @@ def get_supplier(db: Session, rfc: str) -> Supplier:
     if supplier is None:
         raise NotFound(f"No existe un proveedor con el RFC «{rfc}».")
     return supplier
+
+
+def _supplier_problems(rfc: str, razon_social: str, state: str | None) -> list[Problem]:
+    return (
+        rules.rfc_problems(rfc)
+        + rules.razon_social_problems(razon_social)
+        + rules.state_problems(state)
+    )
+
+
+def _rfc_taken(db: Session, rfc: str) -> list[Problem]:
+    if db.scalar(select(Supplier.id).where(Supplier.rfc == rfc)) is None:
+        return []
+    return [
+        Problem(
+            f"Ya existe un proveedor con el RFC {rfc}.",
+            field="rfc",
+            value=rfc,
+            expected="un RFC que no esté registrado; si es el suyo, pida un usuario al comprador",
+        )
+    ]
+
+
+def register_supplier_account(
+    ctx: Context,
+    *,
+    rfc: str,
+    razon_social: str,
+    state_code: str | None,
+    username: str,
+    full_name: str,
+    password: str,
+) -> tuple[Supplier, User]:
+    """A supplier's self-registration: the supplier and its first ``proveedor`` user, together.
+
+    Every problem of both is reported at once, and neither is written unless both can be.
+    """
+    problems = _supplier_problems(rfc, razon_social, state_code) + _user_problems(
+        username, full_name, password
+    )
+    if problems:
+        raise ValidationFailed("No se pudo registrar al proveedor.", problems=problems)
+    taken = _rfc_taken(ctx.db, rules.clean_rfc(rfc))
+    if ctx.db.scalar(select(User.id).where(User.username == username.strip().lower())) is not None:
+        taken.append(
+            Problem(
+                f"Ya existe el usuario «{username.strip().lower()}».",
+                field="username",
+                value=username,
+                expected="otro nombre de usuario",
+            )
+        )
+    if taken:
+        raise Conflict("No se pudo registrar al proveedor.", problems=taken)
+    supplier = register_supplier(ctx, rfc=rfc, razon_social=razon_social, state_code=state_code)
+    try:
+        user = create_user(
+            ctx,
+            username=username,
+            full_name=full_name,
+            password=password,
+            role=Role.proveedor,
+            supplier_rfc=supplier.rfc,
+        )
+    except IntegrityError as exc:
+        raise _registered_meanwhile("el usuario", "username", username) from exc
+    return supplier, user
+
+
+def _registered_meanwhile(what: str, field: str, value: str) -> Conflict:
+    return Conflict(
+        f"Otra solicitud registró {what} «{value}» al mismo tiempo; no se registró nada.",
+        problems=[Problem(f"Ya existe {what} «{value}».", field=field, value=value)],
+    )
+
+
+def update_supplier(ctx: Context, *, rfc: str, version: int, razon_social: str) -> Supplier:
+    """Change a supplier's razón social, if ``version`` is still the one stored.
+
+    A supplier changes only itself; the buyer changes any. A stale version, or another change
+    that lands between this one's read and its write, is a ``Conflict``: nothing is written and
+    the caller reads the supplier again.
+    """
+    supplier = get_supplier(ctx.db, rfc)
+    ctx.require_supplier(supplier.id)
+    problems = rules.razon_social_problems(razon_social)
+    if problems:
+        raise ValidationFailed("No se pudo modificar al proveedor.", problems=problems)
+    if version != supplier.version:
+        raise _stale(supplier, version)
+    new_name = rules.clean_razon_social(razon_social)
+    if new_name == supplier.razon_social:
+        return supplier
+    was_eligible = is_eligible(ctx.db, supplier)
+    old_name, read_version = supplier.razon_social, supplier.version
+    supplier.razon_social = new_name
+    supplier.normalised_name = rules.normalize_company_name(new_name)
+    try:
+        ctx.db.flush()
+    except StaleDataError:
+        raise _stale(supplier, read_version) from None
+    ctx.record(
+        "supplier.update",
+        f"supplier:{supplier.rfc}",
+        {
+            "rfc": supplier.rfc,
+            "version": supplier.version,
+            "changes": {"razon_social": {"old": old_name, "new": new_name}},
+            # A new name may leave the sanctions list behind: the change says so openly.
+            "eligible": {"old": was_eligible, "new": is_eligible(ctx.db, supplier)},
+        },
+    )
+    return supplier
+
+
+def _stale(supplier: Supplier, version: int) -> Conflict:
+    return Conflict(
+        f"El proveedor {supplier.rfc} cambió después de que usted lo leyó; no se guardó nada. "
+        "Vuelva a leerlo y repita el cambio.",
+        problems=[
+            Problem(
+                "La versión enviada ya no es la vigente.",
+                field="version",
+                value=str(version),
+                expected=f"la versión que devuelve ahora GET /api/v1/suppliers/{supplier.rfc}",
+            )
+        ],
+    )
+
+
+# ----- institutions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionSummary:
+    institution: Institution
+    units_by_kind: dict[str, int]
+    """Kind → number of units, in ``rules.UNIT_KINDS`` order."""
+
+    @property
+    def units(self) -> int:
+        return sum(self.units_by_kind.values())
+
+
+def list_institutions(db: Session) -> list[InstitutionSummary]:
+    """Every institution by code, with how many units of each kind it has."""
+    counts: defaultdict[int, dict[str, int]] = defaultdict(dict)
+    rows = db.execute(
+        select(Unit.institution_id, Unit.kind, func.count()).group_by(
+            Unit.institution_id, Unit.kind
+        )
+    )
+    for institution_id, kind, count in rows:
+        counts[institution_id][kind] = count
+    return [
+        InstitutionSummary(
+            institution,
+            dict(
+                sorted(counts[institution.id].items(), key=lambda kv: rules.unit_kind_order(kv[0]))
+            ),
+        )
+        for institution in db.scalars(select(Institution).order_by(Institution.code))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitGroup:
+    kind: str
+    units: list[Unit]
+
+
+def institution_units(institution: Institution) -> list[UnitGroup]:
+    """The institution's units grouped by kind (OOAD, UMAE, hospitals, …), each group by code."""
+    groups: defaultdict[str, list[Unit]] = defaultdict(list)
+    for unit in sorted(institution.units, key=lambda unit: unit.code):
+        groups[unit.kind].append(unit)
+    return [UnitGroup(kind, groups[kind]) for kind in sorted(groups, key=rules.unit_kind_order)]
+
+
+# ----- suppliers and the sanctions list ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierStanding:
+    """A supplier and what the sanctions list says about it."""
+
+    supplier: Supplier
+    listed: list[Sanction] = field(default_factory=list)
+    """Every row of the list that names the supplier, newest resolution first."""
+
+    @property
+    def sanctions(self) -> list[Sanction]:
+        """The rows that bar it; an acquittal ("absolutoria") names it but does not."""
+        return [s for s in self.listed if not rules.is_acquittal(s.resolution)]
+
+    @property
+    def acquittals(self) -> list[Sanction]:
+        return [s for s in self.listed if rules.is_acquittal(s.resolution)]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.sanctions
+
+
+_NEWEST_FIRST = (Sanction.resolved_on.desc(), Sanction.source_row)
+
+
+def supplier_sanctions(db: Session, supplier: Supplier) -> list[Sanction]:
+    """The rows of the sanctions list naming the supplier, acquittals included, newest first."""
+    return list(
+        db.scalars(
+            select(Sanction)
+            .where(Sanction.normalised_name == supplier.normalised_name)
+            .order_by(*_NEWEST_FIRST)
+        )
+    )
+
+
+def is_eligible(db: Session, supplier: Supplier) -> bool:
+    """Whether the supplier may take part: no sanction on the list names it."""
+    return SupplierStanding(supplier, supplier_sanctions(db, supplier)).eligible
+
+
+def standings(db: Session, suppliers: Sequence[Supplier]) -> list[SupplierStanding]:
+    """Each supplier's standing, with one query for all of them."""
+    names = {supplier.normalised_name for supplier in suppliers}
+    found: defaultdict[str, list[Sanction]] = defaultdict(list)
+    if names:
+        rows = db.scalars(
+            select(Sanction).where(Sanction.normalised_name.in_(names)).order_by(*_NEWEST_FIRST)
+        )
+        for sanction in rows:
+            found[sanction.normalised_name].append(sanction)
+    return [SupplierStanding(s, found[s.normalised_name]) for s in suppliers]
+
+
+def get_supplier_standing(db: Session, rfc: str) -> SupplierStanding:
+    supplier = get_supplier(db, rfc)
+    return SupplierStanding(supplier, supplier_sanctions(db, supplier))
+
+
+def search_suppliers(
+    db: Session, *, q: str, page: int, per_page: int
+) -> tuple[list[SupplierStanding], int]:
+    """One page of suppliers whose RFC or razón social contains ``q`` (all when blank), by name.
+
+    The name is compared normalised, so "diseño sa de cv" finds «3R Innovación y Diseño, S.A.
+    de C.V.»; the RFC as typed, without spaces or hyphens.
+    """
+    conditions = _supplier_conditions(q)
+    total = db.scalar(select(func.count()).select_from(Supplier).where(*conditions)) or 0
+    items = db.scalars(
+        select(Supplier)
+        .where(*conditions)
+        .order_by(Supplier.normalised_name, Supplier.rfc)
+        .offset((max(page, 1) - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return standings(db, items), total
+
+
+def _supplier_conditions(q: str) -> list[ColumnElement[bool]]:
+    if not q.strip():
+        return []
+    rfc = rules.clean_rfc(q)
+    name = rules.normalize_company_name(q)
+    conditions = [Supplier.rfc.contains(rfc, autoescape=True)]
+    if name:
+        conditions.append(Supplier.normalised_name.contains(name, autoescape=True))
+    return [or_(*conditions)]
+
+
+def list_sanctions(
+    db: Session, *, q: str = "", page: int, per_page: int
+) -> tuple[list[Sanction], int]:
+    """One page of the list as published (one item per row of the file), by row."""
+    # A row naming several companies is stored once per company; its first copy stands for it.
+    firsts = select(func.min(Sanction.id)).group_by(Sanction.source_row)
+    if q.strip():
+        key = rules.normalize_company_name(q)
+        firsts = firsts.where(
+            Sanction.source_row.in_(
+                select(Sanction.source_row).where(
+                    Sanction.normalised_name.contains(key, autoescape=True)
+                )
+            )
+        )
+    conditions = [Sanction.id.in_(firsts)]
+    total = db.scalar(select(func.count()).select_from(Sanction).where(*conditions)) or 0
+    items = db.scalars(
+        select(Sanction)
+        .where(*conditions)
+        .order_by(Sanction.source_row)
+        .offset((max(page, 1) - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(items), total
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedSupplier:
+    rfc: str
+    razon_social: str
+    sanctions: int
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsImportSummary:
+    """What replacing the sanctions list did."""
+
+    filename: str
+    sha256: str
+    records: int
+    """Rows of the list read."""
+    stored: int
+    """Rows stored: one per company a row names."""
+    matched: tuple[MatchedSupplier, ...]
+    """Registered suppliers the list now bars, by name."""
+    newly_matched: tuple[str, ...]
+    """RFCs barred now and not before this import."""
+    no_longer_matched: tuple[str, ...]
+    """RFCs barred before this import and not any more."""
+    notes: tuple[Problem, ...]
+    """What was repaired or tolerated in the file (realigned rows, unreadable dates)."""
+
+
+# The widths of ``Sanction``'s text columns, and the largest amount Numeric(18, 2) holds.
+_WIDTHS = (
+    ("supplier", "Proveedor", 400),
+    ("agency", "Dependencia", 400),
+    ("file_number", "Número de Expediente", 100),
+    ("resolution", "Sentido de Resolución", 400),
+    ("term", "Plazo", 100),
+)
+_MAX_AMOUNT = Decimal("1e16")
+
+
+def import_sanctions(ctx: Context, *, content: bytes, filename: str) -> SanctionsImportSummary:
+    """Replace the sanctions list with the file's, all or nothing, and say whom it now bars.
+
+    The list is a snapshot: every stored row is deleted and the file's inserted, in the
+    caller's transaction. A row naming several companies ("X, S.A. Y Z, S.A.") is stored once
+    per company key, each copy keeping the file's row number. The ledger gets one
+    ``sanctions.import`` entry and one ``supplier.sanctioned`` per supplier barred anew.
+    """
+    records = parse_sanctions(content, filename)
+    problems = _storage_problems(records)
+    if problems:
+        raise ValidationFailed(
+            f"El archivo «{filename}» tiene {len(problems)} problema(s); no se importó nada.",
+            problems=problems,
+        )
+    rows = [
+        _sanction_row(record, key)
+        for record in records
+        for key in record.name_keys or (record.normalized_name,)
+    ]
+    # Two imports at once on PostgreSQL would each delete only the rows they saw and keep both
+    # inserts. The ledger head row, which every append locks, serialises them: the second waits
+    # here until the first commits, then deletes what the first inserted.
+    ctx.db.execute(select(LedgerHead.seq).where(LedgerHead.id == 1).with_for_update())
+    before = _barred(ctx.db)
+    ctx.db.execute(delete(Sanction))
+    ctx.db.execute(insert(Sanction), rows)
+    after = _barred(ctx.db)
+    matched = sorted(after.values(), key=lambda standing: standing.supplier.normalised_name)
+    newly = [standing for standing in matched if standing.supplier.id not in before]
+    lifted = sorted(before[i].supplier.rfc for i in before.keys() - after.keys())
+    summary = SanctionsImportSummary(
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        records=len(records),
+        stored=len(rows),
+        matched=tuple(
+            MatchedSupplier(s.supplier.rfc, s.supplier.razon_social, len(s.sanctions))
+            for s in matched
+        ),
+        newly_matched=tuple(standing.supplier.rfc for standing in newly),
+        no_longer_matched=tuple(lifted),
+        notes=tuple(note for record in records for note in record.notes),
+    )
+    ctx.record_many(
+        [
+            Record(
+                "sanctions.import",
+                "sanctions",
+                {
+                    "filename": filename,
+                    "sha256": summary.sha256,
+                    "records": summary.records,
+                    "stored": summary.stored,
+                    "notes": len(summary.notes),
+                    "matched": [m.rfc for m in summary.matched],
+                    "newly_matched": list(summary.newly_matched),
+                    "no_longer_matched": list(summary.no_longer_matched),
+                },
+            ),
+            *(
+                Record(
+                    "supplier.sanctioned",
+                    f"supplier:{standing.supplier.rfc}",
+                    {
+                        "rfc": standing.supplier.rfc,
+                        "razon_social": standing.supplier.razon_social,
+                        "list_sha256": summary.sha256,
+                        "sanctions": [_sanction_payload(s) for s in standing.sanctions],
+                    },
+                )
+                for standing in newly
+            ),
+        ]
+    )
+    return summary
+
+
+def _storage_problems(records: Iterable[SanctionRecord]) -> list[Problem]:
+    problems = []
+    for record in records:
+        for attribute, column, width in _WIDTHS:
+            value: str = getattr(record, attribute)
+            if len(value) > width:
+                problems.append(
+                    Problem(
+                        f"El texto tiene {len(value)} caracteres.",
+                        row=record.row,
+                        column=column,
+                        value=value[:60] + "…",
+                        expected=f"a lo más {width} caracteres",
+                    )
+                )
+        if record.amount is not None and record.amount >= _MAX_AMOUNT:
+            problems.append(
+                Problem(
+                    "El monto es demasiado grande.",
+                    row=record.row,
+                    column="Monto",
+                    value=str(record.amount),
+                    expected="un importe en pesos de menos de 16 dígitos enteros",
+                )
+            )
+    return problems
+
+
+def _sanction_row(record: SanctionRecord, key: str) -> dict[str, Any]:
+    return {
+        "supplier_name": record.supplier,
+        "normalised_name": key,
+        "agency": record.agency or None,
+        "file_number": record.file_number or None,
+        "facts": record.facts or None,
+        "resolution": record.resolution or None,
+        "notified_on": record.notification_date,
+        "resolved_on": record.resolution_date,
+        "term": record.term or None,
+        "amount": record.amount,
+        "source_row": record.row,
+    }
+
+
+def _barred(db: Session) -> dict[int, SupplierStanding]:
+    """Supplier id → standing, for every supplier the stored list bars."""
+    listed: defaultdict[int, list[Sanction]] = defaultdict(list)
+    suppliers: dict[int, Supplier] = {}
+    rows = db.execute(
+        select(Supplier, Sanction)
+        .join(Sanction, Sanction.normalised_name == Supplier.normalised_name)
+        .order_by(Supplier.id, *_NEWEST_FIRST)
+    )
+    for supplier, sanction in rows:
+        suppliers[supplier.id] = supplier
+        listed[supplier.id].append(sanction)
+    found = {i: SupplierStanding(suppliers[i], listed[i]) for i in suppliers}
+    return {i: standing for i, standing in found.items() if not standing.eligible}
+
+
+def _sanction_payload(sanction: Sanction) -> dict[str, Any]:
+    return {
+        "row": sanction.source_row,
+        "listed_as": sanction.supplier_name,
+        "agency": sanction.agency,
+        "file_number": sanction.file_number,
+        "resolution": sanction.resolution,
+        "resolved_on": sanction.resolved_on,
+        "term": sanction.term,
+    }

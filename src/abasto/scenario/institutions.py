@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from abasto.core.text import fold
+from abasto.identity.rules import STATES, STATES_BY_CODE
 
 Scale = Literal["small", "national"]
 UnitKind = Literal["OOAD", "UMAE", "hospital", "almacen", "entidad", "programa", "unidad"]
@@ -23,51 +24,6 @@ InstitutionKind = Literal[
 
 SMALL_UNITS_PER_INSTITUTION = 4
 
-
-@dataclass(frozen=True, slots=True)
-class State:
-    """An entidad federativa with its INEGI code (``"01"``–``"32"``)."""
-
-    code: str
-    name: str
-    short_name: str
-
-
-STATES: tuple[State, ...] = (
-    State("01", "Aguascalientes", "Aguascalientes"),
-    State("02", "Baja California", "Baja California"),
-    State("03", "Baja California Sur", "Baja California Sur"),
-    State("04", "Campeche", "Campeche"),
-    State("05", "Coahuila de Zaragoza", "Coahuila"),
-    State("06", "Colima", "Colima"),
-    State("07", "Chiapas", "Chiapas"),
-    State("08", "Chihuahua", "Chihuahua"),
-    State("09", "Ciudad de México", "Ciudad de México"),
-    State("10", "Durango", "Durango"),
-    State("11", "Guanajuato", "Guanajuato"),
-    State("12", "Guerrero", "Guerrero"),
-    State("13", "Hidalgo", "Hidalgo"),
-    State("14", "Jalisco", "Jalisco"),
-    State("15", "México", "Estado de México"),
-    State("16", "Michoacán de Ocampo", "Michoacán"),
-    State("17", "Morelos", "Morelos"),
-    State("18", "Nayarit", "Nayarit"),
-    State("19", "Nuevo León", "Nuevo León"),
-    State("20", "Oaxaca", "Oaxaca"),
-    State("21", "Puebla", "Puebla"),
-    State("22", "Querétaro", "Querétaro"),
-    State("23", "Quintana Roo", "Quintana Roo"),
-    State("24", "San Luis Potosí", "San Luis Potosí"),
-    State("25", "Sinaloa", "Sinaloa"),
-    State("26", "Sonora", "Sonora"),
-    State("27", "Tabasco", "Tabasco"),
-    State("28", "Tamaulipas", "Tamaulipas"),
-    State("29", "Tlaxcala", "Tlaxcala"),
-    State("30", "Veracruz de Ignacio de la Llave", "Veracruz"),
-    State("31", "Yucatán", "Yucatán"),
-    State("32", "Zacatecas", "Zacatecas"),
-)
-STATES_BY_CODE: dict[str, State] = {s.code: s for s in STATES}
 
 # States whose health services moved to IMSS-Bienestar: 22 by the end of 2023, the Estado de
 # México in 2024 and Yucatán in 2025 (eight states remained outside in 2026).

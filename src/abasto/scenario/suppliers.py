@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from abasto.core.text import fold
-from abasto.identity.rules import make_rfc, normalize_company_name, strip_legal_form
+from abasto.identity.rules import STATES, make_rfc, normalize_company_name, strip_legal_form
 from abasto.scenario.catalog import Category
-from abasto.scenario.institutions import STATES, Scale
+from abasto.scenario.institutions import Scale
 
 SupplierKind = Literal["fabricante", "distribuidor"]
 
@@ -47,30 +47,32 @@ class SanctionedLookalike:
     categories: tuple[Category, ...]
 
 
-# Health-sector companies of the SFP list (ProveedoresyContratistasSancionados.csv), each with
-# the spelling the list uses and a variant a supplier might type when registering.
+# Invented companies that the demo's generated sanctions list names, each with the spelling the
+# list uses and a variant a supplier might type when registering. They are invented on purpose:
+# a demo must not attach made-up sanctions to real companies (tests check that none of these
+# names is on the real SFP list).
 SANCTIONED_LOOKALIKES: tuple[SanctionedLookalike, ...] = (
     SanctionedLookalike(
-        "DISTRIBUIDORA MEDHER, S.A. DE C.V.",
-        "Distribuidora Medher SA de CV",
+        "DISTRIBUIDORA MEDICA XOCHIPILLI, S.A. DE C.V.",
+        "Distribuidora Médica Xochipilli SA de CV",
         "distribuidor",
         ("medicamento", "material_curacion"),
     ),
     SanctionedLookalike(
-        "LABORATORIOS FARMADEM, S.A. DE C.V.",
-        "Laboratorios Farmadem, S. A. de C. V.",
+        "LABORATORIOS TEPOZTLAN FARMA, S.A. DE C.V.",
+        "Laboratorios Tepoztlán Farma, S. A. de C. V.",
         "fabricante",
         ("medicamento",),
     ),
     SanctionedLookalike(
-        "SAVI DISTRIBUCIONES, S.A. DE C.V.",
-        "Savi Distribuciones S.A. de C.V.",
+        "INSUMOS HOSPITALARIOS CUAUHNAHUAC, S.A. DE C.V.",
+        "Insumos Hospitalarios Cuauhnáhuac S.A. de C.V.",
         "distribuidor",
         ("medicamento", "material_curacion", "laboratorio"),
     ),
     SanctionedLookalike(
-        "GRUPO MEXLAB, S. DE R.L. DE C.V.",
-        "Grupo Mexlab S de RL de CV",
+        "GRUPO REACTIVOS ZAPOPAN, S. DE R.L. DE C.V.",
+        "Grupo Reactivos Zapopan S de RL de CV",
         "distribuidor",
         ("laboratorio",),
     ),

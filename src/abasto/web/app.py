@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -16,13 +17,14 @@ from abasto.catalog import api as catalog_api
 from abasto.catalog import pages as catalog_pages
 from abasto.core.clock import Clock, SystemClock
 from abasto.core.config import Settings, load_settings
+from abasto.core.context import Context
 from abasto.core.db import check_schema, make_engine, session_factory
 from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
 from abasto.transparency import api as transparency_api
 from abasto.transparency import pages as transparency_pages
 from abasto.web import errors, pages
-from abasto.web.deps import AppState
+from abasto.web.deps import AppState, public
 from abasto.web.limits import BodySizeLimit
 
 STATIC = Path(__file__).parent / "static"
@@ -67,7 +69,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
+    def docs(_: Annotated[Context, Depends(public)]) -> HTMLResponse:
         # Served from our own static files: the machine that runs Abasto may have no internet.
         return get_swagger_ui_html(
             openapi_url="/openapi.json",

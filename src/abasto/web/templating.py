@@ -24,6 +24,24 @@ templates.env.filters.update(
 templates.env.globals["role_label"] = lambda role: ROLE_LABELS.get(Role(role), role) if role else ""
 
 
+def render_live(
+    request: Request,
+    whole: str,
+    part: str,
+    ctx: Context | None,
+    **values: Any,
+) -> HTMLResponse:
+    """A page whose results htmx refreshes as the user types: the fragment for htmx, else the page.
+
+    A history restore (back button after htmx's cache is gone) needs the whole page, and the same
+    address answering two ways must tell caches so.
+    """
+    live = "hx-request" in request.headers and "hx-history-restore-request" not in request.headers
+    response = render(request, part if live else whole, ctx, **values)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
 def render(
     request: Request,
     name: str,

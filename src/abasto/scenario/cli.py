@@ -1,0 +1,171 @@
+"""CLI of the scenario: generate one into the configured database, and prepare the demo."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from abasto.core.cli import console, engine, err_console, unit_of_work
+from abasto.core.config import load_settings
+from abasto.core.db import current_revision, upgrade
+from abasto.identity import service as identity
+from abasto.scenario.build import build_scenario
+from abasto.scenario.load import (
+    DEMO_PASSWORD,
+    STAGES,
+    DemoUser,
+    LoadProgress,
+    LoadSummary,
+    Stage,
+    demo_users,
+    load_scenario,
+    loaded_scenario,
+)
+
+app = typer.Typer(help="Escenario de demostración generado.", no_args_is_help=True)
+
+
+class ScaleChoice(enum.StrEnum):
+    small = "small"
+    national = "national"
+
+
+SEED = typer.Option(42, "--seed", help="Semilla: la misma semilla genera el mismo escenario.")
+SCALE = typer.Option(
+    ScaleChoice.national,
+    "--scale",
+    help="small: pocas unidades, ~300 claves, 40 proveedores; "
+    "national: el tamaño de la compra 2025-2026 (4,498 claves, 600 proveedores).",
+)
+
+
+def _migrated_engine() -> Engine:
+    """The configured database, created from the migrations when it has no schema yet."""
+    bound = engine(check=False)
+    if current_revision(bound) is None:
+        with console.status("Creando la base de datos…"):
+            upgrade(bound)
+    bound.dispose()
+    # This one checks the schema: a database with an older one is the operator's to upgrade.
+    return engine()
+
+
+@contextmanager
+def _stage_bars() -> Iterator[LoadProgress]:
+    """One Rich bar per stage of the load, started as the stage starts."""
+    with Progress(
+        TextColumn("{task.description:<26}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        # Piped into a log, bars are noise: only the summary is printed there.
+        disable=not console.is_terminal,
+    ) as bars:
+        tasks = {
+            stage: bars.add_task(label, total=None, start=False) for stage, label in STAGES.items()
+        }
+
+        def progress(stage: Stage, done: int, total: int) -> None:
+            bars.start_task(tasks[stage])
+            bars.update(tasks[stage], completed=done, total=total)
+            if done == total:
+                bars.stop_task(tasks[stage])
+
+        yield progress
+
+
+def _load(bound: Engine, seed: int, scale: ScaleChoice) -> LoadSummary:
+    scenario = build_scenario(seed, scale.value)
+    started = time.perf_counter()
+    with unit_of_work(bound) as ctx, _stage_bars() as progress:
+        summary = load_scenario(ctx, scenario, progress=progress)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"Escenario de semilla {seed}, escala {scale.value}, cargado en {elapsed:.1f} s: "
+        f"{summary.institutions:,} instituciones (con BIRMEX), {summary.units:,} unidades, "
+        f"{summary.claves:,} claves, {summary.suppliers:,} proveedores "
+        f"({len(summary.barred)} no elegibles por estar en la lista de sancionados, "
+        f"de {summary.sanctions:,} registros), "
+        f"{len(summary.users)} usuarios; {summary.ledger_entries:,} entradas en la bitácora.",
+        highlight=False,
+    )
+    return summary
+
+
+def print_demo_users(users: tuple[DemoUser, ...]) -> None:
+    table = Table(title=f"Usuarios de demostración — contraseña: {DEMO_PASSWORD}")
+    table.add_column("Usuario", style="bold")
+    table.add_column("Rol")
+    table.add_column("Actúa por")
+    for user in users:
+        table.add_row(user.username, user.role.value, user.scope)
+    console.print(table)
+
+
+@app.command("generate")
+def generate(seed: int = SEED, scale: ScaleChoice = SCALE) -> None:
+    """Generate the scenario into the configured database (created if new; refused if in use)."""
+    summary = _load(_migrated_engine(), seed, scale)
+    print_demo_users(summary.users)
+
+
+def _delete_sqlite(url: str) -> None:
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(database + suffix).unlink(missing_ok=True)
+    console.print(f"Base de datos borrada: {database}", highlight=False)
+
+
+def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
+    """Make the configured database hold a scenario: created and loaded when new or empty."""
+    settings = load_settings()
+    if fresh:
+        if not settings.is_sqlite:
+            shown = make_url(settings.database_url).render_as_string(hide_password=True)
+            err_console.print(
+                f"[red]Error:[/red] «--fresh» borra el archivo de una base SQLite, y la base "
+                f"configurada no lo es ({shown}). Vacíela usted o quite ABASTO_DATABASE_URL, "
+                "y vuelva a ejecutar sin «--fresh».",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        _delete_sqlite(settings.database_url)
+    bound = _migrated_engine()
+    with unit_of_work(bound) as ctx:
+        counts = identity.registry_counts(ctx.db)
+        loaded = loaded_scenario(ctx.db)
+    if counts.institutions == 0:
+        print_demo_users(_load(bound, seed, scale).users)
+        return
+    if loaded is None:
+        console.print(
+            "La base de datos ya tiene datos que no son de un escenario generado; "
+            "se sirve tal como está.",
+            highlight=False,
+        )
+        return
+    if (loaded.seed, loaded.scale) != (seed, scale.value):
+        console.print(
+            f"La base de datos ya tiene el escenario de semilla {loaded.seed}, escala "
+            f"{loaded.scale}; se sirve ese. Para generar el de semilla {seed}, escala "
+            f"{scale.value}, use «--fresh».",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"La base de datos ya tiene el escenario de semilla {seed}, escala {scale.value}.",
+            highlight=False,
+        )
+    print_demo_users(demo_users(build_scenario(loaded.seed, loaded.scale)))

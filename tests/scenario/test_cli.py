@@ -1,0 +1,133 @@
+"""``abasto scenario generate`` and ``abasto demo`` run as a user runs them: as processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from abasto.scenario.load import DEMO_PASSWORD
+
+DEMO_START_LIMIT = 60.0
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ABASTO_")}
+    env.update(values)
+    return env
+
+
+def _abasto(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "abasto", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_generate_loads_once_and_then_refuses(fresh_database_url: str, tmp_path: Path) -> None:
+    env = _env(ABASTO_DATABASE_URL=fresh_database_url, ABASTO_DATA_DIR=str(tmp_path))
+    args = ("scenario", "generate", "--seed", "7", "--scale", "small")
+
+    first = _abasto(*args, env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Escenario de semilla 7, escala small, cargado" in first.stdout
+    assert DEMO_PASSWORD in first.stdout
+    for username in ("comprador", "imss", "issste", "proveedor", "evaluador", "auditor"):
+        assert username in first.stdout
+
+    second = _abasto(*args, env=env, cwd=tmp_path)
+    assert second.returncode == 1
+    assert "ya tiene 41 institución(es) registrada(s)" in second.stderr
+    assert "sólo se carga en una base vacía" in second.stderr
+    assert "No se escribió nada." in second.stderr
+
+    audit = _abasto("audit", "verify", env=env, cwd=tmp_path)
+    assert audit.returncode == 0, audit.stderr
+    assert "Bitácora íntegra" in audit.stdout
+
+
+def test_fresh_is_refused_on_a_database_that_is_not_sqlite(tmp_path: Path) -> None:
+    env = _env(
+        ABASTO_DATABASE_URL="postgresql://abasto:secreto@127.0.0.1:1/abasto",
+        ABASTO_DATA_DIR=str(tmp_path),
+    )
+    result = _abasto("demo", "--fresh", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "«--fresh» borra el archivo de una base SQLite" in result.stderr
+    assert "secreto" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _demo(tmp_path: Path, log: str, *args: str) -> Iterator[tuple[float, str]]:
+    """A running ``abasto demo``, once ``GET /`` answers 200: (seconds it took, its output)."""
+    port = _free_port()
+    out = tmp_path / log
+    started = time.monotonic()
+    with out.open("w") as handle:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "abasto",
+                "demo",
+                "--scale",
+                "small",
+                "--port",
+                str(port),
+                *args,
+            ],
+            env=_env(ABASTO_DATA_DIR=str(tmp_path / "data")),
+            cwd=tmp_path,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        while True:
+            assert process.poll() is None, out.read_text()
+            assert time.monotonic() - started < DEMO_START_LIMIT, out.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        yield time.monotonic() - started, out.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_demo_creates_loads_and_serves_then_serves_at_once(tmp_path: Path) -> None:
+    with _demo(tmp_path, "first.log", "--seed", "7") as (_, output):
+        assert "Escenario de semilla 7, escala small, cargado" in output
+        assert DEMO_PASSWORD in output
+        assert "http://127.0.0.1:" in output
+    assert (tmp_path / "data" / "abasto.db").exists()
+
+    with _demo(tmp_path, "second.log", "--seed", "7") as (_, output):
+        assert "ya tiene el escenario de semilla 7, escala small" in output
+        assert "cargado" not in output
+        assert DEMO_PASSWORD in output
+
+    with _demo(tmp_path, "fresh.log", "--seed", "8", "--fresh") as (_, output):
+        assert "Base de datos borrada" in output
+        assert "Escenario de semilla 8, escala small, cargado" in output

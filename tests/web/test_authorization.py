@@ -1,0 +1,235 @@
+"""Walk every route as the anonymous public, each role, and users of the wrong scope.
+
+The matrix below is the written statement of who may use what. The test checks that it matches
+the policy each route declares (so a route cannot be added or loosened silently), then sends a
+real request as every principal: the denied get 401 (anonymous) or 403, the admitted get past
+authorization — and never a 500.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from abasto.catalog import service as catalog
+from abasto.core.context import Context
+from abasto.identity import service as identity
+from abasto.identity.models import Role, User
+from abasto.identity.rules import make_rfc
+from abasto.web.deps import policy_roles
+
+PUBLIC = None
+ALL = frozenset(Role)
+C, INST, P, E, A = Role.comprador, Role.institucion, Role.proveedor, Role.evaluador, Role.auditor
+
+HOME_RFC = make_rfc("FAB", date(2001, 5, 17), "K3")
+OTHER_RFC = make_rfc("DIS", date(1999, 2, 3), "P7")
+CLAVE = "010.000.0104.00"
+PASSWORD = "contrasena-segura-1"
+
+
+def _csv(text: str) -> dict[str, Any]:
+    return {"files": {"file": ("archivo.csv", io.BytesIO(text.encode()), "text/csv")}}
+
+
+def _homologations() -> dict[str, Any]:
+    return _csv(f"Clave institucional,Clave\nIMSS-0001,{CLAVE}\n")
+
+
+def _supplier_patch() -> dict[str, Any]:
+    return {"json": {"razon_social": "Farmacéutica de Prueba, S.A. de C.V.", "version": 1}}
+
+
+def _login_form() -> dict[str, Any]:
+    return {"data": {"username": "comprador", "password": PASSWORD}}
+
+
+def _login_json() -> dict[str, Any]:
+    return {"json": {"username": "comprador", "password": PASSWORD}}
+
+
+@dataclass(frozen=True)
+class Case:
+    roles: frozenset[Role] | None
+    scope: str | None = None  # "institution" or "supplier": who else of that role is refused
+    body: Callable[[], dict[str, Any]] | None = None
+
+
+# (method, path) → who may use it. Scoped routes act on IMSS or on the HOME supplier.
+MATRIX: dict[tuple[str, str], Case] = {
+    ("GET", "/"): Case(PUBLIC),
+    ("GET", "/docs"): Case(PUBLIC),
+    ("POST", "/api/v1/auth/token"): Case(PUBLIC, body=_login_json),
+    ("DELETE", "/api/v1/auth/token"): Case(ALL),
+    ("GET", "/api/v1/me"): Case(ALL),
+    ("GET", "/api/v1/claves"): Case(PUBLIC),
+    ("GET", "/api/v1/claves/{clave}"): Case(PUBLIC),
+    ("POST", "/api/v1/catalog/imports"): Case(frozenset({C})),
+    ("GET", "/api/v1/institutions/{code}/homologations"): Case(PUBLIC),
+    ("POST", "/api/v1/institutions/{code}/homologations"): Case(
+        frozenset({C, INST}), scope="institution", body=_homologations
+    ),
+    ("GET", "/api/v1/ledger"): Case(PUBLIC),
+    ("GET", "/api/v1/ledger/verify"): Case(frozenset({A})),
+    ("GET", "/entrar"): Case(PUBLIC),
+    ("POST", "/entrar"): Case(PUBLIC, body=_login_form),
+    ("POST", "/salir"): Case(ALL),
+    ("GET", "/cuenta"): Case(ALL),
+    ("POST", "/cuenta/tokens"): Case(ALL),
+    ("GET", "/catalogo"): Case(PUBLIC),
+    ("GET", "/catalogo/importar"): Case(frozenset({C})),
+    ("POST", "/catalogo/importar"): Case(frozenset({C})),
+    ("GET", "/catalogo/{clave}"): Case(PUBLIC),
+    ("GET", "/bitacora"): Case(PUBLIC),
+    ("GET", "/api/v1/institutions"): Case(PUBLIC),
+    ("GET", "/api/v1/institutions/{code}"): Case(PUBLIC),
+    ("GET", "/api/v1/suppliers"): Case(PUBLIC),
+    ("POST", "/api/v1/suppliers"): Case(PUBLIC),
+    ("GET", "/api/v1/suppliers/{rfc}"): Case(PUBLIC),
+    ("PATCH", "/api/v1/suppliers/{rfc}"): Case(
+        frozenset({C, P}), scope="supplier", body=_supplier_patch
+    ),
+    ("GET", "/api/v1/sanctions"): Case(PUBLIC),
+    ("POST", "/api/v1/sanctions/imports"): Case(frozenset({C})),
+    ("GET", "/instituciones"): Case(PUBLIC),
+    ("GET", "/instituciones/{code}"): Case(PUBLIC),
+    ("GET", "/proveedores"): Case(PUBLIC),
+    ("GET", "/proveedores/registro"): Case(PUBLIC),
+    ("POST", "/proveedores/registro"): Case(PUBLIC),
+    ("GET", "/proveedores/{rfc}"): Case(PUBLIC),
+    ("GET", "/sancionados/importar"): Case(frozenset({C})),
+    ("POST", "/sancionados/importar"): Case(frozenset({C})),
+}
+
+SAMPLE_PATH_VALUES = {"clave": CLAVE, "code": "IMSS", "rfc": HOME_RFC}
+
+
+def _routes(client: TestClient) -> dict[tuple[str, str], APIRoute]:
+    """Every API route with its full path, included routers' ones too."""
+    found = {}
+    for context in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path and context.methods:
+            for method in context.methods - {"HEAD"}:
+                found[(method, context.path)] = route
+    return found
+
+
+def _declared_policy(route: APIRoute) -> frozenset[Role] | None:
+    policies = [
+        policy_roles(dep.call)
+        for dep in route.dependant.dependencies
+        if policy_roles(dep.call) != "none"
+    ]
+    assert len(policies) == 1, f"{route.path} must depend on exactly one policy, has {policies}"
+    declared = policies[0]
+    assert declared != "none"
+    return declared  # type: ignore[return-value]
+
+
+def test_every_route_declares_the_policy_the_matrix_states(client: TestClient) -> None:
+    routes = _routes(client)
+    assert set(routes) == set(MATRIX), (
+        f"routes without a row in MATRIX: {sorted(set(routes) - set(MATRIX))}; "
+        f"rows without a route: {sorted(set(MATRIX) - set(routes))}"
+    )
+    for key, route in routes.items():
+        assert _declared_policy(route) == MATRIX[key].roles, key
+
+
+PRINCIPALS: dict[str, tuple[Role | None, str | None, str | None]] = {
+    "anonimo": (None, None, None),
+    "comprador": (C, None, None),
+    "institucion": (INST, "IMSS", None),
+    "proveedor": (P, None, HOME_RFC),
+    "evaluador": (E, None, None),
+    "auditor": (A, None, None),
+    "institucion-ajena": (INST, "ISSSTE", None),
+    "proveedor-ajeno": (P, None, OTHER_RFC),
+}
+
+
+@pytest.fixture
+def world(ctx: Context) -> Context:
+    """IMSS and ISSSTE, the HOME and another supplier, a clave, and one user per principal."""
+    identity.register_institution(
+        ctx, code="IMSS", name="Instituto Mexicano del Seguro Social", kind="x"
+    )
+    identity.register_institution(ctx, code="ISSSTE", name="ISSSTE", kind="x")
+    identity.register_supplier(
+        ctx, rfc=HOME_RFC, razon_social="Farmacéutica de Prueba, S.A. de C.V."
+    )
+    identity.register_supplier(ctx, rfc=OTHER_RFC, razon_social="Distribuidora Ajena, S.A. de C.V.")
+    catalog.import_catalog(
+        ctx,
+        content=f"Clave,Descripción\n{CLAVE},Paracetamol. Tableta 500 mg.\n".encode(),
+        filename="catalogo.csv",
+    )
+    for name, (role, institution, supplier) in PRINCIPALS.items():
+        if role is not None:
+            identity.create_user(
+                ctx,
+                username=name,
+                full_name=name,
+                password=PASSWORD,
+                role=role,
+                institution_code=institution,
+                supplier_rfc=supplier,
+            )
+    ctx.db.commit()
+    return ctx
+
+
+def _token(ctx: Context, username: str) -> str:
+    """A fresh token per request: some admitted requests revoke the one they used."""
+    user = ctx.db.scalars(select(User).where(User.username == username)).one()
+    secret = identity.issue_credential(ctx, user=user, kind="token", ttl=timedelta(days=1))
+    ctx.db.commit()
+    return secret
+
+
+def _expected(case: Case, principal: str, role: Role | None) -> str:
+    if case.roles is PUBLIC:
+        return "admitted"
+    if role is None:
+        return "401"
+    if role not in case.roles:
+        return "403"
+    if case.scope and principal.endswith(("ajena", "ajeno")):
+        return "403"
+    return "admitted"
+
+
+@pytest.mark.parametrize("principal", sorted(PRINCIPALS))
+def test_routes_admit_and_refuse_as_stated(
+    principal: str, client: TestClient, world: Context
+) -> None:
+    role = PRINCIPALS[principal][0]
+    failures = {}
+    for (method, template), case in sorted(MATRIX.items()):
+        path = template.format(**SAMPLE_PATH_VALUES)
+        headers = {"Authorization": f"Bearer {_token(world, principal)}"} if role else {}
+        client.cookies.clear()
+        response = client.request(
+            method,
+            path,
+            headers=headers,
+            follow_redirects=False,
+            **(case.body() if case.body else {}),
+        )
+        expected = _expected(case, principal, role)
+        if expected == "admitted":
+            ok = response.status_code not in (401, 403) and response.status_code < 500
+        else:
+            ok = response.status_code == int(expected)
+        if not ok:
+            failures[f"{method} {path}"] = (expected, response.status_code, response.text[:200])
+    assert not failures, failures
