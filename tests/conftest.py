@@ -32,6 +32,13 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 T0 = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    url = os.environ.get("ABASTO_TEST_DATABASE_URL")
+    if url:
+        return f"abasto: database PostgreSQL ({make_url(normalise_url(url)).render_as_string()})"
+    return "abasto: database SQLite (set ABASTO_TEST_DATABASE_URL for PostgreSQL)"
+
+
 def _admin_engine(url: str) -> Engine:
     admin = make_url(normalise_url(url)).set(database="postgres")
     return create_engine(admin, isolation_level="AUTOCOMMIT")
