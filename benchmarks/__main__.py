@@ -212,7 +212,8 @@ def write_report(figures: list[Figure]) -> None:
         "(read from `../shared`), into a freshly migrated database, in one transaction, "
         "including reading the spreadsheet and the 3,901 ledger entries it appends.",
         "- *ledger appends*: `Context.record_many` through the service path (lock the head row, "
-        "hash, insert, move the head) with a commit per transaction, one process.",
+        "hash, insert, move the head) with a commit per transaction, one process. One entry per "
+        "transaction is bound by the WAL flush every commit waits for (durability), not by hashing.",
         "- *audit verify*: a valid chain of synthetic entries (about 200-byte payloads) is written "
         "with COPY (PostgreSQL) or executemany (SQLite); then `core.ledger.verify`, the code "
         "behind `abasto audit verify`, streams and recomputes it.",
