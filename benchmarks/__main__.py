@@ -213,7 +213,7 @@ def write_report(figures: list[Figure]) -> None:
         "including reading the spreadsheet and the 3,901 ledger entries it appends.",
         "- *ledger appends*: `Context.record_many` through the service path (lock the head row, "
         "hash, insert, move the head) with a commit per transaction, one process. One entry per "
-        "transaction is bound by the WAL flush every commit waits for (durability), not by hashing.",
+        "transaction is bound by the WAL flush each commit waits for (durability), not by hashing.",
         "- *audit verify*: a valid chain of synthetic entries (about 200-byte payloads) is written "
         "with COPY (PostgreSQL) or executemany (SQLite); then `core.ledger.verify`, the code "
         "behind `abasto audit verify`, streams and recomputes it.",
