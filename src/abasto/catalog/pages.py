@@ -10,10 +10,9 @@ from fastapi.responses import Response
 from abasto.catalog import service
 from abasto.catalog.schemas import ClaveDetailRead, ClaveRead
 from abasto.core.context import Context
-from abasto.core.errors import ValidationFailed
 from abasto.identity.models import Role
 from abasto.web.deps import allow, public
-from abasto.web.templating import render, render_live
+from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,17 +55,15 @@ def import_upload(
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    if file is None or not file.filename:
-        error = ValidationFailed(
-            "Elija el archivo del catálogo.", expected="un archivo .xlsx o .csv con las claves"
-        )
-        return render(request, "catalog/import.html", ctx, 422, summary=None, error=error)
-    try:
-        summary = service.import_catalog(ctx, content=file.file.read(), filename=file.filename)
-    except ValidationFailed as exc:
-        # The service refuses a bad file before its first write: nothing to undo here.
-        return render(request, "catalog/import.html", ctx, 422, summary=None, error=exc)
-    return render(request, "catalog/import.html", ctx, summary=summary, error=None)
+    return render_import(
+        request,
+        ctx,
+        "catalog/import.html",
+        file,
+        missing="Elija el archivo del catálogo.",
+        expected="un archivo .xlsx o .csv con las claves",
+        run=lambda content, name: service.import_catalog(ctx, content=content, filename=name),
+    )
 
 
 @router.get("/catalogo/{clave}")

@@ -14,7 +14,7 @@ from abasto.identity import service
 from abasto.identity.models import Role, User
 from abasto.identity.rules import STATES, STATES_BY_CODE, unit_kind_label
 from abasto.web.deps import ANY_USER, SESSION_COOKIE, allow, app_state, public
-from abasto.web.templating import render, render_live
+from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
 
@@ -257,18 +257,12 @@ def sanctions_import(
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    if file is None or not file.filename:
-        error = ValidationFailed(
-            "Elija el archivo de la lista de sancionados.",
-            expected="el CSV de proveedores y contratistas sancionados publicado por la SFP",
-        )
-        return render(
-            request, "identity/sanctions_import.html", ctx, 422, summary=None, error=error
-        )
-    try:
-        summary = service.import_sanctions(ctx, content=file.file.read(), filename=file.filename)
-    except ValidationFailed as exc:
-        # The page answers normally, so the request would commit: undo whatever was begun.
-        ctx.db.rollback()
-        return render(request, "identity/sanctions_import.html", ctx, 422, summary=None, error=exc)
-    return render(request, "identity/sanctions_import.html", ctx, summary=summary, error=None)
+    return render_import(
+        request,
+        ctx,
+        "identity/sanctions_import.html",
+        file,
+        missing="Elija el archivo de la lista de sancionados.",
+        expected="el CSV de proveedores y contratistas sancionados publicado por la SFP",
+        run=lambda content, name: service.import_sanctions(ctx, content=content, filename=name),
+    )

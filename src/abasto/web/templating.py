@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from abasto.core.context import Context
+from abasto.core.errors import ValidationFailed
 from abasto.core.money import format_date, format_datetime, format_int, format_mxn, format_percent
 from abasto.identity.models import ROLE_LABELS, Role
 
@@ -40,6 +42,29 @@ def render_live(
     response = render(request, part if live else whole, ctx, **values)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def render_import(
+    request: Request,
+    ctx: Context,
+    template: str,
+    file: UploadFile | None,
+    *,
+    missing: str,
+    expected: str,
+    run: Callable[[bytes, str], object],
+) -> HTMLResponse:
+    """An upload page's answer: the import's summary, or every problem with nothing written."""
+    if file is None or not file.filename:
+        error = ValidationFailed(missing, expected=expected)
+        return render(request, template, ctx, 422, summary=None, error=error)
+    try:
+        summary = run(file.file.read(), file.filename)
+    except ValidationFailed as exc:
+        # The page answers normally, so the request would commit: undo whatever was begun.
+        ctx.db.rollback()
+        return render(request, template, ctx, 422, summary=None, error=exc)
+    return render(request, template, ctx, summary=summary, error=None)
 
 
 def render(
