@@ -3,6 +3,13 @@
 from abasto.catalog.models import Clave, Homologation
 from abasto.core.db import Base
 from abasto.core.ledger import LedgerEntry, LedgerHead
+from abasto.demand.models import (
+    Consumption,
+    DemandLine,
+    DemandRound,
+    ForecastSuggestion,
+    RoundInstitution,
+)
 from abasto.identity.models import (
     Credential,
     Institution,
@@ -16,12 +23,17 @@ from abasto.identity.models import (
 __all__ = [
     "Base",
     "Clave",
+    "Consumption",
     "Credential",
+    "DemandLine",
+    "DemandRound",
+    "ForecastSuggestion",
     "Homologation",
     "Institution",
     "InstitutionAlias",
     "LedgerEntry",
     "LedgerHead",
+    "RoundInstitution",
     "Sanction",
     "Supplier",
     "Unit",

@@ -1,0 +1,1 @@
+"""Demand: rounds, institutions' needs per clave, consolidation and forecasts from consumption."""

@@ -1,0 +1,126 @@
+"""Tables of demand: rounds, each institution's lines, consumption history and forecasts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from abasto.catalog.models import Clave
+from abasto.core.db import Base, UTCDateTime
+from abasto.identity.models import Institution, Unit
+
+
+class DemandRound(Base):
+    """A demand round ("2027-2028"): which institutions state their needs, for which periods."""
+
+    __tablename__ = "demand_rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    # [{"label": "2027", "start": "2027-01-01", "end": "2027-12-31"}, …] in order.
+    periods: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    # Minimum quantity as a share of the maximum (open contracts: 40 %).
+    min_share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    status: Mapped[str] = mapped_column(String(10))  # "open" or "frozen"
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    participants: Mapped[list[RoundInstitution]] = relationship(
+        back_populates="round", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RoundInstitution(Base):
+    """An institution taking part in a round, and where its submission stands."""
+
+    __tablename__ = "round_institutions"
+    __table_args__ = (UniqueConstraint("round_id", "institution_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("demand_rounds.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_change_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    round: Mapped[DemandRound] = relationship(back_populates="participants")
+    institution: Mapped[Institution] = relationship()
+
+
+class DemandLine(Base):
+    """An institution's minimum and maximum of a clave for the whole round.
+
+    ``unit_code`` is "" for a line of the institution as a whole, or the code of the unit
+    (delivery point) it is for: a plain string keeps the uniqueness rule the same on both
+    databases, where a NULL unit would not be unique.
+    """
+
+    __tablename__ = "demand_lines"
+    __table_args__ = (UniqueConstraint("round_id", "institution_id", "clave_id", "unit_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_rounds.id", ondelete="CASCADE"), index=True
+    )
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(60), default="")
+    min_qty: Mapped[int] = mapped_column(Integer)
+    max_qty: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    institution: Mapped[Institution] = relationship()
+    clave: Mapped[Clave] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Consumption(Base):
+    """What a unit consumed of a clave in a month, and the days it had none to give."""
+
+    __tablename__ = "consumption"
+    __table_args__ = (UniqueConstraint("unit_id", "clave_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"), index=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month
+    consumed: Mapped[int] = mapped_column(Integer)
+    stockout_days: Mapped[int | None] = mapped_column(Integer)
+
+    unit: Mapped[Unit] = relationship()
+
+
+class ForecastSuggestion(Base):
+    """The maximum Abasto suggests for an institution's clave in a round, and how it got it."""
+
+    __tablename__ = "forecast_suggestions"
+    __table_args__ = (UniqueConstraint("round_id", "institution_id", "clave_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_rounds.id", ondelete="CASCADE"), index=True
+    )
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"))
+    suggested_max: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(40))
+    pattern: Mapped[str] = mapped_column(String(20))
+    history_months: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
