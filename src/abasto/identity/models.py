@@ -48,8 +48,12 @@ class Institution(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(60))
+    # The body that buys for this one in consolidated appendices (CCINSHAE for its hospitals):
+    # a coordinator's line already includes its members', so totals must not add both.
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    coordinator: Mapped[Institution | None] = relationship(remote_side="Institution.id")
     units: Mapped[list[Unit]] = relationship(
         back_populates="institution", order_by="Unit.code", cascade="all, delete-orphan"
     )

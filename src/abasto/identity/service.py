@@ -298,12 +298,16 @@ def register_institution(
     kind: str,
     aliases: Sequence[str] = (),
     units: Sequence[UnitSpec] = (),
+    coordinator_code: str | None = None,
 ) -> Institution:
-    """Add an institution with the other names it goes by and its units."""
+    """Add an institution with the other names it goes by, its units and its coordinator."""
     code = code.strip().upper()
     if ctx.db.scalar(select(Institution.id).where(Institution.code == code)) is not None:
         raise Conflict(f"Ya existe la institución «{code}».")
-    institution = Institution(code=code, name=name.strip(), kind=kind, created_at=ctx.now)
+    coordinator = get_institution(ctx.db, coordinator_code) if coordinator_code else None
+    institution = Institution(
+        code=code, name=name.strip(), kind=kind, coordinator=coordinator, created_at=ctx.now
+    )
     names = {fold(n): n for n in (code, name, *aliases) if fold(n)}
     taken = ctx.db.scalars(
         select(InstitutionAlias.alias).where(InstitutionAlias.folded.in_(names))
@@ -325,6 +329,7 @@ def register_institution(
             "code": code,
             "name": institution.name,
             "kind": kind,
+            "coordinator": coordinator.code if coordinator else None,
             "aliases": sorted(names.values()),
             "units": [
                 {"code": u.code, "name": u.name, "kind": u.kind, "state": u.state_code}

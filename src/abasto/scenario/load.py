@@ -143,6 +143,7 @@ def _register(ctx: Context, institution: InstitutionSpec) -> None:
         name=institution.name,
         kind=institution.kind,
         aliases=institution.names,
+        coordinator_code=institution.coordinator,
         units=[
             identity.UnitSpec(code=u.code, name=u.name, kind=u.kind, state_code=u.state_code)
             for u in institution.units
