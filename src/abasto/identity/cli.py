@@ -33,7 +33,7 @@ def create_user(
         help="Se pide sin eco si no se da; también desde ABASTO_NEW_PASSWORD.",
     ),
 ) -> None:
-    """Create a user with a role, scoped to an institution or a supplier where the role says."""
+    """Crea un usuario con su rol, limitado a una institución o a un proveedor según el rol."""
     with unit_of_work() as ctx:
         user = service.create_user(
             ctx,
@@ -54,7 +54,7 @@ SANCTIONS_FILE = "el CSV de proveedores y contratistas sancionados publicado por
 def import_sanctioned(
     file: Path = typer.Argument(..., help="CSV de proveedores y contratistas sancionados (SFP)."),
 ) -> None:
-    """Replace the list of sanctioned suppliers with the file's and show whom it bars."""
+    """Reemplaza la lista de sancionados con la del archivo y muestra a quiénes excluye."""
     with unit_of_work() as ctx:
         summary = service.import_sanctions(
             ctx, content=read_input(file, expected=SANCTIONS_FILE), filename=file.name
@@ -89,7 +89,7 @@ def register_supplier(
         None, "--state", help="Entidad federativa: clave INEGI (01-32) o nombre."
     ),
 ) -> None:
-    """Register a supplier; says at once whether the sanctions list bars it."""
+    """Registra a un proveedor y dice de inmediato si la lista de sancionados se lo impide."""
     with unit_of_work() as ctx:
         supplier = service.register_supplier(
             ctx, rfc=rfc, razon_social=razon_social, state_code=state

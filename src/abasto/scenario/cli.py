@@ -114,7 +114,7 @@ def print_demo_users(users: tuple[DemoUser, ...]) -> None:
 
 @app.command("generate")
 def generate(seed: int = SEED, scale: ScaleChoice = SCALE) -> None:
-    """Generate the scenario into the configured database (created if new; refused if in use)."""
+    """Carga el escenario en la base configurada (la crea si es nueva; no toca una en uso)."""
     summary = _load(_migrated_engine(), seed, scale)
     print_demo_users(summary.users)
 
