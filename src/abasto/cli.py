@@ -1,4 +1,4 @@
-"""``abasto``: the command line (database, catalog, users, suppliers, audit, demo, serve)."""
+"""``abasto``: the command line (database, catalog, demand, users, suppliers, audit, demo)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from abasto.catalog import cli as catalog_cli
 from abasto.core import ledger
 from abasto.core.cli import console, engine, err_console
 from abasto.core.db import upgrade
+from abasto.demand import cli as demand_cli
 from abasto.identity import cli as identity_cli
 from abasto.scenario import cli as scenario_cli
 
@@ -19,6 +20,7 @@ audit_app = typer.Typer(help="Auditoría de la bitácora encadenada.", no_args_i
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_cli.app, name="catalog")
+app.add_typer(demand_cli.app, name="demand")
 app.add_typer(identity_cli.users_app, name="users")
 app.add_typer(identity_cli.suppliers_app, name="suppliers")
 app.add_typer(scenario_cli.app, name="scenario")

@@ -10,15 +10,23 @@ from abasto.catalog.reader import read_catalog
 from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict
+from abasto.demand import service as demand
+from abasto.demand.appendix import read_appendix
+from abasto.demand.rules import Pair
 from abasto.identity import service as identity
 from abasto.identity.models import Role, Sanction, Supplier, User
 from abasto.scenario.build import Scenario, build_scenario
 from abasto.scenario.load import (
     DEMO_PASSWORD,
+    DEMO_PENDING,
+    DEMO_ROUND,
     SCENARIO_LOAD,
     STAGES,
     LoadSummary,
     catalog_csv,
+    consumption_file,
+    demand_appendix,
+    demand_stated,
     demo_users,
     load_scenario,
     loaded_scenario,
@@ -34,7 +42,8 @@ def small() -> Scenario:
 
 @pytest.fixture
 def loaded(ctx: Context, small: Scenario) -> LoadSummary:
-    return load_scenario(ctx, small)
+    # The demand round's forecasts are checked once, below; the other tests skip fitting them.
+    return load_scenario(ctx, small, forecast=False)
 
 
 def _count(ctx: Context, model: type[User]) -> int:
@@ -151,7 +160,10 @@ def test_a_database_that_holds_institutions_is_refused_and_nothing_written(
 def test_progress_is_told_every_stage_to_its_end(ctx: Context, small: Scenario) -> None:
     heard: dict[str, tuple[int, int]] = {}
     load_scenario(
-        ctx, small, progress=lambda stage, done, total: heard.update({stage: (done, total)})
+        ctx,
+        small,
+        progress=lambda stage, done, total: heard.update({stage: (done, total)}),
+        forecast=False,
     )
     assert list(heard) == list(STAGES)
     assert all(done == total > 0 for done, total in heard.values())
@@ -160,3 +172,42 @@ def test_progress_is_told_every_stage_to_its_end(ctx: Context, small: Scenario) 
 def test_the_same_seed_loads_the_same_data(small: Scenario) -> None:
     assert catalog_csv(small) == catalog_csv(build_scenario(7, "small"))
     assert demo_users(small) == demo_users(build_scenario(7, "small"))
+
+
+def test_the_demo_has_an_open_round_with_most_institutions_submitted(
+    ctx: Context, small: Scenario
+) -> None:
+    loaded = load_scenario(ctx, small)
+
+    progress = demand.round_progress(ctx.db, name=DEMO_ROUND)
+    assert progress.round.status == "open"
+    assert [i.code for i in progress.institutions if not i.submitted] == list(DEMO_PENDING)
+    assert progress.submitted == len(small.institutions) - len(DEMO_PENDING) > 30
+    assert progress.lines == loaded.demand_lines > 1000
+    assert loaded.pending == DEMO_PENDING
+    consolidation = demand.consolidate_round(ctx.db, round_name=DEMO_ROUND)
+    # CCINSHAE states its members' sum, and the total counts it once.
+    members = [line for line in consolidation.lines if "CCINSHAE" in line.members]
+    assert members
+    for line in members:
+        assert sum(line.members["CCINSHAE"].values(), Pair(0, 0)) == line.counted["CCINSHAE"]
+    assert consolidation.total == sum(
+        (pair for line in consolidation.lines for pair in line.counted.values()), Pair(0, 0)
+    )
+    # The pending ISSSTE planner sees forecasts from its units' consumption; IMSS gets flags.
+    issste = demand.institution_lines(
+        ctx, round_name=DEMO_ROUND, institution_code="ISSSTE", per_page=500
+    )
+    assert sum(line.suggestion is not None for line in issste.items) > 10
+    flags = demand.round_flags(ctx, round_name=DEMO_ROUND)
+    assert {f.institution for f in flags} == {"IMSS"}
+    assert ledger.verify(ctx.db.connection()).ok
+
+
+def test_the_demo_round_is_the_same_for_the_same_seed(small: Scenario) -> None:
+    again = build_scenario(7, "small")
+    assert demand_stated(small) == demand_stated(again)
+    # The workbooks differ only in their creation time.
+    first = read_appendix(demand_appendix(small), "a.xlsx").sheets
+    assert first == read_appendix(demand_appendix(again), "a.xlsx").sheets
+    assert consumption_file(small) == consumption_file(build_scenario(7, "small"))

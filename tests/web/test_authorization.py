@@ -29,6 +29,9 @@ from abasto.web.deps import policy_roles
 PUBLIC = None
 ALL = frozenset(Role)
 C, INST, P, E, A = Role.comprador, Role.institucion, Role.proveedor, Role.evaluador, Role.auditor
+DEMAND_READ = frozenset({C, INST, A})
+DEMAND_WRITE = frozenset({C, INST})
+ROUND = "/api/v1/demand/rounds/{round_name}"
 
 HOME_RFC = make_rfc("FAB", date(2001, 5, 17), "K3")
 OTHER_RFC = make_rfc("DIS", date(1999, 2, 3), "P7")
@@ -42,6 +45,14 @@ def _csv(text: str) -> dict[str, Any]:
 
 def _homologations() -> dict[str, Any]:
     return _csv(f"Clave institucional,Clave\nIMSS-0001,{CLAVE}\n")
+
+
+def _line() -> dict[str, Any]:
+    return {"json": {"min_qty": 40, "max_qty": 100, "version": None}}
+
+
+def _sheet() -> dict[str, Any]:
+    return _csv(f"Clave,Cantidad mínima,Cantidad máxima\n{CLAVE},40,100\n")
 
 
 def _supplier_patch() -> dict[str, Any]:
@@ -107,9 +118,43 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/proveedores/{rfc}"): Case(PUBLIC),
     ("GET", "/sancionados/importar"): Case(frozenset({C})),
     ("POST", "/sancionados/importar"): Case(frozenset({C})),
+    ("GET", "/api/v1/demand/rounds"): Case(DEMAND_READ),
+    ("POST", "/api/v1/demand/rounds"): Case(frozenset({C})),
+    ("GET", ROUND): Case(DEMAND_READ),
+    ("POST", f"{ROUND}/freeze"): Case(frozenset({C})),
+    ("POST", f"{ROUND}/reopen"): Case(frozenset({C})),
+    ("POST", f"{ROUND}/imports"): Case(frozenset({C})),
+    ("GET", f"{ROUND}/institutions/{{code}}/lines"): Case(DEMAND_READ, scope="institution"),
+    ("PUT", f"{ROUND}/institutions/{{code}}/lines/{{clave}}"): Case(
+        DEMAND_WRITE, scope="institution", body=_line
+    ),
+    ("POST", f"{ROUND}/institutions/{{code}}/submit"): Case(DEMAND_WRITE, scope="institution"),
+    ("GET", f"{ROUND}/institutions/{{code}}/sheet.xlsx"): Case(DEMAND_READ, scope="institution"),
+    ("POST", f"{ROUND}/institutions/{{code}}/sheet"): Case(
+        DEMAND_WRITE, scope="institution", body=_sheet
+    ),
+    ("GET", f"{ROUND}/consolidated"): Case(DEMAND_READ),
+    ("GET", f"{ROUND}/consolidated.xlsx"): Case(DEMAND_READ),
+    ("GET", f"{ROUND}/consolidated.csv"): Case(DEMAND_READ),
+    ("GET", f"{ROUND}/consolidated.parquet"): Case(DEMAND_READ),
+    ("POST", f"{ROUND}/forecast"): Case(frozenset({C})),
+    ("GET", f"{ROUND}/flags"): Case(DEMAND_READ),
+    ("POST", "/api/v1/demand/consumption/imports"): Case(frozenset({C})),
+    ("POST", "/api/v1/demand/institution-names"): Case(frozenset({C})),
+    ("GET", "/demanda"): Case(DEMAND_READ),
+    ("POST", "/demanda"): Case(frozenset({C})),
+    ("GET", "/demanda/{round_name}"): Case(DEMAND_READ),
+    ("POST", "/demanda/{round_name}/congelar"): Case(frozenset({C})),
+    ("POST", "/demanda/{round_name}/reabrir"): Case(frozenset({C})),
+    ("POST", "/demanda/{round_name}/importar"): Case(frozenset({C})),
+    ("GET", "/demanda/{round_name}/consolidado"): Case(DEMAND_READ),
+    ("GET", "/demanda/{round_name}/{code}"): Case(DEMAND_READ, scope="institution"),
+    ("PUT", "/demanda/{round_name}/{code}/lineas/{clave}"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", "/demanda/{round_name}/{code}/hoja"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", "/demanda/{round_name}/{code}/enviar"): Case(DEMAND_WRITE, scope="institution"),
 }
 
-SAMPLE_PATH_VALUES = {"clave": CLAVE, "code": "IMSS", "rfc": HOME_RFC}
+SAMPLE_PATH_VALUES = {"clave": CLAVE, "code": "IMSS", "rfc": HOME_RFC, "round_name": "2027-2028"}
 
 
 def _routes(client: TestClient) -> dict[tuple[str, str], APIRoute]:

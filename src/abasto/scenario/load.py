@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -15,20 +17,25 @@ from abasto.catalog import service as catalog
 from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict
+from abasto.demand import appendix
+from abasto.demand import rules as demand_rules
+from abasto.demand import service as demand
 from abasto.identity import service as identity
 from abasto.identity.models import Role
 from abasto.scenario.build import Scenario
+from abasto.scenario.catalog import ClaveSpec
 from abasto.scenario.institutions import InstitutionSpec, Scale
 from abasto.scenario.sanctions import build_sanctions, sanctions_csv
 from abasto.scenario.suppliers import SupplierSpec
 
-Stage = Literal["institutions", "catalog", "suppliers", "sanctions", "users"]
+Stage = Literal["institutions", "catalog", "suppliers", "sanctions", "users", "demand"]
 STAGES: dict[Stage, str] = {
     "institutions": "Instituciones y unidades",
     "catalog": "Catálogo de claves",
     "suppliers": "Proveedores",
     "sanctions": "Lista de sancionados",
     "users": "Usuarios de demostración",
+    "demand": "Ronda de demanda",
 }
 LoadProgress = Callable[[Stage, int, int], None]
 """Hears (stage, done, total) as each stage advances."""
@@ -41,6 +48,31 @@ CATALOG_HEADER = ("Clave", "Descripción", "Unidad de medida", "CUCoP", "Present
 
 SCENARIO_LOAD = "scenario.load"
 """The ledger action that marks a database's data as a generated scenario."""
+
+DEMO_ROUND = "2027-2028"
+DEMO_PERIODS = ("2027", "2028")
+DEMO_PENDING = ("ISSSTE", "OADPRS", "HNH")
+"""Institutions that have not submitted in the demo's round: the ISSSTE demo user has one to
+fill in, and the buyer sees who is missing."""
+
+# Each institution's share of the sector's demand and of the catalog it asks for, roughly as in
+# the 2023-2024 appendix (IMSS alone states 70 % of the total).
+_DEMAND_SIZE: dict[str, tuple[float, float]] = {
+    "IMSS": (1.0, 0.8),
+    "IMSS-BIENESTAR": (0.2, 0.7),
+    "ISSSTE": (0.17, 0.7),
+    "PEMEX": (0.03, 0.4),
+    "SEDENA": (0.006, 0.35),
+    "SEMAR": (0.004, 0.3),
+    "GN": (0.005, 0.15),
+    "OADPRS": (0.002, 0.15),
+}
+_MEMBER_SIZE = (0.001, 0.3)
+"""A CCINSHAE institute or hospital."""
+_PROGRAMME_SIZE = (0.0005, 0.05)
+"""An SPPS programme: few claves (vaccines, antiretrovirals, contraceptives)."""
+_CONSUMPTION_CLAVES = 40
+_CONSUMPTION_MONTHS = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +110,10 @@ class LoadSummary:
     barred: tuple[str, ...]
     """RFCs of the suppliers the sanctions list makes not eligible."""
     users: tuple[DemoUser, ...]
+    demand_lines: int
+    """Lines of the demo's open round (``DEMO_ROUND``)."""
+    pending: tuple[str, ...]
+    """Institutions of that round that have not submitted."""
     ledger_entries: int
 
 
@@ -156,9 +192,17 @@ def _nothing(stage: Stage, done: int, total: int) -> None:
 
 
 def load_scenario(
-    ctx: Context, scenario: Scenario, *, progress: LoadProgress | None = None
+    ctx: Context,
+    scenario: Scenario,
+    *,
+    progress: LoadProgress | None = None,
+    forecast: bool = True,
 ) -> LoadSummary:
     """Write the scenario through the services in the caller's transaction.
+
+    The demand stage opens ``DEMO_ROUND`` with most institutions submitted; ``forecast=False``
+    skips fitting its forecasts (seconds of statsforecast that tests of other things need not
+    pay).
 
     Refused (``Conflict``) when the database already holds institutions: a scenario is loaded
     into an empty database only, never mixed with other data.
@@ -223,6 +267,10 @@ def load_scenario(
         )
         report("users", done, len(users))
 
+    report("demand", 0, 1)
+    round_lines = load_demand(ctx, scenario, forecast=forecast)
+    report("demand", 1, 1)
+
     units = sum(len(i.units) for i in institutions)
     last_seq = ctx.record(
         SCENARIO_LOAD,
@@ -238,6 +286,8 @@ def load_scenario(
             "sanctions": sanctions.records,
             "barred": [m.rfc for m in sanctions.matched],
             "users": len(users),
+            "demand_round": DEMO_ROUND,
+            "demand_lines": round_lines,
             "note": "Datos generados para demostración; no son datos reales.",
         },
     )
@@ -251,8 +301,143 @@ def load_scenario(
         sanctions=sanctions.records,
         barred=tuple(m.rfc for m in sanctions.matched),
         users=users,
+        demand_lines=round_lines,
+        pending=DEMO_PENDING,
         ledger_entries=last_seq - first_seq,
     )
+
+
+def demand_stated(scenario: Scenario) -> dict[str, dict[str, tuple[int, int]]]:
+    """What each institution asks for in the demo round: code → clave → (min, max).
+
+    Every institution but the buyer and CCINSHAE asks for a share of the catalog, each maximum
+    scaled by the institution's size and each minimum the 40 % of it rounded up, sometimes a
+    little more; CCINSHAE states the sum of its members', as in the 2023-2024 appendix.
+    ``DEMO_PENDING`` are included: they have not submitted, but they have needs.
+    """
+    rng = random.Random(f"abasto:{scenario.seed}:demand")
+    base = {clave.clave: _base_demand(rng, clave) for clave in scenario.claves}
+    stated: dict[str, dict[str, tuple[int, int]]] = {}
+    coordinated: dict[str, tuple[int, int]] = {}
+    for institution in scenario.institutions:
+        if institution.code == "CCINSHAE":
+            continue
+        if institution.coordinator is not None:
+            size, share = _MEMBER_SIZE
+        elif institution.kind == "programa SPPS":
+            size, share = _PROGRAMME_SIZE
+        else:
+            size, share = _DEMAND_SIZE.get(institution.code, _MEMBER_SIZE)
+        chosen = [code for code in base if rng.random() < share]
+        stated[institution.code] = {
+            code: _pair(rng, max(1, round(base[code] * size * rng.uniform(0.5, 1.5))))
+            for code in chosen
+        }
+        if institution.coordinator is not None and institution.code not in DEMO_PENDING:
+            for code, (low, high) in stated[institution.code].items():
+                total = coordinated.get(code, (0, 0))
+                coordinated[code] = (total[0] + low, total[1] + high)
+    stated["CCINSHAE"] = coordinated
+    return stated
+
+
+def demand_appendix(scenario: Scenario) -> bytes:
+    """The demo round's appendix as the coordinating buyer receives it: the institutions that
+    submitted, CCINSHAE's members again in a detail sheet."""
+    stated = demand_stated(scenario)
+    claves = {clave.clave: clave for clave in scenario.claves}
+    order = [i.code for i in scenario.institutions if i.code not in DEMO_PENDING]
+    members = {i.code: i.name for i in scenario.institutions if i.coordinator is not None}
+    main = [code for code in order if code not in members]
+    detail = [code for code in order if code in members]
+
+    def rows(codes: list[str], label: Callable[[str], str]) -> list[appendix.ConsolidatedRow]:
+        found = []
+        for clave in sorted({c for code in codes for c in stated[code]}):
+            spec = claves[clave]
+            asked = {label(code): stated[code][clave] for code in codes if clave in stated[code]}
+            found.append(appendix.ConsolidatedRow(clave, spec.description, spec.unit, asked))
+        return found
+
+    title = f"APÉNDICE DE DEMANDA {DEMO_ROUND} (ESCENARIO DE DEMOSTRACIÓN)"
+    return appendix.write_appendix_sheets(
+        [
+            appendix.ConsolidatedSheet("1 Demanda agregada", title, main, rows(main, str)),
+            appendix.ConsolidatedSheet(
+                "1.1 Detalle CCINSHAE",
+                f"{title} (CCINSHAE)",
+                [members[code] for code in detail],
+                rows(detail, members.__getitem__),
+            ),
+        ]
+    )
+
+
+def _base_demand(rng: random.Random, clave: ClaveSpec) -> float:
+    """What IMSS would ask of a clave over two years: medicines by the million, others less."""
+    median = 400_000 if clave.category in ("medicamento", "vacuna") else 40_000
+    return rng.lognormvariate(math.log(median), 1.6)
+
+
+def _pair(rng: random.Random, high: int) -> tuple[int, int]:
+    low = demand_rules.minimum_for(high, demand_rules.DEFAULT_MIN_SHARE)
+    if rng.random() < 0.3:
+        low = min(high, low + rng.randint(0, max(1, high // 10)))
+    return low, high
+
+
+def consumption_file(scenario: Scenario) -> bytes:
+    """Three years of monthly consumption of some claves at three units each of IMSS and
+    ISSSTE, so the demo's forecasts have history.
+
+    Most claves were consumed at about the pace of what the institution asks for; one in ten
+    at a tenth of it and one in ten at five times it, which the forecast flags.
+    """
+    rng = random.Random(f"abasto:{scenario.seed}:consumption")
+    stated = demand_stated(scenario)
+    first = scenario.as_of.year * 12 + scenario.as_of.month - 1 - _CONSUMPTION_MONTHS
+    horizon = 12 * len(DEMO_PERIODS)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("Unidad", "Clave", "Mes", "Consumo", "Días sin existencia"))
+    for code in ("IMSS", "ISSSTE"):
+        units = [u.code for u in scenario.institution(code).units][:3]
+        asked = sorted(stated[code])
+        for clave in rng.sample(asked, min(_CONSUMPTION_CLAVES, len(asked))):
+            pace = rng.choices((1.0, 0.1, 5.0), weights=(8, 1, 1))[0] * rng.uniform(0.8, 1.2)
+            level = stated[code][clave][1] / horizon / len(units) * pace
+            intermittent = level < 20 or rng.random() < 0.15
+            for unit in units:
+                for i in range(_CONSUMPTION_MONTHS):
+                    year, month = divmod(first + i, 12)
+                    if intermittent and rng.random() < 0.6:
+                        consumed = 0
+                    else:
+                        scale = level / 0.4 if intermittent else level
+                        consumed = max(0, round(rng.gauss(scale, scale * 0.25)))
+                    stockout = rng.choice((0, 0, 0, 0, 3, 10)) if i % 7 == 0 else ""
+                    writer.writerow((unit, clave, f"{year}-{month + 1:02d}", consumed, stockout))
+    return out.getvalue().encode("utf-8")
+
+
+def load_demand(ctx: Context, scenario: Scenario, *, forecast: bool = True) -> int:
+    """Open the demo round, import its appendix and the consumption history, and (unless told
+    not to) run the forecast; the round's line count."""
+    demand.open_round(ctx, name=DEMO_ROUND, periods=list(DEMO_PERIODS))
+    summary = demand.import_appendix(
+        ctx,
+        round_name=DEMO_ROUND,
+        content=demand_appendix(scenario),
+        filename=f"apendice-{DEMO_ROUND}-escenario-{scenario.seed}-{scenario.scale}.xlsx",
+    )
+    demand.import_consumption(
+        ctx,
+        content=consumption_file(scenario),
+        filename=f"consumo-escenario-{scenario.seed}-{scenario.scale}.csv",
+    )
+    if forecast:
+        demand.run_forecast(ctx, round_name=DEMO_ROUND)
+    return summary.lines
 
 
 @dataclass(frozen=True, slots=True)

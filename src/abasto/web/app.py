@@ -19,6 +19,8 @@ from abasto.core.clock import Clock, SystemClock
 from abasto.core.config import Settings, load_settings
 from abasto.core.context import Context
 from abasto.core.db import check_schema, make_engine, session_factory
+from abasto.demand import api as demand_api
+from abasto.demand import pages as demand_pages
 from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
 from abasto.transparency import api as transparency_api
@@ -82,10 +84,12 @@ def create_app(
     for router in (
         identity_api.router,
         catalog_api.router,
+        demand_api.router,
         transparency_api.router,
         pages.router,
         identity_pages.router,
         catalog_pages.router,
+        demand_pages.router,
         transparency_pages.router,
     ):
         app.include_router(router)

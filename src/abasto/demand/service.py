@@ -1,0 +1,2211 @@
+"""Use cases of demand: rounds, institutions' lines, appendix imports, consolidation, forecasts.
+
+Every function that writes takes the ``Context`` and keyword arguments, flushes and never
+commits, and appends its ledger entries in the caller's transaction. Writes to a round lock
+its row first (``SELECT … FOR UPDATE``; SQLite's single writer does the same), so an import,
+a planner's edit and the buyer's freeze never interleave; a planner's edit also carries the
+version it read, and a stale one is a ``Conflict`` (409).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import polars as pl
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from abasto.catalog.models import Clave, Homologation
+from abasto.catalog.rules import suggest_clave
+from abasto.catalog.service import _search_conditions, get_clave, translate_codes
+from abasto.core.context import Context
+from abasto.core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from abasto.core.ledger import Record
+from abasto.core.spreadsheet import Progress, find_headers, read_sheets
+from abasto.core.text import fold
+from abasto.demand import appendix, forecast, rules
+from abasto.demand.models import (
+    Consumption,
+    DemandLine,
+    DemandRound,
+    ForecastSuggestion,
+    RoundInstitution,
+)
+from abasto.demand.rules import Pair
+from abasto.identity.models import Institution, InstitutionAlias, Unit
+from abasto.identity.service import get_institution
+
+OPEN, FROZEN = "open", "frozen"
+STATUS_LABELS = {OPEN: "Abierta", FROZEN: "Congelada"}
+
+BUYER_KIND = "compra consolidada"
+"""The coordinating buyer's kind: it demands nothing, so «all institutions» leaves it out."""
+
+REASON_MAX = 500
+_IN_BATCH = 500
+"""Ids per ``IN (...)``: well under SQLite's and PostgreSQL's limits on bound parameters."""
+_MAX_SUGGESTIONS = 100
+"""Suggesting the closest clave costs ~10 ms against 4,000 claves (see catalog.service)."""
+
+
+# ----- rounds --------------------------------------------------------------------------------
+
+
+def get_round(db: Session, name: str) -> DemandRound:
+    """The round with this name, or ``NotFound`` listing the rounds there are."""
+    found = db.scalar(select(DemandRound).where(DemandRound.name == name.strip()))
+    if found is not None:
+        return found
+    names = db.scalars(select(DemandRound.name).order_by(DemandRound.created_at)).all()
+    hint = f" Rondas registradas: {', '.join(names)}." if names else " No hay rondas registradas."
+    raise NotFound(f"No existe la ronda de demanda «{name.strip()}».{hint}")
+
+
+def _locked_round(ctx: Context, name: str, *, writable: bool = True) -> DemandRound:
+    """The round, its row locked for this transaction; a frozen one refused when writing."""
+    found = ctx.db.scalar(
+        select(DemandRound)
+        .where(DemandRound.name == name.strip())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if found is None:
+        return get_round(ctx.db, name)  # raises NotFound with the list of rounds
+    if writable:
+        _require_open(found)
+    return found
+
+
+def _require_open(found: DemandRound) -> None:
+    if found.status == FROZEN:
+        when = f" el {found.frozen_at:%d/%m/%Y}" if found.frozen_at else ""
+        raise Conflict(
+            f"La ronda «{found.name}» está congelada{when}: no admite cambios; no se guardó nada.",
+            expected="una ronda abierta; el comprador puede reabrirla indicando el motivo",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoundSummary:
+    round: DemandRound
+    institutions: int
+    submitted: int
+    lines: int
+
+    @property
+    def pending(self) -> int:
+        return self.institutions - self.submitted
+
+
+def list_rounds(db: Session) -> list[RoundSummary]:
+    """Every round, newest first, with how many institutions take part and have submitted."""
+    participants = dict(
+        db.execute(
+            select(RoundInstitution.round_id, func.count()).group_by(RoundInstitution.round_id)
+        ).all()
+    )
+    submitted = dict(
+        db.execute(
+            select(RoundInstitution.round_id, func.count())
+            .where(RoundInstitution.submitted_at.is_not(None))
+            .group_by(RoundInstitution.round_id)
+        ).all()
+    )
+    lines = dict(
+        db.execute(select(DemandLine.round_id, func.count()).group_by(DemandLine.round_id)).all()
+    )
+    return [
+        RoundSummary(r, participants.get(r.id, 0), submitted.get(r.id, 0), lines.get(r.id, 0))
+        for r in db.scalars(select(DemandRound).order_by(DemandRound.created_at.desc()))
+    ]
+
+
+def _round_problems(name: str, min_share: Decimal) -> list[Problem]:
+    problems = []
+    if not rules.round_name_ok(name):
+        problems.append(
+            Problem(
+                "El nombre de la ronda no es válido.",
+                field="name",
+                value=name,
+                expected=rules.ROUND_NAME_EXPECTED,
+            )
+        )
+    if not Decimal(0) < min_share <= Decimal(1) or min_share != round(min_share, 4):
+        problems.append(
+            Problem(
+                "La proporción mínima no es válida.",
+                field="min_share",
+                value=str(min_share),
+                expected="una fracción mayor que 0 y hasta 1, con hasta 4 decimales (p. ej. 0.40)",
+            )
+        )
+    return problems
+
+
+def open_round(
+    ctx: Context,
+    *,
+    name: str,
+    periods: Sequence[str],
+    institutions: Sequence[str] | None = None,
+    min_share: Decimal = rules.DEFAULT_MIN_SHARE,
+) -> DemandRound:
+    """Open a round for these periods (years) and institutions (codes; None: all but the buyer).
+
+    ``min_share`` is the minimum-share rule (see ``rules``): every line's minimum must be at
+    least ``ceil(max × min_share)``.
+    """
+    name = name.strip()
+    problems = _round_problems(name, min_share)
+    try:
+        parsed = rules.parse_periods(periods)
+    except ValueError as error:
+        problems.append(
+            Problem(
+                f"Los periodos no son válidos: {error}.",
+                field="periods",
+                value=",".join(periods),
+                expected=rules.PERIODS_EXPECTED,
+            )
+        )
+        parsed = []
+    members = _participants(ctx.db, institutions, problems)
+    if problems:
+        raise ValidationFailed("No se abrió la ronda.", problems=problems)
+    if ctx.db.scalar(select(DemandRound.id).where(DemandRound.name == name)) is not None:
+        raise Conflict(f"Ya existe la ronda «{name}».")
+    opened = DemandRound(
+        name=name,
+        periods=[period.as_json() for period in parsed],
+        min_share=min_share,
+        status=OPEN,
+        created_at=ctx.now,
+    )
+    opened.participants = [RoundInstitution(institution_id=i.id) for i in members]
+    ctx.db.add(opened)
+    try:
+        ctx.db.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"Otra solicitud abrió la ronda «{name}» al mismo tiempo.") from exc
+    ctx.record(
+        "round.open",
+        f"round:{name}",
+        {
+            "name": name,
+            "periods": opened.periods,
+            "min_share": min_share,
+            "institutions": [i.code for i in members],
+        },
+    )
+    return opened
+
+
+def _participants(
+    db: Session, codes: Sequence[str] | None, problems: list[Problem]
+) -> list[Institution]:
+    if codes is None:
+        return list(
+            db.scalars(
+                select(Institution).where(Institution.kind != BUYER_KIND).order_by(Institution.id)
+            )
+        )
+    wanted = list(dict.fromkeys(code.strip().upper() for code in codes if code.strip()))
+    found = {i.code: i for i in db.scalars(select(Institution).where(Institution.code.in_(wanted)))}
+    for code in wanted:
+        if code not in found:
+            problems.append(
+                Problem(
+                    "La institución no está registrada.",
+                    field="institutions",
+                    value=code,
+                    expected="la clave de una institución registrada (p. ej. IMSS), o «all»",
+                )
+            )
+    if not wanted:
+        problems.append(
+            Problem(
+                "La ronda necesita al menos una institución.",
+                field="institutions",
+                expected="claves de instituciones registradas, o «all» para todas",
+            )
+        )
+    return [found[code] for code in wanted if code in found]
+
+
+def _check_version(found: DemandRound, version: int | None) -> None:
+    if version is not None and version != found.version:
+        raise Conflict(
+            f"La ronda «{found.name}» cambió después de que usted la leyó; no se guardó nada.",
+            problems=[
+                Problem(
+                    "La versión enviada ya no es la vigente.",
+                    field="version",
+                    value=str(version),
+                    expected=f"la versión vigente, {found.version}",
+                )
+            ],
+        )
+
+
+def freeze_round(ctx: Context, *, name: str, version: int | None = None) -> DemandRound:
+    """Freeze the round: no line changes any more; the ledger keeps a digest of every line."""
+    found = _locked_round(ctx, name, writable=False)
+    _check_version(found, version)
+    if found.status == FROZEN:
+        raise Conflict(f"La ronda «{found.name}» ya está congelada.")
+    found.status = FROZEN
+    found.frozen_at = ctx.now
+    _flush_round(ctx, found)
+    lines, digest, total = _lines_digest(ctx.db, found)
+    ctx.record(
+        "round.freeze",
+        f"round:{found.name}",
+        {
+            "name": found.name,
+            "version": found.version,
+            "lines": lines,
+            "lines_sha256": digest,
+            "min": total.min,
+            "max": total.max,
+        },
+    )
+    return found
+
+
+def reopen_round(
+    ctx: Context, *, name: str, reason: str, version: int | None = None
+) -> DemandRound:
+    """Reopen a frozen round; the reason is required and goes on the ledger."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationFailed(
+            "No se reabrió la ronda: falta el motivo."
+            if not reason
+            else "No se reabrió la ronda: el motivo es demasiado largo.",
+            problems=[
+                Problem(
+                    "Indique por qué se reabre la ronda.",
+                    field="reason",
+                    expected=f"de 1 a {REASON_MAX} caracteres",
+                )
+            ],
+        )
+    found = _locked_round(ctx, name, writable=False)
+    _check_version(found, version)
+    if found.status != FROZEN:
+        raise Conflict(f"La ronda «{found.name}» está abierta; sólo se reabre una congelada.")
+    found.status = OPEN
+    found.frozen_at = None
+    _flush_round(ctx, found)
+    ctx.record(
+        "round.reopen",
+        f"round:{found.name}",
+        {"name": found.name, "version": found.version, "reason": reason},
+    )
+    return found
+
+
+def _flush_round(ctx: Context, found: DemandRound) -> None:
+    try:
+        ctx.db.flush()
+    except StaleDataError:
+        raise Conflict(
+            f"La ronda «{found.name}» cambió mientras se modificaba; no se guardó nada."
+        ) from None
+
+
+def _lines_digest(db: Session, found: DemandRound) -> tuple[int, str, Pair]:
+    """How many lines, the SHA-256 of them all in a canonical order, and their sums."""
+    digest = hashlib.sha256()
+    count, total = 0, rules.ZERO
+    rows = db.execute(
+        select(Institution.code, Clave.clave, DemandLine.unit_code, DemandLine.min_qty)
+        .add_columns(DemandLine.max_qty)
+        .join(Institution, Institution.id == DemandLine.institution_id)
+        .join(Clave, Clave.id == DemandLine.clave_id)
+        .where(DemandLine.round_id == found.id)
+        .order_by(Institution.code, Clave.clave, DemandLine.unit_code)
+    )
+    for code, clave, unit, low, high in rows:
+        digest.update(f"{code}\t{clave}\t{unit}\t{low}\t{high}\n".encode())
+        count += 1
+        total += Pair(low, high)
+    return count, digest.hexdigest(), total
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionProgress:
+    code: str
+    name: str
+    submitted_at: datetime | None
+    last_change_at: datetime | None
+    lines: int
+    total: Pair
+
+    @property
+    def submitted(self) -> bool:
+        return self.submitted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RoundProgress:
+    round: DemandRound
+    institutions: list[InstitutionProgress]
+
+    @property
+    def submitted(self) -> int:
+        return sum(1 for i in self.institutions if i.submitted)
+
+    @property
+    def pending(self) -> int:
+        return len(self.institutions) - self.submitted
+
+    @property
+    def lines(self) -> int:
+        return sum(i.lines for i in self.institutions)
+
+
+def round_progress(db: Session, *, name: str) -> RoundProgress:
+    """Each participating institution: submitted or pending, its last change and its lines."""
+    found = get_round(db, name)
+    counts = {
+        institution_id: (n, Pair(int(low or 0), int(high or 0)))
+        for institution_id, n, low, high in db.execute(
+            select(
+                DemandLine.institution_id,
+                func.count(),
+                func.sum(DemandLine.min_qty),
+                func.sum(DemandLine.max_qty),
+            )
+            .where(DemandLine.round_id == found.id)
+            .group_by(DemandLine.institution_id)
+        )
+    }
+    rows = db.execute(
+        select(RoundInstitution, Institution)
+        .join(Institution, Institution.id == RoundInstitution.institution_id)
+        .where(RoundInstitution.round_id == found.id)
+        .order_by(RoundInstitution.id)
+    )
+    institutions = []
+    for participant, institution in rows:
+        lines, total = counts.get(institution.id, (0, rules.ZERO))
+        institutions.append(
+            InstitutionProgress(
+                code=institution.code,
+                name=institution.name,
+                submitted_at=participant.submitted_at,
+                last_change_at=participant.last_change_at,
+                lines=lines,
+                total=total,
+            )
+        )
+    return RoundProgress(found, institutions)
+
+
+# ----- who may read and write an institution's lines -----------------------------------------
+
+
+def _require_reader(ctx: Context, institution_id: int) -> None:
+    """Buyers and auditors read every institution's lines; planners only their own."""
+    if ctx.actor.has_role("auditor"):
+        return
+    ctx.require_institution(institution_id)
+
+
+def _participant(db: Session, found: DemandRound, institution: Institution) -> RoundInstitution:
+    participant = db.scalar(
+        select(RoundInstitution).where(
+            RoundInstitution.round_id == found.id,
+            RoundInstitution.institution_id == institution.id,
+        )
+    )
+    if participant is None:
+        raise Forbidden(
+            f"{institution.code} no participa en la ronda «{found.name}».",
+            expected="una institución de la ronda; el comprador decide quiénes participan",
+        )
+    return participant
+
+
+def _unit_code(db: Session, institution: Institution, unit_code: str) -> str:
+    code = unit_code.strip()
+    if not code:
+        return ""
+    exists = db.scalar(
+        select(Unit.id).where(Unit.institution_id == institution.id, Unit.code == code)
+    )
+    if exists is None:
+        raise ValidationFailed(
+            f"{institution.code} no tiene la unidad «{code}».",
+            problems=[
+                Problem(
+                    "Unidad no registrada para la institución.",
+                    field="unit_code",
+                    value=code,
+                    expected=f"la clave de una unidad de {institution.code}, o vacío para toda"
+                    " la institución",
+                )
+            ],
+        )
+    return code
+
+
+# ----- an institution's lines ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionView:
+    suggested_max: int
+    model: str
+    pattern: str
+    history_months: int
+
+    @property
+    def pattern_label(self) -> str:
+        try:
+            return forecast.Pattern(self.pattern).label
+        except ValueError:
+            return self.pattern
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """A clave as an institution's planner sees it: its line (if any) and the suggestion."""
+
+    clave: str
+    description: str
+    unit: str | None
+    unit_code: str
+    min_qty: int | None = None
+    max_qty: int | None = None
+    version: int | None = None
+    updated_at: datetime | None = None
+    suggestion: SuggestionView | None = None
+
+    @property
+    def flag(self) -> str | None:
+        """``above``/``below`` when the submitted maximum is far from the suggestion."""
+        if self.max_qty is None or self.suggestion is None:
+            return None
+        return forecast.flag(self.max_qty, self.suggestion.suggested_max)
+
+
+LINE_FILTERS = ("todas", "con-cantidades", "alertas")
+
+
+@dataclass(frozen=True, slots=True)
+class LinesPage:
+    round: DemandRound
+    institution: Institution
+    unit_code: str
+    items: list[LineView]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _line_query(
+    found: DemandRound, institution: Institution, unit_code: str
+) -> Select[*tuple[Any, ...]]:
+    line_on = and_(
+        DemandLine.clave_id == Clave.id,
+        DemandLine.round_id == found.id,
+        DemandLine.institution_id == institution.id,
+        DemandLine.unit_code == unit_code,
+    )
+    suggestion_on = and_(
+        ForecastSuggestion.clave_id == Clave.id,
+        ForecastSuggestion.round_id == found.id,
+        ForecastSuggestion.institution_id == institution.id,
+    )
+    return (
+        select(
+            Clave.clave,
+            Clave.description,
+            Clave.unit,
+            DemandLine.min_qty,
+            DemandLine.max_qty,
+            DemandLine.version,
+            DemandLine.updated_at,
+            ForecastSuggestion.suggested_max,
+            ForecastSuggestion.model,
+            ForecastSuggestion.pattern,
+            ForecastSuggestion.history_months,
+        )
+        .outerjoin(DemandLine, line_on)
+        .outerjoin(ForecastSuggestion, suggestion_on)
+    )
+
+
+def _line_view(row: Any, unit_code: str) -> LineView:
+    suggestion = None
+    if row.suggested_max is not None and not unit_code:
+        suggestion = SuggestionView(row.suggested_max, row.model, row.pattern, row.history_months)
+    return LineView(
+        clave=row.clave,
+        description=row.description,
+        unit=row.unit,
+        unit_code=unit_code,
+        min_qty=row.min_qty,
+        max_qty=row.max_qty,
+        version=row.version,
+        updated_at=row.updated_at,
+        suggestion=suggestion,
+    )
+
+
+def institution_lines(
+    ctx: Context,
+    *,
+    round_name: str,
+    institution_code: str,
+    unit_code: str = "",
+    q: str = "",
+    only: str = "todas",
+    page: int = 1,
+    per_page: int = 50,
+) -> LinesPage:
+    """One page of the round's claves (the catalog's) with the institution's line of each.
+
+    ``only`` narrows them: ``con-cantidades`` to the claves with a line, ``alertas`` to the
+    lines whose maximum is far from the forecast's suggestion.
+    """
+    institution = get_institution(ctx.db, institution_code)
+    _require_reader(ctx, institution.id)
+    found = get_round(ctx.db, round_name)
+    unit_code = _unit_code(ctx.db, institution, unit_code)
+    query = _line_query(found, institution, unit_code).where(*_search_conditions(q))
+    if only in ("con-cantidades", "alertas"):
+        query = query.where(DemandLine.id.is_not(None))
+    if only == "alertas":
+        query = query.where(ForecastSuggestion.id.is_not(None))
+        every = [_line_view(r, unit_code) for r in ctx.db.execute(query.order_by(Clave.clave))]
+        flagged = [line for line in every if line.flag is not None]
+        start = (max(page, 1) - 1) * per_page
+        return LinesPage(
+            found,
+            institution,
+            unit_code,
+            flagged[start : start + per_page],
+            len(flagged),
+            page,
+            per_page,
+        )
+    total = ctx.db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = ctx.db.execute(
+        query.order_by(Clave.clave).offset((max(page, 1) - 1) * per_page).limit(per_page)
+    )
+    items = [_line_view(row, unit_code) for row in rows]
+    return LinesPage(found, institution, unit_code, items, total, page, per_page)
+
+
+def get_line(
+    ctx: Context, *, round_name: str, institution_code: str, clave: str, unit_code: str = ""
+) -> LineView:
+    """One clave of the institution's page: its line, if it has one, and the suggestion."""
+    institution = get_institution(ctx.db, institution_code)
+    _require_reader(ctx, institution.id)
+    found = get_round(ctx.db, round_name)
+    unit_code = _unit_code(ctx.db, institution, unit_code)
+    known = get_clave(ctx.db, clave)
+    row = ctx.db.execute(
+        _line_query(found, institution, unit_code).where(Clave.id == known.id)
+    ).one()
+    return _line_view(row, unit_code)
+
+
+def _parse_side(value: int | str | None, side: str, problems: list[Problem]) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            problems.append(
+                Problem(
+                    "la cantidad es negativa",
+                    field=f"{side}_qty",
+                    value=str(value),
+                    expected=appendix.QUANTITY_EXPECTED,
+                )
+            )
+            return None
+        return value
+    try:
+        return appendix.parse_quantity(value)
+    except appendix.QuantityError as error:
+        problems.append(
+            Problem(
+                error.message,
+                field=f"{side}_qty",
+                value=None if value is None else str(value),
+                expected=appendix.QUANTITY_EXPECTED,
+            )
+        )
+        return None
+
+
+def _stale_line(clave: str, version: int | None, current: int | None) -> Conflict:
+    now = "ya no existe" if current is None else f"va en la versión {current}"
+    return Conflict(
+        f"La línea de la clave {clave} cambió después de que usted la leyó ({now}); "
+        "no se guardó nada. Vuelva a leerla y repita el cambio.",
+        problems=[
+            Problem(
+                "La versión enviada ya no es la vigente.",
+                field="version",
+                value="(nueva)" if version is None else str(version),
+                expected="la versión vigente de la línea"
+                if current is not None
+                else "una línea nueva, sin versión",
+            )
+        ],
+    )
+
+
+def set_line(
+    ctx: Context,
+    *,
+    round_name: str,
+    institution_code: str,
+    clave: str,
+    min_qty: int | str | None,
+    max_qty: int | str | None,
+    version: int | None,
+    unit_code: str = "",
+) -> LineView:
+    """Create, change or (both quantities empty) remove one line, if ``version`` is current.
+
+    ``version`` is None for a line the caller saw missing. Quantities may be the text of a
+    form field; every problem is reported at once and nothing is written. The ledger gets
+    ``line.set`` with the old and new quantities (``line.remove`` for a removal).
+    """
+    institution = get_institution(ctx.db, institution_code)
+    ctx.require_institution(institution.id)
+    found = _locked_round(ctx, round_name)
+    participant = _participant(ctx.db, found, institution)
+    unit_code = _unit_code(ctx.db, institution, unit_code)
+    known = get_clave(ctx.db, clave)
+    problems: list[Problem] = []
+    low = _parse_side(min_qty, "min", problems)
+    high = _parse_side(max_qty, "max", problems)
+    if not problems:
+        problems = [
+            Problem(
+                issue.message,
+                field=f"{issue.field}_qty",
+                value=issue.value,
+                expected=issue.expected,
+            )
+            for issue in rules.check_pair(low, high, found.min_share)
+        ]
+    if problems:
+        raise ValidationFailed(
+            f"No se guardó la línea de la clave {known.clave}.", problems=problems
+        )
+    line = ctx.db.scalar(
+        select(DemandLine).where(
+            DemandLine.round_id == found.id,
+            DemandLine.institution_id == institution.id,
+            DemandLine.clave_id == known.id,
+            DemandLine.unit_code == unit_code,
+        )
+    )
+    current = None if line is None else line.version
+    if version != current:
+        raise _stale_line(known.clave, version, current)
+    entity = f"line:{found.name}:{institution.code}:{known.clave}" + (
+        f":{unit_code}" if unit_code else ""
+    )
+    payload: dict[str, Any] = {
+        "round": found.name,
+        "institution": institution.code,
+        "clave": known.clave,
+        "unit": unit_code or None,
+    }
+    if low is None or high is None:
+        if line is not None:
+            payload["old"] = {"min": line.min_qty, "max": line.max_qty}
+            ctx.db.delete(line)
+            _flush_line(ctx, known.clave, version)
+            participant.last_change_at = ctx.now
+            ctx.record("line.remove", entity, payload)
+    elif line is None:
+        line = DemandLine(
+            round_id=found.id,
+            institution_id=institution.id,
+            clave_id=known.id,
+            unit_code=unit_code,
+            min_qty=low,
+            max_qty=high,
+            updated_at=ctx.now,
+        )
+        ctx.db.add(line)
+        _flush_line(ctx, known.clave, version)
+        participant.last_change_at = ctx.now
+        ctx.record(
+            "line.set",
+            entity,
+            {**payload, "old": None, "new": {"min": low, "max": high}, "version": line.version},
+        )
+    elif (line.min_qty, line.max_qty) != (low, high):
+        old = {"min": line.min_qty, "max": line.max_qty}
+        line.min_qty, line.max_qty, line.updated_at = low, high, ctx.now
+        _flush_line(ctx, known.clave, version)
+        participant.last_change_at = ctx.now
+        ctx.record(
+            "line.set",
+            entity,
+            {**payload, "old": old, "new": {"min": low, "max": high}, "version": line.version},
+        )
+    ctx.db.flush()
+    return get_line(
+        ctx,
+        round_name=found.name,
+        institution_code=institution.code,
+        clave=known.clave,
+        unit_code=unit_code,
+    )
+
+
+def _flush_line(ctx: Context, clave: str, version: int | None) -> None:
+    try:
+        ctx.db.flush()
+    except StaleDataError:
+        raise _stale_line(clave, version, None) from None
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Otra persona capturó la clave {clave} al mismo tiempo; no se guardó nada. "
+            "Vuelva a leer la línea."
+        ) from exc
+
+
+def submit_demand(ctx: Context, *, round_name: str, institution_code: str) -> RoundInstitution:
+    """Mark the institution's demand as submitted (it may still change it while the round is
+    open); the ledger keeps how many lines and what total it submitted."""
+    institution = get_institution(ctx.db, institution_code)
+    ctx.require_institution(institution.id)
+    found = _locked_round(ctx, round_name)
+    participant = _participant(ctx.db, found, institution)
+    lines, low, high = ctx.db.execute(
+        select(func.count(), func.sum(DemandLine.min_qty), func.sum(DemandLine.max_qty)).where(
+            DemandLine.round_id == found.id, DemandLine.institution_id == institution.id
+        )
+    ).one()
+    if not lines:
+        raise ValidationFailed(
+            f"{institution.code} no tiene ninguna línea en la ronda «{found.name}»; no hay"
+            " demanda que enviar.",
+            expected="al menos una clave con cantidad mínima y máxima",
+        )
+    participant.submitted_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "demand.submit",
+        f"round:{found.name}:{institution.code}",
+        {
+            "round": found.name,
+            "institution": institution.code,
+            "lines": lines,
+            "min": int(low or 0),
+            "max": int(high or 0),
+        },
+    )
+    return participant
+
+
+# ----- writing many lines at once ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Counts:
+    new: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    lines: int = 0
+    total: Pair = rules.ZERO
+
+    def payload(self) -> dict[str, int]:
+        return {
+            "lines": self.lines,
+            "new": self.new,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "min": self.total.min,
+            "max": self.total.max,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """A line a file asks for: its quantities, or None to remove it."""
+
+    institution_id: int
+    clave_id: int
+    unit_code: str
+    pair: Pair | None
+
+
+def _write_lines(
+    ctx: Context,
+    found: DemandRound,
+    wanted: Sequence[_Wanted],
+    *,
+    replace: Iterable[int] = (),
+) -> dict[int, _Counts]:
+    """Apply the wanted lines with bulk statements; per institution, what changed.
+
+    Institutions in ``replace`` lose their whole-institution lines that ``wanted`` does not
+    name (an appendix states an institution's whole demand).
+    """
+    institution_ids = {w.institution_id for w in wanted} | set(replace)
+    existing: dict[tuple[int, int, str], tuple[int, int, int, int]] = {}
+    ids = sorted(institution_ids)
+    for start in range(0, len(ids), _IN_BATCH):
+        rows = ctx.db.execute(
+            select(
+                DemandLine.institution_id,
+                DemandLine.clave_id,
+                DemandLine.unit_code,
+                DemandLine.id,
+                DemandLine.min_qty,
+                DemandLine.max_qty,
+                DemandLine.version,
+            ).where(
+                DemandLine.round_id == found.id,
+                DemandLine.institution_id.in_(ids[start : start + _IN_BATCH]),
+            )
+        )
+        for institution_id, clave_id, unit, line_id, low, high, version in rows:
+            existing[(institution_id, clave_id, unit)] = (line_id, low, high, version)
+    counts: dict[int, _Counts] = {i: _Counts() for i in institution_ids}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    removals: list[int] = []
+    named: set[tuple[int, int, str]] = set()
+    for want in wanted:
+        key = (want.institution_id, want.clave_id, want.unit_code)
+        named.add(key)
+        count = counts[want.institution_id]
+        current = existing.get(key)
+        if want.pair is None:
+            if current is not None:
+                removals.append(current[0])
+                count.removed += 1
+            continue
+        count.lines += 1
+        count.total += want.pair
+        if current is None:
+            inserts.append(
+                {
+                    "round_id": found.id,
+                    "institution_id": want.institution_id,
+                    "clave_id": want.clave_id,
+                    "unit_code": want.unit_code,
+                    "min_qty": want.pair.min,
+                    "max_qty": want.pair.max,
+                    "updated_at": ctx.now,
+                    "version": 1,
+                }
+            )
+            count.new += 1
+        elif (current[1], current[2]) != (want.pair.min, want.pair.max):
+            updates.append(
+                {
+                    "b_id": current[0],
+                    "b_min": want.pair.min,
+                    "b_max": want.pair.max,
+                    "b_version": current[3] + 1,
+                    "b_at": ctx.now,
+                }
+            )
+            count.updated += 1
+        else:
+            count.unchanged += 1
+    replaced = set(replace)
+    for key, current in existing.items():
+        institution_id, _, unit = key
+        if institution_id in replaced and not unit and key not in named:
+            removals.append(current[0])
+            counts[institution_id].removed += 1
+    table = cast(Table, DemandLine.__table__)
+    for start in range(0, len(removals), _IN_BATCH):
+        ctx.db.execute(delete(table).where(table.c.id.in_(removals[start : start + _IN_BATCH])))
+    if updates:
+        ctx.db.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                min_qty=bindparam("b_min"),
+                max_qty=bindparam("b_max"),
+                version=bindparam("b_version"),
+                updated_at=bindparam("b_at"),
+            ),
+            updates,
+        )
+    if inserts:
+        try:
+            ctx.db.execute(insert(table), inserts)
+        except IntegrityError as exc:
+            raise Conflict(
+                f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
+                "no se importó nada. Vuelva a importar el archivo."
+            ) from exc
+    return counts
+
+
+def _mark_submitted(
+    ctx: Context, found: DemandRound, institution_ids: Iterable[int], *, submitted: bool
+) -> list[int]:
+    """Record the change (and the submission) of these institutions; join those not in the
+    round yet, and return their ids."""
+    ids = set(institution_ids)
+    participants = {
+        p.institution_id: p
+        for p in ctx.db.scalars(
+            select(RoundInstitution).where(RoundInstitution.round_id == found.id)
+        )
+    }
+    joined = []
+    for institution_id in sorted(ids):
+        participant = participants.get(institution_id)
+        if participant is None:
+            participant = RoundInstitution(round_id=found.id, institution_id=institution_id)
+            ctx.db.add(participant)
+            joined.append(institution_id)
+        participant.last_change_at = ctx.now
+        if submitted:
+            participant.submitted_at = ctx.now
+    ctx.db.flush()
+    return joined
+
+
+def _clave_ids(db: Session) -> dict[str, int]:
+    return dict(db.execute(select(Clave.clave, Clave.id)).all())
+
+
+def _unknown_clave(
+    clave: str,
+    known: Mapping[str, int],
+    suggestions: dict[str, str | None],
+    *,
+    sheet: str,
+    row: int,
+    column: str | None,
+) -> Problem:
+    if clave not in suggestions and len(suggestions) < _MAX_SUGGESTIONS:
+        suggestions[clave] = suggest_clave(clave, known)
+    suggestion = suggestions.get(clave)
+    return Problem(
+        "la clave no existe en el catálogo",
+        sheet=sheet,
+        row=row,
+        column=column,
+        value=clave,
+        expected=f"una clave del catálogo; ¿quiso decir {suggestion}?"
+        if suggestion
+        else "una clave que exista en el catálogo (impórtela antes con «abasto catalog import»)",
+    )
+
+
+def _share_problem(
+    pair: Pair, share: Decimal, *, sheet: str, row: int, column: str
+) -> Problem | None:
+    for issue in rules.check_pair(pair.min, pair.max, share):
+        return Problem(
+            issue.message,
+            sheet=sheet,
+            row=row,
+            column=column,
+            value=issue.value,
+            expected=issue.expected,
+        )
+    return None
+
+
+def _refuse(problems: Sequence[Problem], subject: str, sheets: Sequence[str] = ()) -> None:
+    """Raise every problem at once, in the file's order (sheet, then row)."""
+    if not problems:
+        return
+    position = {name: i for i, name in enumerate(sheets)}
+    ordered = sorted(problems, key=lambda p: (position.get(p.sheet or "", -1), p.row or 0))
+    count = f"{len(problems)} problema" + ("s" if len(problems) != 1 else "")
+    raise ValidationFailed(
+        f"{subject} tiene {count}; no se importó ninguna cantidad.", problems=ordered
+    )
+
+
+def _read_appendix(
+    content: bytes, filename: str, problems: list[Problem], progress: Progress | None
+) -> tuple[appendix.AppendixSheet, ...]:
+    """``appendix.read_appendix``, except that the problems of its cells are collected into
+    ``problems`` rather than raised: they are reported together with those only the registry
+    can tell (unknown institutions and claves, the round's minimum share). A file that is not
+    an appendix at all still raises at once."""
+    headers = find_headers(
+        read_sheets(content, filename, progress=progress), appendix.APPENDIX_COLUMNS
+    )
+    return tuple(appendix._read_sheet(header, problems) for header in headers)
+
+
+def _read_planner_sheet(
+    content: bytes, filename: str, problems: list[Problem]
+) -> tuple[list[appendix.PlannerRow], list[str]]:
+    """``appendix.read_institution_sheet`` collecting its problems (see ``_read_appendix``),
+    and the names of the sheets read."""
+    headers = find_headers(read_sheets(content, filename), appendix.PLANNER_COLUMNS)
+    rows: list[appendix.PlannerRow] = []
+    seen: dict[tuple[str, str, str], tuple[str, int]] = {}
+    for header in headers:
+        rows.extend(appendix._read_planner_sheet(header, problems, seen))
+    return rows, [header.sheet.name for header in headers]
+
+
+# ----- importing an appendix of many institutions ---------------------------------------------
+
+
+def institution_names(db: Session) -> dict[str, Institution]:
+    """Every name an institution goes by, folded (what files are matched on) → institution."""
+    rows = db.execute(select(InstitutionAlias.folded, Institution).join(Institution.aliases))
+    return {row[0]: row[1] for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionImport:
+    code: str
+    name: str
+    named_in_file: tuple[str, ...]
+    lines: int
+    new: int
+    updated: int
+    removed: int
+    unchanged: int
+    total: Pair
+
+
+@dataclass(frozen=True, slots=True)
+class AppendixImportSummary:
+    round: str
+    filename: str
+    sha256: str
+    sheets: tuple[str, ...]
+    institutions: tuple[InstitutionImport, ...]
+    joined: tuple[str, ...]
+    """Institutions the file named that were not in the round yet, and now are."""
+
+    @property
+    def lines(self) -> int:
+        return sum(i.lines for i in self.institutions)
+
+    @property
+    def new(self) -> int:
+        return sum(i.new for i in self.institutions)
+
+    @property
+    def updated(self) -> int:
+        return sum(i.updated for i in self.institutions)
+
+    @property
+    def removed(self) -> int:
+        return sum(i.removed for i in self.institutions)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(i.unchanged for i in self.institutions)
+
+
+UNKNOWN_INSTITUTION_EXPECTED = (
+    "el nombre de una institución registrada; si es otro nombre de una registrada, asócielo con"
+    ' «abasto demand map-name "{name}" --institution CLAVE» y vuelva a importar'
+)
+
+
+def import_appendix(
+    ctx: Context,
+    *,
+    round_name: str,
+    content: bytes,
+    filename: str,
+    progress: Progress | None = None,
+) -> AppendixImportSummary:
+    """Import an appendix with many institutions into the round; all or nothing.
+
+    Institutions are matched by name (folded) to the registry's names and aliases; an unknown
+    name is reported, never created. Each institution named in the file gets exactly the
+    file's lines for the institution as a whole (lines of claves the file leaves blank are
+    removed; its lines per delivery point are kept) and counts as submitted; one not yet in the
+    round joins it. Every problem of the file is reported at once: unknown claves (with the
+    closest one), the minimum-share rule, a clave twice for one institution (in two sheets,
+    or under two names of the same institution). The ledger gets one ``demand.import`` entry
+    and one ``demand.lines`` per institution.
+    """
+    _require_open(get_round(ctx.db, round_name))
+    problems: list[Problem] = []
+    sheets = _read_appendix(content, filename, problems, progress)
+    found = get_round(ctx.db, round_name)
+    names = institution_names(ctx.db)
+    known = _clave_ids(ctx.db)
+    suggestions: dict[str, str | None] = {}
+    resolved: dict[tuple[str, str], Institution] = {}
+    for sheet in sheets:
+        for columns in sheet.institutions:
+            institution = names.get(fold(columns.name))
+            if institution is None:
+                problems.append(
+                    Problem(
+                        "la institución no está registrada",
+                        sheet=sheet.name,
+                        column=columns.min_column,
+                        value=columns.name,
+                        expected=UNKNOWN_INSTITUTION_EXPECTED.format(name=columns.name),
+                    )
+                )
+            else:
+                resolved[(sheet.name, columns.name)] = institution
+    wanted: list[_Wanted] = []
+    seen: dict[tuple[int, str], tuple[str, int, str]] = {}
+    share = found.min_share
+    for sheet in sheets:
+        for row in sheet.rows:
+            clave_id = known.get(row.clave)
+            if clave_id is None:
+                problems.append(
+                    _unknown_clave(
+                        row.clave,
+                        known,
+                        suggestions,
+                        sheet=sheet.name,
+                        row=row.row,
+                        column=sheet.clave_column,
+                    )
+                )
+                continue
+            for name, (low, high) in row.quantities.items():
+                institution = resolved.get((sheet.name, name))
+                if institution is None:
+                    continue
+                columns = sheet.institution(name)
+                pair = Pair(low, high)
+                problem = _share_problem(
+                    pair, share, sheet=sheet.name, row=row.row, column=columns.min_column
+                )
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                first = seen.setdefault((institution.id, row.clave), (sheet.name, row.row, name))
+                if first != (sheet.name, row.row, name):
+                    where = f"la fila {first[1]}" + (
+                        f" de la hoja «{first[0]}»" if first[0] != sheet.name else ""
+                    )
+                    alias = f" como «{first[2]}»" if first[2] != name else ""
+                    problems.append(
+                        Problem(
+                            f"la clave ya tiene cantidades de {institution.code}{alias} en {where}",
+                            sheet=sheet.name,
+                            row=row.row,
+                            column=columns.min_column,
+                            value=row.clave,
+                            expected="cada clave una sola vez por institución en todo el archivo",
+                        )
+                    )
+                    continue
+                wanted.append(_Wanted(institution.id, clave_id, "", pair))
+    _refuse(problems, f"El apéndice «{filename}»", [sheet.name for sheet in sheets])
+    found = _locked_round(ctx, round_name)
+    institutions = {i.id: i for i in resolved.values()}
+    counts = _write_lines(ctx, found, wanted, replace=institutions)
+    joined = _mark_submitted(ctx, found, institutions, submitted=True)
+    named_as: dict[int, list[str]] = defaultdict(list)
+    for (_, name), institution in resolved.items():
+        if name not in named_as[institution.id]:
+            named_as[institution.id].append(name)
+    summary = AppendixImportSummary(
+        round=found.name,
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        sheets=tuple(sheet.name for sheet in sheets),
+        institutions=tuple(
+            InstitutionImport(
+                code=institutions[i].code,
+                name=institutions[i].name,
+                named_in_file=tuple(named_as[i]),
+                lines=counts[i].lines,
+                new=counts[i].new,
+                updated=counts[i].updated,
+                removed=counts[i].removed,
+                unchanged=counts[i].unchanged,
+                total=counts[i].total,
+            )
+            for i in sorted(institutions, key=lambda i: institutions[i].code)
+        ),
+        joined=tuple(sorted(institutions[i].code for i in joined)),
+    )
+    total = sum((i.total for i in summary.institutions), rules.ZERO)
+    by_code = {
+        institution.code: institution_id for institution_id, institution in institutions.items()
+    }
+    records = [
+        Record(
+            "demand.import",
+            f"round:{found.name}",
+            {
+                "round": found.name,
+                "filename": filename,
+                "sha256": summary.sha256,
+                "sheets": [
+                    {"name": s.name, "rows": len(s.rows), "institutions": len(s.institutions)}
+                    for s in sheets
+                ],
+                "institutions": len(summary.institutions),
+                "joined": list(summary.joined),
+                "lines": summary.lines,
+                "new": summary.new,
+                "updated": summary.updated,
+                "removed": summary.removed,
+                "unchanged": summary.unchanged,
+                "min": total.min,
+                "max": total.max,
+            },
+        ),
+        *(
+            Record(
+                "demand.lines",
+                f"round:{found.name}:{i.code}",
+                {
+                    "round": found.name,
+                    "institution": i.code,
+                    "named_in_file": list(i.named_in_file),
+                    "source": summary.sha256,
+                    **counts[institution_id].payload(),
+                },
+            )
+            for institution_id, i in ((by_code[i.code], i) for i in summary.institutions)
+        ),
+    ]
+    ctx.record_many(records)
+    return summary
+
+
+def map_institution_name(ctx: Context, *, name: str, institution_code: str) -> InstitutionAlias:
+    """Let files name an institution this way too: an alias in the registry, on the ledger."""
+    shown = " ".join(name.split())
+    folded = fold(shown)
+    institution = get_institution(ctx.db, institution_code)
+    if not folded or len(shown) > 300:
+        raise ValidationFailed(
+            "El nombre no es válido.",
+            problems=[
+                Problem(
+                    "El nombre está vacío o es demasiado largo.",
+                    field="name",
+                    value=shown[:60],
+                    expected="el nombre tal como aparece en el archivo, hasta 300 caracteres",
+                )
+            ],
+        )
+    taken = ctx.db.scalar(select(InstitutionAlias).where(InstitutionAlias.folded == folded))
+    if taken is not None:
+        if taken.institution_id == institution.id:
+            return taken
+        raise Conflict(
+            f"«{shown}» ya identifica a {taken.institution.code}; no se asoció a "
+            f"{institution.code}."
+        )
+    alias = InstitutionAlias(institution_id=institution.id, alias=shown, folded=folded)
+    ctx.db.add(alias)
+    try:
+        ctx.db.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"Otra solicitud registró el nombre «{shown}» al mismo tiempo.") from exc
+    ctx.record(
+        "institution.alias",
+        f"institution:{institution.code}",
+        {"institution": institution.code, "alias": shown},
+    )
+    return alias
+
+
+# ----- an institution's sheet: download, fill offline, upload ---------------------------------
+
+
+def institution_sheet(ctx: Context, *, round_name: str, institution_code: str) -> bytes:
+    """The institution's sheet for the round: every clave of the catalog with its current
+    quantities, then its lines per delivery point, and its own code for each clave if any."""
+    institution = get_institution(ctx.db, institution_code)
+    _require_reader(ctx, institution.id)
+    found = get_round(ctx.db, round_name)
+    codes: dict[int, str] = {}
+    for clave_id, code in ctx.db.execute(
+        select(Homologation.clave_id, Homologation.institution_code)
+        .where(Homologation.institution_id == institution.id)
+        .order_by(Homologation.institution_code)
+    ):
+        codes.setdefault(clave_id, code)
+    lines: dict[tuple[int, str], tuple[int, int]] = {
+        (clave_id, unit): (low, high)
+        for clave_id, unit, low, high in ctx.db.execute(
+            select(
+                DemandLine.clave_id, DemandLine.unit_code, DemandLine.min_qty, DemandLine.max_qty
+            ).where(DemandLine.round_id == found.id, DemandLine.institution_id == institution.id)
+        )
+    }
+    rows: list[appendix.PlannerRow] = []
+    per_unit: list[appendix.PlannerRow] = []
+    for clave_id, clave, description in ctx.db.execute(
+        select(Clave.id, Clave.clave, Clave.description).order_by(Clave.clave)
+    ):
+        low, high = lines.get((clave_id, ""), (None, None))
+        rows.append(
+            appendix.PlannerRow("", 0, clave, codes.get(clave_id), "", description, low, high)
+        )
+    names = dict(ctx.db.execute(select(Clave.id, Clave.clave)).all())
+    descriptions = {row.clave: row.description for row in rows}
+    for (clave_id, unit), (low, high) in sorted(
+        lines.items(), key=lambda item: (item[0][1], names[item[0][0]])
+    ):
+        if unit:
+            clave = names[clave_id]
+            per_unit.append(
+                appendix.PlannerRow(
+                    "", 0, clave, codes.get(clave_id), unit, descriptions.get(clave), low, high
+                )
+            )
+    return appendix.write_institution_sheet(
+        round_name=found.name,
+        institution=f"{institution.code} · {institution.name}",
+        rows=[*rows, *per_unit],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SheetImportSummary:
+    round: str
+    institution: str
+    filename: str
+    sha256: str
+    lines: int
+    new: int
+    updated: int
+    removed: int
+    unchanged: int
+    total: Pair
+    translated: int
+    """Lines identified by the institution's own code, translated to their clave."""
+
+
+def import_institution_sheet(
+    ctx: Context, *, round_name: str, institution_code: str, content: bytes, filename: str
+) -> SheetImportSummary:
+    """Import an institution's filled sheet; all or nothing, every problem at once.
+
+    A line may name the clave or the institution's own code, translated through its
+    homologation table (a code without one is reported, not dropped). Lines with quantities
+    are set, lines with both emptied are removed, claves not in the file are left as they
+    are; the institution counts as submitted.
+    """
+    institution = get_institution(ctx.db, institution_code)
+    ctx.require_institution(institution.id)
+    _require_open(get_round(ctx.db, round_name))
+    found = get_round(ctx.db, round_name)
+    _participant(ctx.db, found, institution)
+    problems: list[Problem] = []
+    rows, sheet_names = _read_planner_sheet(content, filename, problems)
+    known = _clave_ids(ctx.db)
+    codes = [row.institution_code for row in rows if row.institution_code]
+    mapping, _ = translate_codes(ctx.db, institution_id=institution.id, codes=codes)
+    units = set(
+        ctx.db.scalars(select(Unit.code).where(Unit.institution_id == institution.id)).all()
+    )
+    suggestions: dict[str, str | None] = {}
+    wanted: list[_Wanted] = []
+    seen: dict[tuple[str, str], int] = {}
+    translated = 0
+    for row in rows:
+        before = len(problems)
+        clave = row.clave
+        if row.institution_code:
+            code = " ".join(row.institution_code.split())
+            mapped = mapping.get(code)
+            if mapped is None and clave is None:
+                problems.append(
+                    Problem(
+                        "el código institucional no está homologado a ninguna clave",
+                        sheet=row.sheet,
+                        row=row.row,
+                        column="Clave institucional",
+                        value=code,
+                        expected=f"un código de la tabla de homologación de {institution.code}"
+                        " (impórtela con «abasto catalog homologate»), o la clave del Compendio",
+                    )
+                )
+            elif mapped is not None and clave is not None and mapped != clave:
+                problems.append(
+                    Problem(
+                        f"el código institucional {code} está homologado a la clave {mapped},"
+                        f" no a {clave}",
+                        sheet=row.sheet,
+                        row=row.row,
+                        column="Clave institucional",
+                        value=code,
+                        expected="la clave y el código institucional del mismo insumo",
+                    )
+                )
+            elif clave is None:
+                clave = mapped
+                translated += 1
+        if row.unit_code and row.unit_code not in units:
+            problems.append(
+                Problem(
+                    f"{institution.code} no tiene la unidad «{row.unit_code}»",
+                    sheet=row.sheet,
+                    row=row.row,
+                    column="Unidad",
+                    value=row.unit_code,
+                    expected=f"la clave de una unidad de {institution.code}, o vacío para toda"
+                    " la institución",
+                )
+            )
+        if clave is None or len(problems) > before:
+            continue
+        clave_id = known.get(clave)
+        if clave_id is None:
+            problems.append(
+                _unknown_clave(
+                    clave, known, suggestions, sheet=row.sheet, row=row.row, column="Clave"
+                )
+            )
+            continue
+        first = seen.setdefault((clave, row.unit_code), row.row)
+        if first != row.row:
+            problems.append(
+                Problem(
+                    f"la clave {clave} ya aparece en la fila {first} (aquí por su código"
+                    " institucional)",
+                    sheet=row.sheet,
+                    row=row.row,
+                    column="Clave institucional",
+                    value=row.institution_code,
+                    expected="cada clave una sola vez por unidad",
+                )
+            )
+            continue
+        pair = None
+        if row.min_qty is not None and row.max_qty is not None:
+            pair = Pair(row.min_qty, row.max_qty)
+            problem = _share_problem(
+                pair, found.min_share, sheet=row.sheet, row=row.row, column="Cantidad mínima"
+            )
+            if problem is not None:
+                problems.append(problem)
+                continue
+        wanted.append(_Wanted(institution.id, clave_id, row.unit_code, pair))
+    _refuse(problems, f"El archivo «{filename}»", sheet_names)
+    found = _locked_round(ctx, round_name)
+    counts = _write_lines(ctx, found, wanted)[institution.id]
+    _mark_submitted(ctx, found, [institution.id], submitted=True)
+    summary = SheetImportSummary(
+        round=found.name,
+        institution=institution.code,
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        lines=counts.lines,
+        new=counts.new,
+        updated=counts.updated,
+        removed=counts.removed,
+        unchanged=counts.unchanged,
+        total=counts.total,
+        translated=translated,
+    )
+    ctx.record(
+        "demand.import",
+        f"round:{found.name}:{institution.code}",
+        {
+            "round": found.name,
+            "institution": institution.code,
+            "filename": filename,
+            "sha256": summary.sha256,
+            "translated": translated,
+            **counts.payload(),
+        },
+    )
+    return summary
+
+
+# ----- consolidation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedLine:
+    clave: str
+    description: str
+    unit: str | None
+    total: Pair
+    counted: dict[str, Pair]
+    members: dict[str, dict[str, Pair]]
+
+
+@dataclass(frozen=True, slots=True)
+class Consolidation:
+    """The round consolidated per clave (by clave), with the institutions in round order."""
+
+    round: DemandRound
+    institutions: dict[str, str]
+    """Code → name of every institution with lines, in the round's order."""
+    coordinators: dict[str, str]
+    """Member code → coordinator code, for the institutions with lines."""
+    lines: list[ConsolidatedLine]
+    columns: dict[str, Pair]
+    """Per institution, the sum of what it states (an appendix's totals row)."""
+    total: Pair
+
+
+def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
+    """Per clave, the sum over institutions without counting a coordinator's members twice.
+
+    The database adds up each institution's lines by level (``GROUP BY``); ``rules.consolidate``
+    decides what counts (see its module).
+    """
+    found = get_round(db, round_name)
+    whole = case((DemandLine.unit_code == "", 1), else_=0)
+    rows = db.execute(
+        select(
+            DemandLine.clave_id,
+            DemandLine.institution_id,
+            whole,
+            func.sum(DemandLine.min_qty),
+            func.sum(DemandLine.max_qty),
+        )
+        .where(DemandLine.round_id == found.id)
+        .group_by(DemandLine.clave_id, DemandLine.institution_id, whole)
+    ).all()
+    order = [
+        institution_id
+        for (institution_id,) in db.execute(
+            select(RoundInstitution.institution_id)
+            .where(RoundInstitution.round_id == found.id)
+            .order_by(RoundInstitution.id)
+        )
+    ]
+    with_lines = {row[1] for row in rows}
+    institutions = {
+        i.id: i
+        for i in db.scalars(select(Institution).where(Institution.id.in_(sorted(with_lines))))
+    }
+    wanted = {i.coordinator_id for i in institutions.values() if i.coordinator_id is not None}
+    coordinator_codes: dict[int, str] = dict(
+        db.execute(
+            select(Institution.id, Institution.code).where(Institution.id.in_(sorted(wanted)))
+        ).all()
+    )
+    clave_rows = {
+        clave_id: (clave, description, unit)
+        for clave_id, clave, description, unit in db.execute(
+            select(Clave.id, Clave.clave, Clave.description, Clave.unit).where(
+                Clave.id.in_(select(DemandLine.clave_id).where(DemandLine.round_id == found.id))
+            )
+        )
+    }
+    clave_code = {clave_id: row[0] for clave_id, row in clave_rows.items()}
+    institution_code = {i.id: i.code for i in institutions.values()}
+    levels: dict[tuple[int, int], list[Pair | None]] = {}
+    for clave_id, institution_id, is_whole, low, high in rows:
+        slot = levels.get((clave_id, institution_id))
+        if slot is None:
+            slot = levels[(clave_id, institution_id)] = [None, None]
+        slot[0 if is_whole else 1] = Pair(int(low), int(high))
+    # Institutions in the round's order (those that joined it last, by id), so that every
+    # clave's breakdown lists them the same way whatever order the database grouped them in.
+    rank = {institution_id: position for position, institution_id in enumerate(order)}
+    ranked = sorted(with_lines, key=lambda i: (rank.get(i, len(rank)), i))
+    position = {institution_id: n for n, institution_id in enumerate(ranked)}
+    quantities = [
+        rules.Quantity(clave_code[clave_id], institution_code[institution_id], whole, units)
+        for (clave_id, institution_id), (whole, units) in sorted(
+            levels.items(), key=lambda item: position[item[0][1]]
+        )
+    ]
+    coordinators = {
+        i.code: coordinator_codes[i.coordinator_id]
+        for i in institutions.values()
+        if i.coordinator_id is not None and i.coordinator_id in coordinator_codes
+    }
+    consolidated = rules.consolidate(quantities, coordinators)
+    by_clave = {clave: (description, unit) for clave, description, unit in clave_rows.values()}
+    lines = [
+        ConsolidatedLine(
+            clave=clave,
+            description=by_clave[clave][0],
+            unit=by_clave[clave][1],
+            total=item.total,
+            counted=item.counted,
+            members=item.members,
+        )
+        for clave, item in sorted(consolidated.items())
+    ]
+    columns, total = rules.column_totals(consolidated.values())
+    return Consolidation(
+        round=found,
+        institutions={institutions[i].code: institutions[i].name for i in ranked},
+        coordinators=coordinators,
+        lines=lines,
+        columns=columns,
+        total=total,
+    )
+
+
+CONSOLIDATED_SORTS = ("clave", "total")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedPage:
+    consolidation: Consolidation
+    items: list[ConsolidatedLine]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def consolidated_page(
+    db: Session,
+    *,
+    round_name: str,
+    q: str = "",
+    sort: str = "clave",
+    page: int = 1,
+    per_page: int = 50,
+) -> ConsolidatedPage:
+    """One page of the consolidated claves matching ``q`` (as the catalog's search does),
+    by clave or by total maximum (largest first)."""
+    consolidation = consolidate_round(db, round_name=round_name)
+    lines = consolidation.lines
+    if q.strip():
+        matching = set(db.scalars(select(Clave.clave).where(*_search_conditions(q))))
+        lines = [line for line in lines if line.clave in matching]
+    if sort == "total":
+        lines = sorted(lines, key=lambda line: (-line.total.max, -line.total.min, line.clave))
+    start = (max(page, 1) - 1) * per_page
+    return ConsolidatedPage(
+        consolidation, lines[start : start + per_page], len(lines), page, per_page
+    )
+
+
+def export_xlsx(db: Session, *, round_name: str) -> bytes:
+    """The consolidated appendix in the official wide layout; ``import_appendix`` reads it
+    back to the same lines.
+
+    The first sheet has the institutions whose quantities count, and its TOTALES are the
+    consolidated totals; each coordinator whose members also stated the claves it states gets
+    a detail sheet with them (like «1.1 Detalle CCINSHAE» of 2023-2024), named by full name.
+    """
+    consolidation = consolidate_round(db, round_name=round_name)
+    main_names: list[str] = []
+    detail: dict[str, list[str]] = defaultdict(list)
+    for line in consolidation.lines:
+        main_names.extend(code for code in line.counted if code not in main_names)
+        for coordinator, members in line.members.items():
+            detail[coordinator].extend(m for m in members if m not in detail[coordinator])
+    order = list(consolidation.institutions)
+    title = f"APÉNDICE DEMANDA CONSOLIDADA {consolidation.round.name}"
+    sheets = [
+        appendix.ConsolidatedSheet(
+            appendix.APPENDIX_SHEET,
+            title,
+            sorted(main_names, key=order.index),
+            [
+                appendix.ConsolidatedRow(
+                    line.clave,
+                    line.description,
+                    line.unit,
+                    {code: (pair.min, pair.max) for code, pair in line.counted.items()},
+                )
+                for line in consolidation.lines
+            ],
+        )
+    ]
+    for coordinator in sorted(detail, key=order.index):
+        names = {code: consolidation.institutions[code] for code in detail[coordinator]}
+        sheets.append(
+            appendix.ConsolidatedSheet(
+                f"Detalle {coordinator}"[:31],
+                f"{title} ({coordinator})",
+                [names[code] for code in sorted(names, key=order.index)],
+                [
+                    appendix.ConsolidatedRow(
+                        line.clave,
+                        line.description,
+                        line.unit,
+                        {names[c]: (p.min, p.max) for c, p in line.members[coordinator].items()},
+                    )
+                    for line in consolidation.lines
+                    if coordinator in line.members
+                ],
+            )
+        )
+    return appendix.write_appendix_sheets(sheets)
+
+
+def consolidated_frame(db: Session, *, round_name: str) -> pl.DataFrame:
+    """The consolidated round as open data: one row per clave and institution.
+
+    ``en_total`` says whether the row's quantities are in the clave's total (false for a
+    coordinator's members, already included in the coordinator's); ``total_minimo`` and
+    ``total_maximo`` repeat the clave's consolidated total on each of its rows.
+    """
+    consolidation = consolidate_round(db, round_name=round_name)
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "ronda",
+            "clave",
+            "descripcion",
+            "unidad_medida",
+            "institucion",
+            "institucion_nombre",
+            "coordinadora",
+            "minimo",
+            "maximo",
+            "en_total",
+            "total_minimo",
+            "total_maximo",
+        )
+    }
+    order = list(consolidation.institutions)
+    for line in consolidation.lines:
+        stated = [(code, pair, True) for code, pair in line.counted.items()]
+        for members in line.members.values():
+            stated.extend((code, pair, False) for code, pair in members.items())
+        for code, pair, counted in sorted(stated, key=lambda s: order.index(s[0])):
+            columns["ronda"].append(consolidation.round.name)
+            columns["clave"].append(line.clave)
+            columns["descripcion"].append(line.description)
+            columns["unidad_medida"].append(line.unit)
+            columns["institucion"].append(code)
+            columns["institucion_nombre"].append(consolidation.institutions[code])
+            columns["coordinadora"].append(consolidation.coordinators.get(code))
+            columns["minimo"].append(pair.min)
+            columns["maximo"].append(pair.max)
+            columns["en_total"].append(counted)
+            columns["total_minimo"].append(line.total.min)
+            columns["total_maximo"].append(line.total.max)
+    schema = {
+        "ronda": pl.String,
+        "clave": pl.String,
+        "descripcion": pl.String,
+        "unidad_medida": pl.String,
+        "institucion": pl.String,
+        "institucion_nombre": pl.String,
+        "coordinadora": pl.String,
+        "minimo": pl.Int64,
+        "maximo": pl.Int64,
+        "en_total": pl.Boolean,
+        "total_minimo": pl.Int64,
+        "total_maximo": pl.Int64,
+    }
+    return pl.DataFrame(columns, schema=schema)
+
+
+def export_csv(db: Session, *, round_name: str) -> bytes:
+    """The consolidated round as CSV (UTF-8 with BOM, so Excel reads the accents)."""
+    return b"\xef\xbb\xbf" + consolidated_frame(db, round_name=round_name).write_csv().encode()
+
+
+def export_parquet(db: Session, *, round_name: str) -> bytes:
+    buffer = io.BytesIO()
+    consolidated_frame(db, round_name=round_name).write_parquet(buffer)
+    return buffer.getvalue()
+
+
+# ----- consumption and forecasts -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumptionImportSummary:
+    filename: str
+    sha256: str
+    rows: int
+    new: int
+    updated: int
+    unchanged: int
+    units: int
+    claves: int
+    first_month: date | None
+    last_month: date | None
+
+
+def import_consumption(ctx: Context, *, content: bytes, filename: str) -> ConsumptionImportSummary:
+    """Import monthly consumption per unit × clave; all or nothing, every problem at once.
+
+    A month already stored for the unit and clave is replaced by the file's. Units are found
+    by their code across institutions (a code two institutions share must be told apart in
+    the registry first).
+    """
+    rows = forecast.read_consumption(content, filename)
+    known = _clave_ids(ctx.db)
+    codes = sorted({row.unit_code for row in rows})
+    units: dict[str, list[int]] = defaultdict(list)
+    for start in range(0, len(codes), _IN_BATCH):
+        for code, unit_id in ctx.db.execute(
+            select(Unit.code, Unit.id).where(Unit.code.in_(codes[start : start + _IN_BATCH]))
+        ):
+            units[code].append(unit_id)
+    problems: list[Problem] = []
+    suggestions: dict[str, str | None] = {}
+    wanted: dict[tuple[int, int, date], tuple[int, int | None]] = {}
+    reported: set[str] = set()
+    for row in rows:
+        found = units.get(row.unit_code, [])
+        if len(found) != 1:
+            if row.unit_code not in reported:
+                reported.add(row.unit_code)
+                problems.append(
+                    Problem(
+                        "la unidad no está registrada"
+                        if not found
+                        else "varias instituciones tienen una unidad con esta clave",
+                        sheet=row.sheet,
+                        row=row.row,
+                        column="Unidad",
+                        value=row.unit_code,
+                        expected=forecast.UNIT_EXPECTED + " registrada en Abasto",
+                    )
+                )
+            continue
+        clave_id = known.get(row.clave)
+        if clave_id is None:
+            problems.append(
+                _unknown_clave(
+                    row.clave, known, suggestions, sheet=row.sheet, row=row.row, column="Clave"
+                )
+            )
+            continue
+        wanted[(found[0], clave_id, row.month)] = (row.consumed, row.stockout_days)
+    if problems:
+        count = f"{len(problems)} problema" + ("s" if len(problems) != 1 else "")
+        raise ValidationFailed(
+            f"El archivo de consumo «{filename}» tiene {count}; no se importó ningún renglón.",
+            problems=problems,
+        )
+    unit_ids = sorted({key[0] for key in wanted})
+    existing: dict[tuple[int, int, date], tuple[int, int, int | None]] = {}
+    for start in range(0, len(unit_ids), _IN_BATCH):
+        for row_id, unit_id, clave_id, month, consumed, stockout in ctx.db.execute(
+            select(
+                Consumption.id,
+                Consumption.unit_id,
+                Consumption.clave_id,
+                Consumption.month,
+                Consumption.consumed,
+                Consumption.stockout_days,
+            ).where(Consumption.unit_id.in_(unit_ids[start : start + _IN_BATCH]))
+        ):
+            existing[(unit_id, clave_id, month)] = (row_id, consumed, stockout)
+    inserts, updates, unchanged = [], [], 0
+    for (unit_id, clave_id, month), (consumed, stockout) in wanted.items():
+        current = existing.get((unit_id, clave_id, month))
+        if current is None:
+            inserts.append(
+                {
+                    "unit_id": unit_id,
+                    "clave_id": clave_id,
+                    "month": month,
+                    "consumed": consumed,
+                    "stockout_days": stockout,
+                }
+            )
+        elif (current[1], current[2]) != (consumed, stockout):
+            updates.append({"b_id": current[0], "b_consumed": consumed, "b_stockout": stockout})
+        else:
+            unchanged += 1
+    table = cast(Table, Consumption.__table__)
+    if updates:
+        ctx.db.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(consumed=bindparam("b_consumed"), stockout_days=bindparam("b_stockout")),
+            updates,
+        )
+    if inserts:
+        try:
+            ctx.db.execute(insert(table), inserts)
+        except IntegrityError as exc:
+            raise Conflict(
+                "Otra importación de consumo escribió los mismos meses al mismo tiempo; "
+                "no se importó nada. Vuelva a importar el archivo."
+            ) from exc
+    months = [key[2] for key in wanted]
+    summary = ConsumptionImportSummary(
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=len(wanted),
+        new=len(inserts),
+        updated=len(updates),
+        unchanged=unchanged,
+        units=len(unit_ids),
+        claves=len({key[1] for key in wanted}),
+        first_month=min(months, default=None),
+        last_month=max(months, default=None),
+    )
+    ctx.record(
+        "consumption.import",
+        "consumption",
+        {
+            "filename": filename,
+            "sha256": summary.sha256,
+            "rows": summary.rows,
+            "new": summary.new,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "units": summary.units,
+            "claves": summary.claves,
+            "first_month": summary.first_month,
+            "last_month": summary.last_month,
+        },
+    )
+    return summary
+
+
+def _histories(
+    db: Session, *, institution_ids: Iterable[int] | None = None
+) -> tuple[forecast.ConsumptionHistory, dict[str, int], dict[str, int]]:
+    """The stored consumption as monthly series per (unit code, clave), adjusted for stock-outs,
+    with each unit code's institution id and each clave's id."""
+    query = (
+        select(
+            Unit.code,
+            Unit.institution_id,
+            Clave.clave,
+            Clave.id,
+            Consumption.month,
+            Consumption.consumed,
+            Consumption.stockout_days,
+        )
+        .join(Unit, Unit.id == Consumption.unit_id)
+        .join(Clave, Clave.id == Consumption.clave_id)
+    )
+    if institution_ids is not None:
+        query = query.where(Unit.institution_id.in_(list(institution_ids)))
+    rows = []
+    unit_institution: dict[str, int] = {}
+    clave_ids: dict[str, int] = {}
+    for unit, institution_id, clave, clave_id, month, consumed, stockout in db.execute(query):
+        unit_institution[unit] = institution_id
+        clave_ids[clave] = clave_id
+        rows.append(forecast.ConsumptionRow("", 0, unit, clave, month, consumed, stockout))
+    return forecast.monthly_histories(rows), unit_institution, clave_ids
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastSummary:
+    round: str
+    suggestions: int
+    institutions: int
+    series: int
+    horizon_months: int
+    lead_months: int
+    models: dict[str, int]
+    flagged: int
+
+
+def _months_from(last: date, first_of_round: date) -> int:
+    """Whole months strictly between the month ``last`` and the round's first month."""
+    gap = (first_of_round.year - last.year) * 12 + first_of_round.month - last.month - 1
+    return max(gap, 0)
+
+
+def run_forecast(ctx: Context, *, round_name: str, n_jobs: int = 2) -> ForecastSummary:
+    """Suggest each participating institution's maximum of every clave it consumed.
+
+    Each unit's series is forecast on its own (``forecast.forecast_many``) over the round's
+    months, the months between the last consumption and the round's start forecast but not
+    counted; an institution's suggestion is the sum over its units, shown with the model
+    that gave most of it (``detail`` keeps every unit's). Replaces the round's suggestions.
+    The models are fitted before the round is locked, so planners keep editing meanwhile.
+    """
+    found = get_round(ctx.db, round_name)
+    participants = [
+        institution_id
+        for (institution_id,) in ctx.db.execute(
+            select(RoundInstitution.institution_id).where(RoundInstitution.round_id == found.id)
+        )
+    ]
+    history, unit_institution, clave_ids = _histories(ctx.db, institution_ids=participants)
+    horizon = rules.horizon_months(found.periods)
+    lead = 0
+    if history.months:
+        lead = _months_from(history.months[-1], date.fromisoformat(found.periods[0]["start"]))
+    suggestions = (
+        forecast.forecast_many(
+            history.series, horizon_months=horizon, lead_months=lead, n_jobs=n_jobs
+        )
+        if history.series
+        else {}
+    )
+    grouped: dict[tuple[int, int], dict[str, forecast.Suggestion]] = defaultdict(dict)
+    for (unit, clave), suggestion in suggestions.items():
+        grouped[(unit_institution[unit], clave_ids[clave])][unit] = suggestion
+    found = _locked_round(ctx, round_name, writable=False)
+    ctx.db.execute(delete(ForecastSuggestion).where(ForecastSuggestion.round_id == found.id))
+    inserts = []
+    models: dict[str, int] = defaultdict(int)
+    for (institution_id, clave_id), by_unit in grouped.items():
+        main = max(by_unit.values(), key=lambda s: (s.total, s.history_months))
+        models[main.model] += 1
+        inserts.append(
+            {
+                "round_id": found.id,
+                "institution_id": institution_id,
+                "clave_id": clave_id,
+                "suggested_max": sum(s.total for s in by_unit.values()),
+                "model": main.model,
+                "pattern": main.pattern,
+                "history_months": max(s.history_months for s in by_unit.values()),
+                "detail": json.dumps(
+                    {
+                        unit: {
+                            "total": s.total,
+                            "model": s.model,
+                            "pattern": s.pattern,
+                            "history_months": s.history_months,
+                        }
+                        for unit, s in sorted(by_unit.items())
+                    },
+                    ensure_ascii=False,
+                    sort_keys=True,
+                ),
+                "computed_at": ctx.now,
+            }
+        )
+    if inserts:
+        ctx.db.execute(insert(cast(Table, ForecastSuggestion.__table__)), inserts)
+    flagged = len(round_flags(ctx, round_name=found.name))
+    summary = ForecastSummary(
+        round=found.name,
+        suggestions=len(inserts),
+        institutions=len({key[0] for key in grouped}),
+        series=len(suggestions),
+        horizon_months=horizon,
+        lead_months=lead,
+        models=dict(sorted(models.items())),
+        flagged=flagged,
+    )
+    ctx.record(
+        "forecast.run",
+        f"round:{found.name}",
+        {
+            "round": found.name,
+            "suggestions": summary.suggestions,
+            "institutions": summary.institutions,
+            "series": summary.series,
+            "horizon_months": horizon,
+            "lead_months": lead,
+            "history": [history.months[0], history.months[-1]] if history.months else None,
+            "models": summary.models,
+            "flagged": flagged,
+        },
+    )
+    return summary
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedLine:
+    institution: str
+    clave: str
+    description: str
+    submitted_max: int
+    suggested_max: int
+    model: str
+    history_months: int
+    flag: str
+
+
+def round_flags(
+    ctx: Context, *, round_name: str, institution_code: str | None = None
+) -> list[FlaggedLine]:
+    """The institutions' lines whose maximum is far from the forecast's suggestion.
+
+    A planner sees only its own institution's; buyers and auditors every one.
+    """
+    found = get_round(ctx.db, round_name)
+    conditions: list[ColumnElement[bool]] = [DemandLine.round_id == found.id]
+    if institution_code is not None:
+        institution = get_institution(ctx.db, institution_code)
+        _require_reader(ctx, institution.id)
+        conditions.append(DemandLine.institution_id == institution.id)
+    elif ctx.actor.has_role("institucion"):
+        conditions.append(DemandLine.institution_id == (ctx.actor.institution_id or 0))
+    rows = ctx.db.execute(
+        select(
+            Institution.code,
+            Clave.clave,
+            Clave.description,
+            DemandLine.max_qty,
+            ForecastSuggestion.suggested_max,
+            ForecastSuggestion.model,
+            ForecastSuggestion.history_months,
+        )
+        .join(Institution, Institution.id == DemandLine.institution_id)
+        .join(Clave, Clave.id == DemandLine.clave_id)
+        .join(
+            ForecastSuggestion,
+            and_(
+                ForecastSuggestion.round_id == DemandLine.round_id,
+                ForecastSuggestion.institution_id == DemandLine.institution_id,
+                ForecastSuggestion.clave_id == DemandLine.clave_id,
+            ),
+        )
+        .where(*conditions, DemandLine.unit_code == "")
+        .order_by(Institution.code, Clave.clave)
+    )
+    flagged = []
+    for code, clave, description, submitted, suggested, model, months in rows:
+        mark = forecast.flag(int(submitted), suggested)
+        if mark is not None:
+            flagged.append(
+                FlaggedLine(
+                    code, clave, description, int(submitted), suggested, model, months, mark
+                )
+            )
+    return flagged
+
+
+def backtest_history(
+    db: Session, *, holdout_months: int = 12, n_jobs: int = 2
+) -> dict[str, forecast.ModelAccuracy]:
+    """Each model's accuracy (MASE) on the last ``holdout_months`` of the stored consumption."""
+    history, _, _ = _histories(db)
+    if not history.series:
+        raise ValidationFailed(
+            "No hay consumo registrado con qué medir los modelos.",
+            expected="consumo mensual importado con «abasto demand import-consumption»",
+        )
+    return forecast.backtest(history.series, holdout_months=holdout_months, n_jobs=n_jobs)

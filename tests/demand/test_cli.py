@@ -1,0 +1,231 @@
+"""``abasto demand``, run as a real process against its own committed database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+from sqlalchemy import func, select
+
+from abasto.catalog import service as catalog
+from abasto.core import ledger
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
+from abasto.demand import service
+from abasto.demand.models import DemandLine
+from abasto.scenario.build import build_scenario
+from abasto.scenario.load import DEMO_ROUND, load_scenario
+from tests.conftest import T0, run_abasto
+from tests.demand.test_service import (
+    PARACETAMOL,
+    REAL,
+    appendix_file,
+    build_world,
+    consumption_csv,
+    history,
+)
+
+
+def prepare(url: str, *, real: bool) -> None:
+    """Commit the institutions and claves a round needs: the small scenario and the real
+    appendix's claves, or the small test sector."""
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            ctx = Context(db=db, actor=operator("pruebas"), now=T0)
+            if real:
+                load_scenario(ctx, build_scenario(1, "small"), forecast=False)
+                catalog.import_catalog(ctx, content=REAL.read_bytes(), filename=REAL.name)
+            else:
+                build_world(ctx)
+    finally:
+        engine.dispose()
+
+
+def state(url: str) -> tuple[int, int]:
+    """Demand lines and ledger entries committed in the database at ``url``."""
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            lines = db.scalar(select(func.count()).select_from(DemandLine)) or 0
+            return lines, ledger.head(db)[0]
+    finally:
+        engine.dispose()
+
+
+def demo_lines(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            return service.round_progress(db, name=DEMO_ROUND).lines
+    finally:
+        engine.dispose()
+
+
+def test_open_import_consolidate_and_export_the_real_appendix(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=True)
+    url = fresh_database_url
+
+    opened = run_abasto(url, tmp_path, "demand", "open", "2023-2024", "--periods", "2023,2024")
+    imported = run_abasto(url, tmp_path, "demand", "import", str(REAL), "--round", "2023-2024")
+    status = run_abasto(url, tmp_path, "demand", "status", "2023-2024")
+    out = tmp_path / "salida"
+    exported = run_abasto(
+        url, tmp_path, "demand", "consolidate", "2023-2024",
+        "--xlsx", f"{out}.xlsx", "--csv", f"{out}.csv", "--parquet", f"{out}.parquet",
+    )  # fmt: skip
+
+    assert opened.returncode == 0, opened.stderr
+    assert "Ronda «2023-2024» abierta: periodos 2023, 2024" in opened.stdout
+    assert "mínimo 40 % del máximo" in opened.stdout
+    assert imported.returncode == 0, imported.stderr
+    assert "35 instituciones, 10,566 líneas (10,566 nuevas" in imported.stdout
+    assert status.returncode == 0, status.stderr
+    assert "35 enviadas" in status.stdout
+    assert exported.returncode == 0, exported.stderr
+    assert "618 claves" in exported.stdout
+    assert "total mínimo 832,607,777, máximo 2,081,481,629" in exported.stdout
+    workbook = openpyxl.load_workbook(f"{out}.xlsx", read_only=True)
+    assert workbook.sheetnames == ["Demanda consolidada", "Detalle CCINSHAE"]
+    workbook.close()
+    assert pl.read_csv(f"{out}.csv").height == pl.read_parquet(f"{out}.parquet").height == 10566
+    # The scenario's own demo round holds the other lines.
+    assert state(url)[0] == 10566 + demo_lines(url)
+
+
+def test_freeze_refuses_imports_and_reopen_needs_a_reason(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    file = tmp_path / "apendice.xlsx"
+    file.write_bytes(appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)]))
+
+    frozen = run_abasto(url, tmp_path, "demand", "freeze", "2027-2028")
+    before = state(url)
+    refused = run_abasto(url, tmp_path, "demand", "import", str(file), "--round", "2027-2028")
+    after_refusal = state(url)
+    no_reason = run_abasto(url, tmp_path, "demand", "reopen", "2027-2028")
+    reopened = run_abasto(
+        url, tmp_path, "demand", "reopen", "2027-2028", "--reason", "IMSS corrige su demanda"
+    )
+    imported = run_abasto(url, tmp_path, "demand", "import", str(file), "--round", "2027-2028")
+
+    assert frozen.returncode == 0, frozen.stderr
+    assert "Ronda «2027-2028» congelada." in frozen.stdout
+    assert refused.returncode == 1
+    assert "La ronda «2027-2028» está congelada" in refused.stderr
+    assert "No se escribió nada." in refused.stderr
+    assert after_refusal == before
+    assert no_reason.returncode == 2
+    assert reopened.returncode == 0, reopened.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert "1 instituciones, 1 líneas" in imported.stdout
+
+
+def test_a_bad_appendix_prints_every_problem_and_an_unknown_name_can_be_mapped(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    file = tmp_path / "apendice.xlsx"
+    file.write_bytes(
+        appendix_file(
+            ["IMSS", "SERVICIOS MÉDICOS ISSSTE"],
+            [(PARACETAMOL, 40, 100, 4, 10), ("010.000.0140.00", 4, 10, 4, 10)],
+        )
+    )
+    before = state(url)
+
+    refused = run_abasto(url, tmp_path, "demand", "import", str(file), "--round", "2027-2028")
+    after_refusal = state(url)
+    mapped = run_abasto(
+        url, tmp_path, "demand", "map-name", "SERVICIOS MÉDICOS ISSSTE", "--institution", "ISSSTE"
+    )
+    still = run_abasto(url, tmp_path, "demand", "import", str(file), "--round", "2027-2028")
+
+    assert refused.returncode == 1
+    assert "tiene 2 problemas; no se importó ninguna cantidad" in refused.stderr
+    column = "columna «SERVICIOS MÉDICOS ISSSTE — CANTIDAD MIN (columna G)»"
+    assert f"{column}: la institución no está registrada" in refused.stderr
+    assert 'abasto demand map-name "SERVICIOS MÉDICOS ISSSTE" --institution CLAVE' in refused.stderr
+    assert (
+        "hoja «Apéndice», fila 5, columna «CLAVES (columna B)»: la clave no existe"
+        in refused.stderr
+    )
+    assert "¿quiso decir 010.000.0104.00?" in refused.stderr
+    assert after_refusal == before
+    assert mapped.returncode == 0, mapped.stderr
+    assert "«SERVICIOS MÉDICOS ISSSTE» identifica ahora a ISSSTE." in mapped.stdout
+    assert still.returncode == 1
+    assert "tiene 1 problema;" in still.stderr
+
+
+def test_open_with_some_institutions_and_a_wrong_name(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+
+    opened = run_abasto(
+        url, tmp_path, "demand", "open", "Oncológicos 2029", "--periods", "2029",
+        "--institutions", "IMSS,ISSSTE", "--min-share", "50%",
+    )  # fmt: skip
+    refused = run_abasto(url, tmp_path, "demand", "open", "2030", "--periods", "treinta")
+    missing = run_abasto(url, tmp_path, "demand", "status", "2031")
+
+    assert opened.returncode == 0, opened.stderr
+    assert "2 instituciones, mínimo 50 % del máximo" in opened.stdout
+    assert refused.returncode == 1
+    assert "«treinta» no es un año" in refused.stderr
+    assert missing.returncode == 1
+    assert "No existe la ronda de demanda «2031»" in missing.stderr
+
+
+def test_consumption_forecast_and_backtest(fresh_database_url: str, tmp_path: Path) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db=db, actor=operator("pruebas"), now=T0)
+        service.set_line(
+            ctx, round_name="2027-2028", institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=40, max_qty=100, version=None,
+        )  # fmt: skip
+    engine.dispose()
+    file = tmp_path / "consumo.csv"
+    rows = []
+    for n, unit in enumerate(("IMSS-ALM", "IMSS-OOAD-01", "ISSSTE-ALM")):
+        rows += history(unit, PARACETAMOL, 100 + 10 * n, months=30)
+    file.write_bytes(consumption_csv(rows))
+
+    imported = run_abasto(url, tmp_path, "demand", "import-consumption", str(file))
+    forecast = run_abasto(url, tmp_path, "demand", "forecast", "2027-2028", "--jobs", "1")
+    backtest = run_abasto(
+        url, tmp_path, "demand", "forecast-backtest", "--holdout", "6", "--jobs", "1"
+    )
+
+    assert imported.returncode == 0, imported.stderr
+    assert "90 renglones (90 nuevos" in imported.stdout
+    assert "de 2024-01 a 2026-06" in imported.stdout
+    assert forecast.returncode == 0, forecast.stderr
+    assert "2 sugerencias para 2 instituciones (3 series" in forecast.stdout
+    assert "Líneas con alerta: 1." in forecast.stdout
+    assert backtest.returncode == 0, backtest.stderr
+    assert "MASE" in backtest.stdout
+    assert "AutoETS" in backtest.stdout
+    assert "por patrón" in backtest.stdout
+
+
+def test_a_missing_file_is_a_spanish_error(fresh_database_url: str, tmp_path: Path) -> None:
+    prepare(fresh_database_url, real=False)
+    result = run_abasto(
+        fresh_database_url, tmp_path, "demand", "import", str(tmp_path / "no.xlsx"),
+        "--round", "2027-2028",
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "No existe el archivo" in result.stderr

@@ -1,0 +1,388 @@
+"""The demand pages: rounds, progress, the planner's page saving each line, the consolidation."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from abasto.catalog import service as catalog
+from abasto.core.config import Settings
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
+from abasto.demand import service
+from abasto.demand.rules import Pair
+from abasto.web.app import create_app
+from tests.catalog.test_pages import log_in
+from tests.conftest import PASSWORD, T0, make_user
+from tests.demand.test_service import (
+    ASPIRINA,
+    PARACETAMOL,
+    ROUND,
+    appendix_file,
+    build_world,
+    quantities,
+)
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+PAGE = f"/demanda/{ROUND}"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def world(ctx: Context) -> Context:
+    build_world(ctx)
+    make_user(ctx, "comprador", "comprador")
+    make_user(ctx, "imss", "institucion", institution="IMSS")
+    make_user(ctx, "auditor", "auditor")
+    return ctx
+
+
+def row_of(html: str, clave: str) -> str:
+    start = html.index(f'id="linea-{clave.replace(".", "-")}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_rounds_page_for_the_buyer_and_for_a_planner(client: TestClient, world: Context) -> None:
+    anonymous = client.get("/demanda")
+    log_in(client, "comprador")
+    buyer = client.get("/demanda")
+    log_in(client, "imss")
+    imss = client.get("/demanda")
+
+    assert anonymous.status_code == 401
+    assert buyer.status_code == 200
+    assert "<title>Demanda · Abasto</title>" in buyer.text
+    assert f'<a href="/demanda/{ROUND}">{ROUND}</a>' in buyer.text
+    assert "0 de 5" in buyer.text
+    assert 'action="/demanda"' in buyer.text
+    assert 'name="institutions" value="ISSSTE" checked' in buyer.text
+    assert 'action="/demanda"' not in imss.text
+    assert f'href="/demanda/{ROUND}/IMSS">Capturar demanda</a>' in imss.text
+    assert '<a href="/demanda">Demanda</a>' in buyer.text
+
+
+def test_the_buyer_opens_a_round_from_the_form(client: TestClient, world: Context) -> None:
+    log_in(client, "comprador")
+
+    opened = client.post(
+        "/demanda",
+        data={"name": "2029", "periods": "2029", "min_share": "40", "institutions": ["IMSS"]},
+        follow_redirects=False,
+    )
+    refused = client.post("/demanda", data={"name": "2029", "periods": "veinte", "min_share": "40"})
+
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/demanda/2029"
+    assert [i.code for i in service.round_progress(world.db, name="2029").institutions] == ["IMSS"]
+    assert refused.status_code == 422
+    assert "No se abrió la ronda." in refused.text
+    assert "«veinte» no es un año" in refused.text
+    assert "La ronda necesita al menos una institución." in refused.text
+
+
+def test_round_page_shows_progress_and_the_buyer_freezes_and_reopens(
+    client: TestClient, world: Context
+) -> None:
+    service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)]),
+        filename="a.xlsx",
+    )
+    log_in(client, "comprador")
+
+    page = client.get(PAGE)
+    frozen = client.post(f"{PAGE}/congelar", follow_redirects=False)
+    after = client.get(PAGE)
+    no_reason = client.post(f"{PAGE}/reabrir", data={"reason": ""})
+    reopened = client.post(
+        f"{PAGE}/reabrir", data={"reason": "Corrige IMSS"}, follow_redirects=False
+    )
+
+    assert page.status_code == 200
+    assert "<strong>1</strong> enviadas · <strong>4</strong> pendientes" in page.text
+    assert '<span class="badge ok">Enviada</span>' in page.text
+    assert page.text.count('<span class="badge bad">Pendiente</span>') == 4
+    assert f'action="{PAGE}/congelar"' in page.text
+    assert frozen.status_code == 303
+    assert f'action="{PAGE}/reabrir"' in after.text
+    assert "Congelada" in after.text
+    assert no_reason.status_code == 422
+    assert "falta el motivo" in no_reason.text
+    assert reopened.status_code == 303
+    assert service.get_round(world.db, ROUND).status == "open"
+
+
+def test_the_planners_page_lists_the_claves_with_inputs_that_save_on_change(
+    client: TestClient, world: Context
+) -> None:
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+    log_in(client, "imss")
+
+    page = client.get(f"{PAGE}/IMSS")
+
+    assert page.status_code == 200
+    row = row_of(page.text, PARACETAMOL)
+    assert f'hx-put="{PAGE}/IMSS/lineas/{PARACETAMOL}"' in row
+    assert 'hx-trigger="change"' in row
+    assert 'name="maximo" inputmode="numeric" autocomplete="off"\n      value="100"' in row
+    assert 'name="version" value="1"' in row
+    assert "Descargar hoja .xlsx" in page.text
+    assert f"/api/v1/demand/rounds/{ROUND}/institutions/IMSS/sheet.xlsx" in page.text
+    assert "htmx:beforeSwap" in page.text
+    other = client.get(f"{PAGE}/ISSSTE")
+    assert other.status_code == 403
+
+
+def test_saving_a_row_returns_the_row_saved_or_with_its_error(
+    client: TestClient, world: Context
+) -> None:
+    log_in(client, "imss")
+    url = f"{PAGE}/IMSS/lineas/{PARACETAMOL}"
+    htmx = {"HX-Request": "true"}
+
+    saved = client.put(url, data={"minimo": "40", "maximo": "100", "version": ""}, headers=htmx)
+    refused = client.put(url, data={"minimo": "10", "maximo": "100", "version": "1"}, headers=htmx)
+    stale = client.put(url, data={"minimo": "40", "maximo": "90", "version": ""}, headers=htmx)
+
+    assert saved.status_code == 200
+    assert saved.text.lstrip().startswith("<tr")
+    assert "<html" not in saved.text
+    assert 'class="line saved"' in saved.text
+    assert "Guardado" in saved.text
+    assert 'name="version" value="1"' in saved.text
+    assert refused.status_code == 422
+    assert 'class="line invalid"' in refused.text
+    assert 'value="10"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    assert "el mínimo es menor que el 40 % del máximo (100)" in refused.text
+    assert "al menos 40 (el 40 % de 100, redondeado hacia arriba)" in refused.text
+    assert stale.status_code == 409
+    assert "cambió después de que usted la leyó" in stale.text
+    assert 'value="100"' in stale.text
+    assert quantities(world.db)[("IMSS", PARACETAMOL, "")].max == 100
+
+
+def test_the_live_search_returns_only_the_rows(client: TestClient, world: Context) -> None:
+    log_in(client, "imss")
+
+    fragment = client.get(f"{PAGE}/IMSS", params={"q": "acetil"}, headers={"HX-Request": "true"})
+
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert f'id="linea-{ASPIRINA.replace(".", "-")}"' in fragment.text
+    assert PARACETAMOL not in fragment.text
+    assert "HX-Request" in fragment.headers["vary"]
+
+
+def test_a_frozen_round_or_an_auditor_gets_the_page_read_only(
+    client: TestClient, world: Context
+) -> None:
+    log_in(client, "auditor")
+    audited = client.get(f"{PAGE}/IMSS")
+    service.freeze_round(world, name=ROUND)
+    log_in(client, "imss")
+    frozen = client.get(f"{PAGE}/IMSS")
+
+    for page in (audited, frozen):
+        assert page.status_code == 200
+        assert "hx-put" not in row_of(page.text, PARACETAMOL)
+        assert "disabled" in row_of(page.text, PARACETAMOL)
+    assert "La ronda está congelada" in frozen.text
+
+
+def test_the_planner_uploads_the_sheet_from_the_page(client: TestClient, world: Context) -> None:
+    log_in(client, "imss")
+    sheet = client.get(f"/api/v1/demand/rounds/{ROUND}/institutions/IMSS/sheet.xlsx").content
+    bad = f"Clave,Descripción\n{PARACETAMOL},Paracetamol\n".encode()
+
+    uploaded = client.post(f"{PAGE}/IMSS/hoja", files={"file": ("hoja.xlsx", sheet, XLSX)})
+    refused = client.post(
+        f"{PAGE}/IMSS/hoja",
+        files={"file": ("hoja.xlsx", _sheet_with(sheet, PARACETAMOL, 3, 10), XLSX)},
+    )
+    wrong = client.post(f"{PAGE}/IMSS/hoja", files={"file": ("hoja.csv", bad, "text/csv")})
+
+    assert uploaded.status_code == 200
+    assert "Hoja importada" in uploaded.text
+    assert refused.status_code == 422
+    assert "No se importó nada" in refused.text
+    assert "el mínimo es menor que el 40 % del máximo (10)" in refused.text
+    assert wrong.status_code == 422
+    assert "falta la columna" in wrong.text
+
+
+def _sheet_with(sheet: bytes, clave: str, low: int, high: int) -> bytes:
+    workbook = openpyxl.load_workbook(io.BytesIO(sheet))
+    for row in workbook.active.iter_rows(min_row=4):
+        if row[0].value == clave:
+            row[4].value, row[5].value = low, high
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_buyer_imports_an_appendix_from_the_round_page(
+    client: TestClient, world: Context
+) -> None:
+    log_in(client, "comprador")
+    good = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)])
+    bad = appendix_file(["IMSS", "PEMEX"], [(PARACETAMOL, 40, 100, 4, 10)])
+
+    imported = client.post(f"{PAGE}/importar", files={"file": ("a.xlsx", good, XLSX)})
+    refused = client.post(f"{PAGE}/importar", files={"file": ("b.xlsx", bad, XLSX)})
+
+    assert imported.status_code == 200
+    assert "Apéndice importado" in imported.text
+    assert "<strong>2 instituciones</strong>" in imported.text
+    assert refused.status_code == 422
+    assert "la institución no está registrada" in refused.text
+    assert "PEMEX" in refused.text
+
+
+def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: Context) -> None:
+    service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=appendix_file(
+            ["IMSS", "CCINSHAE", "INCAN"],
+            [(PARACETAMOL, 40, 100, 4, 10, 4, 10), (ASPIRINA, 400, 1000, None, None, None, None)],
+        ),
+        filename="a.xlsx",
+    )
+    log_in(client, "imss")
+
+    by_clave = client.get(f"{PAGE}/consolidado")
+    by_total = client.get(f"{PAGE}/consolidado", params={"orden": "total"})
+    searched = client.get(
+        f"{PAGE}/consolidado", params={"q": "paracetamol"}, headers={"HX-Request": "true"}
+    )
+
+    assert by_clave.status_code == 200
+    assert by_clave.text.index(ASPIRINA) < by_clave.text.index(PARACETAMOL)
+    assert by_total.text.index(ASPIRINA) < by_total.text.index(PARACETAMOL)
+    assert "mínimo <strong>444</strong> · máximo <strong>1,110</strong>" in by_clave.text
+    assert f'href="/api/v1/demand/rounds/{ROUND}/consolidated.xlsx"' in by_clave.text
+    assert f'href="/api/v1/demand/rounds/{ROUND}/consolidated.parquet"' in by_clave.text
+    assert '<tr class="member muted"><td>INCAN</td>' in by_clave.text
+    assert "<html" not in searched.text
+    assert PARACETAMOL in searched.text
+    assert ASPIRINA not in searched.text
+
+
+def test_the_consolidated_page_has_pages(client: TestClient, ctx: Context) -> None:
+    build_world(ctx)
+    make_user(ctx, "comprador", "comprador")
+    rows = "\n".join(f"060.066.{n:04d},Gasa {n}. Sobre con 10 piezas.,Sobre," for n in range(1, 31))
+    catalog.import_catalog(
+        ctx, content=f"Clave,Descripción,UM,CUCoP\n{rows}\n".encode(), filename="gasas.csv"
+    )
+    claves = [(f"060.066.{n:04d}", 4, 10) for n in range(1, 31)]
+    service.import_appendix(
+        ctx, round_name=ROUND, content=appendix_file(["IMSS"], claves), filename="a.xlsx"
+    )
+    log_in(client, "comprador")
+
+    first = client.get(f"{PAGE}/consolidado")
+    second = client.get(f"{PAGE}/consolidado", params={"page": 2})
+
+    assert "página 1 de 2" in first.text
+    assert f'href="{PAGE}/consolidado?q=&amp;orden=clave&amp;page=2"' in first.text
+    assert "060.066.0026" in second.text
+    assert "060.066.0001" not in second.text
+
+
+# ----- in a real browser ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def server(fresh_database_url: str, tmp_path: Path) -> Iterator[str]:
+    """The application on a free port, with the small sector, a round and IMSS's planner."""
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db=db, actor=operator("pruebas"), now=T0)
+        build_world(ctx)
+        make_user(ctx, "imss", "institucion", institution="IMSS")
+        service.set_line(
+            ctx, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=40, max_qty=100, version=None,
+        )  # fmt: skip
+    settings = Settings(database_url=fresh_database_url, data_dir=tmp_path, secret_key="test")
+    app = create_app(settings, engine=engine)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the application server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: install it with `make chromium`.")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.mark.browser
+def test_a_planner_edits_a_max_and_it_is_saved_without_reloading(
+    server: str, chromium: Browser, fresh_database_url: str
+) -> None:
+    page = chromium.new_page()
+    page.goto(server + "/entrar?siguiente=" + f"/demanda/{ROUND}/IMSS")
+    page.get_by_label("Usuario").fill("imss")
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Demanda de IMSS · {ROUND}")
+    # A mark on this document: a full page load would lose it.
+    page.evaluate("window.sinRecargar = true")
+    row = page.locator(f"#linea-{PARACETAMOL.replace('.', '-')}")
+
+    row.get_by_label(f"Máximo de {PARACETAMOL}").fill("90")
+    row.get_by_label(f"Máximo de {PARACETAMOL}").press("Tab")
+
+    expect(row.locator("td.state")).to_contain_text("Guardado")
+    expect(row.locator('input[name="version"]')).to_have_value("2")
+    assert page.evaluate("window.sinRecargar") is True
+    engine = make_engine(fresh_database_url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            assert quantities(db)[("IMSS", PARACETAMOL, "")] == Pair(40, 90)
+    finally:
+        engine.dispose()
+
+    # A minimum below 40 % comes back inline, and nothing is saved.
+    row.get_by_label(f"Mínimo de {PARACETAMOL}").fill("10")
+    row.get_by_label(f"Mínimo de {PARACETAMOL}").press("Tab")
+    expect(row.locator("td.state")).to_contain_text("al menos 36")
+    assert page.evaluate("window.sinRecargar") is True

@@ -1,0 +1,220 @@
+"""Demand rules without a database: the minimum share, periods, consolidation, coordinators."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from abasto.demand import rules
+from abasto.demand.rules import Pair, Quantity
+
+DEMANDA = Path(__file__).resolve().parents[3] / "shared" / "data" / "demanda"
+SHARE = rules.DEFAULT_MIN_SHARE
+
+
+@pytest.mark.parametrize(
+    ("max_qty", "least"),
+    [(0, 0), (1, 1), (3, 2), (5, 2), (10, 4), (10617, 4247), (2177305, 870922), (2177306, 870923)],
+)
+def test_the_minimum_is_the_share_of_the_maximum_rounded_up(max_qty: int, least: int) -> None:
+    assert rules.minimum_for(max_qty, SHARE) == least
+
+
+def test_the_share_is_computed_in_decimal_not_binary_floats() -> None:
+    # 0.1 × 30 is 3.0000000000000004 in binary floats: rounding up would ask for 4.
+    assert rules.minimum_for(30, Decimal("0.1")) == 3
+    assert rules.minimum_for(7, Decimal("0.375")) == 3
+
+
+def test_a_pair_at_the_share_passes_and_one_below_it_says_what_is_expected() -> None:
+    assert rules.check_pair(4247, 10617, SHARE) == []
+    assert rules.check_pair(10617, 10617, SHARE) == []
+    assert rules.check_pair(None, None, SHARE) == []
+
+    (issue,) = rules.check_pair(4246, 10617, SHARE)
+
+    assert issue.field == "min"
+    assert issue.value == "4246"
+    assert "menor que el 40 % del máximo (10,617)" in issue.message
+    assert issue.expected == "al menos 4,247 (el 40 % de 10,617, redondeado hacia arriba)"
+
+
+def test_min_above_max_and_a_missing_side_are_refused() -> None:
+    (above,) = rules.check_pair(11, 10, SHARE)
+    (no_max,) = rules.check_pair(5, None, SHARE)
+    (no_min,) = rules.check_pair(None, 10, SHARE)
+
+    assert (above.field, above.message) == ("min", "el mínimo es mayor que el máximo (10)")
+    assert above.expected == "un mínimo entre 4 y 10"
+    assert no_max.field == "max"
+    assert (no_min.field, no_min.expected) == (
+        "min",
+        "al menos 4 (el 40 % de 10, redondeado hacia arriba)",
+    )
+
+
+def _pairs(path: Path) -> list[tuple[str, int, int, int]]:
+    """(sheet, row, min, max) of every institution's pair in an appendix, totals left out."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    found = []
+    for sheet in workbook.worksheets:
+        rows = list(sheet.iter_rows(values_only=True))
+        header = next(i for i, row in enumerate(rows) if any(_is_min(v) for v in row))
+        columns = [j for j, v in enumerate(rows[header]) if _is_min(v)]
+        totals = {j for j, v in enumerate(rows[header - 1]) if isinstance(v, str) and "TOTAL" in v}
+        for number, row in enumerate(rows[header + 1 :], start=header + 2):
+            if not isinstance(row[1], str) or not row[1][:1].isdigit():
+                continue
+            for j in columns:
+                if j in totals or j + 1 >= len(row) or row[j] is None:
+                    continue
+                found.append((sheet.title, number, row[j], row[j + 1]))
+    workbook.close()
+    return found
+
+
+def _is_min(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower() in ("cantidad min", "mínimo")
+
+
+@pytest.mark.parametrize("name", ["2023-2024.xlsx", "2025-2026.xlsx"])
+def test_every_pair_of_the_real_appendices_meets_the_40_percent_rule(name: str) -> None:
+    pairs = _pairs(DEMANDA / name)
+
+    assert len(pairs) > 7000
+    offending = [p for p in pairs if rules.check_pair(p[2], p[3], SHARE)]
+    assert offending == []
+
+
+def test_the_2025_2026_template_rounds_the_minimum_up_exactly() -> None:
+    pairs = _pairs(DEMANDA / "2025-2026.xlsx")
+
+    assert len(pairs) == 7800
+    assert all(low == rules.minimum_for(high, SHARE) for _, _, low, high in pairs)
+
+
+def test_format_share() -> None:
+    assert rules.format_share(Decimal("0.4000")) == "40 %"
+    assert rules.format_share(Decimal("0.375")) == "37.5 %"
+
+
+def test_round_names() -> None:
+    assert rules.round_name_ok("2027-2028")
+    assert rules.round_name_ok("Compra 2027 · fase 2") is False
+    assert rules.round_name_ok("Compra consolidada 2027_B")
+    assert not rules.round_name_ok("2027/2028")
+    assert not rules.round_name_ok("")
+    assert not rules.round_name_ok("x" * 61)
+
+
+def test_periods_are_whole_years_in_order() -> None:
+    periods = rules.parse_periods(["2027,2028"])
+
+    assert [p.as_json() for p in periods] == [
+        {"label": "2027", "start": "2027-01-01", "end": "2027-12-31"},
+        {"label": "2028", "start": "2028-01-01", "end": "2028-12-31"},
+    ]
+    assert rules.horizon_months([p.as_json() for p in periods]) == 24
+    assert periods[0].months == 12
+    assert rules.parse_periods(["2027", " 2028 "])[1].start == date(2028, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ([""], "al menos un periodo"),
+        (["2028,2027"], "en orden"),
+        (["2027,2027"], "en orden y sin repetirse"),
+        (["27"], "«27» no es un año"),
+        (["enero"], "«enero» no es un año"),
+    ],
+)
+def test_wrong_periods_say_which(given: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        rules.parse_periods(given)
+
+
+# ----- consolidation --------------------------------------------------------------------------
+
+CCINSHAE = {"INCAN": "CCINSHAE", "HGM": "CCINSHAE"}
+
+
+def q(clave: str, institution: str, whole: Pair | None, units: Pair | None = None) -> Quantity:
+    return Quantity(clave, institution, whole, units)
+
+
+def test_consolidation_adds_institutions_side_by_side() -> None:
+    result = rules.consolidate(
+        [q("A", "IMSS", Pair(40, 100)), q("A", "ISSSTE", Pair(4, 10)), q("B", "IMSS", Pair(1, 2))],
+        {},
+    )
+
+    assert result["A"].total == Pair(44, 110)
+    assert result["A"].counted == {"IMSS": Pair(40, 100), "ISSSTE": Pair(4, 10)}
+    assert result["B"].total == Pair(1, 2)
+    assert list(result) == ["A", "B"]
+
+
+def test_a_coordinator_and_its_members_are_not_counted_twice() -> None:
+    result = rules.consolidate(
+        [
+            q("A", "CCINSHAE", Pair(50, 120)),
+            q("A", "INCAN", Pair(20, 50)),
+            q("A", "HGM", Pair(30, 70)),
+            q("A", "IMSS", Pair(4, 10)),
+        ],
+        CCINSHAE,
+    )["A"]
+
+    assert result.total == Pair(54, 130)
+    assert result.counted == {"CCINSHAE": Pair(50, 120), "IMSS": Pair(4, 10)}
+    assert result.members == {"CCINSHAE": {"INCAN": Pair(20, 50), "HGM": Pair(30, 70)}}
+    assert result.stated()["INCAN"] == Pair(20, 50)
+
+
+def test_members_count_when_their_coordinator_does_not_state_the_clave() -> None:
+    result = rules.consolidate(
+        [q("A", "INCAN", Pair(20, 50)), q("A", "HGM", Pair(30, 70))], CCINSHAE
+    )["A"]
+
+    assert result.total == Pair(50, 120)
+    assert result.counted == {"INCAN": Pair(20, 50), "HGM": Pair(30, 70)}
+    assert result.members == {}
+
+
+def test_an_institutions_whole_line_wins_over_its_units_lines() -> None:
+    both = q("A", "IMSS", Pair(40, 100), Pair(8, 20))
+    units_only = q("A", "ISSSTE", None, Pair(8, 20))
+
+    result = rules.consolidate([both, units_only], {})["A"]
+
+    assert both.stated == Pair(40, 100)
+    assert units_only.stated == Pair(8, 20)
+    assert result.total == Pair(48, 120)
+
+
+def test_column_totals_are_the_appendix_total_row() -> None:
+    result = rules.consolidate(
+        [
+            q("A", "CCINSHAE", Pair(50, 120)),
+            q("A", "INCAN", Pair(50, 120)),
+            q("B", "CCINSHAE", Pair(2, 5)),
+            q("B", "HGM", Pair(2, 5)),
+            q("B", "IMSS", Pair(4, 10)),
+        ],
+        CCINSHAE,
+    )
+
+    columns, grand = rules.column_totals(result.values())
+
+    assert columns == {
+        "CCINSHAE": Pair(52, 125),
+        "INCAN": Pair(50, 120),
+        "HGM": Pair(2, 5),
+        "IMSS": Pair(4, 10),
+    }
+    assert grand == Pair(56, 135)

@@ -1,0 +1,986 @@
+"""Demand use cases on the real database: rounds, lines, imports, consolidation, forecasts."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from abasto.catalog import service as catalog
+from abasto.catalog.models import Clave
+from abasto.core import ledger
+from abasto.core.context import Context
+from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from abasto.core.ledger import LedgerEntry
+from abasto.core.text import fold
+from abasto.demand import appendix, service
+from abasto.demand.models import DemandLine, ForecastSuggestion
+from abasto.demand.rules import Pair
+from abasto.identity import service as identity
+from abasto.identity.models import Institution, Role
+from abasto.scenario.build import build_scenario
+from abasto.scenario.load import load_scenario
+from tests.catalog.test_service import SMALL_CATALOG, catalog_csv, table_csv
+from tests.conftest import xlsx
+
+DEMANDA = Path(__file__).resolve().parents[3] / "shared" / "data" / "demanda"
+REAL = DEMANDA / "2023-2024.xlsx"
+PARACETAMOL, PARACETAMOL_20, ASPIRINA = "010.000.0104.00", "010.000.0104.01", "010.000.0101.00"
+TORUNDA, PETRI = "060.066.0021", "080.148.0104"
+ROUND = "2027-2028"
+
+
+# ----- a small sector, and files -------------------------------------------------------------
+
+
+def build_world(ctx: Context) -> Context:
+    """IMSS (two units), ISSSTE, CCINSHAE with two members, five claves; a round with all."""
+    catalog.import_catalog(ctx, content=catalog_csv(), filename="catalogo.csv")
+    identity.register_institution(
+        ctx,
+        code="IMSS",
+        name="Instituto Mexicano del Seguro Social",
+        kind="seguridad social",
+        units=[
+            identity.UnitSpec("IMSS-ALM", "Almacén Central IMSS", "almacen", "09"),
+            identity.UnitSpec("IMSS-OOAD-01", "OOAD Aguascalientes", "OOAD", "01"),
+        ],
+    )
+    identity.register_institution(
+        ctx,
+        code="ISSSTE",
+        name="Instituto de Seguridad y Servicios Sociales de los Trabajadores del Estado",
+        kind="seguridad social",
+        units=[identity.UnitSpec("ISSSTE-ALM", "Almacén Central ISSSTE", "almacen", "09")],
+    )
+    identity.register_institution(ctx, code="CCINSHAE", name="Comisión Coordinadora", kind="x")
+    identity.register_institution(
+        ctx,
+        code="INCAN",
+        name="Instituto Nacional de Cancerología",
+        kind="x",
+        coordinator_code="CCINSHAE",
+        units=[identity.UnitSpec("INCAN-01", "Instituto Nacional de Cancerología", "hospital")],
+    )
+    identity.register_institution(
+        ctx,
+        code="HGM",
+        name="Hospital General de México",
+        kind="x",
+        coordinator_code="CCINSHAE",
+    )
+    identity.register_institution(ctx, code="BIRMEX", name="BIRMEX", kind=service.BUYER_KIND)
+    service.open_round(ctx, name=ROUND, periods=["2027", "2028"])
+    return ctx
+
+
+@pytest.fixture
+def world(ctx: Context) -> Context:
+    return build_world(ctx)
+
+
+def planner(ctx: Context, institution: str, username: str | None = None) -> Context:
+    user = identity.create_user(
+        ctx,
+        username=username or institution.lower().replace("-", ""),
+        full_name=f"Planeación {institution}",
+        password="contrasena-segura-1",
+        role=Role.institucion,
+        institution_code=institution,
+    )
+    return Context(db=ctx.db, actor=identity.actor_of(user), now=ctx.now)
+
+
+def appendix_file(
+    institutions: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    sheet: str = "Apéndice",
+    extra: dict[str, Sequence[Sequence[object]]] | None = None,
+) -> bytes:
+    """An appendix as officials write it: title, names above MIN/MAX pairs, a totals row.
+
+    ``rows`` are (clave, min, max, min, max, …) in the order of ``institutions``.
+    """
+    return xlsx({sheet: appendix_rows(institutions, rows), **(extra or {})})
+
+
+def appendix_rows(
+    institutions: Sequence[str], rows: Sequence[Sequence[object]]
+) -> list[list[object]]:
+    groups: list[object] = [None, None, None, None]
+    for name in institutions:
+        groups += [name, None]
+    header: list[object] = ["#", "CLAVES", "DESCRIPCIÓN", "UM"]
+    header += ["CANTIDAD MIN", "CANTIDAD MAX"] * len(institutions)
+    lines: list[list[object]] = [["APÉNDICE DE PRUEBA"], groups, header]
+    for number, (clave, *quantities) in enumerate(rows, start=1):
+        lines.append([number, clave, "Descripción", "Pieza", *quantities])
+    return lines
+
+
+def lines_count(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(DemandLine)) or 0
+
+
+def entries(db: Session, action: str) -> list[LedgerEntry]:
+    return list(
+        db.scalars(
+            select(LedgerEntry).where(LedgerEntry.action == action).order_by(LedgerEntry.seq)
+        )
+    )
+
+
+def quantities(db: Session, round_name: str = ROUND) -> dict[tuple[str, str, str], Pair]:
+    """(institution, clave, unit) → quantities of every line of the round."""
+    found = service.get_round(db, round_name)
+    return {
+        (line.institution.code, line.clave.clave, line.unit_code): Pair(line.min_qty, line.max_qty)
+        for line in db.scalars(select(DemandLine).where(DemandLine.round_id == found.id))
+    }
+
+
+# ----- rounds --------------------------------------------------------------------------------
+
+
+def test_opening_a_round_takes_every_institution_but_the_buyer(world: Context) -> None:
+    found = service.get_round(world.db, ROUND)
+    progress = service.round_progress(world.db, name=ROUND)
+
+    assert found.status == "open"
+    assert found.min_share == Decimal("0.40")
+    assert [p["label"] for p in found.periods] == ["2027", "2028"]
+    assert [i.code for i in progress.institutions] == ["IMSS", "ISSSTE", "CCINSHAE", "INCAN", "HGM"]
+    assert (progress.submitted, progress.pending, progress.lines) == (0, 5, 0)
+    (opened,) = entries(world.db, "round.open")
+    assert opened.entity == f"round:{ROUND}"
+    assert opened.data() == {
+        "name": ROUND,
+        "periods": found.periods,
+        "min_share": "0.40",
+        "institutions": ["IMSS", "ISSSTE", "CCINSHAE", "INCAN", "HGM"],
+    }
+
+
+def test_a_round_of_some_institutions_with_its_own_share(world: Context) -> None:
+    found = service.open_round(
+        world,
+        name="Oncológicos 2027",
+        periods=["2027"],
+        institutions=["issste", "IMSS"],
+        min_share=Decimal("0.5"),
+    )
+
+    progress = service.round_progress(world.db, name=found.name)
+    assert [i.code for i in progress.institutions] == ["ISSSTE", "IMSS"]
+    assert found.min_share == Decimal("0.5")
+
+
+def test_opening_refuses_every_problem_at_once_and_a_repeated_name(world: Context) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        service.open_round(
+            world,
+            name="2027/2028",
+            periods=["2028,2027"],
+            institutions=["IMSS", "PEMEX"],
+            min_share=Decimal("1.5"),
+        )
+    fields = [(p.field, p.value) for p in caught.value.problems]
+    assert fields == [
+        ("name", "2027/2028"),
+        ("min_share", "1.5"),
+        ("periods", "2028,2027"),
+        ("institutions", "PEMEX"),
+    ]
+    with pytest.raises(Conflict, match="Ya existe la ronda «2027-2028»"):
+        service.open_round(world, name=ROUND, periods=["2027"])
+
+
+def test_freeze_and_reopen_with_a_reason_are_on_the_ledger(world: Context) -> None:
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+
+    frozen = service.freeze_round(world, name=ROUND)
+
+    assert (frozen.status, frozen.frozen_at) == ("frozen", world.now)
+    (entry,) = entries(world.db, "round.freeze")
+    assert entry.data()["lines"] == 1
+    assert (entry.data()["min"], entry.data()["max"]) == (40, 100)
+    assert len(entry.data()["lines_sha256"]) == 64
+    with pytest.raises(Conflict, match="ya está congelada"):
+        service.freeze_round(world, name=ROUND)
+    with pytest.raises(ValidationFailed, match="falta el motivo"):
+        service.reopen_round(world, name=ROUND, reason="   ")
+
+    reopened = service.reopen_round(world, name=ROUND, reason="IMSS corrige oncológicos")
+
+    assert (reopened.status, reopened.frozen_at) == ("open", None)
+    (entry,) = entries(world.db, "round.reopen")
+    assert entry.data()["reason"] == "IMSS corrige oncológicos"
+    with pytest.raises(Conflict, match="está abierta"):
+        service.reopen_round(world, name=ROUND, reason="otra vez")
+
+
+def test_a_stale_round_version_is_refused(world: Context) -> None:
+    found = service.get_round(world.db, ROUND)
+    with pytest.raises(Conflict, match="cambió después de que usted la leyó"):
+        service.freeze_round(world, name=ROUND, version=found.version + 1)
+
+
+def test_an_unknown_round_lists_the_rounds_there_are(world: Context) -> None:
+    with pytest.raises(
+        NotFound, match=r"No existe la ronda de demanda «2030»\. Rondas registradas: 2027-2028"
+    ):
+        service.get_round(world.db, "2030")
+
+
+# ----- an institution's lines ----------------------------------------------------------------
+
+
+def test_a_planner_creates_changes_and_removes_a_line_each_on_the_ledger(world: Context) -> None:
+    imss = planner(world, "IMSS")
+
+    created = service.set_line(
+        imss, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty="1,200", max_qty="3000", version=None,
+    )  # fmt: skip
+    changed = service.set_line(
+        imss, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=1200, max_qty=2500, version=created.version,
+    )  # fmt: skip
+    removed = service.set_line(
+        imss, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty="", max_qty="", version=changed.version,
+    )  # fmt: skip
+
+    assert (created.min_qty, created.max_qty, created.version) == (1200, 3000, 1)
+    assert (changed.max_qty, changed.version) == (2500, 2)
+    assert (removed.min_qty, removed.version) == (None, None)
+    sets = [e.data() for e in entries(world.db, "line.set")]
+    assert sets[0]["old"] is None
+    assert sets[1]["old"] == {"min": 1200, "max": 3000}
+    assert sets[1]["new"] == {"min": 1200, "max": 2500}
+    assert entries(world.db, "line.remove")[0].data()["old"] == {"min": 1200, "max": 2500}
+    assert entries(world.db, "line.set")[0].actor == "usuario:imss"
+    progress = service.round_progress(world.db, name=ROUND).institutions[0]
+    assert progress.last_change_at == world.now
+
+
+def test_saving_the_same_quantities_writes_nothing(world: Context) -> None:
+    line = service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+    head, _ = ledger.head(world.db)
+
+    again = service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=line.version,
+    )  # fmt: skip
+
+    assert again.version == line.version
+    assert ledger.head(world.db)[0] == head
+
+
+def test_a_concurrent_edit_is_refused_with_409(world: Context) -> None:
+    first = service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=90, version=first.version,
+    )  # fmt: skip
+
+    with pytest.raises(Conflict, match="va en la versión 2") as stale:
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=50, max_qty=120, version=first.version,
+        )  # fmt: skip
+    with pytest.raises(Conflict):
+        # Two planners both saw the line missing: the second one's "new" line is stale.
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=50, max_qty=120, version=None,
+        )  # fmt: skip
+    assert stale.value.status == 409
+    assert quantities(world.db)[("IMSS", PARACETAMOL, "")] == Pair(40, 90)
+
+
+def test_line_problems_are_all_reported_and_nothing_is_written(world: Context) -> None:
+    with pytest.raises(ValidationFailed) as text_and_negative:
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty="diez", max_qty="-5", version=None,
+        )  # fmt: skip
+    with pytest.raises(ValidationFailed) as below_share:
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=39, max_qty=100, version=None,
+        )  # fmt: skip
+    with pytest.raises(ValidationFailed) as min_above_max:
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=101, max_qty=100, version=None,
+        )  # fmt: skip
+
+    assert [(p.field, p.message) for p in text_and_negative.value.problems] == [
+        ("min_qty", "la cantidad no es un número"),
+        ("max_qty", "la cantidad es negativa"),
+    ]
+    (problem,) = below_share.value.problems
+    assert problem.expected == "al menos 40 (el 40 % de 100, redondeado hacia arriba)"
+    assert min_above_max.value.problems[0].message == "el mínimo es mayor que el máximo (100)"
+    assert lines_count(world.db) == 0
+    assert entries(world.db, "line.set") == []
+
+
+def test_an_unknown_clave_suggests_the_closest(world: Context) -> None:
+    with pytest.raises(NotFound, match=re.escape("¿Quiso decir 010.000.0104.00?")):
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave="010.000.0140.00",
+            min_qty=4, max_qty=10, version=None,
+        )  # fmt: skip
+
+
+def test_planners_write_and_read_only_their_own_institution(world: Context) -> None:
+    issste = planner(world, "ISSSTE")
+
+    with pytest.raises(Forbidden):
+        service.set_line(
+            issste, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=4, max_qty=10, version=None,
+        )  # fmt: skip
+    with pytest.raises(Forbidden):
+        service.institution_lines(issste, round_name=ROUND, institution_code="IMSS")
+    with pytest.raises(Forbidden):
+        service.institution_sheet(issste, round_name=ROUND, institution_code="IMSS")
+    own = service.institution_lines(issste, round_name=ROUND, institution_code="ISSSTE")
+    assert own.total == len(SMALL_CATALOG)
+
+
+def test_a_frozen_round_refuses_every_write(world: Context) -> None:
+    service.freeze_round(world, name=ROUND)
+
+    with pytest.raises(Conflict, match="está congelada") as caught:
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            min_qty=4, max_qty=10, version=None,
+        )  # fmt: skip
+    with pytest.raises(Conflict, match="está congelada"):
+        service.import_appendix(
+            world,
+            round_name=ROUND,
+            content=appendix_file(["IMSS"], [(PARACETAMOL, 4, 10)]),
+            filename="apendice.xlsx",
+        )
+    with pytest.raises(Conflict, match="está congelada"):
+        service.submit_demand(world, round_name=ROUND, institution_code="IMSS")
+    assert caught.value.status == 409
+    assert lines_count(world.db) == 0
+
+
+def test_lines_per_delivery_point_and_the_unit_must_be_the_institutions(world: Context) -> None:
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        unit_code="IMSS-OOAD-01", min_qty=8, max_qty=20, version=None,
+    )  # fmt: skip
+    with pytest.raises(ValidationFailed, match="IMSS no tiene la unidad «ISSSTE-ALM»"):
+        service.set_line(
+            world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+            unit_code="ISSSTE-ALM", min_qty=8, max_qty=20, version=None,
+        )  # fmt: skip
+
+    page = service.institution_lines(
+        world, round_name=ROUND, institution_code="IMSS", unit_code="IMSS-OOAD-01",
+        only="con-cantidades",
+    )  # fmt: skip
+    whole = service.institution_lines(
+        world, round_name=ROUND, institution_code="IMSS", only="con-cantidades"
+    )
+    assert [(i.clave, i.min_qty, i.unit_code) for i in page.items] == [
+        (PARACETAMOL, 8, "IMSS-OOAD-01")
+    ]
+    assert whole.total == 0
+    assert service.consolidate_round(world.db, round_name=ROUND).total == Pair(8, 20)
+
+
+def test_lines_page_searches_like_the_catalog(world: Context) -> None:
+    page = service.institution_lines(world, round_name=ROUND, institution_code="IMSS", q="0104")
+    assert [i.clave for i in page.items] == [PARACETAMOL, PARACETAMOL_20, PETRI]
+
+
+def test_submitting_needs_lines_and_records_the_total(world: Context) -> None:
+    imss = planner(world, "IMSS")
+    with pytest.raises(ValidationFailed, match="no tiene ninguna línea"):
+        service.submit_demand(imss, round_name=ROUND, institution_code="IMSS")
+    service.set_line(
+        imss, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+
+    service.submit_demand(imss, round_name=ROUND, institution_code="IMSS")
+
+    progress = service.round_progress(world.db, name=ROUND)
+    assert (progress.submitted, progress.pending) == (1, 4)
+    assert progress.institutions[0].submitted_at == world.now
+    (entry,) = entries(world.db, "demand.submit")
+    assert entry.data() == {
+        "round": ROUND, "institution": "IMSS", "lines": 1, "min": 40, "max": 100,
+    }  # fmt: skip
+
+
+# ----- importing an appendix -----------------------------------------------------------------
+
+
+def test_an_appendix_imports_every_institution_with_one_ledger_entry_each(world: Context) -> None:
+    content = appendix_file(
+        ["IMSS", "Instituto de Seguridad y Servicios Sociales de los Trabajadores del Estado"],
+        [(PARACETAMOL, 40, 100, 4, 10), (ASPIRINA, 2, 5, None, None), (TORUNDA, 0, 0, 1, 2)],
+    )
+    head, _ = ledger.head(world.db)
+
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=content, filename="apendice.xlsx"
+    )
+
+    assert (summary.lines, summary.new, summary.sheets) == (5, 5, ("Apéndice",))
+    assert [(i.code, i.lines, i.total) for i in summary.institutions] == [
+        ("IMSS", 3, Pair(42, 105)),
+        ("ISSSTE", 2, Pair(5, 12)),
+    ]
+    assert quantities(world.db)[("ISSSTE", TORUNDA, "")] == Pair(1, 2)
+    assert ledger.head(world.db)[0] == head + 3
+    (imported,) = entries(world.db, "demand.import")
+    assert imported.data()["sha256"] == summary.sha256
+    assert (imported.data()["lines"], imported.data()["institutions"]) == (5, 2)
+    per_institution = [e.data() for e in entries(world.db, "demand.lines")]
+    assert [(d["institution"], d["lines"], d["new"]) for d in per_institution] == [
+        ("IMSS", 3, 3),
+        ("ISSSTE", 2, 2),
+    ]
+    progress = service.round_progress(world.db, name=ROUND)
+    assert progress.submitted == 2
+
+
+def test_importing_again_updates_and_removes_only_what_changed(world: Context) -> None:
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PETRI, unit_code="IMSS-ALM",
+        min_qty=1, max_qty=1, version=None,
+    )  # fmt: skip
+    first = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100), (ASPIRINA, 2, 5)])
+    second = appendix_file(["IMSS"], [(PARACETAMOL, 40, 90), (TORUNDA, 1, 2)])
+    service.import_appendix(world, round_name=ROUND, content=first, filename="a.xlsx")
+
+    summary = service.import_appendix(world, round_name=ROUND, content=second, filename="b.xlsx")
+
+    (imss,) = summary.institutions
+    assert (imss.new, imss.updated, imss.removed, imss.unchanged) == (1, 1, 1, 0)
+    assert quantities(world.db) == {
+        ("IMSS", PARACETAMOL, ""): Pair(40, 90),
+        ("IMSS", TORUNDA, ""): Pair(1, 2),
+        ("IMSS", PETRI, "IMSS-ALM"): Pair(1, 1),
+    }
+    line = world.db.scalars(select(DemandLine).where(DemandLine.clave.has(clave=PARACETAMOL))).one()
+    assert line.version == 2
+
+
+def test_an_institution_new_to_the_round_joins_it(world: Context) -> None:
+    service.open_round(world, name="Solo IMSS", periods=["2027"], institutions=["IMSS"])
+    content = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)])
+
+    summary = service.import_appendix(
+        world, round_name="Solo IMSS", content=content, filename="a.xlsx"
+    )
+
+    assert summary.joined == ("ISSSTE",)
+    progress = service.round_progress(world.db, name="Solo IMSS")
+    assert [(i.code, i.submitted) for i in progress.institutions] == [
+        ("IMSS", True),
+        ("ISSSTE", True),
+    ]
+
+
+def _refused(ctx: Context, content: bytes, filename: str = "apendice.xlsx") -> ValidationFailed:
+    """Import ``content`` expecting a refusal that writes nothing; the refusal."""
+    head, _ = ledger.head(ctx.db)
+    lines = lines_count(ctx.db)
+    with pytest.raises(ValidationFailed) as caught:
+        service.import_appendix(ctx, round_name=ROUND, content=content, filename=filename)
+    assert lines_count(ctx.db) == lines
+    assert ledger.head(ctx.db)[0] == head
+    return caught.value
+
+
+def test_bad_input_a_negative_quantity(world: Context) -> None:
+    error = _refused(world, appendix_file(["IMSS"], [(PARACETAMOL, -4, 10)]))
+
+    (problem,) = error.problems
+    assert (problem.sheet, problem.row, problem.value) == ("Apéndice", 4, "-4")
+    assert problem.column == "IMSS — CANTIDAD MIN (columna E)"
+    assert problem.message == "la cantidad es negativa"
+    assert problem.expected == appendix.QUANTITY_EXPECTED
+
+
+def test_bad_input_min_above_max(world: Context) -> None:
+    error = _refused(world, appendix_file(["IMSS"], [(PARACETAMOL, 11, 10)]))
+
+    (problem,) = error.problems
+    assert (problem.row, problem.column, problem.value) == (
+        4,
+        "IMSS — CANTIDAD MIN (columna E)",
+        "11",
+    )
+    assert "mínima (11) es mayor que la máxima (10)" in problem.message
+
+
+def test_bad_input_min_below_the_rounds_share(world: Context) -> None:
+    error = _refused(world, appendix_file(["IMSS"], [(ASPIRINA, 2, 5), (PARACETAMOL, 39, 100)]))
+
+    (problem,) = error.problems
+    assert (problem.sheet, problem.row, problem.value) == ("Apéndice", 5, "39")
+    assert problem.column == "IMSS — CANTIDAD MIN (columna E)"
+    assert problem.message == "el mínimo es menor que el 40 % del máximo (100)"
+    assert problem.expected == "al menos 40 (el 40 % de 100, redondeado hacia arriba)"
+
+
+def test_bad_input_an_unknown_clave_suggests_the_closest(world: Context) -> None:
+    error = _refused(world, appendix_file(["IMSS"], [("010.000.0140.00", 4, 10)]))
+
+    (problem,) = error.problems
+    assert (problem.row, problem.column, problem.value) == (
+        4,
+        "CLAVES (columna B)",
+        "010.000.0140.00",
+    )
+    assert problem.message == "la clave no existe en el catálogo"
+    assert problem.expected == "una clave del catálogo; ¿quiso decir 010.000.0104.00?"
+
+
+def test_bad_input_text_in_a_quantity_cell(world: Context) -> None:
+    error = _refused(world, appendix_file(["IMSS"], [(PARACETAMOL, 40, "cien")]))
+
+    (problem,) = error.problems
+    assert (problem.row, problem.column, problem.value) == (
+        4,
+        "IMSS — CANTIDAD MAX (columna F)",
+        "cien",
+    )
+    assert problem.message == "la cantidad no es un número"
+
+
+def test_bad_input_a_clave_twice_for_the_same_institution(world: Context) -> None:
+    same_sheet = appendix_file(["IMSS"], [(PARACETAMOL, 4, 10), (PARACETAMOL, 4, 10)])
+    two_names = appendix_file(
+        ["IMSS", "Instituto Mexicano del Seguro Social"], [(PARACETAMOL, 4, 10, 8, 20)]
+    )
+    two_sheets = appendix_file(
+        ["IMSS"],
+        [(PARACETAMOL, 4, 10)],
+        extra={"Detalle": appendix_rows(["IMSS"], [(PARACETAMOL, 8, 20)])},
+    )
+
+    (in_sheet,) = _refused(world, same_sheet).problems
+    (by_alias,) = _refused(world, two_names).problems
+    (across,) = _refused(world, two_sheets).problems
+
+    assert (in_sheet.row, in_sheet.value) == (5, PARACETAMOL)
+    assert "repetida en esta hoja (ya aparece en la fila 4)" in in_sheet.message
+    assert by_alias.message == "la clave ya tiene cantidades de IMSS como «IMSS» en la fila 4"
+    assert by_alias.column == "Instituto Mexicano del Seguro Social — CANTIDAD MIN (columna G)"
+    assert (across.sheet, across.row) == ("Detalle", 4)
+    assert (
+        across.message == "la clave ya tiene cantidades de IMSS en la fila 4 de la hoja «Apéndice»"
+    )
+
+
+def test_bad_input_an_institution_name_that_is_not_registered(world: Context) -> None:
+    error = _refused(world, appendix_file(["IMSS", "PEMEX"], [(PARACETAMOL, 4, 10, 4, 10)]))
+
+    (problem,) = error.problems
+    assert (problem.sheet, problem.value) == ("Apéndice", "PEMEX")
+    assert problem.column == "PEMEX — CANTIDAD MIN (columna G)"
+    assert problem.message == "la institución no está registrada"
+    assert 'abasto demand map-name "PEMEX" --institution CLAVE' in (problem.expected or "")
+
+
+def test_a_mapped_name_then_imports_and_is_on_the_ledger(world: Context) -> None:
+    content = appendix_file(["IMSS", "ISSSTE ZONA NORTE"], [(PARACETAMOL, 4, 10, 4, 10)])
+    _refused(world, content)
+
+    alias = service.map_institution_name(
+        world, name=" ISSSTE  Zona Norte ", institution_code="issste"
+    )
+    summary = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+
+    assert (alias.alias, alias.institution.code) == ("ISSSTE Zona Norte", "ISSSTE")
+    assert [i.named_in_file for i in summary.institutions] == [("IMSS",), ("ISSSTE ZONA NORTE",)]
+    (entry,) = entries(world.db, "institution.alias")
+    assert entry.data() == {"institution": "ISSSTE", "alias": "ISSSTE Zona Norte"}
+    with pytest.raises(Conflict, match="ya identifica a ISSSTE"):
+        service.map_institution_name(world, name="issste zona norte", institution_code="IMSS")
+
+
+def test_bad_input_a_file_that_is_not_a_spreadsheet(world: Context) -> None:
+    error = _refused(world, b"%PDF-1.7 not a workbook", "apendice.pdf")
+    assert error.detail == "El archivo «apendice.pdf» no es una hoja de cálculo"
+    assert error.expected
+
+
+def test_bad_input_an_empty_file(world: Context) -> None:
+    error = _refused(world, b"", "apendice.xlsx")
+    assert error.detail == "El archivo «apendice.xlsx» está vacío"
+
+
+def test_every_problem_of_a_file_is_reported_at_once(world: Context) -> None:
+    content = appendix_file(
+        ["IMSS", "PEMEX"],
+        [
+            (PARACETAMOL, -1, 10, 1, 2),
+            (ASPIRINA, 3, 10, "x", 2),
+            ("010.000.0140.00", 4, 10, None, None),
+            (TORUNDA, 4, 10, 5, 4),
+        ],
+    )
+
+    error = _refused(world, content)
+
+    assert "tiene 6 problemas" in error.detail
+    assert sorted((p.row or 0, p.message) for p in error.problems) == [
+        (0, "la institución no está registrada"),
+        (4, "la cantidad es negativa"),
+        (5, "el mínimo es menor que el 40 % del máximo (10)"),
+        (5, "la cantidad no es un número"),
+        (6, "la clave no existe en el catálogo"),
+        (7, "la cantidad mínima (5) es mayor que la máxima (4)"),
+    ]
+
+
+# ----- the real 2023-2024 appendix -----------------------------------------------------------
+
+
+def _file_totals(path: Path) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per sheet, each column's (min, max) in the file's own Total row, read with openpyxl."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    totals = {}
+    for sheet in workbook.worksheets:
+        names, _, total = list(sheet.iter_rows(min_row=2, max_row=4, values_only=True))
+        assert total[1] == "Total"
+        totals[sheet.title] = {
+            str(names[j]): (int(total[j]), int(total[j + 1]))
+            for j in range(4, len(names), 2)
+            if names[j] is not None
+        }
+    workbook.close()
+    return totals
+
+
+@pytest.fixture
+def real_round(ctx: Context) -> service.AppendixImportSummary:
+    """The small scenario's institutions, the file's claves, and the file imported."""
+    load_scenario(ctx, build_scenario(1, "small"), forecast=False)
+    content = REAL.read_bytes()
+    catalog.import_catalog(ctx, content=content, filename=REAL.name)
+    service.open_round(ctx, name="2023-2024", periods=["2023", "2024"])
+    return service.import_appendix(ctx, round_name="2023-2024", content=content, filename=REAL.name)
+
+
+def test_the_real_appendix_gives_the_files_own_totals(
+    ctx: Context, real_round: service.AppendixImportSummary
+) -> None:
+    expected = _file_totals(REAL)
+    main, detail = expected
+    consolidation = service.consolidate_round(ctx.db, round_name="2023-2024")
+    names = service.institution_names(ctx.db)
+
+    assert real_round.sheets == (main, detail)
+    assert len(expected[main]) == 12 + 1
+    assert len(expected[detail]) == 23 + 1
+    for sheet in (main, detail):
+        for name, (low, high) in expected[sheet].items():
+            if name == "TOTAL GENERAL":
+                continue
+            code = names[fold(name)].code
+            assert consolidation.columns[code] == Pair(low, high), (sheet, name)
+    # The overall total: the main sheet's TOTAL GENERAL, CCINSHAE counted once although its
+    # hospitals state the same demand again in the detail sheet.
+    assert consolidation.total == Pair(*expected[main]["TOTAL GENERAL"])
+    assert consolidation.columns["CCINSHAE"] == Pair(*expected[detail]["TOTAL GENERAL"])
+    assert len(consolidation.lines) == 618
+    assert sum(i.lines for i in real_round.institutions) == 3128 + 7438
+
+
+def test_the_hospitals_are_ccinshaes_breakdown(
+    ctx: Context, real_round: service.AppendixImportSummary
+) -> None:
+    consolidation = service.consolidate_round(ctx.db, round_name="2023-2024")
+    paracetamol = next(line for line in consolidation.lines if line.clave == PARACETAMOL)
+
+    assert paracetamol.counted["CCINSHAE"] == Pair(139711, 349241)
+    assert "INCAN" not in paracetamol.counted
+    members = paracetamol.members["CCINSHAE"]
+    assert len(members) == 23
+    assert sum(members.values(), Pair(0, 0)) == Pair(139711, 349241)
+
+
+def test_export_and_import_again_give_the_same_numbers(
+    ctx: Context, real_round: service.AppendixImportSummary
+) -> None:
+    exported = service.export_xlsx(ctx.db, round_name="2023-2024")
+    service.open_round(ctx, name="copia", periods=["2023", "2024"])
+
+    again = service.import_appendix(ctx, round_name="copia", content=exported, filename="x.xlsx")
+
+    assert quantities(ctx.db, "copia") == quantities(ctx.db, "2023-2024")
+    first = service.consolidate_round(ctx.db, round_name="2023-2024")
+    second = service.consolidate_round(ctx.db, round_name="copia")
+    assert [(line.clave, line.total, line.counted, line.members) for line in second.lines] == [
+        (line.clave, line.total, line.counted, line.members) for line in first.lines
+    ]
+    assert second.total == first.total
+    assert again.sheets == ("Demanda consolidada", "Detalle CCINSHAE")
+
+
+def test_the_exported_workbook_has_the_official_layout(
+    ctx: Context, real_round: service.AppendixImportSummary
+) -> None:
+    exported = service.export_xlsx(ctx.db, round_name="2023-2024")
+
+    workbook = openpyxl.load_workbook(io.BytesIO(exported), read_only=True, data_only=True)
+    main = list(workbook.worksheets[0].iter_rows(max_row=5, values_only=True))
+    workbook.close()
+    assert main[0][0] == "APÉNDICE DEMANDA CONSOLIDADA 2023-2024"
+    assert main[1][4:6] == ("IMSS", None)
+    assert main[1][-2:] == ("TOTALES", None)
+    assert main[2][:6] == ("#", "CLAVES", "DESCRIPCIÓN", "UM", "CANTIDAD MIN", "CANTIDAD MAX")
+    assert main[3][-2:] == (832607777, 2081481629)
+    assert main[4][1] == "010.000.0022.00"
+
+
+def test_csv_and_parquet_have_one_row_per_clave_and_institution(
+    ctx: Context, real_round: service.AppendixImportSummary
+) -> None:
+    csv = service.export_csv(ctx.db, round_name="2023-2024")
+    parquet = service.export_parquet(ctx.db, round_name="2023-2024")
+
+    assert csv.startswith(b"\xef\xbb\xbfronda,clave,descripcion")
+    from_csv = pl.read_csv(io.BytesIO(csv))
+    from_parquet = pl.read_parquet(io.BytesIO(parquet))
+    assert from_csv.height == from_parquet.height == 3128 + 7438
+    counted = from_parquet.filter(pl.col("en_total"))
+    assert (counted["minimo"].sum(), counted["maximo"].sum()) == (832607777, 2081481629)
+    assert from_parquet.filter(pl.col("institucion") == "INCAN")[
+        "coordinadora"
+    ].unique().to_list() == ["CCINSHAE"]
+    assert from_csv["maximo"].sum() == from_parquet["maximo"].sum()
+
+
+# ----- an institution's sheet ----------------------------------------------------------------
+
+
+def test_download_fill_and_upload_the_institutions_sheet(world: Context) -> None:
+    imss = planner(world, "IMSS")
+    catalog.import_homologations(
+        world,
+        institution_code="IMSS",
+        content=table_csv(("Clave institucional", "Clave"), [("1040", PARACETAMOL)]),
+        filename="homologacion.csv",
+    )
+    service.set_line(
+        imss, round_name=ROUND, institution_code="IMSS", clave=ASPIRINA,
+        min_qty=2, max_qty=5, version=None,
+    )  # fmt: skip
+    sheet = service.institution_sheet(imss, round_name=ROUND, institution_code="IMSS")
+    rows = appendix.read_institution_sheet(sheet, "hoja.xlsx")
+    assert len(rows) == len(SMALL_CATALOG)
+    by_clave = {row.clave: row for row in rows}
+    assert (by_clave[ASPIRINA].min_qty, by_clave[ASPIRINA].max_qty) == (2, 5)
+    assert by_clave[PARACETAMOL].institution_code == "1040"
+    filled = [
+        replace(row, clave=None, min_qty=40, max_qty=100) if row.clave == PARACETAMOL
+        else replace(row, min_qty=None, max_qty=None) if row.clave == ASPIRINA
+        else row
+        for row in rows
+    ] + [appendix.PlannerRow("", 0, TORUNDA, None, "IMSS-ALM", None, 1, 2)]  # fmt: skip
+    content = appendix.write_institution_sheet(round_name=ROUND, institution="IMSS", rows=filled)
+
+    summary = service.import_institution_sheet(
+        imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx"
+    )
+
+    assert (summary.new, summary.removed, summary.translated) == (2, 1, 1)
+    assert quantities(world.db) == {
+        ("IMSS", PARACETAMOL, ""): Pair(40, 100),
+        ("IMSS", TORUNDA, "IMSS-ALM"): Pair(1, 2),
+    }
+    (entry,) = entries(world.db, "demand.import")
+    assert entry.data()["institution"] == "IMSS"
+    assert service.round_progress(world.db, name=ROUND).institutions[0].submitted
+
+
+def test_a_sheet_lists_unmapped_codes_and_every_other_problem(world: Context) -> None:
+    rows = [
+        appendix.PlannerRow("", 0, None, "9999", "", None, 4, 10),
+        appendix.PlannerRow("", 0, PARACETAMOL, None, "ISSSTE-ALM", None, 4, 10),
+        appendix.PlannerRow("", 0, ASPIRINA, None, "", None, 3, 10),
+        appendix.PlannerRow("", 0, "010.000.0140.00", None, "", None, 4, 10),
+    ]
+    content = appendix.write_institution_sheet(round_name=ROUND, institution="IMSS", rows=rows)
+
+    with pytest.raises(ValidationFailed) as caught:
+        service.import_institution_sheet(
+            world, round_name=ROUND, institution_code="IMSS", content=content, filename="h.xlsx"
+        )
+
+    assert [(p.row, p.value, p.message) for p in caught.value.problems] == [
+        (4, "9999", "el código institucional no está homologado a ninguna clave"),
+        (5, "ISSSTE-ALM", "IMSS no tiene la unidad «ISSSTE-ALM»"),
+        (6, "3", "el mínimo es menor que el 40 % del máximo (10)"),
+        (7, "010.000.0140.00", "la clave no existe en el catálogo"),
+    ]
+    assert lines_count(world.db) == 0
+
+
+# ----- consumption and forecasts -------------------------------------------------------------
+
+
+def consumption_csv(rows: Sequence[tuple[str, str, str, int, int | str]]) -> bytes:
+    return table_csv(
+        ("Unidad", "Clave", "Mes", "Consumo", "Días sin existencia"),
+        [
+            (unit, clave, month, str(consumed), str(days))
+            for unit, clave, month, consumed, days in rows
+        ],
+    )
+
+
+def history(
+    unit: str, clave: str, monthly: int, months: int = 24
+) -> list[tuple[str, str, str, int, int | str]]:
+    start = date(2024, 1, 1)
+    rows: list[tuple[str, str, str, int, int | str]] = []
+    for i in range(months):
+        year, month = divmod(start.month - 1 + i, 12)
+        rows.append((unit, clave, f"{start.year + year}-{month + 1:02d}", monthly + (i % 3), ""))
+    return rows
+
+
+def test_consumption_imports_and_replaces_a_months_figure(world: Context) -> None:
+    first = service.import_consumption(
+        world,
+        content=consumption_csv(history("IMSS-ALM", PARACETAMOL, 100, 3)),
+        filename="consumo.csv",
+    )
+    again = service.import_consumption(
+        world,
+        content=consumption_csv([("IMSS-ALM", PARACETAMOL, "2024-02", 7, 3)]),
+        filename="consumo.csv",
+    )
+
+    assert (first.rows, first.new, first.units, first.claves) == (3, 3, 1, 1)
+    assert (first.first_month, first.last_month) == (date(2024, 1, 1), date(2024, 3, 1))
+    assert (again.new, again.updated) == (0, 1)
+    assert len(entries(world.db, "consumption.import")) == 2
+
+
+def test_consumption_problems_are_all_reported(world: Context) -> None:
+    content = consumption_csv(
+        [
+            ("NO-EXISTE", PARACETAMOL, "2024-01", 5, ""),
+            ("IMSS-ALM", "010.000.0140.00", "2024-01", 5, ""),
+            ("IMSS-ALM", PARACETAMOL, "2024-13", 5, ""),
+        ]
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        service.import_consumption(world, content=content, filename="consumo.csv")
+
+    messages = [p.message for p in caught.value.problems]
+    assert messages == ["el mes no es válido"]
+    fixed = content.replace(b"2024-13", b"2024-02")
+    with pytest.raises(ValidationFailed) as caught:
+        service.import_consumption(world, content=fixed, filename="consumo.csv")
+    assert [(p.value, p.message) for p in caught.value.problems] == [
+        ("NO-EXISTE", "la unidad no está registrada"),
+        ("010.000.0140.00", "la clave no existe en el catálogo"),
+    ]
+    assert "¿quiso decir 010.000.0104.00?" in (caught.value.problems[1].expected or "")
+
+
+def test_forecast_suggests_each_institutions_max_and_flags_far_lines(world: Context) -> None:
+    service.import_consumption(
+        world,
+        content=consumption_csv(
+            history("IMSS-ALM", PARACETAMOL, 100)
+            + history("IMSS-OOAD-01", PARACETAMOL, 50)
+            + history("IMSS-ALM", ASPIRINA, 10)
+            + history("ISSSTE-ALM", PARACETAMOL, 20)
+        ),
+        filename="consumo.csv",
+    )
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=ASPIRINA,
+        min_qty=100, max_qty=250, version=None,
+    )  # fmt: skip
+
+    summary = service.run_forecast(world, round_name=ROUND, n_jobs=1)
+
+    assert (summary.suggestions, summary.institutions, summary.series) == (3, 2, 4)
+    # History ends in December 2025; 2026 is forecast but not counted.
+    assert (summary.horizon_months, summary.lead_months) == (24, 12)
+    suggestion = world.db.scalars(
+        select(ForecastSuggestion)
+        .join(Clave, Clave.id == ForecastSuggestion.clave_id)
+        .join(Institution, Institution.id == ForecastSuggestion.institution_id)
+        .where(Clave.clave == PARACETAMOL, Institution.code == "IMSS")
+    ).one()
+    # About 151 a month over 24 months, from two units.
+    assert 3300 < suggestion.suggested_max < 3900
+    assert set(json.loads(suggestion.detail or "{}")) == {"IMSS-ALM", "IMSS-OOAD-01"}
+    flags = service.round_flags(world, round_name=ROUND)
+    assert [(f.institution, f.clave, f.flag) for f in flags] == [("IMSS", PARACETAMOL, "below")]
+    assert flags[0].submitted_max == 100
+    assert summary.flagged == 1
+    page = service.institution_lines(
+        world, round_name=ROUND, institution_code="IMSS", only="alertas"
+    )
+    assert [(line.clave, line.flag) for line in page.items] == [(PARACETAMOL, "below")]
+    (entry,) = entries(world.db, "forecast.run")
+    assert entry.data()["suggestions"] == 3
+    issste = planner(world, "ISSSTE")
+    assert service.round_flags(issste, round_name=ROUND) == []
+
+
+def test_backtest_measures_every_model(world: Context) -> None:
+    rows = []
+    for n, unit in enumerate(("IMSS-ALM", "IMSS-OOAD-01", "ISSSTE-ALM")):
+        for clave in (PARACETAMOL, ASPIRINA):
+            rows += history(unit, clave, 50 + 10 * n, months=30)
+    service.import_consumption(world, content=consumption_csv(rows), filename="c.csv")
+
+    results = service.backtest_history(world.db, holdout_months=6, n_jobs=1)
+
+    assert "promedio" in results
+    assert results["AutoETS"].series == 6
+    assert results["AutoETS"].mase >= 0
+
+
+def test_backtest_without_consumption_says_what_is_missing(world: Context) -> None:
+    with pytest.raises(ValidationFailed, match="No hay consumo registrado"):
+        service.backtest_history(world.db)
