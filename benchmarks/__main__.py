@@ -235,6 +235,13 @@ def write_report(figures: list[Figure]) -> None:
         "- *audit verify*: a valid chain of synthetic entries (about 200-byte payloads) is written "
         "with COPY (PostgreSQL) or executemany (SQLite); then `core.ledger.verify`, the code "
         "behind `abasto audit verify`, streams and recomputes it.",
+        "- *demand*: `benchmarks/demand.py` writes an appendix in the official wide layout with "
+        "generated quantities for 62 institutions × the 3,900 claves of the 2025-2026 template, "
+        "imports it into a fresh round through `demand.service` (reading, validation, bulk "
+        "insert, ledger) and consolidates it with SQL, on each database.",
+        "- *forecasts*: `benchmarks/forecast.py` generates 240,000 monthly series of 36 months "
+        "in memory (60 units × 4,000 claves; 40 % smooth, trending or with stock-outs, 60 % "
+        "intermittent or lumpy) and times `demand.forecast.forecast_many` with n_jobs=2.",
         "",
     ]
     out = ROOT / "docs" / "benchmarks.md"
