@@ -28,7 +28,7 @@ app.add_typer(scenario_cli.app, name="scenario")
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration (run it after installing a new version)."""
+    """Aplica las migraciones pendientes (tras instalar una versión nueva)."""
     bound = engine(check=False)
     upgrade(bound)
     console.print(f"Base de datos al día: {bound.url.render_as_string(hide_password=True)}")
@@ -36,7 +36,7 @@ def db_upgrade() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the ledger's hash chain; exit 1 naming the first entry that does not fit."""
+    """Recalcula la cadena de la bitácora; sale con 1 y nombra la primera entrada alterada."""
     with console.status("Verificando la bitácora…"), engine().connect() as connection:
         result = ledger.verify(connection)
     if result.ok:
@@ -55,7 +55,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Dirección en la que escuchar."),
     port: int = typer.Option(8000, help="Puerto."),
 ) -> None:
-    """Serve the web application and the API."""
+    """Sirve la aplicación web y la API."""
     import uvicorn
 
     from abasto.web.app import create_app
@@ -73,6 +73,6 @@ def demo(
     port: int = typer.Option(8000, help="Puerto."),
     fresh: bool = typer.Option(False, "--fresh", help="Borrar antes la base SQLite y regenerarla."),
 ) -> None:
-    """The demo: create and load the scenario when the database is new or empty, then serve."""
+    """La demostración: crea y carga el escenario si la base es nueva o está vacía, y la sirve."""
     scenario_cli.prepare_demo(seed=seed, scale=scale, fresh=fresh)
     serve(host=host, port=port)
