@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from abasto.catalog import service as catalog
-from abasto.core.config import Settings
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.demand import service
 from abasto.demand.rules import Pair
-from abasto.web.app import create_app
 from tests.catalog.test_pages import log_in
-from tests.conftest import PASSWORD, T0, make_user
+from tests.conftest import PASSWORD, T0, make_user, served
 from tests.demand.test_service import (
     ASPIRINA,
     PARACETAMOL,
@@ -32,7 +26,6 @@ from tests.demand.test_service import (
     build_world,
     quantities,
 )
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 PAGE = f"/demanda/{ROUND}"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -320,45 +313,16 @@ def server(fresh_database_url: str, tmp_path: Path) -> Iterator[str]:
             ctx, round_name=ROUND, institution_code="IMSS", clave=PARACETAMOL,
             min_qty=40, max_qty=100, version=None,
         )  # fmt: skip
-    settings = Settings(database_url=fresh_database_url, data_dir=tmp_path, secret_key="test")
-    app = create_app(settings, engine=engine)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the application server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        engine.dispose()
-
-
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: install it with `make chromium`.")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    engine.dispose()
+    with served(fresh_database_url, tmp_path) as base:
+        yield base
 
 
 @pytest.mark.browser
 def test_a_planner_edits_a_max_and_it_is_saved_without_reloading(
-    server: str, chromium: Browser, fresh_database_url: str
+    server: str, browser: Browser, fresh_database_url: str
 ) -> None:
-    page = chromium.new_page()
+    page = browser.new_page()
     page.goto(server + "/entrar?siguiente=" + f"/demanda/{ROUND}/IMSS")
     page.get_by_label("Usuario").fill("imss")
     page.get_by_label("Contraseña").fill(PASSWORD)

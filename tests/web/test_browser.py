@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from abasto.catalog import service
-from abasto.core.config import Settings
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
-from abasto.web.app import create_app
 from tests.catalog.test_service import catalog_csv
-from tests.conftest import T0
+from tests.conftest import T0, served
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
 def server(fresh_database_url: str, tmp_path: Path) -> Iterator[str]:
-    """The whole application served by uvicorn on a free local port, with a small catalog."""
+    """The application on a free port, with a small catalog."""
     engine = make_engine(fresh_database_url)
     with transaction(session_factory(engine)) as db:
         service.import_catalog(
@@ -37,42 +28,9 @@ def server(fresh_database_url: str, tmp_path: Path) -> Iterator[str]:
             content=catalog_csv(),
             filename="catalogo.csv",
         )
-    settings = Settings(database_url=fresh_database_url, data_dir=tmp_path, secret_key="test")
-    app = create_app(settings, engine=engine)
-    # Bound here and handed over, so no other process can take the port in between.
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the application server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        engine.dispose()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is missing at {CHROMIUM}: install it with `make chromium` "
-            "(apt-get install chromium); browser tests are not skipped."
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    engine.dispose()
+    with served(fresh_database_url, tmp_path) as base:
+        yield base
 
 
 def test_catalog_search_answers_while_typing(server: str, browser: Browser) -> None:
