@@ -19,9 +19,24 @@ from abasto.identity.models import (
     Unit,
     User,
 )
+from abasto.tendering.models import (
+    Amendment,
+    Bid,
+    BidLine,
+    BidRequest,
+    Invitation,
+    Partida,
+    PartidaDemand,
+    Question,
+    Tender,
+)
 
 __all__ = [
+    "Amendment",
     "Base",
+    "Bid",
+    "BidLine",
+    "BidRequest",
     "Clave",
     "Consumption",
     "Credential",
@@ -31,11 +46,16 @@ __all__ = [
     "Homologation",
     "Institution",
     "InstitutionAlias",
+    "Invitation",
     "LedgerEntry",
     "LedgerHead",
+    "Partida",
+    "PartidaDemand",
+    "Question",
     "RoundInstitution",
     "Sanction",
     "Supplier",
+    "Tender",
     "Unit",
     "User",
 ]

@@ -17,6 +17,12 @@ class Settings:
     token_ttl_days: int = 30
     session_ttl_hours: int = 12
     timezone: str = "America/Mexico_City"
+    master_key: str = ""
+    """Wraps each tender's data key (base64url of 32 bytes); empty derives one from secret_key."""
+    opening_pace_seconds: float = 2.0
+    """Pause between two bids opened by the background loop, so the public can follow."""
+    tick_seconds: float = 1.0
+    """How often ``abasto serve`` applies the deadlines that came due."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,4 +52,6 @@ def load_settings() -> Settings:
         data_dir=data_dir,
         secret_key=_secret_key(data_dir),
         max_body_bytes=int(os.environ.get("ABASTO_MAX_BODY_BYTES", 25 * 1024 * 1024)),
+        master_key=os.environ.get("ABASTO_MASTER_KEY", ""),
+        opening_pace_seconds=float(os.environ.get("ABASTO_OPENING_PACE_SECONDS", "2")),
     )

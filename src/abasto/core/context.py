@@ -49,12 +49,22 @@ class Context:
     now: datetime
 
     def record(
-        self, action: str, entity: str, payload: Mapping[str, Any], *, public: bool = True
+        self,
+        action: str,
+        entity: str,
+        payload: Mapping[str, Any],
+        *,
+        public: bool = True,
+        actor: str | None = None,
     ) -> int:
-        """Append one ledger entry in this transaction; returns its seq."""
+        """Append one ledger entry in this transaction; returns its seq.
+
+        ``actor`` replaces the acting user's label where naming them would reveal a secret (a
+        sealed bid's author before the opening).
+        """
         return ledger.append(
             self.db,
-            actor=self.actor.label,
+            actor=actor or self.actor.label,
             at=self.now,
             records=[ledger.Record(action, entity, payload, public)],
         )

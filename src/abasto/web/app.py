@@ -23,6 +23,10 @@ from abasto.demand import api as demand_api
 from abasto.demand import pages as demand_pages
 from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
+from abasto.tendering import api as tendering_api
+from abasto.tendering import pages as tendering_pages
+from abasto.tendering.live import FeedHub
+from abasto.tendering.sealing import Sealer
 from abasto.transparency import api as transparency_api
 from abasto.transparency import pages as transparency_pages
 from abasto.web import errors, pages
@@ -60,11 +64,14 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    sessions = sessions or session_factory(engine)
     app.state.abasto = AppState(
         settings=settings,
         engine=engine,
-        sessions=sessions or session_factory(engine),
+        sessions=sessions,
         clock=clock or SystemClock(),
+        sealer=Sealer.from_settings(settings),
+        hub=FeedHub(sessions, database_url=settings.database_url),
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -85,11 +92,13 @@ def create_app(
         identity_api.router,
         catalog_api.router,
         demand_api.router,
+        tendering_api.router,
         transparency_api.router,
         pages.router,
         identity_pages.router,
         catalog_pages.router,
         demand_pages.router,
+        tendering_pages.router,
         transparency_pages.router,
     ):
         app.include_router(router)

@@ -22,6 +22,8 @@ from abasto.core.db import transaction
 from abasto.core.errors import Forbidden, Unauthorized
 from abasto.identity import service as identity
 from abasto.identity.models import ROLE_LABELS, Role
+from abasto.tendering.live import FeedHub
+from abasto.tendering.sealing import Sealer
 
 SESSION_COOKIE = "abasto_sesion"
 
@@ -32,6 +34,8 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
+    sealer: Sealer
+    hub: FeedHub
 
 
 def app_state(request: Request) -> AppState:

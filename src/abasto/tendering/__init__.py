@@ -1,0 +1,1 @@
+"""Tendering: procedures, clarifications, sealed bids with public commitments, the live opening."""

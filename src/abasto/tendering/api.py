@@ -1,0 +1,358 @@
+"""JSON routes of tendering: tenders, partidas, clarifications, sealed bids, the live feed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+
+from abasto.core.context import Context
+from abasto.demand.models import DemandRound
+from abasto.identity.models import Institution, Role
+from abasto.tendering import rules, service
+from abasto.tendering.live import FeedEvent
+from abasto.tendering.models import Tender
+from abasto.tendering.schemas import (
+    AmendmentRead,
+    AmendmentWrite,
+    AnswerWrite,
+    BidRead,
+    BidWrite,
+    CancelBody,
+    OwnBidRead,
+    PartidaRead,
+    QuestionRead,
+    QuestionWrite,
+    ReasonBody,
+    ReceiptRead,
+    TenderCreate,
+    TenderListRead,
+    TenderRead,
+    VersionBody,
+)
+from abasto.tendering.service import PartidaInput
+from abasto.web.deps import allow, app_state, public
+
+router = APIRouter(prefix="/api/v1/tenders", tags=["licitaciones"])
+
+Public = Annotated[Context, Depends(public)]
+Buyer = Annotated[Context, Depends(allow(Role.comprador))]
+Bidder = Annotated[Context, Depends(allow(Role.proveedor))]
+Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repetir la solicitud con la misma clave devuelve el mismo recibo.",
+    ),
+]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HEARTBEAT_SECONDS = 15.0
+
+
+def tender_read(ctx: Context, tender: Tender) -> TenderRead:
+    partidas = len(tender.partidas)
+    bids = service._sealed_counts(ctx.db, [tender.id]).get(tender.id, 0)
+    round_name = ctx.db.scalar(select(DemandRound.name).where(DemandRound.id == tender.round_id))
+    return TenderRead.of(tender, partidas=partidas, bids=bids, round_name=round_name)
+
+
+@router.get("", response_model=TenderListRead)
+def list_tenders(
+    ctx: Public,
+    status: Annotated[
+        str | None, Query(description="Estado: " + ", ".join(rules.STATUS_LABELS))
+    ] = None,
+    q: Annotated[str, Query(max_length=200, description="Número o palabras del título.")] = "",
+    page: Page = 1,
+) -> TenderListRead:
+    """Published tenders, newest first (drafts too for buyers and auditors)."""
+    found = service.list_tenders(ctx, status=status, q=q, page=page)
+    return TenderListRead(
+        items=[tender_read(ctx, s.tender) for s in found.items],
+        total=found.total,
+        page=found.page,
+        per_page=found.per_page,
+    )
+
+
+@router.post("", response_model=TenderRead, status_code=201)
+def create_tender(body: TenderCreate, request: Request, ctx: Buyer) -> TenderRead:
+    """A draft tender, from a frozen demand round or with partidas given by hand."""
+    tender = service.create_tender(
+        ctx,
+        app_state(request).sealer,
+        title=body.title,
+        procedure=body.procedure,
+        round_name=body.round,
+        partidas=[PartidaInput(p.clave, p.min_qty, p.max_qty) for p in body.partidas],
+        invited=body.invited,
+        legal_basis=body.legal_basis,
+        justification=body.justification,
+        publication_at=body.publication_at,
+        clarification_deadline=body.clarification_deadline,
+        bid_deadline=body.bid_deadline,
+        opening_at=body.opening_at,
+        fallo_at=body.fallo_at,
+    )
+    return tender_read(ctx, tender)
+
+
+@router.get("/{tender_id}", response_model=TenderRead)
+def get_tender(tender_id: int, ctx: Public) -> TenderRead:
+    return tender_read(ctx, service.view_tender(ctx, tender_id))
+
+
+@router.get("/{tender_id}/partidas", response_model=list[PartidaRead])
+def list_partidas(tender_id: int, ctx: Public) -> list[PartidaRead]:
+    """Every partida with the minimum and maximum of each institution."""
+    service.view_tender(ctx, tender_id)
+    codes = dict(ctx.db.execute(select(Institution.id, Institution.code)).all())
+    return [PartidaRead.of(p, codes) for p in service.partidas_of(ctx.db, tender_id)]
+
+
+@router.get("/{tender_id}/template.xlsx")
+def bid_template(tender_id: int, ctx: Public) -> Response:
+    """The bid template to fill in: the official layout, one row per partida."""
+    tender, content = service.bid_template(ctx, tender_id=tender_id)
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{tender.number}-plantilla.xlsx"'},
+    )
+
+
+@router.post("/{tender_id}/publish", response_model=TenderRead)
+def publish(tender_id: int, body: VersionBody, ctx: Buyer) -> TenderRead:
+    """Publish a draft; refused when its periods are shorter than its procedure allows."""
+    return tender_read(ctx, service.publish_tender(ctx, tender_id=tender_id, version=body.version))
+
+
+@router.post("/{tender_id}/amendments", response_model=AmendmentRead, status_code=201)
+def amend(tender_id: int, body: AmendmentWrite, ctx: Buyer) -> AmendmentRead:
+    """A recorded change; a late one moves the bid deadline out."""
+    return AmendmentRead.of(
+        service.amend_tender(
+            ctx,
+            tender_id=tender_id,
+            description=body.description,
+            clarification_deadline=body.clarification_deadline,
+            bid_deadline=body.bid_deadline,
+            opening_at=body.opening_at,
+            fallo_at=body.fallo_at,
+            version=body.version,
+        )
+    )
+
+
+@router.get("/{tender_id}/amendments", response_model=list[AmendmentRead])
+def list_amendments(tender_id: int, ctx: Public) -> list[AmendmentRead]:
+    service.view_tender(ctx, tender_id)
+    return [AmendmentRead.of(a) for a in service.amendments_of(ctx.db, tender_id)]
+
+
+@router.post("/{tender_id}/cancel", response_model=TenderRead)
+def cancel(tender_id: int, body: CancelBody, ctx: Buyer) -> TenderRead:
+    return tender_read(
+        ctx,
+        service.cancel_tender(ctx, tender_id=tender_id, reason=body.reason, version=body.version),
+    )
+
+
+@router.post("/{tender_id}/partidas/{number}/desierta", response_model=PartidaRead)
+def declare_desierta(tender_id: int, number: int, body: ReasonBody, ctx: Buyer) -> PartidaRead:
+    partida = service.declare_desierta(ctx, tender_id=tender_id, partida=number, reason=body.reason)
+    codes = dict(ctx.db.execute(select(Institution.id, Institution.code)).all())
+    return PartidaRead.of(partida, codes)
+
+
+@router.get("/{tender_id}/questions", response_model=list[QuestionRead])
+def list_questions(tender_id: int, ctx: Public) -> list[QuestionRead]:
+    """Questions and answers of the junta de aclaraciones, without who asked."""
+    service.view_tender(ctx, tender_id)
+    return [QuestionRead.of(q) for q in service.questions_of(ctx.db, tender_id)]
+
+
+@router.post("/{tender_id}/questions", response_model=QuestionRead, status_code=201)
+def ask(tender_id: int, body: QuestionWrite, ctx: Bidder) -> QuestionRead:
+    """A supplier's question, until the clarification deadline."""
+    return QuestionRead.of(
+        service.ask_question(ctx, tender_id=tender_id, text=body.text, partida=body.partida)
+    )
+
+
+@router.post("/{tender_id}/questions/{number}/answer", response_model=QuestionRead)
+def answer(tender_id: int, number: int, body: AnswerWrite, ctx: Buyer) -> QuestionRead:
+    return QuestionRead.of(
+        service.answer_question(ctx, tender_id=tender_id, number=number, answer=body.answer)
+    )
+
+
+@router.get("/{tender_id}/bids", response_model=list[BidRead])
+def list_bids(tender_id: int, ctx: Public) -> list[BidRead]:
+    """Every bid that counts: before the opening only its commitment; after, all of it."""
+    tender = service.view_tender(ctx, tender_id)
+    return [BidRead.of(b) for b in service.public_bids(ctx.db, tender)]
+
+
+@router.post("/{tender_id}/bids", response_model=ReceiptRead, status_code=201)
+def submit_bid(
+    tender_id: int,
+    body: BidWrite,
+    request: Request,
+    ctx: Bidder,
+    idempotency_key: IdempotencyKey = None,
+) -> ReceiptRead:
+    """Submit a sealed bid; the receipt's commitment is published at once."""
+    return ReceiptRead.of(
+        service.submit_bid(
+            ctx,
+            app_state(request).sealer,
+            tender_id=tender_id,
+            lines=body.inputs(),
+            idempotency_key=idempotency_key,
+        )
+    )
+
+
+@router.post("/{tender_id}/bids/sheet", response_model=ReceiptRead, status_code=201)
+def submit_bid_sheet(
+    tender_id: int,
+    request: Request,
+    ctx: Bidder,
+    file: Annotated[UploadFile, File(description="La plantilla .xlsx con sus precios.")],
+    idempotency_key: IdempotencyKey = None,
+    replaces: Annotated[str | None, Query(description="Proposición que sustituye.")] = None,
+) -> ReceiptRead:
+    """Submit a sealed bid as the filled bid template."""
+    return ReceiptRead.of(
+        service.submit_bid_sheet(
+            ctx,
+            app_state(request).sealer,
+            tender_id=tender_id,
+            content=file.file.read(),
+            filename=file.filename or "proposicion.xlsx",
+            idempotency_key=idempotency_key,
+            replaces=replaces,
+        )
+    )
+
+
+@router.get("/{tender_id}/bids/mine", response_model=list[OwnBidRead])
+def my_bids(tender_id: int, request: Request, ctx: Bidder) -> list[OwnBidRead]:
+    """The supplier's own bids with their receipts, unsealed for it alone."""
+    return [
+        OwnBidRead.of(own)
+        for own in service.my_bids(ctx, app_state(request).sealer, tender_id=tender_id)
+    ]
+
+
+@router.put("/{tender_id}/bids/{bid_id}", response_model=ReceiptRead, status_code=201)
+def replace_bid(
+    tender_id: int,
+    bid_id: str,
+    body: BidWrite,
+    request: Request,
+    ctx: Bidder,
+    idempotency_key: IdempotencyKey = None,
+) -> ReceiptRead:
+    """Replace a sealed bid with a new one (a new receipt); until the bid deadline."""
+    return ReceiptRead.of(
+        service.submit_bid(
+            ctx,
+            app_state(request).sealer,
+            tender_id=tender_id,
+            lines=body.inputs(),
+            idempotency_key=idempotency_key,
+            replaces=bid_id,
+        )
+    )
+
+
+@router.delete("/{tender_id}/bids/{bid_id}", status_code=204)
+def withdraw_bid(tender_id: int, bid_id: str, request: Request, ctx: Bidder) -> Response:
+    """Withdraw a sealed bid; until the bid deadline."""
+    service.withdraw_bid(ctx, app_state(request).sealer, tender_id=tender_id, bid_id=bid_id)
+    return Response(status_code=204)
+
+
+@router.post("/{tender_id}/opening", response_model=TenderRead)
+def start_opening(tender_id: int, ctx: Buyer) -> TenderRead:
+    """Start the public opening (never before its time); bids are then read out one by one."""
+    return tender_read(ctx, service.start_opening(ctx, tender_id=tender_id))
+
+
+@router.get(
+    "/{tender_id}/live",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def live(
+    tender_id: int,
+    request: Request,
+    ctx: Public,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="Desde la entrada (seq).")] = None,
+    follow: Annotated[bool, Query(description="Seguir en vivo; false: sólo la historia.")] = True,
+) -> StreamingResponse:
+    """The tender's feed as Server-Sent Events: the history first, then each event as it comes.
+
+    Reconnecting with ``Last-Event-ID`` (browsers do it by themselves) resumes after that event.
+    """
+    tender = await asyncio.to_thread(_visible, ctx, tender_id)
+    del tender
+    start = after or 0
+    if last_event_id and last_event_id.strip().isdigit():
+        start = int(last_event_id)
+    hub = app_state(request).hub
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        if not follow:
+            for item in await asyncio.to_thread(_history, request, tender_id, start):
+                yield item.sse()
+            return
+        events = hub.follow(tender_id, start).__aiter__()
+        pending: asyncio.Task[FeedEvent] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(events.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
+                if not done:
+                    if await request.is_disconnected():
+                        return
+                    yield ": sigue en vivo\n\n"
+                    continue
+                try:
+                    item = pending.result()
+                except StopAsyncIteration:
+                    return
+                pending = None
+                yield item.sse()
+        finally:
+            if pending is not None:
+                pending.cancel()
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _visible(ctx: Context, tender_id: int) -> Tender:
+    return service.view_tender(ctx, tender_id)
+
+
+def _history(request: Request, tender_id: int, start: int) -> list[FeedEvent]:
+    from abasto.tendering.live import read_feed
+
+    with app_state(request).sessions() as db:
+        return read_feed(db, tender_id, start, limit=100_000)

@@ -1,0 +1,486 @@
+"""Pure rules of tendering: procedure policies, timelines, due events and bid lines.
+
+A procedure type is a policy class (as Prozorro does it): who may bid, which minimum periods
+apply, what a tender of that type must record. The tick asks ``due_events`` which deadlines have
+come and applies them; nothing here reads a clock or a database.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from abasto.core.errors import Problem
+
+# ----- statuses ------------------------------------------------------------------------------
+
+DRAFT = "draft"
+CLARIFICATIONS = "clarifications"
+BIDDING = "bidding"
+CLOSED = "closed"
+OPENING = "opening"
+OPENED = "opened"
+CANCELLED = "cancelled"
+
+STATUS_LABELS = {
+    DRAFT: "Borrador",
+    CLARIFICATIONS: "Junta de aclaraciones",
+    BIDDING: "Recepción de proposiciones",
+    CLOSED: "Cerrada, en espera de la apertura",
+    OPENING: "Apertura en curso",
+    OPENED: "Proposiciones abiertas",
+    CANCELLED: "Cancelada",
+}
+LIVE_STATUSES = (CLARIFICATIONS, BIDDING, CLOSED, OPENING)
+"""Published and not yet opened or cancelled: the tick looks after these."""
+
+
+# ----- procedures ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Periods:
+    """Minimum periods of a procedure, in days; a tender keeps a copy of them when created."""
+
+    min_bid_days: int
+    """From publication to the bid deadline."""
+    min_days_after_clarifications: int
+    """From the clarification deadline to the bid deadline."""
+    late_amendment_days: int
+    """An amendment published closer than this to the bid deadline moves it this far out."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    """A procedure type: its rules, and its minimum periods as parameters."""
+
+    code: str
+    label: str
+    periods: Periods
+    open_to_all: bool = True
+    """Any eligible supplier may bid; otherwise only those invited."""
+    min_invited: int = 0
+    max_invited: int | None = None
+    needs_legal_basis: bool = False
+    ocds_method: str = "open"
+    character: str | None = None
+
+    def problems(
+        self,
+        *,
+        periods: Periods,
+        published: datetime,
+        clarification_deadline: datetime,
+        bid_deadline: datetime,
+        opening_at: datetime,
+        fallo_at: datetime,
+        invited: int,
+        legal_basis: str | None,
+        justification: str | None,
+    ) -> list[Problem]:
+        """Everything that keeps a tender of this type from being published as it stands."""
+        found = timeline_problems(
+            periods=periods,
+            published=published,
+            clarification_deadline=clarification_deadline,
+            bid_deadline=bid_deadline,
+            opening_at=opening_at,
+            fallo_at=fallo_at,
+        )
+        if not self.open_to_all and invited < self.min_invited:
+            found.append(
+                Problem(
+                    f"{self.label}: hay {invited} proveedor(es) invitado(s)",
+                    field="invited",
+                    value=str(invited),
+                    expected=f"al menos {self.min_invited}",
+                )
+            )
+        if self.max_invited is not None and invited > self.max_invited:
+            found.append(
+                Problem(
+                    f"{self.label}: hay {invited} proveedores invitados",
+                    field="invited",
+                    value=str(invited),
+                    expected=f"exactamente {self.max_invited}",
+                )
+            )
+        if self.needs_legal_basis:
+            if not (legal_basis or "").strip():
+                found.append(
+                    Problem(
+                        f"{self.label} sin fundamento legal",
+                        field="legal_basis",
+                        expected="el artículo y fracción que la permiten (p. ej. «LAASSP art. 41 "
+                        "fr. I»)",
+                    )
+                )
+            if len((justification or "").strip()) < 20:
+                found.append(
+                    Problem(
+                        f"{self.label} sin justificación suficiente",
+                        field="justification",
+                        expected="la justificación por escrito (al menos 20 caracteres)",
+                    )
+                )
+        return found
+
+
+PROCEDURES: dict[str, Procedure] = {
+    p.code: p
+    for p in (
+        Procedure(
+            "licitacion_nacional",
+            "Licitación pública nacional",
+            Periods(min_bid_days=15, min_days_after_clarifications=6, late_amendment_days=6),
+            character="nacional",
+        ),
+        Procedure(
+            "licitacion_internacional",
+            "Licitación pública internacional",
+            Periods(min_bid_days=20, min_days_after_clarifications=6, late_amendment_days=6),
+            character="internacional",
+        ),
+        Procedure(
+            "invitacion",
+            "Invitación a cuando menos tres personas",
+            Periods(min_bid_days=5, min_days_after_clarifications=2, late_amendment_days=2),
+            open_to_all=False,
+            min_invited=3,
+            ocds_method="selective",
+        ),
+        Procedure(
+            "adjudicacion_directa",
+            "Adjudicación directa",
+            Periods(min_bid_days=1, min_days_after_clarifications=0, late_amendment_days=1),
+            open_to_all=False,
+            min_invited=1,
+            max_invited=1,
+            needs_legal_basis=True,
+            ocds_method="direct",
+        ),
+    )
+}
+
+
+def procedure(code: str) -> Procedure:
+    try:
+        return PROCEDURES[code]
+    except KeyError:
+        raise ValueError(code) from None
+
+
+def periods_of(params: Mapping[str, Any]) -> Periods:
+    return Periods(**{k: int(params[k]) for k in Periods.__dataclass_fields__})
+
+
+def procedure_problem(code: str) -> Problem | None:
+    if code in PROCEDURES:
+        return None
+    return Problem(
+        "Tipo de procedimiento desconocido",
+        field="procedure",
+        value=code,
+        expected=", ".join(sorted(PROCEDURES)),
+    )
+
+
+# ----- timeline ------------------------------------------------------------------------------
+
+MILESTONES = ("clarification_deadline", "bid_deadline", "opening_at", "fallo_at")
+MILESTONE_LABELS = {
+    "publication_at": "publicación",
+    "clarification_deadline": "límite de preguntas (junta de aclaraciones)",
+    "bid_deadline": "cierre de recepción de proposiciones",
+    "opening_at": "apertura de proposiciones",
+    "fallo_at": "fallo",
+}
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 86400:.2f}".rstrip("0").rstrip(".")
+
+
+def timeline_problems(
+    *,
+    periods: Periods,
+    published: datetime,
+    clarification_deadline: datetime,
+    bid_deadline: datetime,
+    opening_at: datetime,
+    fallo_at: datetime,
+) -> list[Problem]:
+    """Dates out of order, or periods shorter than the procedure allows."""
+    found: list[Problem] = []
+    ordered = [
+        ("publication_at", published),
+        ("clarification_deadline", clarification_deadline),
+        ("bid_deadline", bid_deadline),
+        ("opening_at", opening_at),
+        ("fallo_at", fallo_at),
+    ]
+    for (before, first), (after, second) in itertools.pairwise(ordered):
+        if second < first:
+            found.append(
+                Problem(
+                    f"La fecha de {MILESTONE_LABELS[after]} es anterior a la de "
+                    f"{MILESTONE_LABELS[before]}",
+                    field=after,
+                    value=second.isoformat(),
+                    expected=f"a partir de {first.isoformat()}",
+                )
+            )
+    if fallo_at == opening_at:
+        found.append(
+            Problem(
+                "El fallo no puede darse en el mismo instante que la apertura",
+                field="fallo_at",
+                value=fallo_at.isoformat(),
+                expected=f"después de {opening_at.isoformat()}",
+            )
+        )
+    bid_period = bid_deadline - published
+    if bid_period < timedelta(days=periods.min_bid_days):
+        found.append(
+            Problem(
+                f"Plazo para presentar proposiciones de {_days(bid_period)} días",
+                field="bid_deadline",
+                value=bid_deadline.isoformat(),
+                expected=f"al menos {periods.min_bid_days} días naturales desde la publicación "
+                f"(a partir de {(published + timedelta(days=periods.min_bid_days)).isoformat()})",
+            )
+        )
+    gap = bid_deadline - clarification_deadline
+    if gap < timedelta(days=periods.min_days_after_clarifications):
+        found.append(
+            Problem(
+                f"Entre el límite de preguntas y el cierre hay {_days(gap)} días",
+                field="clarification_deadline",
+                value=clarification_deadline.isoformat(),
+                expected=f"al menos {periods.min_days_after_clarifications} días naturales "
+                "antes del cierre de recepción",
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    clarification_deadline: datetime
+    bid_deadline: datetime
+    opening_at: datetime
+    fallo_at: datetime
+
+    def changes(self, other: Timeline) -> dict[str, list[str]]:
+        return {
+            name: [getattr(self, name).isoformat(), getattr(other, name).isoformat()]
+            for name in MILESTONES
+            if getattr(self, name) != getattr(other, name)
+        }
+
+
+def amended_timeline(current: Timeline, wanted: Timeline, *, now: datetime, days: int) -> Timeline:
+    """The timeline after an amendment: a late amendment moves the bid deadline out.
+
+    When the amendment is published less than ``days`` before the (wanted) bid deadline, the
+    deadline becomes ``now + days`` and the opening and the fallo move by the same amount, so
+    bidders keep the time the procedure promises them to read the change.
+    """
+    minimum = now + timedelta(days=days)
+    if wanted.bid_deadline >= minimum:
+        return wanted
+    shift = minimum - wanted.bid_deadline
+    return replace(
+        wanted,
+        bid_deadline=minimum,
+        opening_at=wanted.opening_at + shift,
+        fallo_at=wanted.fallo_at + shift,
+    )
+
+
+# ----- due events ----------------------------------------------------------------------------
+
+CLOSE_CLARIFICATIONS = "close_clarifications"
+CLOSE_BIDS = "close_bids"
+START_OPENING = "start_opening"
+
+
+def due_events(status: str, timeline: Timeline, now: datetime) -> list[str]:
+    """The deadlines that have come (``now`` at or past them) and not been applied, in order.
+
+    A deadline is due at its exact second: a question or a bid at that instant is late.
+    """
+    events: list[tuple[datetime, str, str]] = [
+        (timeline.clarification_deadline, CLOSE_CLARIFICATIONS, CLARIFICATIONS),
+        (timeline.bid_deadline, CLOSE_BIDS, BIDDING),
+        (timeline.opening_at, START_OPENING, CLOSED),
+    ]
+    order = [CLARIFICATIONS, BIDDING, CLOSED, OPENING]
+    if status not in order[:3]:
+        return []
+    reached = order.index(status)
+    return [
+        name
+        for at, name, from_status in events
+        if order.index(from_status) >= reached and now >= at
+    ]
+
+
+def next_status(event: str) -> str:
+    return {CLOSE_CLARIFICATIONS: BIDDING, CLOSE_BIDS: CLOSED, START_OPENING: OPENING}[event]
+
+
+def accepts_questions(timeline: Timeline, now: datetime) -> bool:
+    return now < timeline.clarification_deadline
+
+
+def accepts_bids(timeline: Timeline, now: datetime) -> bool:
+    return now < timeline.bid_deadline
+
+
+# ----- bid lines -----------------------------------------------------------------------------
+
+MAX_PRICE = Decimal("99999999999999.99")
+
+
+@dataclass(frozen=True, slots=True)
+class BidLineInput:
+    """A partida of a bid as the supplier states it (not yet checked)."""
+
+    partida: int
+    unit_price: Any
+    quantity: Any
+    presentation: str | None = None
+    registro_sanitario: str | None = None
+    manufacturer: str | None = None
+    country: str | None = None
+    where: Mapping[str, Any] = field(default_factory=dict)
+    """Where the line came from (sheet, row) for error messages."""
+
+
+def parse_price(value: Any) -> Decimal:
+    """A unit price in MXN: positive, at most 2 decimals. Raises ValueError with the reason."""
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("falta el precio")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        price = Decimal(str(value).strip().replace("$", "").replace(",", ""))
+    except InvalidOperation:
+        raise ValueError("no es un número") from None
+    if not price.is_finite():
+        raise ValueError("no es un número")
+    if price <= 0:
+        raise ValueError("el precio debe ser mayor que cero")
+    exponent = price.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise ValueError("tiene más de 2 decimales")
+    if price > MAX_PRICE:
+        raise ValueError("es demasiado grande")
+    return price.quantize(Decimal("0.01"))
+
+
+def parse_quantity(value: Any) -> int:
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("falta la cantidad")
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise ValueError("no es un número entero") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError("no es un número entero")
+    if number <= 0:
+        raise ValueError("la cantidad debe ser mayor que cero")
+    return int(number)
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text[:limit] or None
+
+
+def check_bid_lines(
+    lines: Sequence[BidLineInput], partidas: Mapping[int, int]
+) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Each line checked against the tender's partidas (number → maximum quantity).
+
+    Returns the canonical lines (in partida order) and every problem found.
+    """
+    problems: list[Problem] = []
+    clean: dict[int, dict[str, Any]] = {}
+    if not lines:
+        problems.append(Problem("La proposición no tiene partidas", expected="al menos una"))
+    for line in lines:
+        where = dict(line.where)
+        label = f"Partida {line.partida}"
+        if line.partida not in partidas:
+            problems.append(
+                Problem(
+                    f"{label}: no está en la licitación",
+                    value=str(line.partida),
+                    expected=f"un número de partida entre 1 y {max(partidas, default=0)} "
+                    "que no se haya declarado desierta",
+                    **where,
+                )
+            )
+            continue
+        if line.partida in clean:
+            problems.append(Problem(f"{label}: aparece dos veces", expected="una vez", **where))
+            continue
+        try:
+            price = parse_price(line.unit_price)
+        except ValueError as exc:
+            problems.append(
+                Problem(
+                    f"{label}: precio unitario no válido ({exc})",
+                    field="unit_price",
+                    value=str(line.unit_price),
+                    expected="un importe en pesos mayor que cero con a lo más 2 decimales",
+                    **where,
+                )
+            )
+            continue
+        try:
+            quantity = parse_quantity(line.quantity)
+        except ValueError as exc:
+            problems.append(
+                Problem(
+                    f"{label}: cantidad ofertada no válida ({exc})",
+                    field="quantity",
+                    value=str(line.quantity),
+                    expected="un número entero de piezas mayor que cero",
+                    **where,
+                )
+            )
+            continue
+        clean[line.partida] = {
+            "partida": line.partida,
+            "unit_price": price,
+            "quantity": quantity,
+            "presentation": _clean(line.presentation, 500),
+            "registro_sanitario": _clean(line.registro_sanitario, 100),
+            "manufacturer": _clean(line.manufacturer, 300),
+            "country": _clean(line.country, 100),
+        }
+    return [clean[n] for n in sorted(clean)], problems
+
+
+def bid_content(
+    *, tender_number: str, bid_id: str, supplier_rfc: str, lines: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """What a commitment covers: the tender, the bid, the bidder and every line."""
+    return {
+        "tender": tender_number,
+        "bid": bid_id,
+        "supplier": supplier_rfc,
+        "lines": [dict(line) for line in lines],
+    }

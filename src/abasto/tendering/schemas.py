@@ -1,0 +1,334 @@
+"""Request and response shapes of the tendering API.
+
+A bid's shape depends on the tender's stage: ``BidRead`` carries the bidder and the lines only
+once the bid was opened in public; before that, only its id, arrival and commitment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from abasto.tendering import rules, service
+from abasto.tendering.models import Amendment, Partida, Question, Tender
+
+
+class PartidaWrite(BaseModel):
+    clave: str = Field(description="Clave del catálogo.", max_length=20)
+    min_qty: int = Field(ge=0, description="Cantidad mínima consolidada.")
+    max_qty: int = Field(gt=0, description="Cantidad máxima consolidada.")
+
+
+class TenderCreate(BaseModel):
+    title: str = Field(max_length=300)
+    procedure: str = Field(description=f"Uno de: {', '.join(rules.PROCEDURES)}.")
+    round: str | None = Field(default=None, description="Ronda de demanda congelada.")
+    partidas: list[PartidaWrite] = Field(default_factory=list, description="Partidas a mano.")
+    invited: list[str] = Field(default_factory=list, description="RFC de los invitados.")
+    legal_basis: str | None = Field(default=None, description="Fundamento legal (adjudicación).")
+    justification: str | None = None
+    publication_at: AwareDatetime | None = None
+    clarification_deadline: AwareDatetime
+    bid_deadline: AwareDatetime
+    opening_at: AwareDatetime
+    fallo_at: AwareDatetime
+
+
+class VersionBody(BaseModel):
+    version: int | None = Field(
+        default=None, description="Versión leída (control de concurrencia)."
+    )
+
+
+class AmendmentWrite(VersionBody):
+    description: str = Field(max_length=4000)
+    clarification_deadline: AwareDatetime | None = None
+    bid_deadline: AwareDatetime | None = None
+    opening_at: AwareDatetime | None = None
+    fallo_at: AwareDatetime | None = None
+
+
+class CancelBody(VersionBody):
+    reason: str = Field(max_length=4000)
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(max_length=4000)
+
+
+class QuestionWrite(BaseModel):
+    text: str = Field(max_length=4000)
+    partida: int | None = None
+
+
+class AnswerWrite(BaseModel):
+    answer: str = Field(max_length=8000)
+
+
+class BidLineWrite(BaseModel):
+    partida: int = Field(description="Número de partida.")
+    unit_price: Decimal | str = Field(description="Precio unitario en MXN, hasta 2 decimales.")
+    quantity: int | str = Field(description="Cantidad ofertada (piezas).")
+    presentation: str | None = Field(default=None, max_length=500)
+    registro_sanitario: str | None = Field(default=None, max_length=100)
+    manufacturer: str | None = Field(default=None, max_length=300)
+    country: str | None = Field(default=None, max_length=100)
+
+    def as_input(self, position: int) -> rules.BidLineInput:
+        return rules.BidLineInput(
+            partida=self.partida,
+            unit_price=self.unit_price,
+            quantity=self.quantity,
+            presentation=self.presentation,
+            registro_sanitario=self.registro_sanitario,
+            manufacturer=self.manufacturer,
+            country=self.country,
+            where={"field": f"lines[{position}]"},
+        )
+
+
+class BidWrite(BaseModel):
+    lines: list[BidLineWrite] = Field(max_length=20_000)
+
+    def inputs(self) -> list[rules.BidLineInput]:
+        return [line.as_input(position) for position, line in enumerate(self.lines)]
+
+
+class ReceiptRead(BaseModel):
+    """Keep it: it proves at the opening that the bid read out is the one sent."""
+
+    bid_id: str
+    tender_id: int
+    tender_number: str
+    received_at: datetime
+    commitment: str = Field(description="SHA-256 de (sal ‖ contenido canónico), en hex.")
+    salt: str = Field(description="La sal aleatoria (hex); sólo la conoce quien envió.")
+    replaces: str | None = None
+
+    @classmethod
+    def of(cls, receipt: service.Receipt) -> ReceiptRead:
+        return cls(
+            bid_id=receipt.bid_id,
+            tender_id=receipt.tender_id,
+            tender_number=receipt.tender_number,
+            received_at=receipt.received_at,
+            commitment=receipt.commitment,
+            salt=receipt.salt,
+            replaces=receipt.replaces,
+        )
+
+
+class TimelineRead(BaseModel):
+    publication_at: datetime | None
+    published_at: datetime | None
+    clarification_deadline: datetime
+    bid_deadline: datetime
+    opening_at: datetime
+    fallo_at: datetime
+    opening_started_at: datetime | None
+    opened_at: datetime | None
+
+
+class TenderRead(BaseModel):
+    id: int
+    number: str
+    title: str
+    procedure: str
+    procedure_label: str
+    status: str
+    status_label: str
+    round: str | None
+    legal_basis: str | None
+    justification: str | None
+    timeline: TimelineRead
+    periods: dict[str, int]
+    cancel_reason: str | None
+    partidas: int
+    bids: int = Field(description="Proposiciones vigentes (selladas o abiertas).")
+    version: int
+
+    @classmethod
+    def of(cls, tender: Tender, *, partidas: int, bids: int, round_name: str | None) -> TenderRead:
+        return cls(
+            id=tender.id,
+            number=tender.number,
+            title=tender.title,
+            procedure=tender.procedure,
+            procedure_label=rules.procedure(tender.procedure).label,
+            status=tender.status,
+            status_label=rules.STATUS_LABELS[tender.status],
+            round=round_name,
+            legal_basis=tender.legal_basis,
+            justification=tender.justification,
+            timeline=TimelineRead(
+                publication_at=tender.publication_at,
+                published_at=tender.published_at,
+                clarification_deadline=tender.clarification_deadline,
+                bid_deadline=tender.bid_deadline,
+                opening_at=tender.opening_at,
+                fallo_at=tender.fallo_at,
+                opening_started_at=tender.opening_started_at,
+                opened_at=tender.opened_at,
+            ),
+            periods={k: int(v) for k, v in tender.params.items()},
+            cancel_reason=tender.cancel_reason,
+            partidas=partidas,
+            bids=bids,
+            version=tender.version,
+        )
+
+
+class TenderListRead(BaseModel):
+    items: list[TenderRead]
+    total: int
+    page: int
+    per_page: int
+
+
+class DemandRead(BaseModel):
+    institution: str
+    min_qty: int
+    max_qty: int
+
+
+class PartidaRead(BaseModel):
+    number: int
+    clave: str
+    description: str
+    unit: str | None
+    min_qty: int
+    max_qty: int
+    desierta: bool
+    desierta_reason: str | None
+    demands: list[DemandRead]
+
+    @classmethod
+    def of(cls, partida: Partida, codes: dict[int, str]) -> PartidaRead:
+        return cls(
+            number=partida.number,
+            clave=partida.clave.clave,
+            description=partida.clave.description,
+            unit=partida.clave.unit,
+            min_qty=partida.min_qty,
+            max_qty=partida.max_qty,
+            desierta=partida.desierta_at is not None,
+            desierta_reason=partida.desierta_reason,
+            demands=[
+                DemandRead(
+                    institution=codes[d.institution_id], min_qty=d.min_qty, max_qty=d.max_qty
+                )
+                for d in partida.demands
+            ],
+        )
+
+
+class QuestionRead(BaseModel):
+    """A clarification question as published: without who asked it."""
+
+    number: int
+    partida: int | None
+    text: str
+    asked_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def of(cls, question: Question) -> QuestionRead:
+        return cls(
+            number=question.number,
+            partida=question.partida_number,
+            text=question.text,
+            asked_at=question.asked_at,
+            answer=question.answer,
+            answered_at=question.answered_at,
+        )
+
+
+class AmendmentRead(BaseModel):
+    number: int
+    at: datetime
+    description: str
+    changes: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, amendment: Amendment) -> AmendmentRead:
+        return cls(
+            number=amendment.number,
+            at=amendment.at,
+            description=amendment.description,
+            changes=amendment.changes,
+        )
+
+
+class OpenedLineRead(BaseModel):
+    partida: int
+    unit_price: Decimal
+    quantity: int
+    presentation: str | None
+    registro_sanitario: str | None
+    manufacturer: str | None
+    country: str | None
+
+
+class BidderRead(BaseModel):
+    rfc: str
+    razon_social: str
+
+
+class BidRead(BaseModel):
+    """A bid as anyone may see it: bidder, check and lines only once opened."""
+
+    id: str
+    received_at: datetime
+    commitment: str
+    status: str
+    check: str | None = None
+    check_detail: str | None = None
+    bidder: BidderRead | None = None
+    lines: list[OpenedLineRead] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, bid: service.PublicBid) -> BidRead:
+        return cls(
+            id=bid.id,
+            received_at=bid.submitted_at,
+            commitment=bid.commitment,
+            status=bid.status,
+            check=bid.check,
+            check_detail=bid.check_detail,
+            bidder=(
+                BidderRead(rfc=bid.supplier.rfc, razon_social=bid.supplier.razon_social)
+                if bid.supplier
+                else None
+            ),
+            lines=[
+                OpenedLineRead(
+                    partida=line.partida_number,
+                    unit_price=line.unit_price,
+                    quantity=line.quantity,
+                    presentation=line.presentation,
+                    registro_sanitario=line.registro_sanitario,
+                    manufacturer=line.manufacturer,
+                    country=line.country,
+                )
+                for line in bid.lines
+            ],
+        )
+
+
+class OwnBidRead(BaseModel):
+    """The supplier's own bid, for its eyes only."""
+
+    receipt: ReceiptRead
+    status: str
+    lines: list[OpenedLineRead]
+
+    @classmethod
+    def of(cls, own: service.OwnBid) -> OwnBidRead:
+        return cls(
+            receipt=ReceiptRead.of(own.receipt),
+            status=own.bid.status,
+            lines=[OpenedLineRead.model_validate(line) for line in own.lines],
+        )

@@ -1,0 +1,107 @@
+"""The tick: applies the deadlines that came due and reads out openings, one bid at a time.
+
+It is an edge, like a request: each step runs in its own transaction, so every bid opened is
+committed (and reaches the live feed) before the next. ``abasto serve`` runs it in a background
+thread every ``tick_seconds``; ``abasto tick`` runs it once from the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from abasto.core.clock import Clock
+from abasto.core.context import Actor, Context
+from abasto.core.db import transaction
+from abasto.core.errors import AbastoError
+from abasto.tendering import rules, service
+from abasto.tendering.sealing import Sealer
+
+log = logging.getLogger("abasto.tick")
+SYSTEM = Actor(label="sistema:reloj", role="comprador")
+"""Who the ledger names for what the clock does: nobody pressed a button."""
+
+
+@dataclass
+class TickReport:
+    applied: list[tuple[int, str]] = field(default_factory=list)
+    opened: list[tuple[int, int]] = field(default_factory=list)
+    """(tender id, bids read out) per tender this tick."""
+
+
+@dataclass
+class Ticker:
+    """Remembers when each opening last read out a bid, to keep the pace between two."""
+
+    sessions: sessionmaker[Session]
+    clock: Clock
+    sealer: Sealer
+    pace_seconds: float = 0.0
+    _last_read: dict[int, float] = field(default_factory=dict)
+
+    def _context(self, db: Session) -> Context:
+        return Context(db=db, actor=SYSTEM, now=self.clock.now())
+
+    def tick(self, *, finish: bool = False) -> TickReport:
+        """Apply due deadlines; read out the next bid of each opening (all of them if finish)."""
+        report = TickReport()
+        with transaction(self.sessions) as db:
+            due = service.due_tenders(db, self.clock.now())
+        for tender_id in due:
+            with transaction(self.sessions) as db:
+                ctx = self._context(db)
+                tender = service.get_tender(db, tender_id)
+                for event in service.apply_due(ctx, tender):
+                    report.applied.append((tender_id, event))
+                opening = tender.status == rules.OPENING
+            if opening:
+                report.opened.append((tender_id, self._read_out(tender_id, finish=finish)))
+        return report
+
+    def _read_out(self, tender_id: int, *, finish: bool) -> int:
+        count = 0
+        while True:
+            last = self._last_read.get(tender_id)
+            if not finish and last is not None and time.monotonic() - last < self.pace_seconds:
+                return count
+            with transaction(self.sessions) as db:
+                tender = service.get_tender(db, tender_id)
+                if tender.status != rules.OPENING:
+                    self._last_read.pop(tender_id, None)
+                    return count
+                more = service.open_next_bid(self._context(db), self.sealer, tender_id=tender_id)
+            count += 1
+            self._last_read[tender_id] = time.monotonic()
+            if not more:
+                self._last_read.pop(tender_id, None)
+                return count
+            if not finish:
+                return count
+            if self.pace_seconds:
+                time.sleep(self.pace_seconds)
+
+
+def run_in_background(
+    ticker: Ticker, every: float, stop: threading.Event, on_error: Callable[[], None] | None = None
+) -> threading.Thread:
+    """The loop of ``abasto serve``: a tick every ``every`` seconds until ``stop`` is set."""
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                ticker.tick()
+            except AbastoError as exc:
+                log.warning("tick: %s", exc)
+            except Exception:
+                log.exception("tick failed; trying again at the next one")
+                if on_error:
+                    on_error()
+
+    thread = threading.Thread(target=loop, name="abasto-tick", daemon=True)
+    thread.start()
+    return thread
