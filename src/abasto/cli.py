@@ -11,6 +11,7 @@ from abasto.core.db import upgrade
 from abasto.demand import cli as demand_cli
 from abasto.identity import cli as identity_cli
 from abasto.scenario import cli as scenario_cli
+from abasto.tendering import cli as tendering_cli
 
 app = typer.Typer(
     help="Abasto: compra consolidada y abasto de insumos para la salud.", no_args_is_help=True
@@ -24,6 +25,8 @@ app.add_typer(demand_cli.app, name="demand")
 app.add_typer(identity_cli.users_app, name="users")
 app.add_typer(identity_cli.suppliers_app, name="suppliers")
 app.add_typer(scenario_cli.app, name="scenario")
+app.add_typer(tendering_cli.app, name="tenders")
+app.command("tick")(tendering_cli.tick)
 
 
 @db_app.command("upgrade")
@@ -55,14 +58,31 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Dirección en la que escuchar."),
     port: int = typer.Option(8000, help="Puerto."),
 ) -> None:
-    """Sirve la aplicación web y la API."""
+    """Sirve la aplicación web y la API, y aplica los plazos vencidos cada segundo."""
+    import threading
+
     import uvicorn
 
+    from abasto.core.config import load_settings
+    from abasto.tendering.tick import Ticker, run_in_background
     from abasto.web.app import create_app
 
-    application = create_app(engine=engine())
+    settings = load_settings()
+    application = create_app(settings, engine=engine())
+    state = application.state.abasto
+    ticker = Ticker(
+        state.sessions, state.clock, state.sealer, pace_seconds=settings.opening_pace_seconds
+    )
+    stop = threading.Event()
+    run_in_background(ticker, settings.tick_seconds, stop)
     console.print(f"Abasto en http://{host}:{port}  (API: http://{host}:{port}/docs)")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    try:
+        # Live feeds never end by themselves: give open connections a few seconds, then close.
+        uvicorn.run(
+            application, host=host, port=port, log_level="info", timeout_graceful_shutdown=3
+        )
+    finally:
+        stop.set()
 
 
 @app.command()

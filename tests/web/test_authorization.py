@@ -32,6 +32,7 @@ C, INST, P, E, A = Role.comprador, Role.institucion, Role.proveedor, Role.evalua
 DEMAND_READ = frozenset({C, INST, A})
 DEMAND_WRITE = frozenset({C, INST})
 ROUND = "/api/v1/demand/rounds/{round_name}"
+TENDER = "/api/v1/tenders/{tender_id}"
 
 HOME_RFC = make_rfc("FAB", date(2001, 5, 17), "K3")
 OTHER_RFC = make_rfc("DIS", date(1999, 2, 3), "P7")
@@ -152,9 +153,38 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("PUT", "/demanda/{round_name}/{code}/lineas/{clave}"): Case(DEMAND_WRITE, scope="institution"),
     ("POST", "/demanda/{round_name}/{code}/hoja"): Case(DEMAND_WRITE, scope="institution"),
     ("POST", "/demanda/{round_name}/{code}/enviar"): Case(DEMAND_WRITE, scope="institution"),
+    ("GET", "/api/v1/tenders"): Case(PUBLIC),
+    ("POST", "/api/v1/tenders"): Case(frozenset({C})),
+    ("GET", TENDER): Case(PUBLIC),
+    ("GET", f"{TENDER}/partidas"): Case(PUBLIC),
+    ("GET", f"{TENDER}/template.xlsx"): Case(PUBLIC),
+    ("POST", f"{TENDER}/publish"): Case(frozenset({C})),
+    ("GET", f"{TENDER}/amendments"): Case(PUBLIC),
+    ("POST", f"{TENDER}/amendments"): Case(frozenset({C})),
+    ("POST", f"{TENDER}/cancel"): Case(frozenset({C})),
+    ("POST", f"{TENDER}/partidas/{{number}}/desierta"): Case(frozenset({C})),
+    ("GET", f"{TENDER}/questions"): Case(PUBLIC),
+    ("POST", f"{TENDER}/questions"): Case(frozenset({P})),
+    ("POST", f"{TENDER}/questions/{{number}}/answer"): Case(frozenset({C})),
+    ("GET", f"{TENDER}/bids"): Case(PUBLIC),
+    ("POST", f"{TENDER}/bids"): Case(frozenset({P})),
+    ("POST", f"{TENDER}/bids/sheet"): Case(frozenset({P})),
+    ("GET", f"{TENDER}/bids/mine"): Case(frozenset({P})),
+    ("PUT", f"{TENDER}/bids/{{bid_id}}"): Case(frozenset({P})),
+    ("DELETE", f"{TENDER}/bids/{{bid_id}}"): Case(frozenset({P})),
+    ("POST", f"{TENDER}/opening"): Case(frozenset({C})),
+    ("GET", f"{TENDER}/live"): Case(PUBLIC),
 }
 
-SAMPLE_PATH_VALUES = {"clave": CLAVE, "code": "IMSS", "rfc": HOME_RFC, "round_name": "2027-2028"}
+SAMPLE_PATH_VALUES = {
+    "clave": CLAVE,
+    "code": "IMSS",
+    "rfc": HOME_RFC,
+    "round_name": "2027-2028",
+    "tender_id": "999999",
+    "number": "1",
+    "bid_id": "0" * 32,
+}
 
 
 def _routes(client: TestClient) -> dict[tuple[str, str], APIRoute]:

@@ -23,6 +23,8 @@ class Settings:
     """Pause between two bids opened by the background loop, so the public can follow."""
     tick_seconds: float = 1.0
     """How often ``abasto serve`` applies the deadlines that came due."""
+    live_poll_seconds: float = 1.0
+    """How often the live feed looks for entries no notification announced (see tendering.live)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -54,4 +56,5 @@ def load_settings() -> Settings:
         max_body_bytes=int(os.environ.get("ABASTO_MAX_BODY_BYTES", 25 * 1024 * 1024)),
         master_key=os.environ.get("ABASTO_MASTER_KEY", ""),
         opening_pace_seconds=float(os.environ.get("ABASTO_OPENING_PACE_SECONDS", "2")),
+        live_poll_seconds=float(os.environ.get("ABASTO_LIVE_POLL_SECONDS", "1")),
     )

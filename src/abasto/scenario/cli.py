@@ -17,8 +17,10 @@ from sqlalchemy.engine import make_url
 from abasto.core.cli import console, engine, err_console, unit_of_work
 from abasto.core.config import load_settings
 from abasto.core.db import current_revision, upgrade
+from abasto.core.money import format_datetime
 from abasto.identity import service as identity
 from abasto.scenario.build import build_scenario
+from abasto.scenario.institutions import Scale
 from abasto.scenario.load import (
     DEMO_PASSWORD,
     STAGES,
@@ -30,6 +32,8 @@ from abasto.scenario.load import (
     load_scenario,
     loaded_scenario,
 )
+from abasto.scenario.tenders import OPENS_AFTER, pending_demo_opening, stage_demo_opening
+from abasto.tendering.sealing import Sealer
 
 app = typer.Typer(help="Escenario de demostración generado.", no_args_is_help=True)
 
@@ -148,6 +152,7 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
         loaded = loaded_scenario(ctx.db)
     if counts.institutions == 0:
         print_demo_users(_load(bound, seed, scale).users)
+        _stage_live_opening(bound, seed, scale.value)
         return
     if loaded is None:
         console.print(
@@ -169,3 +174,26 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
             highlight=False,
         )
     print_demo_users(demo_users(build_scenario(loaded.seed, loaded.scale)))
+    _stage_live_opening(bound, loaded.seed, loaded.scale)
+
+
+def _stage_live_opening(bound: Engine, seed: int, scale: Scale) -> None:
+    """A tender that opens in public a few minutes from now, unless one is already pending."""
+    sealer = Sealer.from_settings(load_settings())
+    with unit_of_work(bound) as ctx:
+        pending = pending_demo_opening(ctx)
+        if pending is None:
+            staged = stage_demo_opening(ctx, sealer, build_scenario(seed, scale))
+            tender_id, number, opening_at = staged.tender_id, staged.number, None
+        else:
+            tender_id, number, opening_at = pending.id, pending.number, pending.opening_at
+    when = (
+        f"a las {format_datetime(opening_at)}"
+        if opening_at is not None
+        else f"en {OPENS_AFTER.total_seconds() / 60:.0f} minutos"
+    )
+    console.print(
+        f"Apertura en vivo de la licitación {number} {when}: "
+        f"http://<servidor>/licitaciones/{tender_id}/apertura",
+        highlight=False,
+    )

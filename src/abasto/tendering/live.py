@@ -122,6 +122,7 @@ class FeedHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pulls: set[asyncio.Future[None]] = set()
+        self._listening = asyncio.Event()
 
     @property
     def viewers(self) -> int:
@@ -133,6 +134,10 @@ class FeedHub:
         self._tasks.append(asyncio.create_task(self._poll_forever()))
         if self._url.startswith("postgresql"):
             self._tasks.append(asyncio.create_task(self._listen_forever()))
+            # The first viewer waits until notifications can arrive, so none sent after it
+            # subscribed is left to the slow poll.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listening.wait(), timeout=5)
 
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
@@ -165,6 +170,10 @@ class FeedHub:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    # Entries committed while the connection was down are not lost: pull them.
+                    for tender_id in list(self._channels):
+                        self._wake(tender_id)
                     async for note in conn.notifies():
                         with contextlib.suppress(ValueError):
                             self._wake(int(note.payload))

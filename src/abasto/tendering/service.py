@@ -59,8 +59,18 @@ MATCHES, MISMATCH = "coincide", "no_coincide"
 # ----- reading -------------------------------------------------------------------------------
 
 
-def get_tender(db: Session, tender_id: int) -> Tender:
-    found = db.get(Tender, tender_id)
+def get_tender(db: Session, tender_id: int, *, lock: bool = False) -> Tender:
+    """The tender; ``lock`` holds its row until commit, so that two workers ticking at once
+    (or a buyer and the tick) apply a transition or read out a bid only once."""
+    if lock:
+        found = db.scalar(
+            select(Tender)
+            .where(Tender.id == tender_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        found = db.get(Tender, tender_id)
     if found is None:
         raise NotFound(f"No existe la licitación {tender_id}.")
     return found
@@ -282,8 +292,13 @@ def create_tender(
     legal_basis: str | None = None,
     justification: str | None = None,
     publication_at: datetime | None = None,
+    periods: rules.Periods | None = None,
 ) -> Tender:
-    """A draft tender: from a frozen demand round (one partida per clave) or by hand."""
+    """A draft tender: from a frozen demand round (one partida per clave) or by hand.
+
+    ``periods`` replaces the procedure's minimum periods; only the demo's staged opening uses it
+    (not the API), and the replacement is public: the publication's ledger entry lists them.
+    """
     problems: list[Problem] = []
     if not title.strip():
         problems.append(Problem("Falta el título", field="title", expected="un título"))
@@ -317,7 +332,7 @@ def create_tender(
         status=rules.DRAFT,
         legal_basis=(legal_basis or "").strip() or None,
         justification=(justification or "").strip() or None,
-        params=policy.periods.as_dict(),
+        params=(periods or policy.periods).as_dict(),
         publication_at=publication_at,
         clarification_deadline=clarification_deadline,
         bid_deadline=bid_deadline,
@@ -1096,7 +1111,7 @@ def _start(ctx: Context, tender: Tender) -> None:
 
 def start_opening(ctx: Context, *, tender_id: int) -> Tender:
     """The buyer starts the opening, never before its time."""
-    tender = get_tender(ctx.db, tender_id)
+    tender = get_tender(ctx.db, tender_id, lock=True)
     _require_live(tender, "no hay apertura")
     if ctx.now < tender.opening_at:
         raise Conflict(
@@ -1184,7 +1199,7 @@ def _check(bid: Bid, published: str | None, sealed: dict[str, Any] | None, tende
 
 def open_next_bid(ctx: Context, sealer: Sealer, *, tender_id: int) -> bool:
     """Open the next bid in public; returns whether any remain. Ends the opening at the last."""
-    tender = get_tender(ctx.db, tender_id)
+    tender = get_tender(ctx.db, tender_id, lock=True)
     if tender.status != rules.OPENING:
         raise Conflict(f"La licitación {tender.number} no está en apertura.")
     pending = _to_open(ctx.db, tender)

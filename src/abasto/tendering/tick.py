@@ -55,7 +55,7 @@ class Ticker:
         for tender_id in due:
             with transaction(self.sessions) as db:
                 ctx = self._context(db)
-                tender = service.get_tender(db, tender_id)
+                tender = service.get_tender(db, tender_id, lock=True)
                 for event in service.apply_due(ctx, tender):
                     report.applied.append((tender_id, event))
                 opening = tender.status == rules.OPENING

@@ -71,7 +71,9 @@ def create_app(
         sessions=sessions,
         clock=clock or SystemClock(),
         sealer=Sealer.from_settings(settings),
-        hub=FeedHub(sessions, database_url=settings.database_url),
+        hub=FeedHub(
+            sessions, database_url=settings.database_url, poll_seconds=settings.live_poll_seconds
+        ),
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
