@@ -421,6 +421,8 @@ def check_bid_lines(
         problems.append(Problem("La proposición no tiene partidas", expected="al menos una"))
     for line in lines:
         where = dict(line.where)
+        # A JSON line is located by its field ("lines[3]"); its bad value adds the member name.
+        base = where.pop("field", None)
         label = f"Partida {line.partida}"
         if line.partida not in partidas:
             problems.append(
@@ -429,12 +431,15 @@ def check_bid_lines(
                     value=str(line.partida),
                     expected=f"un número de partida entre 1 y {max(partidas, default=0)} "
                     "que no se haya declarado desierta",
+                    field=base,
                     **where,
                 )
             )
             continue
         if line.partida in clean:
-            problems.append(Problem(f"{label}: aparece dos veces", expected="una vez", **where))
+            problems.append(
+                Problem(f"{label}: aparece dos veces", expected="una vez", field=base, **where)
+            )
             continue
         try:
             price = parse_price(line.unit_price)
@@ -442,7 +447,7 @@ def check_bid_lines(
             problems.append(
                 Problem(
                     f"{label}: precio unitario no válido ({exc})",
-                    field="unit_price",
+                    field=f"{base}.unit_price" if base else "unit_price",
                     value=str(line.unit_price),
                     expected="un importe en pesos mayor que cero con a lo más 2 decimales",
                     **where,
@@ -455,7 +460,7 @@ def check_bid_lines(
             problems.append(
                 Problem(
                     f"{label}: cantidad ofertada no válida ({exc})",
-                    field="quantity",
+                    field=f"{base}.quantity" if base else "quantity",
                     value=str(line.quantity),
                     expected="un número entero de piezas mayor que cero",
                     **where,

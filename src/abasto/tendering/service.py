@@ -813,16 +813,23 @@ class Receipt:
     replaces: str | None = None
 
 
-def _bidding_tender(ctx: Context, tender_id: int, sealer: Sealer) -> tuple[Tender, TenderKey]:
+def _bidding_tender(
+    ctx: Context, tender_id: int, sealer: Sealer, *, on_time: bool = True
+) -> tuple[Tender, TenderKey]:
     tender = _visible_tender(ctx, tender_id)
     _require_live(tender, "no recibe proposiciones")
+    if on_time:
+        _require_on_time(ctx, tender)
+    return tender, sealer.tender_key(tender.id, tender.wrapped_key)
+
+
+def _require_on_time(ctx: Context, tender: Tender) -> None:
     if not rules.accepts_bids(timeline_of(tender), ctx.now):
         raise Conflict(
             f"La recepción de proposiciones de la licitación {tender.number} cerró el "
             f"{tender.bid_deadline.isoformat()}; hora del servidor: {ctx.now.isoformat()}. "
             "No se recibió la proposición."
         )
-    return tender, sealer.tender_key(tender.id, tender.wrapped_key)
 
 
 def _open_partidas(db: Session, tender_id: int) -> dict[int, int]:
@@ -845,10 +852,15 @@ def submit_bid(
     replaces: str | None = None,
 ) -> Receipt:
     """Seal a bid and publish its commitment; ``replaces`` names the supplier's earlier bid."""
-    tender, key = _bidding_tender(ctx, tender_id, sealer)
+    tender, key = _bidding_tender(ctx, tender_id, sealer, on_time=False)
     supplier = _acting_supplier(ctx)
-    _require_eligible(ctx, tender, supplier)
     owner = key.tag("owner", supplier.id)
+    # A retry of a request accepted before the deadline gets its receipt even after it: only a
+    # new submission is refused by the clock.
+    earlier = _earlier_request(ctx, tender, owner, idempotency_key)
+    if earlier is None:
+        _require_on_time(ctx, tender)
+        _require_eligible(ctx, tender, supplier)
     canonical, problems = rules.check_bid_lines(lines, _open_partidas(ctx.db, tender.id))
     if problems:
         raise ValidationFailed(
@@ -857,10 +869,8 @@ def submit_bid(
             problems=problems,
         )
     request_digest = key.tag("request", canonical_json({"lines": canonical, "replaces": replaces}))
-    if idempotency_key is not None:
-        earlier = _replayed(ctx, key, tender, owner, idempotency_key, request_digest)
-        if earlier is not None:
-            return earlier
+    if earlier is not None:
+        return _replayed(ctx, key, tender, earlier, request_digest)
     previous: Bid | None = None
     if replaces is not None:
         previous = _own_bid(ctx.db, tender, owner, replaces)
@@ -929,23 +939,25 @@ def submit_bid(
     return Receipt(bid_id, tender.id, tender.number, ctx.now, digest, salt.hex(), replaces)
 
 
-def _replayed(
-    ctx: Context,
-    key: TenderKey,
-    tender: Tender,
-    owner: str,
-    idempotency_key: str,
-    request_digest: str,
-) -> Receipt | None:
-    earlier = ctx.db.scalar(
+def _earlier_request(
+    ctx: Context, tender: Tender, owner: str, idempotency_key: str | None
+) -> BidRequest | None:
+    if idempotency_key is None:
+        return None
+    found: BidRequest | None = ctx.db.scalar(
         select(BidRequest).where(
             BidRequest.tender_id == tender.id,
             BidRequest.owner_tag == owner,
             BidRequest.key == idempotency_key,
         )
     )
-    if earlier is None:
-        return None
+    return found
+
+
+def _replayed(
+    ctx: Context, key: TenderKey, tender: Tender, earlier: BidRequest, request_digest: str
+) -> Receipt:
+    idempotency_key = earlier.key
     if earlier.digest != request_digest:
         raise Conflict(
             f"La Idempotency-Key «{idempotency_key}» ya se usó con otro contenido; no se "
@@ -1092,11 +1104,10 @@ def _record_transition(ctx: Context, tender: Tender, action: str, payload: dict[
 def _start(ctx: Context, tender: Tender) -> None:
     tender.status = rules.OPENING
     tender.opening_started_at = ctx.now
-    sealed = ctx.db.scalars(
-        select(Bid)
-        .where(Bid.tender_id == tender.id, Bid.status == SEALED)
-        .order_by(Bid.submitted_at, Bid.id)
-    ).all()
+    # What is to be opened is what the ledger says was sealed and neither replaced nor
+    # withdrawn, not what the bids table holds: a row deleted or marked withdrawn behind the
+    # ledger's back is still listed, and the opening reports it.
+    _, standing = _ledger_bids(ctx.db, tender.id)
     _record_transition(
         ctx,
         tender,
@@ -1104,7 +1115,7 @@ def _start(ctx: Context, tender: Tender) -> None:
         {
             "at": ctx.now,
             "scheduled": tender.opening_at,
-            "bids": [{"bid": b.id, "commitment": b.commitment} for b in sealed],
+            "bids": [{"bid": bid, "commitment": digest} for bid, digest in standing],
         },
     )
 
@@ -1125,17 +1136,32 @@ def start_opening(ctx: Context, *, tender_id: int) -> Tender:
     return tender
 
 
-def _published_commitments(db: Session, tender_id: int) -> dict[str, str]:
-    """bid id → the commitment the ledger published when it arrived."""
+def _ledger_bids(db: Session, tender_id: int) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """From the ledger: bid id → commitment published when it arrived, and the bids standing
+    (sealed, neither replaced nor withdrawn) with their commitments, in order of arrival."""
     published: dict[str, str] = {}
-    for (payload,) in db.execute(
-        select(LedgerEntry.payload).where(
-            LedgerEntry.entity == feed_entity(tender_id), LedgerEntry.action == "bid.seal"
+    gone: set[str] = set()
+    for action, payload in db.execute(
+        select(LedgerEntry.action, LedgerEntry.payload)
+        .where(
+            LedgerEntry.entity == feed_entity(tender_id),
+            LedgerEntry.action.in_(("bid.seal", "bid.withdraw")),
         )
+        .order_by(LedgerEntry.seq)
     ):
         data = json.loads(payload)
-        published[data["bid"]] = data["commitment"]
-    return published
+        if action == "bid.seal":
+            published[data["bid"]] = data["commitment"]
+            if data.get("replaces"):
+                gone.add(data["replaces"])
+        else:
+            gone.add(data["bid"])
+    standing = [(bid, digest) for bid, digest in published.items() if bid not in gone]
+    return published, standing
+
+
+def _published_commitments(db: Session, tender_id: int) -> dict[str, str]:
+    return _ledger_bids(db, tender_id)[0]
 
 
 def _to_open(db: Session, tender: Tender) -> list[str]:
@@ -1228,6 +1254,14 @@ def open_next_bid(ctx: Context, sealer: Sealer, *, tender_id: int) -> bool:
     except Unsealable:
         sealed = None
     result = _check(bid, published, sealed, tender)
+    if bid.status != SEALED:
+        # The ledger lists it as standing; a row saying otherwise was changed behind its back.
+        # The bid is still read out, as sealed, with the anomaly on the record.
+        result = Check(
+            result.matches,
+            f"{result.detail}; aviso: su fila decía «{bid.status}» sin que la bitácora registre "
+            "una sustitución o un retiro",
+        )
     bid.status = OPENED
     bid.opened_at = ctx.now
     bid.check = MATCHES if result.matches else MISMATCH

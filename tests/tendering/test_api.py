@@ -1,0 +1,496 @@
+"""The tendering API: tenders, questions, sealed bids (JSON and sheet), the live feed."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy import select
+
+from abasto.core.ledger import LedgerEntry
+from abasto.tendering import rules, service
+from abasto.tendering.live import feed_entity
+from abasto.tendering.models import Tender
+from tests.conftest import bearer
+from tests.tendering.conftest import (
+    PARTIDAS,
+    PARTIES,
+    SANCTION_FILE_NUMBER,
+    SECOND,
+    Plan,
+    World,
+    fill_template,
+    plan_for,
+)
+
+PROBLEM = "application/problem+json"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def tenders_url(tender: Tender | int, rest: str = "") -> str:
+    tender_id = tender if isinstance(tender, int) else tender.id
+    return f"/api/v1/tenders/{tender_id}{rest}"
+
+
+def bid_body(*prices: tuple[int, str]) -> dict[str, Any]:
+    return {
+        "lines": [
+            {
+                "partida": partida,
+                "unit_price": price,
+                "quantity": 50,
+                "presentation": "Caja con 10 tabletas",
+                "registro_sanitario": "123M2015 SSA",
+                "manufacturer": "Fabricante Genérico",
+                "country": "México",
+            }
+            for partida, price in prices
+        ]
+    }
+
+
+def as_(client: TestClient, key: str) -> dict[str, str]:
+    """Headers of a fresh token of the supplier's user (or a staff user by name)."""
+    return bearer(client, PARTIES[key].username if key in PARTIES else key)
+
+
+def problem(response: Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    return body
+
+
+def events(response: Response) -> list[tuple[int, str]]:
+    """(id, event) of each Server-Sent Event in the body."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return [
+        (int(seq), action)
+        for seq, action in re.findall(r"^id: (\d+)\nevent: ([\w.]+)\n", response.text, re.M)
+    ]
+
+
+# ----- tenders -------------------------------------------------------------------------------
+
+
+def test_the_buyer_creates_and_publishes_a_tender(client: TestClient, world: World) -> None:
+    buyer = as_(client, "comprador")
+    plan = plan_for("invitacion", world.now)
+    body: dict[str, Any] = {
+        "title": "Invitación para medicamentos del primer nivel",
+        "procedure": "invitacion",
+        "partidas": [{"clave": c, "min_qty": lo, "max_qty": hi} for c, lo, hi in PARTIDAS],
+        "invited": [PARTIES[k].rfc for k in ("a", "b", "c")],
+        **{name: getattr(plan, name).isoformat() for name in rules.MILESTONES},
+    }
+
+    created = client.post("/api/v1/tenders", json=body, headers=buyer)
+    assert created.status_code == 201, created.text
+    draft = created.json()
+    assert (draft["status"], draft["partidas"], draft["bids"], draft["version"]) == (
+        "draft",
+        3,
+        0,
+        1,
+    )
+    assert draft["procedure_label"] == "Invitación a cuando menos tres personas"
+    assert client.get(tenders_url(draft["id"])).status_code == 404  # not yet to the public
+
+    published = client.post(
+        tenders_url(draft["id"], "/publish"), json={"version": 1}, headers=buyer
+    )
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "clarifications"
+    assert published.json()["timeline"]["published_at"] is not None
+    public = client.get(tenders_url(draft["id"]))
+    assert public.status_code == 200
+    assert public.json()["status_label"] == "Junta de aclaraciones"
+    partidas = client.get(tenders_url(draft["id"], "/partidas")).json()
+    assert [(p["number"], p["clave"], p["max_qty"]) for p in partidas] == [
+        (n, c, hi) for n, (c, _, hi) in enumerate(PARTIDAS, start=1)
+    ]
+    listed = client.get("/api/v1/tenders", params={"status": "clarifications"}).json()
+    assert [t["id"] for t in listed["items"]] == [draft["id"]]
+    template = client.get(tenders_url(draft["id"], "/template.xlsx"))
+    assert template.headers["content-type"] == XLSX
+    assert "plantilla.xlsx" in template.headers["content-disposition"]
+
+
+def test_a_stale_version_is_a_409(client: TestClient, world: World) -> None:
+    draft = world.tender(publish=False)
+    body = problem(
+        client.post(
+            tenders_url(draft, "/publish"), json={"version": 7}, headers=as_(client, "comprador")
+        ),
+        409,
+    )
+    assert body["errors"][0]["field"] == "version"
+
+
+def test_periods_too_short_are_a_422_naming_each_field(client: TestClient, world: World) -> None:
+    plan = plan_for("licitacion_nacional", world.now)
+    draft = world.tender(
+        plan=Plan(
+            world.now + timedelta(days=1),
+            world.now + timedelta(days=2),
+            plan.opening_at,
+            plan.fallo_at,
+        ),
+        publish=False,
+    )
+    body = problem(
+        client.post(tenders_url(draft, "/publish"), json={}, headers=as_(client, "comprador")),
+        422,
+    )
+    assert {e["field"] for e in body["errors"]} == {"bid_deadline", "clarification_deadline"}
+
+
+# ----- authorization -------------------------------------------------------------------------
+
+
+def test_who_may_do_what(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    create = {"title": "x", "procedure": "licitacion_nacional"}
+    anonymous = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")))
+    assert problem(anonymous, 401)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert problem(client.get(tenders_url(tender, "/bids/mine")), 401)
+    buyer, supplier = as_(client, "comprador"), as_(client, "a")
+    for role in (buyer, as_(client, "auditor"), as_(client, "evaluador")):
+        assert problem(
+            client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")), headers=role),
+            403,
+        )
+    assert problem(client.get(tenders_url(tender, "/bids/mine"), headers=buyer), 403)
+    assert problem(client.post("/api/v1/tenders", json=create, headers=supplier), 403)
+    assert problem(client.post(tenders_url(tender, "/opening"), headers=supplier), 403)
+    assert problem(
+        client.post(
+            tenders_url(tender, "/questions/1/answer"), json={"answer": "Sí."}, headers=supplier
+        ),
+        403,
+    )
+    assert problem(
+        client.post(tenders_url(tender, "/questions"), json={"text": "¿Sí?"}, headers=buyer), 403
+    )
+
+
+def test_a_sanctioned_supplier_is_a_403_naming_the_sanction(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    body = problem(
+        client.post(
+            tenders_url(tender, "/bids"),
+            json=bid_body((1, "10.00")),
+            headers=as_(client, "sancionado"),
+        ),
+        403,
+    )
+    assert f"expediente {SANCTION_FILE_NUMBER}" in body["detail"]
+    assert PARTIES["sancionado"].rfc in body["detail"]
+
+
+# ----- sealed bids ---------------------------------------------------------------------------
+
+
+def test_a_json_bid_with_an_idempotency_key(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    supplier = as_(client, "a")
+    headers = {**supplier, "Idempotency-Key": "envio-1"}
+
+    sent = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "7319.47")), headers=headers)
+    assert sent.status_code == 201, sent.text
+    receipt = sent.json()
+    assert set(receipt) == {
+        "bid_id",
+        "tender_id",
+        "tender_number",
+        "received_at",
+        "commitment",
+        "salt",
+        "replaces",
+    }
+    assert re.fullmatch(r"[0-9a-f]{64}", receipt["commitment"])
+    assert re.fullmatch(r"[0-9a-f]{64}", receipt["salt"])
+    assert receipt["tender_id"] == tender.id
+    assert "7319" not in sent.text
+
+    world.clock.advance(timedelta(minutes=2))
+    again = client.post(
+        tenders_url(tender, "/bids"), json=bid_body((1, "7319.47")), headers=headers
+    )
+    assert again.status_code == 201
+    assert again.json() == receipt
+
+    changed = problem(
+        client.post(tenders_url(tender, "/bids"), json=bid_body((1, "7319.48")), headers=headers),
+        409,
+    )
+    assert changed["errors"][0]["field"] == "Idempotency-Key"
+    assert "7319.4" not in str(changed)
+    assert len(service.public_bids(world.db, tender)) == 1
+
+    # The commitment is on the public feed at once; the price and the bidder are not.
+    history = client.get(tenders_url(tender, "/live"), params={"follow": "false"})
+    assert [action for _, action in events(history)] == ["tender.publish", "bid.seal"]
+    assert receipt["commitment"] in history.text
+    assert "7319" not in history.text
+    assert PARTIES["a"].rfc not in history.text
+
+
+def test_a_bid_as_the_filled_template(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    supplier = as_(client, "b")
+    template = client.get(tenders_url(tender, "/template.xlsx"), headers=supplier).content
+    filled = fill_template(template, {1: 6042.71, 2: "640.10"}, quantities={2: 80})
+
+    sent = client.post(
+        tenders_url(tender, "/bids/sheet"),
+        files={"file": ("proposicion.xlsx", filled, XLSX)},
+        headers={**supplier, "Idempotency-Key": "hoja-1"},
+    )
+
+    assert sent.status_code == 201, sent.text
+    [mine] = client.get(tenders_url(tender, "/bids/mine"), headers=supplier).json()
+    assert mine["receipt"] == sent.json()
+    assert [(ln["partida"], ln["unit_price"], ln["quantity"]) for ln in mine["lines"]] == [
+        (1, "6042.71", PARTIDAS[0][2]),
+        (2, "640.10", 80),
+    ]
+
+
+def test_a_sheet_with_a_clave_changed_is_a_422_naming_the_cell(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    supplier = as_(client, "b")
+    template = client.get(tenders_url(tender, "/template.xlsx")).content
+    filled = fill_template(template, {1: 10}, cells={(1, 2): "010.000.0101.00"})
+    body = problem(
+        client.post(
+            tenders_url(tender, "/bids/sheet"),
+            files={"file": ("proposicion.xlsx", filled, XLSX)},
+            headers=supplier,
+        ),
+        422,
+    )
+    [error] = body["errors"]
+    assert (error["sheet"], error["row"], error["column"]) == ("MED_MAT", 5, "Clave")
+    assert client.get(tenders_url(tender, "/bids/mine"), headers=supplier).json() == []
+
+
+def test_replace_then_withdraw(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    supplier = as_(client, "c")
+    first = client.post(
+        tenders_url(tender, "/bids"), json=bid_body((1, "913.58")), headers=supplier
+    )
+    first_id = first.json()["bid_id"]
+    world.clock.advance(timedelta(minutes=1))
+
+    replaced = client.put(
+        tenders_url(tender, f"/bids/{first_id}"), json=bid_body((1, "900.00")), headers=supplier
+    )
+    assert replaced.status_code == 201, replaced.text
+    assert replaced.json()["replaces"] == first_id
+    second_id = replaced.json()["bid_id"]
+    assert second_id != first_id
+
+    mine = client.get(tenders_url(tender, "/bids/mine"), headers=supplier).json()
+    assert [(m["receipt"]["bid_id"], m["status"]) for m in mine] == [
+        (first_id, "replaced"),
+        (second_id, "sealed"),
+    ]
+
+    gone = client.delete(tenders_url(tender, f"/bids/{second_id}"), headers=supplier)
+    assert gone.status_code == 204
+    assert gone.content == b""
+    assert problem(client.delete(tenders_url(tender, f"/bids/{second_id}"), headers=supplier), 409)
+    # Another supplier cannot touch it, and learns nothing from trying.
+    other = problem(
+        client.delete(tenders_url(tender, f"/bids/{first_id}"), headers=as_(client, "a")), 404
+    )
+    assert PARTIES["c"].rfc not in str(other)
+    assert client.get(tenders_url(tender)).json()["bids"] == 0
+
+
+def test_bad_lines_are_a_422_listing_each_problem_with_its_field(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    supplier = as_(client, "a")
+    body = problem(
+        client.post(
+            tenders_url(tender, "/bids"),
+            json=bid_body((1, "10.00"), (9, "11.00"), (1, "12.00")),
+            headers=supplier,
+        ),
+        422,
+    )
+    assert [(e["field"], e.get("value")) for e in body["errors"]] == [
+        ("lines[1]", "9"),
+        ("lines[2]", None),
+    ]
+    assert body["title"] == "Datos no válidos"
+    shapeless = problem(
+        client.post(tenders_url(tender, "/bids"), json={"lineas": []}, headers=supplier), 422
+    )
+    assert [e["field"] for e in shapeless["errors"]] == ["lines"]
+
+
+@pytest.mark.parametrize("price", ["-5.00", "0", "7319.475"])
+def test_a_bad_price_in_json_is_a_422_naming_its_line(
+    client: TestClient, world: World, price: str
+) -> None:
+    tender = world.tender()
+    body = problem(
+        client.post(
+            tenders_url(tender, "/bids"),
+            json=bid_body((1, "10.00"), (2, price)),
+            headers=as_(client, "a"),
+        ),
+        422,
+    )
+    [error] = body["errors"]
+    assert error["field"].startswith("lines[1]")
+    assert error["value"] == price
+
+
+def test_a_bid_after_the_deadline_is_a_409_with_the_server_time(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    world.clock.set(tender.bid_deadline)
+    body = problem(
+        client.post(
+            tenders_url(tender, "/bids"), json=bid_body((1, "10.00")), headers=as_(client, "a")
+        ),
+        409,
+    )
+    assert world.now.isoformat() in body["detail"]
+
+
+# ----- questions, bids in public, the opening ------------------------------------------------
+
+
+def test_questions_and_answers_are_published_without_who_asked(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    asked = client.post(
+        tenders_url(tender, "/questions"),
+        json={"text": "¿Se acepta caja con 20 tabletas?", "partida": 1},
+        headers=as_(client, "a"),
+    )
+    assert asked.status_code == 201, asked.text
+    answered = client.post(
+        tenders_url(tender, "/questions/1/answer"),
+        json={"answer": "Sí, con el mismo registro sanitario."},
+        headers=as_(client, "comprador"),
+    )
+    assert answered.status_code == 200, answered.text
+    [published] = client.get(tenders_url(tender, "/questions")).json()
+    assert set(published) == {"number", "partida", "text", "asked_at", "answer", "answered_at"}
+    assert published["answer"] == "Sí, con el mismo registro sanitario."
+    world.clock.set(tender.clarification_deadline)
+    assert problem(
+        client.post(
+            tenders_url(tender, "/questions"), json={"text": "¿Tarde?"}, headers=as_(client, "a")
+        ),
+        409,
+    )
+
+
+def test_the_opening_reveals_bids_only_from_its_time(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    receipt = world.bid("a", tender, {1: "7319.47"})
+    sealed = client.get(tenders_url(tender, "/bids")).json()
+    assert sealed == [
+        {
+            "id": receipt.bid_id,
+            "received_at": sealed[0]["received_at"],
+            "commitment": receipt.commitment,
+            "status": "sealed",
+            "check": None,
+            "check_detail": None,
+            "bidder": None,
+            "lines": [],
+        }
+    ]
+    buyer = as_(client, "comprador")
+    world.clock.set(tender.opening_at - SECOND)
+    assert problem(client.post(tenders_url(tender, "/opening"), headers=buyer), 409)
+
+    world.clock.set(tender.opening_at)
+    started = client.post(tenders_url(tender, "/opening"), headers=buyer)
+    assert started.status_code == 200, started.text
+    assert started.json()["status"] == "opening"
+    world.db.expire_all()
+    service.open_all(world.buyer(), world.sealer, tender_id=tender.id)
+
+    [opened] = client.get(tenders_url(tender, "/bids")).json()
+    assert opened["check"] == "coincide"
+    assert opened["bidder"] == {"rfc": PARTIES["a"].rfc, "razon_social": PARTIES["a"].name}
+    assert [(ln["partida"], ln["unit_price"]) for ln in opened["lines"]] == [(1, "7319.47")]
+    assert client.get(tenders_url(tender)).json()["status"] == "opened"
+
+
+# ----- the live feed -------------------------------------------------------------------------
+
+
+def test_the_feed_history_is_the_tenders_public_ledger_and_resumes_after_an_event(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    world.bid("a", tender, {1: "10.00"})
+    world.bid("b", tender, {1: "11.00"})
+    service.ask_question(world.as_supplier("a"), tender_id=tender.id, text="¿Se acepta?")
+    world.db.flush()
+    seqs = list(
+        world.db.scalars(
+            select(LedgerEntry.seq)
+            .where(LedgerEntry.entity == feed_entity(tender.id), LedgerEntry.public.is_(True))
+            .order_by(LedgerEntry.seq)
+        )
+    )
+    assert len(seqs) == 4
+
+    everything = client.get(tenders_url(tender, "/live"), params={"follow": "false"})
+    assert everything.headers["cache-control"] == "no-cache"
+    assert everything.text.startswith("retry: 2000\n\n")
+    assert events(everything) == list(
+        zip(seqs, ["tender.publish", "bid.seal", "bid.seal", "question.ask"], strict=True)
+    )
+
+    resumed = client.get(
+        tenders_url(tender, "/live"),
+        params={"follow": "false"},
+        headers={"Last-Event-ID": str(seqs[1])},
+    )
+    assert [seq for seq, _ in events(resumed)] == seqs[2:]
+    after = client.get(tenders_url(tender, "/live"), params={"follow": "false", "after": seqs[2]})
+    assert [seq for seq, _ in events(after)] == seqs[3:]
+    # Each event's data is the ledger entry's payload, with its seq.
+    data = re.findall(r"^data: (.*)$", everything.text, re.M)
+    assert f'"seq":{seqs[0]}' in data[0]
+    assert (
+        client.get(
+            tenders_url(tender, "/live"), params={"follow": "false", "after": -1}
+        ).status_code
+        == 422
+    )
+
+
+def test_the_feed_of_a_draft_or_unknown_tender_is_not_found(
+    client: TestClient, world: World
+) -> None:
+    draft = world.tender(publish=False)
+    assert problem(client.get(tenders_url(draft, "/live"), params={"follow": "false"}), 404)
+    assert problem(client.get(tenders_url(9999, "/live"), params={"follow": "false"}), 404)
