@@ -374,7 +374,7 @@ def test_a_bid_after_the_deadline_is_a_409_with_the_server_time(
         ),
         409,
     )
-    assert world.now.isoformat() in body["detail"]
+    assert rules.when(world.now) in body["detail"]
 
 
 # ----- questions, bids in public, the opening ------------------------------------------------

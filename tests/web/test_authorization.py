@@ -33,6 +33,8 @@ DEMAND_READ = frozenset({C, INST, A})
 DEMAND_WRITE = frozenset({C, INST})
 ROUND = "/api/v1/demand/rounds/{round_name}"
 TENDER = "/api/v1/tenders/{tender_id}"
+MINE = "/proveedor/licitaciones/{tender_id}"
+MANAGE = "/comprador/licitaciones/{tender_id}"
 
 HOME_RFC = make_rfc("FAB", date(2001, 5, 17), "K3")
 OTHER_RFC = make_rfc("DIS", date(1999, 2, 3), "P7")
@@ -174,6 +176,25 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", f"{TENDER}/bids/{{bid_id}}"): Case(frozenset({P})),
     ("POST", f"{TENDER}/opening"): Case(frozenset({C})),
     ("GET", f"{TENDER}/live"): Case(PUBLIC),
+    ("GET", "/licitaciones"): Case(PUBLIC),
+    ("GET", "/licitaciones/nueva"): Case(frozenset({C})),
+    ("POST", "/licitaciones/nueva"): Case(frozenset({C})),
+    ("GET", "/licitaciones/{tender_id}"): Case(PUBLIC),
+    ("GET", "/licitaciones/{tender_id}/apertura"): Case(PUBLIC),
+    ("GET", "/licitaciones/{tender_id}/acta"): Case(PUBLIC),
+    ("GET", "/licitaciones/{tender_id}/acta.pdf"): Case(PUBLIC),
+    ("GET", "/proveedor/licitaciones"): Case(frozenset({P})),
+    ("POST", f"{MINE}/proposiciones"): Case(frozenset({P})),
+    ("GET", f"{MINE}/proposiciones/{{bid_id}}"): Case(frozenset({P})),
+    ("POST", f"{MINE}/proposiciones/{{bid_id}}/retirar"): Case(frozenset({P})),
+    ("POST", f"{MINE}/preguntas"): Case(frozenset({P})),
+    ("GET", MANAGE): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/publicar"): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/modificar"): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/cancelar"): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/desierta"): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/preguntas/{{number}}/responder"): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/apertura"): Case(frozenset({C})),
 }
 
 SAMPLE_PATH_VALUES = {

@@ -38,6 +38,11 @@ def format_date(value: date | datetime) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def format_seconds(value: datetime) -> str:
+    """``dd/mm/aaaa hh:mm:ss`` in Mexico City time: deadlines and arrivals, to the second."""
+    return value.astimezone(MEXICO_CITY).strftime("%d/%m/%Y %H:%M:%S")
+
+
 def format_datetime(value: datetime) -> str:
     """``dd/mm/aaaa hh:mm`` in Mexico City time."""
     return value.astimezone(MEXICO_CITY).strftime("%d/%m/%Y %H:%M")

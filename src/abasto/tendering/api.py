@@ -57,7 +57,7 @@ HEARTBEAT_SECONDS = 15.0
 
 def tender_read(ctx: Context, tender: Tender) -> TenderRead:
     partidas = len(tender.partidas)
-    bids = service._sealed_counts(ctx.db, [tender.id]).get(tender.id, 0)
+    bids = service.sealed_count(ctx.db, tender.id)
     round_name = ctx.db.scalar(select(DemandRound.name).where(DemandRound.id == tender.round_id))
     return TenderRead.of(tender, partidas=partidas, bids=bids, round_name=round_name)
 

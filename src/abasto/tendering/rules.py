@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from abasto.core.errors import Problem
+from abasto.core.money import format_seconds
 
 # ----- statuses ------------------------------------------------------------------------------
 
@@ -194,6 +195,12 @@ def procedure_problem(code: str) -> Problem | None:
 
 # ----- timeline ------------------------------------------------------------------------------
 
+
+def when(at: datetime) -> str:
+    """An instant as a person in Mexico reads it in a message."""
+    return f"{format_seconds(at)} (hora del centro de México)"
+
+
 MILESTONES = ("clarification_deadline", "bid_deadline", "opening_at", "fallo_at")
 MILESTONE_LABELS = {
     "publication_at": "publicación",
@@ -233,8 +240,8 @@ def timeline_problems(
                     f"La fecha de {MILESTONE_LABELS[after]} es anterior a la de "
                     f"{MILESTONE_LABELS[before]}",
                     field=after,
-                    value=second.isoformat(),
-                    expected=f"a partir de {first.isoformat()}",
+                    value=when(second),
+                    expected=f"a partir de {when(first)}",
                 )
             )
     if fallo_at == opening_at:
@@ -242,8 +249,8 @@ def timeline_problems(
             Problem(
                 "El fallo no puede darse en el mismo instante que la apertura",
                 field="fallo_at",
-                value=fallo_at.isoformat(),
-                expected=f"después de {opening_at.isoformat()}",
+                value=when(fallo_at),
+                expected=f"después de {when(opening_at)}",
             )
         )
     bid_period = bid_deadline - published
@@ -252,9 +259,9 @@ def timeline_problems(
             Problem(
                 f"Plazo para presentar proposiciones de {_days(bid_period)} días",
                 field="bid_deadline",
-                value=bid_deadline.isoformat(),
+                value=when(bid_deadline),
                 expected=f"al menos {periods.min_bid_days} días naturales desde la publicación "
-                f"(a partir de {(published + timedelta(days=periods.min_bid_days)).isoformat()})",
+                f"(a partir de {when(published + timedelta(days=periods.min_bid_days))})",
             )
         )
     gap = bid_deadline - clarification_deadline
@@ -263,7 +270,7 @@ def timeline_problems(
             Problem(
                 f"Entre el límite de preguntas y el cierre hay {_days(gap)} días",
                 field="clarification_deadline",
-                value=clarification_deadline.isoformat(),
+                value=when(clarification_deadline),
                 expected=f"al menos {periods.min_days_after_clarifications} días naturales "
                 "antes del cierre de recepción",
             )

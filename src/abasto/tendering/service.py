@@ -40,6 +40,7 @@ from abasto.tendering.models import (
     Question,
     Tender,
 )
+from abasto.tendering.rules import when
 from abasto.tendering.sealing import (
     Sealer,
     TenderKey,
@@ -148,6 +149,11 @@ def list_tenders(
         page,
         per_page,
     )
+
+
+def sealed_count(db: Session, tender_id: int) -> int:
+    """Bids that count in one tender: a number that reveals no bidder."""
+    return _sealed_counts(db, [tender_id]).get(tender_id, 0)
 
 
 def _sealed_counts(db: Session, ids: Sequence[int]) -> dict[int, int]:
@@ -567,7 +573,7 @@ def amend_tender(
             Problem(
                 "El nuevo límite de preguntas ya pasó",
                 field="clarification_deadline",
-                expected=f"después de {ctx.now.isoformat()}",
+                expected=f"después de {when(ctx.now)}",
             )
         )
     if problems:
@@ -727,7 +733,7 @@ def ask_question(
     if not rules.accepts_questions(timeline_of(tender), ctx.now):
         raise Conflict(
             f"El plazo para preguntas de la licitación {tender.number} venció el "
-            f"{tender.clarification_deadline.isoformat()}; la pregunta no se registró."
+            f"{when(tender.clarification_deadline)}; la pregunta no se registró."
         )
     body = " ".join(text.split())
     if len(body) < 5:
@@ -827,7 +833,7 @@ def _require_on_time(ctx: Context, tender: Tender) -> None:
     if not rules.accepts_bids(timeline_of(tender), ctx.now):
         raise Conflict(
             f"La recepción de proposiciones de la licitación {tender.number} cerró el "
-            f"{tender.bid_deadline.isoformat()}; hora del servidor: {ctx.now.isoformat()}. "
+            f"{when(tender.bid_deadline)}; hora del servidor: {when(ctx.now)}. "
             "No se recibió la proposición."
         )
 
@@ -1127,7 +1133,7 @@ def start_opening(ctx: Context, *, tender_id: int) -> Tender:
     if ctx.now < tender.opening_at:
         raise Conflict(
             f"La apertura de la licitación {tender.number} está fijada para "
-            f"{tender.opening_at.isoformat()}; hora del servidor: {ctx.now.isoformat()}. "
+            f"{when(tender.opening_at)}; hora del servidor: {when(ctx.now)}. "
             "No se abre antes."
         )
     if tender.status in (rules.OPENING, rules.OPENED):
