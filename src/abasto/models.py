@@ -1,5 +1,14 @@
 """Every domain's tables, imported in one place so that Alembic and tests see the whole schema."""
 
+from abasto.award.models import (
+    ContractDraft,
+    Fallo,
+    FalloLine,
+    FalloOutcome,
+    FalloPartida,
+    PriceObservation,
+    TechnicalEvaluation,
+)
 from abasto.catalog.models import Clave, Homologation
 from abasto.core.db import Base
 from abasto.core.ledger import LedgerEntry, LedgerHead
@@ -39,9 +48,14 @@ __all__ = [
     "BidRequest",
     "Clave",
     "Consumption",
+    "ContractDraft",
     "Credential",
     "DemandLine",
     "DemandRound",
+    "Fallo",
+    "FalloLine",
+    "FalloOutcome",
+    "FalloPartida",
     "ForecastSuggestion",
     "Homologation",
     "Institution",
@@ -51,10 +65,12 @@ __all__ = [
     "LedgerHead",
     "Partida",
     "PartidaDemand",
+    "PriceObservation",
     "Question",
     "RoundInstitution",
     "Sanction",
     "Supplier",
+    "TechnicalEvaluation",
     "Tender",
     "Unit",
     "User",

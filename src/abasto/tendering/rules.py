@@ -26,6 +26,7 @@ CLOSED = "closed"
 OPENING = "opening"
 OPENED = "opened"
 CANCELLED = "cancelled"
+AWARDED = "awarded"
 
 STATUS_LABELS = {
     DRAFT: "Borrador",
@@ -34,6 +35,7 @@ STATUS_LABELS = {
     CLOSED: "Cerrada, en espera de la apertura",
     OPENING: "Apertura en curso",
     OPENED: "Proposiciones abiertas",
+    AWARDED: "Fallo emitido",
     CANCELLED: "Cancelada",
 }
 LIVE_STATUSES = (CLARIFICATIONS, BIDDING, CLOSED, OPENING)

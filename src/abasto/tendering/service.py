@@ -614,7 +614,7 @@ def cancel_tender(
     """Cancel with a reason; sealed bids stay sealed forever."""
     tender = get_tender(ctx.db, tender_id)
     _check_version(tender, version)
-    if tender.status in (rules.CANCELLED, rules.OPENED, rules.OPENING):
+    if tender.status in (rules.CANCELLED, rules.OPENED, rules.OPENING, rules.AWARDED):
         raise Conflict(
             f"La licitación {tender.number} está «{rules.STATUS_LABELS[tender.status]}»; "
             "ya no se cancela."

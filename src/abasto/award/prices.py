@@ -1,0 +1,314 @@
+"""Reading prices for market research: price lists (CSV/XLSX) and other publishers' OCDS data.
+
+A price list has a ``Clave`` and a ``Precio unitario`` column, and optionally ``Moneda``,
+``Fecha`` and ``Fuente``. OCDS data may be a release package, a record package, a single release
+or record, or line-delimited compiled releases; the unit values of its awards' and contracts'
+items are taken, matched to claves by the item's classification (its id when it is a clave, or
+``mapping`` of ``(scheme, id)`` to clave). Every price is converted to MXN with ``rates``; a
+currency with no rate is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from abasto.catalog.rules import ClaveError, parse_clave
+from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.spreadsheet import Column, find_header, read_sheets, text
+
+CLAVE = Column("clave", ("Clave", "Clave CNIS", "Clave del cuadro básico"))
+PRICE = Column("price", ("Precio unitario", "Precio Unitario", "Precio"))
+CURRENCY = Column("currency", ("Moneda",), required=False)
+DATE = Column("date", ("Fecha", "Fecha de adjudicación"), required=False)
+SOURCE = Column("source", ("Fuente",), required=False)
+
+LIST_EXPECTED = "una lista de precios .csv o .xlsx con columnas «Clave» y «Precio unitario»"
+OCDS_EXPECTED = (
+    "datos OCDS en JSON: un paquete de entregas (releases) o de registros (records), una entrega, "
+    "o entregas compiladas una por línea"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """A price as read, before it is stored: converted to MXN, with where it came from."""
+
+    clave: str
+    unit_price: Decimal
+    original_price: Decimal
+    currency: str
+    rate: Decimal
+    observed_on: date | None
+    source: str
+    source_ref: str
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise ValueError
+    if isinstance(value, float):
+        value = repr(value)
+    number = Decimal(str(value).strip().replace("$", "").replace(",", ""))
+    if not number.is_finite() or number <= 0:
+        raise ValueError
+    return number
+
+
+def _rate(currency: str, rates: Mapping[str, Decimal]) -> Decimal | None:
+    if currency == "MXN":
+        return Decimal(1)
+    return rates.get(currency)
+
+
+def _mxn(amount: Decimal, rate: Decimal) -> Decimal:
+    return (amount * rate).quantize(Decimal("0.01"))
+
+
+def _missing_rates(missing: dict[str, int]) -> list[Problem]:
+    return [
+        Problem(
+            f"Moneda {currency} sin tipo de cambio ({count:,} precio(s))",
+            field="rates",
+            value=currency,
+            expected=f"un tipo de cambio a pesos, p. ej. «--rate {currency}=20.15»",
+        )
+        for currency, count in sorted(missing.items())
+    ]
+
+
+def read_price_list(content: bytes, filename: str, rates: Mapping[str, Decimal]) -> list[Observed]:
+    """Every row of a price list; every problem at once (row, column, value, expected)."""
+    header = None
+    for sheet in read_sheets(content, filename):
+        header = find_header(sheet, (CLAVE, PRICE, CURRENCY, DATE, SOURCE))
+        if header is not None:
+            break
+    if header is None:
+        raise ValidationFailed(
+            f"«{filename}» no tiene las columnas de una lista de precios.", expected=LIST_EXPECTED
+        )
+    problems: list[Problem] = []
+    missing: dict[str, int] = {}
+    found: list[Observed] = []
+    for number, row in header.rows():
+        where: dict[str, Any] = {"sheet": header.sheet.name, "row": number}
+        raw_clave = header.value(row, CLAVE.key)
+        try:
+            clave = str(parse_clave(raw_clave))
+        except ClaveError as error:
+            problems.append(error.problem(column="Clave", **where))
+            continue
+        raw_price = header.value(row, PRICE.key)
+        try:
+            price = _money(raw_price)
+        except (ValueError, InvalidOperation):
+            problems.append(
+                Problem(
+                    "precio no válido",
+                    column="Precio unitario",
+                    value=str(raw_price),
+                    expected="un importe mayor que cero",
+                    **where,
+                )
+            )
+            continue
+        currency = (text(header.value(row, CURRENCY.key)) or "MXN").upper()
+        rate = _rate(currency, rates)
+        if rate is None:
+            missing[currency] = missing.get(currency, 0) + 1
+            continue
+        observed = header.value(row, DATE.key)
+        found.append(
+            Observed(
+                clave=clave,
+                unit_price=_mxn(price, rate),
+                original_price=price,
+                currency=currency,
+                rate=rate,
+                observed_on=_date(observed),
+                source=text(header.value(row, SOURCE.key)) or filename,
+                source_ref=f"{header.sheet.name}!{number}",
+            )
+        )
+    problems.extend(_missing_rates(missing))
+    if problems:
+        raise ValidationFailed(
+            f"«{filename}»: {len(problems)} problema(s); no se importó ningún precio.",
+            problems=problems,
+        )
+    if not found:
+        raise ValidationFailed(f"«{filename}» no tiene precios.", expected=LIST_EXPECTED)
+    return found
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        except ValueError:
+            return None
+    return None
+
+
+# ----- OCDS ----------------------------------------------------------------------------------
+
+
+def _documents(content: bytes, filename: str) -> list[Any]:
+    try:
+        decoded = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"«{filename}» no es texto UTF-8.", expected=OCDS_EXPECTED) from None
+    try:
+        return [json.loads(decoded)]
+    except json.JSONDecodeError as whole:
+        lines = [line for line in decoded.splitlines() if line.strip()]
+        documents: list[Any] = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ValidationFailed(
+                    f"«{filename}» no es JSON válido: {whole.msg} (línea {whole.lineno}, "
+                    f"columna {whole.colno}).",
+                    problems=[Problem("JSON no válido", row=number, expected=OCDS_EXPECTED)],
+                ) from None
+        return documents
+
+
+def _releases(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, release) of every release a document holds, compiled ones of records included."""
+    if not isinstance(document, dict):
+        return
+    if isinstance(document.get("releases"), list):
+        for index, release in enumerate(document["releases"]):
+            if isinstance(release, dict):
+                yield f"releases[{index}]", release
+    if isinstance(document.get("records"), list):
+        for index, record in enumerate(document["records"]):
+            if isinstance(record, dict) and isinstance(record.get("compiledRelease"), dict):
+                yield f"records[{index}].compiledRelease", record["compiledRelease"]
+    if "ocid" in document and ("awards" in document or "contracts" in document):
+        yield "release", document
+    if isinstance(document.get("compiledRelease"), dict):
+        yield "compiledRelease", document["compiledRelease"]
+
+
+def _classified(item: dict[str, Any], mapping: Mapping[tuple[str, str], str]) -> str | None:
+    classifications = [item.get("classification"), *(item.get("additionalClassifications") or [])]
+    for found in classifications:
+        if not isinstance(found, dict):
+            continue
+        scheme, code = str(found.get("scheme", "")), str(found.get("id", ""))
+        if (scheme, code) in mapping:
+            return mapping[(scheme, code)]
+        try:
+            return str(parse_clave(code))
+        except ClaveError:
+            continue
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OcdsRead:
+    observed: list[Observed]
+    releases: int
+    items: int
+    unmatched: int
+    """Items with a unit value whose classification matched no clave (counted, not imported)."""
+
+
+def read_ocds(
+    content: bytes,
+    filename: str,
+    rates: Mapping[str, Decimal],
+    mapping: Mapping[tuple[str, str], str],
+) -> OcdsRead:
+    """Unit values of awards' and contracts' items, as MXN prices per clave."""
+    releases = [
+        (where, release)
+        for document in _documents(content, filename)
+        for where, release in _releases(document)
+    ]
+    if not releases:
+        raise ValidationFailed(
+            f"«{filename}» es JSON pero no OCDS: no tiene entregas (releases) ni registros "
+            "(records) con ocid.",
+            expected=OCDS_EXPECTED,
+        )
+    found: list[Observed] = []
+    missing: dict[str, int] = {}
+    problems: list[Problem] = []
+    items = unmatched = 0
+    seen: set[tuple[str, str, str]] = set()
+    for where, release in releases:
+        ocid = release.get("ocid")
+        if not isinstance(ocid, str) or not ocid:
+            problems.append(Problem("Entrega sin ocid", field=where, expected="un ocid"))
+            continue
+        for stage in ("awards", "contracts"):
+            for index, part in enumerate(release.get(stage) or []):
+                if not isinstance(part, dict):
+                    continue
+                when = _date(part.get("date") or release.get("date"))
+                for item_index, item in enumerate(part.get("items") or []):
+                    value = ((item or {}).get("unit") or {}).get("value") or {}
+                    if "amount" not in value:
+                        continue
+                    items += 1
+                    ref = f"{ocid}/{stage}/{part.get('id', index)}/{item.get('id', item_index)}"
+                    clave = _classified(item, mapping)
+                    if clave is None:
+                        unmatched += 1
+                        continue
+                    try:
+                        amount = _money(value["amount"])
+                    except (ValueError, InvalidOperation):
+                        problems.append(
+                            Problem(
+                                "Importe unitario no válido",
+                                field=f"{where}.{stage}[{index}].items[{item_index}]",
+                                value=str(value["amount"]),
+                                expected="un importe mayor que cero",
+                            )
+                        )
+                        continue
+                    currency = str(value.get("currency") or "").upper()
+                    rate = _rate(currency, rates) if currency else None
+                    if rate is None:
+                        missing[currency or "(sin moneda)"] = (
+                            missing.get(currency or "(sin moneda)", 0) + 1
+                        )
+                        continue
+                    # The same item in a release and in its record's compiled release counts once.
+                    key = (clave, ref, str(amount))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    found.append(
+                        Observed(
+                            clave=clave,
+                            unit_price=_mxn(amount, rate),
+                            original_price=amount,
+                            currency=currency,
+                            rate=rate,
+                            observed_on=when,
+                            source=ocid,
+                            source_ref=ref,
+                        )
+                    )
+    problems.extend(_missing_rates(missing))
+    if problems:
+        raise ValidationFailed(
+            f"«{filename}»: {len(problems)} problema(s); no se importó ningún precio.",
+            problems=problems,
+        )
+    return OcdsRead(found, len(releases), items, unmatched)

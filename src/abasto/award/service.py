@@ -1,0 +1,732 @@
+"""Use cases of evaluation and award: market research, technical evaluation, the fallo, drafts.
+
+The award itself is decided by the pure rules (``rules``) and the whole-tender model
+(``model``) over an ``Instance`` built here from the tender's opened bids; this module only
+gathers what they need, stores what they decide, and writes it on the ledger and the feed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from abasto.award import model, prices, rules
+from abasto.award.models import (
+    ContractDraft,
+    Fallo,
+    FalloLine,
+    FalloOutcome,
+    FalloPartida,
+    PriceObservation,
+    TechnicalEvaluation,
+)
+from abasto.catalog.models import Clave
+from abasto.core.context import Context
+from abasto.core.errors import Conflict, Problem, ValidationFailed
+from abasto.identity.models import Supplier
+from abasto.tendering import rules as tendering_rules
+from abasto.tendering import service as tendering
+from abasto.tendering.live import announce
+from abasto.tendering.models import Bid, BidLine, PartidaDemand, Tender
+
+# ----- market research -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PriceImportSummary:
+    import_id: str
+    kind: str
+    prices: int
+    claves: int
+    unknown_claves: int
+    unmatched_items: int = 0
+    releases: int = 0
+
+
+def parse_rates(values: Sequence[str]) -> dict[str, Decimal]:
+    """``["USD=18.20", "GBP=23.05"]`` → rates to MXN; every bad one named."""
+    rates: dict[str, Decimal] = {}
+    problems: list[Problem] = []
+    for value in values:
+        code, _, number = value.partition("=")
+        try:
+            rate = Decimal(number.strip())
+            if not rate.is_finite() or rate <= 0 or len(code.strip()) != 3:
+                raise ValueError
+        except (ValueError, ArithmeticError):
+            problems.append(
+                Problem(
+                    "Tipo de cambio no válido",
+                    field="rates",
+                    value=value,
+                    expected="MONEDA=pesos por unidad, p. ej. USD=18.20",
+                )
+            )
+            continue
+        rates[code.strip().upper()] = rate
+    if problems:
+        raise ValidationFailed("No se importó ningún precio.", problems=problems)
+    return rates
+
+
+def parse_mapping(values: Sequence[str]) -> dict[tuple[str, str], str]:
+    """``["CPV:45233130.0=010.000.0104.00"]`` → classification (scheme, id) → clave."""
+    mapping: dict[tuple[str, str], str] = {}
+    problems: list[Problem] = []
+    for value in values:
+        left, _, clave = value.rpartition("=")
+        scheme, _, code = left.partition(":")
+        if not scheme or not code or not clave:
+            problems.append(
+                Problem(
+                    "Correspondencia no válida",
+                    field="mapping",
+                    value=value,
+                    expected="ESQUEMA:ID=CLAVE, p. ej. CPV:33600000=010.000.0104.00",
+                )
+            )
+            continue
+        mapping[(scheme.strip(), code.strip())] = clave.strip()
+    if problems:
+        raise ValidationFailed("No se importó ningún precio.", problems=problems)
+    return mapping
+
+
+def _is_json(content: bytes, filename: str) -> bool:
+    if PurePath(filename).suffix.lower() in (".json", ".jsonl", ".ndjson"):
+        return True
+    return content.lstrip()[:1] in (b"{", b"[")
+
+
+def import_prices(
+    ctx: Context,
+    *,
+    content: bytes,
+    filename: str,
+    rates: Mapping[str, Decimal] | None = None,
+    mapping: Mapping[tuple[str, str], str] | None = None,
+) -> PriceImportSummary:
+    """Import a price list or OCDS data; all or nothing, every price traceable to its source."""
+    rates = dict(rates or {})
+    if _is_json(content, filename):
+        read = prices.read_ocds(content, filename, rates, dict(mapping or {}))
+        observed, kind = read.observed, "ocds"
+    else:
+        observed, kind = prices.read_price_list(content, filename, rates), "lista"
+        read = None
+    known = dict(
+        ctx.db.execute(
+            select(Clave.clave, Clave.id).where(Clave.clave.in_({o.clave for o in observed}))
+        ).all()
+    )
+    unknown = {o.clave for o in observed} - set(known)
+    if kind == "lista" and unknown:
+        raise ValidationFailed(
+            f"«{filename}»: {len(unknown):,} clave(s) no están en el catálogo; no se importó "
+            "ningún precio.",
+            problems=[
+                Problem("Clave desconocida", value=clave, expected="una clave del catálogo")
+                for clave in sorted(unknown)[:50]
+            ],
+        )
+    stored = [o for o in observed if o.clave in known]
+    if not stored:
+        raise ValidationFailed(
+            f"«{filename}» no tiene ningún precio de una clave del catálogo.",
+            expected="precios unitarios de claves del catálogo (o «--map ESQUEMA:ID=CLAVE»)",
+        )
+    import_id = uuid.uuid4().hex[:16]
+    ctx.db.execute(
+        insert(PriceObservation),
+        [
+            {
+                "clave_id": known[o.clave],
+                "source_kind": kind,
+                "source": o.source[:300],
+                "source_ref": o.source_ref[:300],
+                "unit_price": o.unit_price,
+                "original_price": o.original_price,
+                "currency": o.currency,
+                "rate": o.rate,
+                "observed_on": o.observed_on,
+                "imported_at": ctx.now,
+                "import_id": import_id,
+            }
+            for o in stored
+        ],
+    )
+    summary = PriceImportSummary(
+        import_id=import_id,
+        kind=kind,
+        prices=len(stored),
+        claves=len({o.clave for o in stored}),
+        unknown_claves=len(unknown),
+        unmatched_items=read.unmatched if read else 0,
+        releases=read.releases if read else 0,
+    )
+    ctx.record(
+        "prices.import",
+        f"prices:{import_id}",
+        {
+            "file": filename,
+            "kind": kind,
+            "prices": summary.prices,
+            "claves": summary.claves,
+            "unknown_claves": sorted(unknown)[:100],
+            "unmatched_items": summary.unmatched_items,
+            "rates": rates,
+        },
+    )
+    return summary
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    kind: str
+    source: str
+    source_ref: str
+    unit_price: Decimal
+    original_price: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A clave's reference price: the median of its observations, with every one of them."""
+
+    clave: str
+    price: Decimal
+    method: str
+    sources: tuple[Source, ...]
+
+
+def references(db: Session, claves: Sequence[str]) -> dict[str, Reference]:
+    """The reference price of each clave that has observations (median by default)."""
+    found: dict[str, list[Source]] = defaultdict(list)
+    wanted = sorted(set(claves))
+    for start in range(0, len(wanted), 1000):
+        rows = db.execute(
+            select(
+                Clave.clave,
+                PriceObservation.source_kind,
+                PriceObservation.source,
+                PriceObservation.source_ref,
+                PriceObservation.unit_price,
+                PriceObservation.original_price,
+                PriceObservation.currency,
+            )
+            .join(Clave, Clave.id == PriceObservation.clave_id)
+            .where(Clave.clave.in_(wanted[start : start + 1000]))
+            .order_by(Clave.clave, PriceObservation.id)
+        )
+        for clave, kind, source, ref, price, original, currency in rows:
+            found[clave].append(Source(kind, source, ref, price, original, currency))
+    return {
+        clave: Reference(
+            clave,
+            Decimal(statistics.median(s.unit_price for s in sources)).quantize(Decimal("0.01")),
+            "mediana",
+            tuple(sources),
+        )
+        for clave, sources in found.items()
+    }
+
+
+# ----- technical evaluation ------------------------------------------------------------------
+
+REQUIREMENTS = {
+    "registro_sanitario": "Registro sanitario vigente",
+    "presentacion": "La presentación corresponde a la clave",
+    "fabricante": "Fabricante declarado",
+    "elegible": "Proveedor elegible (no sancionado)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    bid_id: str
+    partida: int
+    requirement: str
+    complies: bool
+    reason: str
+
+
+def _opened_tender(db: Session, tender_id: int) -> Tender:
+    tender = tendering.get_tender(db, tender_id)
+    if tender.status != tendering_rules.OPENED:
+        raise Conflict(
+            f"La licitación {tender.number} no ha terminado su apertura "
+            f"({tendering_rules.STATUS_LABELS[tender.status]}); no se evalúa todavía."
+        )
+    return tender
+
+
+def _opened_lines(db: Session, tender: Tender) -> dict[tuple[str, int], BidLine]:
+    return {
+        (line.bid_id, line.partida_number): line
+        for line in db.scalars(
+            select(BidLine)
+            .join(Bid, Bid.id == BidLine.bid_id)
+            .where(Bid.tender_id == tender.id, Bid.check == tendering.MATCHES)
+        )
+    }
+
+
+def record_evaluations(ctx: Context, *, tender_id: int, verdicts: Sequence[Verdict]) -> int:
+    """Record (or correct) verdicts; each names a bid line and a requirement, with a reason."""
+    tender = _opened_tender(ctx.db, tender_id)
+    lines = _opened_lines(ctx.db, tender)
+    problems: list[Problem] = []
+    for position, verdict in enumerate(verdicts):
+        where = f"evaluations[{position}]"
+        if (verdict.bid_id, verdict.partida) not in lines:
+            problems.append(
+                Problem(
+                    "La proposición no ofrece esa partida (o no coincidió con su compromiso)",
+                    field=where,
+                    value=f"{verdict.bid_id} / partida {verdict.partida}",
+                    expected="una línea de una proposición abierta que coincide",
+                )
+            )
+        if verdict.requirement not in REQUIREMENTS:
+            problems.append(
+                Problem(
+                    "Requisito desconocido",
+                    field=where,
+                    value=verdict.requirement,
+                    expected=", ".join(REQUIREMENTS),
+                )
+            )
+        if len(verdict.reason.strip()) < 3:
+            problems.append(
+                Problem("Falta el motivo", field=where, expected="el motivo del resultado")
+            )
+    if problems:
+        raise ValidationFailed(
+            f"No se registró ninguna evaluación de la licitación {tender.number}.",
+            problems=problems,
+        )
+    for verdict in verdicts:
+        ctx.db.execute(
+            delete(TechnicalEvaluation).where(
+                TechnicalEvaluation.bid_id == verdict.bid_id,
+                TechnicalEvaluation.partida_number == verdict.partida,
+                TechnicalEvaluation.requirement == verdict.requirement,
+            )
+        )
+    ctx.db.execute(
+        insert(TechnicalEvaluation),
+        [
+            {
+                "tender_id": tender.id,
+                "bid_id": v.bid_id,
+                "partida_number": v.partida,
+                "requirement": v.requirement,
+                "complies": v.complies,
+                "reason": v.reason.strip(),
+                "evaluator": ctx.actor.label,
+                "at": ctx.now,
+            }
+            for v in verdicts
+        ],
+    )
+    ctx.record(
+        "evaluation.record",
+        f"tender:{tender.id}",
+        {
+            "number": tender.number,
+            "verdicts": len(verdicts),
+            "not_complying": [
+                [v.bid_id, v.partida, v.requirement, v.reason] for v in verdicts if not v.complies
+            ],
+        },
+    )
+    return len(verdicts)
+
+
+def evaluation_status(db: Session, tender_id: int) -> tuple[int, int]:
+    """(bid lines fully evaluated, bid lines to evaluate)."""
+    tender = tendering.get_tender(db, tender_id)
+    lines = _opened_lines(db, tender)
+    done: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for bid_id, partida, requirement in db.execute(
+        select(
+            TechnicalEvaluation.bid_id,
+            TechnicalEvaluation.partida_number,
+            TechnicalEvaluation.requirement,
+        ).where(TechnicalEvaluation.tender_id == tender.id)
+    ):
+        done[(bid_id, partida)].add(requirement)
+    complete = sum(1 for key in lines if done.get(key, set()) >= set(REQUIREMENTS))
+    return complete, len(lines)
+
+
+def compliance(db: Session, tender_id: int) -> dict[tuple[str, int], tuple[bool, list[str]]]:
+    """Per bid line: whether it meets every requirement, and the reasons it does not."""
+    verdicts: dict[tuple[str, int], tuple[bool, list[str]]] = {}
+    for bid_id, partida, requirement, complies, reason in db.execute(
+        select(
+            TechnicalEvaluation.bid_id,
+            TechnicalEvaluation.partida_number,
+            TechnicalEvaluation.requirement,
+            TechnicalEvaluation.complies,
+            TechnicalEvaluation.reason,
+        ).where(TechnicalEvaluation.tender_id == tender_id)
+    ):
+        ok, reasons = verdicts.get((bid_id, partida), (True, []))
+        if not complies:
+            reasons = [*reasons, f"{REQUIREMENTS[requirement]}: {reason}"]
+        verdicts[(bid_id, partida)] = (ok and complies, reasons)
+    return verdicts
+
+
+# ----- the award and the fallo ---------------------------------------------------------------
+
+
+def award_parameters(tender: Tender) -> rules.Parameters:
+    """The award parameters announced with the tender (defaults where it announced none)."""
+    given = dict(tender.params.get("award") or {})
+    defaults = rules.Parameters()
+    shares = given.get("split_shares")
+    share = given.get("max_supplier_share")
+    return rules.Parameters(
+        acceptable_margin=Decimal(str(given.get("acceptable_margin", defaults.acceptable_margin))),
+        convenient_margin=Decimal(str(given.get("convenient_margin", defaults.convenient_margin))),
+        split_margin=Decimal(str(given.get("split_margin", defaults.split_margin))),
+        split_shares=tuple(Decimal(str(s)) for s in shares) if shares else defaults.split_shares,
+        max_supplier_share=Decimal(str(share)) if share is not None else None,
+        min_suppliers_critical=int(given.get("min_suppliers_critical", 2)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """An award instance built from a tender, and how to map it back."""
+
+    instance: rules.Instance
+    partida_ids: dict[int, int]
+    suppliers: dict[str, int]
+    """Supplier RFC (the instance's supplier id) → database id."""
+    references: dict[str, Reference]
+
+
+def build_instance(db: Session, tender: Tender) -> Built:
+    """The tender as an award instance: partidas with references, matching opened bid lines with
+    their technical verdict. Refused until every line of every bid has been evaluated."""
+    complete, total = evaluation_status(db, tender.id)
+    if complete < total:
+        raise Conflict(
+            f"Faltan evaluaciones técnicas en la licitación {tender.number}: "
+            f"{total - complete:,} de {total:,} líneas de proposición sin evaluar todos sus "
+            f"requisitos ({', '.join(REQUIREMENTS)}). No se adjudica todavía."
+        )
+    partidas = [p for p in tendering.partidas_of(db, tender.id) if p.desierta_at is None]
+    found = references(db, [p.clave.clave for p in partidas])
+    missing = [p for p in partidas if p.clave.clave not in found]
+    if missing:
+        raise Conflict(
+            f"{len(missing):,} partida(s) sin precio de referencia (investigación de mercado); "
+            "importe precios con «abasto prices import» antes de adjudicar.",
+            problems=[
+                Problem("Sin precio de referencia", value=f"partida {p.number}: {p.clave.clave}")
+                for p in missing[:50]
+            ],
+        )
+    verdicts = compliance(db, tender.id)
+    bids = db.scalars(
+        select(Bid)
+        .where(Bid.tender_id == tender.id, Bid.check == tendering.MATCHES)
+        .order_by(Bid.submitted_at, Bid.id)
+    ).all()
+    supplier_rfcs = dict(
+        db.execute(
+            select(Supplier.id, Supplier.rfc).where(
+                Supplier.id.in_({b.supplier_id for b in bids if b.supplier_id is not None})
+            )
+        ).all()
+    )
+    open_numbers = {p.number for p in partidas}
+    instance_bids = []
+    for bid in bids:
+        if bid.supplier_id is None:
+            continue
+        lines = tuple(
+            rules.BidLine(
+                partida=line.partida_number,
+                unit_price=line.unit_price,
+                offered_qty=line.quantity,
+                compliant=verdicts.get((bid.id, line.partida_number), (False, []))[0],
+            )
+            for line in bid.lines
+            if line.partida_number in open_numbers
+        )
+        if lines:
+            instance_bids.append(
+                rules.Bid(bid.id, supplier_rfcs[bid.supplier_id], bid.submitted_at, lines)
+            )
+    instance = rules.Instance(
+        partidas=tuple(
+            rules.Partida(
+                number=p.number,
+                clave=p.clave.clave,
+                max_qty=p.max_qty,
+                reference_price=found[p.clave.clave].price,
+            )
+            for p in partidas
+        ),
+        bids=tuple(instance_bids),
+        suppliers=tuple(rules.Supplier(rfc) for rfc in sorted(set(supplier_rfcs.values()))),
+        parameters=award_parameters(tender),
+    )
+    return Built(
+        instance=rules.validated(instance),
+        partida_ids={p.number: p.id for p in partidas},
+        suppliers={rfc: supplier_id for supplier_id, rfc in supplier_rfcs.items()},
+        references=found,
+    )
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` whole units split in proportion to ``weights``, adding up exactly (largest
+    remainder; ties go to the earlier weight)."""
+    whole = sum(weights)
+    if total <= 0 or whole <= 0:
+        return [0 for _ in weights]
+    shares = [total * w // whole for w in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in remainders[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def issue_fallo(ctx: Context, *, tender_id: int, mode: rules.Mode) -> Fallo:
+    """Decide the award in ``mode``, store the fallo whole, publish it, draft the contracts."""
+    tender = _opened_tender(ctx.db, tender_id)
+    if ctx.db.scalar(select(Fallo.id).where(Fallo.tender_id == tender.id)) is not None:
+        raise Conflict(f"La licitación {tender.number} ya tiene fallo.")
+    built = build_instance(ctx.db, tender)
+    result = model.award(built.instance, mode)
+    baseline = (
+        result
+        if mode is rules.Mode.LOWEST
+        else rules.award_by_rule(built.instance, rules.Mode.LOWEST)
+    )
+    violations = rules.check(built.instance, result)
+    if violations:
+        # The rules and the model are checked against each other in the tests; reaching this
+        # is a defect, and no fallo is better than a wrong one.
+        raise RuntimeError(f"award result breaks its own rules: {violations[:5]}")
+    reference = {p.number: p.reference_price for p in built.instance.partidas}
+    reference_total = sum((reference[p.number] * p.awarded for p in result.partidas), Decimal(0))
+    fallo = Fallo(
+        tender_id=tender.id,
+        mode=mode.value,
+        status=result.status,
+        parameters=_parameters_payload(built.instance.parameters),
+        total=result.objective,
+        reference_total=reference_total,
+        baseline_total=baseline.objective,
+        gap=result.gap,
+        solve_seconds=round(result.build_seconds + result.solve_seconds, 3),
+        issued_at=ctx.now,
+        ledger_seq=0,
+    )
+    ctx.db.add(fallo)
+    ctx.db.flush()
+    _store_result(ctx, fallo, built, result)
+    drafts = _draft_contracts(ctx, fallo, built, result)
+    tender.status = tendering_rules.AWARDED
+    ctx.db.flush()
+    fallo.ledger_seq = ctx.record(
+        "fallo.issue",
+        f"tender:{tender.id}",
+        {
+            "number": tender.number,
+            "mode": mode.value,
+            "status": result.status,
+            "gap": result.gap,
+            "total": result.objective,
+            "reference_total": reference_total,
+            "baseline_total": baseline.objective,
+            "parameters": fallo.parameters,
+            "partidas": [
+                {
+                    "partida": p.number,
+                    "clave": p.clave,
+                    "status": p.status,
+                    "demand": p.demand,
+                    "reference_price": reference[p.number],
+                    "winners": [
+                        {
+                            "bid": w.bid_id,
+                            "supplier": w.supplier,
+                            "quantity": w.quantity,
+                            "unit_price": w.unit_price,
+                        }
+                        for w in p.winners
+                    ],
+                    "reason": p.reason.message if p.reason else None,
+                }
+                for p in result.partidas
+            ],
+            "contract_drafts": drafts,
+        },
+    )
+    announce(ctx.db, tender.id)
+    return fallo
+
+
+def _parameters_payload(parameters: rules.Parameters) -> dict[str, Any]:
+    return {
+        "acceptable_margin": str(parameters.acceptable_margin),
+        "convenient_margin": str(parameters.convenient_margin),
+        "split_margin": str(parameters.split_margin),
+        "split_shares": [str(s) for s in parameters.split_shares],
+        "max_supplier_share": (
+            str(parameters.max_supplier_share) if parameters.max_supplier_share else None
+        ),
+        "min_suppliers_critical": parameters.min_suppliers_critical,
+    }
+
+
+def _store_result(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardResult) -> None:
+    reference = {p.number: p.reference_price for p in built.instance.partidas}
+    awarded: dict[tuple[str, int], int] = defaultdict(int)
+    line_rows: list[dict[str, Any]] = []
+    partida_rows: list[dict[str, Any]] = []
+    for p in result.partidas:
+        partida_rows.append(
+            {
+                "fallo_id": fallo.id,
+                "partida_id": built.partida_ids[p.number],
+                "partida_number": p.number,
+                "status": p.status,
+                "demand": p.demand,
+                "awarded": p.awarded,
+                "reference_price": reference[p.number],
+                "reason_code": p.reason.code.value if p.reason else None,
+                "reason": p.reason.message if p.reason else None,
+            }
+        )
+        for w in p.winners:
+            awarded[(w.bid_id, p.number)] += w.quantity
+            line_rows.append(
+                {
+                    "fallo_id": fallo.id,
+                    "partida_id": built.partida_ids[p.number],
+                    "partida_number": p.number,
+                    "bid_id": w.bid_id,
+                    "supplier_id": built.suppliers[w.supplier],
+                    "quantity": w.quantity,
+                    "unit_price": w.unit_price,
+                    "reference_price": reference[p.number],
+                }
+            )
+    outcome_rows: list[dict[str, Any]] = []
+    evaluation = result.evaluation or rules.evaluate(built.instance)
+    for number, lines in evaluation.lines.items():
+        for line in lines:
+            given = awarded.get((line.bid_id, number), 0)
+            if given:
+                outcome, reasons = "adjudicada", [f"Adjudicadas {given:,} piezas."]
+            elif line.findings:
+                outcome = line.findings[0].outcome.value
+                reasons = [f.message for f in line.findings]
+            else:
+                outcome, reasons = "solvente", ["Solvente, no adjudicada: hubo mejores precios."]
+            outcome_rows.append(
+                {
+                    "fallo_id": fallo.id,
+                    "bid_id": line.bid_id,
+                    "partida_number": number,
+                    "outcome": outcome,
+                    "reasons": reasons,
+                    "awarded": given,
+                }
+            )
+    for table, rows in (
+        (FalloPartida, partida_rows),
+        (FalloLine, line_rows),
+        (FalloOutcome, outcome_rows),
+    ):
+        if rows:
+            ctx.db.execute(insert(table), rows)
+    # Awarded prices are market research for the next procedures.
+    clave_ids = dict(
+        ctx.db.execute(
+            select(Clave.clave, Clave.id).where(
+                Clave.clave.in_({p.clave for p in built.instance.partidas})
+            )
+        ).all()
+    )
+    observed = [
+        {
+            "clave_id": clave_ids[p.clave],
+            "source_kind": "abasto",
+            "source": fallo_source(fallo),
+            "source_ref": f"partida {p.number} / {w.bid_id}",
+            "unit_price": w.unit_price,
+            "original_price": w.unit_price,
+            "currency": "MXN",
+            "rate": Decimal(1),
+            "observed_on": ctx.now.date(),
+            "imported_at": ctx.now,
+            "import_id": f"fallo-{fallo.id}",
+        }
+        for p in result.partidas
+        for w in p.winners
+    ]
+    if observed:
+        ctx.db.execute(insert(PriceObservation), observed)
+
+
+def fallo_source(fallo: Fallo) -> str:
+    return f"fallo de la licitación {fallo.tender_id}"
+
+
+def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardResult) -> int:
+    """Each winner's quantity spread over the institutions in proportion to their demand."""
+    demands: dict[int, list[PartidaDemand]] = defaultdict(list)
+    for demand in ctx.db.scalars(
+        select(PartidaDemand)
+        .where(PartidaDemand.partida_id.in_(list(built.partida_ids.values())))
+        .order_by(PartidaDemand.partida_id, PartidaDemand.institution_id)
+    ):
+        demands[demand.partida_id].append(demand)
+    partidas = {p.id: p for p in tendering.partidas_of(ctx.db, fallo.tender_id)}
+    rows: list[dict[str, Any]] = []
+    for p in result.partidas:
+        partida_id = built.partida_ids[p.number]
+        members = demands.get(partida_id, [])
+        if not members:
+            continue
+        partida = partidas[partida_id]
+        for w in p.winners:
+            maxima = apportion(w.quantity, [d.max_qty for d in members])
+            low = w.quantity * partida.min_qty // partida.max_qty if partida.max_qty else 0
+            minima = apportion(low, [d.max_qty for d in members])
+            for demand, high, small in zip(members, maxima, minima, strict=True):
+                if high:
+                    rows.append(
+                        {
+                            "fallo_id": fallo.id,
+                            "partida_id": partida_id,
+                            "institution_id": demand.institution_id,
+                            "supplier_id": built.suppliers[w.supplier],
+                            "min_qty": min(small, high),
+                            "max_qty": high,
+                            "unit_price": w.unit_price,
+                        }
+                    )
+    if rows:
+        ctx.db.execute(insert(ContractDraft), rows)
+    return len(rows)
