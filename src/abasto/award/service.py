@@ -7,6 +7,7 @@ gathers what they need, stores what they decide, and writes it on the ledger and
 
 from __future__ import annotations
 
+import io
 import statistics
 import uuid
 from collections import defaultdict
@@ -16,6 +17,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from openpyxl import Workbook
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +33,10 @@ from abasto.award.models import (
 )
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
-from abasto.core.errors import Conflict, Problem, ValidationFailed
+from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
+from abasto.core.spreadsheet import Column, find_header, read_sheets, text
+from abasto.core.text import fold
+from abasto.identity import service as identity
 from abasto.identity.models import Supplier
 from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
@@ -730,3 +735,156 @@ def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.Awa
     if rows:
         ctx.db.execute(insert(ContractDraft), rows)
     return len(rows)
+
+
+# ----- evaluation spreadsheets and proposals -------------------------------------------------
+
+YES = frozenset({"si", "sí", "s", "yes", "true", "1", "cumple", "x"})
+NO = frozenset({"no", "n", "false", "0", "no cumple"})
+BID = Column("bid", ("Proposición", "Proposicion", "Bid"))
+PARTIDA = Column("partida", ("Partida", "No. Partida"))
+REQUIREMENT = Column("requirement", ("Requisito",))
+COMPLIES = Column("complies", ("Cumple",))
+REASON = Column("reason", ("Motivo",))
+SHEET_EXPECTED = (
+    "la plantilla de evaluación: Proposición, Partida, Requisito, Cumple (Sí/No), Motivo"
+)
+
+
+def propose_verdicts(db: Session, tender_id: int) -> list[Verdict]:
+    """What the opened data says of each requirement, for the evaluator to confirm or correct:
+    registro sanitario and manufacturer stated, presentation stated, supplier not sanctioned."""
+    tender = _opened_tender(db, tender_id)
+    lines = _opened_lines(db, tender)
+    bids = {
+        bid.id: bid
+        for bid in db.scalars(
+            select(Bid).where(Bid.tender_id == tender.id, Bid.check == tendering.MATCHES)
+        )
+    }
+    standing = {
+        s.supplier.id: s
+        for s in identity.standings(db, [b.supplier for b in bids.values() if b.supplier])
+    }
+    proposed: list[Verdict] = []
+    for (bid_id, number), line in sorted(lines.items()):
+        supplier_id = bids[bid_id].supplier_id
+        eligible = supplier_id is not None and standing[supplier_id].eligible
+        checks = {
+            "registro_sanitario": (bool(line.registro_sanitario), "registro sanitario declarado"),
+            "presentacion": (bool(line.presentation), "presentación declarada"),
+            "fabricante": (bool(line.manufacturer), "fabricante declarado"),
+            "elegible": (eligible, "no figura en la lista de sancionados"),
+        }
+        for requirement, (ok, why) in checks.items():
+            reason = why if ok else f"no: {why}"
+            proposed.append(Verdict(bid_id, number, requirement, ok, reason))
+    return proposed
+
+
+def evaluation_sheet(db: Session, tender_id: int) -> bytes:
+    """Every line × requirement, pre-filled with the proposal, for bulk evaluation."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Evaluación técnica"
+    sheet.append(["Proposición", "Partida", "Requisito", "Cumple", "Motivo"])
+    for verdict in propose_verdicts(db, tender_id):
+        sheet.append(
+            [
+                verdict.bid_id,
+                verdict.partida,
+                verdict.requirement,
+                "Sí" if verdict.complies else "No",
+                verdict.reason,
+            ]
+        )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def read_verdicts(content: bytes, filename: str) -> list[Verdict]:
+    """The verdicts of a filled evaluation sheet; every problem at once."""
+    header = None
+    for sheet in read_sheets(content, filename):
+        header = find_header(sheet, (BID, PARTIDA, REQUIREMENT, COMPLIES, REASON))
+        if header is not None:
+            break
+    if header is None:
+        raise ValidationFailed(f"«{filename}» no tiene los encabezados.", expected=SHEET_EXPECTED)
+    problems: list[Problem] = []
+    verdicts: list[Verdict] = []
+    for number, row in header.rows():
+        where: dict[str, Any] = {"sheet": header.sheet.name, "row": number}
+        bid = text(header.value(row, BID.key)) or ""
+        raw_partida = header.value(row, PARTIDA.key)
+        requirement = (text(header.value(row, REQUIREMENT.key)) or "").strip()
+        answer = fold(text(header.value(row, COMPLIES.key)) or "")
+        reason = text(header.value(row, REASON.key)) or ""
+        try:
+            partida = int(str(raw_partida).strip())
+        except ValueError:
+            problems.append(
+                Problem("partida no válida", column="Partida", value=str(raw_partida), **where)
+            )
+            continue
+        if answer not in YES and answer not in NO:
+            problems.append(
+                Problem(
+                    "respuesta no válida",
+                    column="Cumple",
+                    value=answer,
+                    expected="Sí o No",
+                    **where,
+                )
+            )
+            continue
+        verdicts.append(Verdict(bid, partida, requirement, answer in YES, reason))
+    if problems:
+        raise ValidationFailed(
+            f"«{filename}»: {len(problems)} problema(s); no se registró ninguna evaluación.",
+            problems=problems,
+        )
+    return verdicts
+
+
+# ----- reading the fallo ---------------------------------------------------------------------
+
+
+def get_fallo(db: Session, tender_id: int) -> Fallo:
+    fallo = db.scalar(select(Fallo).where(Fallo.tender_id == tender_id))
+    if fallo is None:
+        raise NotFound(f"La licitación {tender_id} no tiene fallo todavía.")
+    return fallo
+
+
+def fallo_partidas(db: Session, fallo: Fallo) -> list[FalloPartida]:
+    return list(
+        db.scalars(
+            select(FalloPartida)
+            .where(FalloPartida.fallo_id == fallo.id)
+            .order_by(FalloPartida.partida_number)
+        )
+    )
+
+
+def fallo_outcomes(db: Session, fallo: Fallo) -> list[FalloOutcome]:
+    return list(
+        db.scalars(
+            select(FalloOutcome)
+            .where(FalloOutcome.fallo_id == fallo.id)
+            .order_by(FalloOutcome.partida_number, FalloOutcome.bid_id)
+        )
+    )
+
+
+def contract_drafts(db: Session, fallo: Fallo) -> list[ContractDraft]:
+    return list(
+        db.scalars(
+            select(ContractDraft)
+            .where(ContractDraft.fallo_id == fallo.id)
+            .order_by(
+                ContractDraft.institution_id, ContractDraft.supplier_id, ContractDraft.partida_id
+            )
+        )
+    )

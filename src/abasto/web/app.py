@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from abasto.award import api as award_api
 from abasto.catalog import api as catalog_api
 from abasto.catalog import pages as catalog_pages
 from abasto.core.clock import Clock, SystemClock
@@ -95,6 +96,7 @@ def create_app(
         catalog_api.router,
         demand_api.router,
         tendering_api.router,
+        award_api.router,
         transparency_api.router,
         pages.router,
         identity_pages.router,

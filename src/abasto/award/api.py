@@ -1,0 +1,160 @@
+"""JSON routes of evaluation and award: prices, references, evaluations, the fallo, drafts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from abasto.award import rules, service
+from abasto.award.schemas import (
+    DraftRead,
+    EvaluationStatusRead,
+    FalloPartidaRead,
+    FalloRead,
+    FalloRunWrite,
+    OutcomeRead,
+    PriceImportRead,
+    ReferenceRead,
+    VerdictWrite,
+    WinnerRead,
+    fallo_summary,
+)
+from abasto.core.context import Context
+from abasto.core.errors import Problem, ValidationFailed
+from abasto.identity.models import Institution, Role, Supplier
+from abasto.tendering import service as tendering
+from abasto.web.deps import allow, public
+
+router = APIRouter(prefix="/api/v1", tags=["evaluación y fallo"])
+
+Public = Annotated[Context, Depends(public)]
+Buyer = Annotated[Context, Depends(allow(Role.comprador))]
+Evaluator = Annotated[Context, Depends(allow(Role.evaluador))]
+Reviewer = Annotated[Context, Depends(allow(Role.comprador, Role.evaluador, Role.auditor))]
+Upload = Annotated[UploadFile, File(description="Archivo .csv, .xlsx o JSON (OCDS).")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.post("/prices/imports", response_model=PriceImportRead, status_code=201)
+def import_prices(
+    file: Upload,
+    ctx: Buyer,
+    rate: Annotated[list[str], Query(description="Tipo de cambio: USD=18.20.")] = [],  # noqa: B006
+    map: Annotated[
+        list[str], Query(description="Clasificación a clave: CPV:33600000=010.000.0104.00.")
+    ] = [],  # noqa: B006
+) -> PriceImportRead:
+    """Import prices for market research: a price list or OCDS data; all or nothing."""
+    return PriceImportRead.of(
+        service.import_prices(
+            ctx,
+            content=file.file.read(),
+            filename=file.filename or "precios",
+            rates=service.parse_rates(rate),
+            mapping=service.parse_mapping(map),
+        )
+    )
+
+
+@router.get("/tenders/{tender_id}/references", response_model=list[ReferenceRead])
+def tender_references(tender_id: int, ctx: Public) -> list[ReferenceRead]:
+    """The reference price (median) of each partida's clave, with every source behind it."""
+    tendering.view_tender(ctx, tender_id)
+    claves = [p.clave.clave for p in tendering.partidas_of(ctx.db, tender_id)]
+    found = service.references(ctx.db, claves)
+    return [ReferenceRead.of(found[c]) for c in claves if c in found]
+
+
+@router.get("/tenders/{tender_id}/evaluations", response_model=EvaluationStatusRead)
+def evaluation_status(tender_id: int, ctx: Reviewer) -> EvaluationStatusRead:
+    done, total = service.evaluation_status(ctx.db, tender_id)
+    return EvaluationStatusRead(evaluated_lines=done, lines=total)
+
+
+@router.post("/tenders/{tender_id}/evaluations", response_model=EvaluationStatusRead)
+def record_evaluations(
+    tender_id: int, body: list[VerdictWrite], ctx: Evaluator
+) -> EvaluationStatusRead:
+    """Record verdicts (bid line × requirement, complies or not, with the reason)."""
+    service.record_evaluations(ctx, tender_id=tender_id, verdicts=[v.verdict() for v in body])
+    done, total = service.evaluation_status(ctx.db, tender_id)
+    return EvaluationStatusRead(evaluated_lines=done, lines=total)
+
+
+@router.get("/tenders/{tender_id}/evaluations/template.xlsx")
+def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
+    """Every bid line × requirement, pre-filled with what the opened data says."""
+    content = service.evaluation_sheet(ctx.db, tender_id)
+    return Response(
+        content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="evaluacion-{tender_id}.xlsx"'},
+    )
+
+
+@router.post("/tenders/{tender_id}/evaluations/sheet", response_model=EvaluationStatusRead)
+def evaluation_sheet(tender_id: int, file: Upload, ctx: Evaluator) -> EvaluationStatusRead:
+    """Record the verdicts of a filled evaluation sheet; all or nothing."""
+    verdicts = service.read_verdicts(file.file.read(), file.filename or "evaluacion.xlsx")
+    service.record_evaluations(ctx, tender_id=tender_id, verdicts=verdicts)
+    done, total = service.evaluation_status(ctx.db, tender_id)
+    return EvaluationStatusRead(evaluated_lines=done, lines=total)
+
+
+@router.post("/tenders/{tender_id}/fallo", response_model=FalloRead, status_code=201)
+def issue_fallo(tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
+    """Decide the award (lowest, split or optimal) and publish the fallo."""
+    try:
+        mode = rules.Mode(body.mode)
+    except ValueError:
+        raise ValidationFailed(
+            "Modo de adjudicación desconocido.",
+            problems=[
+                Problem("Modo", field="mode", value=body.mode, expected="lowest, split u optimal")
+            ],
+        ) from None
+    service.issue_fallo(ctx, tender_id=tender_id, mode=mode)
+    return fallo_read(ctx, tender_id)
+
+
+@router.get("/tenders/{tender_id}/fallo", response_model=FalloRead)
+def get_fallo(tender_id: int, ctx: Public) -> FalloRead:
+    """The fallo: per partida the winners, per bid line the outcome and reasons, the totals."""
+    tendering.view_tender(ctx, tender_id)
+    return fallo_read(ctx, tender_id)
+
+
+def fallo_read(ctx: Context, tender_id: int) -> FalloRead:
+    fallo = service.get_fallo(ctx.db, tender_id)
+    rfcs = dict(ctx.db.execute(select(Supplier.id, Supplier.rfc)).all())
+    return FalloRead.model_validate(
+        {
+            **fallo_summary(fallo),
+            "partidas": [FalloPartidaRead.of(p) for p in service.fallo_partidas(ctx.db, fallo)],
+            "winners": [
+                WinnerRead(
+                    partida=line.partida_number,
+                    bid_id=line.bid_id,
+                    supplier_rfc=rfcs[line.supplier_id],
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    total=line.unit_price * line.quantity,
+                )
+                for line in fallo.lines
+            ],
+            "outcomes": [OutcomeRead.of(o) for o in service.fallo_outcomes(ctx.db, fallo)],
+        }
+    )
+
+
+@router.get("/tenders/{tender_id}/contract-drafts", response_model=list[DraftRead])
+def contract_drafts(tender_id: int, ctx: Public) -> list[DraftRead]:
+    """Per institution × supplier × partida: the quantities (min, max) and the unit price."""
+    tendering.view_tender(ctx, tender_id)
+    fallo = service.get_fallo(ctx.db, tender_id)
+    institutions = dict(ctx.db.execute(select(Institution.id, Institution.code)).all())
+    rfcs = dict(ctx.db.execute(select(Supplier.id, Supplier.rfc)).all())
+    return [DraftRead.of(d, institutions, rfcs) for d in service.contract_drafts(ctx.db, fallo)]
