@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from abasto.core.ledger import canonical_json
 from abasto.tendering import rules, service
@@ -265,3 +266,23 @@ def test_the_feed_says_what_the_acta_will_say(world: World, sealed: Sealed) -> N
         for e in world.entries(sealed.tender, "bid.seal")
     }
     assert {b: read_out[b]["commitment"] for b in sealed.bids.values()} == published
+
+
+def test_the_database_holds_one_standing_bid_per_supplier(world: World, sealed: Sealed) -> None:
+    """Two submissions that race past the service's check still cannot both stand."""
+    first = world.db.get(Bid, sealed.bids["a"])
+    assert first is not None
+    twin = Bid(
+        id=new_bid_id(),
+        tender_id=first.tender_id,
+        owner_tag=first.owner_tag,
+        status="sealed",
+        submitted_at=first.submitted_at,
+        commitment=first.commitment,
+        ciphertext=first.ciphertext,
+    )
+    savepoint = world.db.begin_nested()
+    world.db.add(twin)
+    with pytest.raises(IntegrityError):
+        world.db.flush()
+    savepoint.rollback()

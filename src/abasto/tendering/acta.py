@@ -368,12 +368,22 @@ CELL_PADDING = 1.5
 """Millimetres between a table's text and its column's edges."""
 
 
-class _ActaPDF(FPDF):
-    """A4 landscape with the tender's number on every page and "Página n de m" below."""
+class DocumentPDF(FPDF):
+    """A4 landscape with a running head on every page and a note and "Página n de m" below.
 
-    def __init__(self, acta: Acta, *, unicode: bool) -> None:
+    The acta and the fallo are drawn with it; ``unicode=False`` forces the Latin-1 core fonts.
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str,
+        running_head: str,
+        footer_note: str,
+        created: datetime,
+        unicode: bool = True,
+    ) -> None:
         super().__init__(orientation="L", unit="mm", format="A4")
-        self.acta = acta
         font = unicode_font() if unicode else None
         if font is not None:
             self.add_font("Acta", "", str(font[0]))
@@ -384,15 +394,17 @@ class _ActaPDF(FPDF):
         else:
             self._family = "helvetica"
             self._has = None
+        self.running_head = running_head
+        self.footer_note = footer_note
         self._widths: dict[tuple[str, float], dict[str, float]] = {}
         # Room for a five-digit page count: an acta of 4,000 partidas × 10 bids has a thousand.
         self.alias_nb_pages(PAGES_ALIAS)
         self.set_margins(12, 14, 12)
         self.set_auto_page_break(True, margin=14)
-        self.set_title(self.t(f"Acta de apertura {acta.number}"))
+        self.set_title(self.t(title))
         self.set_author("Abasto")
         self.set_lang("es-MX")
-        self.set_creation_date(acta.generated_at)
+        self.set_creation_date(created)
 
     def t(self, text: object) -> str:
         return plain(str(text), self._has)
@@ -403,7 +415,7 @@ class _ActaPDF(FPDF):
     def header(self) -> None:
         self.use_font(7.5)
         self.set_text_color(90, 103, 112)
-        self.cell(0, 4, self.t(f"Acta de apertura de proposiciones · {self.acta.number}"))
+        self.cell(0, 4, self.t(self.running_head))
         self.set_x(self.l_margin)
         self.cell(0, 4, "Abasto", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(29, 35, 39)
@@ -413,14 +425,7 @@ class _ActaPDF(FPDF):
         self.set_y(-10)
         self.use_font(7.5)
         self.set_text_color(90, 103, 112)
-        self.cell(
-            0,
-            4,
-            self.t(
-                f"Generada el {instant(self.acta.generated_at)} (hora del centro de México) a "
-                "partir de la bitácora pública"
-            ),
-        )
+        self.cell(0, 4, self.t(self.footer_note))
         self.set_x(self.l_margin)
         self.cell(0, 4, f"Página {self.page_no()} de {PAGES_ALIAS}", align="R")
         self.set_text_color(29, 35, 39)
@@ -512,7 +517,16 @@ class _ActaPDF(FPDF):
 
 def acta_pdf(acta: Acta, *, unicode: bool = True) -> bytes:
     """The acta as a PDF; ``unicode=False`` forces the Latin-1 core fonts (tested fallback)."""
-    pdf = _ActaPDF(acta, unicode=unicode)
+    pdf = DocumentPDF(
+        title=f"Acta de apertura {acta.number}",
+        running_head=f"Acta de apertura de proposiciones · {acta.number}",
+        footer_note=(
+            f"Generada el {instant(acta.generated_at)} (hora del centro de México) a partir de "
+            "la bitácora pública"
+        ),
+        created=acta.generated_at,
+        unicode=unicode,
+    )
     pdf.add_page()
     pdf.use_font(16, bold=True)
     pdf.multi_cell(

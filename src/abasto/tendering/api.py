@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -52,7 +53,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-HEARTBEAT_SECONDS = 15.0
 
 
 def tender_read(ctx: Context, tender: Tender) -> TenderRead:
@@ -317,28 +317,17 @@ async def live(
             for item in await asyncio.to_thread(_history, request, tender_id, start):
                 yield item.sse()
             return
-        events = hub.follow(tender_id, start).__aiter__()
-        pending: asyncio.Task[FeedEvent] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(events.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_SECONDS)
-                if not done:
-                    if await request.is_disconnected():
-                        return
-                    yield ": sigue en vivo\n\n"
-                    continue
-                try:
-                    item = pending.result()
-                except StopAsyncIteration:
+        # No task of its own per event: a disconnect cancels this generator where it waits,
+        # and aclosing() then closes the hub's without "asynchronous generator is already
+        # running".
+        async with contextlib.aclosing(hub.follow(tender_id, start)) as events:
+            async for got in events:
+                if got is not None:
+                    yield got.sse()
+                elif await request.is_disconnected():
                     return
-                pending = None
-                yield item.sse()
-        finally:
-            if pending is not None:
-                pending.cancel()
-            await events.aclose()  # type: ignore[attr-defined]
+                else:
+                    yield ": sigue en vivo\n\n"
 
     return StreamingResponse(
         stream(),

@@ -11,10 +11,11 @@ SQLite, a dropped listener connection).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,14 +69,20 @@ class FeedEvent:
     at: str
     action: str
     data: dict[str, Any]
+    text: str = field(init=False, compare=False, repr=False)
+    """The event as Server-Sent Events, encoded once however many viewers it goes to."""
 
-    def sse(self) -> str:
+    def __post_init__(self) -> None:
         payload = json.dumps(
             {"seq": self.seq, "at": self.at, "action": self.action, "data": self.data},
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        return f"id: {self.seq}\nevent: {self.action}\ndata: {payload}\n\n"
+        text = f"id: {self.seq}\nevent: {self.action}\ndata: {payload}\n\n"
+        object.__setattr__(self, "text", text)
+
+    def sse(self) -> str:
+        return self.text
 
 
 def read_feed(db: Session, tender_id: int, after: int = 0, limit: int = 5000) -> list[FeedEvent]:
@@ -96,11 +103,19 @@ def read_feed(db: Session, tender_id: int, after: int = 0, limit: int = 5000) ->
     ]
 
 
+HEARTBEAT = "heartbeat"
+"""Put in every viewer's queue now and then: the stream sends a comment, proxies keep it open."""
+_Item = FeedEvent | str | None
+"""What a viewer's queue holds: an event, a heartbeat, or None (the end)."""
+
+
 @dataclass
 class _Channel:
     last_seq: int
-    viewers: set[asyncio.Queue[FeedEvent | None]] = field(default_factory=set)
+    viewers: set[asyncio.Queue[_Item]] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    feed: list[FeedEvent] = field(default_factory=list)
+    """Every entry up to last_seq, read once: each new viewer's history comes from here."""
 
 
 class FeedHub:
@@ -113,11 +128,13 @@ class FeedHub:
         database_url: str,
         poll_seconds: float = 1.0,
         queue_size: int = 10_000,
+        heartbeat_seconds: float = 15.0,
     ) -> None:
         self._sessions = sessions
         self._url = normalise_url(database_url)
         self._poll = poll_seconds
         self._queue_size = queue_size
+        self._heartbeat = heartbeat_seconds
         self._channels: dict[int, _Channel] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -132,6 +149,7 @@ class FeedHub:
         self._loop = asyncio.get_running_loop()
         _local_listeners.append(self._wake_threadsafe)
         self._tasks.append(asyncio.create_task(self._poll_forever()))
+        self._tasks.append(asyncio.create_task(self._beat_forever()))
         if self._url.startswith("postgresql"):
             self._tasks.append(asyncio.create_task(self._listen_forever()))
             # The first viewer waits until notifications can arrive, so none sent after it
@@ -189,6 +207,14 @@ class FeedHub:
             for tender_id in list(self._channels):
                 await self._pull(tender_id)
 
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            for channel in list(self._channels.values()):
+                for queue in list(channel.viewers):
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(HEARTBEAT)
+
     async def _pull(self, tender_id: int) -> None:
         channel = self._channels.get(tender_id)
         if channel is None:
@@ -197,6 +223,7 @@ class FeedHub:
             events = await asyncio.to_thread(self._read, tender_id, channel.last_seq)
             for item in events:
                 channel.last_seq = item.seq
+                channel.feed.append(item)
                 for queue in list(channel.viewers):
                     try:
                         queue.put_nowait(item)
@@ -212,20 +239,27 @@ class FeedHub:
         with self._sessions() as db:
             return read_feed(db, tender_id, after)
 
-    async def follow(self, tender_id: int, after: int) -> AsyncIterator[FeedEvent]:
-        """The entries after ``after``: the history first, then each new one as it comes."""
+    async def follow(self, tender_id: int, after: int) -> AsyncGenerator[FeedEvent | None, None]:
+        """The entries after ``after``: the history first, then each new one as it comes.
+
+        None now and then while nothing happens (a heartbeat).
+        """
         if self._loop is None:
             # Started by the first viewer, in the server's own event loop.
             await self.start()
-        queue: asyncio.Queue[FeedEvent | None] = asyncio.Queue(self._queue_size)
+        queue: asyncio.Queue[_Item] = asyncio.Queue(self._queue_size)
         channel = self._channels.get(tender_id)
         if channel is None:
-            latest = await asyncio.to_thread(self._latest, tender_id)
-            channel = self._channels.setdefault(tender_id, _Channel(last_seq=latest))
+            channel = self._channels.setdefault(tender_id, _Channel(last_seq=-1))
         async with channel.lock:
-            # Registered under the lock, with the history read up to the channel's mark: no entry
-            # is lost or sent twice between the two.
-            history = await asyncio.to_thread(self._read_until, tender_id, after, channel.last_seq)
+            if channel.last_seq < 0:
+                # The first viewer of this tender reads its feed once for all who come after.
+                latest = await asyncio.to_thread(self._latest, tender_id)
+                channel.feed = await asyncio.to_thread(self._read_until, tender_id, 0, latest)
+                channel.last_seq = latest
+            # Registered under the lock, with the history taken up to the channel's mark: no
+            # entry is lost or sent twice between the two.
+            history = channel.feed[bisect.bisect_right(channel.feed, after, key=_seq) :]
             channel.viewers.add(queue)
         try:
             for item in history:
@@ -234,7 +268,9 @@ class FeedHub:
                 got = await queue.get()
                 if got is None:
                     return
-                if got.seq > after:
+                if isinstance(got, str):
+                    yield None
+                elif got.seq > after:
                     after = got.seq
                     yield got
         finally:
@@ -263,3 +299,7 @@ class FeedHub:
                 found.extend(chunk)
                 after = chunk[-1].seq
         return found
+
+
+def _seq(event: FeedEvent) -> int:
+    return event.seq

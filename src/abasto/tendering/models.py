@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -153,6 +155,17 @@ class Bid(Base):
     """A sealed bid: opaque until the opening, then checked against its public commitment."""
 
     __tablename__ = "bids"
+    __table_args__ = (
+        # One standing bid per supplier and tender, even when two submissions race.
+        Index(
+            "uq_bids_sealed_owner",
+            "tender_id",
+            "owner_tag",
+            unique=True,
+            sqlite_where=text("status = 'sealed'"),
+            postgresql_where=text("status = 'sealed'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tender_id: Mapped[int] = mapped_column(ForeignKey("tenders.id", ondelete="CASCADE"), index=True)

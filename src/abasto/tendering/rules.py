@@ -8,7 +8,7 @@ come and applies them; nothing here reads a clock or a database.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -418,9 +418,14 @@ def _clean(value: str | None, limit: int) -> str | None:
 
 
 def check_bid_lines(
-    lines: Sequence[BidLineInput], partidas: Mapping[int, int]
+    lines: Sequence[BidLineInput],
+    partidas: Mapping[int, int],
+    last: Callable[[], int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Each line checked against the tender's partidas (number → maximum quantity).
+
+    ``partidas`` may hold only the partidas the lines name; ``last`` then tells the tender's
+    last partida number for the message about a partida that is not in it.
 
     Returns the canonical lines (in partida order) and every problem found.
     """
@@ -438,7 +443,8 @@ def check_bid_lines(
                 Problem(
                     f"{label}: no está en la licitación",
                     value=str(line.partida),
-                    expected=f"un número de partida entre 1 y {max(partidas, default=0)} "
+                    expected=f"un número de partida entre 1 y "
+                    f"{last() if last else max(partidas, default=0)} "
                     "que no se haya declarado desierta",
                     field=base,
                     **where,

@@ -838,14 +838,21 @@ def _require_on_time(ctx: Context, tender: Tender) -> None:
         )
 
 
-def _open_partidas(db: Session, tender_id: int) -> dict[int, int]:
+def _open_partidas(db: Session, tender_id: int, numbers: Sequence[int]) -> dict[int, int]:
+    """Number → maximum of the partidas among ``numbers`` still open (not 4,000 rows a bid)."""
     return dict(
         db.execute(
             select(Partida.number, Partida.max_qty).where(
-                Partida.tender_id == tender_id, Partida.desierta_at.is_(None)
+                Partida.tender_id == tender_id,
+                Partida.number.in_(numbers),
+                Partida.desierta_at.is_(None),
             )
         ).all()
     )
+
+
+def _last_partida(db: Session, tender_id: int) -> int:
+    return db.scalar(select(func.max(Partida.number)).where(Partida.tender_id == tender_id)) or 0
 
 
 def submit_bid(
@@ -867,7 +874,12 @@ def submit_bid(
     if earlier is None:
         _require_on_time(ctx, tender)
         _require_eligible(ctx, tender, supplier)
-    canonical, problems = rules.check_bid_lines(lines, _open_partidas(ctx.db, tender.id))
+    named = sorted({line.partida for line in lines if isinstance(line.partida, int)})
+    canonical, problems = rules.check_bid_lines(
+        lines,
+        _open_partidas(ctx.db, tender.id, named),
+        last=lambda: _last_partida(ctx.db, tender.id),
+    )
     if problems:
         raise ValidationFailed(
             f"No se recibió la proposición para la licitación {tender.number}: "
@@ -907,10 +919,12 @@ def submit_bid(
         commitment=digest,
         ciphertext=sealed,
     )
-    ctx.db.add(bid)
     if previous is not None:
+        # Replaced before the new one is written: one sealed bid per supplier at any time.
         previous.status = REPLACED
         previous.replaced_by = bid_id
+        ctx.db.flush()
+    ctx.db.add(bid)
     if idempotency_key is not None:
         ctx.db.add(
             BidRequest(
@@ -924,10 +938,16 @@ def submit_bid(
         )
     try:
         ctx.db.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "bid_requests" in str(exc.orig):
+            raise Conflict(
+                "Otra solicitud con la misma Idempotency-Key llegó al mismo tiempo; repita la "
+                "solicitud para obtener su recibo."
+            ) from None
+        # The partial unique index on sealed bids: another submission of this supplier won.
         raise Conflict(
-            "Otra solicitud con la misma Idempotency-Key llegó al mismo tiempo; repita la "
-            "solicitud para obtener su recibo."
+            f"Otra proposición suya para la licitación {tender.number} se recibió al mismo "
+            "tiempo; consulte sus proposiciones y sustitúyala si hace falta."
         ) from None
     ctx.record(
         "bid.seal",

@@ -6,7 +6,9 @@ Every route states who may use it by depending on exactly one policy: ``public``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -43,7 +45,32 @@ def app_state(request: Request) -> AppState:
     return state
 
 
-def _db(request: Request) -> Iterator[Session]:
+DB_SLOTS = 8
+"""Requests of one process that may hold a database session at once (≤ the pool's 5 + 10)."""
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _slot() -> AsyncIterator[None]:
+    """A turn to use the database, taken before the session and given back after its commit.
+
+    Without it, the sync dependencies and endpoints of more requests than the threadpool has
+    threads (40) can each wait for a pooled connection (15) held by requests that are waiting
+    for a thread to commit: every request stalls until the pool's 30 s timeout. A few turns
+    also keep the thread holding the ledger lock from queueing behind many others for the GIL.
+    """
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(DB_SLOTS)
+    async with slots:
+        yield
+
+
+def _db(
+    request: Request, _turn: Annotated[None, Depends(_slot, scope="function")]
+) -> Iterator[Session]:
     # scope="function" (below) runs the commit before the response is sent, so a write is
     # acknowledged only once it is durable.
     with transaction(app_state(request).sessions) as db:

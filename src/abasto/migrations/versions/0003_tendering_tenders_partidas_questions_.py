@@ -100,6 +100,13 @@ def upgrade() -> None:
     with op.batch_alter_table("bids", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bids_owner_tag"), ["owner_tag"], unique=False)
         batch_op.create_index(batch_op.f("ix_bids_tender_id"), ["tender_id"], unique=False)
+        batch_op.create_index(
+            "uq_bids_sealed_owner",
+            ["tender_id", "owner_tag"],
+            unique=True,
+            sqlite_where=sa.text("status = 'sealed'"),
+            postgresql_where=sa.text("status = 'sealed'"),
+        )
 
     op.create_table(
         "partidas",
@@ -297,6 +304,7 @@ def downgrade() -> None:
 
     op.drop_table("partidas")
     with op.batch_alter_table("bids", schema=None) as batch_op:
+        batch_op.drop_index("uq_bids_sealed_owner")
         batch_op.drop_index(batch_op.f("ix_bids_tender_id"))
         batch_op.drop_index(batch_op.f("ix_bids_owner_tag"))
 
