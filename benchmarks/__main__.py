@@ -24,6 +24,7 @@ from abasto.catalog import service as catalog
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
 from benchmarks import ledger as ledger_bench
+from benchmarks.award import section as award_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -197,12 +198,13 @@ def main() -> None:
 
 def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, float, str, str]]]]]:
     """Benchmarks of later stages, each a module whose ``run()`` returns plain figure tuples."""
-    from benchmarks import demand, forecast, tendering
+    from benchmarks import award, demand, forecast, tendering
 
     return [
         ("demand: import and consolidation of a national round", demand.run),
         ("demand: forecasts of 240,000 monthly series", forecast.run),
         ("tendering: a bid rush over HTTP, and the live feed of an opening", tendering.run),
+        ("award: the whole-tender model of a national instance", award.run),
     ]
 
 
@@ -276,6 +278,7 @@ def write_report(figures: list[Figure]) -> None:
         "in memory (60 units × 4,000 claves; 40 % smooth, trending or with stock-outs, 60 % "
         "intermittent or lumpy) and times `demand.forecast.forecast_many` with n_jobs=2.",
         *TENDERING_NOTES,
+        *award_section(),
         "",
     ]
     out = ROOT / "docs" / "benchmarks.md"

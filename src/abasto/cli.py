@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from abasto.award import cli as award_cli
 from abasto.catalog import cli as catalog_cli
 from abasto.core import ledger
 from abasto.core.cli import console, engine, err_console
@@ -26,6 +27,8 @@ app.add_typer(identity_cli.users_app, name="users")
 app.add_typer(identity_cli.suppliers_app, name="suppliers")
 app.add_typer(scenario_cli.app, name="scenario")
 app.add_typer(tendering_cli.app, name="tenders")
+app.add_typer(award_cli.app, name="award")
+app.add_typer(award_cli.prices_app, name="prices")
 app.command("tick")(tendering_cli.tick)
 
 
