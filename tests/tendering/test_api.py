@@ -122,6 +122,41 @@ def test_the_buyer_creates_and_publishes_a_tender(client: TestClient, world: Wor
     assert "plantilla.xlsx" in template.headers["content-disposition"]
 
 
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        ({"split_shares": [60, 30]}, "parameters.split_shares"),
+        ({"split_margin": "0.11"}, "parameters.split_margin"),
+    ],
+)
+def test_award_terms_the_fallo_could_not_apply_are_refused_at_creation(
+    client: TestClient, world: World, terms: dict[str, Any], field: str
+) -> None:
+    plan = plan_for("licitacion_nacional", world.now)
+    body: dict[str, Any] = {
+        "title": "Licitación con condiciones de adjudicación",
+        "procedure": "licitacion_nacional",
+        "partidas": [{"clave": c, "min_qty": lo, "max_qty": hi} for c, lo, hi in PARTIDAS],
+        **{name: getattr(plan, name).isoformat() for name in rules.MILESTONES},
+    }
+    refused = client.post(
+        "/api/v1/tenders", json={**body, "award": terms}, headers=as_(client, "comprador")
+    )
+    assert refused.status_code == 422, refused.text
+    assert [p["field"] for p in refused.json()["errors"]] == [field]
+
+    good = {"split_shares": [50, 30, 20], "max_supplier_share": "0.15", "critical_partidas": [1]}
+    created = client.post(
+        "/api/v1/tenders", json={**body, "award": good}, headers=as_(client, "comprador")
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["award"] == {
+        "split_shares": ["50", "30", "20"],
+        "max_supplier_share": "0.15",
+        "critical_partidas": [1],
+    }
+
+
 def test_a_stale_version_is_a_409(client: TestClient, world: World) -> None:
     draft = world.tender(publish=False)
     body = problem(

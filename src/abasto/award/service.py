@@ -267,6 +267,11 @@ class Verdict:
 
 def _opened_tender(db: Session, tender_id: int) -> Tender:
     tender = tendering.get_tender(db, tender_id)
+    if tender.status == tendering_rules.AWARDED:
+        raise Conflict(
+            f"La licitación {tender.number} ya tiene fallo; sus evaluaciones y su adjudicación "
+            "ya no cambian."
+        )
     if tender.status != tendering_rules.OPENED:
         raise Conflict(
             f"La licitación {tender.number} no ha terminado su apertura "
@@ -399,7 +404,11 @@ def compliance(db: Session, tender_id: int) -> dict[tuple[str, int], tuple[bool,
 
 def award_parameters(tender: Tender) -> rules.Parameters:
     """The award parameters announced with the tender (defaults where it announced none)."""
-    given = dict(tender.params.get("award") or {})
+    return _parameters_from(tender.params.get("award") or {})
+
+
+def _parameters_from(terms: Mapping[str, Any]) -> rules.Parameters:
+    given = dict(terms)
     defaults = rules.Parameters()
     shares = given.get("split_shares")
     share = given.get("max_supplier_share")
@@ -410,7 +419,27 @@ def award_parameters(tender: Tender) -> rules.Parameters:
         split_shares=tuple(Decimal(str(s)) for s in shares) if shares else defaults.split_shares,
         max_supplier_share=Decimal(str(share)) if share is not None else None,
         min_suppliers_critical=int(given.get("min_suppliers_critical", 2)),
+        critical_min_share=Decimal(str(given.get("critical_min_share", 0))),
     )
+
+
+def check_award_terms(terms: Mapping[str, Any]) -> None:
+    """Refuse award terms a fallo could not apply (shares not adding to 100, a split margin
+    above 10 %…), when the tender is created rather than at the fallo."""
+    try:
+        parameters = _parameters_from(terms)
+    except (ArithmeticError, ValueError, TypeError):
+        raise ValidationFailed(
+            "Condiciones de adjudicación no válidas.", expected="números en cada campo"
+        ) from None
+    problems = rules.parameter_problems(parameters)
+    if problems:
+        raise ValidationFailed("Condiciones de adjudicación no válidas.", problems=problems)
+
+
+def critical_partidas(tender: Tender) -> set[int]:
+    """The partidas the call marked critical (they need several suppliers)."""
+    return {int(n) for n in (tender.params.get("award") or {}).get("critical_partidas", [])}
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +489,7 @@ def build_instance(db: Session, tender: Tender) -> Built:
         ).all()
     )
     open_numbers = {p.number for p in partidas}
+    critical = critical_partidas(tender)
     instance_bids = []
     for bid in bids:
         if bid.supplier_id is None:
@@ -485,6 +515,7 @@ def build_instance(db: Session, tender: Tender) -> Built:
                 clave=p.clave.clave,
                 max_qty=p.max_qty,
                 reference_price=found[p.clave.clave].price,
+                critical=p.number in critical,
             )
             for p in partidas
         ),
@@ -513,13 +544,17 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     return shares
 
 
+SOLVE_SECONDS = 120.0
+
+
 def issue_fallo(ctx: Context, *, tender_id: int, mode: rules.Mode) -> Fallo:
     """Decide the award in ``mode``, store the fallo whole, publish it, draft the contracts."""
     tender = _opened_tender(ctx.db, tender_id)
     if ctx.db.scalar(select(Fallo.id).where(Fallo.tender_id == tender.id)) is not None:
         raise Conflict(f"La licitación {tender.number} ya tiene fallo.")
     built = build_instance(ctx.db, tender)
-    result = model.award(built.instance, mode)
+    # A fallo is issued within one request: bound the solve (national instances take seconds).
+    result = model.award(built.instance, mode, time_limit=SOLVE_SECONDS)
     baseline = (
         result
         if mode is rules.Mode.LOWEST
@@ -638,6 +673,8 @@ def _store_result(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardR
             )
     outcome_rows: list[dict[str, Any]] = []
     evaluation = result.evaluation or rules.evaluate(built.instance)
+    # The fallo states why a line does not comply, in the evaluator's words, not only that.
+    technical = compliance(ctx.db, fallo.tender_id)
     for number, lines in evaluation.lines.items():
         for line in lines:
             given = awarded.get((line.bid_id, number), 0)
@@ -646,6 +683,7 @@ def _store_result(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardR
             elif line.findings:
                 outcome = line.findings[0].outcome.value
                 reasons = [f.message for f in line.findings]
+                reasons += technical.get((line.bid_id, number), (True, []))[1]
             else:
                 outcome, reasons = "solvente", ["Solvente, no adjudicada: hubo mejores precios."]
             outcome_rows.append(

@@ -99,8 +99,20 @@ def create_tender(body: TenderCreate, request: Request, ctx: Buyer) -> TenderRea
         bid_deadline=body.bid_deadline,
         opening_at=body.opening_at,
         fallo_at=body.fallo_at,
+        award=_award_terms(body),
     )
     return tender_read(ctx, tender)
+
+
+def _award_terms(body: TenderCreate) -> dict[str, object] | None:
+    """The announced award terms, refused now if the award could not apply them later."""
+    if body.award is None:
+        return None
+    from abasto.award.service import check_award_terms
+
+    terms = body.award.given()
+    check_award_terms(terms)
+    return terms
 
 
 @router.get("/{tender_id}", response_model=TenderRead)

@@ -21,6 +21,30 @@ class PartidaWrite(BaseModel):
     max_qty: int = Field(gt=0, description="Cantidad máxima consolidada.")
 
 
+class AwardTerms(BaseModel):
+    """What the call announces about the award (defaults: 10 %, 40 %, 10 %, 60/40)."""
+
+    acceptable_margin: Decimal | None = Field(default=None, description="Precio no aceptable.")
+    convenient_margin: Decimal | None = Field(default=None, description="Precio no conveniente.")
+    split_margin: Decimal | None = Field(default=None, description="A lo más 0.10.")
+    split_shares: list[Decimal] | None = Field(default=None, description="P. ej. [60, 40].")
+    max_supplier_share: Decimal | None = Field(default=None, description="P. ej. 0.15.")
+    min_suppliers_critical: int | None = None
+    critical_partidas: list[int] | None = Field(default=None, description="Partidas críticas.")
+
+    def given(self) -> dict[str, object]:
+        return {
+            k: (
+                [str(x) for x in v]
+                if isinstance(v, list)
+                else str(v)
+                if isinstance(v, Decimal)
+                else v
+            )
+            for k, v in self.model_dump(exclude_none=True).items()
+        }
+
+
 class TenderCreate(BaseModel):
     title: str = Field(max_length=300)
     procedure: str = Field(description=f"Uno de: {', '.join(rules.PROCEDURES)}.")
@@ -30,6 +54,9 @@ class TenderCreate(BaseModel):
     legal_basis: str | None = Field(default=None, description="Fundamento legal (adjudicación).")
     justification: str | None = None
     publication_at: AwareDatetime | None = None
+    award: AwardTerms | None = Field(
+        default=None, description="Condiciones de adjudicación anunciadas en la convocatoria."
+    )
     clarification_deadline: AwareDatetime
     bid_deadline: AwareDatetime
     opening_at: AwareDatetime
@@ -144,6 +171,7 @@ class TenderRead(BaseModel):
     justification: str | None
     timeline: TimelineRead
     periods: dict[str, int]
+    award: dict[str, object] = Field(description="Condiciones de adjudicación anunciadas.")
     cancel_reason: str | None
     partidas: int
     bids: int = Field(description="Proposiciones vigentes (selladas o abiertas).")
@@ -172,7 +200,8 @@ class TenderRead(BaseModel):
                 opening_started_at=tender.opening_started_at,
                 opened_at=tender.opened_at,
             ),
-            periods={k: int(v) for k, v in tender.params.items()},
+            periods=rules.periods_of(tender.params).as_dict(),
+            award=dict(tender.params.get("award") or {}),
             cancel_reason=tender.cancel_reason,
             partidas=partidas,
             bids=bids,

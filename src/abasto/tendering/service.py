@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -299,9 +299,12 @@ def create_tender(
     justification: str | None = None,
     publication_at: datetime | None = None,
     periods: rules.Periods | None = None,
+    award: Mapping[str, Any] | None = None,
 ) -> Tender:
     """A draft tender: from a frozen demand round (one partida per clave) or by hand.
 
+    ``award`` holds the award parameters announced in the call (margins, split shares, maximum
+    share per supplier, critical partidas); the award domain reads and checks them.
     ``periods`` replaces the procedure's minimum periods; only the demo's staged opening uses it
     (not the API), and the replacement is public: the publication's ledger entry lists them.
     """
@@ -338,7 +341,10 @@ def create_tender(
         status=rules.DRAFT,
         legal_basis=(legal_basis or "").strip() or None,
         justification=(justification or "").strip() or None,
-        params=(periods or policy.periods).as_dict(),
+        params={
+            **(periods or policy.periods).as_dict(),
+            **({"award": dict(award)} if award else {}),
+        },
         publication_at=publication_at,
         clarification_deadline=clarification_deadline,
         bid_deadline=bid_deadline,
