@@ -33,16 +33,14 @@ class AwardTerms(BaseModel):
     critical_partidas: list[int] | None = Field(default=None, description="Partidas críticas.")
 
     def given(self) -> dict[str, object]:
-        return {
-            k: (
-                [str(x) for x in v]
-                if isinstance(v, list)
-                else str(v)
-                if isinstance(v, Decimal)
-                else v
-            )
-            for k, v in self.model_dump(exclude_none=True).items()
-        }
+        """As stored with the tender: Decimals as text, so JSON keeps them exact."""
+
+        def plain(value: object) -> object:
+            if isinstance(value, list):
+                return [plain(item) for item in value]
+            return str(value) if isinstance(value, Decimal) else value
+
+        return {k: plain(v) for k, v in self.model_dump(exclude_none=True).items()}
 
 
 class TenderCreate(BaseModel):
