@@ -202,8 +202,15 @@ def _releases(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "compiledRelease", document["compiledRelease"]
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _classified(item: dict[str, Any], mapping: Mapping[tuple[str, str], str]) -> str | None:
-    classifications = [item.get("classification"), *(item.get("additionalClassifications") or [])]
+    classifications = [
+        item.get("classification"),
+        *_listed(item.get("additionalClassifications")),
+    ]
     for found in classifications:
         if not isinstance(found, dict):
             continue
@@ -255,13 +262,16 @@ def read_ocds(
             problems.append(Problem("Entrega sin ocid", field=where, expected="un ocid"))
             continue
         for stage in ("awards", "contracts"):
-            for index, part in enumerate(release.get(stage) or []):
+            for index, part in enumerate(_listed(release.get(stage))):
                 if not isinstance(part, dict):
                     continue
                 when = _date(part.get("date") or release.get("date"))
-                for item_index, item in enumerate(part.get("items") or []):
-                    value = ((item or {}).get("unit") or {}).get("value") or {}
-                    if "amount" not in value:
+                for item_index, item in enumerate(_listed(part.get("items"))):
+                    # Other publishers' data is not always well formed: what is not an item
+                    # with a unit value is skipped, never a crash.
+                    unit = item.get("unit") if isinstance(item, dict) else None
+                    value = unit.get("value") if isinstance(unit, dict) else None
+                    if not isinstance(value, dict) or "amount" not in value:
                         continue
                     items += 1
                     ref = f"{ocid}/{stage}/{part.get('id', index)}/{item.get('id', item_index)}"

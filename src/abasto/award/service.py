@@ -265,8 +265,9 @@ class Verdict:
     reason: str
 
 
-def _opened_tender(db: Session, tender_id: int) -> Tender:
-    tender = tendering.get_tender(db, tender_id)
+def _opened_tender(db: Session, tender_id: int, *, lock: bool = False) -> Tender:
+    # Locked by the writers, so two fallos (or a fallo and a late verdict) cannot cross.
+    tender = tendering.get_tender(db, tender_id, lock=lock)
     if tender.status == tendering_rules.AWARDED:
         raise Conflict(
             f"La licitación {tender.number} ya tiene fallo; sus evaluaciones y su adjudicación "
@@ -293,7 +294,7 @@ def _opened_lines(db: Session, tender: Tender) -> dict[tuple[str, int], BidLine]
 
 def record_evaluations(ctx: Context, *, tender_id: int, verdicts: Sequence[Verdict]) -> int:
     """Record (or correct) verdicts; each names a bid line and a requirement, with a reason."""
-    tender = _opened_tender(ctx.db, tender_id)
+    tender = _opened_tender(ctx.db, tender_id, lock=True)
     lines = _opened_lines(ctx.db, tender)
     problems: list[Problem] = []
     for position, verdict in enumerate(verdicts):
@@ -549,7 +550,7 @@ SOLVE_SECONDS = 120.0
 
 def issue_fallo(ctx: Context, *, tender_id: int, mode: rules.Mode) -> Fallo:
     """Decide the award in ``mode``, store the fallo whole, publish it, draft the contracts."""
-    tender = _opened_tender(ctx.db, tender_id)
+    tender = _opened_tender(ctx.db, tender_id, lock=True)
     if ctx.db.scalar(select(Fallo.id).where(Fallo.tender_id == tender.id)) is not None:
         raise Conflict(f"La licitación {tender.number} ya tiene fallo.")
     built = build_instance(ctx.db, tender)

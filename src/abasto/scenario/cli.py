@@ -19,6 +19,7 @@ from abasto.core.config import load_settings
 from abasto.core.db import current_revision, upgrade
 from abasto.core.money import format_datetime
 from abasto.identity import service as identity
+from abasto.scenario.award import has_fallo, stage_awarded_tender
 from abasto.scenario.build import build_scenario
 from abasto.scenario.institutions import Scale
 from abasto.scenario.load import (
@@ -152,6 +153,7 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
         loaded = loaded_scenario(ctx.db)
     if counts.institutions == 0:
         print_demo_users(_load(bound, seed, scale).users)
+        _stage_awarded_tender(bound, seed, scale.value)
         _stage_live_opening(bound, seed, scale.value)
         return
     if loaded is None:
@@ -174,7 +176,23 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
             highlight=False,
         )
     print_demo_users(demo_users(build_scenario(loaded.seed, loaded.scale)))
+    _stage_awarded_tender(bound, loaded.seed, loaded.scale)
     _stage_live_opening(bound, loaded.seed, loaded.scale)
+
+
+def _stage_awarded_tender(bound: Engine, seed: int, scale: Scale) -> None:
+    """A tender already awarded (generated, dated in the past), unless there is a fallo already."""
+    sealer = Sealer.from_settings(load_settings())
+    with unit_of_work(bound) as ctx:
+        if has_fallo(ctx.db):
+            return
+        staged = stage_awarded_tender(ctx, sealer, build_scenario(seed, scale))
+    console.print(
+        f"Licitación {staged.number} con fallo emitido ({staged.awarded} de {staged.partidas} "
+        f"partidas adjudicadas, {staged.bids} licitantes): "
+        f"http://<servidor>/licitaciones/{staged.tender_id}/fallo",
+        highlight=False,
+    )
 
 
 def _stage_live_opening(bound: Engine, seed: int, scale: Scale) -> None:
