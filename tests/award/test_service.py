@@ -623,6 +623,16 @@ def test_there_is_nothing_to_evaluate_before_the_opening(world: World) -> None:
     assert footprint(world) == before
 
 
+def test_an_empty_list_of_verdicts_is_refused(world: World) -> None:
+    opened = opened_tender(world, SIMPLE)
+    before = footprint(world)
+
+    with pytest.raises(ValidationFailed, match="No hay veredictos"):
+        service.record_evaluations(evaluator(world), tender_id=opened.tender.id, verdicts=[])
+
+    assert footprint(world) == before
+
+
 def test_the_evaluation_sheet_reads_back_as_the_proposal(world: World) -> None:
     opened = opened_tender(world, SIMPLE)
 

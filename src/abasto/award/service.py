@@ -326,14 +326,32 @@ def record_evaluations(ctx: Context, *, tender_id: int, verdicts: Sequence[Verdi
             f"No se registró ninguna evaluación de la licitación {tender.number}.",
             problems=problems,
         )
-    for verdict in verdicts:
-        ctx.db.execute(
-            delete(TechnicalEvaluation).where(
-                TechnicalEvaluation.bid_id == verdict.bid_id,
-                TechnicalEvaluation.partida_number == verdict.partida,
-                TechnicalEvaluation.requirement == verdict.requirement,
-            )
+    if not verdicts:
+        raise ValidationFailed(
+            "No hay veredictos que registrar.",
+            expected="al menos un veredicto (proposición, partida, requisito, cumple, motivo)",
         )
+    # A verdict given again replaces the earlier one: delete them by bid, in one statement each,
+    # without walking the session (tens of thousands of verdicts come in one sheet).
+    by_bid: dict[str, list[Verdict]] = defaultdict(list)
+    for verdict in verdicts:
+        by_bid[verdict.bid_id].append(verdict)
+    for bid_id, given in by_bid.items():
+        keys = {f"{v.partida}\x1f{v.requirement}" for v in given}
+        stored = ctx.db.execute(
+            select(
+                TechnicalEvaluation.id,
+                TechnicalEvaluation.partida_number,
+                TechnicalEvaluation.requirement,
+            ).where(TechnicalEvaluation.bid_id == bid_id)
+        ).all()
+        stale = [row.id for row in stored if f"{row.partida_number}\x1f{row.requirement}" in keys]
+        for start in range(0, len(stale), 1000):
+            ctx.db.execute(
+                delete(TechnicalEvaluation)
+                .where(TechnicalEvaluation.id.in_(stale[start : start + 1000]))
+                .execution_options(synchronize_session=False)
+            )
     ctx.db.execute(
         insert(TechnicalEvaluation),
         [
@@ -893,7 +911,8 @@ def read_verdicts(content: bytes, filename: str) -> list[Verdict]:
 def get_fallo(db: Session, tender_id: int) -> Fallo:
     fallo = db.scalar(select(Fallo).where(Fallo.tender_id == tender_id))
     if fallo is None:
-        raise NotFound(f"La licitación {tender_id} no tiene fallo todavía.")
+        number = db.scalar(select(Tender.number).where(Tender.id == tender_id)) or tender_id
+        raise NotFound(f"La licitación {number} no tiene fallo todavía.")
     return fallo
 
 

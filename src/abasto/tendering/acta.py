@@ -203,7 +203,7 @@ class Acta:
 
     @property
     def finished(self) -> bool:
-        return self.status == rules.OPENED
+        return self.status in (rules.OPENED, rules.AWARDED)
 
     @property
     def status_label(self) -> str:
@@ -226,7 +226,7 @@ def build_acta(ctx: Context, *, tender_id: int) -> Acta:
             f"La licitación {tender.number} fue cancelada antes de la apertura; no hay acta de "
             "apertura."
         )
-    if tender.status not in (rules.OPENING, rules.OPENED):
+    if tender.status not in (rules.OPENING, rules.OPENED, rules.AWARDED):
         raise Conflict(
             f"La apertura de la licitación {tender.number} está fijada para el "
             f"{instant(tender.opening_at)} (hora del centro de México); el acta se publica "

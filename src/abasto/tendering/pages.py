@@ -484,7 +484,7 @@ def tender_page(
             b.id: sum((x.unit_price * x.quantity for x in b.lines), Decimal(0)) for b in opened
         },
         opened=opened,
-        has_acta=tender.status in (rules.OPENING, rules.OPENED),
+        has_acta=tender.status in (rules.OPENING, rules.OPENED, rules.AWARDED),
         accepts_bids=_accepts_bids(tender, ctx.now),
         **_page_values(ctx),
     )
@@ -843,7 +843,8 @@ def _manage_page(
         sealed=service.sealed_count(ctx.db, tender.id),
         live=live,
         amendable=live and rules.accepts_bids(service.timeline_of(tender), ctx.now),
-        cancellable=tender.status not in (rules.CANCELLED, rules.OPENING, rules.OPENED),
+        cancellable=tender.status
+        not in (rules.CANCELLED, rules.OPENING, rules.OPENED, rules.AWARDED),
         may_open=_may_open(tender, ctx.now),
         error=error,
         notice=notice,

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.award import api as award_api
+from abasto.award import pages as award_pages
 from abasto.catalog import api as catalog_api
 from abasto.catalog import pages as catalog_pages
 from abasto.core.clock import Clock, SystemClock
@@ -103,6 +104,7 @@ def create_app(
         catalog_pages.router,
         demand_pages.router,
         tendering_pages.router,
+        award_pages.router,
         transparency_pages.router,
     ):
         app.include_router(router)
