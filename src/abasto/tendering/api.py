@@ -15,7 +15,7 @@ from abasto.core.context import Context
 from abasto.demand.models import DemandRound
 from abasto.identity.models import Institution, Role
 from abasto.tendering import rules, service
-from abasto.tendering.live import FeedEvent
+from abasto.tendering.live import FeedEvent, read_feed
 from abasto.tendering.models import Tender
 from abasto.tendering.schemas import (
     AmendmentRead,
@@ -55,11 +55,15 @@ IdempotencyKey = Annotated[
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def tender_read(ctx: Context, tender: Tender) -> TenderRead:
-    partidas = len(tender.partidas)
-    bids = service.sealed_count(ctx.db, tender.id)
+def tender_read(
+    ctx: Context, tender: Tender, summary: service.TenderSummary | None = None
+) -> TenderRead:
+    # Counted by query, not by loading a national tender's 4,000 partidas to take their len().
+    counted = summary or service.summaries(ctx.db, [tender])[0]
     round_name = ctx.db.scalar(select(DemandRound.name).where(DemandRound.id == tender.round_id))
-    return TenderRead.of(tender, partidas=partidas, bids=bids, round_name=round_name)
+    return TenderRead.of(
+        tender, partidas=counted.partidas, bids=counted.sealed, round_name=round_name
+    )
 
 
 @router.get("", response_model=TenderListRead)
@@ -74,7 +78,7 @@ def list_tenders(
     """Published tenders, newest first (drafts too for buyers and auditors)."""
     found = service.list_tenders(ctx, status=status, q=q, page=page)
     return TenderListRead(
-        items=[tender_read(ctx, s.tender) for s in found.items],
+        items=[tender_read(ctx, s.tender, s) for s in found.items],
         total=found.total,
         page=found.page,
         per_page=found.per_page,
@@ -316,8 +320,7 @@ async def live(
 
     Reconnecting with ``Last-Event-ID`` (browsers do it by themselves) resumes after that event.
     """
-    tender = await asyncio.to_thread(_visible, ctx, tender_id)
-    del tender
+    await asyncio.to_thread(service.view_tender, ctx, tender_id)
     start = after or 0
     if last_event_id and last_event_id.strip().isdigit():
         start = int(last_event_id)
@@ -348,12 +351,6 @@ async def live(
     )
 
 
-def _visible(ctx: Context, tender_id: int) -> Tender:
-    return service.view_tender(ctx, tender_id)
-
-
 def _history(request: Request, tender_id: int, start: int) -> list[FeedEvent]:
-    from abasto.tendering.live import read_feed
-
     with app_state(request).sessions() as db:
         return read_feed(db, tender_id, start, limit=100_000)

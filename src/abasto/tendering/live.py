@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.core.db import normalise_url
@@ -38,19 +38,13 @@ def feed_entity(tender_id: int) -> str:
 def announce(db: Session, tender_id: int) -> None:
     """Tell every viewer of the tender that its feed grew, once this transaction commits."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(select_notify(tender_id))
+        db.execute(select(func.pg_notify(CHANNEL, str(tender_id))))
         return
     pending: set[int] = db.info.setdefault("abasto_feed_pending", set())
     if not pending:
         event.listen(db, "after_commit", _wake_local, once=True)
         event.listen(db, "after_rollback", _forget_local, once=True)
     pending.add(tender_id)
-
-
-def select_notify(tender_id: int) -> Any:
-    from sqlalchemy import func
-
-    return select(func.pg_notify(CHANNEL, str(tender_id)))
 
 
 def _wake_local(db: Session) -> None:
@@ -140,10 +134,6 @@ class FeedHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._pulls: set[asyncio.Future[None]] = set()
         self._listening = asyncio.Event()
-
-    @property
-    def viewers(self) -> int:
-        return sum(len(c.viewers) for c in self._channels.values())
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -279,8 +269,6 @@ class FeedHub:
                 del self._channels[tender_id]
 
     def _latest(self, tender_id: int) -> int:
-        from sqlalchemy import func
-
         with self._sessions() as db:
             value = db.scalar(
                 select(func.max(LedgerEntry.seq)).where(

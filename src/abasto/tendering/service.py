@@ -134,21 +134,21 @@ def list_tenders(
     tenders = ctx.db.scalars(
         query.order_by(Tender.id.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
+    return TenderList(summaries(ctx.db, tenders), int(total), page, per_page)
+
+
+def summaries(db: Session, tenders: Sequence[Tender]) -> list[TenderSummary]:
+    """Each tender with its partidas and bids counted, two queries for all of them."""
     ids = [t.id for t in tenders]
     partidas = dict(
-        ctx.db.execute(
+        db.execute(
             select(Partida.tender_id, func.count())
             .where(Partida.tender_id.in_(ids))
             .group_by(Partida.tender_id)
         ).all()
     )
-    sealed = _sealed_counts(ctx.db, ids)
-    return TenderList(
-        [TenderSummary(t, int(partidas.get(t.id, 0)), sealed.get(t.id, 0)) for t in tenders],
-        int(total),
-        page,
-        per_page,
-    )
+    sealed = _sealed_counts(db, ids)
+    return [TenderSummary(t, int(partidas.get(t.id, 0)), sealed.get(t.id, 0)) for t in tenders]
 
 
 def sealed_count(db: Session, tender_id: int) -> int:
@@ -1118,7 +1118,7 @@ def apply_due(ctx: Context, tender: Tender) -> list[str]:
                 "tender.bids_closed",
                 {
                     "at": tender.bid_deadline,
-                    "sealed": _sealed_counts(ctx.db, [tender.id]).get(tender.id, 0),
+                    "sealed": sealed_count(ctx.db, tender.id),
                 },
             )
         elif name == rules.START_OPENING:
