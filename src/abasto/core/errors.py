@@ -113,3 +113,20 @@ class PayloadTooLarge(AbastoError):
 
 class SchemaBehind(Exception):
     """The database schema is older than the code; the fix is ``abasto db upgrade``."""
+
+
+def check_version(subject: str, sent: int | None, current: int) -> None:
+    """Refuse a write made from a stale read (optimistic concurrency): ``subject`` is what
+    changed, as a person names it («La ronda «2027-2028»»); no version sent means no check."""
+    if sent is not None and sent != current:
+        raise Conflict(
+            f"{subject} cambió después de que usted la leyó; no se guardó nada.",
+            problems=[
+                Problem(
+                    "La versión enviada ya no es la vigente.",
+                    field="version",
+                    value=str(sent),
+                    expected=f"la versión vigente, {current}",
+                )
+            ],
+        )

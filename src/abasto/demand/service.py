@@ -41,7 +41,14 @@ from abasto.catalog.models import Clave, Homologation
 from abasto.catalog.rules import suggest_clave
 from abasto.catalog.service import _search_conditions, get_clave, translate_codes
 from abasto.core.context import Context
-from abasto.core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from abasto.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationFailed,
+    check_version,
+)
 from abasto.core.ledger import Record
 from abasto.core.spreadsheet import Progress, find_headers, read_sheets
 from abasto.core.text import fold
@@ -256,18 +263,7 @@ def _participants(
 
 
 def _check_version(found: DemandRound, version: int | None) -> None:
-    if version is not None and version != found.version:
-        raise Conflict(
-            f"La ronda «{found.name}» cambió después de que usted la leyó; no se guardó nada.",
-            problems=[
-                Problem(
-                    "La versión enviada ya no es la vigente.",
-                    field="version",
-                    value=str(version),
-                    expected=f"la versión vigente, {found.version}",
-                )
-            ],
-        )
+    check_version(f"La ronda «{found.name}»", version, found.version)
 
 
 def freeze_round(ctx: Context, *, name: str, version: int | None = None) -> DemandRound:

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
-from abasto.core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
+from abasto.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationFailed,
+    check_version,
+)
 from abasto.core.ledger import LedgerEntry, canonical_json
 from abasto.demand import service as demand
 from abasto.identity import service as identity
@@ -449,19 +456,7 @@ def _partidas_by_hand(db: Session, tender: Tender, partidas: Sequence[PartidaInp
 
 
 def _check_version(tender: Tender, version: int | None) -> None:
-    if version is not None and version != tender.version:
-        raise Conflict(
-            f"La licitación {tender.number} cambió después de que usted la leyó; "
-            "no se guardó nada.",
-            problems=[
-                Problem(
-                    "La versión enviada ya no es la vigente.",
-                    field="version",
-                    value=str(version),
-                    expected=f"la versión vigente, {tender.version}",
-                )
-            ],
-        )
+    check_version(f"La licitación {tender.number}", version, tender.version)
 
 
 def _timeline_payload(tender: Tender) -> dict[str, Any]:
