@@ -1297,9 +1297,13 @@ def open_next_bid(ctx: Context, sealer: Sealer, *, tender_id: int) -> bool:
     bid.supplier_id = supplier.id if supplier else None
     lines = list(sealed["content"]["lines"]) if sealed else []
     if result.matches:
+        # Only the partidas this bid names: a national tender has 4,000, read once per bid.
         numbers = dict(
             ctx.db.execute(
-                select(Partida.number, Partida.id).where(Partida.tender_id == tender.id)
+                select(Partida.number, Partida.id).where(
+                    Partida.tender_id == tender.id,
+                    Partida.number.in_({int(line["partida"]) for line in lines}),
+                )
             ).all()
         )
         ctx.db.add_all(
