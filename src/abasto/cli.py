@@ -13,6 +13,9 @@ from abasto.demand import cli as demand_cli
 from abasto.identity import cli as identity_cli
 from abasto.scenario import cli as scenario_cli
 from abasto.tendering import cli as tendering_cli
+from abasto.transparency.ocds import cli as ocds_cli
+from abasto.transparency.opendata import cli as opendata_cli
+from abasto.transparency.redflags import cli as redflags_cli
 
 app = typer.Typer(
     help="Abasto: compra consolidada y abasto de insumos para la salud.", no_args_is_help=True
@@ -29,6 +32,9 @@ app.add_typer(scenario_cli.app, name="scenario")
 app.add_typer(tendering_cli.app, name="tenders")
 app.add_typer(award_cli.app, name="award")
 app.add_typer(award_cli.prices_app, name="prices")
+app.add_typer(ocds_cli.app, name="ocds")
+app.add_typer(redflags_cli.app, name="redflags")
+app.add_typer(opendata_cli.app, name="datos")
 app.command("tick")(tendering_cli.tick)
 
 

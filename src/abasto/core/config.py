@@ -25,6 +25,8 @@ class Settings:
     """How often ``abasto serve`` applies the deadlines that came due."""
     live_poll_seconds: float = 1.0
     """How often the live feed looks for entries no notification announced (see tendering.live)."""
+    ocid_prefix: str = "ocds-abasto"
+    """Prefix of every contracting process's ocid in the OCDS releases (registered with OCP)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -57,4 +59,5 @@ def load_settings() -> Settings:
         master_key=os.environ.get("ABASTO_MASTER_KEY", ""),
         opening_pace_seconds=float(os.environ.get("ABASTO_OPENING_PACE_SECONDS", "2")),
         live_poll_seconds=float(os.environ.get("ABASTO_LIVE_POLL_SECONDS", "1")),
+        ocid_prefix=os.environ.get("ABASTO_OCID_PREFIX", "ocds-abasto"),
     )

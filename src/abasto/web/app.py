@@ -31,6 +31,11 @@ from abasto.tendering.live import FeedHub
 from abasto.tendering.sealing import Sealer
 from abasto.transparency import api as transparency_api
 from abasto.transparency import pages as transparency_pages
+from abasto.transparency.ocds import api as ocds_api
+from abasto.transparency.opendata import pages as opendata_pages
+from abasto.transparency.portal import api as portal_api
+from abasto.transparency.redflags import api as redflags_api
+from abasto.transparency.redflags import pages as redflags_pages
 from abasto.web import errors, pages
 from abasto.web.deps import AppState, public
 from abasto.web.limits import BodySizeLimit
@@ -99,6 +104,9 @@ def create_app(
         tendering_api.router,
         award_api.router,
         transparency_api.router,
+        ocds_api.router,
+        redflags_api.router,
+        portal_api.router,
         pages.router,
         identity_pages.router,
         catalog_pages.router,
@@ -106,6 +114,8 @@ def create_app(
         tendering_pages.router,
         award_pages.router,
         transparency_pages.router,
+        redflags_pages.router,
+        opendata_pages.router,
     ):
         app.include_router(router)
     return app

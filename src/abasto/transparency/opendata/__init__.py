@@ -1,0 +1,1 @@
+"""Open data downloads: every public table as CSV and Parquet."""
