@@ -39,6 +39,7 @@ from abasto.tendering.models import (
     Question,
     Tender,
 )
+from abasto.transparency.redflags.models import RedFlag, RedFlagRun
 
 __all__ = [
     "Amendment",
@@ -67,6 +68,8 @@ __all__ = [
     "PartidaDemand",
     "PriceObservation",
     "Question",
+    "RedFlag",
+    "RedFlagRun",
     "RoundInstitution",
     "Sanction",
     "Supplier",

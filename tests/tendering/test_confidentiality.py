@@ -202,6 +202,7 @@ class Scene:
             "clave": [PARACETAMOL],
             "round_name": ["2027-2028"],
             "number": ["1"],
+            "ocid": [f"ocds-abasto-{self.tender.number}"],
         }
         assert name in samples, f"a GET route has the path parameter {{{name}}}: give a sample"
         return samples[name]

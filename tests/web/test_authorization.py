@@ -214,6 +214,32 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", f"{MANAGE}/desierta"): Case(frozenset({C})),
     ("POST", f"{MANAGE}/preguntas/{{number}}/responder"): Case(frozenset({C})),
     ("POST", f"{MANAGE}/apertura"): Case(frozenset({C})),
+    ("GET", "/api/v1/ocds/releases"): Case(PUBLIC),
+    ("GET", "/api/v1/ocds/records/{ocid}"): Case(PUBLIC),
+    ("GET", "/api/v1/ocds/policy"): Case(PUBLIC),
+    ("GET", "/datos-abiertos"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/tenders.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/tenders.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/partidas.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/partidas.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/partida_demands.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/partida_demands.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/bids.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/bids.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/awards.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/awards.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/contracts.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/contracts.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/reference_prices.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/reference_prices.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/suppliers.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/suppliers.parquet"): Case(PUBLIC),
+    ("GET", "/api/v1/claves/{clave}/price-history"): Case(PUBLIC),
+    ("GET", "/api/v1/suppliers/{rfc}/summary"): Case(PUBLIC),
+    ("GET", "/api/v1/institutions/{code}/summary"): Case(PUBLIC),
+    ("GET", "/api/v1/redflags"): Case(PUBLIC),
+    ("GET", "/api/v1/redflags/indicators"): Case(PUBLIC),
+    ("GET", "/banderas"): Case(PUBLIC),
 }
 
 SAMPLE_PATH_VALUES = {
@@ -224,6 +250,7 @@ SAMPLE_PATH_VALUES = {
     "tender_id": "999999",
     "number": "1",
     "bid_id": "0" * 32,
+    "ocid": "ocds-abasto-AB-2026-0001",
 }
 
 

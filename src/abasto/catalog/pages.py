@@ -1,4 +1,5 @@
-"""Pages of the catalog: search with live results, a clave's page, and the import form."""
+"""Pages of the catalog: search with live results, a clave's page with its price history, and
+the import form."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from abasto.catalog import service
 from abasto.catalog.schemas import ClaveDetailRead, ClaveRead
 from abasto.core.context import Context
 from abasto.identity.models import Role
+from abasto.transparency.portal import service as portal
+from abasto.transparency.portal.chart import price_chart
+from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, public
 from abasto.web.templating import render, render_import, render_live
 
@@ -68,5 +72,16 @@ def import_upload(
 
 @router.get("/catalogo/{clave}")
 def clave_page(request: Request, clave: str, ctx: Annotated[Context, Depends(public)]) -> Response:
+    """The clave, its institutions' codes, and its awarded prices over time."""
     detail = ClaveDetailRead.of_detail(service.get_clave_detail(ctx.db, clave))
-    return render(request, "catalog/clave.html", ctx, clave=detail)
+    history = portal.price_history(ctx.db, clave=detail.clave)
+    return render(
+        request,
+        "catalog/clave.html",
+        ctx,
+        clave=detail,
+        history=history,
+        chart=price_chart(history.points),
+        flags=redflags.section(ctx.db, query={"clave": detail.clave}, clave=detail.clave),
+        tender_url=lambda tender_id: f"/licitaciones/{tender_id}",
+    )

@@ -13,6 +13,9 @@ from abasto.core.errors import Conflict, Problem, Unauthorized, ValidationFailed
 from abasto.identity import service
 from abasto.identity.models import Role, User
 from abasto.identity.rules import STATES, STATES_BY_CODE, unit_kind_label
+from abasto.tendering import rules as tendering_rules
+from abasto.transparency.portal import service as portal
+from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import ANY_USER, SESSION_COOKIE, allow, app_state, public
 from abasto.web.templating import render, render_import, render_live
 
@@ -129,6 +132,11 @@ def institution_page(
         "identity/institution.html",
         ctx,
         institution=institution,
+        record=portal.institution_record(ctx.db, code=institution.code),
+        flags=redflags.section(
+            ctx.db, query={"institucion": institution.code}, institution_code=institution.code
+        ),
+        status_labels=tendering_rules.STATUS_LABELS,
         groups=service.institution_units(institution),
         states=STATES_BY_CODE,
         kind_label=unit_kind_label,
@@ -231,11 +239,16 @@ def supplier_page(
     ctx: Annotated[Context, Depends(public)],
     registrado: bool = False,
 ) -> Response:
+    standing = service.get_supplier_standing(ctx.db, rfc)
+    rfc = standing.supplier.rfc
     return render(
         request,
         "identity/supplier.html",
         ctx,
-        standing=service.get_supplier_standing(ctx.db, rfc),
+        standing=standing,
+        flags=redflags.section(ctx.db, query={"proveedor": rfc}, rfc=rfc),
+        record=portal.supplier_record(ctx.db, rfc=rfc),
+        status_labels=tendering_rules.STATUS_LABELS,
         states=STATES_BY_CODE,
         just_registered=registrado,
     )

@@ -38,6 +38,7 @@ from abasto.scenario.catalog import ClaveSpec
 from abasto.tendering import rules, service
 from abasto.tendering.models import Bid, Tender
 from abasto.tendering.sealing import Sealer
+from abasto.transparency.redflags import service as redflags
 
 AWARD_TITLE = "Demostración: licitación con fallo emitido"
 ROUND_NAME = "2025-2026 demostración"
@@ -122,7 +123,10 @@ def stage_awarded_tender(ctx: Context, sealer: Sealer, scenario: Scenario) -> St
     if tender is None:
         tender = _tender_with_bids(ctx, sealer, rng, scenario)
     ctx.db.commit()
-    return _award(ctx, sealer, rng, tender)
+    staged = _award(ctx, sealer, rng, tender)
+    # The demo shows its red flags from the start (the tick would only on the next fallo).
+    redflags.refresh(ctx)
+    return staged
 
 
 def _tender_with_bids(

@@ -7,9 +7,10 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -23,10 +24,13 @@ from abasto.core.money import MEXICO_CITY
 from abasto.core.text import fold
 from abasto.demand import service as demand
 from abasto.demand.models import DemandRound
+from abasto.identity import service as identity
 from abasto.identity.models import Role
 from abasto.tendering import acta, rules, service
 from abasto.tendering.live import read_feed
 from abasto.tendering.models import BidLine, Partida, Tender
+from abasto.transparency.ocds.releases import ocid_of
+from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, app_state, public
 from abasto.web.templating import render, render_live
 
@@ -197,15 +201,84 @@ def tenders_page(
     ctx: Public,
     q: Annotated[str, Query(max_length=200)] = "",
     estado: Annotated[str, Query(max_length=20)] = "",
+    institucion: Annotated[str, Query(max_length=40)] = "",
+    procedimiento: Annotated[str, Query(max_length=40)] = "",
+    publicada_desde: Annotated[str, Query(max_length=20)] = "",
+    publicada_hasta: Annotated[str, Query(max_length=20)] = "",
+    apertura_desde: Annotated[str, Query(max_length=20)] = "",
+    apertura_hasta: Annotated[str, Query(max_length=20)] = "",
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
-    """Every published tender, newest first; buyers and auditors see the drafts too."""
+    """Every published tender, newest first; buyers and auditors see the drafts too. Filters:
+    words, status, procedure, an institution's demand, publication and opening dates (days in
+    Mexico City time, both ends included)."""
+    problems: list[Problem] = []
+
+    def day(value: str, name: str, label: str, *, end: bool) -> datetime | None:
+        """The instant the day starts (or, for an end, the next day starts) in Mexico City."""
+        if not value.strip():
+            return None
+        try:
+            parsed = date.fromisoformat(value.strip())
+        except ValueError:
+            problems.append(
+                Problem(
+                    f"La fecha «{label}» no es válida",
+                    field=name,
+                    value=value,
+                    expected="una fecha aaaa-mm-dd, p. ej. 2026-11-20",
+                )
+            )
+            return None
+        start = datetime.combine(parsed, time(), MEXICO_CITY)
+        return start + timedelta(days=1) if end else start
+
+    def period(start: str, end: str, name: str, label: str) -> service.Period:
+        bounds: service.Period = (
+            day(start, f"{name}_desde", f"{label} desde", end=False),
+            day(end, f"{name}_hasta", f"{label} hasta", end=True),
+        )
+        if bounds[0] and bounds[1] and bounds[0] >= bounds[1]:
+            problems.append(
+                Problem(
+                    f"El periodo de {label} termina antes de empezar",
+                    field=f"{name}_hasta",
+                    value=f"{start} a {end}",
+                    expected="la fecha «hasta» igual o posterior a «desde»",
+                )
+            )
+            return (None, None)
+        return bounds
+
     status = estado if estado in rules.STATUS_LABELS else ""
-    found = service.list_tenders(ctx, status=status or None, q=q, page=page, per_page=PER_PAGE)
+    procedure = procedimiento if procedimiento in rules.PROCEDURES else ""
+    published = period(publicada_desde, publicada_hasta, "publicada", "publicación")
+    opening = period(apertura_desde, apertura_hasta, "apertura", "apertura")
+    found = service.list_tenders(
+        ctx,
+        status=status or None,
+        q=q,
+        institution=institucion.strip() or None,
+        procedure=procedure or None,
+        published=published,
+        opening=opening,
+        page=page,
+        per_page=PER_PAGE,
+    )
     statuses = {
         code: label
         for code, label in rules.STATUS_LABELS.items()
         if code != rules.DRAFT or ctx.actor.has_role("comprador", "auditor")
+    }
+    filters = {
+        "q": q.strip(),
+        "estado": status,
+        "institucion": institucion.strip(),
+        "procedimiento": procedure,
+        "publicada_desde": publicada_desde.strip(),
+        "publicada_hasta": publicada_hasta.strip(),
+        "apertura_desde": apertura_desde.strip(),
+        "apertura_hasta": apertura_hasta.strip(),
     }
     return render_live(
         request,
@@ -213,9 +286,15 @@ def tenders_page(
         "tendering/_list.html",
         ctx,
         found=found,
-        q=q.strip(),
+        filters=filters,
+        filtered=any(filters.values()),
+        query=urlencode({k: v for k, v in filters.items() if v}),
+        problems=problems,
+        q=filters["q"],
         estado=status,
         statuses=statuses,
+        procedures={code: p.label for code, p in rules.PROCEDURES.items()},
+        institutions=identity.list_institutions(ctx.db),
         page=page,
         **_page_values(ctx),
     )
@@ -480,6 +559,8 @@ def tender_page(
         parse_instant=acta.parse_instant,
         invited=service.invited_of(ctx.db, tender.id),
         bids=bids,
+        ocid=ocid_of(app_state(request).settings.ocid_prefix, tender.number),
+        flags=redflags.section(ctx.db, query={"licitacion": tender.number}, tender_id=tender.id),
         totals={
             b.id: sum((x.unit_price * x.quantity for x in b.lines), Decimal(0)) for b in opened
         },

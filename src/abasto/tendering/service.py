@@ -124,15 +124,45 @@ class TenderList:
         return max(1, -(-self.total // self.per_page))
 
 
+Period = tuple[datetime | None, datetime | None]
+"""[from, to): either end may be open."""
+
+
 def list_tenders(
-    ctx: Context, *, status: str | None = None, q: str = "", page: int = 1, per_page: int = 25
+    ctx: Context,
+    *,
+    status: str | None = None,
+    q: str = "",
+    institution: str | None = None,
+    procedure: str | None = None,
+    published: Period = (None, None),
+    opening: Period = (None, None),
+    page: int = 1,
+    per_page: int = 25,
 ) -> TenderList:
-    """Published tenders (drafts too for buyers and auditors), newest first."""
+    """Published tenders (drafts too for buyers and auditors), newest first; ``institution``
+    keeps those whose partidas carry that institution's demand."""
     query = select(Tender)
     if not ctx.actor.has_role("comprador", "auditor"):
         query = query.where(Tender.status != rules.DRAFT)
     if status:
         query = query.where(Tender.status == status)
+    if procedure:
+        query = query.where(Tender.procedure == procedure)
+    if institution:
+        query = query.where(
+            Tender.id.in_(
+                select(Partida.tender_id)
+                .join(PartidaDemand, PartidaDemand.partida_id == Partida.id)
+                .join(Institution, Institution.id == PartidaDemand.institution_id)
+                .where(Institution.code == institution)
+            )
+        )
+    for column, (start, end) in ((Tender.published_at, published), (Tender.opening_at, opening)):
+        if start is not None:
+            query = query.where(column >= start)
+        if end is not None:
+            query = query.where(column < end)
     words = q.strip()
     if words:
         like = f"%{words}%"

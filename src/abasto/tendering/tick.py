@@ -21,6 +21,7 @@ from abasto.core.db import transaction
 from abasto.core.errors import AbastoError
 from abasto.tendering import rules, service
 from abasto.tendering.sealing import Sealer
+from abasto.transparency.redflags import service as redflags
 
 log = logging.getLogger("abasto.tick")
 SYSTEM = Actor(label="sistema:reloj", role="comprador")
@@ -32,6 +33,8 @@ class TickReport:
     applied: list[tuple[int, str]] = field(default_factory=list)
     opened: list[tuple[int, int]] = field(default_factory=list)
     """(tender id, bids read out) per tender this tick."""
+    flags: dict[str, int] | None = None
+    """Red flags per code when a fallo issued since their last run made the tick recompute."""
 
 
 @dataclass
@@ -61,6 +64,9 @@ class Ticker:
                 opening = tender.status == rules.OPENING
             if opening:
                 report.opened.append((tender_id, self._read_out(tender_id, finish=finish)))
+        with transaction(self.sessions) as db:
+            if redflags.due(db):
+                report.flags = redflags.refresh(self._context(db))
         return report
 
     def _read_out(self, tender_id: int, *, finish: bool) -> int:

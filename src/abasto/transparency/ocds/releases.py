@@ -1,0 +1,728 @@
+"""OCDS releases read from the ledger: one per public ledger entry that is a stage of a tender.
+
+A tender is one contracting process, ``ocid = {prefix}-{tender number}``; the release of the
+ledger entry ``seq`` is ``{ocid}-{seq}``, dated at the entry's instant. What a payload lacks is
+read from rows that are fixed once their event happened (the partidas and their demand at
+publication, the fallo's outcomes and contract drafts) and from earlier ledger entries (a clave's
+description, an institution's name, as the catalog and the registry said at that seq), never from
+state that changes later: the same ledger always gives the same releases.
+
+Mapping:
+
+- ``tender.publish`` → tag ``tender`` (and ``planning`` when the tender came from a demand round).
+- ``tender.amend`` → ``tenderAmendment``; ``tender.cancel`` → ``tenderCancellation``.
+- ``question.answer`` → ``tenderUpdate`` with ``tender.enquiries`` (enquiry extension).
+- ``bid.open`` → ``tenderUpdate`` with one ``bids.details`` entry (bids extension): only after
+  the opening started, so no release before it holds a price or a bidder.
+- ``tender.opened`` → ``tenderUpdate`` with ``bids.statistics``.
+- ``partida.desierta`` → ``award``: an unsuccessful award for the partida.
+- ``fallo.issue`` → ``award`` and ``contract``: an award per winning supplier, an unsuccessful one
+  per partida desierta, and a pending contract per institution × supplier (the drafts).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from abasto.award.models import ContractDraft, Fallo, FalloOutcome
+from abasto.catalog.models import Clave
+from abasto.core.ledger import LedgerEntry, format_instant
+from abasto.demand.models import DemandRound
+from abasto.demand.service import BUYER_KIND
+from abasto.identity.models import Institution, Supplier
+from abasto.tendering import rules as tendering_rules
+from abasto.tendering.live import feed_entity
+from abasto.tendering.models import Partida, PartidaDemand, Tender
+from abasto.tendering.service import MATCHES
+
+STAGES = (
+    "tender.publish",
+    "tender.amend",
+    "tender.cancel",
+    "question.answer",
+    "bid.open",
+    "tender.opened",
+    "partida.desierta",
+    "fallo.issue",
+)
+"""The ledger actions that are a stage of a contracting process; every other one is not."""
+
+CURRENCY = "MXN"
+CLAVE_SCHEME = "MX-CNIS"
+"""Items are classified by clave of the Compendio Nacional de Insumos para la Salud."""
+CUCOP_SCHEME = "MX-CUCOP"
+"""The Clasificador Único de las Contrataciones Públicas, where the catalog gives it."""
+RFC_SCHEME = "MX-RFC"
+INSTITUTION_SCHEME = "MX-ABASTO"
+"""Institutions by their code in Abasto's registry (IMSS, ISSSTE…): they have no RFC stored."""
+BIDS_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/"
+    "v1.1.5/extension.json"
+)
+ENQUIRY_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_enquiry_extension/"
+    "v1.1.5/extension.json"
+)
+EXTENSIONS = (BIDS_EXTENSION, ENQUIRY_EXTENSION)
+ROLE_ORDER = ("buyer", "procuringEntity", "payer", "tenderer", "supplier")
+AWARDED_OUTCOMES = frozenset({"adjudicada", "solvente"})
+"""A bid with a line in one of these outcomes was solvent: its status in OCDS is ``valid``."""
+
+
+def ocid_of(prefix: str, number: str) -> str:
+    return f"{prefix}-{number}"
+
+
+def money(amount: Decimal | str | int) -> dict[str, Any]:
+    """An OCDS Value: the amount as a JSON number (exact: an int when whole), in MXN."""
+    value = Decimal(amount)
+    number: int | float = int(value) if value == value.to_integral_value() else float(value)
+    return {"amount": number, "currency": CURRENCY}
+
+
+def instant(value: datetime | str) -> str:
+    """One form for every date: ISO 8601 in UTC with microseconds, as the ledger writes it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return format_instant(value)
+
+
+# ----- what is fixed once it happened -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    at: datetime
+    action: str
+    entity: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Entry:
+        return cls(row.seq, row.at, row.action, row.entity, json.loads(row.payload))
+
+
+class Directory:
+    """Names as the ledger said at a given seq: claves (catalog) and institutions (registry).
+
+    Each is folded from its ``*.create``/``*.register`` payload and the ``changes`` of later
+    updates, so a clave renamed tomorrow does not rename it in today's releases. Loaded on demand
+    and kept for the life of one request or export.
+    """
+
+    def __init__(self, db: Session) -> None:
+        self.db = db
+        self._history: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self._buyers: list[tuple[int, dict[str, Any]]] | None = None
+
+    def load(self, entities: Iterable[str]) -> None:
+        missing = sorted({e for e in entities if e not in self._history})
+        for entity in missing:
+            self._history[entity] = []
+        for start in range(0, len(missing), 500):
+            rows = self.db.execute(
+                select(LedgerEntry.seq, LedgerEntry.action, LedgerEntry.entity, LedgerEntry.payload)
+                .where(LedgerEntry.entity.in_(missing[start : start + 500]))
+                .where(
+                    LedgerEntry.action.in_(("clave.create", "clave.update", "institution.register"))
+                )
+                .order_by(LedgerEntry.seq)
+            )
+            for seq, _action, entity, payload in rows:
+                self._history[entity].append((seq, json.loads(payload)))
+
+    def as_of(self, entity: str, seq: int) -> dict[str, Any]:
+        self.load([entity])
+        state: dict[str, Any] = {}
+        for at, data in self._history[entity]:
+            if at > seq:
+                break
+            changes = data.get("changes")
+            if isinstance(changes, dict):
+                state.update({name: change["new"] for name, change in changes.items()})
+            else:
+                state.update(data)
+        return state
+
+    def buyer(self, seq: int) -> dict[str, Any] | None:
+        """The coordinating buyer (kind «compra consolidada») registered before ``seq``."""
+        if self._buyers is None:
+            # Canonical JSON writes the kind exactly so: the filter needs no JSON functions.
+            rows = self.db.execute(
+                select(LedgerEntry.seq, LedgerEntry.payload)
+                .where(LedgerEntry.action == "institution.register")
+                .where(LedgerEntry.payload.contains(f'"kind":{json.dumps(BUYER_KIND)}'))
+                .order_by(LedgerEntry.seq)
+            )
+            self._buyers = [(s, json.loads(p)) for s, p in rows]
+        found = [data for at, data in self._buyers if at < seq]
+        return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class PartidaFacts:
+    number: int
+    clave: str
+    min_qty: int
+    max_qty: int
+
+
+@dataclass
+class Facts:
+    """A tender's rows that do not change after publication."""
+
+    tender_id: int
+    number: str
+    round_name: str | None
+    partidas: dict[int, PartidaFacts]
+    payers: list[str]
+    """Codes of the institutions whose demand the tender buys."""
+
+    @classmethod
+    def load(cls, db: Session, tender_id: int) -> Facts:
+        tender = db.execute(
+            select(Tender.number, DemandRound.name)
+            .outerjoin(DemandRound, DemandRound.id == Tender.round_id)
+            .where(Tender.id == tender_id)
+        ).one()
+        partidas = {
+            number: PartidaFacts(number, clave, low, high)
+            for number, clave, low, high in db.execute(
+                select(Partida.number, Clave.clave, Partida.min_qty, Partida.max_qty)
+                .join(Clave, Clave.id == Partida.clave_id)
+                .where(Partida.tender_id == tender_id)
+                .order_by(Partida.number)
+            )
+        }
+        payers = db.scalars(
+            select(Institution.code)
+            .distinct()
+            .join(PartidaDemand, PartidaDemand.institution_id == Institution.id)
+            .join(Partida, Partida.id == PartidaDemand.partida_id)
+            .where(Partida.tender_id == tender_id)
+            .order_by(Institution.code)
+        ).all()
+        return cls(tender_id, tender.number, tender.name, partidas, list(payers))
+
+
+Built = tuple[list[str], dict[str, Any], list[str]]
+"""A stage's tags, the release's sections, and the parties it names (by id)."""
+
+
+# ----- one contracting process ----------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    """Folds a tender's stage entries, in seq order, into its releases.
+
+    Parties carry every role they have had so far: ``roles`` is merged as a whole list, so a
+    later release naming a party with fewer roles would take the others away.
+    """
+
+    facts: Facts
+    directory: Directory
+    prefix: str
+    published: bool = False
+    last_release: str | None = None
+    roles: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    parties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bids: dict[str, str | None] = field(default_factory=dict)
+    """Opened bid → its supplier's party id (None when it could not be unsealed)."""
+
+    @property
+    def ocid(self) -> str:
+        return ocid_of(self.prefix, self.facts.number)
+
+    def release(self, entry: Entry) -> dict[str, Any] | None:
+        """The release of this entry, or None for a tender not yet published."""
+        if entry.action == "tender.publish":
+            self.published = True
+        if not self.published:
+            return None
+        build = getattr(self, "_" + entry.action.replace(".", "_"))
+        tags, body, named = build(entry)
+        release: dict[str, Any] = {
+            "ocid": self.ocid,
+            "id": f"{self.ocid}-{entry.seq}",
+            "date": instant(entry.at),
+            "tag": tags,
+            "initiationType": "tender",
+            "language": "es",
+        }
+        if named:
+            release["parties"] = [self._party(pid) for pid in named]
+        release.update(body)
+        self.last_release = release["id"]
+        return release
+
+    # -- parties --
+
+    def _name(self, party_id: str, base: dict[str, Any], *roles: str) -> str:
+        self.parties.setdefault(party_id, base)
+        self.roles[party_id].update(roles)
+        return party_id
+
+    def _party(self, party_id: str) -> dict[str, Any]:
+        roles = sorted(self.roles[party_id], key=ROLE_ORDER.index)
+        return {**self.parties[party_id], "roles": roles}
+
+    def _ref(self, party_id: str) -> dict[str, Any]:
+        return {"id": party_id, "name": self.parties[party_id]["name"]}
+
+    def _institution(self, code: str, seq: int, *roles: str) -> str:
+        data = self.directory.as_of(f"institution:{code}", seq)
+        party_id = f"{INSTITUTION_SCHEME}-{code}"
+        name = data.get("name") or code
+        base = {
+            "id": party_id,
+            "name": name,
+            "identifier": {"scheme": INSTITUTION_SCHEME, "id": code, "legalName": name},
+        }
+        return self._name(party_id, base, *roles)
+
+    def _supplier(self, rfc: str, name: str | None, *roles: str) -> str:
+        party_id = f"{RFC_SCHEME}-{rfc}"
+        shown = name or self.parties.get(party_id, {}).get("name") or rfc
+        base = {
+            "id": party_id,
+            "name": shown,
+            "identifier": {"scheme": RFC_SCHEME, "id": rfc, "legalName": shown},
+        }
+        return self._name(party_id, base, *roles)
+
+    def _buyer(self, seq: int) -> str | None:
+        found = self.directory.buyer(seq)
+        if found is None:
+            return None
+        return self._institution(found["code"], seq, "buyer", "procuringEntity")
+
+    # -- items --
+
+    def _item(self, number: int, seq: int, *, full: bool = False) -> dict[str, Any]:
+        partida = self.facts.partidas.get(number)
+        item: dict[str, Any] = {"id": str(number)}
+        if partida is None:
+            return item
+        clave = self.directory.as_of(f"clave:{partida.clave}", seq)
+        item["classification"] = {"scheme": CLAVE_SCHEME, "id": partida.clave}
+        if clave.get("description"):
+            item["classification"]["description"] = clave["description"]
+        if full:
+            if clave.get("description"):
+                item["description"] = clave["description"]
+            if clave.get("cucop"):
+                item["additionalClassifications"] = [
+                    {"scheme": CUCOP_SCHEME, "id": str(clave["cucop"])}
+                ]
+            item["quantity"] = partida.max_qty
+            if clave.get("unit"):
+                item["unit"] = {"name": clave["unit"]}
+        return item
+
+    def _priced(self, number: int, seq: int, quantity: int, price: Decimal | str) -> dict[str, Any]:
+        return {**self._item(number, seq), "quantity": quantity, "unit": {"value": money(price)}}
+
+    # -- stages --
+
+    def _tender_publish(self, entry: Entry) -> Built:
+        data, seq, at = entry.data, entry.seq, instant(entry.at)
+        self.directory.load(f"clave:{p.clave}" for p in self.facts.partidas.values())
+        self.directory.load(f"institution:{code}" for code in self.facts.payers)
+        buyer = self._buyer(seq)
+        payers = [self._institution(code, seq, "payer") for code in self.facts.payers]
+        policy = tendering_rules.procedure(data["procedure"])
+        tender: dict[str, Any] = {
+            "id": self.facts.number,
+            "title": data["title"],
+            "status": "active",
+            "items": [self._item(n, seq, full=True) for n in self.facts.partidas],
+            "mainProcurementCategory": "goods",
+            "procurementMethod": policy.ocds_method,
+            "procurementMethodDetails": data.get("procedure_label") or policy.label,
+            "awardCriteria": "priceOnly",
+            "awardCriteriaDetails": (
+                "Cumplimiento técnico binario; después, el precio solvente más bajo por partida "
+                "(o abastecimiento simultáneo, si la convocatoria lo prevé)."
+            ),
+            "submissionMethod": ["electronicSubmission"],
+            "enquiryPeriod": {"startDate": at, "endDate": instant(data["clarification_deadline"])},
+            "tenderPeriod": {"startDate": at, "endDate": instant(data["bid_deadline"])},
+            # The award period runs from the public opening to the announced fallo.
+            "awardPeriod": {
+                "startDate": instant(data["opening_at"]),
+                "endDate": instant(data["fallo_at"]),
+            },
+        }
+        rationale = " ".join(
+            part for part in (data.get("legal_basis"), data.get("justification")) if part
+        )
+        if rationale:
+            tender["procurementMethodRationale"] = rationale
+        body: dict[str, Any] = {"tender": tender}
+        tags = ["tender"]
+        if buyer is not None:
+            tender["procuringEntity"] = self._ref(buyer)
+            body["buyer"] = self._ref(buyer)
+        if self.facts.round_name is not None:
+            tags = ["planning", "tender"]
+            body["planning"] = {
+                "rationale": (
+                    f"Demanda consolidada de la ronda «{self.facts.round_name}»: "
+                    f"{len(self.facts.payers)} institución(es), "
+                    f"{len(self.facts.partidas)} clave(s) con sus cantidades mínimas y máximas."
+                ),
+                "budget": {
+                    "id": self.facts.round_name,
+                    "description": (
+                        "Cada institución paga sus contratos con su propio presupuesto "
+                        f"de la ronda «{self.facts.round_name}»."
+                    ),
+                },
+            }
+        named = ([buyer] if buyer else []) + payers
+        return tags, body, named
+
+    _PERIODS = {
+        "clarification_deadline": ("enquiryPeriod", "endDate"),
+        "bid_deadline": ("tenderPeriod", "endDate"),
+        "opening_at": ("awardPeriod", "startDate"),
+        "fallo_at": ("awardPeriod", "endDate"),
+    }
+
+    def _tender_amend(self, entry: Entry) -> Built:
+        data = entry.data
+        amendment: dict[str, Any] = {
+            "id": str(data["amendment"]),
+            "date": instant(entry.at),
+            "description": data["description"],
+            "releaseID": f"{self.ocid}-{entry.seq}",
+        }
+        if self.last_release:
+            amendment["amendsReleaseID"] = self.last_release
+        tender: dict[str, Any] = {"id": self.facts.number, "amendments": [amendment]}
+        for name, (_old, new) in sorted(data.get("changes", {}).items()):
+            if name in self._PERIODS:
+                period, end = self._PERIODS[name]
+                tender.setdefault(period, {})[end] = instant(new)
+        return ["tenderAmendment"], {"tender": tender}, []
+
+    def _tender_cancel(self, entry: Entry) -> Built:
+        tender = {
+            "id": self.facts.number,
+            "status": "cancelled",
+            "amendments": [
+                {
+                    "id": "cancelacion",
+                    "date": instant(entry.at),
+                    "rationale": entry.data["reason"],
+                    "description": "Licitación cancelada.",
+                    "releaseID": f"{self.ocid}-{entry.seq}",
+                }
+            ],
+        }
+        return ["tenderCancellation"], {"tender": tender}, []
+
+    def _question_answer(self, entry: Entry) -> Built:
+        data = entry.data
+        enquiry = {
+            "id": str(data["question"]),
+            "description": data["text"],
+            "answer": data["answer"],
+            "dateAnswered": instant(entry.at),
+        }
+        tender = {"id": self.facts.number, "hasEnquiries": True, "enquiries": [enquiry]}
+        return ["tenderUpdate"], {"tender": tender}, []
+
+    def _bid_open(self, entry: Entry) -> Built:
+        data, seq = entry.data, entry.seq
+        detail: dict[str, Any] = {
+            "id": data["bid"],
+            "date": instant(data["received_at"]),
+            # Matching its commitment, it awaits evaluation; otherwise it is out already.
+            "status": "pending" if data.get("check") == MATCHES else "disqualified",
+        }
+        body: dict[str, Any] = {"bids": {"details": [detail]}}
+        named: list[str] = []
+        supplier = data.get("supplier")
+        party = None
+        if supplier:
+            party = self._supplier(supplier["rfc"], supplier.get("razon_social"), "tenderer")
+            named.append(party)
+            detail["tenderers"] = [self._ref(party)]
+            body["tender"] = {"id": self.facts.number, "tenderers": [self._ref(party)]}
+        self.bids[data["bid"]] = party
+        content = data.get("content")
+        if content:
+            detail["value"] = money(data.get("total_max") or 0)
+            # Per partida, as the later versions of the bids extension name it (Bid.items).
+            detail["items"] = [
+                self._priced(
+                    int(line["partida"]), seq, int(line["quantity"]), str(line["unit_price"])
+                )
+                for line in content.get("lines", [])
+            ]
+        return ["tenderUpdate"], body, named
+
+    def _tender_opened(self, entry: Entry) -> Built:
+        data, at = entry.data, instant(entry.at)
+        tenderers = {party for party in self.bids.values() if party}
+        statistics = [
+            {"id": "bids", "measure": "bids", "value": int(data["opened"]), "date": at},
+            {
+                "id": "electronicBids",
+                "measure": "electronicBids",
+                "value": int(data["opened"]),
+                "date": at,
+            },
+            {
+                "id": "disqualifiedBids",
+                "measure": "disqualifiedBids",
+                "value": int(data.get("not_matching", 0)),
+                "date": at,
+                "notes": "En la apertura: proposiciones que no coinciden con su compromiso.",
+            },
+        ]
+        body = {
+            "tender": {"id": self.facts.number, "numberOfTenderers": len(tenderers)},
+            "bids": {"statistics": statistics},
+        }
+        return ["tenderUpdate"], body, []
+
+    def _unsuccessful(
+        self, number: int, seq: int, at: str, reason: str | None, demand: int | None = None
+    ) -> dict[str, Any]:
+        item = self._item(number, seq)
+        partida = self.facts.partidas.get(number)
+        item["quantity"] = demand if demand is not None else (partida.max_qty if partida else 0)
+        award: dict[str, Any] = {
+            "id": f"desierta-{number}",
+            "title": f"Partida {number} desierta",
+            "status": "unsuccessful",
+            "date": at,
+            "items": [item],
+        }
+        if reason:
+            award["description"] = reason
+        return award
+
+    def _partida_desierta(self, entry: Entry) -> Built:
+        data = entry.data
+        award = self._unsuccessful(
+            int(data["partida"]), entry.seq, instant(entry.at), data.get("reason")
+        )
+        return ["award"], {"awards": [award]}, []
+
+    def _fallo_issue(self, entry: Entry) -> Built:
+        data, seq, at = entry.data, entry.seq, instant(entry.at)
+        buyer = self._buyer(seq)
+        fallo_id = self.directory.db.scalar(
+            select(Fallo.id).where(Fallo.tender_id == self.facts.tender_id)
+        )
+        # Winners, grouped by supplier: one award each, related to its bid.
+        won: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        awards: list[dict[str, Any]] = []
+        for partida in data["partidas"]:
+            for winner in partida["winners"]:
+                won[winner["supplier"]].append((int(partida["partida"]), winner))
+            if partida["status"] == "desierta":
+                awards.append(
+                    self._unsuccessful(
+                        int(partida["partida"]), seq, at, partida.get("reason"), partida["demand"]
+                    )
+                )
+        suppliers = {rfc: self._supplier(rfc, None, "tenderer", "supplier") for rfc in won}
+        winning = []
+        for rfc, lines in sorted(won.items()):
+            party = suppliers[rfc]
+            total = sum(
+                (Decimal(str(w["unit_price"])) * int(w["quantity"]) for _, w in lines), Decimal(0)
+            )
+            award = {
+                "id": f"adjudicacion-{rfc}",
+                "title": f"Adjudicación a {self.parties[party]['name']}",
+                "status": "active",
+                "date": at,
+                "value": money(total),
+                "suppliers": [self._ref(party)],
+                "items": [
+                    self._priced(number, seq, int(w["quantity"]), str(w["unit_price"]))
+                    for number, w in lines
+                ],
+                "relatedBid": lines[0][1]["bid"],
+            }
+            winning.append(award)
+        body: dict[str, Any] = {
+            "tender": {"id": self.facts.number, "status": "complete"},
+            "awards": winning + awards,
+        }
+        if fallo_id is not None:
+            bids, statistics = self._evaluated(fallo_id, at)
+            body["bids"] = {"details": bids, "statistics": statistics}
+            contracts, payers = self._contracts(fallo_id, seq, suppliers)
+            body["contracts"] = contracts
+        else:
+            payers = []
+        tags = ["award", "contract"] if body.get("contracts") else ["award"]
+        if buyer is not None:
+            body["buyer"] = self._ref(buyer)
+        bidders = [party for party in dict.fromkeys(self.bids.values()) if party]
+        named = (
+            ([buyer] if buyer else [])
+            + payers
+            + list(dict.fromkeys(bidders + list(suppliers.values())))
+        )
+        return tags, body, named
+
+    def _evaluated(
+        self, fallo_id: int, at: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Each evaluated bid's status from the fallo's outcomes, and the counts."""
+        outcomes: dict[str, set[str]] = defaultdict(set)
+        for bid, outcome in self.directory.db.execute(
+            select(FalloOutcome.bid_id, FalloOutcome.outcome).where(
+                FalloOutcome.fallo_id == fallo_id
+            )
+        ):
+            outcomes[bid].add(outcome)
+        details = [
+            {"id": bid, "status": "valid" if found & AWARDED_OUTCOMES else "disqualified"}
+            for bid, found in sorted(outcomes.items())
+        ]
+        valid = sum(1 for d in details if d["status"] == "valid")
+        statistics = [
+            {"id": "validBids", "measure": "validBids", "value": valid, "date": at},
+            {
+                "id": "disqualifiedBids",
+                "measure": "disqualifiedBids",
+                "value": len(self.bids) - valid,
+                "date": at,
+                "notes": "En el fallo: proposiciones sin ninguna partida solvente.",
+            },
+        ]
+        return details, statistics
+
+    def _contracts(
+        self, fallo_id: int, seq: int, suppliers: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """One pending contract per institution × supplier, from the fallo's contract drafts."""
+        rows = self.directory.db.execute(
+            select(
+                Institution.code,
+                Supplier.rfc,
+                Partida.number,
+                ContractDraft.min_qty,
+                ContractDraft.max_qty,
+                ContractDraft.unit_price,
+            )
+            .join(Institution, Institution.id == ContractDraft.institution_id)
+            .join(Supplier, Supplier.id == ContractDraft.supplier_id)
+            .join(Partida, Partida.id == ContractDraft.partida_id)
+            .where(ContractDraft.fallo_id == fallo_id)
+            .order_by(Institution.code, Supplier.rfc, Partida.number)
+        ).all()
+        grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for row in rows:
+            grouped[(row.code, row.rfc)].append(row)
+        self.directory.load(f"institution:{code}" for code, _ in grouped)
+        contracts, payers = [], []
+        for (code, rfc), lines in grouped.items():
+            payer = self._institution(code, seq, "payer")
+            payers.append(payer)
+            supplier = suppliers.get(rfc) or self._supplier(rfc, None, "supplier")
+            low = sum(line.min_qty for line in lines)
+            high = sum(line.max_qty for line in lines)
+            contracts.append(
+                {
+                    "id": f"{code}-{rfc}",
+                    "awardID": f"adjudicacion-{rfc}",
+                    "title": (
+                        f"Contrato abierto de {self.parties[payer]['name']} con "
+                        f"{self.parties[supplier]['name']}"
+                    ),
+                    "description": (
+                        f"Proyecto de contrato abierto: de {low:,} a {high:,} piezas en total "
+                        "(el máximo por partida en cada concepto)."
+                    ),
+                    "status": "pending",
+                    "value": money(
+                        sum((line.unit_price * line.max_qty for line in lines), Decimal(0))
+                    ),
+                    "items": [
+                        self._priced(line.number, seq, line.max_qty, line.unit_price)
+                        for line in lines
+                    ],
+                }
+            )
+        return contracts, list(dict.fromkeys(payers))
+
+
+# ----- reading -------------------------------------------------------------------------------
+
+
+def stage_query() -> Any:
+    return select(
+        LedgerEntry.seq, LedgerEntry.at, LedgerEntry.action, LedgerEntry.entity, LedgerEntry.payload
+    ).where(LedgerEntry.public, LedgerEntry.action.in_(STAGES))
+
+
+def tender_id_of(entity: str) -> int:
+    return int(entity.split(":", 1)[1])
+
+
+def fold(
+    db: Session,
+    directory: Directory,
+    prefix: str,
+    tender_id: int,
+    entries: Iterable[Entry],
+) -> Iterator[tuple[Entry, dict[str, Any]]]:
+    """Each entry of one tender, in seq order, with its release (unpublished ones skipped)."""
+    process = Process(Facts.load(db, tender_id), directory, prefix)
+    for entry in entries:
+        release = process.release(entry)
+        if release is not None:
+            yield entry, release
+
+
+def tender_releases(
+    db: Session,
+    prefix: str,
+    tender_id: int,
+    *,
+    upto: int | None = None,
+    directory: Directory | None = None,
+) -> list[dict[str, Any]]:
+    """Every release of one tender (up to the entry ``upto``), oldest first."""
+    query = stage_query().where(LedgerEntry.entity == feed_entity(tender_id))
+    if upto is not None:
+        query = query.where(LedgerEntry.seq <= upto)
+    entries = [Entry.of(row) for row in db.execute(query.order_by(LedgerEntry.seq))]
+    return [r for _, r in fold(db, directory or Directory(db), prefix, tender_id, entries)]
+
+
+def releases_for(db: Session, prefix: str, entries: Sequence[Entry]) -> dict[int, dict[str, Any]]:
+    """The releases of these entries (any tenders), by seq: each tender folded from its start."""
+    directory = Directory(db)
+    wanted = {e.seq for e in entries}
+    found: dict[int, dict[str, Any]] = {}
+    last: dict[int, int] = {}
+    for entry in entries:
+        tender = tender_id_of(entry.entity)
+        last[tender] = max(last.get(tender, 0), entry.seq)
+    for tender, upto in sorted(last.items()):
+        for release in tender_releases(db, prefix, tender, upto=upto, directory=directory):
+            seq = int(release["id"].rsplit("-", 1)[1])
+            if seq in wanted:
+                found[seq] = release
+    return found

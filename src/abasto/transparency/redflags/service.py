@@ -1,0 +1,261 @@
+"""Use cases of red flags: compute Abasto's flags and store them whole; read them back."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from abasto.award.models import Fallo
+from abasto.catalog.models import Clave
+from abasto.core.context import Context
+from abasto.identity.models import Institution, Supplier
+from abasto.tendering.models import Partida, Tender
+from abasto.transparency.redflags import indicators, source_abasto
+from abasto.transparency.redflags.indicators import Flag, Parameters
+from abasto.transparency.redflags.models import RedFlag, RedFlagRun
+
+PAGE_SIZE = 50
+
+
+def _plain(value: Any) -> Any:
+    """Evidence as JSON: exact amounts as strings, dates as ISO 8601."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN has no JSON
+        return None
+    return value
+
+
+FIELDS = (
+    "code",
+    "title",
+    "kind",
+    "subject",
+    "process",
+    "lot",
+    "supplier",
+    "buyer",
+    "clave",
+    "value",
+    "threshold",
+    "explanation",
+    "evidence",
+)
+
+
+def flag_json(flag: Flag) -> dict[str, Any]:
+    """A flag as the API and ``--out`` give it."""
+    return {
+        "code": flag.code,
+        "title": flag.indicator.title,
+        "kind": flag.kind,
+        "subject": flag.subject,
+        "process": flag.process_id,
+        "lot": flag.lot_id,
+        "supplier": flag.supplier_id,
+        "buyer": flag.buyer_id,
+        "clave": flag.clave,
+        "value": flag.value,
+        "threshold": flag.threshold,
+        "explanation": flag.explanation,
+        "evidence": _plain(flag.evidence),
+    }
+
+
+def compute(db: Session, params: Parameters | None = None) -> list[Flag]:
+    """Every indicator over Abasto's own data, nothing stored."""
+    return indicators.compute(source_abasto.load(db), params)
+
+
+def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]:
+    """Recompute every flag and replace the stored ones, with a ledger entry of the counts."""
+    flags = compute(ctx.db, params)
+    counts = dict(sorted(Counter(f.code for f in flags).items()))
+    last_fallo = ctx.db.scalar(select(func.max(Fallo.id)))
+    run = RedFlagRun(at=ctx.now, last_fallo_id=last_fallo, counts=counts, ledger_seq=0)
+    ctx.db.add(run)
+    ctx.db.execute(delete(RedFlag))
+    ctx.db.flush()
+    tenders = dict(ctx.db.execute(select(Tender.number, Tender.id)).all())
+    suppliers = dict(ctx.db.execute(select(Supplier.rfc, Supplier.id)).all())
+    institutions = dict(ctx.db.execute(select(Institution.code, Institution.id)).all())
+    # A partida's flag names its clave too, so the clave's page shows it.
+    claves: dict[tuple[str, int | None], str] = {
+        (number, partida): clave
+        for number, partida, clave in ctx.db.execute(
+            select(Tender.number, Partida.number, Clave.clave)
+            .join(Partida, Partida.tender_id == Tender.id)
+            .join(Clave, Clave.id == Partida.clave_id)
+            .where(Tender.number.in_({f.process_id for f in flags if f.lot_id}))
+        )
+    }
+    rows = []
+    for f in flags:
+        partida = f.lot_id.rsplit("/", 1)[1] if f.lot_id and "/" in f.lot_id else None
+        number = int(partida) if partida and partida.isdigit() else None
+        rows.append(
+            {
+                "code": f.code,
+                "kind": f.kind,
+                "subject": f.subject[:300],
+                "tender_id": tenders.get(f.process_id or ""),
+                "tender_number": f.process_id,
+                "partida_number": number,
+                "supplier_id": suppliers.get(f.supplier_id or ""),
+                "supplier_rfc": f.supplier_id if f.supplier_id in suppliers else None,
+                "institution_id": institutions.get(f.buyer_id or ""),
+                "institution_code": f.buyer_id if f.buyer_id in institutions else None,
+                "clave": f.clave or claves.get((f.process_id or "", number)),
+                "value": f.value,
+                "threshold": f.threshold,
+                "explanation": f.explanation,
+                "detail": {
+                    "title": f.indicator.title,
+                    "place": f.place,
+                    "evidence": _plain(f.evidence),
+                },
+                "run_id": run.id,
+            }
+        )
+    if rows:
+        ctx.db.execute(insert(RedFlag), rows)
+    run.ledger_seq = ctx.record(
+        "redflags.run", "redflags", {"counts": counts, "total": len(flags), "run": run.id}
+    )
+    ctx.db.flush()
+    return counts
+
+
+def due(db: Session) -> bool:
+    """Whether a fallo was issued since the last run: one indexed look each."""
+    newest = db.scalar(select(func.max(Fallo.id)))
+    if newest is None:
+        return False
+    seen = db.scalar(select(RedFlagRun.last_fallo_id).order_by(RedFlagRun.id.desc()).limit(1))
+    return seen is None or newest > seen
+
+
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+
+
+def _filtered(
+    query: Q,
+    *,
+    code: str | None = None,
+    tender_id: int | None = None,
+    supplier_id: int | None = None,
+    institution_id: int | None = None,
+    clave: str | None = None,
+    rfc: str | None = None,
+    institution_code: str | None = None,
+    tender_number: str | None = None,
+) -> Q:
+    conditions = [
+        (code, RedFlag.code),
+        (tender_id, RedFlag.tender_id),
+        (supplier_id, RedFlag.supplier_id),
+        (institution_id, RedFlag.institution_id),
+        (clave, RedFlag.clave),
+        (rfc, RedFlag.supplier_rfc),
+        (institution_code, RedFlag.institution_code),
+        (tender_number, RedFlag.tender_number),
+    ]
+    for value, column in conditions:
+        if value is not None and value != "":
+            query = query.where(column == value)
+    return query
+
+
+def flags_for(
+    db: Session,
+    *,
+    tender_id: int | None = None,
+    supplier_id: int | None = None,
+    institution_id: int | None = None,
+    clave: str | None = None,
+) -> list[RedFlag]:
+    """The stored flags of a tender, supplier, institution or clave (what the portal shows)."""
+    query = _filtered(
+        select(RedFlag),
+        tender_id=tender_id,
+        supplier_id=supplier_id,
+        institution_id=institution_id,
+        clave=clave,
+    )
+    return list(db.scalars(query.order_by(RedFlag.code, RedFlag.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class FlagSection:
+    """The first flags of a page's subject, how many there are in all, and where to see them."""
+
+    flags: Sequence[RedFlag]
+    total: int
+    more_url: str
+
+
+SECTION_SIZE = 20
+
+
+def section(db: Session, *, query: Mapping[str, str], **filters: Any) -> FlagSection:
+    """Flags for a portal page; ``query`` is the /banderas filter that lists all of them."""
+    flags, total = list_flags(db, per_page=SECTION_SIZE, **filters)
+    return FlagSection(flags, total, f"/banderas?{urlencode(query)}")
+
+
+def list_flags(
+    db: Session, *, page: int = 1, per_page: int = PAGE_SIZE, **filters: Any
+) -> tuple[Sequence[RedFlag], int]:
+    """One page of stored flags by code, with the filters of the API and the page."""
+    total = db.scalar(_filtered(select(func.count()).select_from(RedFlag), **filters)) or 0
+    items = db.scalars(
+        _filtered(select(RedFlag), **filters)
+        .order_by(RedFlag.code, RedFlag.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return items, total
+
+
+def counts(db: Session, **filters: Any) -> dict[str, int]:
+    """Stored flags per indicator code, zero included for every code."""
+    query = _filtered(select(RedFlag.code, func.count()).group_by(RedFlag.code), **filters)
+    found: dict[str, int] = dict(db.execute(query).all())
+    return {code: found.get(code, 0) for code in indicators.CODES}
+
+
+def last_run(db: Session) -> RedFlagRun | None:
+    return db.scalar(select(RedFlagRun).order_by(RedFlagRun.id.desc()).limit(1))
+
+
+def write_flags(flags: Sequence[Flag], path: str) -> None:
+    """``--out``: the flags as JSON (a list) or CSV (one row each, evidence as JSON)."""
+    data = [flag_json(f) for f in flags]
+    if path.lower().endswith(".csv"):
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=FIELDS)
+            writer.writeheader()
+            for row in data:
+                writer.writerow(
+                    {**row, "evidence": json.dumps(row["evidence"], ensure_ascii=False)}
+                )
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)

@@ -1,0 +1,266 @@
+"""Abasto's own database as the flat input of the indicators.
+
+A bid is read only once opened and matched to its public commitment (as the award reads it):
+one flat bid per partida of an opened bid. Its status is the fallo's outcome — ``valid`` when
+solvent (awarded or not), ``disqualified`` when not — and ``pending`` before the fallo. The
+number of tenderers of a partida is known only after the opening; before it, it is unknown, so
+no indicator can count sealed bids. Every tender is run by the coordinating buyer, so processes
+name no buyer (a per-buyer comparison would have no peers); contracts name the institution that
+signs them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from abasto.award.models import ContractDraft, Fallo, FalloLine, FalloOutcome
+from abasto.catalog.models import Clave
+from abasto.identity.models import Institution, Sanction, Supplier
+from abasto.identity.rules import is_acquittal
+from abasto.identity.sanctions import parse_term_months
+from abasto.tendering import rules as tendering_rules
+from abasto.tendering.models import Bid, BidLine, Partida, Tender
+from abasto.tendering.service import MATCHES
+from abasto.transparency.redflags.flat import Frames, table
+
+SOLVENT = {"adjudicada", "solvente"}
+
+
+def lot_id(number: str, partida: int) -> str:
+    return f"{number}/{partida}"
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it has fewer days)."""
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month + 1, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+def load(db: Session) -> Frames:
+    """The flat tables of every published tender, its opened bids, fallo and contract drafts."""
+    tenders = db.execute(
+        select(
+            Tender.id,
+            Tender.number,
+            Tender.title,
+            Tender.procedure,
+            Tender.published_at,
+            Tender.bid_deadline,
+            Tender.opened_at,
+        ).where(Tender.published_at.is_not(None))
+    ).all()
+    numbers = {t.id: t.number for t in tenders}
+    processes = [
+        {
+            "process_id": t.number,
+            "title": t.title,
+            "buyer_id": None,
+            "buyer_name": None,
+            "method": tendering_rules.procedure(t.procedure).ocds_method,
+            "method_details": tendering_rules.procedure(t.procedure).label,
+            "tender_start": t.published_at,
+            "tender_end": t.bid_deadline,
+        }
+        for t in tenders
+    ]
+    opened = {t.id for t in tenders if t.opened_at is not None}
+
+    partidas = db.execute(
+        select(Partida.id, Partida.tender_id, Partida.number, Clave.clave).join(
+            Clave, Clave.id == Partida.clave_id
+        )
+    ).all()
+    partida_of = {p.id: p for p in partidas if p.tender_id in numbers}
+
+    lines = db.execute(
+        select(
+            BidLine.bid_id,
+            BidLine.partida_id,
+            BidLine.partida_number,
+            BidLine.unit_price,
+            Bid.tender_id,
+            Bid.submitted_at,
+            Supplier.rfc,
+        )
+        .join(Bid, Bid.id == BidLine.bid_id)
+        .join(Supplier, Supplier.id == Bid.supplier_id)
+        .where(Bid.check == MATCHES)
+    ).all()
+    fallos = {
+        f.tender_id: f for f in db.execute(select(Fallo.id, Fallo.tender_id, Fallo.issued_at))
+    }
+    outcomes = {
+        (o.fallo_id, o.bid_id, o.partida_number): o
+        for o in db.execute(
+            select(
+                FalloOutcome.fallo_id,
+                FalloOutcome.bid_id,
+                FalloOutcome.partida_number,
+                FalloOutcome.outcome,
+                FalloOutcome.reasons,
+            )
+        )
+    }
+    bidders: defaultdict[int, set[str]] = defaultdict(set)
+    bids: list[dict[str, Any]] = []
+    for b in lines:
+        if b.tender_id not in numbers:
+            continue
+        bidders[b.partida_id].add(b.rfc)
+        fallo = fallos.get(b.tender_id)
+        outcome = outcomes.get((fallo.id, b.bid_id, b.partida_number)) if fallo else None
+        status = (
+            "pending"
+            if outcome is None
+            else ("valid" if outcome.outcome in SOLVENT else "disqualified")
+        )
+        bids.append(
+            {
+                "bid_id": f"{b.bid_id}/{b.partida_number}",
+                "lot_id": lot_id(numbers[b.tender_id], b.partida_number),
+                "tenderer_id": b.rfc,
+                "tenderers": 1,
+                "status": status,
+                "submitted_at": b.submitted_at,
+                "amount": b.unit_price,
+                "currency": "MXN",
+                "reason": "; ".join(outcome.reasons)
+                if outcome is not None and status == "disqualified"
+                else None,
+            }
+        )
+    lots = [
+        {
+            "lot_id": lot_id(numbers[p.tender_id], p.number),
+            "process_id": numbers[p.tender_id],
+            "label": f"partida {p.number} ({p.clave})",
+            "number_of_tenderers": len(bidders[p.id]) if p.tender_id in opened else None,
+        }
+        for p in partida_of.values()
+    ]
+
+    issued = {f.id: (f.tender_id, f.issued_at) for f in fallos.values()}
+    awards: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for a in db.execute(
+        select(
+            FalloLine.fallo_id,
+            FalloLine.partida_id,
+            FalloLine.partida_number,
+            FalloLine.quantity,
+            FalloLine.unit_price,
+            FalloLine.reference_price,
+            Supplier.rfc,
+        ).join(Supplier, Supplier.id == FalloLine.supplier_id)
+    ):
+        tender_id, issued_at = issued[a.fallo_id]
+        if tender_id not in numbers:
+            continue
+        award_id = f"{numbers[tender_id]}/{a.partida_number}/{a.rfc}"
+        amount = a.unit_price * a.quantity
+        awards.append(
+            {
+                "award_id": award_id,
+                "lot_id": lot_id(numbers[tender_id], a.partida_number),
+                "supplier_id": a.rfc,
+                "suppliers": 1,
+                "status": "active",
+                "award_date": issued_at,
+                "amount": amount,
+                "currency": "MXN",
+            }
+        )
+        items.append(
+            {
+                "award_id": award_id,
+                "classification": partida_of[a.partida_id].clave,
+                "quantity": float(a.quantity),
+                "unit_price": a.unit_price,
+                "amount": amount,
+                "currency": "MXN",
+                "reference_price": a.reference_price,
+            }
+        )
+
+    contracts = [
+        {
+            "contract_id": f"{numbers[issued[c.fallo_id][0]]}/"
+            f"{partida_of[c.partida_id].number}/{c.code}/{c.rfc}",
+            "process_id": numbers[issued[c.fallo_id][0]],
+            "buyer_id": c.code,
+            "supplier_id": c.rfc,
+            "amount": c.unit_price * c.max_qty,
+            "currency": "MXN",
+            "signed_at": issued[c.fallo_id][1],
+        }
+        for c in db.execute(
+            select(
+                ContractDraft.fallo_id,
+                ContractDraft.partida_id,
+                ContractDraft.max_qty,
+                ContractDraft.unit_price,
+                Institution.code,
+                Supplier.rfc,
+            )
+            .join(Institution, Institution.id == ContractDraft.institution_id)
+            .join(Supplier, Supplier.id == ContractDraft.supplier_id)
+        )
+        if issued[c.fallo_id][0] in numbers
+    ]
+
+    suppliers = db.execute(
+        select(
+            Supplier.rfc, Supplier.razon_social, Supplier.registered_on, Supplier.normalised_name
+        )
+    ).all()
+    parties = [
+        {"party_id": s.rfc, "name": s.razon_social, "registered_on": s.registered_on}
+        for s in suppliers
+    ]
+    return Frames(
+        currency="MXN",
+        processes=table("processes", processes),
+        lots=table("lots", lots),
+        bids=table("bids", bids),
+        awards=table("awards", awards),
+        award_items=table("award_items", items),
+        contracts=table("contracts", contracts),
+        parties=table("parties", parties),
+        sanctions=table("sanctions", _sanctions(db, {s.normalised_name: s.rfc for s in suppliers})),
+    )
+
+
+def _sanctions(db: Session, rfc_by_name: dict[str, str]) -> list[dict[str, Any]]:
+    """The list's rows naming a registered supplier (matched as identity matches them), dated:
+    from the notification (else the resolution), for the published term when it reads; an
+    unreadable or missing term leaves the end open. Acquittals bar nothing and are left out."""
+    rows = []
+    for s in db.scalars(select(Sanction).where(Sanction.normalised_name.in_(rfc_by_name))):
+        if is_acquittal(s.resolution):
+            continue
+        starts = s.notified_on or s.resolved_on
+        if starts is None:
+            continue
+        months = parse_term_months(s.term) if s.term else None
+        rows.append(
+            {
+                "party_id": rfc_by_name[s.normalised_name],
+                "starts_on": starts,
+                "ends_on": add_months(starts, months) if months else None,
+                "detail": " · ".join(
+                    part for part in (s.resolution, s.term, s.agency, s.file_number) if part
+                ),
+            }
+        )
+    return rows

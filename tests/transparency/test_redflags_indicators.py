@@ -1,0 +1,434 @@
+"""Each indicator's SQL on small hand-built flat tables: a case just inside its threshold and one
+just outside, and the quartiles checked against numpy's Hyndman–Fan type 8."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import numpy as np
+import pytest
+
+from abasto.transparency.redflags import flat, indicators
+from abasto.transparency.redflags.indicators import Flag, Parameters
+
+T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+MX = timezone(timedelta(hours=-6))
+P = Parameters()
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+def frames(**tables: Rows) -> flat.Frames:
+    return flat.Frames(**{name: flat.table(name, rows) for name, rows in tables.items()})
+
+
+def flags(code: str, params: Parameters = P, /, **tables: Rows) -> list[Flag]:
+    return [f for f in indicators.compute(frames(**tables), params) if f.code == code]
+
+
+def process(pid: str = "P", method: str = "open", **extra: Any) -> dict[str, Any]:
+    return {"process_id": pid, "title": f"Proceso {pid}", "method": method, **extra}
+
+
+def lot(lid: str, pid: str = "P", tenderers: int | None = None) -> dict[str, Any]:
+    return {"lot_id": lid, "process_id": pid, "label": lid, "number_of_tenderers": tenderers}
+
+
+def bid(
+    bid_id: str, lid: str, who: str, amount: str | None, status: str = "valid", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "bid_id": bid_id,
+        "lot_id": lid,
+        "tenderer_id": who,
+        "tenderers": 1,
+        "status": status,
+        "submitted_at": T,
+        "amount": Decimal(amount) if amount is not None else None,
+        "currency": "MXN",
+        **extra,
+    }
+
+
+def award(
+    award_id: str, lid: str, who: str, status: str = "active", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "award_id": award_id,
+        "lot_id": lid,
+        "supplier_id": who,
+        "suppliers": 1,
+        "status": status,
+        "award_date": T,
+        **extra,
+    }
+
+
+# ----- R003, R018 ----------------------------------------------------------------------------
+
+
+def test_r003_flags_fewer_than_15_whole_days_only() -> None:
+    start = T
+    processes = [
+        process("quince", tender_start=start, tender_end=start + timedelta(days=15)),
+        process("casi", tender_start=start, tender_end=start + timedelta(days=15, seconds=-1)),
+    ]
+    found = flags("R003", processes=processes)
+    assert [(f.subject, f.value, f.threshold) for f in found] == [("casi", 14, 15)]
+    assert "14 día(s)" in found[0].explanation
+
+
+def test_r018_flags_one_tenderer_in_competitive_methods_only() -> None:
+    processes = [process("A", "open"), process("S", "selective"), process("D", "direct")]
+    lots = [lot("A1", "A", 1), lot("A2", "A", 2), lot("S1", "S", 1), lot("D1", "D", 1)]
+    bids = [bid("b1", "A1", "X", "10")]
+    found = flags("R018", processes=processes, lots=lots, bids=bids)
+    assert sorted(f.lot_id or "" for f in found) == ["A1", "S1"]
+    assert next(f for f in found if f.lot_id == "A1").supplier_id == "X"
+
+
+# ----- R024, R058 (the winner and the second-lowest valid bid) --------------------------------
+
+
+def second_lowest_world(ratios: Mapping[str, str]) -> dict[str, Rows]:
+    """One lot per entry: the winner W bids 100, the runner-up 100 × (1 + ratio)."""
+    lots, bids, awards = [], [], []
+    for lid, ratio in ratios.items():
+        lots.append(lot(lid))
+        second = Decimal(100) * (1 + Decimal(ratio))
+        bids += [bid(f"{lid}w", lid, "W", "100"), bid(f"{lid}s", lid, "S", str(second))]
+        awards.append(award(f"{lid}a", lid, "W"))
+    return {"processes": [process()], "lots": lots, "bids": bids, "awards": awards}
+
+
+def test_r024_flags_a_difference_at_or_below_the_threshold() -> None:
+    world = second_lowest_world({"igual": "0.05", "arriba": "0.0501"})
+    found = flags("R024", replace(P, r024_threshold=0.05), **world)
+    assert [(f.lot_id, round(f.value, 6)) for f in found] == [("igual", 0.05)]
+    assert found[0].evidence["second_amount"] == Decimal("105.0000")
+    assert "5.0 %" in found[0].explanation
+
+
+def test_r058_flags_a_difference_at_or_above_the_threshold_and_never_with_a_zero_fence() -> None:
+    world = second_lowest_world({"igual": "0.50", "abajo": "0.4999"})
+    found = flags("R058", replace(P, r058_threshold=0.5), **world)
+    assert [f.lot_id for f in found] == ["igual"]
+    assert flags("R058", replace(P, r058_threshold=0.0), **world) == []
+
+
+def test_the_fences_are_cardinals_type_8_quartiles() -> None:
+    ratios = {
+        f"L{i}": r
+        for i, r in enumerate(
+            ["0", "0.01", "0.02", "0.08", "0.09", "0.10", "0.11", "0.12", "0.13", "0.60"]
+        )
+    }
+    world = second_lowest_world(ratios)
+    values = np.array([float(r) for r in ratios.values()])
+    q1, q3 = (np.quantile(values, q, method="median_unbiased") for q in (0.25, 0.75))
+    low, high = flags("R024", **world), flags("R058", **world)
+    assert {f.lot_id for f in low} == {
+        k for k, v in ratios.items() if float(v) <= q1 - 1.5 * (q3 - q1)
+    }
+    assert {f.lot_id for f in high} == {"L9"}
+    assert high[0].threshold == pytest.approx(q3 + 1.5 * (q3 - q1))
+
+
+def test_a_lot_where_the_lowest_bid_did_not_win_or_with_two_winners_is_excluded() -> None:
+    world = second_lowest_world({"ok": "0.01"})
+    world["bids"] = [*world["bids"], bid("x", "ok", "Z", "99")]  # Z bid lower and lost
+    assert flags("R024", replace(P, r024_threshold=1.0), **world) == []
+    world = second_lowest_world({"ok": "0.01"})
+    world["awards"] = [*world["awards"], award("a2", "ok", "S")]
+    assert flags("R024", replace(P, r024_threshold=1.0), **world) == []
+
+
+# ----- R025 --------------------------------------------------------------------------------
+
+
+def test_r025_flags_a_top_tenderer_winning_too_little() -> None:
+    # T bids in four lots and wins one (0.25); three others bid once and win.
+    lots = [lot(f"L{i}") for i in range(4)]
+    bids = [bid(f"t{i}", f"L{i}", "T", "10") for i in range(4)]
+    bids += [bid(f"o{i}", f"L{i}", f"O{i}", "9") for i in range(1, 4)]
+    awards = [award("a0", "L0", "T")] + [award(f"a{i}", f"L{i}", f"O{i}") for i in range(1, 4)]
+    world = {"processes": [process()], "lots": lots, "bids": bids, "awards": awards}
+    found = flags("R025", replace(P, r025_threshold=0.2501), **world)
+    assert [(f.supplier_id, f.value) for f in found] == [("T", 0.25)]
+    assert found[0].evidence["valid_bids"] == 4
+    assert found[0].evidence["wins"] == 1
+    assert flags("R025", replace(P, r025_threshold=0.25), **world) == []
+
+
+# ----- R028, R030, R035, R036 ----------------------------------------------------------------
+
+
+def test_r028_flags_each_tenderer_with_the_same_price_as_another() -> None:
+    world = {
+        "processes": [process()],
+        "lots": [lot("L")],
+        "bids": [
+            bid("1", "L", "A", "10.50"),
+            bid("2", "L", "B", "10.50"),
+            bid("3", "L", "C", "10.5001"),
+        ],
+    }
+    found = flags("R028", **world)
+    assert sorted(f.supplier_id or "" for f in found) == ["A", "B"]
+    assert {o["tenderer"] for o in found[0].evidence["others"]} <= {"A", "B"}
+    world["bids"] = [bid("1", "L", "A", "10.50"), bid("3", "L", "C", "10.5001")]
+    assert flags("R028", **world) == []
+
+
+def test_r030_flags_a_winning_bid_received_after_the_deadline() -> None:
+    world = {
+        "processes": [process(tender_start=T - timedelta(days=20), tender_end=T)],
+        "lots": [lot("L")],
+        "awards": [award("a", "L", "W")],
+    }
+    late = [bid("w", "L", "W", "10", submitted_at=T + timedelta(seconds=1))]
+    on_time = [bid("w", "L", "W", "10", submitted_at=T)]
+    assert [f.supplier_id for f in flags("R030", bids=late, **world)] == ["W"]
+    assert flags("R030", bids=on_time, **world) == []
+
+
+def test_r035_flags_the_winner_alone_valid_with_others_disqualified() -> None:
+    world = {"processes": [process()], "lots": [lot("L")], "awards": [award("a", "L", "W")]}
+    bids = [bid("w", "L", "W", "10"), bid("x", "L", "X", "9", "disqualified")]
+    found = flags("R035", bids=bids, **world)
+    assert [(f.supplier_id, f.value) for f in found] == [("W", 1)]
+    assert flags("R035", replace(P, r035_threshold=2), bids=bids, **world) == []
+    both_valid = [*bids, bid("y", "L", "Y", "11")]
+    assert flags("R035", bids=both_valid, **world) == []
+
+
+def test_r036_flags_the_lowest_bid_disqualified() -> None:
+    world = {"processes": [process()], "lots": [lot("L")], "awards": [award("a", "L", "W")]}
+    lowest_out = [
+        bid("w", "L", "W", "10"),
+        bid("x", "L", "X", "9.99", "disqualified", reason="precio no conveniente"),
+    ]
+    found = flags("R036", bids=lowest_out, **world)
+    assert [f.lot_id for f in found] == ["L"]
+    assert "precio no conveniente" in found[0].explanation
+    second_out = [bid("w", "L", "W", "10"), bid("x", "L", "X", "10.01", "disqualified")]
+    assert flags("R036", bids=second_out, **world) == []
+
+
+# ----- R038, R048 ----------------------------------------------------------------------------
+
+
+def test_r038_flags_tenderers_and_buyers_at_or_above_the_ratio() -> None:
+    processes = [process("P1", buyer_id="B"), process("P2", buyer_id="B")]
+    lots = [lot("L1", "P1"), lot("L2", "P2")]
+    bids = [
+        bid("1", "L1", "X", "1", "disqualified"),
+        bid("2", "L2", "X", "1"),
+        bid("3", "L1", "Y", "1"),
+        bid("4", "L2", "Y", "1"),
+        bid("5", "L1", "Z", "1", "disqualified"),  # one bid only: below the minimum of 2
+    ]
+    world = {"processes": processes, "lots": lots, "bids": bids}
+    found = flags("R038", replace(P, r038_threshold=0.5), **world)
+    assert sorted((f.kind, f.subject) for f in found) == [("proveedor", "X")]
+    found = flags("R038", replace(P, r038_threshold=0.4), **world)
+    assert ("comprador", "B") in {(f.kind, f.subject) for f in found}  # 2 of 5: 0.4
+    assert flags("R038", replace(P, r038_threshold=0.5001), **world) == []
+
+
+def test_r048_flags_a_supplier_with_too_many_groups_among_those_with_enough_processes() -> None:
+    processes = [process(f"P{i}") for i in range(20)]
+    lots = [lot(f"L{i}", f"P{i}") for i in range(20)]
+    awards = [award(f"a{i}", f"L{i}", "V") for i in range(20)] + [award("b", "L0", "N")]
+    groups = ["010", "060", "080"]
+    items = [
+        {"award_id": f"a{i}", "classification": f"{groups[i % 3]}.000.0001"} for i in range(20)
+    ]
+    items.append({"award_id": "b", "classification": "010.000.0002"})
+    world = {"processes": processes, "lots": lots, "awards": awards, "award_items": items}
+    found = flags("R048", replace(P, r048_threshold=3), **world)
+    assert [(f.supplier_id, f.value) for f in found] == [("V", 3)]
+    assert found[0].evidence["groups"] == ["01", "06", "08"]
+    assert flags("R048", replace(P, r048_threshold=4), **world) == []
+    assert flags("R048", replace(P, r048_threshold=1), **world) == []  # a fence of 1 flags all
+
+
+# ----- Abasto's own --------------------------------------------------------------------------
+
+
+def priced(unit: str, reference: str = "10.00") -> dict[str, Rows]:
+    return {
+        "processes": [process()],
+        "lots": [lot("L")],
+        "awards": [award("a", "L", "W")],
+        "award_items": [
+            {
+                "award_id": "a",
+                "classification": "010.000.0104.00",
+                "quantity": 10.0,
+                "unit_price": Decimal(unit),
+                "amount": Decimal(unit) * 10,
+                "currency": "MXN",
+                "reference_price": Decimal(reference),
+            }
+        ],
+    }
+
+
+def test_ab01_flags_an_award_more_than_10_percent_above_the_reference() -> None:
+    found = flags("AB01", **priced("11.01"))
+    assert [(f.clave, round(f.value, 4)) for f in found] == [("010.000.0104.00", 0.101)]
+    assert "$11.01" in found[0].explanation
+    assert "$10.00" in found[0].explanation
+    assert flags("AB01", **priced("11.00")) == []
+
+
+def contract(
+    cid: str, buyer: str, supplier: str, amount: str, pid: str = "P", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "contract_id": cid,
+        "process_id": pid,
+        "buyer_id": buyer,
+        "supplier_id": supplier,
+        "amount": Decimal(amount),
+        "currency": "MXN",
+        "signed_at": T,
+        **extra,
+    }
+
+
+def test_ab02_flags_a_buyer_with_more_than_30_percent_direct() -> None:
+    processes = [process("D", "direct"), process("O", "open")]
+    inside = [contract("1", "B", "S", "30.01", "D"), contract("2", "B", "S", "69.99", "O")]
+    outside = [contract("1", "B", "S", "30.00", "D"), contract("2", "B", "S", "70.00", "O")]
+    found = flags("AB02", processes=processes, contracts=inside)
+    assert [(f.buyer_id, round(f.value, 4)) for f in found] == [("B", 0.3001)]
+    assert flags("AB02", processes=processes, contracts=outside) == []
+
+
+def sanctioned(award_day: date, **extra: Any) -> dict[str, Rows]:
+    at = datetime(award_day.year, award_day.month, award_day.day, 23, 0, tzinfo=MX)
+    return {
+        "processes": [process()],
+        "lots": [lot("L")],
+        "awards": [award("a", "L", "W", award_date=at)],
+        "sanctions": [
+            {
+                "party_id": "W",
+                "starts_on": date(2025, 3, 1),
+                "ends_on": date(2026, 3, 1),
+                "detail": "INHABILITACIÓN · 1 AÑO",
+            }
+        ],
+        **extra,
+    }
+
+
+def test_ab03_flags_an_award_while_a_sanction_is_in_force_on_mexico_citys_date() -> None:
+    # 23:00 in Mexico City on the 28th is already March 1st in UTC: the local date counts.
+    found = flags("AB03", **sanctioned(date(2026, 2, 28)))
+    assert [f.supplier_id for f in found] == ["W"]
+    assert "01/03/2026" in found[0].explanation
+    assert flags("AB03", **sanctioned(date(2026, 3, 1))) == []
+    assert flags("AB03", **sanctioned(date(2025, 2, 28))) == []
+
+
+def test_ab04_flags_an_award_less_than_a_year_after_registration() -> None:
+    def world(day: date) -> dict[str, Rows]:
+        at = datetime(day.year, day.month, day.day, 12, 0, tzinfo=MX)
+        return {
+            "processes": [process()],
+            "lots": [lot("L")],
+            "awards": [award("a", "L", "W", award_date=at)],
+            "parties": [{"party_id": "W", "name": "W", "registered_on": date(2025, 3, 1)}],
+        }
+
+    found = flags("AB04", **world(date(2026, 2, 28)))
+    assert [(f.supplier_id, f.value, f.threshold) for f in found] == [("W", 364, 365)]
+    assert flags("AB04", **world(date(2026, 3, 1))) == []
+
+
+def test_ab05_flags_contracts_just_below_the_threshold_close_in_time() -> None:
+    pair = [
+        contract("1", "B", "S", "360000"),
+        contract("2", "B", "S", "399999.99", signed_at=T + timedelta(days=30)),
+    ]
+    found = flags("AB05", processes=[process()], contracts=pair)
+    assert [(f.buyer_id, f.supplier_id, f.value) for f in found] == [("B", "S", 2)]
+    assert found[0].evidence["total"] == Decimal("759999.9900")
+    below = [contract("1", "B", "S", "359999.99"), pair[1]]
+    assert flags("AB05", processes=[process()], contracts=below) == []
+    apart = [pair[0], contract("2", "B", "S", "399999.99", signed_at=T + timedelta(days=31))]
+    assert flags("AB05", processes=[process()], contracts=apart) == []
+    at_limit = [contract("1", "B", "S", "360000"), contract("2", "B", "S", "400000")]
+    assert flags("AB05", processes=[process()], contracts=at_limit) == []
+
+
+def test_ab06_flags_a_clave_more_concentrated_than_hhi_2500() -> None:
+    def world(suppliers: int, processes: int = 2) -> dict[str, Rows]:
+        awards, items = [], []
+        for i in range(suppliers):
+            lid = f"L{i % processes}"
+            awards.append(award(f"a{i}", lid, f"S{i}"))
+            items.append(
+                {
+                    "award_id": f"a{i}",
+                    "classification": "010.000.0104.00",
+                    "amount": Decimal(100),
+                    "currency": "MXN",
+                }
+            )
+        return {
+            "processes": [process(f"P{i}") for i in range(processes)],
+            "lots": [lot(f"L{i}", f"P{i}") for i in range(processes)],
+            "awards": awards,
+            "award_items": items,
+        }
+
+    assert flags("AB06", **world(4)) == []  # 4 × 25 %² = 2,500: not above
+    found = flags("AB06", **world(3))
+    assert [(f.clave, round(f.value)) for f in found] == [("010.000.0104.00", 3333)]
+    assert flags("AB06", **world(3, processes=1)) == []  # one procedure only
+
+
+# ----- the machinery -------------------------------------------------------------------------
+
+
+def test_every_indicator_runs_on_empty_tables_and_duckdb_installs_nothing() -> None:
+    assert indicators.compute(flat.Frames()) == []
+    con = flat.connect(flat.Frames())
+    loaded = {
+        name
+        for (name,) in con.execute(
+            "SELECT extension_name FROM duckdb_extensions() WHERE loaded"
+        ).fetchall()
+    }
+    assert loaded <= {"core_functions", "icu", "json", "parquet"}
+    everything = duckdb.connect().execute(
+        "SELECT extension_name, installed FROM duckdb_extensions()"
+    )
+    assert all(
+        not installed or name in {"core_functions", "icu", "json", "parquet"}
+        for name, installed in everything.fetchall()
+    )
+
+
+def test_every_indicator_is_documented_with_a_threshold_and_a_source() -> None:
+    assert len([c for c in indicators.CODES if indicators.INDICATORS[c].cardinal]) == 11
+    for code in indicators.CODES:
+        indicator = indicators.INDICATORS[code]
+        assert indicator.title
+        assert indicator.definition
+        assert indicator.threshold
+        assert indicator.source
+
+
+def test_a_currency_that_is_not_iso_shaped_never_reaches_the_sql() -> None:
+    with pytest.raises(ValueError, match="currency"):
+        Parameters(currency="MX'; DROP")
