@@ -268,3 +268,35 @@ def test_the_tender_list_filters(purchases: Purchases, client: TestClient) -> No
     ).text
     assert '<option value="IMSS" selected>' in whole
     assert '<option value="licitacion_nacional" selected>' in whole
+
+
+def api_listed(client: TestClient, **params: str) -> list[str]:
+    response = client.get("/api/v1/tenders", params=params)
+    assert response.status_code == 200, response.text
+    return [item["number"] for item in response.json()["items"]]
+
+
+def test_the_tender_api_takes_the_same_filters(purchases: Purchases, client: TestClient) -> None:
+    first, second, sealed = purchases.first.tender, purchases.second.tender, purchases.sealed
+    invitation = purchases.world.tender("invitacion")
+    everything = [invitation.number, sealed.number, second.number, first.number]
+    assert api_listed(client) == everything
+    assert api_listed(client, institution="IMSS") == [first.number]
+    assert api_listed(client, institution="SEDENA", status="awarded") == [first.number]
+    assert api_listed(client, procedure="invitacion") == [invitation.number]
+    day = local_day(second, "published_at")
+    assert api_listed(client, published_from=day) == everything[:3]
+    assert api_listed(client, published_to=day) == everything[2:]
+    opening = local_day(second, "opening_at")
+    assert api_listed(client, opening_from=opening, opening_to=opening) == [second.number]
+
+    # Bad filters are refused, each named, rather than ignored.
+    for params, field in (
+        ({"published_from": "31/12/2026"}, "published_from"),
+        ({"procedure": "subasta"}, "procedure"),
+        ({"status": "ganada"}, "status"),
+        ({"opening_from": "2027-02-01", "opening_to": "2027-01-01"}, "opening_to"),
+    ):
+        response = client.get("/api/v1/tenders", params=params)
+        assert response.status_code == 422, params
+        assert field in response.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
@@ -12,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
 from abasto.core.context import Context
+from abasto.core.errors import Problem, ValidationFailed
 from abasto.demand.models import DemandRound
 from abasto.identity.models import Institution, Role
 from abasto.tendering import rules, service
@@ -73,10 +75,67 @@ def list_tenders(
         str | None, Query(description="Estado: " + ", ".join(rules.STATUS_LABELS))
     ] = None,
     q: Annotated[str, Query(max_length=200, description="Número o palabras del título.")] = "",
+    institution: Annotated[
+        str | None,
+        Query(max_length=40, description="Código de una institución con demanda en la licitación."),
+    ] = None,
+    procedure: Annotated[
+        str | None, Query(description="Procedimiento: " + ", ".join(rules.PROCEDURES))
+    ] = None,
+    published_from: Annotated[
+        date | None, Query(description="Publicada desde (aaaa-mm-dd).")
+    ] = None,
+    published_to: Annotated[date | None, Query(description="Publicada hasta, incluida.")] = None,
+    opening_from: Annotated[date | None, Query(description="Apertura desde (aaaa-mm-dd).")] = None,
+    opening_to: Annotated[date | None, Query(description="Apertura hasta, incluida.")] = None,
     page: Page = 1,
 ) -> TenderListRead:
-    """Published tenders, newest first (drafts too for buyers and auditors)."""
-    found = service.list_tenders(ctx, status=status, q=q, page=page)
+    """Published tenders, newest first (drafts too for buyers and auditors); dates are whole days
+    in Mexico City time."""
+    problems: list[Problem] = []
+    if status is not None and status not in rules.STATUS_LABELS:
+        problems.append(
+            Problem(
+                "Estado desconocido",
+                field="status",
+                value=status,
+                expected=", ".join(rules.STATUS_LABELS),
+            )
+        )
+    if procedure is not None and procedure not in rules.PROCEDURES:
+        problems.append(
+            Problem(
+                "Procedimiento desconocido",
+                field="procedure",
+                value=procedure,
+                expected=", ".join(rules.PROCEDURES),
+            )
+        )
+    for name, start, end in (
+        ("published", published_from, published_to),
+        ("opening", opening_from, opening_to),
+    ):
+        if start and end and end < start:
+            problems.append(
+                Problem(
+                    "El periodo termina antes de empezar",
+                    field=f"{name}_to",
+                    value=f"{start} a {end}",
+                    expected=f"una fecha igual o posterior a {name}_from",
+                )
+            )
+    if problems:
+        raise ValidationFailed("Filtros no válidos.", problems=problems)
+    found = service.list_tenders(
+        ctx,
+        status=status,
+        q=q,
+        institution=institution,
+        procedure=procedure,
+        published=rules.days(published_from, published_to),
+        opening=rules.days(opening_from, opening_to),
+        page=page,
+    )
     return TenderListRead(
         items=[tender_read(ctx, s.tender, s) for s in found.items],
         total=found.total,

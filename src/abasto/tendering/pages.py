@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -214,12 +214,11 @@ def tenders_page(
     Mexico City time, both ends included)."""
     problems: list[Problem] = []
 
-    def day(value: str, name: str, label: str, *, end: bool) -> datetime | None:
-        """The instant the day starts (or, for an end, the next day starts) in Mexico City."""
+    def day(value: str, name: str, label: str) -> date | None:
         if not value.strip():
             return None
         try:
-            parsed = date.fromisoformat(value.strip())
+            return date.fromisoformat(value.strip())
         except ValueError:
             problems.append(
                 Problem(
@@ -230,13 +229,11 @@ def tenders_page(
                 )
             )
             return None
-        start = datetime.combine(parsed, time(), MEXICO_CITY)
-        return start + timedelta(days=1) if end else start
 
-    def period(start: str, end: str, name: str, label: str) -> service.Period:
-        bounds: service.Period = (
-            day(start, f"{name}_desde", f"{label} desde", end=False),
-            day(end, f"{name}_hasta", f"{label} hasta", end=True),
+    def period(start: str, end: str, name: str, label: str) -> rules.Period:
+        bounds = rules.days(
+            day(start, f"{name}_desde", f"{label} desde"),
+            day(end, f"{name}_hasta", f"{label} hasta"),
         )
         if bounds[0] and bounds[1] and bounds[0] >= bounds[1]:
             problems.append(

@@ -10,12 +10,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from abasto.core.errors import Problem
-from abasto.core.money import format_seconds
+from abasto.core.money import MEXICO_CITY, format_seconds
 
 # ----- statuses ------------------------------------------------------------------------------
 
@@ -504,3 +504,15 @@ def bid_content(
         "supplier": supplier_rfc,
         "lines": [dict(line) for line in lines],
     }
+
+
+Period = tuple[datetime | None, datetime | None]
+"""Instants from (included) and until (excluded); None leaves that end open."""
+
+
+def days(start: date | None, end: date | None) -> Period:
+    """Whole days in Mexico City time, both ends included, as the instants that bound them."""
+    return (
+        datetime.combine(start, time(), MEXICO_CITY) if start else None,
+        datetime.combine(end, time(), MEXICO_CITY) + timedelta(days=1) if end else None,
+    )

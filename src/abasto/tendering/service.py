@@ -124,10 +124,6 @@ class TenderList:
         return max(1, -(-self.total // self.per_page))
 
 
-Period = tuple[datetime | None, datetime | None]
-"""[from, to): either end may be open."""
-
-
 def list_tenders(
     ctx: Context,
     *,
@@ -135,8 +131,8 @@ def list_tenders(
     q: str = "",
     institution: str | None = None,
     procedure: str | None = None,
-    published: Period = (None, None),
-    opening: Period = (None, None),
+    published: rules.Period = (None, None),
+    opening: rules.Period = (None, None),
     page: int = 1,
     per_page: int = 25,
 ) -> TenderList:
