@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 from abasto.cli import app
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import LedgerEntry
+from abasto.tendering.models import Tender
 from abasto.transparency.redflags import service
 from abasto.transparency.redflags.indicators import CODES
 from tests.conftest import run_abasto
 from tests.tendering import conftest as tendering_world
-from tests.tendering.conftest import PARTIES, World
+from tests.tendering.conftest import NICOTINA, PARTIES, World
 from tests.transparency.test_redflags_ocds import compiled, lines
 from tests.transparency.test_redflags_service import award
 
@@ -144,3 +145,30 @@ def test_the_cli_stores_abastos_flags_with_a_ledger_entry(
         )
         assert service.last_run(db) is not None
     engine.dispose()
+
+
+def test_the_portal_pages_show_their_own_flags(world: World, client: TestClient) -> None:
+    tender_id = flagged(world)
+    tender = client.get(f"/licitaciones/{tender_id}").text
+    number = world.db.get(Tender, tender_id)
+    assert number is not None
+    # Partida 2 had one bidder (R018), partida 3 the lowest bid disqualified (R036, R035).
+    for code in ("R018", "R035", "R036"):
+        assert f'data-code="{code}"' in tender
+    assert f"/banderas?licitacion={number.number}" in tender
+
+    # The supplier's page lists only flags naming it; «b» won nothing and was not flagged.
+    winner = client.get(f"/proveedores/{PARTIES['c'].rfc}").text
+    assert 'data-code="R035"' in winner
+    assert 'data-code="R018"' not in winner
+    quiet = client.get(f"/proveedores/{PARTIES['b'].rfc}").text
+    assert "No hay banderas rojas de este proveedor." in quiet
+
+    # The clave's page shows its partida's flags (R036 on nicotina), not the others.
+    clave = client.get(f"/catalogo/{NICOTINA}").text
+    assert 'data-code="R036"' in clave
+    assert 'data-code="R018"' not in clave
+
+    # /banderas filtered by the tender lists the same flags as the tender's page.
+    listed = client.get("/banderas", params={"licitacion": number.number}).text
+    assert listed.count('class="card redflag"') == tender.count('class="card redflag"') > 0

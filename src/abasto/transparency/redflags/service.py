@@ -183,25 +183,6 @@ def _filtered(
     return query
 
 
-def flags_for(
-    db: Session,
-    *,
-    tender_id: int | None = None,
-    supplier_id: int | None = None,
-    institution_id: int | None = None,
-    clave: str | None = None,
-) -> list[RedFlag]:
-    """The stored flags of a tender, supplier, institution or clave (what the portal shows)."""
-    query = _filtered(
-        select(RedFlag),
-        tender_id=tender_id,
-        supplier_id=supplier_id,
-        institution_id=institution_id,
-        clave=clave,
-    )
-    return list(db.scalars(query.order_by(RedFlag.code, RedFlag.id)))
-
-
 @dataclass(frozen=True, slots=True)
 class FlagSection:
     """The first flags of a page's subject, how many there are in all, and where to see them."""
