@@ -14,10 +14,7 @@ Layout::
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from typing import IO, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from abasto.core import folders
 from abasto.core.errors import ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from abasto.transparency.ocds import service
@@ -101,22 +99,6 @@ class ExportSummary:
     seconds: float
 
 
-def _check_target(target: Path) -> None:
-    if not target.parent.is_dir():
-        raise ValidationFailed(
-            f"No existe la carpeta «{target.parent}» donde crear «{target.name}».",
-            expected="una ruta cuya carpeta superior exista",
-        )
-    if target.exists() and not target.is_dir():
-        raise ValidationFailed(f"«{target}» es un archivo, no una carpeta.")
-    if target.is_dir() and any(target.iterdir()) and not (target / COMPILED).exists():
-        raise ValidationFailed(
-            f"La carpeta «{target}» tiene archivos y no es una exportación OCDS anterior; "
-            "no se reemplaza.",
-            expected="una carpeta nueva, vacía o de una exportación anterior",
-        )
-
-
 def export(
     db: Session,
     prefix: str,
@@ -131,18 +113,17 @@ def export(
     many releases are written, to prove a failure leaves ``target`` untouched."""
     began = time.perf_counter()
     target = target.resolve()
-    _check_target(target)
+    if not target.parent.is_dir():
+        raise ValidationFailed(
+            f"No existe la carpeta «{target.parent}» donde crear «{target.name}».",
+            expected="una ruta cuya carpeta superior exista",
+        )
     if per_file < 1:
         raise ValidationFailed("«--por-archivo» debe ser al menos 1.")
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    with folders.replacing(target, marker=COMPILED, what="OCDS") as staging:
         counts = _write(
-            db, prefix, temp, target.as_uri(), published, per_file, progress, fail_after
+            db, prefix, staging, target.as_uri(), published, per_file, progress, fail_after
         )
-        _swap(temp, target)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
     return ExportSummary(target, *counts, time.perf_counter() - began)
 
 
@@ -198,14 +179,3 @@ def _write(
         # Stage entries of tenders never published (cancelled drafts) have no release.
         progress(total, total)
     return written, records, releases.files, packed.files
-
-
-def _swap(temp: Path, target: Path) -> None:
-    """Put the new export in place of the old one (if any), then drop the old one."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-        target.rename(old)
-        temp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        temp.rename(target)

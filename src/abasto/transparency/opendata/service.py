@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from abasto.core import folders
 from abasto.core.errors import ValidationFailed
 from abasto.transparency.opendata.tables import (
     BY_NAME,
@@ -173,20 +172,6 @@ def formats_of(choice: str) -> tuple[str, ...]:
     )
 
 
-def _check_target(target: Path) -> None:
-    """The target must be new, empty, or an earlier export (which the new one replaces)."""
-    if target.exists() and not target.is_dir():
-        raise ValidationFailed(
-            f"«{target}» es un archivo", expected="una carpeta nueva o una exportación anterior"
-        )
-    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
-        raise ValidationFailed(
-            f"La carpeta «{target}» no está vacía y no es una exportación anterior "
-            f"(no tiene {MANIFEST}); no se toca",
-            expected="una carpeta nueva, vacía o una exportación anterior de Abasto",
-        )
-
-
 def _manifest(written: Sequence[Written], now: datetime) -> dict[str, Any]:
     frictionless = {DECIMAL: "number", INTEGER: "integer", DATETIME: "datetime", DATE: "date"}
     return {
@@ -233,10 +218,8 @@ def export(
     sees the whole earlier export or the whole new one, and a failure leaves no trace.
     """
     target = directory.absolute()
-    _check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with folders.replacing(target, marker=MANIFEST, what="de datos abiertos") as staging:
         written = []
         for table in TABLES:
             for fmt in formats:
@@ -247,24 +230,4 @@ def export(
         (staging / MANIFEST).write_text(
             json.dumps(_manifest(written, now), ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        _swap(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return written
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """``staging`` becomes ``target``; an earlier export there is removed only afterwards."""
-    if not target.exists():
-        staging.rename(target)
-        return
-    old = target.with_name(f".{target.name}.anterior")
-    shutil.rmtree(old, ignore_errors=True)
-    target.rename(old)
-    try:
-        staging.rename(target)
-    except BaseException:
-        old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
