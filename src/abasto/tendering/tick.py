@@ -55,6 +55,7 @@ class Ticker:
         report = TickReport()
         with transaction(self.sessions) as db:
             due = service.due_tenders(db, self.clock.now())
+            flags_due = redflags.due(db)
         for tender_id in due:
             with transaction(self.sessions) as db:
                 ctx = self._context(db)
@@ -64,8 +65,8 @@ class Ticker:
                 opening = tender.status == rules.OPENING
             if opening:
                 report.opened.append((tender_id, self._read_out(tender_id, finish=finish)))
-        with transaction(self.sessions) as db:
-            if redflags.due(db):
+        if flags_due:
+            with transaction(self.sessions) as db:
                 report.flags = redflags.refresh(self._context(db))
         return report
 

@@ -91,8 +91,13 @@ def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]
     last_fallo = ctx.db.scalar(select(func.max(Fallo.id)))
     run = RedFlagRun(at=ctx.now, last_fallo_id=last_fallo, counts=counts, ledger_seq=0)
     ctx.db.add(run)
-    ctx.db.execute(delete(RedFlag))
     ctx.db.flush()
+    # The ledger entry comes first: appending locks the ledger's head, so the refreshes of
+    # several workers take turns from here, and each deletes what the one before it stored.
+    run.ledger_seq = ctx.record(
+        "redflags.run", "redflags", {"counts": counts, "total": len(flags), "run": run.id}
+    )
+    ctx.db.execute(delete(RedFlag))
     tenders = dict(ctx.db.execute(select(Tender.number, Tender.id)).all())
     suppliers = dict(ctx.db.execute(select(Supplier.rfc, Supplier.id)).all())
     institutions = dict(ctx.db.execute(select(Institution.code, Institution.id)).all())
@@ -136,9 +141,6 @@ def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]
         )
     if rows:
         ctx.db.execute(insert(RedFlag), rows)
-    run.ledger_seq = ctx.record(
-        "redflags.run", "redflags", {"counts": counts, "total": len(flags), "run": run.id}
-    )
     ctx.db.flush()
     return counts
 
