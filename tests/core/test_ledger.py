@@ -88,21 +88,36 @@ def test_appends_chain_from_the_head(ctx: Context, connection: Connection) -> No
     assert ledger.verify(ctx.db.connection()).ok
 
 
+def test_one_entry_hashes_as_python_does(ctx: Context) -> None:
+    """One record at a time takes PostgreSQL's one-statement append; its hashes are the ones
+    Python computes for the same content (non-ASCII text, both visibilities)."""
+    seqs = [
+        ctx.record("test.write", "x:ñandú", {"texto": "Año 2027 — «São Paulo» 💊"}, public=False),
+        ctx.record("test.write", "x:2", {"n": Decimal("1.50")}, actor="licitante"),
+    ]
+    entries = ctx.db.scalars(
+        select(LedgerEntry).where(LedgerEntry.seq.in_(seqs)).order_by(LedgerEntry.seq)
+    ).all()
+    assert [e.seq for e in entries] == seqs == [seqs[0], seqs[0] + 1]
+    for entry in entries:
+        assert entry.hash == ledger.entry_hash(entry.prev_hash, _content(entry))
+    assert (entries[1].actor, entries[1].prev_hash) == ("licitante", entries[0].hash)
+    assert ledger.head(ctx.db) == (seqs[1], entries[1].hash)
+
+
 def test_database_concatenates_the_content_exactly_as_python_does(ctx: Context) -> None:
     ctx.record("test.write", "x:ñ", {"texto": 'línea\ncon \\ y "comillas"', "n": 1}, public=False)
     ctx.db.flush()
     stored = {seq: content for seq, content, _, _ in ledger.stored_contents(ctx.db.connection())}
     for entry in ctx.db.scalars(select(LedgerEntry)):
-        expected = ledger.entry_content(
-            entry.seq,
-            entry.at,
-            entry.actor,
-            entry.action,
-            entry.entity,
-            entry.public,
-            entry.payload,
-        )
-        assert stored[entry.seq] == expected
+        assert stored[entry.seq] == _content(entry)
+
+
+def _content(entry: LedgerEntry) -> str:
+    """What the entry's hash covers, computed in Python from its stored columns."""
+    return ledger.entry_content(
+        entry.seq, entry.at, entry.actor, entry.action, entry.entity, entry.public, entry.payload
+    )
 
 
 def _fill(url: str, n: int) -> None:

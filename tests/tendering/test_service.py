@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from abasto.core.ledger import canonical_json
@@ -434,6 +434,37 @@ def test_a_second_bid_must_replace_the_first(world: World) -> None:
         "received_at": world.now.isoformat(timespec="microseconds"),
         "replaces": first.bid_id,
     }
+
+
+def test_a_replacement_racing_a_withdrawal_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supplier withdraws its bid (from another window) after a replacement has read it as
+    sealed but before it writes: the replacement is refused and writes nothing, rather than
+    replacing a withdrawn bid."""
+    tender = world.tender()
+    first = world.bid("a", tender, {1: "10.00"})
+    read_it = service._own_bid
+
+    def withdrawn_meanwhile(*args: object) -> Bid:
+        found = read_it(*args)  # type: ignore[arg-type]
+        # The other window's withdrawal, committed now: the row changes under the ORM's copy.
+        world.db.execute(
+            update(Bid)
+            .where(Bid.id == first.bid_id)
+            .values(status=service.WITHDRAWN, withdrawn_at=world.now)
+            .execution_options(synchronize_session=False)
+        )
+        return found
+
+    monkeypatch.setattr(service, "_own_bid", withdrawn_meanwhile)
+    head, counts, _ = world.footprint()
+    with pytest.raises(Conflict, match=f"La proposición {first.bid_id} ya fue sustituida"):
+        world.bid("a", tender, {1: "9.00"}, replaces=first.bid_id)
+    assert world.footprint()[:2] == (head, counts)
+    world.db.expire_all()
+    statuses = world.db.scalars(select(Bid.status).where(Bid.tender_id == tender.id)).all()
+    assert statuses == [service.WITHDRAWN]
 
 
 def test_nobody_replaces_or_withdraws_anothers_bid(world: World) -> None:

@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from abasto.core.context import Actor, Context
@@ -242,7 +242,9 @@ def issue_credential(
 def user_for_secret(ctx: Context, *, secret: str, kind: str) -> User:
     """The active user behind a token or session secret, or 401 when unknown, expired or revoked."""
     credential = ctx.db.scalar(
-        select(Credential).where(Credential.secret_hash == _digest(secret), Credential.kind == kind)
+        select(Credential)
+        .where(Credential.secret_hash == _digest(secret), Credential.kind == kind)
+        .options(joinedload(Credential.user))  # one round trip per authenticated request
     )
     what = "El token" if kind == "token" else "La sesión"
     if credential is None or credential.revoked_at is not None:

@@ -284,14 +284,15 @@ def submit_bid(
     idempotency_key: IdempotencyKey = None,
 ) -> ReceiptRead:
     """Submit a sealed bid; the receipt's commitment is published at once."""
-    return ReceiptRead.of(
+    return _committed(
+        ctx,
         service.submit_bid(
             ctx,
             app_state(request).sealer,
             tender_id=tender_id,
             lines=body.inputs(),
             idempotency_key=idempotency_key,
-        )
+        ),
     )
 
 
@@ -305,7 +306,8 @@ def submit_bid_sheet(
     replaces: Annotated[str | None, Query(description="Proposición que sustituye.")] = None,
 ) -> ReceiptRead:
     """Submit a sealed bid as the filled bid template."""
-    return ReceiptRead.of(
+    return _committed(
+        ctx,
         service.submit_bid_sheet(
             ctx,
             app_state(request).sealer,
@@ -314,7 +316,7 @@ def submit_bid_sheet(
             filename=file.filename or "proposicion.xlsx",
             idempotency_key=idempotency_key,
             replaces=replaces,
-        )
+        ),
     )
 
 
@@ -337,7 +339,8 @@ def replace_bid(
     idempotency_key: IdempotencyKey = None,
 ) -> ReceiptRead:
     """Replace a sealed bid with a new one (a new receipt); until the bid deadline."""
-    return ReceiptRead.of(
+    return _committed(
+        ctx,
         service.submit_bid(
             ctx,
             app_state(request).sealer,
@@ -345,7 +348,7 @@ def replace_bid(
             lines=body.inputs(),
             idempotency_key=idempotency_key,
             replaces=bid_id,
-        )
+        ),
     )
 
 
@@ -353,7 +356,16 @@ def replace_bid(
 def withdraw_bid(tender_id: int, bid_id: str, request: Request, ctx: Bidder) -> Response:
     """Withdraw a sealed bid; until the bid deadline."""
     service.withdraw_bid(ctx, app_state(request).sealer, tender_id=tender_id, bid_id=bid_id)
+    ctx.db.commit()
     return Response(status_code=204)
+
+
+def _committed(ctx: Context, receipt: service.Receipt) -> ReceiptRead:
+    """Commit now, in this thread: the bid's ledger entry keeps the ledger's head locked until
+    the commit, and in a rush every other bid waits for it (the dependency's own commit comes
+    after a trip back through the event loop)."""
+    ctx.db.commit()
+    return ReceiptRead.of(receipt)
 
 
 @router.post("/{tender_id}/opening", response_model=TenderRead)

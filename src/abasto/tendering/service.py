@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -62,6 +62,8 @@ BIDDER = "licitante"
 
 SEALED, REPLACED, WITHDRAWN, OPENED = "sealed", "replaced", "withdrawn", "opened"
 MATCHES, MISMATCH = "coincide", "no_coincide"
+_BIDS: Table = Bid.__table__  # type: ignore[assignment]
+_BID_REQUESTS: Table = BidRequest.__table__  # type: ignore[assignment]
 
 
 # ----- reading -------------------------------------------------------------------------------
@@ -937,34 +939,41 @@ def submit_bid(
     )
     digest = commitment(salt, canonical_json(content))
     sealed = key.seal(bid_id, {"supplier_id": supplier.id, "salt": salt.hex(), "content": content})
-    bid = Bid(
-        id=bid_id,
-        tender_id=tender.id,
-        owner_tag=owner,
-        status=SEALED,
-        submitted_at=ctx.now,
-        commitment=digest,
-        ciphertext=sealed,
-    )
     if previous is not None:
-        # Replaced before the new one is written: one sealed bid per supplier at any time.
-        previous.status = REPLACED
-        previous.replaced_by = bid_id
-        ctx.db.flush()
-    ctx.db.add(bid)
-    if idempotency_key is not None:
-        ctx.db.add(
-            BidRequest(
+        # Replaced before the new one is written: one sealed bid per supplier at any time. Only
+        # a sealed bid is replaced, so of two replacements racing for it, one finds it gone.
+        replaced = ctx.db.connection().execute(
+            _BIDS.update()
+            .where(_BIDS.c.id == previous.id, _BIDS.c.status == SEALED)
+            .values(status=REPLACED, replaced_by=bid_id)
+        )
+        if replaced.rowcount != 1:
+            raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
+        ctx.db.expire(previous)
+    # Plain Core statements, without the ORM's unit of work: a rush sends hundreds a second.
+    try:
+        ctx.db.connection().execute(
+            _BIDS.insert().values(
+                id=bid_id,
                 tender_id=tender.id,
                 owner_tag=owner,
-                key=idempotency_key,
-                digest=request_digest,
-                bid_id=bid_id,
-                at=ctx.now,
+                status=SEALED,
+                submitted_at=ctx.now,
+                commitment=digest,
+                ciphertext=sealed,
             )
         )
-    try:
-        ctx.db.flush()
+        if idempotency_key is not None:
+            ctx.db.connection().execute(
+                _BID_REQUESTS.insert().values(
+                    tender_id=tender.id,
+                    owner_tag=owner,
+                    key=idempotency_key,
+                    digest=request_digest,
+                    bid_id=bid_id,
+                    at=ctx.now,
+                )
+            )
     except IntegrityError as exc:
         if "bid_requests" in str(exc.orig):
             raise Conflict(
@@ -976,6 +985,8 @@ def submit_bid(
             f"Otra proposición suya para la licitación {tender.number} se recibió al mismo "
             "tiempo; consulte sus proposiciones y sustitúyala si hace falta."
         ) from None
+    announce(ctx.db, tender.id)
+    # Last: appending locks the ledger's head until the commit, and every bid waits its turn.
     ctx.record(
         "bid.seal",
         feed_entity(tender.id),
@@ -988,7 +999,6 @@ def submit_bid(
         },
         actor=BIDDER,
     )
-    announce(ctx.db, tender.id)
     return Receipt(bid_id, tender.id, tender.number, ctx.now, digest, salt.hex(), replaces)
 
 
@@ -1054,13 +1064,13 @@ def withdraw_bid(ctx: Context, sealer: Sealer, *, tender_id: int, bid_id: str) -
     bid.status = WITHDRAWN
     bid.withdrawn_at = ctx.now
     ctx.db.flush()
+    announce(ctx.db, tender.id)
     ctx.record(
         "bid.withdraw",
         feed_entity(tender.id),
         {"number": tender.number, "bid": bid_id, "commitment": bid.commitment},
         actor=BIDDER,
     )
-    announce(ctx.db, tender.id)
     return bid
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.core.clock import Clock
 from abasto.core.config import Settings
-from abasto.core.context import ANONYMOUS, Context
+from abasto.core.context import ANONYMOUS, Actor, Context
 from abasto.core.db import transaction
 from abasto.core.errors import Forbidden, Unauthorized
 from abasto.identity import service as identity
@@ -68,18 +69,21 @@ async def _slot() -> AsyncIterator[None]:
         yield
 
 
-def _db(
+def _context(
     request: Request, _turn: Annotated[None, Depends(_slot, scope="function")]
-) -> Iterator[Session]:
-    # scope="function" (below) runs the commit before the response is sent, so a write is
-    # acknowledged only once it is durable.
-    with transaction(app_state(request).sessions) as db:
-        yield db
+) -> Iterator[Context]:
+    """The request's unit of work and who acts in it: one thread hop in, one out (the commit).
 
-
-def _context(request: Request, db: Annotated[Session, Depends(_db, scope="function")]) -> Context:
+    scope="function" (where it is used) runs the commit before the response is sent, so a write
+    is acknowledged only once it is durable.
+    """
     state = app_state(request)
-    ctx = Context(db=db, actor=ANONYMOUS, now=state.clock.now())
+    now = state.clock.now()
+    with transaction(state.sessions) as db:
+        yield Context(db=db, actor=_actor(request, db, now), now=now)
+
+
+def _actor(request: Request, db: Session, now: datetime) -> Actor:
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, secret = header.partition(" ")
@@ -87,18 +91,18 @@ def _context(request: Request, db: Annotated[Session, Depends(_db, scope="functi
             raise Unauthorized(
                 "Cabecera Authorization no válida.", expected="«Authorization: Bearer <token>»"
             )
-        user = identity.user_for_secret(ctx, secret=secret.strip(), kind="token")
-        return Context(db=db, actor=identity.actor_of(user), now=ctx.now)
+        ctx = Context(db=db, actor=ANONYMOUS, now=now)
+        return identity.actor_of(identity.user_for_secret(ctx, secret=secret.strip(), kind="token"))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         _refuse_cross_site(request)
+        ctx = Context(db=db, actor=ANONYMOUS, now=now)
         try:
-            user = identity.user_for_secret(ctx, secret=cookie, kind="session")
+            return identity.actor_of(identity.user_for_secret(ctx, secret=cookie, kind="session"))
         except Unauthorized:
             # An expired page session just means browsing as the public again.
-            return ctx
-        return Context(db=db, actor=identity.actor_of(user), now=ctx.now)
-    return ctx
+            return ANONYMOUS
+    return ANONYMOUS
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -113,7 +117,11 @@ def _refuse_cross_site(request: Request) -> None:
         raise Forbidden("Solicitud rechazada: proviene de otro sitio.")
 
 
-def public(ctx: Annotated[Context, Depends(_context)]) -> Context:
+Acting = Annotated[Context, Depends(_context, scope="function")]
+
+
+# The policies only read the context: async, so checking one costs no trip to the threadpool.
+async def public(ctx: Acting) -> Context:
     """Policy: anyone, the anonymous public included."""
     return ctx
 
@@ -121,12 +129,12 @@ def public(ctx: Annotated[Context, Depends(_context)]) -> Context:
 public.abasto_roles = None  # type: ignore[attr-defined]
 
 
-def allow(*roles: Role) -> Callable[..., Context]:
+def allow(*roles: Role) -> Callable[..., Awaitable[Context]]:
     """Policy: only logged-in users with one of these roles (scope is checked by the service)."""
     if not roles:
         raise ValueError("allow() needs at least one role; use public for everyone")
 
-    def policy(ctx: Annotated[Context, Depends(_context)]) -> Context:
+    async def policy(ctx: Acting) -> Context:
         if ctx.actor.is_anonymous:
             raise Unauthorized("Inicie sesión para continuar.")
         if not ctx.actor.has_role(*roles):
