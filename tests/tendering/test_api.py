@@ -203,6 +203,20 @@ def test_who_may_do_what(client: TestClient, world: World) -> None:
             403,
         )
     assert problem(client.get(tenders_url(tender, "/bids/mine"), headers=buyer), 403)
+    # Bids are admitted inside their one trip to the threadpool; still, a request without
+    # credentials is refused before its body is read, and a bad token is a 401 (once the body
+    # has been parsed).
+    bad_token = {"Authorization": "Bearer no-es-un-token"}
+    for method, rest in (("POST", "/bids"), ("PUT", "/bids/x"), ("DELETE", "/bids/x")):
+        url = tenders_url(tender, rest)
+        garbled = client.request(method, url, content=b"{no es JSON")
+        assert problem(garbled, 401)["detail"] == "Inicie sesión para continuar."
+        body = {} if method == "DELETE" else {"json": bid_body((1, "10.00"))}
+        assert (
+            "token"
+            in problem(client.request(method, url, headers=bad_token, **body), 401)["detail"]
+        )
+    assert problem(client.delete(tenders_url(tender, "/bids/x"), headers=buyer), 403)
     assert problem(client.post("/api/v1/tenders", json=create, headers=supplier), 403)
     assert problem(client.post(tenders_url(tender, "/opening"), headers=supplier), 403)
     assert problem(

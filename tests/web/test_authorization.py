@@ -70,6 +70,12 @@ def _login_json() -> dict[str, Any]:
     return {"json": {"username": "comprador", "password": PASSWORD}}
 
 
+def _bid_json() -> dict[str, Any]:
+    """A well-formed bid: the bid routes admit in their thread, after parsing the body."""
+    line = {"partida": 1, "unit_price": "10.00", "quantity": 1, "presentation": "Caja"}
+    return {"json": {"lines": [line]}}
+
+
 @dataclass(frozen=True)
 class Case:
     roles: frozenset[Role] | None
@@ -169,10 +175,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", f"{TENDER}/questions"): Case(frozenset({P})),
     ("POST", f"{TENDER}/questions/{{number}}/answer"): Case(frozenset({C})),
     ("GET", f"{TENDER}/bids"): Case(PUBLIC),
-    ("POST", f"{TENDER}/bids"): Case(frozenset({P})),
+    ("POST", f"{TENDER}/bids"): Case(frozenset({P}), body=_bid_json),
     ("POST", f"{TENDER}/bids/sheet"): Case(frozenset({P})),
     ("GET", f"{TENDER}/bids/mine"): Case(frozenset({P})),
-    ("PUT", f"{TENDER}/bids/{{bid_id}}"): Case(frozenset({P})),
+    ("PUT", f"{TENDER}/bids/{{bid_id}}"): Case(frozenset({P}), body=_bid_json),
     ("DELETE", f"{TENDER}/bids/{{bid_id}}"): Case(frozenset({P})),
     ("POST", f"{TENDER}/opening"): Case(frozenset({C})),
     ("GET", f"{TENDER}/live"): Case(PUBLIC),

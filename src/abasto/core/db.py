@@ -6,7 +6,7 @@ The edge (a request, a CLI command, a background task) owns the transaction thro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,19 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    SQLColumnExpression,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -101,6 +113,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def among(
+    db: Session, column: SQLColumnExpression[int], values: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column IN values``. On PostgreSQL the values go as one array parameter, so the statement
+    reads the same whatever their count and its plan is prepared once, not planned each time
+    (a bid names 20 to 50 partidas, and a rush sends hundreds a second)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(Integer)))
+    return column.in_(values)
 
 
 @contextmanager

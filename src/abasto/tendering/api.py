@@ -38,13 +38,16 @@ from abasto.tendering.schemas import (
     VersionBody,
 )
 from abasto.tendering.service import PartidaInput
-from abasto.web.deps import allow, app_state, public
+from abasto.web.deps import Admission, admit_in_thread, allow, app_state, public
 
 router = APIRouter(prefix="/api/v1/tenders", tags=["licitaciones"])
 
 Public = Annotated[Context, Depends(public)]
 Buyer = Annotated[Context, Depends(allow(Role.comprador))]
 Bidder = Annotated[Context, Depends(allow(Role.proveedor))]
+Sealing = Annotated[Admission, Depends(admit_in_thread(Role.proveedor))]
+"""A bid's submission, replacement or withdrawal: checked, done and committed in one thread
+trip, since in a rush every bid waits its turn at the ledger's head until the commit."""
 Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
 IdempotencyKey = Annotated[
     str | None,
@@ -276,24 +279,21 @@ def list_bids(tender_id: int, ctx: Public) -> list[BidRead]:
 
 
 @router.post("/{tender_id}/bids", response_model=ReceiptRead, status_code=201)
-def submit_bid(
+async def submit_bid(
     tender_id: int,
     body: BidWrite,
     request: Request,
-    ctx: Bidder,
+    admission: Sealing,
     idempotency_key: IdempotencyKey = None,
-) -> ReceiptRead:
+) -> Response:
     """Submit a sealed bid; the receipt's commitment is published at once."""
-    return _committed(
-        ctx,
-        service.submit_bid(
-            ctx,
-            app_state(request).sealer,
-            tender_id=tender_id,
-            lines=body.inputs(),
-            idempotency_key=idempotency_key,
-        ),
+    sealer, lines = app_state(request).sealer, body.inputs()
+    receipt = await admission.run(
+        lambda ctx: service.submit_bid(
+            ctx, sealer, tender_id=tender_id, lines=lines, idempotency_key=idempotency_key
+        )
     )
+    return _receipt(receipt)
 
 
 @router.post("/{tender_id}/bids/sheet", response_model=ReceiptRead, status_code=201)
@@ -306,8 +306,7 @@ def submit_bid_sheet(
     replaces: Annotated[str | None, Query(description="Proposición que sustituye.")] = None,
 ) -> ReceiptRead:
     """Submit a sealed bid as the filled bid template."""
-    return _committed(
-        ctx,
+    return ReceiptRead.of(
         service.submit_bid_sheet(
             ctx,
             app_state(request).sealer,
@@ -316,7 +315,7 @@ def submit_bid_sheet(
             filename=file.filename or "proposicion.xlsx",
             idempotency_key=idempotency_key,
             replaces=replaces,
-        ),
+        )
     )
 
 
@@ -330,42 +329,45 @@ def my_bids(tender_id: int, request: Request, ctx: Bidder) -> list[OwnBidRead]:
 
 
 @router.put("/{tender_id}/bids/{bid_id}", response_model=ReceiptRead, status_code=201)
-def replace_bid(
+async def replace_bid(
     tender_id: int,
     bid_id: str,
     body: BidWrite,
     request: Request,
-    ctx: Bidder,
+    admission: Sealing,
     idempotency_key: IdempotencyKey = None,
-) -> ReceiptRead:
+) -> Response:
     """Replace a sealed bid with a new one (a new receipt); until the bid deadline."""
-    return _committed(
-        ctx,
-        service.submit_bid(
+    sealer, lines = app_state(request).sealer, body.inputs()
+    receipt = await admission.run(
+        lambda ctx: service.submit_bid(
             ctx,
-            app_state(request).sealer,
+            sealer,
             tender_id=tender_id,
-            lines=body.inputs(),
+            lines=lines,
             idempotency_key=idempotency_key,
             replaces=bid_id,
-        ),
+        )
     )
+    return _receipt(receipt)
 
 
 @router.delete("/{tender_id}/bids/{bid_id}", status_code=204)
-def withdraw_bid(tender_id: int, bid_id: str, request: Request, ctx: Bidder) -> Response:
+async def withdraw_bid(
+    tender_id: int, bid_id: str, request: Request, admission: Sealing
+) -> Response:
     """Withdraw a sealed bid; until the bid deadline."""
-    service.withdraw_bid(ctx, app_state(request).sealer, tender_id=tender_id, bid_id=bid_id)
-    ctx.db.commit()
+    sealer = app_state(request).sealer
+    await admission.run(
+        lambda ctx: service.withdraw_bid(ctx, sealer, tender_id=tender_id, bid_id=bid_id)
+    )
     return Response(status_code=204)
 
 
-def _committed(ctx: Context, receipt: service.Receipt) -> ReceiptRead:
-    """Commit now, in this thread: the bid's ledger entry keeps the ledger's head locked until
-    the commit, and in a rush every other bid waits for it (the dependency's own commit comes
-    after a trip back through the event loop)."""
-    ctx.db.commit()
-    return ReceiptRead.of(receipt)
+def _receipt(receipt: service.Receipt) -> Response:
+    return Response(
+        ReceiptRead.of(receipt).model_dump_json(), status_code=201, media_type="application/json"
+    )
 
 
 @router.post("/{tender_id}/opening", response_model=TenderRead)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
+from abasto.core.db import among
 from abasto.core.errors import (
     Conflict,
     Forbidden,
@@ -873,7 +874,7 @@ def _open_partidas(db: Session, tender_id: int, numbers: Sequence[int]) -> dict[
         db.execute(
             select(Partida.number, Partida.max_qty).where(
                 Partida.tender_id == tender_id,
-                Partida.number.in_(numbers),
+                among(db, Partida.number, numbers),
                 Partida.desierta_at.is_(None),
             )
         ).all()

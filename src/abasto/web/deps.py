@@ -1,22 +1,25 @@
 """Request dependencies: the unit of work, the one clock reading, who acts, and route policies.
 
-Every route states who may use it by depending on exactly one policy: ``public`` or
-``allow(...roles)``. The authorization test walks the routes and reads these policies.
+Every route states who may use it by depending on exactly one policy: ``public``,
+``allow(...roles)`` or, for the hottest writes, ``admit_in_thread(...roles)``. The authorization
+test walks the routes and reads these policies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from abasto.core.clock import Clock
 from abasto.core.config import Settings
@@ -29,6 +32,7 @@ from abasto.tendering.live import FeedHub
 from abasto.tendering.sealing import Sealer
 
 SESSION_COOKIE = "abasto_sesion"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,8 @@ _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 )
 
 
-async def _slot() -> AsyncIterator[None]:
+@contextlib.asynccontextmanager
+async def _turn() -> AsyncIterator[None]:
     """A turn to use the database, taken before the session and given back after its commit.
 
     Without it, the sync dependencies and endpoints of more requests than the threadpool has
@@ -69,6 +74,11 @@ async def _slot() -> AsyncIterator[None]:
         yield
 
 
+async def _slot() -> AsyncIterator[None]:
+    async with _turn():
+        yield
+
+
 def _context(
     request: Request, _turn: Annotated[None, Depends(_slot, scope="function")]
 ) -> Iterator[Context]:
@@ -77,6 +87,12 @@ def _context(
     scope="function" (where it is used) runs the commit before the response is sent, so a write
     is acknowledged only once it is durable.
     """
+    with _unit_of_work(request) as ctx:
+        yield ctx
+
+
+@contextlib.contextmanager
+def _unit_of_work(request: Request) -> Iterator[Context]:
     state = app_state(request)
     now = state.clock.now()
     with transaction(state.sessions) as db:
@@ -135,12 +151,57 @@ def allow(*roles: Role) -> Callable[..., Awaitable[Context]]:
         raise ValueError("allow() needs at least one role; use public for everyone")
 
     async def policy(ctx: Acting) -> Context:
-        if ctx.actor.is_anonymous:
-            raise Unauthorized("Inicie sesión para continuar.")
-        if not ctx.actor.has_role(*roles):
-            names = ", ".join(ROLE_LABELS[r] for r in roles)
-            raise Forbidden(f"Esta acción está reservada a: {names}.")
-        return ctx
+        return _admit(ctx, roles)
+
+    policy.abasto_roles = frozenset(roles)  # type: ignore[attr-defined]
+    return policy
+
+
+def _admit(ctx: Context, roles: tuple[Role, ...]) -> Context:
+    if ctx.actor.is_anonymous:
+        raise Unauthorized(LOG_IN)
+    if not ctx.actor.has_role(*roles):
+        names = ", ".join(ROLE_LABELS[r] for r in roles)
+        raise Forbidden(f"Esta acción está reservada a: {names}.")
+    return ctx
+
+
+LOG_IN = "Inicie sesión para continuar."
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What ``admit_in_thread`` hands the route: the check, the session, the work and the
+    commit all happen in one trip to the threadpool (``run``)."""
+
+    request: Request
+    roles: tuple[Role, ...]
+
+    async def run(self, work: Callable[[Context], T]) -> T:
+        """``work(ctx)`` for an admitted actor, committed before this returns."""
+        async with _turn():
+            return await run_in_threadpool(self._run, work)
+
+    def _run(self, work: Callable[[Context], T]) -> T:
+        with _unit_of_work(self.request) as ctx:
+            return work(_admit(ctx, self.roles))
+
+
+def admit_in_thread(*roles: Role) -> Callable[..., Awaitable[Admission]]:
+    """Policy for the hottest writes (bids in a rush): the same check as ``allow``, made by
+    ``Admission.run`` in the route's single trip to the threadpool, with the session, the work
+    and the commit, instead of three trips (session and actor, route, commit).
+
+    Only a request with no credentials is refused before its body is read; a wrong role is
+    refused after it has been parsed.
+    """
+    if not roles:
+        raise ValueError("admit_in_thread() needs at least one role")
+
+    async def policy(request: Request) -> Admission:
+        if not request.headers.get("authorization") and SESSION_COOKIE not in request.cookies:
+            raise Unauthorized(LOG_IN)
+        return Admission(request, roles)
 
     policy.abasto_roles = frozenset(roles)  # type: ignore[attr-defined]
     return policy
