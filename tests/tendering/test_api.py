@@ -211,11 +211,9 @@ def test_who_may_do_what(client: TestClient, world: World) -> None:
         url = tenders_url(tender, rest)
         garbled = client.request(method, url, content=b"{no es JSON")
         assert problem(garbled, 401)["detail"] == "Inicie sesión para continuar."
-        body = {} if method == "DELETE" else {"json": bid_body((1, "10.00"))}
-        assert (
-            "token"
-            in problem(client.request(method, url, headers=bad_token, **body), 401)["detail"]
-        )
+        body = None if method == "DELETE" else bid_body((1, "10.00"))
+        refused = client.request(method, url, headers=bad_token, json=body)
+        assert "token" in problem(refused, 401)["detail"]
     assert problem(client.delete(tenders_url(tender, "/bids/x"), headers=buyer), 403)
     assert problem(client.post("/api/v1/tenders", json=create, headers=supplier), 403)
     assert problem(client.post(tenders_url(tender, "/opening"), headers=supplier), 403)
