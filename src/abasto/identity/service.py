@@ -14,7 +14,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -239,13 +239,17 @@ def issue_credential(
     return secret
 
 
+_CREDENTIAL = (
+    select(Credential)
+    .where(Credential.secret_hash == bindparam("digest"), Credential.kind == bindparam("kind"))
+    .options(joinedload(Credential.user))
+)
+"""Built once, with its user in the same round trip: every authenticated request runs it."""
+
+
 def user_for_secret(ctx: Context, *, secret: str, kind: str) -> User:
     """The active user behind a token or session secret, or 401 when unknown, expired or revoked."""
-    credential = ctx.db.scalar(
-        select(Credential)
-        .where(Credential.secret_hash == _digest(secret), Credential.kind == kind)
-        .options(joinedload(Credential.user))  # one round trip per authenticated request
-    )
+    credential = ctx.db.scalar(_CREDENTIAL, {"digest": _digest(secret), "kind": kind})
     what = "El token" if kind == "token" else "La sesión"
     if credential is None or credential.revoked_at is not None:
         raise Unauthorized(f"{what} no es válido o fue revocado. Inicie sesión de nuevo.")
@@ -607,6 +611,12 @@ class SupplierStanding:
 
 
 _NEWEST_FIRST = (Sanction.resolved_on.desc(), Sanction.source_row)
+_SANCTIONS_OF = (
+    select(Sanction)
+    .where(Sanction.normalised_name.in_(bindparam("names", expanding=True)))
+    .order_by(*_NEWEST_FIRST)
+)
+"""Built once: every bid checks its supplier's standing."""
 
 
 def supplier_sanctions(db: Session, supplier: Supplier) -> list[Sanction]:
@@ -630,9 +640,7 @@ def standings(db: Session, suppliers: Sequence[Supplier]) -> list[SupplierStandi
     names = {supplier.normalised_name for supplier in suppliers}
     found: defaultdict[str, list[Sanction]] = defaultdict(list)
     if names:
-        rows = db.scalars(
-            select(Sanction).where(Sanction.normalised_name.in_(names)).order_by(*_NEWEST_FIRST)
-        )
+        rows = db.scalars(_SANCTIONS_OF, {"names": list(names)})
         for sanction in rows:
             found[sanction.normalised_name].append(sanction)
     return [SupplierStanding(s, found[s.normalised_name]) for s in suppliers]

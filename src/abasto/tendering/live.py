@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.core.db import normalise_url
@@ -35,10 +35,13 @@ def feed_entity(tender_id: int) -> str:
     return f"tender:{tender_id}"
 
 
+_NOTIFY = select(func.pg_notify(CHANNEL, bindparam("tender")))
+
+
 def announce(db: Session, tender_id: int) -> None:
     """Tell every viewer of the tender that its feed grew, once this transaction commits."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(select(func.pg_notify(CHANNEL, str(tender_id))))
+        db.execute(_NOTIFY, {"tender": str(tender_id)})
         return
     pending: set[int] = db.info.setdefault("abasto_feed_pending", set())
     if not pending:

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -63,8 +63,36 @@ BIDDER = "licitante"
 
 SEALED, REPLACED, WITHDRAWN, OPENED = "sealed", "replaced", "withdrawn", "opened"
 MATCHES, MISMATCH = "coincide", "no_coincide"
-_BIDS: Table = Bid.__table__  # type: ignore[assignment]
-_BID_REQUESTS: Table = BidRequest.__table__  # type: ignore[assignment]
+
+# The statements of a bid's submission, built once: a rush runs each hundreds of times a second,
+# and building one (with its cache key) costs about as much as running it. The writes are plain
+# Core statements, without the ORM's unit of work.
+_EARLIER_REQUEST = select(BidRequest).where(
+    BidRequest.tender_id == bindparam("tender_id"),
+    BidRequest.owner_tag == bindparam("owner"),
+    BidRequest.key == bindparam("key"),
+)
+_SEALED_BID = select(Bid.id).where(
+    Bid.tender_id == bindparam("tender_id"),
+    Bid.owner_tag == bindparam("owner"),
+    Bid.status == SEALED,
+)
+_OPEN_PARTIDAS = {
+    postgresql: select(Partida.number, Partida.max_qty).where(
+        Partida.tender_id == bindparam("tender_id"),
+        among(Partida.number, "numbers", "postgresql" if postgresql else "other"),
+        Partida.desierta_at.is_(None),
+    )
+    for postgresql in (True, False)
+}
+_REPLACE_BID = (
+    update(Bid)
+    # Only a sealed bid is replaced: of two requests racing for it, one finds it gone.
+    .where(Bid.id == bindparam("previous"), Bid.status == SEALED)
+    .values(status=REPLACED, replaced_by=bindparam("by"))
+)
+_INSERT_BID = insert(Bid)
+_INSERT_REQUEST = insert(BidRequest)
 
 
 # ----- reading -------------------------------------------------------------------------------
@@ -870,15 +898,8 @@ def _require_on_time(ctx: Context, tender: Tender) -> None:
 
 def _open_partidas(db: Session, tender_id: int, numbers: Sequence[int]) -> dict[int, int]:
     """Number → maximum of the partidas among ``numbers`` still open (not 4,000 rows a bid)."""
-    return dict(
-        db.execute(
-            select(Partida.number, Partida.max_qty).where(
-                Partida.tender_id == tender_id,
-                among(db, Partida.number, numbers),
-                Partida.desierta_at.is_(None),
-            )
-        ).all()
-    )
+    statement = _OPEN_PARTIDAS[db.get_bind().dialect.name == "postgresql"]
+    return dict(db.execute(statement, {"tender_id": tender_id, "numbers": list(numbers)}).all())
 
 
 def _last_partida(db: Session, tender_id: int) -> int:
@@ -924,11 +945,7 @@ def submit_bid(
         previous = _own_bid(ctx.db, tender, owner, replaces)
         if previous.status != SEALED:
             raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
-    elif ctx.db.scalar(
-        select(Bid.id).where(
-            Bid.tender_id == tender.id, Bid.owner_tag == owner, Bid.status == SEALED
-        )
-    ):
+    elif ctx.db.scalar(_SEALED_BID, {"tender_id": tender.id, "owner": owner}):
         raise Conflict(
             f"Ya tiene una proposición vigente en la licitación {tender.number}; sustitúyala "
             "(«replaces») o retírela antes de enviar otra."
@@ -941,39 +958,37 @@ def submit_bid(
     digest = commitment(salt, canonical_json(content))
     sealed = key.seal(bid_id, {"supplier_id": supplier.id, "salt": salt.hex(), "content": content})
     if previous is not None:
-        # Replaced before the new one is written: one sealed bid per supplier at any time. Only
-        # a sealed bid is replaced, so of two replacements racing for it, one finds it gone.
+        # Replaced before the new one is written: one sealed bid per supplier at any time.
         replaced = ctx.db.connection().execute(
-            _BIDS.update()
-            .where(_BIDS.c.id == previous.id, _BIDS.c.status == SEALED)
-            .values(status=REPLACED, replaced_by=bid_id)
+            _REPLACE_BID, {"previous": previous.id, "by": bid_id}
         )
         if replaced.rowcount != 1:
             raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
         ctx.db.expire(previous)
-    # Plain Core statements, without the ORM's unit of work: a rush sends hundreds a second.
     try:
         ctx.db.connection().execute(
-            _BIDS.insert().values(
-                id=bid_id,
-                tender_id=tender.id,
-                owner_tag=owner,
-                status=SEALED,
-                submitted_at=ctx.now,
-                commitment=digest,
-                ciphertext=sealed,
-            )
+            _INSERT_BID,
+            {
+                "id": bid_id,
+                "tender_id": tender.id,
+                "owner_tag": owner,
+                "status": SEALED,
+                "submitted_at": ctx.now,
+                "commitment": digest,
+                "ciphertext": sealed,
+            },
         )
         if idempotency_key is not None:
             ctx.db.connection().execute(
-                _BID_REQUESTS.insert().values(
-                    tender_id=tender.id,
-                    owner_tag=owner,
-                    key=idempotency_key,
-                    digest=request_digest,
-                    bid_id=bid_id,
-                    at=ctx.now,
-                )
+                _INSERT_REQUEST,
+                {
+                    "tender_id": tender.id,
+                    "owner_tag": owner,
+                    "key": idempotency_key,
+                    "digest": request_digest,
+                    "bid_id": bid_id,
+                    "at": ctx.now,
+                },
             )
     except IntegrityError as exc:
         if "bid_requests" in str(exc.orig):
@@ -1009,11 +1024,7 @@ def _earlier_request(
     if idempotency_key is None:
         return None
     found: BidRequest | None = ctx.db.scalar(
-        select(BidRequest).where(
-            BidRequest.tender_id == tender.id,
-            BidRequest.owner_tag == owner,
-            BidRequest.key == idempotency_key,
-        )
+        _EARLIER_REQUEST, {"tender_id": tender.id, "owner": owner, "key": idempotency_key}
     )
     return found
 
