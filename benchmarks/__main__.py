@@ -7,6 +7,7 @@ sets the ledger size for `audit verify` (default 1,000,000).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import sys
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -89,6 +91,32 @@ def report(figure: Figure) -> None:
     print(f"  {figure.name} [{figure.database}]: {figure.value:,.2f} {figure.unit} {figure.note}")
 
 
+def reference_speed() -> str:
+    """Two speeds of this machine, taken before the benchmarks load it: machines that report the
+    same CPU and core count (shared cloud cores) run the same code at different speeds, and
+    these tell runs apart. Best of three of each."""
+    loop = min(_seconds(_count_to, 10_000_000) for _ in range(3))
+    block = bytes(64 * 1024 * 1024)
+    hashing = min(_seconds(hashlib.sha256, block) for _ in range(3))
+    return (
+        f"- Reference speed, at the start of the run: a pure-Python loop of 10,000,000 "
+        f"additions in {loop:.2f} s; SHA-256 at {len(block) / 1024 / 1024 / hashing:,.0f} MiB/s"
+    )
+
+
+def _count_to(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def _seconds(work: Callable[[Any], object], argument: Any) -> float:
+    began = time.perf_counter()
+    work(argument)
+    return time.perf_counter() - began
+
+
 def machine() -> list[str]:
     cpu = "unknown"
     cpuinfo = Path("/proc/cpuinfo")
@@ -118,6 +146,8 @@ def machine() -> list[str]:
 
 
 def main() -> None:
+    speed = reference_speed()
+    print(speed.removeprefix("- "), flush=True)
     if not CATALOG_FILE.exists():
         raise SystemExit(f"Benchmarks read the real catalog from {CATALOG_FILE}; it is missing.")
     figures: list[Figure] = []
@@ -195,7 +225,7 @@ def main() -> None:
             figure = Figure(name, database, value, unit, note)
             report(figure)
             figures.append(figure)
-    write_report(figures)
+    write_report(figures, speed)
 
 
 def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, float, str, str]]]]]:
@@ -241,7 +271,7 @@ TENDERING_NOTES = [
 ]
 
 
-def write_report(figures: list[Figure]) -> None:
+def write_report(figures: list[Figure], speed: str) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -257,6 +287,7 @@ def write_report(figures: list[Figure]) -> None:
         "## Machine",
         "",
         *machine(),
+        speed,
         "",
         "## Results",
         "",
