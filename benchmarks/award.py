@@ -18,6 +18,7 @@ from decimal import Decimal
 from abasto.award import instance as instance_json
 from abasto.award import model, rules
 from abasto.award.rules import Mode
+from benchmarks import print_standalone
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -154,10 +155,4 @@ def section() -> list[str]:
 
 
 if __name__ == "__main__":
-    figures = run()
-    for name, database, value, unit, note in figures:
-        print(f"  {name} [{database}]: {value:,.2f} {unit} {note}")
-    print("\nResults rows:\n")
-    for name, database, value, unit, note in figures:
-        print(f"| {name} | {database} | {value:,.2f} | {unit} | {note} |")
-    print("\n".join(section()))
+    print_standalone(run(), section())

@@ -33,6 +33,7 @@ from abasto.identity import service as identity
 from abasto.identity.models import Institution
 from abasto.tendering.models import Partida, PartidaDemand, Tender
 from abasto.transparency.ocds import export as exporting
+from benchmarks import print_standalone
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -344,6 +345,4 @@ def section() -> list[str]:
 
 
 if __name__ == "__main__":
-    for figure in run():
-        print(figure)
-    print("\n".join(section()))
+    print_standalone(run(), section())

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from abasto.transparency.redflags import flat, indicators
+from benchmarks import print_standalone
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -298,10 +299,4 @@ def section() -> list[str]:
 
 
 if __name__ == "__main__":
-    figures = run()
-    for name, database, value, unit, note in figures:
-        print(f"  {name} [{database}]: {value:,.2f} {unit} {note}")
-    print("\nResults rows:\n")
-    for name, database, value, unit, note in figures:
-        print(f"| {name} | {database} | {value:,.2f} | {unit} | {note} |")
-    print("\n".join(section()))
+    print_standalone(run(), section())

@@ -80,7 +80,7 @@ _SEALED_BID = select(Bid.id).where(
 _OPEN_PARTIDAS = {
     postgresql: select(Partida.number, Partida.max_qty).where(
         Partida.tender_id == bindparam("tender_id"),
-        among(Partida.number, "numbers", "postgresql" if postgresql else "other"),
+        among(Partida.number, "numbers", postgresql=postgresql),
         Partida.desierta_at.is_(None),
     )
     for postgresql in (True, False)

@@ -100,6 +100,7 @@ def _unit_of_work(request: Request) -> Iterator[Context]:
 
 
 def _actor(request: Request, db: Session, now: datetime) -> Actor:
+    ctx = Context(db=db, actor=ANONYMOUS, now=now)
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, secret = header.partition(" ")
@@ -107,12 +108,10 @@ def _actor(request: Request, db: Session, now: datetime) -> Actor:
             raise Unauthorized(
                 "Cabecera Authorization no válida.", expected="«Authorization: Bearer <token>»"
             )
-        ctx = Context(db=db, actor=ANONYMOUS, now=now)
         return identity.actor_of(identity.user_for_secret(ctx, secret=secret.strip(), kind="token"))
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         _refuse_cross_site(request)
-        ctx = Context(db=db, actor=ANONYMOUS, now=now)
         try:
             return identity.actor_of(identity.user_for_secret(ctx, secret=cookie, kind="session"))
         except Unauthorized:
