@@ -80,16 +80,16 @@ def test_token_expires_and_can_be_revoked(ctx: Context) -> None:
     make_user(ctx, "ana.lopez", "comprador")
     user = service.authenticate(ctx.db, username="ana.lopez", password=PASSWORD)
     secret = service.issue_credential(ctx, user=user, kind="token", ttl=timedelta(hours=1))
-    assert service.user_for_secret(ctx, secret=secret, kind="token").id == user.id
+    assert service.actor_for_secret(ctx, secret=secret, kind="token").user_id == user.id
     later = Context(ctx.db, ctx.actor, ctx.now + timedelta(hours=1))
     with pytest.raises(Unauthorized, match="expiró"):
-        service.user_for_secret(later, secret=secret, kind="token")
+        service.actor_for_secret(later, secret=secret, kind="token")
     service.revoke_credential(ctx, secret=secret, kind="token")
     with pytest.raises(Unauthorized, match="revocado"):
-        service.user_for_secret(ctx, secret=secret, kind="token")
+        service.actor_for_secret(ctx, secret=secret, kind="token")
     # A session secret is not a token, and the other way round.
     with pytest.raises(Unauthorized):
-        service.user_for_secret(ctx, secret=secret, kind="session")
+        service.actor_for_secret(ctx, secret=secret, kind="session")
 
 
 # ----- suppliers and the sanctions list ------------------------------------------------------

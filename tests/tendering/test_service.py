@@ -444,11 +444,11 @@ def test_a_replacement_racing_a_withdrawal_is_refused(
     replacing a withdrawn bid."""
     tender = world.tender()
     first = world.bid("a", tender, {1: "10.00"})
-    read_it = service._own_bid
+    read_it = service._own_status
 
-    def withdrawn_meanwhile(*args: object) -> Bid:
+    def withdrawn_meanwhile(*args: object) -> str:
         found = read_it(*args)  # type: ignore[arg-type]
-        # The other window's withdrawal, committed now: the row changes under the ORM's copy.
+        # The other window's withdrawal, committed now, after the replacement read it as sealed.
         world.db.execute(
             update(Bid)
             .where(Bid.id == first.bid_id)
@@ -457,7 +457,7 @@ def test_a_replacement_racing_a_withdrawal_is_refused(
         )
         return found
 
-    monkeypatch.setattr(service, "_own_bid", withdrawn_meanwhile)
+    monkeypatch.setattr(service, "_own_status", withdrawn_meanwhile)
     head, counts, _ = world.footprint()
     with pytest.raises(Conflict, match=f"La proposición {first.bid_id} ya fue sustituida"):
         world.bid("a", tender, {1: "9.00"}, replaces=first.bid_id)

@@ -108,12 +108,12 @@ def _actor(request: Request, db: Session, now: datetime) -> Actor:
             raise Unauthorized(
                 "Cabecera Authorization no válida.", expected="«Authorization: Bearer <token>»"
             )
-        return identity.actor_of(identity.user_for_secret(ctx, secret=secret.strip(), kind="token"))
+        return identity.actor_for_secret(ctx, secret=secret.strip(), kind="token")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         _refuse_cross_site(request)
         try:
-            return identity.actor_of(identity.user_for_secret(ctx, secret=cookie, kind="session"))
+            return identity.actor_for_secret(ctx, secret=cookie, kind="session")
         except Unauthorized:
             # An expired page session just means browsing as the public again.
             return ANONYMOUS
