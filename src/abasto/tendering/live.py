@@ -41,7 +41,7 @@ _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("tender")))
 def announce(db: Session, tender_id: int) -> None:
     """Tell every viewer of the tender that its feed grew, once this transaction commits."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(_NOTIFY, {"tender": str(tender_id)})
+        db.connection().execute(_NOTIFY, {"tender": str(tender_id)})
         return
     pending: set[int] = db.info.setdefault("abasto_feed_pending", set())
     if not pending:
