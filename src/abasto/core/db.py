@@ -6,6 +6,7 @@ The edge (a request, a CLI command, a background task) owns the transaction thro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -88,7 +90,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 2.0
+"""A pooled connection idle for longer is pinged before it is handed out again."""
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Hand out no connection that the server dropped while it sat in the pool (a restart of
+    PostgreSQL, an idle timeout), without a round trip for every request as ``pool_pre_ping``
+    costs: only a connection idle for more than ``IDLE_PING_SECONDS`` is pinged, and a dead
+    one is replaced before anything runs on it. One that dies while in use fails its request,
+    whose transaction is rolled back, and is discarded."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["abasto_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("abasto_idle_since", None)
+        if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            # The pool drops this connection and checks out another (a new one if need be).
+            raise DisconnectionError("la conexión inactiva ya no responde")
 
 
 def _configure_sqlite(engine: Engine) -> None:
