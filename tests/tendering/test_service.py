@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -444,10 +445,10 @@ def test_a_replacement_racing_a_withdrawal_is_refused(
     replacing a withdrawn bid."""
     tender = world.tender()
     first = world.bid("a", tender, {1: "10.00"})
-    read_it = service._own_status
+    read_it = service._submission_facts
 
-    def withdrawn_meanwhile(*args: object) -> str:
-        found = read_it(*args)  # type: ignore[arg-type]
+    def withdrawn_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        found = read_it(*args, **kwargs)
         # The other window's withdrawal, committed now, after the replacement read it as sealed.
         world.db.execute(
             update(Bid)
@@ -457,7 +458,7 @@ def test_a_replacement_racing_a_withdrawal_is_refused(
         )
         return found
 
-    monkeypatch.setattr(service, "_own_status", withdrawn_meanwhile)
+    monkeypatch.setattr(service, "_submission_facts", withdrawn_meanwhile)
     head, counts, _ = world.footprint()
     with pytest.raises(Conflict, match=f"La proposición {first.bid_id} ya fue sustituida"):
         world.bid("a", tender, {1: "9.00"}, replaces=first.bid_id)

@@ -13,7 +13,9 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -84,11 +86,20 @@ class TenderKey:
         return f"abasto:{self.tender_id}:{bid_id}".encode()
 
 
+KEPT_KEYS = 1024
+"""Tenders whose unwrapped data key a ``Sealer`` keeps (the most recently opened)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sealer:
-    """Holds the master key; makes and opens tenders' data keys."""
+    """Holds the master key; makes and opens tenders' data keys, and keeps the keys it opened
+    (holding the master key, it could open them again at any time)."""
 
     master: bytes
+    _opened: OrderedDict[int, tuple[bytes, TenderKey]] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sealer:
@@ -100,10 +111,25 @@ class Sealer:
         return key, aes_key_wrap(self.master, key)
 
     def tender_key(self, tender_id: int, wrapped: bytes) -> TenderKey:
+        kept = self._opened.get(tender_id)
+        if kept is not None and kept[0] == wrapped:
+            return kept[1]
         try:
-            return TenderKey(tender_id, aes_key_unwrap(self.master, wrapped))
+            key = TenderKey(tender_id, aes_key_unwrap(self.master, wrapped))
         except InvalidUnwrap:
             raise Unsealable(f"tender {tender_id}") from None
+        with self._lock:
+            self._opened[tender_id] = (wrapped, key)
+            self._opened.move_to_end(tender_id)
+            while len(self._opened) > KEPT_KEYS:
+                self._opened.popitem(last=False)
+        return key
+
+    def opened_key(self, tender_id: int) -> TenderKey | None:
+        """The key of this tender as last opened here, if it was: a guess that lets a caller
+        use it before reading the tender's wrapped key, and check it after (``tender_key``)."""
+        kept = self._opened.get(tender_id)
+        return None if kept is None else kept[1]
 
 
 def new_salt() -> bytes:

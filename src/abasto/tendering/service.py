@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, bindparam, exists, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
@@ -67,6 +68,7 @@ MATCHES, MISMATCH = "coincide", "no_coincide"
 # The statements of a bid's submission, built once: a rush runs each hundreds of times a second,
 # and building one (with its cache key) costs about as much as running it. The writes are plain
 # Core statements, without the ORM's unit of work.
+_OWN = aliased(Bid, name="own")
 _SUBMISSION = (
     select(
         Tender.id,
@@ -84,25 +86,37 @@ _SUBMISSION = (
         exists()
         .where(Invitation.tender_id == Tender.id, Invitation.supplier_id == Supplier.id)
         .label("invited"),
+        exists()
+        .where(
+            Bid.tender_id == Tender.id,
+            Bid.owner_tag == bindparam("owner"),
+            Bid.status == SEALED,
+        )
+        .label("has_sealed"),
+        BidRequest.digest.label("earlier_digest"),
+        BidRequest.bid_id.label("earlier_bid"),
+        _OWN.tender_id.label("replaces_tender"),
+        _OWN.owner_tag.label("replaces_owner"),
+        _OWN.status.label("replaces_status"),
     )
     .select_from(Tender)
     .outerjoin(Supplier, Supplier.id == bindparam("supplier_id"))
+    .outerjoin(
+        BidRequest,
+        and_(
+            BidRequest.tender_id == Tender.id,
+            BidRequest.owner_tag == bindparam("owner"),
+            BidRequest.key == bindparam("key"),
+        ),
+    )
+    .outerjoin(_OWN, _OWN.id == bindparam("replaces"))
     .where(Tender.id == bindparam("tender_id"))
 )
-"""The tender and the acting supplier as a submission needs them, in one round trip: whether
-the sanctions list names the supplier at all and whether it is invited are flags here; only a
-listed or uninvited supplier has its standing read in full (``_require_eligible``)."""
-_EARLIER_REQUEST = select(BidRequest.key, BidRequest.digest, BidRequest.bid_id).where(
-    BidRequest.tender_id == bindparam("tender_id"),
-    BidRequest.owner_tag == bindparam("owner"),
-    BidRequest.key == bindparam("key"),
-)
-_BID_OWNER = select(Bid.tender_id, Bid.owner_tag, Bid.status).where(Bid.id == bindparam("bid_id"))
-_SEALED_BID = select(Bid.id).where(
-    Bid.tender_id == bindparam("tender_id"),
-    Bid.owner_tag == bindparam("owner"),
-    Bid.status == SEALED,
-)
+"""Everything a submission reads but its partidas, in one round trip: the tender; the acting
+supplier, whether the sanctions list names it at all and whether it is invited (only a listed
+or uninvited supplier has its standing read in full, by ``_require_eligible``); and, by the
+supplier's owner tag, the request that used the same Idempotency-Key, the bid it replaces and
+whether it has a sealed bid."""
 _OPEN_PARTIDAS = {
     postgresql: select(Partida.number, Partida.max_qty).where(
         Partida.tender_id == bindparam("tender_id"),
@@ -978,18 +992,29 @@ def submit_bid(
 ) -> Receipt:
     """Seal a bid and publish its commitment; ``replaces`` names the supplier's earlier bid."""
     supplier_id = _supplier_id(ctx)
-    tender = _seen(
-        ctx, tender_id, _one(ctx.db, _SUBMISSION, tender_id=tender_id, supplier_id=supplier_id)
+    # The owner tag needs the tender's key, and the key the tender's row: the key opened for an
+    # earlier bid names the owner in the same read; the first bid of a tender reads twice.
+    opened = sealer.opened_key(tender_id)
+    guess = opened.tag("owner", supplier_id) if opened else None
+    read = partial(
+        _submission_facts,
+        ctx,
+        tender_id=tender_id,
+        supplier_id=supplier_id,
+        key=idempotency_key,
+        replaces=replaces,
     )
+    tender = read(owner=guess)
     _require_live(tender, "no recibe proposiciones")
     if tender.supplier_id is None:
         raise Forbidden(NOT_A_SUPPLIER)
     key = sealer.tender_key(tender.id, tender.wrapped_key)
     owner = key.tag("owner", supplier_id)
+    if owner != guess:
+        tender = read(owner=owner)
     # A retry of a request accepted before the deadline gets its receipt even after it: only a
     # new submission is refused by the clock.
-    earlier = _earlier_request(ctx.db, tender.id, owner, idempotency_key)
-    if earlier is None:
+    if tender.earlier_bid is None:
         _require_on_time(ctx, tender)
         if tender.listed or not (rules.procedure(tender.procedure).open_to_all or tender.invited):
             _require_eligible(ctx, get_tender(ctx.db, tender.id), _acting_supplier(ctx))
@@ -1006,12 +1031,14 @@ def submit_bid(
             problems=problems,
         )
     request_digest = key.tag("request", canonical_json({"lines": canonical, "replaces": replaces}))
-    if earlier is not None:
-        return _replayed(ctx, key, tender, earlier, request_digest)
+    if tender.earlier_bid is not None and idempotency_key is not None:
+        return _replayed(ctx, key, tender, idempotency_key, request_digest)
     if replaces is not None:
-        if _own_status(ctx.db, tender.id, tender.number, owner, replaces) != SEALED:
+        if tender.replaces_tender != tender.id or tender.replaces_owner != owner:
+            raise _not_yours(replaces, tender.number)
+        if tender.replaces_status != SEALED:
             raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
-    elif _one(ctx.db, _SEALED_BID, tender_id=tender.id, owner=owner):
+    elif tender.has_sealed:
         raise Conflict(
             f"Ya tiene una proposición vigente en la licitación {tender.number}; sustitúyala "
             "(«replaces») o retírela antes de enviar otra."
@@ -1088,19 +1115,32 @@ def _one(db: Session, statement: Any, **params: Any) -> Row[Any] | None:
     return found
 
 
-def _earlier_request(
-    db: Session, tender_id: int, owner: str, idempotency_key: str | None
-) -> Row[Any] | None:
-    if idempotency_key is None:
-        return None
-    return _one(db, _EARLIER_REQUEST, tender_id=tender_id, owner=owner, key=idempotency_key)
+def _submission_facts(
+    ctx: Context,
+    *,
+    tender_id: int,
+    supplier_id: int,
+    owner: str | None,
+    key: str | None,
+    replaces: str | None,
+) -> Row[Any]:
+    found = _one(
+        ctx.db,
+        _SUBMISSION,
+        tender_id=tender_id,
+        supplier_id=supplier_id,
+        owner=owner,
+        key=key,
+        replaces=replaces,
+    )
+    return _seen(ctx, tender_id, found)
 
 
 def _replayed(
-    ctx: Context, key: TenderKey, tender: Row[Any], earlier: Row[Any], request_digest: str
+    ctx: Context, key: TenderKey, tender: Row[Any], idempotency_key: str, request_digest: str
 ) -> Receipt:
-    idempotency_key = earlier.key
-    if earlier.digest != request_digest:
+    """The receipt of the request that used this Idempotency-Key (``tender.earlier_*``)."""
+    if tender.earlier_digest != request_digest:
         raise Conflict(
             f"La Idempotency-Key «{idempotency_key}» ya se usó con otro contenido; no se "
             "recibió nada. Use una clave nueva para una proposición distinta.",
@@ -1113,7 +1153,7 @@ def _replayed(
                 )
             ],
         )
-    bid = ctx.db.get(Bid, earlier.bid_id)
+    bid = ctx.db.get(Bid, tender.earlier_bid)
     if bid is None:
         raise NotFound("La proposición de esa Idempotency-Key ya no existe.")
     return _receipt(key, tender, bid)
@@ -1126,20 +1166,15 @@ def _receipt(key: TenderKey, tender: Row[Any] | Tender, bid: Bid) -> Receipt:
     )
 
 
-def _own_status(db: Session, tender_id: int, tender_number: str, owner: str, bid_id: str) -> str:
-    """The status of the supplier's own bid, without loading (or decrypting) it."""
-    bid = _one(db, _BID_OWNER, bid_id=bid_id)
-    if bid is None or bid.tender_id != tender_id or bid.owner_tag != owner:
-        # The same answer for "not yours" and "does not exist": no probing of others' bids.
-        raise NotFound(f"No tiene una proposición {bid_id} en la licitación {tender_number}.")
-    status: str = bid.status
-    return status
+def _not_yours(bid_id: str, tender_number: str) -> NotFound:
+    # The same answer for "not yours" and "does not exist": no probing of others' bids.
+    return NotFound(f"No tiene una proposición {bid_id} en la licitación {tender_number}.")
 
 
 def _own_bid(db: Session, tender: Tender, owner: str, bid_id: str) -> Bid:
-    _own_status(db, tender.id, tender.number, owner, bid_id)
     bid = db.get(Bid, bid_id)
-    assert bid is not None
+    if bid is None or bid.tender_id != tender.id or bid.owner_tag != owner:
+        raise _not_yours(bid_id, tender.number)
     return bid
 
 
