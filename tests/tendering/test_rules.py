@@ -113,7 +113,7 @@ def test_bid_lines_come_back_canonical_in_partida_order() -> None:
     assert lines == [
         {
             "partida": 1,
-            "unit_price": Decimal("7319.47"),
+            "unit_price": "7319.47",
             "quantity": 250,
             "presentation": "Caja",
             "registro_sanitario": None,
@@ -122,7 +122,7 @@ def test_bid_lines_come_back_canonical_in_partida_order() -> None:
         },
         {
             "partida": 3,
-            "unit_price": Decimal("913.58"),
+            "unit_price": "913.58",
             "quantity": 30,
             "presentation": None,
             "registro_sanitario": None,
@@ -368,3 +368,13 @@ def test_periods_survive_being_stored_as_json() -> None:
     periods = Periods(min_bid_days=15, min_days_after_clarifications=6, late_amendment_days=6)
     stored = {k: str(v) for k, v in periods.as_dict().items()}
     assert rules.periods_of(stored) == periods
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Caja con 30", "  Países   Bajos ", "a\tb", "a\nb", "x\u00a0y", "a\u2003b", "\x1cz", "", " "],
+)
+def test_a_stated_text_is_kept_with_single_spaces(text: str) -> None:
+    """The fast path (text already clean) and the slow one give the same canonical text."""
+    [line], _ = rules.check_bid_lines([BidLineInput(1, "5", 1, presentation=text)], PARTIDAS)
+    assert line["presentation"] == (" ".join(text.split()) or None)

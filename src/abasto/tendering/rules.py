@@ -413,7 +413,9 @@ def parse_quantity(value: Any) -> int:
 def _clean(value: str | None, limit: int) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    text = str(value)
+    if "  " in text or not text.isprintable() or text != text.strip():
+        text = " ".join(text.split())
     return text[:limit] or None
 
 
@@ -427,7 +429,8 @@ def check_bid_lines(
     ``partidas`` may hold only the partidas the lines name; ``last`` then tells the tender's
     last partida number for the message about a partida that is not in it.
 
-    Returns the canonical lines (in partida order) and every problem found.
+    Returns the canonical lines (in partida order, prices as text with 2 decimals) and every
+    problem found.
     """
     problems: list[Problem] = []
     clean: dict[int, dict[str, Any]] = {}
@@ -484,7 +487,9 @@ def check_bid_lines(
             continue
         clean[line.partida] = {
             "partida": line.partida,
-            "unit_price": price,
+            # As the text the commitment covers ("12.50"), not a Decimal: canonical JSON then
+            # needs no conversion for each price of each line.
+            "unit_price": str(price),
             "quantity": quantity,
             "presentation": _clean(line.presentation, 500),
             "registro_sanitario": _clean(line.registro_sanitario, 100),
