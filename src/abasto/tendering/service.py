@@ -17,7 +17,19 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Row, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import (
+    Label,
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -69,8 +81,28 @@ MATCHES, MISMATCH = "coincide", "no_coincide"
 # and building one (with its cache key) costs about as much as running it. The writes are plain
 # Core statements, without the ORM's unit of work.
 _OWN = aliased(Bid, name="own")
-_SUBMISSION = (
-    select(
+
+
+def _open_partidas_of(postgresql: bool) -> Label[str | None]:
+    """The partidas among ``:numbers`` still open, as text: "number:max,number:max"."""
+    return (
+        select(
+            func.aggregate_strings(
+                cast(Partida.number, String) + ":" + cast(Partida.max_qty, String), ","
+            )
+        )
+        .where(
+            Partida.tender_id == Tender.id,
+            among(Partida.number, "numbers", postgresql=postgresql),
+            Partida.desierta_at.is_(None),
+        )
+        .scalar_subquery()
+        .label("open_partidas")
+    )
+
+
+_SUBMISSION = {
+    postgresql: select(
         Tender.id,
         Tender.number,
         Tender.status,
@@ -98,6 +130,7 @@ _SUBMISSION = (
         _OWN.tender_id.label("replaces_tender"),
         _OWN.owner_tag.label("replaces_owner"),
         _OWN.status.label("replaces_status"),
+        _open_partidas_of(postgresql),
     )
     .select_from(Tender)
     .outerjoin(Supplier, Supplier.id == bindparam("supplier_id"))
@@ -111,20 +144,13 @@ _SUBMISSION = (
     )
     .outerjoin(_OWN, _OWN.id == bindparam("replaces"))
     .where(Tender.id == bindparam("tender_id"))
-)
-"""Everything a submission reads but its partidas, in one round trip: the tender; the acting
-supplier, whether the sanctions list names it at all and whether it is invited (only a listed
-or uninvited supplier has its standing read in full, by ``_require_eligible``); and, by the
-supplier's owner tag, the request that used the same Idempotency-Key, the bid it replaces and
-whether it has a sealed bid."""
-_OPEN_PARTIDAS = {
-    postgresql: select(Partida.number, Partida.max_qty).where(
-        Partida.tender_id == bindparam("tender_id"),
-        among(Partida.number, "numbers", postgresql=postgresql),
-        Partida.desierta_at.is_(None),
-    )
     for postgresql in (True, False)
 }
+"""Everything a submission reads, in one round trip: the tender; the acting supplier, whether
+the sanctions list names it at all and whether it is invited (only a listed or uninvited
+supplier has its standing read in full, by ``_require_eligible``); by the supplier's owner tag,
+the request that used the same Idempotency-Key, the bid it replaces and whether it has a sealed
+bid; and which of the partidas the bid names are open. One statement per dialect (``among``)."""
 _REPLACE_BID = (
     update(Bid)
     # Only a sealed bid is replaced: of two requests racing for it, one finds it gone.
@@ -970,11 +996,12 @@ def _require_on_time(ctx: Context, tender: Scheduled) -> None:
         )
 
 
-def _open_partidas(db: Session, tender_id: int, numbers: Sequence[int]) -> dict[int, int]:
-    """Number → maximum of the partidas among ``numbers`` still open (not 4,000 rows a bid)."""
-    statement = _OPEN_PARTIDAS[db.get_bind().dialect.name == "postgresql"]
-    rows = db.connection().execute(statement, {"tender_id": tender_id, "numbers": list(numbers)})
-    return dict(rows.tuples().all())
+def _open_partidas(aggregated: str | None) -> dict[int, int]:
+    """Number → maximum of the open partidas, from ``_SUBMISSION``'s "number:max,…"."""
+    if not aggregated:
+        return {}
+    pairs = (item.split(":") for item in aggregated.split(","))
+    return {int(number): int(most) for number, most in pairs}
 
 
 def _last_partida(db: Session, tender_id: int) -> int:
@@ -1003,6 +1030,7 @@ def submit_bid(
         supplier_id=supplier_id,
         key=idempotency_key,
         replaces=replaces,
+        numbers=sorted({line.partida for line in lines if isinstance(line.partida, int)}),
     )
     tender = read(owner=guess)
     _require_live(tender, "no recibe proposiciones")
@@ -1018,10 +1046,9 @@ def submit_bid(
         _require_on_time(ctx, tender)
         if tender.listed or not (rules.procedure(tender.procedure).open_to_all or tender.invited):
             _require_eligible(ctx, get_tender(ctx.db, tender.id), _acting_supplier(ctx))
-    named = sorted({line.partida for line in lines if isinstance(line.partida, int)})
     canonical, problems = rules.check_bid_lines(
         lines,
-        _open_partidas(ctx.db, tender.id, named),
+        _open_partidas(tender.open_partidas),
         last=lambda: _last_partida(ctx.db, tender.id),
     )
     if problems:
@@ -1123,10 +1150,12 @@ def _submission_facts(
     owner: str | None,
     key: str | None,
     replaces: str | None,
+    numbers: list[int],
 ) -> Row[Any]:
     found = _one(
         ctx.db,
-        _SUBMISSION,
+        _SUBMISSION[ctx.db.get_bind().dialect.name == "postgresql"],
+        numbers=numbers,
         tender_id=tender_id,
         supplier_id=supplier_id,
         owner=owner,
