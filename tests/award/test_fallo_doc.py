@@ -131,9 +131,7 @@ def test_the_pdf_has_the_tender_number_every_section_and_whole_reasons(
     # A bid id wider than its column is broken over two lines, never cut. Where it breaks
     # depends on the widths of its (random) hex digits: some break point must give both parts.
     bid = done.bids["b"]
-    assert any(
-        bid[:at].encode() in text and bid[at:].encode() in text for at in range(1, len(bid))
-    )
+    assert any(bid[:at].encode() in text and bid[at:].encode() in text for at in range(1, len(bid)))
     # A long reason wraps onto more lines instead of being cut short.
     assert b"precio no aceptable: $45.00 excede en" in text
     assert "(límite $44.00)".encode("latin-1") in text
