@@ -977,13 +977,10 @@ class Receipt:
     replaces: str | None = None
 
 
-def _bidding_tender(
-    ctx: Context, tender_id: int, sealer: Sealer, *, on_time: bool = True
-) -> tuple[Tender, TenderKey]:
+def _bidding_tender(ctx: Context, tender_id: int, sealer: Sealer) -> tuple[Tender, TenderKey]:
     tender = _visible_tender(ctx, tender_id)
     _require_live(tender, "no recibe proposiciones")
-    if on_time:
-        _require_on_time(ctx, tender)
+    _require_on_time(ctx, tender)
     return tender, sealer.tender_key(tender.id, tender.wrapped_key)
 
 
@@ -1077,13 +1074,14 @@ def submit_bid(
     )
     digest = commitment(salt, canonical_json(content))
     sealed = key.seal(bid_id, {"supplier_id": supplier_id, "salt": salt.hex(), "content": content})
+    writes = ctx.db.connection()
     if replaces is not None:
         # Replaced before the new one is written: one sealed bid per supplier at any time.
-        replaced = ctx.db.connection().execute(_REPLACE_BID, {"previous": replaces, "by": bid_id})
+        replaced = writes.execute(_REPLACE_BID, {"previous": replaces, "by": bid_id})
         if replaced.rowcount != 1:
             raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
     try:
-        ctx.db.connection().execute(
+        writes.execute(
             _INSERT_BID,
             {
                 "id": bid_id,
@@ -1096,7 +1094,7 @@ def submit_bid(
             },
         )
         if idempotency_key is not None:
-            ctx.db.connection().execute(
+            writes.execute(
                 _INSERT_REQUEST,
                 {
                     "tender_id": tender.id,
