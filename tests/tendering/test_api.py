@@ -390,6 +390,39 @@ def test_bad_lines_are_a_422_listing_each_problem_with_its_field(
         client.post(tenders_url(tender, "/bids"), json={"lineas": []}, headers=supplier), 422
     )
     assert [e["field"] for e in shapeless["errors"]] == ["lines"]
+    mistyped = problem(
+        client.post(
+            tenders_url(tender, "/bids"),
+            json={"lines": [{"partida": "uno", "unit_price": "10.00", "quantity": 5}]},
+            headers=supplier,
+        ),
+        422,
+    )
+    assert [(e["field"], e["value"]) for e in mistyped["errors"]] == [("lines.0.partida", "uno")]
+    garbled = problem(
+        client.post(
+            tenders_url(tender, "/bids"),
+            content=b'{"lines": [',
+            headers={**supplier, "Content-Type": "application/json"},
+        ),
+        422,
+    )
+    assert [(e["field"], e["expected"]) for e in garbled["errors"]] == [
+        ("body", "un documento JSON (Content-Type: application/json)")
+    ]
+    assert client.get(tenders_url(tender)).json()["bids"] == 0
+
+
+def test_the_bid_body_is_described_in_the_openapi_document(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method in (
+        ("/api/v1/tenders/{tender_id}/bids", "post"),
+        ("/api/v1/tenders/{tender_id}/bids/{bid_id}", "put"),
+    ):
+        body = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        line = body["properties"]["lines"]["items"]["properties"]
+        assert {"partida", "unit_price", "quantity", "registro_sanitario"} <= set(line)
+        assert "$ref" not in str(body)
 
 
 @pytest.mark.parametrize("price", ["-5.00", "0", "7319.475"])

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -466,6 +467,53 @@ def test_a_replacement_racing_a_withdrawal_is_refused(
     world.db.expire_all()
     statuses = world.db.scalars(select(Bid.status).where(Bid.tender_id == tender.id)).all()
     assert statuses == [service.WITHDRAWN]
+
+
+def _read_as(monkeypatch: pytest.MonkeyPatch, **stale: Any) -> None:
+    """The submission's read reports these facts, as a read made before another request of
+    the same supplier committed would have."""
+    read_it = service._submission_facts
+
+    def read_before_the_other(*args: Any, **kwargs: Any) -> Any:
+        return SimpleNamespace(**{**read_it(*args, **kwargs)._asdict(), **stale})
+
+    monkeypatch.setattr(service, "_submission_facts", read_before_the_other)
+
+
+def test_a_second_bid_racing_the_first_is_refused_by_the_database(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first bids of a supplier both read "no standing bid"; the one that writes second
+    meets the unique index on sealed bids and is refused with a message, not a 500."""
+    tender = world.tender()
+    first = world.bid("a", tender, {1: "10.00"})
+    _read_as(monkeypatch, has_sealed=False)
+    savepoint = world.db.begin_nested()
+    with pytest.raises(Conflict, match=f"Otra proposición suya para la licitación {tender.number}"):
+        world.bid("a", tender, {1: "9.00"})
+    savepoint.rollback()
+    assert world.db.scalars(select(Bid.id).where(Bid.tender_id == tender.id)).all() == [
+        first.bid_id
+    ]
+
+
+def test_an_idempotency_key_racing_its_twin_is_refused_by_the_database(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request whose Idempotency-Key another request stored after it read is refused (the
+    client repeats it and gets the receipt), and writes nothing."""
+    tender = world.tender()
+    first = world.bid("a", tender, {1: "10.00"}, idempotency_key="clave-1")
+    second = world.bid("a", tender, {1: "9.00"}, idempotency_key="clave-2", replaces=first.bid_id)
+    _read_as(monkeypatch, earlier_bid=None, earlier_digest=None)
+    savepoint = world.db.begin_nested()
+    with pytest.raises(Conflict, match="Otra solicitud con la misma Idempotency-Key"):
+        world.bid("a", tender, {1: "8.00"}, idempotency_key="clave-1", replaces=second.bid_id)
+    savepoint.rollback()
+    standing = world.db.scalars(
+        select(Bid.id).where(Bid.tender_id == tender.id, Bid.status == service.SEALED)
+    ).all()
+    assert standing == [second.bid_id]
 
 
 def test_nobody_replaces_or_withdraws_anothers_bid(world: World) -> None:

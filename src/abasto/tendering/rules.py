@@ -359,9 +359,12 @@ def accepts_bids(timeline: Timeline, now: datetime) -> bool:
 MAX_PRICE = Decimal("99999999999999.99")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BidLineInput:
-    """A partida of a bid as the supplier states it (not yet checked)."""
+    """A partida of a bid as the supplier states it (not yet checked).
+
+    Not frozen: a frozen dataclass is made through ``object.__setattr__``, three times slower,
+    and a bid of a rush makes dozens of these on the server's event loop."""
 
     partida: int
     unit_price: Any

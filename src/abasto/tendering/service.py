@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     Label,
+    LargeBinary,
     Row,
     String,
     and_,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
-from abasto.core.db import among
+from abasto.core.db import UTCDateTime, among
 from abasto.core.errors import (
     Conflict,
     Forbidden,
@@ -49,7 +51,7 @@ from abasto.demand import service as demand
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, Sanction, Supplier
 from abasto.tendering import rules, template
-from abasto.tendering.live import announce, feed_entity
+from abasto.tendering.live import CHANNEL, announce, feed_entity
 from abasto.tendering.models import (
     Amendment,
     Bid,
@@ -158,7 +160,41 @@ _REPLACE_BID = (
     .values(status=REPLACED, replaced_by=bindparam("by"))
 )
 _INSERT_BID = insert(Bid)
+_BID_COLUMNS = (
+    "id",
+    "tender_id",
+    "owner_tag",
+    "status",
+    "submitted_at",
+    "commitment",
+    "ciphertext",
+)
 _INSERT_REQUEST = insert(BidRequest)
+_WRITE_BID_IN_POSTGRES = text(
+    f"""
+    WITH replaced AS (
+        UPDATE bids SET status = '{REPLACED}', replaced_by = :id
+        WHERE id = CAST(:previous AS varchar) AND status = '{SEALED}'
+        RETURNING id
+    ), bid AS (
+        INSERT INTO bids (id, tender_id, owner_tag, status, submitted_at, commitment, ciphertext)
+        SELECT :id, :tender_id, :owner_tag, :status, :submitted_at, :commitment, :ciphertext
+        WHERE CAST(:previous AS varchar) IS NULL OR EXISTS (SELECT FROM replaced)
+        RETURNING id
+    ), request AS (
+        INSERT INTO bid_requests (tender_id, owner_tag, key, digest, bid_id, at)
+        SELECT :tender_id, :owner_tag, CAST(:key AS varchar), :digest, id, :submitted_at
+        FROM bid WHERE CAST(:key AS varchar) IS NOT NULL
+    )
+    SELECT count(*) FROM bid, pg_notify('{CHANNEL}', CAST(:tender_id AS text))
+    """
+).bindparams(
+    bindparam("submitted_at", type_=UTCDateTime()), bindparam("ciphertext", type_=LargeBinary())
+)
+"""A bid's writes in one round trip, as ``_write_bid`` makes them apart on SQLite: the bid it
+replaces (only if still sealed; the new one is written only then), the new bid, its
+Idempotency-Key, and the feed's notification (``announce``; like it, sent only if the
+transaction commits)."""
 
 
 class Scheduled(Protocol):
@@ -1074,49 +1110,24 @@ def submit_bid(
     )
     digest = commitment(salt, canonical_json(content))
     sealed = key.seal(bid_id, {"supplier_id": supplier_id, "salt": salt.hex(), "content": content})
-    writes = ctx.db.connection()
-    if replaces is not None:
-        # Replaced before the new one is written: one sealed bid per supplier at any time.
-        replaced = writes.execute(_REPLACE_BID, {"previous": replaces, "by": bid_id})
-        if replaced.rowcount != 1:
-            raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
-    try:
-        writes.execute(
-            _INSERT_BID,
-            {
-                "id": bid_id,
-                "tender_id": tender.id,
-                "owner_tag": owner,
-                "status": SEALED,
-                "submitted_at": ctx.now,
-                "commitment": digest,
-                "ciphertext": sealed,
-            },
-        )
-        if idempotency_key is not None:
-            writes.execute(
-                _INSERT_REQUEST,
-                {
-                    "tender_id": tender.id,
-                    "owner_tag": owner,
-                    "key": idempotency_key,
-                    "digest": request_digest,
-                    "bid_id": bid_id,
-                    "at": ctx.now,
-                },
-            )
-    except IntegrityError as exc:
-        if "bid_requests" in str(exc.orig):
-            raise Conflict(
-                "Otra solicitud con la misma Idempotency-Key llegó al mismo tiempo; repita la "
-                "solicitud para obtener su recibo."
-            ) from None
-        # The partial unique index on sealed bids: another submission of this supplier won.
-        raise Conflict(
-            f"Otra proposición suya para la licitación {tender.number} se recibió al mismo "
-            "tiempo; consulte sus proposiciones y sustitúyala si hace falta."
-        ) from None
-    announce(ctx.db, tender.id)
+    written = _write_bid(
+        ctx.db,
+        {
+            "id": bid_id,
+            "tender_id": tender.id,
+            "owner_tag": owner,
+            "status": SEALED,
+            "submitted_at": ctx.now,
+            "commitment": digest,
+            "ciphertext": sealed,
+            "previous": replaces,
+            "key": idempotency_key,
+            "digest": request_digest,
+        },
+        tender.number,
+    )
+    if not written:
+        raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
     # Last: appending locks the ledger's head until the commit, and every bid waits its turn.
     ctx.record(
         "bid.seal",
@@ -1131,6 +1142,47 @@ def submit_bid(
         actor=BIDDER,
     )
     return Receipt(bid_id, tender.id, tender.number, ctx.now, digest, salt.hex(), replaces)
+
+
+def _write_bid(db: Session, bid: dict[str, Any], tender_number: str) -> bool:
+    """Write a sealed bid (``_WRITE_BID_IN_POSTGRES``'s parameters); False when the bid it
+    replaces is no longer sealed, and nothing was written."""
+    writes = db.connection()
+    try:
+        if writes.dialect.name == "postgresql":
+            written: int = writes.execute(_WRITE_BID_IN_POSTGRES, bid).one()[0]
+            return written == 1
+        if bid["previous"] is not None:
+            # Replaced before the new one is written: one sealed bid per supplier at any time.
+            replaced = writes.execute(_REPLACE_BID, {"previous": bid["previous"], "by": bid["id"]})
+            if replaced.rowcount != 1:
+                return False
+        writes.execute(_INSERT_BID, {column: bid[column] for column in _BID_COLUMNS})
+        if bid["key"] is not None:
+            writes.execute(
+                _INSERT_REQUEST,
+                {
+                    "tender_id": bid["tender_id"],
+                    "owner_tag": bid["owner_tag"],
+                    "key": bid["key"],
+                    "digest": bid["digest"],
+                    "bid_id": bid["id"],
+                    "at": bid["submitted_at"],
+                },
+            )
+    except IntegrityError as exc:
+        if "bid_requests" in str(exc.orig):
+            raise Conflict(
+                "Otra solicitud con la misma Idempotency-Key llegó al mismo tiempo; repita la "
+                "solicitud para obtener su recibo."
+            ) from None
+        # The partial unique index on sealed bids: another submission of this supplier won.
+        raise Conflict(
+            f"Otra proposición suya para la licitación {tender_number} se recibió al mismo "
+            "tiempo; consulte sus proposiciones y sustitúyala si hace falta."
+        ) from None
+    announce(db, bid["tender_id"])
+    return True
 
 
 def _one(db: Session, statement: Any, **params: Any) -> Row[Any] | None:
