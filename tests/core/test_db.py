@@ -1,4 +1,5 @@
-"""The PostgreSQL pool: a connection the server dropped while idle is never handed out."""
+"""The PostgreSQL pool: a connection the server dropped while idle is never handed out; every
+session plans for a working set in memory."""
 
 from __future__ import annotations
 
@@ -56,3 +57,8 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(
     with pytest.raises(OperationalError):
         _backend(pooled)
     assert _backend(pooled) != first
+
+
+def test_sessions_plan_for_data_in_memory(pooled: Engine) -> None:
+    with pooled.connect() as conn:
+        assert conn.execute(text("SHOW random_page_cost")).scalar_one() == "1.1"

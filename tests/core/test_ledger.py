@@ -36,6 +36,19 @@ def test_canonical_json_is_one_text_per_value() -> None:
     assert canonical_json({"x": "ñ"}) == '{"x":"ñ"}'
 
 
+def test_an_object_of_encoded_members_is_its_canonical_json() -> None:
+    value = {
+        "zeta": [1, {"b": None, "a": "x"}],
+        "Árbol": "ñandú",
+        "a b": Decimal("2.50"),
+        "": True,
+        "lines": [{"partida": 2, "unit_price": "8.00"}, {"partida": 10, "unit_price": "9.10"}],
+    }
+    encoded = {name: canonical_json(member) for name, member in value.items()}
+    assert ledger.canonical_object(encoded) == canonical_json(value)
+    assert ledger.canonical_object({}) == "{}"
+
+
 def test_intact_chain_verifies() -> None:
     rows = _rows(5)
     result = verify_rows(rows, 5, rows[-1][3])

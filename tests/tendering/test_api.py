@@ -413,6 +413,19 @@ def test_bad_lines_are_a_422_listing_each_problem_with_its_field(
     assert client.get(tenders_url(tender)).json()["bids"] == 0
 
 
+def test_a_line_cannot_state_where_it_came_from(client: TestClient, world: World) -> None:
+    """``where`` locates a line in error messages; a body cannot set it."""
+    tender = world.tender()
+    body = bid_body((1, "10.00"), (2, "-3"))
+    body["lines"][1]["where"] = {"field": "otro", "sheet": "MED_MAT", "row": 7, "x": 1}
+    refused = problem(
+        client.post(tenders_url(tender, "/bids"), json=body, headers=as_(client, "a")), 422
+    )
+    [error] = refused["errors"]
+    assert error["field"] == "lines[1].unit_price"
+    assert not {"sheet", "row", "x"} & set(error)
+
+
 def test_the_bid_body_is_described_in_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path, method in (

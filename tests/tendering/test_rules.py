@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from abasto.core.errors import Problem
+from abasto.core.ledger import canonical_json
 from abasto.tendering import rules
 from abasto.tendering.rules import (
     BIDDING,
@@ -188,6 +189,10 @@ def test_bid_content_names_tender_bid_bidder_and_lines() -> None:
         tender_number="AB-2026-0001", bid_id="ab", supplier_rfc="X", lines=lines
     )
     assert content == {"tender": "AB-2026-0001", "bid": "ab", "supplier": "X", "lines": lines}
+    # What the submission commits to, built from the lines encoded once.
+    assert rules.bid_content_json(
+        tender_number="AB-2026-0001", bid_id="ab", supplier_rfc="X", lines=canonical_json(lines)
+    ) == canonical_json(content)
 
 
 # ----- due events ----------------------------------------------------------------------------

@@ -90,9 +90,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(url, **kwargs)
+    connect_args = {"options": PLANNER_OPTIONS, **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
     _ping_when_idle(engine)
     return engine
+
+
+PLANNER_OPTIONS = "-c random_page_cost=1.1"
+"""Every PostgreSQL session plans with random reads about as cheap as sequential ones, as they
+are when the working set is in memory or on SSD (the value PostgreSQL's documentation suggests
+for SSD). With the default, 4, the planner would rather read all 4,000 partidas of a tender
+through its ``tender_id`` index than look up the 35 a bid names by (tender, number): 0.34 ms
+against 0.03 ms for each bid of a rush (EXPLAIN ANALYZE on the bid-rush benchmark's data)."""
 
 
 IDLE_PING_SECONDS = 2.0

@@ -88,6 +88,13 @@ def canonical_json(value: Any) -> str:
     )
 
 
+def canonical_object(members: Mapping[str, str]) -> str:
+    """``canonical_json`` of an object whose members are given already in canonical JSON: a
+    large value (a bid's lines) is encoded once for each of the documents that hold it."""
+    pairs = (f"{canonical_json(name)}:{value}" for name, value in sorted(members.items()))
+    return "{" + ",".join(pairs) + "}"
+
+
 def format_instant(at: datetime) -> str:
     if at.tzinfo is None:
         raise ValueError("ledger instants must be timezone-aware")

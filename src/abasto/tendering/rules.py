@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from abasto.core.errors import Problem
+from abasto.core.ledger import canonical_json, canonical_object
 from abasto.core.money import MEXICO_CITY, format_seconds
 
 # ----- statuses ------------------------------------------------------------------------------
@@ -512,6 +513,18 @@ def bid_content(
         "supplier": supplier_rfc,
         "lines": [dict(line) for line in lines],
     }
+
+
+def bid_content_json(*, tender_number: str, bid_id: str, supplier_rfc: str, lines: str) -> str:
+    """``canonical_json(bid_content(...))``, from the lines already in canonical JSON."""
+    return canonical_object(
+        {
+            "tender": canonical_json(tender_number),
+            "bid": canonical_json(bid_id),
+            "supplier": canonical_json(supplier_rfc),
+            "lines": lines,
+        }
+    )
 
 
 Period = tuple[datetime | None, datetime | None]

@@ -6,10 +6,14 @@ once the bid was opened in public; before that, only its id, arrival and commitm
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic.json_schema import SkipJsonSchema
 
 from abasto.tendering import rules, service
 from abasto.tendering.models import Amendment, Partida, Question, Tender
@@ -92,7 +96,12 @@ class AnswerWrite(BaseModel):
     answer: str = Field(max_length=8000)
 
 
-class BidLineWrite(BaseModel):
+@dataclass
+class BidLineWrite(rules.BidLineInput):
+    """A line of a JSON bid, validated by pydantic into the line the rules check: no copy of
+    each line between the two (a bid of a rush has dozens). ``where`` is not read from the
+    body: ``BidWrite`` sets it to the line's place."""
+
     partida: int = Field(description="Número de partida.")
     unit_price: Decimal | str = Field(description="Precio unitario en MXN, hasta 2 decimales.")
     quantity: int | str = Field(description="Cantidad ofertada (piezas).")
@@ -100,25 +109,17 @@ class BidLineWrite(BaseModel):
     registro_sanitario: str | None = Field(default=None, max_length=100)
     manufacturer: str | None = Field(default=None, max_length=300)
     country: str | None = Field(default=None, max_length=100)
-
-    def as_input(self, position: int) -> rules.BidLineInput:
-        return rules.BidLineInput(
-            partida=self.partida,
-            unit_price=self.unit_price,
-            quantity=self.quantity,
-            presentation=self.presentation,
-            registro_sanitario=self.registro_sanitario,
-            manufacturer=self.manufacturer,
-            country=self.country,
-            where={"field": f"lines[{position}]"},
-        )
+    where: SkipJsonSchema[Mapping[str, Any]] = Field(default_factory=dict, init=False)
 
 
 class BidWrite(BaseModel):
     lines: list[BidLineWrite] = Field(max_length=20_000)
 
-    def inputs(self) -> list[rules.BidLineInput]:
-        return [line.as_input(position) for position, line in enumerate(self.lines)]
+    @model_validator(mode="after")
+    def _locate(self) -> BidWrite:
+        for position, line in enumerate(self.lines):
+            line.where = {"field": f"lines[{position}]"}
+        return self
 
 
 class ReceiptRead(BaseModel):

@@ -63,9 +63,12 @@ class TenderKey:
     key: bytes
 
     def seal(self, bid_id: str, plaintext: dict[str, Any]) -> bytes:
+        return self.seal_json(bid_id, canonical_json(plaintext))
+
+    def seal_json(self, bid_id: str, plaintext: str) -> bytes:
+        """``seal`` of the plaintext already in canonical JSON."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        data = canonical_json(plaintext).encode()
-        return nonce + AESGCM(self.key).encrypt(nonce, data, self._aad(bid_id))
+        return nonce + AESGCM(self.key).encrypt(nonce, plaintext.encode(), self._aad(bid_id))
 
     def unseal(self, bid_id: str, sealed: bytes) -> dict[str, Any]:
         nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]

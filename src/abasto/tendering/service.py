@@ -46,7 +46,7 @@ from abasto.core.errors import (
     ValidationFailed,
     check_version,
 )
-from abasto.core.ledger import LedgerEntry, canonical_json
+from abasto.core.ledger import LedgerEntry, canonical_json, canonical_object
 from abasto.demand import service as demand
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, Sanction, Supplier
@@ -1090,7 +1090,11 @@ def submit_bid(
             f"{len(problems)} problema(s).",
             problems=problems,
         )
-    request_digest = key.tag("request", canonical_json({"lines": canonical, "replaces": replaces}))
+    # The lines are encoded once, for the request's digest, the commitment and the sealed bid.
+    lines_json = canonical_json(canonical)
+    request_digest = key.tag(
+        "request", canonical_object({"lines": lines_json, "replaces": canonical_json(replaces)})
+    )
     if tender.earlier_bid is not None and idempotency_key is not None:
         return _replayed(ctx, key, tender, idempotency_key, request_digest)
     if replaces is not None:
@@ -1105,11 +1109,20 @@ def submit_bid(
         )
     bid_id = new_bid_id()
     salt = new_salt()
-    content = rules.bid_content(
-        tender_number=tender.number, bid_id=bid_id, supplier_rfc=tender.rfc, lines=canonical
+    content = rules.bid_content_json(
+        tender_number=tender.number, bid_id=bid_id, supplier_rfc=tender.rfc, lines=lines_json
     )
-    digest = commitment(salt, canonical_json(content))
-    sealed = key.seal(bid_id, {"supplier_id": supplier_id, "salt": salt.hex(), "content": content})
+    digest = commitment(salt, content)
+    sealed = key.seal_json(
+        bid_id,
+        canonical_object(
+            {
+                "supplier_id": canonical_json(supplier_id),
+                "salt": canonical_json(salt.hex()),
+                "content": content,
+            }
+        ),
+    )
     written = _write_bid(
         ctx.db,
         {
