@@ -59,6 +59,12 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(
     assert _backend(pooled) != first
 
 
-def test_sessions_plan_for_data_in_memory(pooled: Engine) -> None:
+def test_sessions_plan_for_data_in_memory_unless_the_url_says_otherwise(pooled: Engine) -> None:
     with pooled.connect() as conn:
         assert conn.execute(text("SHOW random_page_cost")).scalar_one() == "1.1"
+    url = pooled.url.update_query_dict({"options": "-c random_page_cost=2 -c work_mem=8MB"})
+    own = make_engine(url.render_as_string(hide_password=False))
+    with own.connect() as conn:
+        assert conn.execute(text("SHOW random_page_cost")).scalar_one() == "2"
+        assert conn.execute(text("SHOW work_mem")).scalar_one() == "8MB"
+    own.dispose()

@@ -30,7 +30,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -90,7 +90,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    connect_args = {"options": PLANNER_OPTIONS, **kwargs.pop("connect_args", {})}
+    # Options the URL gives come after ours, so a deployment can set its own value.
+    given = make_url(url).query.get("options")
+    options = " ".join([PLANNER_OPTIONS, *([given] if isinstance(given, str) else given or [])])
+    connect_args = {"options": options, **kwargs.pop("connect_args", {})}
     engine = create_engine(url, connect_args=connect_args, **kwargs)
     _ping_when_idle(engine)
     return engine
