@@ -244,7 +244,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
 
 TENDERING_NOTES = [
     "- *bid rush*: `benchmarks/tendering.py` serves the application with uvicorn "
-    "(`abasto.web.app:create_app`, 2 workers, no access log) on a fresh PostgreSQL database "
+    "(`abasto.web.app:serving_app`, 2 workers, no access log) on a fresh PostgreSQL database "
     "holding the national scenario's catalog, 300 suppliers with valid RFCs and a bearer token "
     "each, and a published licitación of 4,000 partidas, analyzed (`ANALYZE`) as autovacuum "
     "would have in the days between a publication and its bids. Each supplier keeps one "

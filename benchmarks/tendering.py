@@ -376,7 +376,7 @@ class Server:
 
 @contextmanager
 def _serving(url: str, folder: Path, *, workers: int) -> Iterator[Server]:
-    """The application under uvicorn (``create_app`` from the ``ABASTO_*`` settings)."""
+    """The application under uvicorn, as a server runs it (``serving_app``)."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port = int(probe.getsockname()[1])
@@ -391,7 +391,7 @@ def _serving(url: str, folder: Path, *, workers: int) -> Iterator[Server]:
         sys.executable,
         "-m",
         "uvicorn",
-        "abasto.web.app:create_app",
+        "abasto.web.app:serving_app",
         "--factory",
         "--host",
         HOST,
@@ -970,7 +970,9 @@ def _drive_opening(
 
     more = step(True)
     while more:
-        if len(commits) <= paced_steps:
+        # Steps 0 to ``paced_steps`` are paced, the last one too: its events reach the viewers
+        # before the burst begins, not while the burst's steps compete with them.
+        if len(commits) - 1 <= paced_steps:
             time.sleep(pace)
         more = step(False)
     out.send(commits)

@@ -74,10 +74,11 @@ def serve(
 
     from abasto.core.config import load_settings
     from abasto.tendering.tick import Ticker, run_in_background
-    from abasto.web.app import create_app
+    from abasto.web.app import create_app, freeze_heap
 
     settings = load_settings()
     application = create_app(settings, engine=engine())
+    freeze_heap()
     state = application.state.abasto
     ticker = Ticker(
         state.sessions, state.clock, state.sealer, pace_seconds=settings.opening_pace_seconds

