@@ -132,7 +132,7 @@ def test_verdicts_by_json_then_the_sheet_round_trip(client: TestClient, world: W
     ]
     one = client.post(url, json=verdicts, headers=evaluador)
     assert one.status_code == 200, one.text
-    assert one.json() == {"evaluated_lines": 1, "lines": 4}
+    assert one.json() == {"evaluated_lines": 1, "lines": 4, "new": 4, "changed": 0, "unchanged": 0}
     bad = client.post(url, json=[{**verdicts[0], "requirement": "color"}], headers=evaluador)
     assert problem(bad, 422)["errors"][0]["value"] == "color"
 
@@ -142,11 +142,17 @@ def test_verdicts_by_json_then_the_sheet_round_trip(client: TestClient, world: W
     workbook = openpyxl.load_workbook(io.BytesIO(template.content))
     sheet = workbook.active
     assert sheet is not None
+    header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    at = {name: header.index(name) for name in ("Proposición", "Partida", "Requisito")}
+    cumple, motivo = header.index("Cumple"), header.index("Motivo")
     rows = list(sheet.iter_rows(min_row=2))
     assert len(rows) == 4 * len(service.REQUIREMENTS)
     for row in rows:
-        if (row[0].value, row[1].value, row[2].value) == (bid, 2, "registro_sanitario"):
-            row[3].value, row[4].value = "No", NOT_VALID
+        key = tuple(row[at[name]].value for name in ("Proposición", "Partida", "Requisito"))
+        if key == (bid, 2, "registro_sanitario"):
+            row[cumple].value, row[motivo].value = "No", NOT_VALID
+        elif row[cumple].value is None:
+            row[cumple].value, row[motivo].value = "Sí", "revisado"
     filled = io.BytesIO()
     workbook.save(filled)
     sent = client.post(
@@ -156,7 +162,13 @@ def test_verdicts_by_json_then_the_sheet_round_trip(client: TestClient, world: W
     )
 
     assert sent.status_code == 200, sent.text
-    assert sent.json() == {"evaluated_lines": 4, "lines": 4}
+    assert sent.json() == {
+        "evaluated_lines": 4,
+        "lines": 4,
+        "new": 12,
+        "changed": 0,
+        "unchanged": 4,
+    }
     assert client.get(url, headers=as_(client, "auditor")).json()["evaluated_lines"] == 4
     failing = {k: v for k, v in service.compliance(world.db, opened.tender.id).items() if not v[0]}
     assert failing == {(bid, 2): (False, [f"Registro sanitario vigente: {NOT_VALID}"])}
@@ -177,6 +189,73 @@ def test_a_sheet_with_a_bad_row_is_a_422_and_records_nothing(
 
     assert problem(response, 422)["errors"][0]["column"] == "Cumple"
     assert count(world, TechnicalEvaluation) == 0
+
+
+def test_a_sheet_or_a_post_that_changes_recorded_verdicts_is_a_409_until_confirmed(
+    client: TestClient, world: World
+) -> None:
+    opened = opened_tender(world, SIMPLE)
+    evaluate(world, opened, failing=[("a", 2)])
+    url = tenders_url(opened.tender, "/evaluations")
+    evaluador = as_(client, "evaluador")
+    bid = opened.bids["a"]
+    template = client.get(f"{url}/template.xlsx", headers=evaluador)
+    workbook = openpyxl.load_workbook(io.BytesIO(template.content))
+    sheet = workbook.active
+    assert sheet is not None
+    header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    turned_row = 0
+    for row in sheet.iter_rows(min_row=2):
+        values = {name: cell.value for name, cell in zip(header, row, strict=True)}
+        if (values["Proposición"], values["Partida"], values["Requisito"]) == (
+            bid,
+            2,
+            "registro_sanitario",
+        ):
+            # What the evaluator recorded comes back as recorded, not as the proposal's «Sí».
+            assert (values["Cumple"], values["Motivo"]) == ("No", NOT_VALID)
+            row[header.index("Cumple")].value = "Sí"
+            row[header.index("Motivo")].value = "Lo revisé: está vigente."
+            turned_row = row[0].row
+    filled = io.BytesIO()
+    workbook.save(filled)
+    head = ledger.head(world.db)
+
+    refused = client.post(
+        f"{url}/sheet", files=upload("evaluacion.xlsx", filled.getvalue(), XLSX), headers=evaluador
+    )
+    posted = client.post(
+        url,
+        json=[
+            {"bid_id": bid, "partida": 1, "requirement": "fabricante", "complies": False,
+             "reason": "Sin certificado."},
+        ],
+        headers=evaluador,
+    )  # fmt: skip
+
+    body = problem(refused, 409)
+    assert [(e["row"], e["value"]) for e in body["errors"]] == [
+        (turned_row, "Cumple: Lo revisé: está vigente.")
+    ]
+    assert NOT_VALID in body["errors"][0]["expected"]
+    assert problem(posted, 409)["errors"][0]["field"] == "evaluations[0]"
+    assert ledger.head(world.db) == head
+    assert not service.compliance(world.db, opened.tender.id)[(bid, 2)][0]
+
+    confirmed = client.post(
+        f"{url}/sheet",
+        params={"confirm": "true"},
+        files=upload("evaluacion.xlsx", filled.getvalue(), XLSX),
+        headers=evaluador,
+    )
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["changed"] == 1
+    assert service.compliance(world.db, opened.tender.id)[(bid, 2)] == (True, [])
+    changes = world.entries(opened.tender, "evaluation.change")
+    assert [(e.data()["before"]["complies"], e.data()["after"]["complies"]) for e in changes] == [
+        (False, True)
+    ]
 
 
 def test_only_the_evaluator_records_and_staff_read_evaluations(

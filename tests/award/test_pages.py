@@ -25,6 +25,7 @@ from abasto.award import service as award
 from abasto.award.models import Fallo, PriceObservation, TechnicalEvaluation
 from abasto.catalog import service as catalog
 from abasto.core import ledger
+from abasto.core.ledger import LedgerEntry
 from abasto.demand import service as demand
 from abasto.identity import service as identity
 from abasto.tendering import service
@@ -535,10 +536,17 @@ def test_the_evaluator_uploads_the_filled_sheet_all_or_nothing(
     template = client.get(f"/api/v1/tenders/{done.tender.id}/evaluations/template.xlsx")
     assert template.status_code == 200
     rows = sheet_rows(template.content)
-    assert rows[0] == ["Proposición", "Partida", "Requisito", "Cumple", "Motivo"]
-    bad = [list(r) for r in rows]
-    bad[3][3] = "Quizás"
-    bad[5][1] = "cinco"
+    assert rows[0] == list(award.SHEET_HEADER)
+    cumple, motivo, partida = (rows[0].index(n) for n in ("Cumple", "Motivo", "Partida"))
+    # The evaluator fills every row, here with what the proposal column suggests.
+    filled = [list(rows[0])]
+    for row in rows[1:]:
+        answer, _, reason = str(row[rows[0].index("Propuesta")]).partition(": ")
+        assert (row[cumple], row[motivo]) == (None, None)
+        filled.append([*row[:cumple], answer, reason, *row[motivo + 1 :]])
+    bad = [list(r) for r in filled]
+    bad[3][cumple] = "Quizás"
+    bad[5][partida] = "cinco"
 
     refused = client.post(
         f"{url}/hoja", files={"file": ("evaluacion.xlsx", workbook_of(bad), XLSX)}
@@ -547,9 +555,12 @@ def test_the_evaluator_uploads_the_filled_sheet_all_or_nothing(
     headers_only = client.post(
         f"{url}/hoja", files={"file": ("vacia.xlsx", workbook_of(rows[:1]), XLSX)}
     )
+    as_downloaded = client.post(
+        f"{url}/hoja", files={"file": ("plantilla.xlsx", template.content, XLSX)}
+    )
     accepted = client.post(
         f"{url}/hoja",
-        files={"file": ("evaluacion.xlsx", template.content, XLSX)},
+        files={"file": ("evaluacion.xlsx", workbook_of(filled), XLSX)},
         follow_redirects=False,
     )
 
@@ -562,6 +573,8 @@ def test_the_evaluator_uploads_the_filled_sheet_all_or_nothing(
     assert "Elija la hoja de evaluación." in nothing.text
     assert headers_only.status_code == 422
     assert "«vacia.xlsx» no tiene ningún veredicto" in headers_only.text
+    assert as_downloaded.status_code == 422
+    assert "«plantilla.xlsx» no tiene ningún veredicto" in as_downloaded.text
     assert accepted.status_code == 303
     assert accepted.headers["location"] == f"{url}?registrados=36"
     page = client.get(accepted.headers["location"]).text
@@ -572,6 +585,85 @@ def test_the_evaluator_uploads_the_filled_sheet_all_or_nothing(
     failing = client.get(url, params={"estado": "no_cumplen"}).text
     assert re.findall(r'<article class="eval-line[^"]*" id="linea-(\w+)-(\d+)"', failing) == [
         (done.bids["d"], "2")
+    ]
+
+
+def test_a_sheet_that_changes_a_recorded_no_asks_to_confirm_each_change(
+    client: TestClient, world: World
+) -> None:
+    done = award_tender(world, evaluate=False, mode=None)
+    url = evaluation_url(done.tender)
+    log_in(client, "evaluador")
+    bid = done.bids["d"]
+    recorded = client.post(
+        f"{url}/veredictos",
+        data={"bid_id": bid, "partida": "2", "requirement": "registro_sanitario",
+              "complies": "no", "reason": "No presentó el registro sanitario."},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert recorded.status_code == 303
+    rows = sheet_rows(
+        client.get(f"/api/v1/tenders/{done.tender.id}/evaluations/template.xlsx").content
+    )
+    header = rows[0]
+    key = [header.index(n) for n in ("Proposición", "Partida", "Requisito")]
+    cumple, motivo = header.index("Cumple"), header.index("Motivo")
+    turned = [list(r) for r in rows]
+    for number, row in enumerate(turned[1:], start=2):
+        if [row[i] for i in key] == [bid, 2, "registro_sanitario"]:
+            assert (row[cumple], row[motivo]) == ("No", "No presentó el registro sanitario.")
+            row[cumple], row[motivo] = "Sí", "Sí lo presentó, en otra carpeta."
+            turned_row = number
+    sheet = workbook_of(turned)
+    head = ledger.head(world.db)
+
+    asked = client.post(f"{url}/hoja", files={"file": ("evaluacion.xlsx", sheet, XLSX)})
+
+    assert asked.status_code == 409
+    assert ledger.head(world.db) == head
+    assert "La hoja cambia 1 veredicto(s) ya registrado(s)" in asked.text
+    change = section_of(asked.text, f'<tr data-bid="{bid}" data-partida="2"', "</tr>")
+    assert f'<td class="num">{turned_row}</td>' in change
+    assert 'No cumple</span> <span class="small">No presentó el registro sanitario.' in change
+    assert 'Cumple</span> <span class="small">Sí lo presentó, en otra carpeta.' in change
+    digest = re.findall(r'name="confirmar" value="(\w+)"', asked.text)
+    assert len(digest) == 1
+    stale = client.post(
+        f"{url}/hoja",
+        data={"confirmar": "0" * 64},
+        files={"file": ("evaluacion.xlsx", sheet, XLSX)},
+    )
+    assert stale.status_code == 409
+    assert "ya no son los que se confirmaron" in stale.text
+    assert ledger.head(world.db) == head
+
+    confirmed = client.post(
+        f"{url}/hoja",
+        data={"confirmar": digest[0]},
+        files={"file": ("evaluacion.xlsx", sheet, XLSX)},
+        follow_redirects=False,
+    )
+
+    assert confirmed.status_code == 303
+    assert confirmed.headers["location"] == f"{url}?registrados=0&cambiados=1"
+    assert (
+        "Se cambiaron 1 veredictos ya registrados" in client.get(confirmed.headers["location"]).text
+    )
+    complies = world.db.scalar(
+        select(TechnicalEvaluation.complies).where(
+            TechnicalEvaluation.bid_id == bid,
+            TechnicalEvaluation.requirement == "registro_sanitario",
+        )
+    )
+    assert complies is True
+    entries = [
+        e.data()
+        for e in world.db.scalars(
+            select(LedgerEntry).where(LedgerEntry.action == "evaluation.change")
+        )
+    ]
+    assert [(e["bid"], e["before"]["complies"], e["after"]["complies"]) for e in entries] == [
+        (bid, False, True)
     ]
 
 

@@ -6,6 +6,7 @@ The helpers here build opened tenders through the services (the tendering ``worl
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,6 +31,7 @@ from abasto.award.models import (
     PriceObservation,
     TechnicalEvaluation,
 )
+from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, NotFound, ValidationFailed
 from abasto.core.ledger import LedgerEntry
@@ -40,13 +43,14 @@ from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Tender
 from tests.award.test_prices import CPV, FICTIONAL, GBP, OCID, PACKAGE, RECORD, jsonl
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, xlsx
 from tests.tendering import conftest as tendering_world
 from tests.tendering.conftest import (
     ASPIRINA,
     NICOTINA,
     PARACETAMOL,
     PARTIDAS,
+    PARTIES,
     World,
     line,
     plan_for,
@@ -151,7 +155,9 @@ def verdicts_with(
     ]
 
 
-def evaluate(world: World, opened: Opened, failing: Sequence[tuple[str, int]] = ()) -> int:
+def evaluate(
+    world: World, opened: Opened, failing: Sequence[tuple[str, int]] = ()
+) -> service.Recorded:
     return service.record_evaluations(
         evaluator(world),
         tender_id=opened.tender.id,
@@ -562,11 +568,20 @@ def test_recorded_verdicts_complete_the_evaluation_and_a_correction_replaces(
     opened = opened_tender(world, SIMPLE)
     verdicts = service.propose_verdicts(world.db, opened.tender.id)
 
-    service.record_evaluations(evaluator(world), tender_id=opened.tender.id, verdicts=verdicts[:4])
+    first = service.record_evaluations(
+        evaluator(world), tender_id=opened.tender.id, verdicts=verdicts[:4]
+    )
+    assert (first.new, first.changed, first.unchanged) == (4, 0, 0)
     assert service.evaluation_status(world.db, opened.tender.id) == (1, 4)
     evaluate(world, opened, failing=[("b", 3)])
-    evaluate(world, opened, failing=[("a", 2)])
+    corrected = service.record_evaluations(
+        evaluator(world),
+        tender_id=opened.tender.id,
+        verdicts=verdicts_with(world, opened, failing=[("a", 2)]),
+        confirm=True,
+    )
 
+    assert (corrected.new, corrected.changed, corrected.unchanged) == (0, 2, 14)
     assert service.evaluation_status(world.db, opened.tender.id) == (4, 4)
     assert world.db.scalar(select(func.count()).select_from(TechnicalEvaluation)) == 16
     verdicts_now = service.compliance(world.db, opened.tender.id)
@@ -579,7 +594,7 @@ def test_recorded_verdicts_complete_the_evaluation_and_a_correction_replaces(
     assert stored is not None
     assert stored.evaluator == "usuario:evaluador"
     last = world.entries(opened.tender, "evaluation.record")[-1].data()
-    assert last["not_complying"] == [[opened.bids["a"], 2, "registro_sanitario", NOT_VALID]]
+    assert last["not_complying"] == [[opened.bids["b"], 3, "registro_sanitario", NOT_VALID]]
 
 
 def test_bad_verdicts_are_refused_all_at_once_and_nothing_is_written(world: World) -> None:
@@ -633,14 +648,157 @@ def test_an_empty_list_of_verdicts_is_refused(world: World) -> None:
     assert footprint(world) == before
 
 
-def test_the_evaluation_sheet_reads_back_as_the_proposal(world: World) -> None:
+def sheet_rows(content: bytes) -> list[dict[str, object]]:
+    """The evaluation sheet's rows, by header."""
+    workbook = openpyxl.load_workbook(io.BytesIO(content))
+    sheet = workbook.active
+    assert sheet is not None
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def recorded_verdicts(world: World, tender: Tender) -> dict[tuple[str, int, str], bool]:
+    return {
+        (bid, number, requirement): complies
+        for bid, number, requirement, complies in world.db.execute(
+            select(
+                TechnicalEvaluation.bid_id,
+                TechnicalEvaluation.partida_number,
+                TechnicalEvaluation.requirement,
+                TechnicalEvaluation.complies,
+            ).where(TechnicalEvaluation.tender_id == tender.id)
+        )
+    }
+
+
+def test_the_evaluation_sheet_carries_the_recorded_verdicts_not_the_proposal(
+    world: World,
+) -> None:
     opened = opened_tender(world, SIMPLE)
+    bid = opened.bids["a"]
+    service.record_evaluations(
+        evaluator(world),
+        tender_id=opened.tender.id,
+        verdicts=[service.Verdict(bid, 2, "registro_sanitario", False, NOT_VALID)],
+    )
+
+    rows = sheet_rows(service.evaluation_sheet(world.db, opened.tender.id))
+
+    assert len(rows) == 4 * len(service.REQUIREMENTS)
+    by_key = {(r["Proposición"], r["Partida"], r["Requisito"]): r for r in rows}
+    failing = by_key[(bid, 2, "registro_sanitario")]
+    assert (failing["Cumple"], failing["Motivo"]) == ("No", NOT_VALID)
+    assert failing["Registrado por"] == "usuario:evaluador"
+    assert failing["Propuesta"] == "Sí: registro sanitario declarado"
+    # What the evaluator judges by: the bidder, the clave and what the bid declared.
+    assert (failing["Clave"], failing["RFC del proveedor"]) == (ASPIRINA, PARTIES["a"].rfc)
+    assert failing["Proveedor"] == PARTIES["a"].name
+    assert failing["Registro sanitario"] == "123M2015 SSA"
+    assert (failing["Presentación"], failing["Fabricante"]) == (
+        "Caja con 10 tabletas",
+        "Fabricante Genérico",
+    )
+    # No verdict yet: blank, never the proposal's «Sí».
+    pending = [r for key, r in by_key.items() if key != (bid, 2, "registro_sanitario")]
+    assert {(r["Cumple"], r["Motivo"], r["Registrado por"]) for r in pending} == {
+        (None, None, None)
+    }
+    assert service.read_verdicts(
+        service.evaluation_sheet(world.db, opened.tender.id), "evaluacion.xlsx"
+    ) == [service.Verdict(bid, 2, "registro_sanitario", False, NOT_VALID)]
+
+
+def test_the_sheet_sent_back_as_downloaded_keeps_a_no_and_the_fallo_does_not_award_it(
+    world: World,
+) -> None:
+    # «d» is the cheapest of partida 3; the evaluator finds its registro sanitario not valid.
+    opened = opened_tender(world, SPLIT_WORTHY)
+    import_references(world)
+    evaluate(world, opened, failing=SPLIT_FAILING)
+    head = ledger.head(world.db)
 
     sheet = service.evaluation_sheet(world.db, opened.tender.id)
-
-    assert service.read_verdicts(sheet, "evaluacion.xlsx") == service.propose_verdicts(
-        world.db, opened.tender.id
+    recorded = service.record_evaluations(
+        evaluator(world),
+        tender_id=opened.tender.id,
+        verdicts=service.read_verdicts(sheet, "evaluacion.xlsx"),
     )
+    assert (recorded.new, recorded.changed, recorded.unchanged) == (0, 0, 7 * 4)
+    assert ledger.head(world.db) == head  # nothing changed, nothing written
+    world.clock.set(opened.tender.fallo_at)
+    service.issue_fallo(world.buyer(), tender_id=opened.tender.id, mode=rules.Mode.LOWEST)
+
+    assert not recorded_verdicts(world, opened.tender)[(opened.bids["d"], 3, "registro_sanitario")]
+    assert [w[0] for w in awarded(world.db, opened.tender)[3]] == [opened.bids["c"]]
+
+
+def test_a_sheet_that_changes_recorded_verdicts_lists_them_and_needs_confirmation(
+    world: World,
+) -> None:
+    opened = opened_tender(world, SIMPLE)
+    evaluate(world, opened, failing=[("a", 2)])
+    rows = sheet_rows(service.evaluation_sheet(world.db, opened.tender.id))
+    turned = {(opened.bids["a"], 2, "registro_sanitario"), (opened.bids["b"], 3, "fabricante")}
+    for row in rows:
+        key = (row["Proposición"], row["Partida"], row["Requisito"])
+        if key == (opened.bids["a"], 2, "registro_sanitario"):
+            row["Cumple"], row["Motivo"] = "Sí", "Registro vigente, revisado de nuevo."
+        elif key == (opened.bids["b"], 3, "fabricante"):
+            row["Cumple"], row["Motivo"] = "No", "El fabricante no tiene certificado."
+    content = xlsx({"Evaluación técnica": [list(rows[0]), *[list(r.values()) for r in rows]]})
+    verdicts = service.read_verdicts(content, "evaluacion.xlsx")
+    before = footprint(world)
+
+    with pytest.raises(service.VerdictsChange) as refused:
+        service.record_evaluations(evaluator(world), tender_id=opened.tender.id, verdicts=verdicts)
+
+    assert refused.value.status == 409
+    assert footprint(world) == before
+    changes = {
+        (c.after.bid_id, c.after.partida, c.after.requirement): c for c in refused.value.changes
+    }
+    assert set(changes) == turned
+    flipped = changes[(opened.bids["a"], 2, "registro_sanitario")]
+    assert (flipped.before.complies, flipped.before.reason) == (False, NOT_VALID)
+    assert (flipped.after.complies, flipped.evaluator) == (True, "usuario:evaluador")
+    rows_named = sorted(p.row for p in refused.value.problems if p.row is not None)
+    assert rows_named == sorted(c.after.row for c in refused.value.changes if c.after.row)
+    assert all(p.value and p.expected for p in refused.value.problems)
+
+    done = service.record_evaluations(
+        evaluator(world), tender_id=opened.tender.id, verdicts=verdicts, confirm=True
+    )
+
+    assert (done.new, done.changed, done.unchanged) == (0, 2, 14)
+    now = recorded_verdicts(world, opened.tender)
+    assert now[(opened.bids["a"], 2, "registro_sanitario")] is True
+    assert now[(opened.bids["b"], 3, "fabricante")] is False
+    entries = world.entries(opened.tender, "evaluation.change")
+    assert len(entries) == 2
+    logged = {(e.data()["bid"], e.data()["partida"], e.data()["requirement"]): e for e in entries}
+    assert set(logged) == turned
+    one = logged[(opened.bids["a"], 2, "registro_sanitario")].data()
+    assert one["before"]["complies"] is False
+    assert one["before"]["reason"] == NOT_VALID
+    assert one["before"]["evaluator"] == "usuario:evaluador"
+    assert one["after"] == {"complies": True, "reason": "Registro vigente, revisado de nuevo."}
+    assert len({e.seq for e in entries}) == 2
+
+
+def test_a_confirmation_names_exactly_its_changes(world: World) -> None:
+    opened = opened_tender(world, SIMPLE)
+    evaluate(world, opened)
+    bid = opened.bids["a"]
+    one = [service.Verdict(bid, 1, "fabricante", False, "sin certificado")]
+    other = [service.Verdict(bid, 1, "fabricante", False, "otro motivo")]
+
+    with pytest.raises(service.VerdictsChange) as first:
+        service.record_evaluations(evaluator(world), tender_id=opened.tender.id, verdicts=one)
+    with pytest.raises(service.VerdictsChange) as second:
+        service.record_evaluations(evaluator(world), tender_id=opened.tender.id, verdicts=other)
+
+    assert first.value.digest != second.value.digest
+    assert first.value.digest == service.changes_digest(first.value.changes)
 
 
 def test_a_sheet_with_bad_answers_names_each_row() -> None:

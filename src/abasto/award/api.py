@@ -11,6 +11,7 @@ from sqlalchemy import select
 from abasto.award import rules, service
 from abasto.award.schemas import (
     DraftRead,
+    EvaluationRecordRead,
     EvaluationStatusRead,
     FalloPartidaRead,
     FalloRead,
@@ -74,19 +75,41 @@ def evaluation_status(tender_id: int, ctx: Reviewer) -> EvaluationStatusRead:
     return EvaluationStatusRead(evaluated_lines=done, lines=total)
 
 
-@router.post("/tenders/{tender_id}/evaluations", response_model=EvaluationStatusRead)
-def record_evaluations(
-    tender_id: int, body: list[VerdictWrite], ctx: Evaluator
-) -> EvaluationStatusRead:
-    """Record verdicts (bid line × requirement, complies or not, with the reason)."""
-    service.record_evaluations(ctx, tender_id=tender_id, verdicts=[v.verdict() for v in body])
+Confirm = Annotated[
+    bool,
+    Query(
+        description="Cambiar veredictos ya registrados. Sin él, un envío que cambiaría alguno "
+        "se rechaza (409) con la lista de los cambios, y no se registra nada."
+    ),
+]
+
+
+def _recorded(ctx: Context, tender_id: int, recorded: service.Recorded) -> EvaluationRecordRead:
     done, total = service.evaluation_status(ctx.db, tender_id)
-    return EvaluationStatusRead(evaluated_lines=done, lines=total)
+    return EvaluationRecordRead(
+        evaluated_lines=done,
+        lines=total,
+        new=recorded.new,
+        changed=recorded.changed,
+        unchanged=recorded.unchanged,
+    )
+
+
+@router.post("/tenders/{tender_id}/evaluations", response_model=EvaluationRecordRead)
+def record_evaluations(
+    tender_id: int, body: list[VerdictWrite], ctx: Evaluator, confirm: Confirm = False
+) -> EvaluationRecordRead:
+    """Record verdicts (bid line × requirement, complies or not, with the reason)."""
+    recorded = service.record_evaluations(
+        ctx, tender_id=tender_id, verdicts=[v.verdict() for v in body], confirm=confirm
+    )
+    return _recorded(ctx, tender_id, recorded)
 
 
 @router.get("/tenders/{tender_id}/evaluations/template.xlsx")
 def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
-    """Every bid line × requirement, pre-filled with what the opened data says."""
+    """Every bid line × requirement with its supplier, clave and declared data, the proposal,
+    and the recorded verdict (blank where none is recorded yet)."""
     content = service.evaluation_sheet(ctx.db, tender_id)
     return Response(
         content,
@@ -95,13 +118,17 @@ def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
     )
 
 
-@router.post("/tenders/{tender_id}/evaluations/sheet", response_model=EvaluationStatusRead)
-def evaluation_sheet(tender_id: int, file: Upload, ctx: Evaluator) -> EvaluationStatusRead:
-    """Record the verdicts of a filled evaluation sheet; all or nothing."""
+@router.post("/tenders/{tender_id}/evaluations/sheet", response_model=EvaluationRecordRead)
+def evaluation_sheet(
+    tender_id: int, file: Upload, ctx: Evaluator, confirm: Confirm = False
+) -> EvaluationRecordRead:
+    """Record the verdicts of a filled evaluation sheet; all or nothing. Rows left blank in
+    «Cumple» and «Motivo» give no verdict."""
     verdicts = service.read_verdicts(file.file.read(), file.filename or "evaluacion.xlsx")
-    service.record_evaluations(ctx, tender_id=tender_id, verdicts=verdicts)
-    done, total = service.evaluation_status(ctx.db, tender_id)
-    return EvaluationStatusRead(evaluated_lines=done, lines=total)
+    recorded = service.record_evaluations(
+        ctx, tender_id=tender_id, verdicts=verdicts, confirm=confirm
+    )
+    return _recorded(ctx, tender_id, recorded)
 
 
 @router.post("/tenders/{tender_id}/fallo", response_model=FalloRead, status_code=201)

@@ -549,6 +549,8 @@ def _evaluation_page(
     error: AbastoError | None = None,
     notice: str | None = None,
     mode: str = rules.Mode.OPTIMAL.value,
+    changes: service.VerdictsChange | None = None,
+    stale_confirmation: bool = False,
 ) -> Response:
     tender = tendering.view_tender(ctx, tender_id)
     state = estado if estado in EVALUATION_FILTERS else ""
@@ -599,6 +601,8 @@ def _evaluation_page(
         template_url=f"/api/v1/tenders/{tender.id}/evaluations/template.xlsx",
         error=error,
         notice=notice,
+        changes=changes,
+        stale_confirmation=stale_confirmation,
         **_page_values(ctx),
     )
 
@@ -616,11 +620,17 @@ def evaluation_page(
     page: Annotated[int, Query(ge=1)] = 1,
     hecho: Annotated[str, Query(max_length=20)] = "",
     registrados: Annotated[int | None, Query(ge=0)] = None,
+    cambiados: Annotated[int, Query(ge=0)] = 0,
+    iguales: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Technical evaluation: progress, each bid line's requirements proposed and recorded."""
     notice = EVALUATION_NOTICES.get(hecho)
     if registrados is not None:
         notice = f"Se registraron {registrados:,} veredictos de la hoja de evaluación."
+        if cambiados:
+            notice += f" Se cambiaron {cambiados:,} veredictos ya registrados, confirmados."
+        if iguales:
+            notice += f" {iguales:,} ya estaban registrados igual y no se tocaron."
     return _evaluation_page(request, ctx, tender_id, q=q, estado=estado, page=page, notice=notice)
 
 
@@ -670,6 +680,9 @@ def record_verdict(
                     bid_id.strip(), int(partida), requirement.strip(), complies == "si", reason
                 )
             ],
+            # «Corregir» names the one verdict it changes, shown beside it: that is the
+            # confirmation a sheet's changes need.
+            confirm=True,
         )
     except (ValidationFailed, Conflict, NotFound) as exc:
         ctx.db.rollback()
@@ -697,8 +710,15 @@ def upload_sheet(
     tender_id: int,
     ctx: Evaluator,
     file: Annotated[UploadFile | None, File()] = None,
+    confirmar: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """Record every verdict of a filled evaluation sheet; all or nothing, every problem shown."""
+    """Record every verdict of a filled evaluation sheet; all or nothing, every problem shown.
+
+    A sheet that would change recorded verdicts is not recorded: the page lists the changes and
+    asks to send it again confirming them. The confirmation names exactly those changes
+    (``confirmar`` is their digest), so it does not apply to a different file, nor after the
+    recorded verdicts changed meanwhile.
+    """
     try:
         if file is None or not file.filename:
             raise ValidationFailed(
@@ -708,15 +728,39 @@ def upload_sheet(
         verdicts = service.read_verdicts(file.file.read(), file.filename)
         if not verdicts:
             raise ValidationFailed(
-                f"«{file.filename}» no tiene ningún veredicto: sólo los encabezados.",
-                expected="una fila por línea de proposición y requisito, como en la plantilla",
+                f"«{file.filename}» no tiene ningún veredicto: «Cumple» y «Motivo» están en "
+                "blanco.",
+                expected="«Cumple» (Sí o No) y «Motivo» en las filas que evaluó",
             )
-        count = service.record_evaluations(ctx, tender_id=tender_id, verdicts=verdicts)
+        try:
+            recorded = service.record_evaluations(ctx, tender_id=tender_id, verdicts=verdicts)
+        except service.VerdictsChange as changes:
+            if changes.digest != confirmar:
+                ctx.db.rollback()
+                return _evaluation_page(
+                    request,
+                    ctx,
+                    tender_id,
+                    status_code=changes.status,
+                    changes=changes,
+                    stale_confirmation=bool(confirmar),
+                )
+            recorded = service.record_evaluations(
+                ctx, tender_id=tender_id, verdicts=verdicts, confirm=True
+            )
     except (ValidationFailed, Conflict, NotFound) as exc:
         ctx.db.rollback()
         return _evaluation_page(request, ctx, tender_id, status_code=exc.status, error=exc)
     return RedirectResponse(
-        _with_query(_evaluation_url(tender_id), {"registrados": count}), status_code=303
+        _with_query(
+            _evaluation_url(tender_id),
+            {
+                "registrados": recorded.new,
+                "cambiados": recorded.changed or None,
+                "iguales": recorded.unchanged or None,
+            },
+        ),
+        status_code=303,
     )
 
 

@@ -86,6 +86,15 @@ class EvaluationStatusRead(BaseModel):
     lines: int
 
 
+class EvaluationRecordRead(EvaluationStatusRead):
+    """The status after a recording, and what it did: first verdicts, recorded ones changed
+    (only with ``confirm=true``), and those sent again as recorded."""
+
+    new: int
+    changed: int
+    unchanged: int
+
+
 class FalloRunWrite(BaseModel):
     mode: str = Field(default="optimal", description="lowest, split u optimal.")
 

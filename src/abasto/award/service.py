@@ -7,12 +7,14 @@ gathers what they need, stores what they decide, and writes it on the ledger and
 
 from __future__ import annotations
 
+import hashlib
 import io
 import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -32,6 +34,7 @@ from abasto.award.models import (
     TechnicalEvaluation,
 )
 from abasto.catalog.models import Clave
+from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
@@ -41,7 +44,7 @@ from abasto.identity.models import Supplier
 from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.live import announce
-from abasto.tendering.models import Bid, BidLine, PartidaDemand, Tender
+from abasto.tendering.models import Bid, BidLine, Partida, PartidaDemand, Tender
 
 # ----- market research -----------------------------------------------------------------------
 
@@ -263,6 +266,75 @@ class Verdict:
     requirement: str
     complies: bool
     reason: str
+    row: int | None = field(default=None, compare=False)
+    """The spreadsheet row it was read from, to name it in a problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    """A verdict already recorded that a new one would replace."""
+
+    before: Verdict
+    after: Verdict
+    evaluator: str
+    at: datetime
+    position: int
+    """Where the new verdict is among those given (``evaluations[position]``)."""
+
+    @property
+    def label(self) -> str:
+        return REQUIREMENTS.get(self.after.requirement, self.after.requirement)
+
+
+def _answer(complies: bool) -> str:
+    return "Cumple" if complies else "No cumple"
+
+
+class VerdictsChange(Conflict):
+    """Verdicts that would replace recorded ones, sent without confirming it: every change is
+    listed, nothing is written; ``digest`` names exactly these changes for the confirmation."""
+
+    def __init__(self, tender_number: str, changes: Sequence[VerdictChange]) -> None:
+        self.changes = tuple(changes)
+        self.digest = changes_digest(changes)
+        super().__init__(
+            f"{len(changes):,} veredicto(s) de la licitación {tender_number} ya registrado(s) "
+            "cambiaría(n); no se registró nada. Revise los cambios y confírmelos.",
+            problems=[
+                Problem(
+                    f"Cambia el veredicto registrado de la proposición {c.after.bid_id}, "
+                    f"partida {c.after.partida}, «{c.label}»",
+                    row=c.after.row,
+                    field=None if c.after.row is not None else f"evaluations[{c.position}]",
+                    value=f"{_answer(c.after.complies)}: {c.after.reason.strip()}",
+                    expected=(
+                        f"lo registrado por {c.evaluator} el {c.at:%d/%m/%Y %H:%M} UTC, "
+                        f"{_answer(c.before.complies)}: {c.before.reason}; o confirmar el cambio"
+                    ),
+                )
+                for c in changes
+            ],
+            expected="confirmar los cambios (confirm=true), o dejar los veredictos registrados",
+        )
+
+
+def changes_digest(changes: Sequence[VerdictChange]) -> str:
+    """A short name of exactly these changes: a confirmation given for them applies to no other."""
+    listed = ledger.canonical_json(
+        [
+            [
+                c.after.bid_id,
+                c.after.partida,
+                c.after.requirement,
+                c.before.complies,
+                c.before.reason,
+                c.after.complies,
+                c.after.reason.strip(),
+            ]
+            for c in changes
+        ]
+    )
+    return hashlib.sha256(listed.encode()).hexdigest()
 
 
 def _opened_tender(db: Session, tender_id: int, *, lock: bool = False) -> Tender:
@@ -292,8 +364,30 @@ def _opened_lines(db: Session, tender: Tender) -> dict[tuple[str, int], BidLine]
     }
 
 
-def record_evaluations(ctx: Context, *, tender_id: int, verdicts: Sequence[Verdict]) -> int:
-    """Record (or correct) verdicts; each names a bid line and a requirement, with a reason."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a recording did: verdicts given for the first time, recorded ones changed, and those
+    given again exactly as recorded (left as they were, with their evaluator and instant)."""
+
+    new: int
+    changed: int
+    unchanged: int
+
+    @property
+    def written(self) -> int:
+        return self.new + self.changed
+
+
+def record_evaluations(
+    ctx: Context, *, tender_id: int, verdicts: Sequence[Verdict], confirm: bool = False
+) -> Recorded:
+    """Record (or correct) verdicts; each names a bid line and a requirement, with a reason.
+
+    A verdict that would replace a recorded one with another answer or reason is a change: unless
+    ``confirm``, every change is listed (``VerdictsChange``) and nothing is written. Each change
+    is its own ledger entry (``evaluation.change``, with what it replaced); first verdicts go in
+    one ``evaluation.record`` entry.
+    """
     tender = _opened_tender(ctx.db, tender_id, lock=True)
     lines = _opened_lines(ctx.db, tender)
     problems: list[Problem] = []
@@ -331,55 +425,101 @@ def record_evaluations(ctx: Context, *, tender_id: int, verdicts: Sequence[Verdi
             "No hay veredictos que registrar.",
             expected="al menos un veredicto (proposición, partida, requisito, cumple, motivo)",
         )
-    # A verdict given again replaces the earlier one: delete them by bid, in one statement each,
-    # without walking the session (tens of thousands of verdicts come in one sheet).
-    by_bid: dict[str, list[Verdict]] = defaultdict(list)
-    for verdict in verdicts:
-        by_bid[verdict.bid_id].append(verdict)
-    for bid_id, given in by_bid.items():
-        keys = {f"{v.partida}\x1f{v.requirement}" for v in given}
-        stored = ctx.db.execute(
+    # The last of a key given twice is the one that counts, as it would be on the page.
+    given = {(v.bid_id, v.partida, v.requirement): (i, v) for i, v in enumerate(verdicts)}
+    stored = {
+        (row.bid_id, row.partida_number, row.requirement): row
+        for row in ctx.db.execute(
             select(
                 TechnicalEvaluation.id,
+                TechnicalEvaluation.bid_id,
                 TechnicalEvaluation.partida_number,
                 TechnicalEvaluation.requirement,
-            ).where(TechnicalEvaluation.bid_id == bid_id)
-        ).all()
-        stale = [row.id for row in stored if f"{row.partida_number}\x1f{row.requirement}" in keys]
-        for start in range(0, len(stale), 1000):
-            ctx.db.execute(
-                delete(TechnicalEvaluation)
-                .where(TechnicalEvaluation.id.in_(stale[start : start + 1000]))
-                .execution_options(synchronize_session=False)
-            )
-    ctx.db.execute(
-        insert(TechnicalEvaluation),
-        [
-            {
-                "tender_id": tender.id,
-                "bid_id": v.bid_id,
-                "partida_number": v.partida,
-                "requirement": v.requirement,
-                "complies": v.complies,
-                "reason": v.reason.strip(),
-                "evaluator": ctx.actor.label,
-                "at": ctx.now,
-            }
-            for v in verdicts
-        ],
-    )
-    ctx.record(
-        "evaluation.record",
-        f"tender:{tender.id}",
-        {
-            "number": tender.number,
-            "verdicts": len(verdicts),
-            "not_complying": [
-                [v.bid_id, v.partida, v.requirement, v.reason] for v in verdicts if not v.complies
+                TechnicalEvaluation.complies,
+                TechnicalEvaluation.reason,
+                TechnicalEvaluation.evaluator,
+                TechnicalEvaluation.at,
+            ).where(TechnicalEvaluation.tender_id == tender.id)
+        )
+    }
+    fresh: list[Verdict] = []
+    changes: list[VerdictChange] = []
+    replaced: list[int] = []
+    for key, (position, verdict) in given.items():
+        before = stored.get(key)
+        if before is None:
+            fresh.append(verdict)
+        elif (before.complies, before.reason) != (verdict.complies, verdict.reason.strip()):
+            old = Verdict(*key, before.complies, before.reason)
+            changes.append(VerdictChange(old, verdict, before.evaluator, before.at, position))
+            replaced.append(before.id)
+    if changes and not confirm:
+        raise VerdictsChange(tender.number, changes)
+    for start in range(0, len(replaced), 1000):
+        ctx.db.execute(
+            delete(TechnicalEvaluation)
+            .where(TechnicalEvaluation.id.in_(replaced[start : start + 1000]))
+            .execution_options(synchronize_session=False)
+        )
+    written = [*fresh, *(c.after for c in changes)]
+    if written:
+        ctx.db.execute(
+            insert(TechnicalEvaluation),
+            [
+                {
+                    "tender_id": tender.id,
+                    "bid_id": v.bid_id,
+                    "partida_number": v.partida,
+                    "requirement": v.requirement,
+                    "complies": v.complies,
+                    "reason": v.reason.strip(),
+                    "evaluator": ctx.actor.label,
+                    "at": ctx.now,
+                }
+                for v in written
             ],
-        },
-    )
-    return len(verdicts)
+        )
+    entity = f"tender:{tender.id}"
+    records = [
+        ledger.Record(
+            "evaluation.change",
+            entity,
+            {
+                "number": tender.number,
+                "bid": c.after.bid_id,
+                "partida": c.after.partida,
+                "requirement": c.after.requirement,
+                "before": {
+                    "complies": c.before.complies,
+                    "reason": c.before.reason,
+                    "evaluator": c.evaluator,
+                    "at": ledger.format_instant(c.at),
+                },
+                "after": {"complies": c.after.complies, "reason": c.after.reason.strip()},
+            },
+        )
+        for c in changes
+    ]
+    if fresh:
+        records.insert(
+            0,
+            ledger.Record(
+                "evaluation.record",
+                entity,
+                {
+                    "number": tender.number,
+                    "verdicts": len(fresh),
+                    "not_complying": [
+                        [v.bid_id, v.partida, v.requirement, v.reason.strip()]
+                        for v in fresh
+                        if not v.complies
+                    ],
+                },
+            ),
+        )
+    if records:
+        ctx.record_many(records)
+    return Recorded(len(fresh), len(changes), len(given) - len(fresh) - len(changes))
 
 
 def evaluation_status(db: Session, tender_id: int) -> tuple[int, int]:
@@ -806,6 +946,22 @@ REASON = Column("reason", ("Motivo",))
 SHEET_EXPECTED = (
     "la plantilla de evaluación: Proposición, Partida, Requisito, Cumple (Sí/No), Motivo"
 )
+_SHEET_TITLE = "Evaluación técnica"
+SHEET_HEADER = (
+    "Proposición",
+    "Partida",
+    "Clave",
+    "RFC del proveedor",
+    "Proveedor",
+    "Registro sanitario",
+    "Presentación",
+    "Fabricante",
+    "Requisito",
+    "Propuesta",
+    "Cumple",
+    "Motivo",
+    "Registrado por",
+)
 
 
 def propose_verdicts(db: Session, tender_id: int) -> list[Verdict]:
@@ -840,28 +996,80 @@ def propose_verdicts(db: Session, tender_id: int) -> list[Verdict]:
 
 
 def evaluation_sheet(db: Session, tender_id: int) -> bytes:
-    """Every line × requirement, pre-filled with the proposal, for bulk evaluation."""
+    """Every line × requirement with what the evaluator judges it by (supplier, clave, declared
+    registro sanitario, presentation, manufacturer), the proposal, and the recorded verdict.
+
+    «Cumple» and «Motivo» hold only what is recorded: a verdict not given yet is blank, so a sheet
+    sent back as it came records nothing new and changes nothing (the proposal is a column of its
+    own, never a verdict).
+    """
+    proposals = {(v.bid_id, v.partida, v.requirement): v for v in propose_verdicts(db, tender_id)}
+    recorded = {
+        (bid_id, number, requirement): (complies, reason, evaluator)
+        for bid_id, number, requirement, complies, reason, evaluator in db.execute(
+            select(
+                TechnicalEvaluation.bid_id,
+                TechnicalEvaluation.partida_number,
+                TechnicalEvaluation.requirement,
+                TechnicalEvaluation.complies,
+                TechnicalEvaluation.reason,
+                TechnicalEvaluation.evaluator,
+            ).where(TechnicalEvaluation.tender_id == tender_id)
+        )
+    }
+    rows = db.execute(
+        select(
+            BidLine.bid_id,
+            BidLine.partida_number,
+            Clave.clave,
+            Supplier.rfc,
+            Supplier.razon_social,
+            BidLine.registro_sanitario,
+            BidLine.presentation,
+            BidLine.manufacturer,
+        )
+        .join(Bid, Bid.id == BidLine.bid_id)
+        .join(Partida, Partida.id == BidLine.partida_id)
+        .join(Clave, Clave.id == Partida.clave_id)
+        .outerjoin(Supplier, Supplier.id == Bid.supplier_id)
+        .where(Bid.tender_id == tender_id, Bid.check == tendering.MATCHES)
+        .order_by(BidLine.partida_number, BidLine.bid_id)
+    )
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Evaluación técnica"
-    sheet.append(["Proposición", "Partida", "Requisito", "Cumple", "Motivo"])
-    for verdict in propose_verdicts(db, tender_id):
-        sheet.append(
-            [
-                verdict.bid_id,
-                verdict.partida,
-                verdict.requirement,
-                "Sí" if verdict.complies else "No",
-                verdict.reason,
-            ]
-        )
+    sheet.title = _SHEET_TITLE
+    sheet.append(list(SHEET_HEADER))
+    for bid_id, number, clave, rfc, name, registro, presentation, manufacturer in rows:
+        for requirement in REQUIREMENTS:
+            proposal = proposals[(bid_id, number, requirement)]
+            complies, reason, evaluator = recorded.get(
+                (bid_id, number, requirement), (None, None, None)
+            )
+            sheet.append(
+                [
+                    bid_id,
+                    number,
+                    clave,
+                    rfc,
+                    name,
+                    registro,
+                    presentation,
+                    manufacturer,
+                    requirement,
+                    f"{'Sí' if proposal.complies else 'No'}: {proposal.reason}",
+                    None if complies is None else ("Sí" if complies else "No"),
+                    reason,
+                    evaluator,
+                ]
+            )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
 def read_verdicts(content: bytes, filename: str) -> list[Verdict]:
-    """The verdicts of a filled evaluation sheet; every problem at once."""
+    """The verdicts of a filled evaluation sheet; every problem at once. A row whose «Cumple»
+    and «Motivo» are both blank gives no verdict (one not decided yet)."""
     header = None
     for sheet in read_sheets(content, filename):
         header = find_header(sheet, (BID, PARTIDA, REQUIREMENT, COMPLIES, REASON))
@@ -878,6 +1086,8 @@ def read_verdicts(content: bytes, filename: str) -> list[Verdict]:
         requirement = (text(header.value(row, REQUIREMENT.key)) or "").strip()
         answer = fold(text(header.value(row, COMPLIES.key)) or "")
         reason = text(header.value(row, REASON.key)) or ""
+        if not answer and not reason.strip():
+            continue
         try:
             partida = int(str(raw_partida).strip())
         except ValueError:
@@ -896,7 +1106,7 @@ def read_verdicts(content: bytes, filename: str) -> list[Verdict]:
                 )
             )
             continue
-        verdicts.append(Verdict(bid, partida, requirement, answer in YES, reason))
+        verdicts.append(Verdict(bid, partida, requirement, answer in YES, reason, row=number))
     if problems:
         raise ValidationFailed(
             f"«{filename}»: {len(problems)} problema(s); no se registró ninguna evaluación.",
