@@ -723,13 +723,14 @@ def test_the_sheet_sent_back_as_downloaded_keeps_a_no_and_the_fallo_does_not_awa
         tender_id=opened.tender.id,
         verdicts=service.read_verdicts(sheet, "evaluacion.xlsx"),
     )
-    assert (recorded.new, recorded.changed, recorded.unchanged) == (0, 0, 7 * 4)
-    assert ledger.head(world.db) == head  # nothing changed, nothing written
+    untouched = ledger.head(world.db) == head
     world.clock.set(opened.tender.fallo_at)
     service.issue_fallo(world.buyer(), tender_id=opened.tender.id, mode=rules.Mode.LOWEST)
 
     assert not recorded_verdicts(world, opened.tender)[(opened.bids["d"], 3, "registro_sanitario")]
     assert [w[0] for w in awarded(world.db, opened.tender)[3]] == [opened.bids["c"]]
+    assert untouched  # nothing changed, nothing written
+    assert (recorded.new, recorded.changed, recorded.unchanged) == (0, 0, 7 * 4)
 
 
 def test_a_sheet_that_changes_recorded_verdicts_lists_them_and_needs_confirmation(
