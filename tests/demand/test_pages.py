@@ -401,9 +401,7 @@ def test_typing_min_tab_max_quickly_saves_every_keystroke(
         typed[PARACETAMOL] = (str(4000 + round_), str(10000 - round_))
         for clave in (new[round_], PARACETAMOL):
             type_row(page, clave, *typed[clave], delay=delay)
-        expect(page.get_by_label(f"Máximo de {PARACETAMOL}")).to_have_value(
-            typed[PARACETAMOL][1]
-        )
+        expect(page.get_by_label(f"Máximo de {PARACETAMOL}")).to_have_value(typed[PARACETAMOL][1])
         for clave in (new[round_], PARACETAMOL):
             expect(page.locator(f"#linea-{clave.replace('.', '-')} td.state")).to_contain_text(
                 "Guardado"
