@@ -503,9 +503,7 @@ def test_a_supplier_rename_waits_for_the_buyer(ctx: Context) -> None:
     assert (stored.razon_social, stored.version) == ("Única SA", 1)
     assert rename.status is RenameStatus.pendiente
     assert [r.new_name for r in service.pending_renames(ctx.db)] == ["Única Dos SA"]
-    assert [e.data()["new"] for e in entries(ctx.db, "supplier.rename.request")] == [
-        "Única Dos SA"
-    ]
+    assert [e.data()["new"] for e in entries(ctx.db, "supplier.rename.request")] == ["Única Dos SA"]
     with pytest.raises(Conflict, match="pendiente"):
         service.update_supplier(supplier_ctx, rfc=CLEAN_RFC, version=1, razon_social="Otra SA")
 
@@ -586,7 +584,11 @@ def test_a_self_registered_supplier_is_pending_until_verified(ctx: Context) -> N
 
     with pytest.raises(ValidationFailed) as missing:
         service.verify_supplier(
-            ctx, rfc=CLEAN_RFC, tax_certificate="123", articles_of_incorporation="", representative=""
+            ctx,
+            rfc=CLEAN_RFC,
+            tax_certificate="123",
+            articles_of_incorporation="",
+            representative="",
         )
     assert [p.field for p in missing.value.problems] == [
         "articles_of_incorporation",
@@ -713,9 +715,7 @@ def test_sixty_failures_are_a_few_private_ledger_entries(ctx: Context) -> None:
     assert outcomes.count("401") == rules.ACCOUNT_LIMIT.failures
     logged = list(
         ctx.db.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.action.like("login.%"))
-            .order_by(LedgerEntry.seq)
+            select(LedgerEntry).where(LedgerEntry.action.like("login.%")).order_by(LedgerEntry.seq)
         )
     )
     assert [(e.action, e.entity, e.public) for e in logged] == [
