@@ -510,7 +510,7 @@ def test_a_supplier_rename_waits_for_the_buyer(ctx: Context) -> None:
     service.approve_rename(ctx, rename_id=rename.id)
 
     assert (stored.razon_social, stored.version) == ("Única Dos SA", 2)
-    assert rename.status is RenameStatus.aprobado
+    assert service.get_rename(ctx.db, rename.id).status is RenameStatus.aprobado
     assert service.pending_renames(ctx.db) == []
 
 
@@ -605,7 +605,7 @@ def test_a_self_registered_supplier_is_pending_until_verified(ctx: Context) -> N
         representative="Ana Proveedora, poder en la escritura 23,456",
     )
 
-    assert supplier.status is SupplierStatus.verificado
+    assert service.get_supplier(ctx.db, CLEAN_RFC).status is SupplierStatus.verificado
     assert service.is_eligible(ctx.db, supplier)
     assert service.pending_suppliers(ctx.db) == []
     [verified] = entries(ctx.db, "supplier.verify")
