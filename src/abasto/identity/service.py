@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -242,17 +243,14 @@ def sign_in(ctx: Context, *, username: str, password: str, address: str) -> User
     account = username.strip().lower()[:120]
     keys = {"account": account, "address": address[:120]}
     throttles = {scope: _throttle_row(ctx.db, scope, key) for scope, key in keys.items()}
-    waits = [
-        wait
-        for row in throttles.values()
-        if (wait := _throttle_of(row).retry_after(ctx.now)) is not None
-    ]
+    waits: dict[str, int] = {}
+    for scope, row in throttles.items():
+        if (seconds := _throttle_of(row).retry_after(ctx.now)) is not None:
+            waits[scope] = seconds
+            row.refused += 1
     if waits:
-        for row in throttles.values():
-            if _throttle_of(row).retry_after(ctx.now) is not None:
-                row.refused += 1
         ctx.db.flush()
-        wait = max(waits)
+        wait = max(waits.values())
         raise TooManyRequests(
             "Demasiados intentos fallidos de inicio de sesión. "
             f"Espere {_minutes(wait)} antes de intentar de nuevo.",
@@ -280,14 +278,9 @@ def _minutes(seconds: int) -> str:
 def _throttle_row(db: Session, scope: str, key: str) -> LoginThrottle:
     """The row of this account or address, created if missing, locked until the commit so
     two failures at once on PostgreSQL both count."""
-    dialect = db.get_bind().dialect.name
-    dialect_insert: Any
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     db.execute(
-        dialect_insert(LoginThrottle)
+        dialect.insert(LoginThrottle)
         .values(scope=scope, key=key, window_start=_EPOCH, failures=0, refused=0)
         .on_conflict_do_nothing()
     )
