@@ -184,9 +184,9 @@ def make_user(
     ctx.db.flush()
 
 
-def bearer(client: TestClient, username: str) -> dict[str, str]:
+def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
     """Authorization headers of a fresh token for the user."""
-    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
     assert response.status_code == 201, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

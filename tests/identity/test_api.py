@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from abasto.core.clock import FixedClock
 from abasto.core.context import Context
+from abasto.core.ledger import LedgerEntry
 from abasto.identity import service
 from abasto.identity.rules import rfc_check_digit
 from tests.conftest import PASSWORD, bearer, make_user
@@ -190,9 +192,12 @@ def test_a_supplier_registers_itself_and_its_user_signs_in(client: TestClient) -
         "state_name": "Ciudad de México",
         "registered_on": None,
         "version": 1,
-        "eligible": True,
+        "status": "pendiente",
+        "eligible": False,
         "sanctions_count": 0,
         "sanctions": [],
+        "earlier_names": [],
+        "pending_rename": None,
     }
     me = client.get("/api/v1/me", headers=bearer(client, "ana.proveedora")).json()
     assert (me["role"], me["supplier"]) == ("proveedor", CLEAN_RFC)
@@ -265,8 +270,8 @@ def test_only_the_buyer_imports_the_list(client: TestClient, ctx: Context) -> No
 
 def test_a_stale_version_is_409(client: TestClient, ctx: Context) -> None:
     service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
-    make_user(ctx, "ana", "proveedor", supplier=CLEAN_RFC)
-    headers = bearer(client, "ana")
+    make_user(ctx, "compras", "comprador")
+    headers = bearer(client, "compras")
     read = client.get(f"/api/v1/suppliers/{CLEAN_RFC}").json()
 
     first = client.patch(
@@ -332,3 +337,161 @@ def test_institutions_list_and_detail(client: TestClient, ctx: Context) -> None:
         "state_name": "Ciudad de México",
     }
     assert missing.status_code == 404
+
+
+# ----- renames, verification, passwords and sign-in throttling (issue 14) --------------------
+
+
+def test_a_suppliers_rename_is_202_and_takes_effect_when_the_buyer_approves(
+    client: TestClient, ctx: Context
+) -> None:
+    service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
+    make_user(ctx, "ana", "proveedor", supplier=CLEAN_RFC)
+    make_user(ctx, "compras", "comprador")
+    supplier = bearer(client, "ana")
+
+    asked = client.patch(
+        f"/api/v1/suppliers/{CLEAN_RFC}",
+        headers=supplier,
+        json={"razon_social": "Única Dos SA", "version": 1},
+    )
+
+    assert asked.status_code == 202, asked.text
+    body = asked.json()
+    assert (body["razon_social"], body["version"]) == ("Única SA", 1)
+    assert body["pending_rename"]["new_name"] == "Única Dos SA"
+    assert client.get("/api/v1/supplier-renames", headers=supplier).status_code == 403
+    buyer = bearer(client, "compras")
+    [pending] = client.get("/api/v1/supplier-renames", headers=buyer).json()
+    assert (pending["rfc"], pending["old_name"], pending["status"]) == (
+        CLEAN_RFC,
+        "Única SA",
+        "pendiente",
+    )
+    refused = client.post(
+        f"/api/v1/supplier-renames/{pending['id']}/rejection", headers=buyer, json={"note": ""}
+    )
+    assert refused.status_code == 422
+
+    approved = client.post(
+        f"/api/v1/supplier-renames/{pending['id']}/approval", headers=buyer, json={}
+    )
+
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "aprobado"
+    detail = client.get(f"/api/v1/suppliers/{CLEAN_RFC}").json()
+    assert (detail["razon_social"], detail["version"], detail["earlier_names"]) == (
+        "Única Dos SA",
+        2,
+        ["Única SA"],
+    )
+    again = client.post(
+        f"/api/v1/supplier-renames/{pending['id']}/approval", headers=buyer, json={}
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("1234567890", "demasiado corta"), ("password1234", "más usadas")],
+)
+def test_self_registration_with_a_weak_password_is_422(
+    client: TestClient, password: str, message: str
+) -> None:
+    response = client.post("/api/v1/suppliers", json=registration(CLEAN_RFC, password=password))
+
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "password"
+    assert message in problem["message"]
+    assert "12" in problem["expected"]
+    assert client.get("/api/v1/suppliers").json()["total"] == 0
+
+
+def test_the_buyer_verifies_a_pending_supplier_with_its_documents(
+    client: TestClient, ctx: Context
+) -> None:
+    assert client.post("/api/v1/suppliers", json=registration(CLEAN_RFC)).status_code == 201
+    make_user(ctx, "compras", "comprador")
+    buyer = bearer(client, "compras")
+    documents = {
+        "tax_certificate": "19010123456",
+        "articles_of_incorporation": "Escritura 12,345, Notaría 10 de la CDMX",
+        "representative": "Ana Proveedora, poder en la escritura 23,456",
+    }
+
+    incomplete = client.post(
+        f"/api/v1/suppliers/{CLEAN_RFC}/verification",
+        headers=buyer,
+        json=documents | {"representative": " "},
+    )
+    verified = client.post(
+        f"/api/v1/suppliers/{CLEAN_RFC}/verification", headers=buyer, json=documents
+    )
+
+    assert incomplete.status_code == 422
+    assert [e["field"] for e in incomplete.json()["errors"]] == ["representative"]
+    assert verified.status_code == 200, verified.text
+    assert (verified.json()["status"], verified.json()["eligible"]) == ("verificado", True)
+    assert client.get("/api/v1/supplier-reviews", headers=buyer).json() == []
+
+
+def test_five_wrong_passwords_then_429_with_retry_after(
+    client: TestClient, ctx: Context, clock: FixedClock
+) -> None:
+    make_user(ctx, "ana.lopez", "auditor")
+    wrong = {"username": "ana.lopez", "password": "mala-contrasena"}
+    statuses = [client.post("/api/v1/auth/token", json=wrong).status_code for _ in range(5)]
+
+    blocked = client.post(
+        "/api/v1/auth/token", json={"username": "ana.lopez", "password": PASSWORD}
+    )
+
+    assert statuses == [401] * 5
+    assert blocked.status_code == 429, blocked.text
+    assert blocked.headers["content-type"] == "application/problem+json"
+    assert blocked.headers["retry-after"] == "900"
+    assert "Espere 15 minutos" in blocked.json()["detail"]
+    clock.advance(timedelta(seconds=900))
+    assert (
+        client.post(
+            "/api/v1/auth/token", json={"username": "ana.lopez", "password": PASSWORD}
+        ).status_code
+        == 201
+    )
+
+
+def test_one_address_failing_on_many_accounts_gets_429(client: TestClient, ctx: Context) -> None:
+    make_user(ctx, "ana.lopez", "auditor")
+    for i in range(20):
+        sprayed = {"username": f"usuario{i}", "password": "mala-contrasena"}
+        assert client.post("/api/v1/auth/token", json=sprayed).status_code == 401
+
+    blocked = client.post(
+        "/api/v1/auth/token", json={"username": "ana.lopez", "password": PASSWORD}
+    )
+
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) == 900
+
+
+def test_failed_sign_ins_are_grouped_private_ledger_entries(
+    client: TestClient, ctx: Context
+) -> None:
+    make_user(ctx, "ana.lopez", "auditor")
+    for i in range(60):
+        client.post("/api/v1/auth/token", json={"username": "ana.lopez", "password": f"mala-{i}"})
+
+    logged = [
+        (e.action, e.entity, e.public)
+        for e in ctx.db.scalars(
+            select(LedgerEntry).where(LedgerEntry.action.like("login.%")).order_by(LedgerEntry.seq)
+        )
+    ]
+    public = client.get("/api/v1/ledger", params={"per_page": 500}).text
+
+    assert logged == [
+        ("login.failed", "user:ana.lopez", False),
+        ("login.blocked", "user:ana.lopez", False),
+    ]
+    assert "login." not in public

@@ -121,7 +121,7 @@ def test_registration_form_shows_every_problem_next_to_its_field(client: TestCli
     assert "Corrija los 3 problemas señalados" in page
     assert "La fecha «011317» no existe en el calendario." in page
     assert "La razón social está vacía." in page
-    assert "La contraseña es demasiado corta." in page
+    assert "La contraseña es demasiado corta: tiene 5 caracteres." in page
     assert 'aria-describedby="error-rfc"' in response.text
     assert 'value="FAB011317K30"' in response.text
     assert 'value="ana.proveedora"' in response.text
@@ -198,3 +198,86 @@ def test_the_import_page_is_the_buyers(client: TestClient, ctx: Context) -> None
     assert client.get("/sancionados/importar").status_code == 401
     log_in(client, "ana")
     assert client.get("/sancionados/importar").status_code == 403
+
+
+# ----- the buyer's review and sign-in throttling (issue 14) ----------------------------------
+
+
+def test_the_buyer_verifies_a_registration_from_the_review_page(
+    client: TestClient, ctx: Context
+) -> None:
+    service.register_supplier_account(
+        ctx,
+        rfc=CLEAN_RFC,
+        razon_social="Farmacéutica de Prueba, S.A. de C.V.",
+        state_code=None,
+        username="ana.proveedora",
+        full_name="Ana Proveedora",
+        password=PASSWORD,
+    )
+    pending_page = text_of(client.get(f"/proveedores/{CLEAN_RFC}").text)
+    assert "Registro pendiente de verificación" in pending_page
+    make_user(ctx, "compras", "comprador")
+    log_in(client, "compras")
+
+    page = text_of(client.get("/comprador/proveedores").text)
+    assert "Registros pendientes de verificación (1)" in page
+    for document in ("Constancia de Situación Fiscal", "Acta constitutiva", "Representante legal"):
+        assert document in page
+    incomplete = client.post(
+        f"/comprador/proveedores/{CLEAN_RFC}/verificar", data={"tax_certificate": "19010123456"}
+    )
+    assert incomplete.status_code == 422
+    assert "Falta: Acta constitutiva." in text_of(incomplete.text)
+    done = client.post(
+        f"/comprador/proveedores/{CLEAN_RFC}/verificar",
+        data={
+            "tax_certificate": "19010123456",
+            "articles_of_incorporation": "Escritura 12,345, Notaría 10 de la CDMX",
+            "representative": "Ana Proveedora",
+        },
+    )
+
+    assert done.status_code == 200
+    assert "quedó verificado y ya puede participar" in text_of(done.text)
+    assert "Registros pendientes de verificación (0)" in text_of(done.text)
+    assert service.get_supplier_standing(ctx.db, CLEAN_RFC).eligible
+
+
+def test_the_buyer_approves_a_rename_from_the_review_page(client: TestClient, ctx: Context) -> None:
+    service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
+    make_user(ctx, "ana", "proveedor", supplier=CLEAN_RFC)
+    make_user(ctx, "compras", "comprador")
+    log_in(client, "ana")
+    client.patch(
+        f"/api/v1/suppliers/{CLEAN_RFC}", json={"razon_social": "Única Dos SA", "version": 1}
+    )
+    assert "pendiente de aprobación: «Única Dos SA»" in text_of(
+        client.get(f"/proveedores/{CLEAN_RFC}").text
+    )
+    client.post("/salir")
+    log_in(client, "compras")
+    [rename] = service.pending_renames(ctx.db)
+
+    assert "Única SA Única Dos SA" in text_of(client.get("/comprador/proveedores").text)
+    done = client.post(f"/comprador/cambios-de-nombre/{rename.id}/aprobar")
+
+    assert done.status_code == 200
+    assert "se llama ahora «Única Dos SA»" in text_of(done.text)
+    supplier_page = text_of(client.get(f"/proveedores/{CLEAN_RFC}").text)
+    assert "Nombres anteriores Única SA" in supplier_page
+
+
+def test_the_login_page_answers_429_after_five_failures(client: TestClient, ctx: Context) -> None:
+    make_user(ctx, "ana.lopez", "comprador")
+    for _ in range(5):
+        wrong = client.post(
+            "/entrar", data={"username": "ana.lopez", "password": "mala-contrasena"}
+        )
+        assert wrong.status_code == 401
+
+    blocked = client.post("/entrar", data={"username": "ana.lopez", "password": PASSWORD})
+
+    assert blocked.status_code == 429
+    assert blocked.headers["retry-after"] == "900"
+    assert "Demasiados intentos fallidos" in text_of(blocked.text)

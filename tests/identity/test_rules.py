@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+from datetime import timedelta
 
 import pytest
 
 from abasto.core.errors import ValidationFailed
+from abasto.identity import rules
 from abasto.identity.rules import (
     RFC_EXPECTED,
     STATES_BY_CODE,
@@ -333,3 +335,49 @@ def test_unit_kinds_read_in_spanish() -> None:
     assert [unit_kind_label("almacen", n) for n in (1, 2)] == ["almacén", "almacenes"]
     assert unit_kind_label("OOAD", 35) == "OOAD"
     assert unit_kind_label("otro") == "otro"
+
+
+# ----- passwords and sign-in throttling ------------------------------------------------------
+
+T0 = datetime.datetime(2026, 11, 2, 16, 0, tzinfo=datetime.UTC)
+
+
+def test_the_common_password_list_ships_with_the_package() -> None:
+    common = rules.common_passwords()
+    assert len(common) > 10_000
+    assert {"123456", "password", "qwerty123456", "contrasena", "1234567890"} <= common
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["1234567890", "12345678901", "123456789012", "Password1234", "!qwerty123456", "zzzzzzzzzzzz"],
+)
+def test_weak_passwords_are_refused(password: str) -> None:
+    [problem] = rules.password_problems(password)
+    assert problem.field == "password"
+    assert problem.value is None  # a password is never echoed back
+
+
+@pytest.mark.parametrize(
+    "password", ["abasto-demo-2026", "una frase larga y propia", "Tlacuache-verde-en-Oaxaca"]
+)
+def test_long_uncommon_passwords_pass(password: str) -> None:
+    assert rules.password_problems(password, username="ana.lopez") == []
+
+
+def test_a_throttle_blocks_at_the_limit_and_forgets_after_the_window() -> None:
+    limit = rules.ThrottleLimit(3, timedelta(minutes=15), timedelta(minutes=10))
+    throttle = None
+    for _ in range(2):
+        throttle = rules.after_failure(throttle, T0, limit)
+    assert throttle is not None
+    assert (throttle.failures, throttle.retry_after(T0)) == (2, None)
+
+    blocked = rules.after_failure(throttle, T0 + timedelta(seconds=30), limit)
+
+    assert blocked.retry_after(T0 + timedelta(seconds=30)) == 600
+    assert blocked.retry_after(T0 + timedelta(seconds=629, microseconds=1)) == 1
+    assert blocked.retry_after(T0 + timedelta(seconds=630)) is None
+    # Failures spread wider than the window never add up to a block.
+    spread = rules.after_failure(throttle, T0 + timedelta(minutes=15), limit)
+    assert (spread.failures, spread.window_start) == (1, T0 + timedelta(minutes=15))

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from abasto.core import ledger
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
-from abasto.core.errors import Conflict, Unauthorized, ValidationFailed
+from abasto.core.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from abasto.core.ledger import LedgerEntry
-from abasto.identity import service
-from abasto.identity.models import Role, Sanction, Supplier
+from abasto.identity import rules, service
+from abasto.identity.models import RenameStatus, Role, Sanction, Supplier, SupplierStatus, User
 from abasto.identity.rules import make_rfc
 from tests.conftest import PASSWORD, T0, make_user
 from tests.identity.test_sanctions import GOOD, HEADER, REAL_FILE, _csv, _with
@@ -479,3 +479,255 @@ def test_institutions_count_their_units_by_kind(ctx: Context) -> None:
         ("UMAE", ["IMSS-UMAE-25"]),
         ("almacen", ["IMSS-ALM"]),
     ]
+
+
+# ----- renames, verification and the sanction binding (issue 14, items 5 and 6) -------------
+
+
+def as_supplier(ctx: Context, rfc: str) -> Context:
+    """The supplier's own user acting, as a request of theirs would."""
+    make_user(ctx, f"rep.{rfc.lower()}", "proveedor", supplier=rfc)
+    user = ctx.db.scalars(select(User).where(User.username == f"rep.{rfc.lower()}")).one()
+    return Context(ctx.db, service.actor_of(user), ctx.now)
+
+
+def test_a_supplier_rename_waits_for_the_buyer(ctx: Context) -> None:
+    service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
+    supplier_ctx = as_supplier(ctx, CLEAN_RFC)
+
+    rename = service.update_supplier(
+        supplier_ctx, rfc=CLEAN_RFC, version=1, razon_social="Única Dos SA"
+    )
+
+    stored = service.get_supplier(ctx.db, CLEAN_RFC)
+    assert (stored.razon_social, stored.version) == ("Única SA", 1)
+    assert rename.status is RenameStatus.pendiente
+    assert [r.new_name for r in service.pending_renames(ctx.db)] == ["Única Dos SA"]
+    assert [e.data()["new"] for e in entries(ctx.db, "supplier.rename.request")] == ["Única Dos SA"]
+    with pytest.raises(Conflict, match="pendiente"):
+        service.update_supplier(supplier_ctx, rfc=CLEAN_RFC, version=1, razon_social="Otra SA")
+
+    service.approve_rename(ctx, rename_id=rename.id)
+
+    assert (stored.razon_social, stored.version) == ("Única Dos SA", 2)
+    assert service.get_rename(ctx.db, rename.id).status is RenameStatus.aprobado
+    assert service.pending_renames(ctx.db) == []
+
+
+def test_a_rejected_rename_leaves_the_name_and_says_why(ctx: Context) -> None:
+    service.register_supplier(ctx, rfc=CLEAN_RFC, razon_social="Única SA")
+    rename = service.update_supplier(
+        as_supplier(ctx, CLEAN_RFC), rfc=CLEAN_RFC, version=1, razon_social="Única Dos SA"
+    )
+    with pytest.raises(ValidationFailed):
+        service.reject_rename(ctx, rename_id=rename.id, note=" ")
+
+    service.reject_rename(ctx, rename_id=rename.id, note="La Constancia dice «Única SA».")
+
+    assert service.get_supplier(ctx.db, CLEAN_RFC).razon_social == "Única SA"
+    assert rename.status is RenameStatus.rechazado
+    with pytest.raises(Conflict):
+        service.approve_rename(ctx, rename_id=rename.id)
+
+
+def test_a_sanctioned_supplier_stays_barred_after_a_rename(ctx: Context) -> None:
+    supplier = register_sanctioned(ctx)
+    service.import_sanctions(ctx, content=small_list(SANCTIONED_NAME), filename="s.csv")
+    assert supplier.sanctioned
+    rename = service.update_supplier(
+        as_supplier(ctx, SANCTIONED_RFC),
+        rfc=SANCTIONED_RFC,
+        version=supplier.version,
+        razon_social="Nombre Nuevo Limpio, S.A. de C.V.",
+    )
+
+    service.approve_rename(ctx, rename_id=rename.id)
+
+    standing = service.get_supplier_standing(ctx.db, SANCTIONED_RFC)
+    assert standing.supplier.razon_social == "Nombre Nuevo Limpio, S.A. de C.V."
+    assert (standing.barred, standing.eligible, supplier.sanctioned) == (True, False, True)
+    assert [s.supplier_name for s in standing.sanctions] == [SANCTIONED_NAME]
+    # A later edition of the list still finds it under the name it had.
+    service.import_sanctions(ctx, content=small_list(SANCTIONED_NAME), filename="s2.csv")
+    assert not service.is_eligible(ctx.db, service.get_supplier(ctx.db, SANCTIONED_RFC))
+    # Lifted from the list, the supplier is free again: the binding follows the list.
+    service.import_sanctions(ctx, content=small_list("OTRA EMPRESA, S.A."), filename="s3.csv")
+    assert service.is_eligible(ctx.db, service.get_supplier(ctx.db, SANCTIONED_RFC))
+
+
+def test_a_renamed_supplier_is_matched_under_its_old_name_by_a_later_list(ctx: Context) -> None:
+    supplier = register_sanctioned(ctx)
+    service.update_supplier(
+        ctx, rfc=SANCTIONED_RFC, version=1, razon_social="Nombre Nuevo Limpio, S.A. de C.V."
+    )
+
+    summary = service.import_sanctions(ctx, content=small_list(SANCTIONED_NAME), filename="s.csv")
+
+    assert summary.newly_matched == (SANCTIONED_RFC,)
+    assert supplier.sanctioned
+    assert not service.is_eligible(ctx.db, supplier)
+
+
+def test_a_self_registered_supplier_is_pending_until_verified(ctx: Context) -> None:
+    supplier, _ = service.register_supplier_account(
+        ctx,
+        rfc=CLEAN_RFC,
+        razon_social="Farmacéutica de Prueba, S.A. de C.V.",
+        state_code="09",
+        username="ana.proveedora",
+        full_name="Ana Proveedora",
+        password=PASSWORD,
+    )
+    assert supplier.status is SupplierStatus.pendiente
+    assert not service.is_eligible(ctx.db, supplier)
+    assert service.pending_suppliers(ctx.db) == [supplier]
+
+    with pytest.raises(ValidationFailed) as missing:
+        service.verify_supplier(
+            ctx,
+            rfc=CLEAN_RFC,
+            tax_certificate="123",
+            articles_of_incorporation="",
+            representative="",
+        )
+    assert [p.field for p in missing.value.problems] == [
+        "articles_of_incorporation",
+        "representative",
+        "tax_certificate",
+    ]
+    assert supplier.status is SupplierStatus.pendiente
+
+    service.verify_supplier(
+        ctx,
+        rfc=CLEAN_RFC,
+        tax_certificate="19010123456",
+        articles_of_incorporation="Escritura 12,345, Notaría 10 de la CDMX, 01/02/2001",
+        representative="Ana Proveedora, poder en la escritura 23,456",
+    )
+
+    assert service.get_supplier(ctx.db, CLEAN_RFC).status is SupplierStatus.verificado
+    assert service.is_eligible(ctx.db, supplier)
+    assert service.pending_suppliers(ctx.db) == []
+    [verified] = entries(ctx.db, "supplier.verify")
+    assert verified.public
+    assert "Ana Proveedora" not in verified.payload
+
+
+def test_the_buyer_rejects_a_registration_saying_why(ctx: Context) -> None:
+    supplier, _ = service.register_supplier_account(
+        ctx,
+        rfc=CLEAN_RFC,
+        razon_social="Farmacéutica de Prueba, S.A. de C.V.",
+        state_code=None,
+        username="ana.proveedora",
+        full_name="Ana Proveedora",
+        password=PASSWORD,
+    )
+    service.reject_supplier(ctx, rfc=CLEAN_RFC, note="La Constancia es de otro RFC.")
+    assert supplier.status is SupplierStatus.rechazado
+    assert not service.is_eligible(ctx.db, supplier)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("1234567890", "demasiado corta"),
+        ("Contraseña1", "demasiado corta"),
+        ("123456789012", "más usadas"),
+        ("password1234", "más usadas"),
+        ("Qwerty123456!", "más usadas"),
+        ("aaaaaaaaaaaa", "más usadas"),
+        ("ana.proveedora-2026", "nombre de usuario"),
+    ],
+)
+def test_a_weak_password_is_refused_saying_why(ctx: Context, password: str, message: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        service.register_supplier_account(
+            ctx,
+            rfc=CLEAN_RFC,
+            razon_social="Farmacéutica de Prueba, S.A. de C.V.",
+            state_code=None,
+            username="ana.proveedora",
+            full_name="Ana Proveedora",
+            password=password,
+        )
+    [problem] = refused.value.problems
+    assert problem.field == "password"
+    assert message in problem.message
+    assert "12" in (problem.expected or "")
+    assert password not in str(refused.value)
+    assert ctx.db.scalar(select(func.count()).select_from(Supplier)) == 0
+
+
+# ----- sign-in throttling (issue 14, item 7) -------------------------------------------------
+
+
+def attempt(ctx: Context, password: str, *, user: str = "ana.lopez", at: str = "10.0.0.1") -> str:
+    """What one sign-in attempt came to: "ok", "401" or "429 <retry after>"."""
+    try:
+        service.sign_in(ctx, username=user, password=password, address=at)
+    except Unauthorized:
+        return "401"
+    except TooManyRequests as exc:
+        return f"429 {exc.retry_after}"
+    return "ok"
+
+
+def later(ctx: Context, delta: timedelta) -> Context:
+    return Context(ctx.db, ctx.actor, ctx.now + delta)
+
+
+def test_an_account_is_blocked_after_five_failures_from_any_address(ctx: Context) -> None:
+    make_user(ctx, "ana.lopez", "comprador")
+    limit = rules.ACCOUNT_LIMIT
+    tries = [attempt(ctx, "mala-contrasena", at=f"10.0.0.{i}") for i in range(limit.failures)]
+    assert tries == ["401"] * limit.failures
+
+    # Blocked even with the right password and from a new address, for the whole block.
+    assert attempt(ctx, PASSWORD, at="10.9.9.9") == f"429 {int(limit.block.total_seconds())}"
+    assert attempt(later(ctx, limit.block - timedelta(seconds=1)), PASSWORD) == "429 1"
+    assert attempt(later(ctx, limit.block), PASSWORD) == "ok"
+
+
+def test_an_address_is_blocked_after_failures_on_many_accounts(ctx: Context) -> None:
+    make_user(ctx, "ana.lopez", "comprador")
+    limit = rules.ADDRESS_LIMIT
+    tries = [attempt(ctx, "mala-contrasena", user=f"usuario{i}") for i in range(limit.failures)]
+    assert tries == ["401"] * limit.failures
+
+    assert attempt(ctx, PASSWORD).startswith("429 ")
+    assert attempt(ctx, PASSWORD, at="10.0.0.2") == "ok"
+
+
+def test_a_success_clears_the_accounts_count(ctx: Context) -> None:
+    make_user(ctx, "ana.lopez", "comprador")
+    for _ in range(rules.ACCOUNT_LIMIT.failures - 1):
+        attempt(ctx, "mala-contrasena")
+    assert attempt(ctx, PASSWORD) == "ok"
+    assert attempt(ctx, "mala-contrasena") == "401"
+    assert attempt(ctx, PASSWORD) == "ok"
+
+
+def test_sixty_failures_are_a_few_private_ledger_entries(ctx: Context) -> None:
+    make_user(ctx, "ana.lopez", "comprador")
+    outcomes = [attempt(ctx, f"mala-contrasena-{i}") for i in range(60)]
+
+    assert outcomes.count("401") == rules.ACCOUNT_LIMIT.failures
+    logged = list(
+        ctx.db.scalars(
+            select(LedgerEntry).where(LedgerEntry.action.like("login.%")).order_by(LedgerEntry.seq)
+        )
+    )
+    assert [(e.action, e.entity, e.public) for e in logged] == [
+        ("login.failed", "user:ana.lopez", False),
+        ("login.blocked", "user:ana.lopez", False),
+    ]
+    assert logged[1].data()["failures"] == rules.ACCOUNT_LIMIT.failures
+    assert "mala-contrasena" not in logged[0].payload + logged[1].payload
+
+    # The next window's first failure reports what the blocked one held, refusals included.
+    after = later(ctx, rules.ACCOUNT_LIMIT.block)
+    assert attempt(after, "mala-contrasena") == "401"
+    opened = entries(ctx.db, "login.failed")[-1].data()
+    assert opened["previous_window"]["failures"] == rules.ACCOUNT_LIMIT.failures
+    assert opened["previous_window"]["refused"] == 60 - rules.ACCOUNT_LIMIT.failures

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from httpx2 import Response
 from sqlalchemy import select
 
 from abasto.core.ledger import LedgerEntry
+from abasto.identity.rules import make_rfc
 from abasto.tendering import rules, service
 from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Tender
@@ -242,6 +243,90 @@ def test_a_sanctioned_supplier_is_a_403_naming_the_sanction(
     )
     assert f"expediente {SANCTION_FILE_NUMBER}" in body["detail"]
     assert PARTIES["sancionado"].rfc in body["detail"]
+
+
+def test_a_sanctioned_supplier_that_renames_itself_is_still_refused(
+    client: TestClient, world: World
+) -> None:
+    """Issue 14, item 5: a new razón social does not shed a sanction bound to the RFC."""
+    tender = world.tender()
+    sanctioned = PARTIES["sancionado"]
+    headers = as_(client, "sancionado")
+    version = client.get(f"/api/v1/suppliers/{sanctioned.rfc}").json()["version"]
+
+    renamed = client.patch(
+        f"/api/v1/suppliers/{sanctioned.rfc}",
+        headers=headers,
+        json={"razon_social": "Distribuidora Limpia, S.A. de C.V.", "version": version},
+    )
+    assert renamed.status_code == 202, renamed.text
+    assert renamed.json()["razon_social"] == sanctioned.name
+    pending = problem(
+        client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")), headers=headers),
+        403,
+    )
+    assert f"expediente {SANCTION_FILE_NUMBER}" in pending["detail"]
+
+    buyer = as_(client, "comprador")
+    [request] = client.get("/api/v1/supplier-renames", headers=buyer).json()
+    approved = client.post(
+        f"/api/v1/supplier-renames/{request['id']}/approval", headers=buyer, json={}
+    )
+    assert approved.status_code == 200, approved.text
+    detail = client.get(f"/api/v1/suppliers/{sanctioned.rfc}").json()
+    assert detail["razon_social"] == "Distribuidora Limpia, S.A. de C.V."
+    assert (detail["eligible"], detail["earlier_names"]) == (False, [sanctioned.name])
+
+    after = problem(
+        client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")), headers=headers),
+        403,
+    )
+    assert f"expediente {SANCTION_FILE_NUMBER}" in after["detail"]
+    assert sanctioned.rfc in after["detail"]
+
+
+def test_a_self_registered_supplier_bids_only_once_verified(
+    client: TestClient, world: World
+) -> None:
+    """Issue 14, item 6: registering oneself does not admit one to a tender."""
+    tender = world.tender()
+    rfc = make_rfc("NUE", date(2020, 1, 15), "X1")
+    registered = client.post(
+        "/api/v1/suppliers",
+        json={
+            "rfc": rfc,
+            "razon_social": "Empresa Recién Llegada, S.A. de C.V.",
+            "username": "recien.llegada",
+            "full_name": "Representante Nuevo",
+            "password": "una frase larga y propia",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["supplier"]["status"] == "pendiente"
+    headers = bearer(client, "recien.llegada", "una frase larga y propia")
+
+    refused = problem(
+        client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")), headers=headers),
+        403,
+    )
+    assert "pendiente de verificación" in refused["detail"]
+
+    buyer = as_(client, "comprador")
+    assert [s["rfc"] for s in client.get("/api/v1/supplier-reviews", headers=buyer).json()] == [rfc]
+    verified = client.post(
+        f"/api/v1/suppliers/{rfc}/verification",
+        headers=buyer,
+        json={
+            "tax_certificate": "20010112345",
+            "articles_of_incorporation": "Escritura 1,234, Notaría 5 de Jalisco, 15/01/2020",
+            "representative": "Representante Nuevo, poder en la misma escritura",
+        },
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["status"] == "verificado"
+
+    sent = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")), headers=headers)
+    assert sent.status_code == 201, sent.text
 
 
 # ----- sealed bids ---------------------------------------------------------------------------

@@ -62,6 +62,24 @@ def _supplier_patch() -> dict[str, Any]:
     return {"json": {"razon_social": "Farmacéutica de Prueba, S.A. de C.V.", "version": 1}}
 
 
+def _verification() -> dict[str, Any]:
+    return {
+        "json": {
+            "tax_certificate": "19010123456",
+            "articles_of_incorporation": "Escritura 1",
+            "representative": "Representante",
+        }
+    }
+
+
+def _rejection() -> dict[str, Any]:
+    return {"json": {"note": "Documentos incompletos"}}
+
+
+def _note() -> dict[str, Any]:
+    return {"json": {"note": ""}}
+
+
 def _login_form() -> dict[str, Any]:
     return {"data": {"username": "comprador", "password": PASSWORD}}
 
@@ -117,6 +135,17 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/suppliers/{rfc}"): Case(
         frozenset({C, P}), scope="supplier", body=_supplier_patch
     ),
+    ("GET", "/api/v1/supplier-reviews"): Case(frozenset({C})),
+    ("POST", "/api/v1/suppliers/{rfc}/verification"): Case(frozenset({C}), body=_verification),
+    ("POST", "/api/v1/suppliers/{rfc}/rejection"): Case(frozenset({C}), body=_rejection),
+    ("GET", "/api/v1/supplier-renames"): Case(frozenset({C})),
+    ("POST", "/api/v1/supplier-renames/{rename_id}/approval"): Case(frozenset({C}), body=_note),
+    ("POST", "/api/v1/supplier-renames/{rename_id}/rejection"): Case(frozenset({C}), body=_note),
+    ("GET", "/comprador/proveedores"): Case(frozenset({C})),
+    ("POST", "/comprador/proveedores/{rfc}/verificar"): Case(frozenset({C})),
+    ("POST", "/comprador/proveedores/{rfc}/rechazar"): Case(frozenset({C})),
+    ("POST", "/comprador/cambios-de-nombre/{rename_id}/aprobar"): Case(frozenset({C})),
+    ("POST", "/comprador/cambios-de-nombre/{rename_id}/rechazar"): Case(frozenset({C})),
     ("GET", "/api/v1/sanctions"): Case(PUBLIC),
     ("POST", "/api/v1/sanctions/imports"): Case(frozenset({C})),
     ("GET", "/instituciones"): Case(PUBLIC),
@@ -254,6 +283,7 @@ SAMPLE_PATH_VALUES = {
     "rfc": HOME_RFC,
     "round_name": "2027-2028",
     "tender_id": "999999",
+    "rename_id": "999999",
     "number": "1",
     "bid_id": "0" * 32,
     "ocid": "ocds-abasto-AB-2026-0001",

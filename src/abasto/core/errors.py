@@ -106,6 +106,17 @@ class Forbidden(AbastoError):
     title = "Acceso denegado"
 
 
+class TooManyRequests(AbastoError):
+    """Refused for now, not for good: ``retry_after`` seconds from now it may be tried again."""
+
+    status = 429
+    title = "Demasiados intentos"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(AbastoError):
     status = 413
     title = "Contenido demasiado grande"

@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from abasto.core.context import Context
+from abasto.core.errors import TooManyRequests, Unauthorized
 from abasto.identity import service
 from abasto.identity.models import Role
 from abasto.identity.schemas import (
     InstitutionDetailRead,
     InstitutionRead,
     MeRead,
+    RenameDecision,
+    RenameRead,
     SanctionPage,
     SanctionRead,
     SanctionsImportRead,
@@ -22,11 +25,14 @@ from abasto.identity.schemas import (
     SupplierDetailRead,
     SupplierPage,
     SupplierRead,
+    SupplierRejection,
     SupplierUpdate,
+    SupplierVerification,
     TokenCreate,
     TokenRead,
 )
-from abasto.web.deps import ANY_USER, allow, app_state, public
+from abasto.web.deps import ANY_USER, allow, app_state, client_address, public
+from abasto.web.errors import error_response
 
 router = APIRouter(prefix="/api/v1", tags=["identidad"])
 
@@ -38,12 +44,24 @@ PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados po
 Search = Annotated[str, Query(max_length=200, description="RFC o parte del nombre.")]
 
 
-@router.post("/auth/token", response_model=TokenRead, status_code=201)
+@router.post(
+    "/auth/token",
+    response_model=TokenRead,
+    status_code=201,
+    responses={429: {"description": "Demasiados intentos fallidos; vea Retry-After."}},
+)
 def create_token(
     body: TokenCreate, request: Request, ctx: Annotated[Context, Depends(public)]
-) -> TokenRead:
-    """Exchange a username and password for a bearer token."""
-    user = service.authenticate(ctx.db, username=body.username, password=body.password)
+) -> TokenRead | Response:
+    """Exchange a username and password for a bearer token; 429 with Retry-After when the
+    account or the address failed too often."""
+    try:
+        user = service.sign_in(
+            ctx, username=body.username, password=body.password, address=client_address(request)
+        )
+    except (Unauthorized, TooManyRequests) as exc:
+        # Answered, not raised: the failure's count must commit with this request.
+        return error_response(request, exc)
     ttl = timedelta(days=app_state(request).settings.token_ttl_days)
     secret = service.issue_credential(
         Context(ctx.db, service.actor_of(user), ctx.now),
@@ -110,8 +128,9 @@ def search_suppliers(
 
 @router.get("/suppliers/{rfc}", response_model=SupplierDetailRead)
 def get_supplier(rfc: str, ctx: Annotated[Context, Depends(public)]) -> SupplierDetailRead:
-    """One supplier with every row of the sanctions list that names it."""
-    return SupplierDetailRead.of_detail(service.get_supplier_standing(ctx.db, rfc))
+    """One supplier with every row of the sanctions list that names it under any name it has
+    borne, and its rename request awaiting the buyer, if any."""
+    return _supplier_detail(ctx, rfc)
 
 
 @router.post("/suppliers", response_model=SupplierCreated, status_code=201)
@@ -128,21 +147,100 @@ def register_supplier(
         full_name=body.full_name,
         password=body.password,
     )
-    standing = service.get_supplier_standing(ctx.db, supplier.rfc)
-    return SupplierCreated(supplier=SupplierDetailRead.of_detail(standing), username=user.username)
+    return SupplierCreated(supplier=_supplier_detail(ctx, supplier.rfc), username=user.username)
 
 
-@router.patch("/suppliers/{rfc}", response_model=SupplierDetailRead)
+@router.patch(
+    "/suppliers/{rfc}",
+    response_model=SupplierDetailRead,
+    responses={202: {"description": "Cambio registrado, pendiente de aprobación del comprador."}},
+)
 def update_supplier(
     rfc: str,
     body: SupplierUpdate,
+    response: Response,
     ctx: Annotated[Context, Depends(allow(Role.proveedor, Role.comprador))],
 ) -> SupplierDetailRead:
-    """Change the razón social (the supplier itself, or the buyer); 409 when `version` is stale."""
-    supplier = service.update_supplier(
+    """Ask to change the razón social: 202 while the buyer has not approved it (the name in
+    force stays), 200 when the buyer made it; 409 when `version` is stale or a request is
+    already pending."""
+    rename = service.update_supplier(
         ctx, rfc=rfc, version=body.version, razon_social=body.razon_social
     )
-    return SupplierDetailRead.of_detail(service.get_supplier_standing(ctx.db, supplier.rfc))
+    if rename.status.value == "pendiente":
+        response.status_code = 202
+    return _supplier_detail(ctx, rename.supplier.rfc)
+
+
+def _supplier_detail(ctx: Context, rfc: str) -> SupplierDetailRead:
+    standing = service.get_supplier_standing(ctx.db, rfc)
+    return SupplierDetailRead.of_detail(standing, service.pending_rename(ctx.db, standing.supplier))
+
+
+@router.get("/supplier-reviews", response_model=list[SupplierRead])
+def pending_suppliers(
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+) -> list[SupplierRead]:
+    """Self-registered suppliers awaiting verification of their documents, oldest first."""
+    return [
+        SupplierRead.of(s) for s in service.standings(ctx.db, service.pending_suppliers(ctx.db))
+    ]
+
+
+@router.post("/suppliers/{rfc}/verification", response_model=SupplierDetailRead)
+def verify_supplier(
+    rfc: str,
+    body: SupplierVerification,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+) -> SupplierDetailRead:
+    """The buyer saw the Constancia de Situación Fiscal, the acta constitutiva and the legal
+    representative's power: the supplier may bid from now on."""
+    supplier = service.verify_supplier(
+        ctx,
+        rfc=rfc,
+        tax_certificate=body.tax_certificate,
+        articles_of_incorporation=body.articles_of_incorporation,
+        representative=body.representative,
+    )
+    return _supplier_detail(ctx, supplier.rfc)
+
+
+@router.post("/suppliers/{rfc}/rejection", response_model=SupplierDetailRead)
+def reject_supplier(
+    rfc: str,
+    body: SupplierRejection,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+) -> SupplierDetailRead:
+    """The buyer refuses a pending registration, saying why."""
+    supplier = service.reject_supplier(ctx, rfc=rfc, note=body.note)
+    return _supplier_detail(ctx, supplier.rfc)
+
+
+@router.get("/supplier-renames", response_model=list[RenameRead])
+def pending_renames(ctx: Annotated[Context, Depends(allow(Role.comprador))]) -> list[RenameRead]:
+    """Requests to change a razón social awaiting the buyer, oldest first."""
+    return [RenameRead.of(r) for r in service.pending_renames(ctx.db)]
+
+
+@router.post("/supplier-renames/{rename_id}/approval", response_model=RenameRead)
+def approve_rename(
+    rename_id: int,
+    body: RenameDecision,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+) -> RenameRead:
+    """Apply the new razón social; the earlier names stay matched against the sanctions list."""
+    service.approve_rename(ctx, rename_id=rename_id, note=body.note)
+    return RenameRead.of(service.get_rename(ctx.db, rename_id))
+
+
+@router.post("/supplier-renames/{rename_id}/rejection", response_model=RenameRead)
+def reject_rename(
+    rename_id: int,
+    body: RenameDecision,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+) -> RenameRead:
+    """Refuse the new razón social, saying why; the name in force stays."""
+    return RenameRead.of(service.reject_rename(ctx, rename_id=rename_id, note=body.note))
 
 
 # ----- the sanctions list --------------------------------------------------------------------

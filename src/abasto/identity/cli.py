@@ -96,7 +96,7 @@ def register_supplier(
         )
         standing = service.get_supplier_standing(ctx.db, supplier.rfc)
     say(f"Proveedor «{supplier.razon_social}» registrado con el RFC {supplier.rfc}.")
-    if standing.eligible:
+    if not standing.barred:
         return
     say(f"NO ELEGIBLE: aparece en la lista de sancionados ({len(standing.sanctions)} sanción(es)):")
     for sanction in standing.sanctions:

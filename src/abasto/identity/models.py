@@ -93,6 +93,21 @@ class Unit(Base):
     institution: Mapped[Institution] = relationship(back_populates="units")
 
 
+class SupplierStatus(enum.StrEnum):
+    """Where a supplier's registration stands; only a ``verificado`` supplier takes part."""
+
+    pendiente = "pendiente"
+    verificado = "verificado"
+    rechazado = "rechazado"
+
+
+SUPPLIER_STATUS_LABELS = {
+    SupplierStatus.pendiente: "Pendiente de verificación",
+    SupplierStatus.verificado: "Verificado",
+    SupplierStatus.rechazado: "Rechazado",
+}
+
+
 class Supplier(Base):
     __tablename__ = "suppliers"
 
@@ -105,8 +120,69 @@ class Supplier(Base):
     registered_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[SupplierStatus] = mapped_column(
+        Enum(SupplierStatus, native_enum=False, length=12), default=SupplierStatus.pendiente
+    )
+    # Whether a sanction on the list names any name this RFC has borne: kept by the import,
+    # registration and approved renames, so a bid reads one column instead of matching names.
+    sanctioned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the buyer checked before verifying (or why it refused): the documents' references.
+    tax_certificate: Mapped[str | None] = mapped_column(String(40))
+    articles_of_incorporation: Mapped[str | None] = mapped_column(String(200))
+    representative: Mapped[str | None] = mapped_column(String(200))
+    review_note: Mapped[str | None] = mapped_column(String(500))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    names: Mapped[list[SupplierName]] = relationship(
+        back_populates="supplier", order_by="SupplierName.id", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class SupplierName(Base):
+    """Every razón social an RFC has borne: the sanctions list is matched against all of them,
+    so a rename never leaves a sanction behind."""
+
+    __tablename__ = "supplier_names"
+    __table_args__ = (UniqueConstraint("supplier_id", "normalised_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"))
+    razon_social: Mapped[str] = mapped_column(String(300))
+    normalised_name: Mapped[str] = mapped_column(String(300), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    supplier: Mapped[Supplier] = relationship(back_populates="names")
+
+
+class RenameStatus(enum.StrEnum):
+    pendiente = "pendiente"
+    aprobado = "aprobado"
+    rechazado = "rechazado"
+
+
+class SupplierRename(Base):
+    """A requested change of razón social; it takes effect only when the buyer approves it."""
+
+    __tablename__ = "supplier_renames"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(
+        ForeignKey("suppliers.id", ondelete="CASCADE"), index=True
+    )
+    old_name: Mapped[str] = mapped_column(String(300))
+    new_name: Mapped[str] = mapped_column(String(300))
+    status: Mapped[RenameStatus] = mapped_column(
+        Enum(RenameStatus, native_enum=False, length=12), default=RenameStatus.pendiente
+    )
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    supplier: Mapped[Supplier] = relationship()
 
 
 class Sanction(Base):
@@ -160,3 +236,20 @@ class Credential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins of one account or one address in the current window.
+
+    In the database, not in a process, so every worker behind the proxy counts the same
+    failures; ``refused`` counts the attempts turned away (429) while blocked.
+    """
+
+    __tablename__ = "login_throttles"
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # "account" or "address"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

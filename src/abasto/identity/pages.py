@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -9,14 +10,21 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from abasto.core.context import Context
-from abasto.core.errors import Conflict, Problem, Unauthorized, ValidationFailed
+from abasto.core.errors import (
+    AbastoError,
+    Conflict,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
 from abasto.identity import service
-from abasto.identity.models import Role, User
+from abasto.identity.models import SUPPLIER_STATUS_LABELS, Role, User
 from abasto.identity.rules import STATES, STATES_BY_CODE, unit_kind_label
 from abasto.tendering import rules as tendering_rules
 from abasto.transparency.portal import service as portal
 from abasto.transparency.redflags import service as redflags
-from abasto.web.deps import ANY_USER, SESSION_COOKIE, allow, app_state, public
+from abasto.web.deps import ANY_USER, SESSION_COOKIE, allow, app_state, client_address, public
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -47,17 +55,23 @@ def login(
     siguiente: Annotated[str, Form()] = "/",
 ) -> Response:
     try:
-        user = service.authenticate(ctx.db, username=username, password=password)
-    except Unauthorized as exc:
-        return render(
+        user = service.sign_in(
+            ctx, username=username, password=password, address=client_address(request)
+        )
+    except (Unauthorized, TooManyRequests) as exc:
+        # Rendered, not raised: the failure's count commits with this request.
+        response = render(
             request,
             "identity/login.html",
             ctx,
-            status_code=401,
+            status_code=exc.status,
             siguiente=_safe_next(siguiente),
             error=exc.detail,
             username=username,
         )
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     return _start_session(request, ctx, user, _safe_next(siguiente))
 
 
@@ -246,6 +260,8 @@ def supplier_page(
         "identity/supplier.html",
         ctx,
         standing=standing,
+        pending=service.pending_rename(ctx.db, standing.supplier),
+        supplier_status_labels=SUPPLIER_STATUS_LABELS,
         flags=redflags.section(ctx.db, query={"proveedor": rfc}, rfc=rfc),
         record=portal.supplier_record(ctx.db, rfc=rfc),
         status_labels=tendering_rules.STATUS_LABELS,
@@ -279,3 +295,109 @@ def sanctions_import(
         expected="el CSV de proveedores y contratistas sancionados publicado por la SFP",
         run=lambda content, name: service.import_sanctions(ctx, content=content, filename=name),
     )
+
+
+# ----- the buyer's review: self-registered suppliers and renames ------------------------------
+
+
+@router.get("/comprador/proveedores")
+def review_page(
+    request: Request, ctx: Annotated[Context, Depends(allow(Role.comprador))]
+) -> Response:
+    return _review(request, ctx)
+
+
+def _review(
+    request: Request,
+    ctx: Context,
+    *,
+    error: AbastoError | None = None,
+    subject: str | None = None,
+    done: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "identity/review.html",
+        ctx,
+        status_code=error.status if error else 200,
+        suppliers=service.standings(ctx.db, service.pending_suppliers(ctx.db)),
+        renames=service.pending_renames(ctx.db),
+        documents=service.VERIFICATION_DOCUMENTS,
+        error=error,
+        subject=subject,
+        done=done,
+    )
+
+
+def _decided(request: Request, ctx: Context, subject: str, decide: Callable[[], str]) -> Response:
+    """Run one review decision; a refusal re-renders the page with it, having written nothing."""
+    try:
+        done = decide()
+    except (ValidationFailed, Conflict) as exc:
+        ctx.db.rollback()
+        return _review(request, ctx, error=exc, subject=subject)
+    return _review(request, ctx, done=done)
+
+
+@router.post("/comprador/proveedores/{rfc}/verificar")
+def verify_supplier(
+    request: Request,
+    rfc: str,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    tax_certificate: Annotated[str, Form(max_length=40)] = "",
+    articles_of_incorporation: Annotated[str, Form(max_length=400)] = "",
+    representative: Annotated[str, Form(max_length=400)] = "",
+) -> Response:
+    def decide() -> str:
+        supplier = service.verify_supplier(
+            ctx,
+            rfc=rfc,
+            tax_certificate=tax_certificate,
+            articles_of_incorporation=articles_of_incorporation,
+            representative=representative,
+        )
+        return f"{supplier.razon_social} ({supplier.rfc}) quedó verificado y ya puede participar."
+
+    return _decided(request, ctx, rfc, decide)
+
+
+@router.post("/comprador/proveedores/{rfc}/rechazar")
+def reject_supplier(
+    request: Request,
+    rfc: str,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    def decide() -> str:
+        supplier = service.reject_supplier(ctx, rfc=rfc, note=note)
+        return f"Se rechazó el registro de {supplier.razon_social} ({supplier.rfc})."
+
+    return _decided(request, ctx, rfc, decide)
+
+
+@router.post("/comprador/cambios-de-nombre/{rename_id}/aprobar")
+def approve_rename(
+    request: Request,
+    rename_id: int,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    def decide() -> str:
+        supplier = service.approve_rename(ctx, rename_id=rename_id, note=note)
+        return f"{supplier.rfc} se llama ahora «{supplier.razon_social}»."
+
+    return _decided(request, ctx, f"cambio-{rename_id}", decide)
+
+
+@router.post("/comprador/cambios-de-nombre/{rename_id}/rechazar")
+def reject_rename(
+    request: Request,
+    rename_id: int,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    def decide() -> str:
+        rename = service.reject_rename(ctx, rename_id=rename_id, note=note)
+        return f"Se rechazó el cambio de {rename.supplier.rfc} a «{rename.new_name}»."
+
+    return _decided(request, ctx, f"cambio-{rename_id}", decide)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib.resources import files
 
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.text import fold, strip_accents
@@ -359,6 +362,109 @@ def _is_legal_form_only(name: str) -> bool:
 def is_acquittal(resolution: str | None) -> bool:
     """An "absolutoria" resolution: the list names the supplier, but it was cleared."""
     return fold(resolution or "").startswith("absolutori")
+
+
+# ----- passwords -----------------------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 12
+# Argon2 hashes whatever it is given: a cap keeps one request from buying seconds of CPU.
+MAX_PASSWORD_LENGTH = 200
+PASSWORD_EXPECTED = (
+    f"de {MIN_PASSWORD_LENGTH} a {MAX_PASSWORD_LENGTH} caracteres, que no sea una contraseña "
+    "común ni una serie de teclado o de dígitos; una frase de varias palabras sirve"
+)
+# Digits and symbols people add around a common word ("password1234", "!qwerty2026").
+_PASSWORD_PADDING = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The list shipped with the package (``common_passwords.txt``), lower case."""
+    text = files("abasto.identity").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def is_common_password(password: str) -> bool:
+    """On the list, on it once the digits and symbols around it are removed, or one or two
+    characters repeated: the first guesses of anyone trying passwords."""
+    folded = unicodedata.normalize("NFKC", password).casefold()
+    core = _PASSWORD_PADDING.sub("", folded)
+    return folded in common_passwords() or core in common_passwords() or len(set(folded)) <= 2
+
+
+def password_problems(password: str, *, username: str = "") -> list[Problem]:
+    """What makes a password refusable (empty when acceptable); the password is never echoed."""
+
+    def problem(message: str) -> Problem:
+        return Problem(message, field="password", expected=PASSWORD_EXPECTED)
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [problem(f"La contraseña es demasiado corta: tiene {len(password)} caracteres.")]
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return [problem(f"La contraseña es demasiado larga: tiene {len(password)} caracteres.")]
+    if is_common_password(password):
+        return [
+            problem(
+                "La contraseña es de las más usadas (figura en la lista de contraseñas comunes "
+                "o es una serie de dígitos o de un solo carácter); se adivina en segundos."
+            )
+        ]
+    name = username.strip().casefold()
+    if len(name) >= 3 and name in password.casefold():
+        return [problem("La contraseña contiene el nombre de usuario.")]
+    return []
+
+
+# ----- sign-in throttling ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleLimit:
+    """``failures`` failed sign-ins within ``window`` block the subject for ``block``."""
+
+    failures: int
+    window: datetime.timedelta
+    block: datetime.timedelta
+
+
+# One account: a person mistypes a few times; a guesser gets 5 tries per quarter hour.
+ACCOUNT_LIMIT = ThrottleLimit(5, datetime.timedelta(minutes=15), datetime.timedelta(minutes=15))
+# One address: an office behind one NAT has many users, so more; a sprayer trying one password
+# on many accounts is still stopped.
+ADDRESS_LIMIT = ThrottleLimit(20, datetime.timedelta(minutes=15), datetime.timedelta(minutes=15))
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Failed sign-ins of one account or address in the window that began at ``window_start``."""
+
+    window_start: datetime.datetime
+    failures: int
+    refused: int = 0
+    blocked_until: datetime.datetime | None = None
+
+    def retry_after(self, now: datetime.datetime) -> int | None:
+        """Whole seconds until a sign-in may be tried again, or None when not blocked."""
+        if self.blocked_until is None or self.blocked_until <= now:
+            return None
+        return max(1, math.ceil((self.blocked_until - now).total_seconds()))
+
+    def expired(self, now: datetime.datetime, limit: ThrottleLimit) -> bool:
+        """The window is over and no block holds: the next failure starts afresh."""
+        return self.retry_after(now) is None and now >= self.window_start + limit.window
+
+
+def after_failure(
+    throttle: Throttle | None, now: datetime.datetime, limit: ThrottleLimit
+) -> Throttle:
+    """The throttle after one more failed sign-in; the one that reaches the limit blocks."""
+    if throttle is None or throttle.expired(now, limit):
+        throttle = Throttle(window_start=now, failures=0)
+    failures = throttle.failures + 1
+    blocked = now + limit.block if failures >= limit.failures else throttle.blocked_until
+    return replace(throttle, failures=failures, blocked_until=blocked)
 
 
 # ----- reference tables ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from abasto.identity import rules
-from abasto.identity.models import Institution, Sanction, Unit
+from abasto.identity.models import Institution, Sanction, SupplierRename, Unit
 from abasto.identity.service import InstitutionSummary, SanctionsImportSummary, SupplierStanding
 
 
@@ -139,7 +139,8 @@ class SupplierRead(BaseModel):
     state_name: str | None
     registered_on: date
     version: int
-    eligible: bool
+    status: str = Field(description="pendiente, verificado o rechazado; sólo verificado participa.")
+    eligible: bool = Field(description="Verificado y sin sanción que lo impida.")
     sanctions_count: int
 
     @classmethod
@@ -152,20 +153,61 @@ class SupplierRead(BaseModel):
             state_name=rules.state_name(supplier.state_code),
             registered_on=supplier.registered_on,
             version=supplier.version,
+            status=supplier.status.value,
             eligible=standing.eligible,
             sanctions_count=len(standing.sanctions),
         )
 
 
-class SupplierDetailRead(SupplierRead):
-    sanctions: list[SanctionRead]
-    """Every row of the list naming the supplier; those with ``acquittal`` do not bar it."""
+class RenameRead(BaseModel):
+    """A request to change a supplier's razón social, and the buyer's decision."""
+
+    id: int
+    rfc: str
+    old_name: str
+    new_name: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
 
     @classmethod
-    def of_detail(cls, standing: SupplierStanding) -> SupplierDetailRead:
+    def of(cls, rename: SupplierRename) -> RenameRead:
+        return cls(
+            id=rename.id,
+            rfc=rename.supplier.rfc,
+            old_name=rename.old_name,
+            new_name=rename.new_name,
+            status=rename.status.value,
+            requested_by=rename.requested_by,
+            requested_at=rename.requested_at,
+            decided_by=rename.decided_by,
+            decided_at=rename.decided_at,
+            note=rename.note,
+        )
+
+
+class SupplierDetailRead(SupplierRead):
+    sanctions: list[SanctionRead]
+    """Every row of the list naming the supplier under any name it has borne; those with
+    ``acquittal`` do not bar it."""
+    earlier_names: list[str]
+    pending_rename: RenameRead | None
+
+    @classmethod
+    def of_detail(
+        cls, standing: SupplierStanding, pending: SupplierRename | None = None
+    ) -> SupplierDetailRead:
+        current = standing.supplier.normalised_name
         return cls(
             **SupplierRead.of(standing).model_dump(),
             sanctions=[SanctionRead.of(s) for s in standing.listed],
+            earlier_names=[
+                n.razon_social for n in standing.supplier.names if n.normalised_name != current
+            ],
+            pending_rename=RenameRead.of(pending) if pending else None,
         )
 
 
@@ -196,6 +238,28 @@ class SupplierCreated(BaseModel):
 class SupplierUpdate(BaseModel):
     razon_social: str
     version: int = Field(description="La versión leída; si ya cambió, la respuesta es 409.")
+
+
+class RenameDecision(BaseModel):
+    note: str = Field(default="", max_length=500, description="Motivo; obligatorio al rechazar.")
+
+
+class SupplierVerification(BaseModel):
+    """What the buyer saw in the supplier's documents."""
+
+    tax_certificate: str = Field(
+        max_length=40, description="idCIF de la Constancia de Situación Fiscal (11 dígitos)."
+    )
+    articles_of_incorporation: str = Field(
+        max_length=400, description="Acta constitutiva: escritura, notaría y fecha, o folio."
+    )
+    representative: str = Field(
+        max_length=400, description="Representante legal y el poder que lo acredita."
+    )
+
+
+class SupplierRejection(BaseModel):
+    note: str = Field(max_length=500, description="Por qué no se verifica.")
 
 
 class MatchedSupplierRead(BaseModel):

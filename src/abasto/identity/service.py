@@ -8,19 +8,27 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from abasto.core.context import Actor, Context
-from abasto.core.errors import Conflict, NotFound, Problem, Unauthorized, ValidationFailed
+from abasto.core.errors import (
+    Conflict,
+    NotFound,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
 from abasto.core.ledger import LedgerHead, Record
 from abasto.core.text import fold
 from abasto.identity import rules
@@ -28,9 +36,14 @@ from abasto.identity.models import (
     Credential,
     Institution,
     InstitutionAlias,
+    LoginThrottle,
+    RenameStatus,
     Role,
     Sanction,
     Supplier,
+    SupplierName,
+    SupplierRename,
+    SupplierStatus,
     Unit,
     User,
 )
@@ -41,9 +54,6 @@ _hasher = PasswordHasher()
 # password and the response tells nothing about which one was wrong.
 _DUMMY_HASH = _hasher.hash("abasto-dummy-password")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
-MIN_PASSWORD_LENGTH = 10
-# Argon2 hashes whatever it is given: a cap keeps one request from buying seconds of CPU.
-MAX_PASSWORD_LENGTH = 200
 WRONG_LOGIN = "Usuario o contraseña incorrectos."
 
 
@@ -94,16 +104,7 @@ def _user_problems(username: str, full_name: str, password: str) -> list[Problem
                 expected="3 a 80 caracteres: letras minúsculas, dígitos, punto, guion",
             )
         )
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        problems.append(
-            Problem(
-                "La contraseña es demasiado corta."
-                if len(password) < MIN_PASSWORD_LENGTH
-                else "La contraseña es demasiado larga.",
-                field="password",
-                expected=f"de {MIN_PASSWORD_LENGTH} a {MAX_PASSWORD_LENGTH} caracteres",
-            )
-        )
+    problems.extend(rules.password_problems(password, username=username))
     if not full_name.strip():
         problems.append(Problem("Falta el nombre completo.", field="full_name"))
     elif len(full_name.strip()) > 200:
@@ -222,6 +223,139 @@ def authenticate(db: Session, *, username: str, password: str) -> User:
     if user is None or not user.active:
         raise Unauthorized(WRONG_LOGIN)
     return user
+
+
+_THROTTLES = (
+    ("account", rules.ACCOUNT_LIMIT),
+    ("address", rules.ADDRESS_LIMIT),
+)
+
+
+def sign_in(ctx: Context, *, username: str, password: str, address: str) -> User:
+    """``authenticate``, throttled per account and per address, failures on the ledger.
+
+    A blocked account or address is refused with ``TooManyRequests`` before the password is
+    even checked (no Argon2 cost, no oracle). A failure raises ``Unauthorized`` *after* writing
+    the count: the caller renders the error without raising, so its unit of work commits the
+    count and any ledger entry. Entries are private and grouped: one when an account's window
+    of failures opens, one when an account or address is blocked, each with the counts.
+    """
+    account = username.strip().lower()[:120]
+    keys = {"account": account, "address": address[:120]}
+    throttles = {scope: _throttle_row(ctx.db, scope, key) for scope, key in keys.items()}
+    waits: dict[str, int] = {}
+    for scope, row in throttles.items():
+        if (seconds := _throttle_of(row).retry_after(ctx.now)) is not None:
+            waits[scope] = seconds
+            row.refused += 1
+    if waits:
+        ctx.db.flush()
+        wait = max(waits.values())
+        raise TooManyRequests(
+            "Demasiados intentos fallidos de inicio de sesión. "
+            f"Espere {_minutes(wait)} antes de intentar de nuevo.",
+            retry_after=wait,
+        )
+    try:
+        user = authenticate(ctx.db, username=username, password=password)
+    except Unauthorized:
+        _count_failure(ctx, throttles, keys)
+        raise
+    # A success clears the account's count, not the address's: a guesser who also owns an
+    # account on the same address does not get a fresh allowance by signing into it.
+    throttles["account"].window_start = _EPOCH
+    throttles["account"].failures = 0
+    throttles["account"].blocked_until = None
+    ctx.db.flush()
+    return user
+
+
+def _minutes(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return "1 minuto" if minutes == 1 else f"{minutes} minutos"
+
+
+def _throttle_row(db: Session, scope: str, key: str) -> LoginThrottle:
+    """The row of this account or address, created if missing, locked until the commit so
+    two failures at once on PostgreSQL both count."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(LoginThrottle)
+        .values(scope=scope, key=key, window_start=_EPOCH, failures=0, refused=0)
+        .on_conflict_do_nothing()
+    )
+    return db.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.scope == scope, LoginThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _throttle_of(row: LoginThrottle) -> rules.Throttle:
+    return rules.Throttle(
+        window_start=row.window_start,
+        failures=row.failures,
+        refused=row.refused,
+        blocked_until=row.blocked_until,
+    )
+
+
+def _count_failure(ctx: Context, throttles: dict[str, LoginThrottle], keys: dict[str, str]) -> None:
+    records = []
+    for scope, limit in _THROTTLES:
+        row = throttles[scope]
+        before = _throttle_of(row)
+        fresh = before.failures == 0 or before.expired(ctx.now, limit)
+        after = rules.after_failure(before, ctx.now, limit)
+        entity = f"user:{keys['account']}" if scope == "account" else f"address:{keys[scope]}"
+        common = {"username": keys["account"], "address": keys["address"]}
+        if scope == "account" and fresh:
+            records.append(
+                Record(
+                    "login.failed",
+                    entity,
+                    {
+                        **common,
+                        "window_start": after.window_start,
+                        # What the window now closed held, so nothing goes unreported.
+                        "previous_window": None
+                        if before.failures == 0
+                        else {
+                            "start": before.window_start,
+                            "failures": before.failures,
+                            "refused": before.refused,
+                        },
+                    },
+                    public=False,
+                )
+            )
+        if after.failures == limit.failures:
+            records.append(
+                Record(
+                    "login.blocked",
+                    entity,
+                    {
+                        **common,
+                        "scope": scope,
+                        "failures": after.failures,
+                        "window_start": after.window_start,
+                        "blocked_until": after.blocked_until,
+                    },
+                    public=False,
+                )
+            )
+        if fresh:
+            row.refused = 0
+        row.window_start = after.window_start
+        row.failures = after.failures
+        row.blocked_until = after.blocked_until
+    ctx.db.flush()
+    if records:
+        ctx.record_many(records)
 
 
 def _digest(secret: str) -> str:
@@ -389,11 +523,14 @@ def register_supplier(
     razon_social: str,
     state_code: str | None = None,
     registered_on: date | None = None,
+    status: SupplierStatus = SupplierStatus.verificado,
 ) -> Supplier:
     """Add a supplier after checking its RFC (format and check digit), razón social and state.
 
-    ``state_code`` is the INEGI code or the state's name. Whether the supplier is on the
-    sanctions list is not stored: it is read from the list whenever it is asked.
+    ``state_code`` is the INEGI code or the state's name. An official registering a supplier
+    (the CLI, the demo's scenario) admits it as ``verificado``; a supplier registering itself
+    starts ``pendiente`` (``register_supplier_account``). Whether the sanctions list names it is
+    decided now and kept on the row (``sanctioned``), bound to its RFC.
     """
     problems = _supplier_problems(rfc, razon_social, state_code)
     if problems:
@@ -403,20 +540,27 @@ def register_supplier(
     if taken:
         raise Conflict("No se pudo registrar al proveedor.", problems=taken)
     state_code = rules.parse_state(state_code)
+    name = rules.clean_razon_social(razon_social)
     supplier = Supplier(
         rfc=rfc,
-        razon_social=rules.clean_razon_social(razon_social),
-        normalised_name=rules.normalize_company_name(razon_social),
+        razon_social=name,
+        normalised_name=rules.normalize_company_name(name),
         state_code=state_code,
         registered_on=registered_on or ctx.now.date(),
         created_at=ctx.now,
+        status=status,
+        sanctioned=False,
     )
+    supplier.names = [
+        SupplierName(razon_social=name, normalised_name=supplier.normalised_name, since=ctx.now)
+    ]
     ctx.db.add(supplier)
     try:
         ctx.db.flush()
     except IntegrityError as exc:
         # Another request registered the same RFC between the check above and this write.
         raise _registered_meanwhile("el RFC", "rfc", rfc) from exc
+    sanctioned = _bind_sanctions(ctx.db, supplier)
     ctx.record(
         "supplier.register",
         f"supplier:{rfc}",
@@ -425,6 +569,8 @@ def register_supplier(
             "razon_social": supplier.razon_social,
             "state": state_code,
             "registered_on": supplier.registered_on,
+            "status": status.value,
+            "sanctioned": sanctioned,
         },
     )
     return supplier
@@ -470,7 +616,9 @@ def register_supplier_account(
 ) -> tuple[Supplier, User]:
     """A supplier's self-registration: the supplier and its first ``proveedor`` user, together.
 
-    Every problem of both is reported at once, and neither is written unless both can be.
+    Every problem of both is reported at once, and neither is written unless both can be. The
+    supplier starts ``pendiente``: it takes part only once the buyer has seen its documents
+    (``verify_supplier``).
     """
     problems = _supplier_problems(rfc, razon_social, state_code) + _user_problems(
         username, full_name, password
@@ -489,7 +637,13 @@ def register_supplier_account(
         )
     if taken:
         raise Conflict("No se pudo registrar al proveedor.", problems=taken)
-    supplier = register_supplier(ctx, rfc=rfc, razon_social=razon_social, state_code=state_code)
+    supplier = register_supplier(
+        ctx,
+        rfc=rfc,
+        razon_social=razon_social,
+        state_code=state_code,
+        status=SupplierStatus.pendiente,
+    )
     try:
         user = create_user(
             ctx,
@@ -511,12 +665,12 @@ def _registered_meanwhile(what: str, field: str, value: str) -> Conflict:
     )
 
 
-def update_supplier(ctx: Context, *, rfc: str, version: int, razon_social: str) -> Supplier:
-    """Change a supplier's razón social, if ``version`` is still the one stored.
+def update_supplier(ctx: Context, *, rfc: str, version: int, razon_social: str) -> SupplierRename:
+    """Ask to change a supplier's razón social, if ``version`` is still the one stored.
 
-    A supplier changes only itself; the buyer changes any. A stale version, or another change
-    that lands between this one's read and its write, is a ``Conflict``: nothing is written and
-    the caller reads the supplier again.
+    The change is recorded as a rename request and takes effect only when the buyer approves
+    it (``approve_rename``); a buyer's own change is approved as it is made. A supplier asks
+    only for itself, one request at a time. A stale version is a ``Conflict``.
     """
     supplier = get_supplier(ctx.db, rfc)
     ctx.require_supplier(supplier.id)
@@ -527,25 +681,250 @@ def update_supplier(ctx: Context, *, rfc: str, version: int, razon_social: str) 
         raise _stale(supplier, version)
     new_name = rules.clean_razon_social(razon_social)
     if new_name == supplier.razon_social:
-        return supplier
-    was_eligible = is_eligible(ctx.db, supplier)
-    old_name, read_version = supplier.razon_social, supplier.version
-    supplier.razon_social = new_name
-    supplier.normalised_name = rules.normalize_company_name(new_name)
+        raise ValidationFailed(
+            "La razón social es la misma; no hay nada que cambiar.",
+            problems=[Problem("Sin cambio.", field="razon_social", value=new_name)],
+        )
+    if pending_rename(ctx.db, supplier) is not None:
+        raise Conflict(
+            f"El proveedor {supplier.rfc} ya tiene un cambio de razón social pendiente de "
+            "aprobación; espere la decisión del comprador antes de pedir otro."
+        )
+    rename = SupplierRename(
+        supplier=supplier,
+        old_name=supplier.razon_social,
+        new_name=new_name,
+        status=RenameStatus.pendiente,
+        requested_by=ctx.actor.label,
+        requested_at=ctx.now,
+    )
+    ctx.db.add(rename)
+    ctx.db.flush()
+    ctx.record(
+        "supplier.rename.request",
+        f"supplier:{supplier.rfc}",
+        {"rfc": supplier.rfc, "request": rename.id, "old": rename.old_name, "new": new_name},
+    )
+    if ctx.actor.has_role("comprador"):
+        approve_rename(ctx, rename_id=rename.id)
+    return rename
+
+
+def pending_rename(db: Session, supplier: Supplier) -> SupplierRename | None:
+    return db.scalar(
+        select(SupplierRename).where(
+            SupplierRename.supplier_id == supplier.id,
+            SupplierRename.status == RenameStatus.pendiente,
+        )
+    )
+
+
+def pending_renames(db: Session) -> list[SupplierRename]:
+    """Rename requests awaiting the buyer, oldest first."""
+    return list(
+        db.scalars(
+            select(SupplierRename)
+            .where(SupplierRename.status == RenameStatus.pendiente)
+            .order_by(SupplierRename.requested_at, SupplierRename.id)
+        )
+    )
+
+
+def get_rename(db: Session, rename_id: int) -> SupplierRename:
+    rename = db.get(SupplierRename, rename_id)
+    if rename is None:
+        raise NotFound(f"No existe la solicitud de cambio de razón social {rename_id}.")
+    return rename
+
+
+def _get_pending_rename(db: Session, rename_id: int) -> SupplierRename:
+    rename = db.get(SupplierRename, rename_id, with_for_update=True)
+    if rename is None:
+        raise NotFound(f"No existe la solicitud de cambio de razón social {rename_id}.")
+    if rename.status is not RenameStatus.pendiente:
+        raise Conflict(
+            f"La solicitud {rename_id} ya fue {rename.status.value}a; no se cambió nada."
+        )
+    return rename
+
+
+def approve_rename(ctx: Context, *, rename_id: int, note: str = "") -> Supplier:
+    """Apply a rename request. The new name joins the names the RFC has borne; every one stays
+    matched against the sanctions list, so a sanctioned supplier stays barred."""
+    rename = _get_pending_rename(ctx.db, rename_id)
+    supplier = rename.supplier
+    read_version = supplier.version
+    supplier.razon_social = rename.new_name
+    supplier.normalised_name = rules.normalize_company_name(rename.new_name)
+    if supplier.normalised_name not in {n.normalised_name for n in supplier.names}:
+        supplier.names.append(
+            SupplierName(
+                razon_social=rename.new_name,
+                normalised_name=supplier.normalised_name,
+                since=ctx.now,
+            )
+        )
+    _decide(ctx, rename, RenameStatus.aprobado, note)
     try:
         ctx.db.flush()
     except StaleDataError:
         raise _stale(supplier, read_version) from None
+    sanctioned = _bind_sanctions(ctx.db, supplier)
     ctx.record(
         "supplier.update",
         f"supplier:{supplier.rfc}",
         {
             "rfc": supplier.rfc,
             "version": supplier.version,
-            "changes": {"razon_social": {"old": old_name, "new": new_name}},
-            # A new name may leave the sanctions list behind: the change says so openly.
-            "eligible": {"old": was_eligible, "new": is_eligible(ctx.db, supplier)},
+            "request": rename.id,
+            "changes": {"razon_social": {"old": rename.old_name, "new": rename.new_name}},
+            "earlier_names": [n.razon_social for n in supplier.names[:-1]],
+            "sanctioned": sanctioned,
         },
+    )
+    return supplier
+
+
+def reject_rename(ctx: Context, *, rename_id: int, note: str) -> SupplierRename:
+    rename = _get_pending_rename(ctx.db, rename_id)
+    _decide(ctx, rename, RenameStatus.rechazado, _required_note(note))
+    ctx.db.flush()
+    ctx.record(
+        "supplier.rename.reject",
+        f"supplier:{rename.supplier.rfc}",
+        {"rfc": rename.supplier.rfc, "request": rename.id, "new": rename.new_name, "note": note},
+    )
+    return rename
+
+
+def _decide(ctx: Context, rename: SupplierRename, status: RenameStatus, note: str) -> None:
+    rename.status = status
+    rename.decided_by = ctx.actor.label
+    rename.decided_at = ctx.now
+    rename.note = note.strip()[:500] or None
+
+
+def _required_note(note: str) -> str:
+    if not note.strip():
+        raise ValidationFailed(
+            "Escriba el motivo.",
+            problems=[
+                Problem("Falta el motivo.", field="note", expected="el motivo, para el proveedor")
+            ],
+        )
+    return note
+
+
+# ----- verification of self-registered suppliers ---------------------------------------------
+
+# What the buyer must have seen before a self-registered supplier takes part, as the review
+# page asks for it: (field, label, what is expected).
+VERIFICATION_DOCUMENTS = (
+    (
+        "tax_certificate",
+        "Constancia de Situación Fiscal",
+        "el idCIF de la Constancia (11 dígitos), cuyo RFC y razón social coinciden",
+    ),
+    (
+        "articles_of_incorporation",
+        "Acta constitutiva",
+        "número de escritura, notaría y fecha, o el folio mercantil",
+    ),
+    (
+        "representative",
+        "Representante legal",
+        "nombre del representante y el poder notarial que lo acredita",
+    ),
+)
+_ID_CIF = re.compile(r"^\d{11}$")
+
+
+def pending_suppliers(db: Session) -> list[Supplier]:
+    """Self-registered suppliers awaiting verification, oldest first."""
+    return list(
+        db.scalars(
+            select(Supplier)
+            .where(Supplier.status == SupplierStatus.pendiente)
+            .order_by(Supplier.created_at, Supplier.id)
+        )
+    )
+
+
+def verify_supplier(
+    ctx: Context,
+    *,
+    rfc: str,
+    tax_certificate: str,
+    articles_of_incorporation: str,
+    representative: str,
+) -> Supplier:
+    """The buyer has seen the supplier's documents: it may take part from now on."""
+    supplier = get_supplier(ctx.db, rfc)
+    values = {
+        "tax_certificate": tax_certificate.strip(),
+        "articles_of_incorporation": " ".join(articles_of_incorporation.split()),
+        "representative": " ".join(representative.split()),
+    }
+    problems = [
+        Problem(f"Falta: {label}.", field=name, expected=expected)
+        for name, label, expected in VERIFICATION_DOCUMENTS
+        if not values[name]
+    ]
+    if values["tax_certificate"] and not _ID_CIF.match(values["tax_certificate"]):
+        problems.append(
+            Problem(
+                "El idCIF de la Constancia de Situación Fiscal no tiene 11 dígitos.",
+                field="tax_certificate",
+                value=values["tax_certificate"],
+                expected=VERIFICATION_DOCUMENTS[0][2],
+            )
+        )
+    for name in ("articles_of_incorporation", "representative"):
+        if len(values[name]) > 200:
+            problems.append(Problem("Texto demasiado largo.", field=name, expected="hasta 200"))
+    if problems:
+        raise ValidationFailed(
+            f"No se verificó al proveedor {supplier.rfc}: faltan datos de sus documentos.",
+            problems=problems,
+        )
+    if supplier.status is SupplierStatus.verificado:
+        raise Conflict(f"El proveedor {supplier.rfc} ya está verificado.")
+    supplier.status = SupplierStatus.verificado
+    supplier.tax_certificate = values["tax_certificate"]
+    supplier.articles_of_incorporation = values["articles_of_incorporation"]
+    supplier.representative = values["representative"]
+    supplier.review_note = None
+    supplier.reviewed_at = ctx.now
+    ctx.db.flush()
+    # The documents' references stay on the row (the representative is a person); the public
+    # entry says which documents were seen.
+    ctx.record(
+        "supplier.verify",
+        f"supplier:{supplier.rfc}",
+        {
+            "rfc": supplier.rfc,
+            "status": supplier.status.value,
+            "documents": [label for _, label, _ in VERIFICATION_DOCUMENTS],
+        },
+    )
+    return supplier
+
+
+def reject_supplier(ctx: Context, *, rfc: str, note: str) -> Supplier:
+    """The buyer refuses a registration (documents missing or not matching), saying why."""
+    supplier = get_supplier(ctx.db, rfc)
+    if supplier.status is not SupplierStatus.pendiente:
+        raise Conflict(
+            f"El proveedor {supplier.rfc} ya está {supplier.status.value}; no se cambió nada."
+        )
+    supplier.status = SupplierStatus.rechazado
+    supplier.review_note = _required_note(note).strip()[:500]
+    supplier.reviewed_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "supplier.reject",
+        f"supplier:{supplier.rfc}",
+        {"rfc": supplier.rfc, "status": supplier.status.value, "note": supplier.review_note},
     )
     return supplier
 
@@ -623,7 +1002,8 @@ class SupplierStanding:
 
     supplier: Supplier
     listed: list[Sanction] = field(default_factory=list)
-    """Every row of the list that names the supplier, newest resolution first."""
+    """Every row of the list that names the supplier under any name its RFC has borne, newest
+    resolution first."""
 
     @property
     def sanctions(self) -> list[Sanction]:
@@ -635,44 +1015,61 @@ class SupplierStanding:
         return [s for s in self.listed if rules.is_acquittal(s.resolution)]
 
     @property
+    def barred(self) -> bool:
+        """A sanction on the list bars it."""
+        return bool(self.sanctions)
+
+    @property
     def eligible(self) -> bool:
-        return not self.sanctions
+        """It may take part: verified, and no sanction bars it."""
+        return not self.barred and self.supplier.status is SupplierStatus.verificado
 
 
 _NEWEST_FIRST = (Sanction.resolved_on.desc(), Sanction.source_row)
 _SANCTIONS_OF = (
-    select(Sanction)
-    .where(Sanction.normalised_name.in_(bindparam("names", expanding=True)))
+    select(SupplierName.supplier_id, Sanction)
+    .join(Sanction, Sanction.normalised_name == SupplierName.normalised_name)
+    .where(SupplierName.supplier_id.in_(bindparam("ids", expanding=True)))
     .order_by(*_NEWEST_FIRST)
 )
-"""Built once: every bid checks its supplier's standing."""
+"""Built once: the rows of the list naming any name each supplier has borne."""
 
 
 def supplier_sanctions(db: Session, supplier: Supplier) -> list[Sanction]:
-    """The rows of the sanctions list naming the supplier, acquittals included, newest first."""
-    return list(
-        db.scalars(
-            select(Sanction)
-            .where(Sanction.normalised_name == supplier.normalised_name)
-            .order_by(*_NEWEST_FIRST)
-        )
-    )
+    """The rows of the sanctions list naming the supplier under any of its names, acquittals
+    included, newest first."""
+    return [sanction for _, sanction in db.execute(_SANCTIONS_OF, {"ids": [supplier.id]})]
 
 
 def is_eligible(db: Session, supplier: Supplier) -> bool:
-    """Whether the supplier may take part: no sanction on the list names it."""
+    """Whether the supplier may take part: verified, and no sanction names it."""
     return SupplierStanding(supplier, supplier_sanctions(db, supplier)).eligible
 
 
 def standings(db: Session, suppliers: Sequence[Supplier]) -> list[SupplierStanding]:
     """Each supplier's standing, with one query for all of them."""
-    names = {supplier.normalised_name for supplier in suppliers}
-    found: defaultdict[str, list[Sanction]] = defaultdict(list)
-    if names:
-        rows = db.scalars(_SANCTIONS_OF, {"names": list(names)})
-        for sanction in rows:
-            found[sanction.normalised_name].append(sanction)
-    return [SupplierStanding(s, found[s.normalised_name]) for s in suppliers]
+    found: defaultdict[int, list[Sanction]] = defaultdict(list)
+    if suppliers:
+        for supplier_id, sanction in db.execute(
+            _SANCTIONS_OF, {"ids": [supplier.id for supplier in suppliers]}
+        ):
+            found[supplier_id].append(sanction)
+    return [SupplierStanding(s, found[s.id]) for s in suppliers]
+
+
+def _bind_sanctions(db: Session, supplier: Supplier) -> bool:
+    """Store whether the list bars the supplier under any of its names; returns it."""
+    barred = SupplierStanding(supplier, supplier_sanctions(db, supplier)).barred
+    if barred != supplier.sanctioned:
+        # A bulk UPDATE: the binding is not an edit of the supplier, so its version stays.
+        db.execute(
+            update(Supplier)
+            .where(Supplier.id == supplier.id)
+            .values(sanctioned=barred)
+            .execution_options(synchronize_session=False)
+        )
+        db.expire(supplier, ["sanctioned"])
+    return barred
 
 
 def get_supplier_standing(db: Session, rfc: str) -> SupplierStanding:
@@ -804,6 +1201,15 @@ def import_sanctions(ctx: Context, *, content: bytes, filename: str) -> Sanction
     ctx.db.execute(delete(Sanction))
     ctx.db.execute(insert(Sanction), rows)
     after = _barred(ctx.db)
+    # The binding each bid reads: set for every supplier barred now, cleared for the rest.
+    ctx.db.execute(
+        update(Supplier)
+        .values(sanctioned=Supplier.id.in_(list(after) or [0]))
+        .execution_options(synchronize_session=False)
+    )
+    for supplier in ctx.db.identity_map.values():
+        if isinstance(supplier, Supplier):
+            ctx.db.expire(supplier, ["sanctioned"])
     matched = sorted(after.values(), key=lambda standing: standing.supplier.normalised_name)
     newly = [standing for standing in matched if standing.supplier.id not in before]
     lifted = sorted(before[i].supplier.rfc for i in before.keys() - after.keys())
@@ -899,19 +1305,20 @@ def _sanction_row(record: SanctionRecord, key: str) -> dict[str, Any]:
 
 
 def _barred(db: Session) -> dict[int, SupplierStanding]:
-    """Supplier id → standing, for every supplier the stored list bars."""
+    """Supplier id → standing, for every supplier the stored list bars under any of its names."""
     listed: defaultdict[int, list[Sanction]] = defaultdict(list)
     suppliers: dict[int, Supplier] = {}
     rows = db.execute(
         select(Supplier, Sanction)
-        .join(Sanction, Sanction.normalised_name == Supplier.normalised_name)
+        .join(SupplierName, SupplierName.supplier_id == Supplier.id)
+        .join(Sanction, Sanction.normalised_name == SupplierName.normalised_name)
         .order_by(Supplier.id, *_NEWEST_FIRST)
     )
     for supplier, sanction in rows:
         suppliers[supplier.id] = supplier
         listed[supplier.id].append(sanction)
     found = {i: SupplierStanding(suppliers[i], listed[i]) for i in suppliers}
-    return {i: standing for i, standing in found.items() if not standing.eligible}
+    return {i: standing for i, standing in found.items() if standing.barred}
 
 
 def _sanction_payload(sanction: Sanction) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from abasto.demand import appendix
 from abasto.demand import rules as demand_rules
 from abasto.demand import service as demand
 from abasto.identity import service as identity
-from abasto.identity.models import Role
+from abasto.identity.models import Role, SupplierStatus
 from abasto.scenario.build import Scenario
 from abasto.scenario.catalog import ClaveSpec
 from abasto.scenario.institutions import InstitutionSpec, Scale
@@ -240,6 +240,8 @@ def load_scenario(
             razon_social=supplier.razon_social,
             state_code=supplier.state_code,
             registered_on=supplier.registered_on,
+            # The scenario's suppliers stand for firms the buyer has already checked.
+            status=SupplierStatus.verificado,
         )
         if done % 50 == 0 or done == len(suppliers):
             report("suppliers", done, len(suppliers))

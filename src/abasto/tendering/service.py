@@ -28,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -49,7 +50,7 @@ from abasto.core.errors import (
 from abasto.core.ledger import LedgerEntry, canonical_json, canonical_object
 from abasto.demand import service as demand
 from abasto.identity import service as identity
-from abasto.identity.models import Institution, Sanction, Supplier
+from abasto.identity.models import Institution, Supplier, SupplierStatus
 from abasto.tendering import rules, template
 from abasto.tendering.live import CHANNEL, announce, feed_entity
 from abasto.tendering.models import (
@@ -116,7 +117,9 @@ _SUBMISSION = {
         Tender.wrapped_key,
         Supplier.id.label("supplier_id"),
         Supplier.rfc,
-        exists().where(Sanction.normalised_name == Supplier.normalised_name).label("listed"),
+        # The stored binding, not a match of names: a rename cannot shed a sanction, and a
+        # supplier that is not verified yet is held back too.
+        or_(Supplier.sanctioned, Supplier.status != SupplierStatus.verificado).label("barred"),
         exists()
         .where(Invitation.tender_id == Tender.id, Invitation.supplier_id == Supplier.id)
         .label("invited"),
@@ -149,8 +152,9 @@ _SUBMISSION = {
     for postgresql in (True, False)
 }
 """Everything a submission reads, in one round trip: the tender; the acting supplier, whether
-the sanctions list names it at all and whether it is invited (only a listed or uninvited
-supplier has its standing read in full, by ``_require_eligible``); by the supplier's owner tag,
+it is barred (a sanction bound to its RFC, or not verified) and whether it is invited (only a
+barred or uninvited supplier has its standing read in full, by ``_require_eligible``); by the
+supplier's owner tag,
 the request that used the same Idempotency-Key, the bid it replaces and whether it has a sealed
 bid; and which of the partidas the bid names are open. One statement per dialect (``among``)."""
 _REPLACE_BID = (
@@ -872,8 +876,18 @@ def _supplier_id(ctx: Context) -> int:
 
 
 def _require_eligible(ctx: Context, tender: Tender, supplier: Supplier) -> None:
+    if supplier.status is not SupplierStatus.verificado:
+        raise Forbidden(
+            f"{supplier.razon_social} ({supplier.rfc}) no puede participar: su registro "
+            + (
+                "está pendiente de verificación. El comprador debe revisar su Constancia de "
+                "Situación Fiscal, su acta constitutiva y a su representante legal."
+                if supplier.status is SupplierStatus.pendiente
+                else f"fue rechazado ({supplier.review_note or 'sin motivo registrado'})."
+            )
+        )
     standing = identity.standings(ctx.db, [supplier])[0]
-    if not standing.eligible:
+    if standing.barred:
         sanction = standing.sanctions[0]
         details = ", ".join(
             part
@@ -1068,7 +1082,7 @@ def submit_bid(
     # new submission is refused by the clock.
     if tender.earlier_bid is None:
         _require_on_time(ctx, tender)
-        if tender.listed or not (rules.procedure(tender.procedure).open_to_all or tender.invited):
+        if tender.barred or not (rules.procedure(tender.procedure).open_to_all or tender.invited):
             _require_eligible(ctx, get_tender(ctx.db, tender.id), _acting_supplier(ctx))
     canonical, problems = rules.check_bid_lines(
         lines,

@@ -141,6 +141,15 @@ Acting = Annotated[Context, Depends(_context, scope="function")]
 
 
 # The policies only read the context: async, so checking one costs no trip to the threadpool.
+def client_address(request: Request) -> str:
+    """The address a request came from, as the server saw it.
+
+    Behind a proxy this is the proxy's unless the server trusts its X-Forwarded-For (uvicorn's
+    ``--proxy-headers --forwarded-allow-ips``): sign-in throttling counts per address.
+    """
+    return request.client.host if request.client else "desconocida"
+
+
 async def public(ctx: Acting) -> Context:
     """Policy: anyone, the anonymous public included."""
     return ctx

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from abasto.core.errors import AbastoError, Problem, Unauthorized
+from abasto.core.errors import AbastoError, Problem, TooManyRequests, Unauthorized
 from abasto.web.templating import render
 
 log = logging.getLogger("abasto.web")
@@ -64,6 +64,27 @@ def problem_response(
     )
 
 
+def error_response(request: Request, exc: AbastoError) -> Response:
+    """The problem details (API) or page of a domain error.
+
+    A route that must keep what it wrote before refusing (a failed sign-in counts towards the
+    throttle) returns this instead of raising, so its unit of work commits.
+    """
+    response = problem_response(
+        request,
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        problems=[p.as_dict() for p in exc.problems],
+        expected=exc.expected,
+    )
+    if isinstance(exc, Unauthorized) and not _wants_json(request):
+        response.delete_cookie("abasto_sesion")
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
     problems = []
     for error in exc.errors():
@@ -90,17 +111,7 @@ def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(AbastoError)
     async def _domain(request: Request, exc: AbastoError) -> Response:
-        response = problem_response(
-            request,
-            status=exc.status,
-            title=exc.title,
-            detail=exc.detail,
-            problems=[p.as_dict() for p in exc.problems],
-            expected=exc.expected,
-        )
-        if isinstance(exc, Unauthorized) and not _wants_json(request):
-            response.delete_cookie("abasto_sesion")
-        return response
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
