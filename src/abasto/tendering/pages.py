@@ -65,6 +65,8 @@ FEED_MESSAGES = {
         "compromiso y {not_matching} no coinciden."
     ),
     "tender.cancel": "Se canceló la licitación: {reason}",
+    "tender.suspend": "Se suspendió la apertura: {reason}",
+    "tender.resume": "Se reanudó la apertura: {reason}",
 }
 STATUS_AFTER = {
     "tender.publish": rules.CLARIFICATIONS,
@@ -73,6 +75,8 @@ STATUS_AFTER = {
     "tender.opening_started": rules.OPENING,
     "tender.opened": rules.OPENED,
     "tender.cancel": rules.CANCELLED,
+    "tender.suspend": rules.SUSPENDED,
+    "tender.resume": rules.OPENING,
 }
 _FIELD = re.compile(r"\{(#?)([\w.]+)\}")
 
@@ -81,6 +85,8 @@ BUYER_NOTICES = {
     "publicada": "Se publicó la licitación.",
     "modificada": "Se publicó la modificación.",
     "cancelada": "Se canceló la licitación.",
+    "suspendida": "Se suspendió la apertura; el motivo se publicó.",
+    "reanudada": "Se reanudó la apertura: la siguiente proposición se abrirá en breve.",
     "desierta": "Se declaró desierta la partida.",
     "respondida": "Se publicó la respuesta.",
 }
@@ -921,8 +927,10 @@ def _manage_page(
         sealed=service.sealed_count(ctx.db, tender.id),
         live=live,
         amendable=live and rules.accepts_bids(service.timeline_of(tender), ctx.now),
-        cancellable=tender.status
-        not in (rules.CANCELLED, rules.OPENING, rules.OPENED, rules.AWARDED),
+        cancellable=tender.status not in (rules.CANCELLED, rules.OPENED, rules.AWARDED)
+        and (tender.status != rules.OPENING or tender.attention_at is not None),
+        stuck=tender.status == rules.SUSPENDED
+        or (tender.status == rules.OPENING and tender.attention_at is not None),
         may_open=_may_open(tender, ctx.now),
         error=error,
         notice=notice,
@@ -1027,6 +1035,38 @@ def cancel_tender(
         lambda: service.cancel_tender(
             ctx, tender_id=tender_id, reason=reason, version=_version(version)
         ),
+    )
+
+
+@router.post("/comprador/licitaciones/{tender_id}/suspender")
+def suspend_opening(
+    request: Request,
+    tender_id: int,
+    ctx: Buyer,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    return _buyer_action(
+        request,
+        ctx,
+        tender_id,
+        "suspendida",
+        lambda: service.suspend_opening(ctx, tender_id=tender_id, reason=reason),
+    )
+
+
+@router.post("/comprador/licitaciones/{tender_id}/reanudar")
+def resume_opening(
+    request: Request,
+    tender_id: int,
+    ctx: Buyer,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    return _buyer_action(
+        request,
+        ctx,
+        tender_id,
+        "reanudada",
+        lambda: service.resume_opening(ctx, tender_id=tender_id, reason=reason),
     )
 
 
