@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, Problem, ValidationFailed
 from abasto.demand import rules, service
@@ -300,7 +301,7 @@ def _participant_or_none(
 
 
 def _version(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    return numbers.count_of(value)
 
 
 @router.put("/demanda/{round_name}/{code}/lineas/{clave}")

@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.demand.models import DemandRound
@@ -440,8 +441,8 @@ async def live(
     """
     await asyncio.to_thread(service.view_tender, ctx, tender_id)
     start = after or 0
-    if last_event_id and last_event_id.strip().isdigit():
-        start = int(last_event_id)
+    if last_event_id and (seen := numbers.count_of(last_event_id)) is not None:
+        start = seen
     hub = app_state(request).hub
 
     async def stream() -> AsyncIterator[str]:
