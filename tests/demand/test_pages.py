@@ -350,3 +350,16 @@ def test_a_planner_edits_a_max_and_it_is_saved_without_reloading(
     row.get_by_label(f"Mínimo de {PARACETAMOL}").press("Tab")
     expect(row.locator("td.state")).to_contain_text("al menos 36")
     assert page.evaluate("window.sinRecargar") is True
+
+
+@pytest.mark.parametrize("typed", ["NaN", "1e999999", "Infinity"])
+def test_a_minimum_share_that_is_not_a_bounded_number_is_refused(
+    client: TestClient, world: Context, typed: str
+) -> None:
+    log_in(client, "comprador")
+    refused = client.post(
+        "/demanda",
+        data={"name": "2029", "periods": "2029", "min_share": typed, "institutions": ["IMSS"]},
+    )
+    assert refused.status_code == 422
+    assert "No se abrió la ronda." in refused.text

@@ -588,3 +588,25 @@ def test_the_buyer_is_told_of_a_stuck_opening_and_suspends_then_cancels_it(
     assert "Se suspendió la apertura: Una proposición no se pudo registrar." in live.text
     assert cancelled.status_code == 303
     assert fresh(world, tender).status == rules.CANCELLED
+
+
+@pytest.mark.parametrize("typed", ["²", "9" * 5000, "1e999999"])
+def test_numbers_typed_in_forms_are_refused_before_conversion(
+    client: TestClient, world: World, typed: str
+) -> None:
+    """``int("²")`` raises although ``"²".isdigit()``; ``int()`` of 5,000 digits raises too:
+    both were a 500. A form's number is read only when plain and small."""
+    tender = world.tender()
+    log_in(client, "comprador")
+
+    partidas = client.post(
+        "/licitaciones/nueva", data={**NEW_TENDER, "partidas": f"010.000.0104.00,1,{typed}"}
+    )
+    desierta = client.post(
+        f"{buyer_page(tender)}/desierta", data={"partida": typed[:10], "reason": "Sin ofertas."}
+    )
+
+    assert partidas.status_code == 422
+    assert "Línea 1 de las partidas no se entiende" in partidas.text
+    assert desierta.status_code == 422
+    assert "Número de partida no válido" in desierta.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote
 
@@ -86,8 +85,8 @@ def open_round(
 ) -> Response:
     form = {"name": name, "periods": periods, "min_share": min_share, "institutions": institutions}
     try:
-        share = Decimal(min_share.strip().rstrip("%").strip().replace(",", ".")) / 100
-    except InvalidOperation:
+        share = numbers.decimal_of(min_share.strip().rstrip("%").replace(",", ".")) / 100
+    except ValueError:
         error = ValidationFailed(
             "No se abrió la ronda.",
             problems=[
