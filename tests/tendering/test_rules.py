@@ -412,6 +412,6 @@ def test_numeric_text_is_refused_by_length_or_exponent_before_conversion(text: s
     started = time.perf_counter()
     with pytest.raises(ValueError, match=r"caracteres|rango|grande"):
         rules.parse_quantity(text)
-    with pytest.raises(ValueError, match=r"caracteres|grande"):
+    with pytest.raises(ValueError, match=r"caracteres|rango"):
         rules.parse_price(text)
     assert time.perf_counter() - started < 0.5

@@ -23,6 +23,10 @@ MAX_COUNT_DIGITS = 18
 """A count typed in a form or a query (a page, a version, a partida) fits in 64 bits."""
 
 
+class OutOfRange(ValueError):
+    """A number, but beyond ``MAX_EXPONENT``: too large (or too small) for anything kept."""
+
+
 def decimal_of(text: str) -> Decimal:
     """``text`` as an exact, finite Decimal; ValueError (in Spanish) saying why not.
 
@@ -44,7 +48,7 @@ def _bounded(number: Decimal) -> Decimal:
         raise ValueError("no es un número")
     # adjusted() is the exponent of the leading digit: 1e999999 → 999999, 0e999999 → 999999.
     if not -MAX_EXPONENT <= number.adjusted() < MAX_EXPONENT:
-        raise ValueError(f"está fuera de rango (a lo más {MAX_EXPONENT} dígitos)")
+        raise OutOfRange(f"está fuera de rango (a lo más {MAX_EXPONENT} dígitos)")
     return number
 
 
@@ -56,7 +60,7 @@ def number_of(value: object) -> Decimal:
         raise ValueError("no es un número")
     if isinstance(value, int):
         if not -_LIMIT < value < _LIMIT:
-            raise ValueError(f"está fuera de rango (a lo más {MAX_EXPONENT} dígitos)")
+            raise OutOfRange(f"está fuera de rango (a lo más {MAX_EXPONENT} dígitos)")
         return Decimal(value)
     if isinstance(value, float):
         # repr() is the shortest text that reads back as the same float: 0.1, not 0.1000000000…
