@@ -24,6 +24,7 @@ from abasto.demand.appendix import (
     ConsolidatedSheet,
     InstitutionColumns,
     PlannerRow,
+    QuantityError,
     parse_quantity,
     read_appendix,
     read_institution_sheet,
@@ -720,3 +721,12 @@ def test_planner_sheet_without_clave_columns() -> None:
             expected=IDENTIFIER_COLUMN_EXPECTED,
         )
     ]
+
+
+@pytest.mark.parametrize("value", ["9" * 200_000, "1" + "0" * 100_000 + ".0", 10**4000])
+def test_a_quantity_too_long_is_refused_before_it_is_converted(value: Cell) -> None:
+    """Issue 14: ``int(Decimal(text))`` is quadratic; 200,000 digits took seconds of CPU."""
+    started = time.perf_counter()
+    with pytest.raises(QuantityError):
+        parse_quantity(value)
+    assert time.perf_counter() - started < 0.5

@@ -453,3 +453,16 @@ def test_an_answer_that_arrives_while_typing_leaves_the_field_being_typed(
     expect(row.locator("td.state")).to_contain_text("Guardado")
     expect(maximum).to_have_value("10000")
     assert saved_lines(fresh_database_url)[PARACETAMOL] == Pair(4000, 10000)
+
+
+@pytest.mark.parametrize("typed", ["NaN", "1e999999", "Infinity"])
+def test_a_minimum_share_that_is_not_a_bounded_number_is_refused(
+    client: TestClient, world: Context, typed: str
+) -> None:
+    log_in(client, "comprador")
+    refused = client.post(
+        "/demanda",
+        data={"name": "2029", "periods": "2029", "min_share": typed, "institutions": ["IMSS"]},
+    )
+    assert refused.status_code == 422
+    assert "No se abrió la ronda." in refused.text

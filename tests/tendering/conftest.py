@@ -360,3 +360,33 @@ def fill_template(
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# ----- poison --------------------------------------------------------------------------------
+
+POISON_QUANTITY = 3_000_000_000
+POISON_PRICE = "7319.47"
+
+
+def seal_poison(world: World, key: str, tender: Tender, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A sealed bid of 3,000,000,000 pieces, as a server that did not check bounds sealed it
+    (issue 14): the opening cannot write its line. Returns the bid's id."""
+
+    def unchecked(
+        lines: Sequence[rules.BidLineInput], partidas: Mapping[int, int], last: Any = None
+    ) -> tuple[list[dict[str, Any]], list[Any]]:
+        return [
+            {
+                "partida": 1,
+                "unit_price": POISON_PRICE,
+                "quantity": POISON_QUANTITY,
+                "presentation": None,
+                "registro_sanitario": None,
+                "manufacturer": None,
+                "country": None,
+            }
+        ], []
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rules, "check_bid_lines", unchecked)
+        return world.bid(key, tender, {1: POISON_PRICE}).bid_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.tendering.conftest import (
     World,
     fill_template,
     plan_for,
+    seal_poison,
 )
 
 PROBLEM = "application/problem+json"
@@ -672,3 +674,117 @@ def test_the_feed_of_a_draft_or_unknown_tender_is_not_found(
     draft = world.tender(publish=False)
     assert problem(client.get(tenders_url(draft, "/live"), params={"follow": "false"}), 404)
     assert problem(client.get(tenders_url(9999, "/live"), params={"follow": "false"}), 404)
+
+
+# ----- poison input --------------------------------------------------------------------------
+
+
+def test_a_quantity_above_the_partidas_maximum_is_a_422_naming_its_line(
+    client: TestClient, world: World
+) -> None:
+    """Issue 14: 3,000,000,000 pieces of a partida whose maximum is 250 were sealed (201), and
+    the opening could never write them."""
+    tender = world.tender()
+    body = bid_body((1, "10.00"), (2, "11.00"))
+    body["lines"][1]["quantity"] = 3_000_000_000
+    refused = problem(
+        client.post(tenders_url(tender, "/bids"), json=body, headers=as_(client, "a")), 422
+    )
+    [error] = refused["errors"]
+    assert error["field"] == "lines[1].quantity"
+    assert error["value"] == "3000000000"
+    assert str(PARTIDAS[1][2]) in error["expected"]
+    assert client.get(tenders_url(tender)).json()["bids"] == 0
+
+
+@pytest.mark.parametrize(
+    ("member", "text"),
+    [
+        ("quantity", "1e999999"),
+        ("quantity", "9" * 1_000_000),
+        ("unit_price", "1e999999"),
+        ("unit_price", "9" * 1_000_000),
+    ],
+)
+def test_numeric_text_too_long_or_too_large_is_refused_before_it_is_converted(
+    client: TestClient, world: World, member: str, text: str
+) -> None:
+    """``int(Decimal("1e999999"))`` took 86 s holding the GIL: the whole server froze."""
+    tender = world.tender()
+    body = bid_body((1, "10.00"))
+    body["lines"][0][member] = text
+    started = time.perf_counter()
+    refused = problem(
+        client.post(tenders_url(tender, "/bids"), json=body, headers=as_(client, "a")), 422
+    )
+    # Before: 86 s for "1e999999", 81 s for a million digits (measured on this machine).
+    assert time.perf_counter() - started < 5
+    [error] = refused["errors"]
+    assert error["field"] == f"lines[0].{member}"
+    assert len(error["value"]) < 100
+
+
+def test_the_buyer_suspends_resumes_and_cancels_a_stuck_opening(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tender = world.tender()
+    world.clock.set(tender.clarification_deadline)
+    seal_poison(world, "a", tender, monkeypatch)
+    world.clock.set(tender.opening_at)
+    world.tick(finish=True)
+    buyer = bearer(client, "comprador")
+    reason = {"reason": "Una proposición no se pudo registrar en la apertura."}
+
+    seen = client.get(tenders_url(tender), headers=buyer).json()
+    by_supplier = client.post(
+        tenders_url(tender, "/suspend"), json=reason, headers=as_(client, "a")
+    )
+    suspended = client.post(tenders_url(tender, "/suspend"), json=reason, headers=buyer)
+    resumed = client.post(tenders_url(tender, "/resume"), json=reason, headers=buyer)
+    healthy_cancel = client.post(tenders_url(tender, "/cancel"), json=reason, headers=buyer)
+    world.tick(finish=True)
+    cancelled = client.post(tenders_url(tender, "/cancel"), json=reason, headers=buyer)
+
+    assert seen["status"] == rules.OPENING
+    assert seen["attention"]
+    assert by_supplier.status_code == 403
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["status"] == rules.SUSPENDED
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["attention"] is None
+    # Resumed, it is no longer stuck until the tick holds it again.
+    problem(healthy_cancel, 409)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == rules.CANCELLED
+    actions = [
+        e.action
+        for e in world.db.scalars(
+            select(LedgerEntry).where(LedgerEntry.entity == feed_entity(tender.id))
+        )
+    ]
+    assert actions.count("tender.attention") == 2
+    assert {"tender.suspend", "tender.resume", "tender.cancel"} <= set(actions)
+
+
+def test_a_sheet_with_numeric_text_too_large_is_refused_fast_naming_its_cell(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    supplier = as_(client, "b")
+    template = client.get(tenders_url(tender, "/template.xlsx")).content
+    filled = fill_template(template, {1: "1e999999", 2: "10"}, quantities={2: "9" * 30_000})
+    started = time.perf_counter()
+    body = problem(
+        client.post(
+            tenders_url(tender, "/bids/sheet"),
+            files={"file": ("proposicion.xlsx", filled, XLSX)},
+            headers=supplier,
+        ),
+        422,
+    )
+    assert time.perf_counter() - started < 2
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [
+        (5, "unit_price"),
+        (6, "quantity"),
+    ]
+    assert all(len(e["value"]) < 100 for e in body["errors"])

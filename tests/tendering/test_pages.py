@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -12,7 +13,7 @@ from abasto.catalog import service as catalog
 from abasto.tendering import rules, service
 from abasto.tendering.models import Bid, Tender
 from tests.catalog.test_pages import log_in
-from tests.tendering.conftest import COL_CLAVE, PARTIES, World, fill_template
+from tests.tendering.conftest import COL_CLAVE, PARTIES, World, fill_template, seal_poison
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORKSPACE = "/proveedor/licitaciones"
@@ -549,3 +550,63 @@ def test_only_buyers_manage_tenders(client: TestClient, world: World) -> None:
     assert supplier.status_code == 403
     assert supplier_post.status_code == 403
     assert fresh(world, tender).status == rules.CLARIFICATIONS
+
+
+def test_the_buyer_is_told_of_a_stuck_opening_and_suspends_then_cancels_it(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tender = world.tender()
+    world.clock.set(tender.clarification_deadline)
+    seal_poison(world, "a", tender, monkeypatch)
+    world.clock.set(tender.opening_at)
+    world.tick(finish=True)
+    log_in(client, "comprador")
+
+    page = client.get(buyer_page(tender))
+    short = client.post(f"{buyer_page(tender)}/suspender", data={"reason": "no"})
+    suspended = client.post(
+        f"{buyer_page(tender)}/suspender",
+        data={"reason": "Una proposición no se pudo registrar."},
+        follow_redirects=False,
+    )
+    after = client.get(buyer_page(tender))
+    live = client.get(f"{page_of(tender)}/apertura")
+    cancelled = client.post(
+        f"{buyer_page(tender)}/cancelar",
+        data={"reason": "La apertura no pudo concluir; se repone el procedimiento."},
+        follow_redirects=False,
+    )
+
+    assert page.status_code == 200
+    assert "Requiere su atención" in page.text
+    assert f'action="{buyer_page(tender)}/suspender"' in page.text
+    assert f'action="{buyer_page(tender)}/cancelar"' in page.text
+    assert short.status_code == 422
+    assert suspended.status_code == 303
+    assert "Apertura suspendida" in after.text
+    assert f'action="{buyer_page(tender)}/reanudar"' in after.text
+    assert "Se suspendió la apertura: Una proposición no se pudo registrar." in live.text
+    assert cancelled.status_code == 303
+    assert fresh(world, tender).status == rules.CANCELLED
+
+
+@pytest.mark.parametrize("typed", ["²", "9" * 5000, "1e999999"])
+def test_numbers_typed_in_forms_are_refused_before_conversion(
+    client: TestClient, world: World, typed: str
+) -> None:
+    """``int("²")`` raises although ``"²".isdigit()``; ``int()`` of 5,000 digits raises too:
+    both were a 500. A form's number is read only when plain and small."""
+    tender = world.tender()
+    log_in(client, "comprador")
+
+    partidas = client.post(
+        "/licitaciones/nueva", data={**NEW_TENDER, "partidas": f"010.000.0104.00,1,{typed}"}
+    )
+    desierta = client.post(
+        f"{buyer_page(tender)}/desierta", data={"partida": typed[:10], "reason": "Sin ofertas."}
+    )
+
+    assert partidas.status_code == 422
+    assert "Línea 1 de las partidas no se entiende" in partidas.text
+    assert desierta.status_code == 422
+    assert "Número de partida no válido" in desierta.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -383,3 +384,34 @@ def test_a_stated_text_is_kept_with_single_spaces(text: str) -> None:
     """The fast path (text already clean) and the slow one give the same canonical text."""
     [line], _ = rules.check_bid_lines([BidLineInput(1, "5", 1, presentation=text)], PARTIDAS)
     assert line["presentation"] == (" ".join(text.split()) or None)
+
+
+# ----- poison input --------------------------------------------------------------------------
+
+
+def test_a_quantity_above_the_partidas_maximum_names_the_maximum() -> None:
+    lines, problems = rules.check_bid_lines(
+        [
+            BidLineInput(1, "10", 250, where={"field": "lines[0]"}),
+            BidLineInput(2, "10", 3_000_000_000, where={"field": "lines[1]"}),
+            BidLineInput(3, "10", 31, where={"sheet": "MED_MAT", "row": 7}),
+        ],
+        PARTIDAS,
+    )
+    assert [line["partida"] for line in lines] == [1]
+    assert [(p.field, p.sheet, p.row, p.value) for p in problems] == [
+        ("lines[1].quantity", None, None, "3000000000"),
+        ("quantity", "MED_MAT", 7, "31"),
+    ]
+    assert "90" in (problems[0].expected or "")
+    assert "30" in (problems[1].expected or "")
+
+
+@pytest.mark.parametrize("text", ["1e999999", "1E+999999", "9" * 100_000, "0e999999"])
+def test_numeric_text_is_refused_by_length_or_exponent_before_conversion(text: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=r"caracteres|rango|grande"):
+        rules.parse_quantity(text)
+    with pytest.raises(ValueError, match=r"caracteres|rango"):
+        rules.parse_price(text)
+    assert time.perf_counter() - started < 0.5

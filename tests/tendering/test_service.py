@@ -42,6 +42,7 @@ from tests.tendering.conftest import (
     fill_template,
     line,
     plan_for,
+    seal_poison,
 )
 
 PROCEDURES = sorted(rules.PROCEDURES)
@@ -848,3 +849,76 @@ def test_due_tenders_are_found_at_the_exact_second(world: World) -> None:
     world.tick()
     assert service.due_tenders(world.db, tender.bid_deadline - SECOND) == []
     assert service.due_tenders(world.db, tender.bid_deadline) == [tender.id]
+
+
+# ----- a stuck opening -----------------------------------------------------------------------
+
+
+def stuck(world: World, monkeypatch: pytest.MonkeyPatch) -> Tender:
+    """A tender whose opening the tick held for the buyer's attention (a poisoned bid)."""
+    tender = world.tender()
+    world.clock.set(tender.clarification_deadline)
+    world.bid("b", tender, {1: "101.00"})
+    seal_poison(world, "a", tender, monkeypatch)
+    world.clock.set(tender.opening_at)
+    world.tick(finish=True)
+    assert tender.status == rules.OPENING
+    assert tender.attention_at is not None
+    return tender
+
+
+def test_the_buyer_suspends_a_stuck_opening_with_a_reason_then_cancels_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tender = stuck(world, monkeypatch)
+    with pytest.raises(ValidationFailed, match="motivo"):
+        service.suspend_opening(world.buyer(), tender_id=tender.id, reason="no")
+
+    service.suspend_opening(
+        world.buyer(), tender_id=tender.id, reason="Una proposición no se pudo registrar."
+    )
+    assert tender.status == rules.SUSPENDED
+    [suspended] = world.entries(tender, "tender.suspend")
+    assert suspended.public is True
+    assert "Una proposición no se pudo registrar." in suspended.payload
+    assert "tender.suspend" in world.feed(tender)
+    assert service.due_tenders(world.db, world.now) == []
+
+    service.cancel_tender(
+        world.buyer(), tender_id=tender.id, reason="La apertura no pudo concluir; se repone."
+    )
+    assert tender.status == rules.CANCELLED
+    assert world.entries(tender, "tender.cancel")
+
+
+def test_a_stuck_opening_may_be_cancelled_but_a_healthy_one_may_not(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    healthy = world.tender()
+    world.clock.set(healthy.opening_at)
+    service.start_opening(world.buyer(), tender_id=healthy.id)
+    with pytest.raises(Conflict):
+        service.cancel_tender(world.buyer(), tender_id=healthy.id, reason="Por cualquier motivo.")
+    with pytest.raises(Conflict, match="no requiere atención"):
+        service.suspend_opening(world.buyer(), tender_id=healthy.id, reason="Por cualquier motivo.")
+
+    world.clock.set(world.now - timedelta(days=30))
+    tender = stuck(world, monkeypatch)
+    service.cancel_tender(
+        world.buyer(), tender_id=tender.id, reason="La apertura no pudo concluir."
+    )
+    assert tender.status == rules.CANCELLED
+
+
+def test_a_suspended_opening_resumes_where_it_stopped(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tender = stuck(world, monkeypatch)
+    service.suspend_opening(world.buyer(), tender_id=tender.id, reason="Revisión de la base.")
+    with pytest.raises(ValidationFailed):
+        service.resume_opening(world.buyer(), tender_id=tender.id, reason="")
+    service.resume_opening(world.buyer(), tender_id=tender.id, reason="Se corrigió la falla.")
+    assert (tender.status, tender.attention_at) == (rules.OPENING, None)
+    assert "tender.resume" in world.feed(tender)
+    with pytest.raises(Conflict):
+        service.resume_opening(world.buyer(), tender_id=tender.id, reason="Otra vez, por si acaso.")

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 
-from abasto.tendering import rules, tick
+from abasto.core.context import Context
+from abasto.tendering import rules, service, tick
 from abasto.tendering.models import Tender
 from abasto.tendering.rules import CLOSE_BIDS, CLOSE_CLARIFICATIONS, START_OPENING
 from abasto.tendering.tick import Ticker, TickReport, run_in_background
-from tests.tendering.conftest import SECOND, World
+from tests.tendering.conftest import (
+    POISON_PRICE,
+    POISON_QUANTITY,
+    SECOND,
+    Plan,
+    World,
+    seal_poison,
+)
 
 
 @dataclass
@@ -140,7 +149,6 @@ def test_a_tick_after_a_long_pause_applies_every_missed_deadline_in_order(world:
 def test_an_opening_under_way_is_carried_on_by_the_next_tick(world: World) -> None:
     tender = with_bids(world, 2)
     world.clock.set(tender.opening_at + timedelta(minutes=10))
-    from abasto.tendering import service
 
     service.start_opening(world.buyer(), tender_id=tender.id)
     assert world.tick(finish=True).opened == [(tender.id, 2)]
@@ -181,3 +189,90 @@ def test_the_background_loop_ticks_and_survives_an_error(world: World) -> None:
     assert errors == ["x"]
     world.db.expire_all()
     assert tender.status == rules.BIDDING
+
+
+# ----- poison: one tender's failure stops no other -------------------------------------------
+
+
+def test_a_poisoned_opening_is_held_for_the_buyer_and_every_other_tender_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14: a sealed bid the opening could not write failed every tick; the tender stayed
+    in «opening» forever and the tick of every other tender stalled behind it."""
+    poisoned = world.tender()
+    world.clock.set(poisoned.clarification_deadline)
+    world.bid("b", poisoned, {1: "101.00"})
+    seal_poison(world, "a", poisoned, monkeypatch)
+    # Published now, its clarifications close when the poisoned tender's opening is due.
+    other = world.tender(
+        plan=Plan(
+            poisoned.opening_at,
+            poisoned.opening_at + timedelta(days=10),
+            poisoned.opening_at + timedelta(days=10, hours=1),
+            poisoned.opening_at + timedelta(days=11),
+        )
+    )
+    assert poisoned.id < other.id
+    world.clock.set(poisoned.opening_at)
+    caplog.set_level(logging.DEBUG)
+
+    for _ in range(3):
+        world.tick(finish=True)
+
+    assert other.status == rules.BIDDING
+    assert poisoned.status == rules.OPENING
+    assert poisoned.attention_at == world.now
+    assert poisoned.attention is not None
+    assert "apertura" in poisoned.attention
+    # Recorded once, privately, not on every tick; the public feed shows nothing of it.
+    [held] = world.entries(poisoned, "tender.attention")
+    assert held.public is False
+    assert "tender.attention" not in world.feed(poisoned)
+    # Nothing of the sealed bid reached the log or the ledger entry.
+    for text in (caplog.text, held.payload):
+        assert str(POISON_QUANTITY) not in text
+        assert POISON_PRICE not in text
+    assert f"tender {poisoned.id}" in caplog.text
+
+
+def test_a_held_tender_is_not_retried_until_the_buyer_resumes_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tender = world.tender()
+    world.clock.set(tender.clarification_deadline)
+    seal_poison(world, "a", tender, monkeypatch)
+    world.clock.set(tender.opening_at)
+    world.tick(finish=True)
+    assert tender.attention_at is not None
+    assert service.due_tenders(world.db, world.now) == []
+
+    service.resume_opening(world.buyer(), tender_id=tender.id, reason="Se revisó la base de datos.")
+    world.db.flush()
+    assert tender.attention_at is None
+    assert service.due_tenders(world.db, world.now) == [tender.id]
+    world.tick(finish=True)
+    assert len(world.entries(tender, "tender.attention")) == 2
+
+
+def test_a_failure_in_one_tender_is_isolated_whatever_it_is(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = world.tender(), world.tender()
+    world.clock.set(first.clarification_deadline)
+    real = service.apply_due
+
+    def failing(ctx: Context, tender: Tender) -> list[str]:
+        if tender.id == first.id:
+            raise RuntimeError("secreto: 7319.47 por 3000000000 piezas")
+        return real(ctx, tender)
+
+    monkeypatch.setattr(service, "apply_due", failing)
+    report = world.tick()
+
+    assert report.applied == [(second.id, CLOSE_CLARIFICATIONS)]
+    assert (first.status, second.status) == (rules.CLARIFICATIONS, rules.BIDDING)
+    assert first.attention_at is not None
+    [held] = world.entries(first, "tender.attention")
+    assert "RuntimeError" in held.payload
+    assert "secreto" not in held.payload
+    assert "secreto" not in caplog.text

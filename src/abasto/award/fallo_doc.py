@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from abasto.award.models import Fallo, FalloLine, FalloOutcome, FalloPartida
 from abasto.catalog.models import Clave
 from abasto.catalog.rules import group_of
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import NotFound
 from abasto.core.money import format_int, format_mxn, format_percent
@@ -551,7 +552,7 @@ def select_partidas(
     A number alone is a partida's number, when there is such a partida; otherwise it is looked
     for as text (a fragment of a clave, an RFC).
     """
-    number = int(q) if q.strip().isdigit() else None
+    number = numbers.count_of(q)
     if number is not None and any(p.number == number for p in partidas):
         found = [p for p in partidas if p.number == number and (not status or p.status == status)]
     else:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import numpy as np
@@ -46,6 +46,7 @@ import numpy.typing as npt
 
 from abasto.award import rules
 from abasto.award.rules import AwardResult, Bid, BidLine, Instance, Parameters, Partida, Supplier
+from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 
 FORMAT = "abasto-award-instance/1"
@@ -227,10 +228,12 @@ class _Reader:
     # scalar readers
 
     def integer(self, where: str, value: Any) -> int | None:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-            return int(value)
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            try:
+                # Bounded before int(): a JSON 1e999999 read as a Decimal would take minutes.
+                return numbers.whole_of(value)
+            except ValueError:
+                pass
         self.fail(where, "falta el número" if value is None else "no es un número entero", value)
         return None
 
@@ -239,10 +242,10 @@ class _Reader:
             self.fail(where, "falta el número" if value is None else "no es un número", value)
             return None
         try:
-            number = Decimal(str(value).strip()) if isinstance(value, str | int) else value
-        except InvalidOperation:
+            number: Decimal | None = numbers.number_of(value)
+        except ValueError:
             number = None
-        if not isinstance(number, Decimal) or not number.is_finite():
+        if number is None:
             self.fail(where, "no es un número", value, "p. ej. 0.10")
             return None
         return number

@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 from abasto.award import fallo_doc, rules, service
 from abasto.award.models import TechnicalEvaluation
 from abasto.catalog.models import Clave
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, NotFound, Problem, ValidationFailed
 from abasto.core.text import fold
@@ -531,7 +532,7 @@ def _line_matches(line: LineSummary, q: str, state: str) -> bool:
         return True
     compact = "".join(words.split())
     if words.isdigit():
-        return line.partida == int(words)
+        return line.partida == numbers.count_of(words)
     if fallo_doc.CLAVE_PREFIX.fullmatch(compact):
         return line.clave.startswith(compact)
     return all(w in line.search_text for w in fold(words).split())
@@ -656,7 +657,8 @@ def record_verdict(
     """Record (or correct) one verdict: a bid line, a requirement, complies or not, and why."""
     back = {"q": q, "estado": estado, "page": page}
     problems: list[Problem] = []
-    if not partida.strip().isdigit():
+    number = numbers.count_of(partida)
+    if number is None:
         problems.append(
             Problem(
                 "Número de partida no válido",
@@ -677,7 +679,7 @@ def record_verdict(
             tender_id=tender_id,
             verdicts=[
                 service.Verdict(
-                    bid_id.strip(), int(partida), requirement.strip(), complies == "si", reason
+                    bid_id.strip(), number or 0, requirement.strip(), complies == "si", reason
                 )
             ],
             # «Corregir» names the one verdict it changes, shown beside it: that is the

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from abasto.catalog.rules import ClaveError, parse_clave
+from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
 
@@ -51,10 +52,11 @@ class Observed:
 def _money(value: Any) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise ValueError
-    if isinstance(value, float):
-        value = repr(value)
-    number = Decimal(str(value).strip().replace("$", "").replace(",", ""))
-    if not number.is_finite() or number <= 0:
+    if isinstance(value, str):
+        value = value.replace("$", "").replace(",", "")
+    # Bounded by length and exponent before conversion (numbers.number_of raises ValueError).
+    number = numbers.number_of(value)
+    if number <= 0:
         raise ValueError
     return number
 

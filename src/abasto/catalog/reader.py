@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from abasto.catalog.rules import Category, Clave, ClaveError, parse_clave
+from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import (
     Cell,
@@ -216,12 +217,14 @@ class _SheetReader:
         if is_blank(value):
             return None
         cucop: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
+        # Bounded (a CUCoP has 8 digits; the column is 64-bit): a number too long for the
+        # column is refused here, not by the database, and its text is never converted.
+        if isinstance(value, int) and not isinstance(value, bool) and value < 10**18:
             cucop = value
-        elif isinstance(value, float) and value.is_integer():
+        elif isinstance(value, float) and value.is_integer() and value < 1e18:
             cucop = int(value)
-        elif isinstance(value, str) and value.strip().isdecimal():
-            cucop = int(value.strip())
+        elif isinstance(value, str):
+            cucop = numbers.count_of(value)
         if cucop is None or cucop <= 0:
             self._problem(
                 number, CUCOP.key, "el CUCoP no es un número entero", text(value), CUCOP_EXPECTED

@@ -81,12 +81,18 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    # A database error's message names the statement's parameters: a sealed bid's lines at its
+    # opening, which a log must never show (issue 14). The statement itself is still named.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, poolclass=NullPool
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=NullPool,
+            **kwargs,
         )
         _configure_sqlite(engine)
         return engine

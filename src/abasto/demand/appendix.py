@@ -11,11 +11,10 @@ to check with the rows returned, which carry the sheet, row and column names to 
 from __future__ import annotations
 
 import io
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import openpyxl
@@ -26,6 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from abasto.catalog import reader as catalog
 from abasto.catalog.rules import ClaveError, parse_clave
+from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import (
     Cell,
@@ -513,31 +513,20 @@ def parse_quantity(value: Cell) -> int | None:
     """
     if is_blank(value):
         return None
-    number: Decimal
-    if isinstance(value, bool):
-        raise QuantityError("la cantidad no es un número")
-    if isinstance(value, int):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise QuantityError("la cantidad no es un número")
-        number = Decimal(str(value))
-    elif isinstance(value, Decimal):
-        number = value
-    elif isinstance(value, str):
+    if isinstance(value, str):
         raw = "".join(value.split())
         if _THOUSANDS.fullmatch(raw):
             raw = raw.replace(",", "")
         if not _DECIMAL.fullmatch(raw):
             raise QuantityError("la cantidad no es un número")
-        try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            raise QuantityError("la cantidad no es un número") from None
-    else:
+        value = raw
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise QuantityError("la cantidad no es un número")
-    if not number.is_finite():
-        raise QuantityError("la cantidad no es un número")
+    try:
+        # Bounded by length and exponent before conversion: int() of a long number is quadratic.
+        number = numbers.number_of(value)
+    except ValueError as exc:
+        raise QuantityError(f"la cantidad {exc}") from None
     if number < 0:
         raise QuantityError("la cantidad es negativa")
     if number != number.to_integral_value():

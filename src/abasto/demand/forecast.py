@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ import numpy.typing as npt
 
 from abasto.catalog.reader import CLAVE
 from abasto.catalog.rules import ClaveError, parse_clave
+from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import (
     Cell,
@@ -182,23 +183,15 @@ def parse_count(value: Cell) -> int | None:
 
 def _number(value: Cell) -> Decimal | None:
     """The number in a cell, whatever its kind; None when it holds none."""
-    if isinstance(value, bool):
+    if isinstance(value, str):
+        value = value.strip().replace(" ", "").replace("\u00a0", "")
+        if _THOUSANDS.fullmatch(value.lstrip("-")):
+            value = value.replace(",", "")
+    try:
+        # Bounded by length and exponent: a cell of a million digits is not a consumption.
+        return numbers.number_of(value)
+    except ValueError:
         return None
-    if isinstance(value, int | Decimal):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        number = Decimal(repr(value))
-    elif isinstance(value, str):
-        raw = value.strip().replace(" ", "").replace("\u00a0", "")
-        if _THOUSANDS.fullmatch(raw.lstrip("-")):
-            raw = raw.replace(",", "")
-        try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            return None
-    else:
-        return None
-    return number if number.is_finite() else None
 
 
 def _count_issue(value: Cell) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 from urllib.parse import quote
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, Problem, ValidationFailed
 from abasto.demand import rules, service
@@ -85,8 +85,8 @@ def open_round(
 ) -> Response:
     form = {"name": name, "periods": periods, "min_share": min_share, "institutions": institutions}
     try:
-        share = Decimal(min_share.strip().rstrip("%").strip().replace(",", ".")) / 100
-    except InvalidOperation:
+        share = numbers.decimal_of(min_share.strip().rstrip("%").replace(",", ".")) / 100
+    except ValueError:
         error = ValidationFailed(
             "No se abrió la ronda.",
             problems=[
@@ -300,7 +300,7 @@ def _participant_or_none(
 
 
 def _version(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    return numbers.count_of(value)
 
 
 @router.put("/demanda/{round_name}/{code}/lineas/{clave}")

@@ -33,9 +33,10 @@ import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TypeVar
 
+from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import Cell, read_sheets
 from abasto.core.spreadsheet import text as cell_text
@@ -463,8 +464,8 @@ def _parse_amount(value: str) -> Decimal | None:
     if match is None:
         return None
     try:
-        return Decimal(match.group(1).replace(",", "") + (match.group(2) or ""))
-    except InvalidOperation:
+        return numbers.decimal_of(match.group(1).replace(",", "") + (match.group(2) or ""))
+    except ValueError:
         return None
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.demand.models import DemandRound
@@ -268,6 +269,18 @@ def cancel(tender_id: int, body: CancelBody, ctx: Buyer) -> TenderRead:
     )
 
 
+@router.post("/{tender_id}/suspend", response_model=TenderRead)
+def suspend(tender_id: int, body: ReasonBody, ctx: Buyer) -> TenderRead:
+    """Suspend an opening the system could not carry on, with a reason the public reads."""
+    return tender_read(ctx, service.suspend_opening(ctx, tender_id=tender_id, reason=body.reason))
+
+
+@router.post("/{tender_id}/resume", response_model=TenderRead)
+def resume(tender_id: int, body: ReasonBody, ctx: Buyer) -> TenderRead:
+    """Resume a suspended or stuck opening: the next bid is read out at the next tick."""
+    return tender_read(ctx, service.resume_opening(ctx, tender_id=tender_id, reason=body.reason))
+
+
 @router.post("/{tender_id}/partidas/{number}/desierta", response_model=PartidaRead)
 def declare_desierta(tender_id: int, number: int, body: ReasonBody, ctx: Buyer) -> PartidaRead:
     partida = service.declare_desierta(ctx, tender_id=tender_id, partida=number, reason=body.reason)
@@ -428,8 +441,8 @@ async def live(
     """
     await asyncio.to_thread(service.view_tender, ctx, tender_id)
     start = after or 0
-    if last_event_id and last_event_id.strip().isdigit():
-        start = int(last_event_id)
+    if last_event_id and (seen := numbers.count_of(last_event_id)) is not None:
+        start = seen
     hub = app_state(request).hub
 
     async def stream() -> AsyncIterator[str]:

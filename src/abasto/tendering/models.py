@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -56,6 +57,11 @@ class Tender(Base):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    attention_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the tick stopped on this tender (an opening that failed); the tick leaves it alone
+    until the buyer resumes, suspends or cancels it."""
+    attention: Mapped[str | None] = mapped_column(Text)
+    """What the buyer is told about it; never anything of a sealed bid."""
     # The tender's data key, wrapped (AES key wrap) by the master key from configuration.
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -193,7 +199,12 @@ class BidLine(Base):
     """One partida of an opened bid, as it was read out in public."""
 
     __tablename__ = "bid_lines"
-    __table_args__ = (UniqueConstraint("bid_id", "partida_id"),)
+    __table_args__ = (
+        UniqueConstraint("bid_id", "partida_id"),
+        # As on PostgreSQL's int4, on SQLite too (which would keep any 64-bit integer).
+        CheckConstraint("quantity BETWEEN 1 AND 2147483647", name="quantity_range"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bid_id: Mapped[str] = mapped_column(ForeignKey("bids.id", ondelete="CASCADE"), index=True)

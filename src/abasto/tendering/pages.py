@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from abasto.catalog.models import Clave
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from abasto.core.money import MEXICO_CITY
@@ -65,6 +66,8 @@ FEED_MESSAGES = {
         "compromiso y {not_matching} no coinciden."
     ),
     "tender.cancel": "Se canceló la licitación: {reason}",
+    "tender.suspend": "Se suspendió la apertura: {reason}",
+    "tender.resume": "Se reanudó la apertura: {reason}",
 }
 STATUS_AFTER = {
     "tender.publish": rules.CLARIFICATIONS,
@@ -73,6 +76,8 @@ STATUS_AFTER = {
     "tender.opening_started": rules.OPENING,
     "tender.opened": rules.OPENED,
     "tender.cancel": rules.CANCELLED,
+    "tender.suspend": rules.SUSPENDED,
+    "tender.resume": rules.OPENING,
 }
 _FIELD = re.compile(r"\{(#?)([\w.]+)\}")
 
@@ -81,6 +86,8 @@ BUYER_NOTICES = {
     "publicada": "Se publicó la licitación.",
     "modificada": "Se publicó la modificación.",
     "cancelada": "Se canceló la licitación.",
+    "suspendida": "Se suspendió la apertura; el motivo se publicó.",
+    "reanudada": "Se reanudó la apertura: la siguiente proposición se abrirá en breve.",
     "desierta": "Se declaró desierta la partida.",
     "respondida": "Se publicó la respuesta.",
 }
@@ -343,7 +350,8 @@ def _parse_partidas(text: str, problems: list[Problem]) -> list[service.PartidaI
         if not line.strip():
             continue
         parts = _PARTIDA_SPLIT.split(line.strip())
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        low, high = (numbers.count_of(p) for p in parts[1:3]) if len(parts) == 3 else (None, None)
+        if low is None or high is None:
             problems.append(
                 Problem(
                     f"Línea {number} de las partidas no se entiende",
@@ -353,7 +361,7 @@ def _parse_partidas(text: str, problems: list[Problem]) -> list[service.PartidaI
                 )
             )
             continue
-        found.append(service.PartidaInput(parts[0], int(parts[1]), int(parts[2])))
+        found.append(service.PartidaInput(parts[0], low, high))
     return found
 
 
@@ -498,8 +506,8 @@ def _partidas_page(
         .where(Partida.tender_id == tender_id)
     )
     words = q.strip()
-    if words.isdigit():
-        query = query.where((Partida.number == int(words)) | Clave.search_text.contains(words))
+    if (number := numbers.count_of(words)) is not None and number <= rules.MAX_PARTIDA:
+        query = query.where((Partida.number == number) | Clave.search_text.contains(words))
     elif words:
         compact = "".join(words.split())
         if re.fullmatch(r"[0-9]+(\.[0-9]*)+", compact):
@@ -514,11 +522,11 @@ def _partidas_page(
             .limit(PARTIDAS_PER_PAGE)
         )
     )
-    numbers = {p.number for p in items}
+    shown = {p.number for p in items}
     offers: dict[int, list[tuple[service.PublicBid, BidLine]]] = {}
     for bid in bids:
         for line in bid.lines:
-            if line.partida_number in numbers:
+            if line.partida_number in shown:
                 offers.setdefault(line.partida_number, []).append((bid, line))
     for found in offers.values():
         found.sort(key=lambda pair: pair[1].unit_price)
@@ -860,7 +868,8 @@ def ask_question(
 ) -> Response:
     try:
         number = partida.strip()
-        if number and not number.isdigit():
+        found = numbers.count_of(number)
+        if number and (found is None or found > rules.MAX_PARTIDA):
             raise ValidationFailed(
                 "La pregunta se refiere a una partida que no existe.",
                 problems=[
@@ -872,9 +881,7 @@ def ask_question(
                     )
                 ],
             )
-        question = service.ask_question(
-            ctx, tender_id=tender_id, text=text, partida=int(number) if number else None
-        )
+        question = service.ask_question(ctx, tender_id=tender_id, text=text, partida=found)
     except (ValidationFailed, Conflict, Forbidden) as exc:
         ctx.db.rollback()
         return _workspace(request, ctx, status_code=exc.status, error=exc, error_tender=tender_id)
@@ -921,8 +928,10 @@ def _manage_page(
         sealed=service.sealed_count(ctx.db, tender.id),
         live=live,
         amendable=live and rules.accepts_bids(service.timeline_of(tender), ctx.now),
-        cancellable=tender.status
-        not in (rules.CANCELLED, rules.OPENING, rules.OPENED, rules.AWARDED),
+        cancellable=tender.status not in (rules.CANCELLED, rules.OPENED, rules.AWARDED)
+        and (tender.status != rules.OPENING or tender.attention_at is not None),
+        stuck=tender.status == rules.SUSPENDED
+        or (tender.status == rules.OPENING and tender.attention_at is not None),
         may_open=_may_open(tender, ctx.now),
         error=error,
         notice=notice,
@@ -942,7 +951,7 @@ def manage_page(
 
 
 def _version(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+    return numbers.count_of(value)
 
 
 def _buyer_action(
@@ -1030,6 +1039,38 @@ def cancel_tender(
     )
 
 
+@router.post("/comprador/licitaciones/{tender_id}/suspender")
+def suspend_opening(
+    request: Request,
+    tender_id: int,
+    ctx: Buyer,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    return _buyer_action(
+        request,
+        ctx,
+        tender_id,
+        "suspendida",
+        lambda: service.suspend_opening(ctx, tender_id=tender_id, reason=reason),
+    )
+
+
+@router.post("/comprador/licitaciones/{tender_id}/reanudar")
+def resume_opening(
+    request: Request,
+    tender_id: int,
+    ctx: Buyer,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    return _buyer_action(
+        request,
+        ctx,
+        tender_id,
+        "reanudada",
+        lambda: service.resume_opening(ctx, tender_id=tender_id, reason=reason),
+    )
+
+
 @router.post("/comprador/licitaciones/{tender_id}/desierta")
 def declare_desierta(
     request: Request,
@@ -1038,7 +1079,8 @@ def declare_desierta(
     partida: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    if not partida.strip().isdigit():
+    number = numbers.count_of(partida)
+    if number is None or number > rules.MAX_PARTIDA:
         error = ValidationFailed(
             "No se declaró desierta ninguna partida.",
             problems=[
@@ -1056,9 +1098,7 @@ def declare_desierta(
         ctx,
         tender_id,
         "desierta",
-        lambda: service.declare_desierta(
-            ctx, tender_id=tender_id, partida=int(partida), reason=reason
-        ),
+        lambda: service.declare_desierta(ctx, tender_id=tender_id, partida=number, reason=reason),
     )
 
 

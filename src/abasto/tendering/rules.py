@@ -11,9 +11,10 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from abasto.core import numbers
 from abasto.core.errors import Problem
 from abasto.core.ledger import canonical_json, canonical_object
 from abasto.core.money import MEXICO_CITY, format_seconds
@@ -28,6 +29,9 @@ OPENING = "opening"
 OPENED = "opened"
 CANCELLED = "cancelled"
 AWARDED = "awarded"
+SUSPENDED = "suspended"
+"""An opening the buyer stopped with a reason (one the tick could not carry on): the tick leaves
+it alone until the buyer resumes or cancels it."""
 
 STATUS_LABELS = {
     DRAFT: "Borrador",
@@ -35,6 +39,7 @@ STATUS_LABELS = {
     BIDDING: "Recepción de proposiciones",
     CLOSED: "Cerrada, en espera de la apertura",
     OPENING: "Apertura en curso",
+    SUSPENDED: "Apertura suspendida",
     OPENED: "Proposiciones abiertas",
     AWARDED: "Fallo emitido",
     CANCELLED: "Cancelada",
@@ -358,6 +363,13 @@ def accepts_bids(timeline: Timeline, now: datetime) -> bool:
 # ----- bid lines -----------------------------------------------------------------------------
 
 MAX_PRICE = Decimal("99999999999999.99")
+"""The largest unit price ``bid_lines.unit_price`` (numeric(16,2)) holds."""
+MAX_QUANTITY = 2**31 - 1
+"""The largest quantity ``bid_lines.quantity`` (integer) holds; a partida's maximum is lower."""
+MAX_PARTIDA = 2**31 - 1
+"""The largest partida number the database holds: a larger one is in no tender, and is not
+sent to the database to find out."""
+CENT = Decimal("0.01")
 
 
 @dataclass(slots=True)
@@ -379,17 +391,15 @@ class BidLineInput:
 
 
 def parse_price(value: Any) -> Decimal:
-    """A unit price in MXN: positive, at most 2 decimals. Raises ValueError with the reason."""
+    """A unit price in MXN: positive, at most 2 decimals, within the column (numeric(16,2)).
+
+    Raises ValueError with the reason; text is refused by its length and exponent before it is
+    converted (``numbers.number_of``)."""
     if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("falta el precio")
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        price = Decimal(str(value).strip().replace("$", "").replace(",", ""))
-    except InvalidOperation:
-        raise ValueError("no es un número") from None
-    if not price.is_finite():
-        raise ValueError("no es un número")
+    if isinstance(value, str):
+        value = value.replace("$", "").replace(",", "")
+    price = numbers.number_of(value)
     if price <= 0:
         raise ValueError("el precio debe ser mayor que cero")
     exponent = price.normalize().as_tuple().exponent
@@ -397,21 +407,31 @@ def parse_price(value: Any) -> Decimal:
         raise ValueError("tiene más de 2 decimales")
     if price > MAX_PRICE:
         raise ValueError("es demasiado grande")
-    return price.quantize(Decimal("0.01"))
+    return price.quantize(CENT)
 
 
 def parse_quantity(value: Any) -> int:
-    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+    """A quantity of pieces: a whole number from 1 to ``MAX_QUANTITY`` (the column's int32).
+
+    An int (what a JSON bid holds) is compared as it is; anything else goes through
+    ``numbers.whole_of``, bounded before it is converted."""
+    if type(value) is int:
+        quantity = value
+    elif isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError("falta la cantidad")
-    try:
-        number = Decimal(str(value).strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValueError("no es un número entero") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise ValueError("no es un número entero")
-    if number <= 0:
+    else:
+        try:
+            quantity = numbers.whole_of(value.replace(",", "") if isinstance(value, str) else value)
+        except ValueError as exc:
+            reason = str(exc)
+            raise ValueError(
+                "no es un número entero" if reason == "no es un número" else reason
+            ) from None
+    if quantity <= 0:
         raise ValueError("la cantidad debe ser mayor que cero")
-    return int(number)
+    if quantity > MAX_QUANTITY:
+        raise ValueError("es demasiado grande")
+    return quantity
 
 
 def _clean(value: str | None, limit: int) -> str | None:
@@ -449,7 +469,7 @@ def check_bid_lines(
             problems.append(
                 Problem(
                     f"{label}: no está en la licitación",
-                    value=str(line.partida),
+                    value=numbers.shown(line.partida),
                     expected=f"un número de partida entre 1 y "
                     f"{last() if last else max(partidas, default=0)} "
                     "que no se haya declarado desierta",
@@ -470,21 +490,24 @@ def check_bid_lines(
                 Problem(
                     f"{label}: precio unitario no válido ({exc})",
                     field=f"{base}.unit_price" if base else "unit_price",
-                    value=str(line.unit_price),
+                    value=numbers.shown(line.unit_price),
                     expected="un importe en pesos mayor que cero con a lo más 2 decimales",
                     **where,
                 )
             )
             continue
+        most = partidas[line.partida]
         try:
             quantity = parse_quantity(line.quantity)
+            if quantity > most:
+                raise ValueError(f"más que la cantidad máxima de la partida, {most:,}")
         except ValueError as exc:
             problems.append(
                 Problem(
                     f"{label}: cantidad ofertada no válida ({exc})",
                     field=f"{base}.quantity" if base else "quantity",
-                    value=str(line.quantity),
-                    expected="un número entero de piezas mayor que cero",
+                    value=numbers.shown(line.quantity),
+                    expected=f"un número entero de piezas de 1 a {most:,}",
                     **where,
                 )
             )

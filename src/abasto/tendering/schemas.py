@@ -103,7 +103,9 @@ class BidLineWrite(rules.BidLineInput):
     body: ``BidWrite`` sets it to the line's place."""
 
     partida: int = Field(description="Número de partida.")
-    unit_price: Decimal | str = Field(description="Precio unitario en MXN, hasta 2 decimales.")
+    # Text first: pydantic would parse text into a Decimal whatever its length, and the rules
+    # refuse a number's text by its length and exponent before converting it.
+    unit_price: str | Decimal = Field(description="Precio unitario en MXN, hasta 2 decimales.")
     quantity: int | str = Field(description="Cantidad ofertada (piezas).")
     presentation: str | None = Field(default=None, max_length=500)
     registro_sanitario: str | None = Field(default=None, max_length=100)
@@ -172,6 +174,10 @@ class TenderRead(BaseModel):
     periods: dict[str, int]
     award: dict[str, object] = Field(description="Condiciones de adjudicación anunciadas.")
     cancel_reason: str | None
+    attention: str | None = Field(
+        description="Por qué el reloj del sistema dejó detenida la licitación, hasta que el "
+        "comprador reanude, suspenda o cancele la apertura."
+    )
     partidas: int
     bids: int = Field(description="Proposiciones vigentes (selladas o abiertas).")
     version: int
@@ -202,6 +208,7 @@ class TenderRead(BaseModel):
             periods=rules.periods_of(tender.params).as_dict(),
             award=dict(tender.params.get("award") or {}),
             cancel_reason=tender.cancel_reason,
+            attention=tender.attention if tender.attention_at else None,
             partidas=partidas,
             bids=bids,
             version=tender.version,

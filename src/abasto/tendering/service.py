@@ -796,19 +796,17 @@ def cancel_tender(
     """Cancel with a reason; sealed bids stay sealed forever."""
     tender = get_tender(ctx.db, tender_id)
     _check_version(tender, version)
-    if tender.status in (rules.CANCELLED, rules.OPENED, rules.OPENING, rules.AWARDED):
+    # An opening under way is not cancelled, unless it is stuck: held by the tick, or suspended.
+    if tender.status in (rules.CANCELLED, rules.OPENED, rules.AWARDED) or (
+        tender.status == rules.OPENING and tender.attention_at is None
+    ):
         raise Conflict(
             f"La licitación {tender.number} está «{rules.STATUS_LABELS[tender.status]}»; "
             "ya no se cancela."
         )
-    if len(reason.strip()) < 10:
-        raise ValidationFailed(
-            "Indique el motivo de la cancelación.",
-            problems=[
-                Problem("Motivo muy corto", field="reason", expected="al menos 10 caracteres")
-            ],
-        )
+    _require_reason(reason, "Indique el motivo de la cancelación.")
     tender.status = rules.CANCELLED
+    tender.attention_at = tender.attention = None
     tender.cancelled_at = ctx.now
     tender.cancel_reason = reason.strip()
     ctx.db.flush()
@@ -818,6 +816,92 @@ def cancel_tender(
         {"number": tender.number, "reason": tender.cancel_reason},
     )
     announce(ctx.db, tender.id)
+    return tender
+
+
+def _require_reason(reason: str, message: str) -> None:
+    if len(reason.strip()) < 10:
+        raise ValidationFailed(
+            message,
+            problems=[
+                Problem("Motivo muy corto", field="reason", expected="al menos 10 caracteres")
+            ],
+        )
+
+
+# ----- a stuck opening -----------------------------------------------------------------------
+
+STEP_DEADLINES = "plazos"
+STEP_OPENING = "apertura"
+_STEP_LABELS = {
+    STEP_DEADLINES: "aplicar los plazos vencidos",
+    STEP_OPENING: "abrir la siguiente proposición",
+}
+
+
+def hold_for_attention(ctx: Context, *, tender_id: int, step: str, error: str) -> Tender:
+    """The tick could not carry on this tender: hold it for the buyer, on the record.
+
+    The tick leaves a held tender alone (``due_tenders``) until the buyer resumes, suspends or
+    cancels it, so a failure that repeats is recorded once, not on every tick. The entry is
+    private: ``error`` is only the kind of error (never its message, which may repeat a sealed
+    bid's values), and the public sees the opening stop, not why."""
+    tender = get_tender(ctx.db, tender_id, lock=True)
+    tender.attention_at = ctx.now
+    tender.attention = (
+        f"El reloj del sistema no pudo {_STEP_LABELS.get(step, step)} de la licitación "
+        f"{tender.number} ({when(ctx.now)}) y la dejó detenida. Revise el registro del servidor; "
+        "después reanude la apertura, o suspéndala o cancélela con un motivo."
+    )
+    ctx.db.flush()
+    ctx.record(
+        "tender.attention",
+        feed_entity(tender.id),
+        {"number": tender.number, "status": tender.status, "step": step, "error": error},
+        public=False,
+    )
+    return tender
+
+
+def _require_stuck(tender: Tender, what: str) -> None:
+    if tender.status == rules.SUSPENDED:
+        return
+    if tender.status != rules.OPENING:
+        raise Conflict(
+            f"La licitación {tender.number} está «{rules.STATUS_LABELS[tender.status]}»: {what}."
+        )
+    if tender.attention_at is None:
+        raise Conflict(
+            f"La apertura de la licitación {tender.number} sigue su curso y no requiere atención: "
+            f"{what}."
+        )
+
+
+def suspend_opening(ctx: Context, *, tender_id: int, reason: str) -> Tender:
+    """The buyer suspends a stuck opening, with a reason the public reads on its feed."""
+    tender = get_tender(ctx.db, tender_id, lock=True)
+    if tender.status == rules.SUSPENDED:
+        raise Conflict(f"La apertura de la licitación {tender.number} ya está suspendida.")
+    _require_stuck(tender, "no se suspende")
+    _require_reason(reason, "Indique el motivo de la suspensión.")
+    tender.status = rules.SUSPENDED
+    _record_transition(
+        ctx, tender, "tender.suspend", {"at": ctx.now, "reason": " ".join(reason.split())}
+    )
+    return tender
+
+
+def resume_opening(ctx: Context, *, tender_id: int, reason: str) -> Tender:
+    """The buyer resumes a suspended or held opening: the tick reads out the next bid again."""
+    tender = get_tender(ctx.db, tender_id, lock=True)
+    _require_stuck(tender, "no hay apertura que reanudar")
+    _require_reason(reason, "Indique por qué se reanuda la apertura.")
+    tender.status = rules.OPENING
+    tender.attention_at = None
+    tender.attention = None
+    _record_transition(
+        ctx, tender, "tender.resume", {"at": ctx.now, "reason": " ".join(reason.split())}
+    )
     return tender
 
 
@@ -1068,7 +1152,13 @@ def submit_bid(
         supplier_id=supplier_id,
         key=idempotency_key,
         replaces=replaces,
-        numbers=sorted({line.partida for line in lines if isinstance(line.partida, int)}),
+        numbers=sorted(
+            {
+                line.partida
+                for line in lines
+                if isinstance(line.partida, int) and 0 < line.partida <= rules.MAX_PARTIDA
+            }
+        ),
     )
     tender = read(owner=guess)
     _require_live(tender, "no recibe proposiciones")
@@ -1652,7 +1742,7 @@ def open_all(ctx: Context, sealer: Sealer, *, tender_id: int) -> None:
 
 
 def due_tenders(db: Session, now: datetime) -> list[int]:
-    """Tenders with a deadline come due or an opening under way."""
+    """Tenders with a deadline come due or an opening under way, and not held for the buyer."""
     return list(
         db.scalars(
             select(Tender.id)
@@ -1662,6 +1752,8 @@ def due_tenders(db: Session, now: datetime) -> list[int]:
                 | ((Tender.status == rules.CLOSED) & (Tender.opening_at <= now))
                 | (Tender.status == rules.OPENING)
             )
+            # A tender held for the buyer waits for the buyer, not for the next tick.
+            .where(Tender.attention_at.is_(None))
             .order_by(Tender.id)
         )
     )

@@ -3,6 +3,10 @@
 It is an edge, like a request: each step runs in its own transaction, so every bid opened is
 committed (and reaches the live feed) before the next. ``abasto serve`` runs it in a background
 thread every ``tick_seconds``; ``abasto tick`` runs it once from the command line.
+
+A tender whose step fails is held for the buyer's attention (``service.hold_for_attention``) and
+every other tender goes on; nothing of the error but its kind is logged, since its message may
+repeat a sealed bid's values.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from abasto.core.clock import Clock
 from abasto.core.context import Actor, Context
 from abasto.core.db import transaction
-from abasto.core.errors import AbastoError
 from abasto.tendering import rules, service
 from abasto.tendering.sealing import Sealer
 from abasto.transparency.redflags import service as redflags
@@ -33,6 +36,8 @@ class TickReport:
     applied: list[tuple[int, str]] = field(default_factory=list)
     opened: list[tuple[int, int]] = field(default_factory=list)
     """(tender id, bids read out) per tender this tick."""
+    held: list[int] = field(default_factory=list)
+    """Tenders whose step failed this tick, now held for the buyer's attention."""
     flags: dict[str, int] | None = None
     """Red flags per code when a fallo issued since their last run made the tick recompute."""
 
@@ -57,18 +62,44 @@ class Ticker:
             due = service.due_tenders(db, self.clock.now())
             flags_due = redflags.due(db)
         for tender_id in due:
-            with transaction(self.sessions) as db:
-                ctx = self._context(db)
-                tender = service.get_tender(db, tender_id, lock=True)
-                for event in service.apply_due(ctx, tender):
-                    report.applied.append((tender_id, event))
-                opening = tender.status == rules.OPENING
-            if opening:
-                report.opened.append((tender_id, self._read_out(tender_id, finish=finish)))
+            # One tender's failure (a bid its opening cannot write, a corrupted row) must not
+            # stop the others: it is held for the buyer, and the tick goes on.
+            step = service.STEP_DEADLINES
+            try:
+                with transaction(self.sessions) as db:
+                    ctx = self._context(db)
+                    tender = service.get_tender(db, tender_id, lock=True)
+                    for event in service.apply_due(ctx, tender):
+                        report.applied.append((tender_id, event))
+                    opening = tender.status == rules.OPENING
+                if opening:
+                    step = service.STEP_OPENING
+                    report.opened.append((tender_id, self._read_out(tender_id, finish=finish)))
+            except Exception as exc:
+                self._hold(tender_id, step, exc)
+                report.held.append(tender_id)
         if flags_due:
             with transaction(self.sessions) as db:
                 report.flags = redflags.refresh(self._context(db))
         return report
+
+    def _hold(self, tender_id: int, step: str, exc: Exception) -> None:
+        """Hold the tender for the buyer's attention, in a transaction of its own.
+
+        Only the kind of error is logged and recorded: its message may carry a sealed bid's
+        prices and quantities (a database error repeats the values it could not write)."""
+        self._last_read.pop(tender_id, None)
+        kind = error_kind(exc)
+        log.warning(
+            "tick: tender %s held for the buyer's attention: %s failed (%s)", tender_id, step, kind
+        )
+        try:
+            with transaction(self.sessions) as db:
+                service.hold_for_attention(
+                    self._context(db), tender_id=tender_id, step=step, error=kind
+                )
+        except Exception as again:
+            log.error("tick: tender %s could not be held (%s)", tender_id, error_kind(again))
 
     def _read_out(self, tender_id: int, *, finish: bool) -> int:
         count = 0
@@ -93,6 +124,17 @@ class Ticker:
                 time.sleep(self.pace_seconds)
 
 
+def error_kind(exc: BaseException) -> str:
+    """What may be said of an error without its message: its type, and the database's own
+    type and SQLSTATE for a database error (``DataError (NumericValueOutOfRange, 22003)``)."""
+    kind = type(exc).__name__
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        code = getattr(orig, "sqlstate", None)
+        kind += f" ({type(orig).__name__}{f', {code}' if code else ''})"
+    return kind
+
+
 def run_in_background(
     ticker: Ticker, every: float, stop: threading.Event, on_error: Callable[[], None] | None = None
 ) -> threading.Thread:
@@ -102,10 +144,9 @@ def run_in_background(
         while not stop.wait(every):
             try:
                 ticker.tick()
-            except AbastoError as exc:
-                log.warning("tick: %s", exc)
-            except Exception:
-                log.exception("tick failed; trying again at the next one")
+            except Exception as exc:
+                # Not the message nor the trace: either may repeat a sealed bid's values.
+                log.error("tick failed (%s); trying again at the next one", error_kind(exc))
                 if on_error:
                     on_error()
 

@@ -25,7 +25,13 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        # More digits than any limit has is too large, without converting them (int() of a
+        # header of thousands of digits raises, and costs).
+        if (
+            declared is not None
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > self.max_bytes)
+        ):
             await self._refuse(scope, send)
             return
         seen = 0

@@ -18,6 +18,7 @@ import ocdsmerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from abasto.core import numbers
 from abasto.core.errors import NotFound, Problem, ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from abasto.tendering.live import feed_entity
@@ -204,7 +205,8 @@ def parse_bound(value: str | None, *, name: str, zone: str, end: bool) -> dateti
 def parse_cursor(value: str | None, *, name: str) -> int | None:
     if value is None or not value.strip():
         return None
-    if not value.strip().isdigit():
+    cursor = numbers.count_of(value)
+    if cursor is None:
         raise ValidationFailed(
             f"El parámetro «{name}» no es un cursor válido.",
             problems=[
@@ -216,14 +218,15 @@ def parse_cursor(value: str | None, *, name: str) -> int | None:
                 )
             ],
         )
-    return int(value.strip())
+    return cursor
 
 
 def parse_limit(value: str | None) -> int:
     if value is None or not value.strip():
         return PAGE_SIZE
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+    limit = numbers.count_of(text)
+    if limit is None or not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationFailed(
             "El parámetro «limit» no es válido.",
             problems=[
@@ -235,7 +238,7 @@ def parse_limit(value: str | None) -> int:
                 )
             ],
         )
-    return int(text)
+    return limit
 
 
 def check_filters(filters: Filters) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.sql import Select
 
 from abasto.award.models import Fallo
 from abasto.catalog.models import Clave
+from abasto.core import numbers
 from abasto.core.context import Context
 from abasto.identity.models import Institution, Supplier
 from abasto.tendering.models import Partida, Tender
@@ -114,7 +115,7 @@ def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]
     rows = []
     for f in flags:
         partida = f.lot_id.rsplit("/", 1)[1] if f.lot_id and "/" in f.lot_id else None
-        number = int(partida) if partida and partida.isdigit() else None
+        number = numbers.count_of(partida) if partida else None
         rows.append(
             {
                 "code": f.code,
