@@ -35,7 +35,7 @@ from abasto.catalog.models import Clave
 from abasto.core.context import Context
 from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
-from abasto.core.text import fold
+from abasto.core.text import fold, neutralise_cell
 from abasto.identity import service as identity
 from abasto.identity.models import Supplier
 from abasto.tendering import rules as tendering_rules
@@ -846,15 +846,14 @@ def evaluation_sheet(db: Session, tender_id: int) -> bytes:
     sheet.title = "Evaluación técnica"
     sheet.append(["Proposición", "Partida", "Requisito", "Cumple", "Motivo"])
     for verdict in propose_verdicts(db, tender_id):
-        sheet.append(
-            [
-                verdict.bid_id,
-                verdict.partida,
-                verdict.requirement,
-                "Sí" if verdict.complies else "No",
-                verdict.reason,
-            ]
-        )
+        row = [
+            verdict.bid_id,
+            verdict.partida,
+            verdict.requirement,
+            "Sí" if verdict.complies else "No",
+            verdict.reason,
+        ]
+        sheet.append([neutralise_cell(value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
