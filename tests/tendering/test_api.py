@@ -15,7 +15,7 @@ from abasto.core.ledger import LedgerEntry
 from abasto.tendering import rules, service
 from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Tender
-from tests.conftest import bearer
+from tests.conftest import PASSWORD, bearer
 from tests.tendering.conftest import (
     PARTIDAS,
     PARTIES,
@@ -587,3 +587,52 @@ def test_the_feed_of_a_draft_or_unknown_tender_is_not_found(
     draft = world.tender(publish=False)
     assert problem(client.get(tenders_url(draft, "/live"), params={"follow": "false"}), 404)
     assert problem(client.get(tenders_url(9999, "/live"), params={"follow": "false"}), 404)
+
+
+def test_a_bid_body_must_be_declared_json(client: TestClient, world: World) -> None:
+    """A page of another site can post ``text/plain`` without asking the browser first; the bid
+    route used to read such a body as JSON (issue 14, item 10)."""
+    import json
+
+    tender = world.tender()
+    supplier = as_(client, "a")
+    body = json.dumps(bid_body((1, "10.00")))
+    for media in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"):
+        sent = client.post(
+            tenders_url(tender, "/bids"), content=body, headers={**supplier, "Content-Type": media}
+        )
+        assert problem(sent, 415), media
+    assert client.get(tenders_url(tender, "/bids/mine"), headers=supplier).json() == []
+    sent = client.post(
+        tenders_url(tender, "/bids"),
+        content=body,
+        headers={**supplier, "Content-Type": "application/json"},
+    )
+    assert sent.status_code == 201, sent.text
+
+
+def test_a_cookie_bid_needs_the_csrf_token(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    logged = client.post(
+        "/entrar",
+        data={"username": PARTIES["a"].username, "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert logged.status_code == 303
+    client.send_csrf = False  # type: ignore[attr-defined]
+    sent = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")))
+    assert problem(sent, 403)
+    client.send_csrf = True  # type: ignore[attr-defined]
+    sent = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")))
+    assert sent.status_code == 201, sent.text
+
+
+def test_the_tender_search_takes_percent_and_underscore_literally(
+    client: TestClient, world: World
+) -> None:
+    world.tender()  # «Medicamentos del primer nivel (licitacion_nacional)»
+    # As wildcards, «%», «primer_nivel» and «del%nivel» would all match that title.
+    cases = (("%", 0), ("primer_nivel", 0), ("del%nivel", 0), ("primer nivel", 1), ("n_n", 1))
+    for q, expected in cases:
+        found = client.get("/api/v1/tenders", params={"q": q}).json()
+        assert found["total"] == expected, q
