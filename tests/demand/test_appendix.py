@@ -720,3 +720,29 @@ def test_planner_sheet_without_clave_columns() -> None:
             expected=IDENTIFIER_COLUMN_EXPECTED,
         )
     ]
+
+
+def test_written_sheets_neutralise_formula_text_and_read_back_the_same() -> None:
+    """Issue 14, item 9: a description or name that starts like a formula is text in the file
+    (a leading apostrophe), and the readers give back what was written."""
+    evil = '=HYPERLINK("http://ataque.example","x")'
+    rows = [ConsolidatedRow(PARACETAMOL, evil, "@SUM(1)", {"IMSS": (40, 100)})]
+    content = write_appendix(title="+cmd|' /C calc'!A0", institutions=["IMSS"], rows=rows)
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert not any(c.data_type == "f" for c in cells)
+    assert not any(isinstance(c.value, str) and c.value[:1] in "=+@" for c in cells)
+    assert sheet["C5"].value == "'" + evil
+    assert sheet["A4"].value == "-" and sheet["E5"].value == 40
+    [read] = read_appendix(content, "apendice.xlsx").sheets
+    assert read.rows[0].description == evil
+
+    planner = write_institution_sheet(
+        round_name="=1+1",
+        institution="IMSS",
+        rows=[PlannerRow("", 0, PARACETAMOL, "IMSS", "", evil, 40, 100)],
+    )
+    book = openpyxl.load_workbook(io.BytesIO(planner)).active
+    values = [c for row in book.iter_rows() for c in row if c.value is not None]
+    assert not any(c.data_type == "f" for c in values)
+    assert read_institution_sheet(planner, "hoja.xlsx")[0].description == evil
