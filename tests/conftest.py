@@ -154,8 +154,9 @@ class PageClient(TestClient):
     def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         session = self.cookies.get("abasto_sesion")
         headers = dict(kwargs.pop("headers", None) or {})
-        wants = self.send_csrf and method.upper() not in ("GET", "HEAD", "OPTIONS") and session
-        if wants and not any(k.lower() in ("authorization", "x-csrf-token") for k in headers):
+        unsafe = method.upper() not in ("GET", "HEAD", "OPTIONS")
+        given = any(k.lower() in ("authorization", "x-csrf-token") for k in headers)
+        if session and self.send_csrf and unsafe and not given:
             if self._token is None or self._token[0] != session:
                 self._token = (session, csrf_token_of(self))
             headers["X-CSRF-Token"] = self._token[1]

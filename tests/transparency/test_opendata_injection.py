@@ -35,4 +35,5 @@ def test_formula_text_is_neutralised_in_suppliers_and_bids_csv(purchases: Purcha
     assert not any(m.startswith(("=", "+", "@", "\t", "\r")) for m in makers)
     # Amounts are numbers, never prefixed.
     prices = [row["unit_price"] for row in csv_rows(db, "bids") if row.get("unit_price")]
-    assert prices and all(p[0].isdigit() or p[0] == "-" for p in prices)
+    assert prices
+    assert all(p[0].isdigit() or p[0] == "-" for p in prices)

@@ -113,7 +113,8 @@ def test_no_page_has_an_inline_script_or_style(client: PageClient) -> None:
         page = client.get(path).text
         scripts = re.findall(r"<script\b([^>]*)>", page)
         assert all("src=" in attrs or "application/json" in attrs for attrs in scripts), path
-        assert "<style" not in page and " style=" not in page, path
+        assert "<style" not in page, path
+        assert " style=" not in page, path
 
 
 def test_serve_runs_uvicorn_without_its_server_header(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,8 +153,22 @@ def test_bidi_controls_are_stripped_from_form_and_json_bodies(
     assert sent.status_code == 201, sent.text
     escaped = logged_in.post(
         "/api/v1/auth/token",
-        content='{"username": "ana.lopez", "password": "%s", "label": "e\\u202Ef"}' % PASSWORD,
+        content='{"username": "ana.lopez", "password": "' + PASSWORD + '", "label": "e\\u202Ef"}',
         headers={"Content-Type": "application/json"},
     )
     assert escaped.status_code == 201, escaped.text
     assert {"mi otxet token", "api x", "ef"} <= set(tokens(db))
+
+
+def test_an_escaped_backslash_does_not_hide_a_bidi_escape(
+    client: PageClient, ctx: Context, db: Session
+) -> None:
+    make_user(ctx, "ana.lopez", "comprador")
+    body = '{"username": "ana.lopez", "password": "%s", "label": "a\\\\\\u202eb \\\\u202e"}'
+    sent = client.post(
+        "/api/v1/auth/token",
+        content=body % PASSWORD,
+        headers={"Content-Type": "application/json"},
+    )
+    assert sent.status_code == 201, sent.text
+    assert tokens(db) == ["a\\b \\u202e"]

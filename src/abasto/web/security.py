@@ -129,9 +129,11 @@ class SecurityHeaders:
 # ----- bidi controls -------------------------------------------------------------------------
 
 # U+202A–U+202E and U+2066–U+2069 as UTF-8 bytes, as JSON escapes and as percent-escapes.
+# A JSON escape counts only after an even run of backslashes (in JSON, two backslashes and
+# «u202e» are a backslash and the text «u202e»); the run is kept.
 _BIDI_BYTES = re.compile(
     rb"\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
-    rb"|(?<!\\)\\u(?:202[a-eA-E]|206[6-9])"
+    rb"|(?<!\\)((?:\\\\)*)\\u(?:202[a-eA-E]|206[6-9])"
     rb"|%[eE]2%80%[aA][a-eA-E]|%[eE]2%81%[aA][6-9]"
 )
 _TEXT_BODIES = (b"application/json", b"application/x-www-form-urlencoded")
@@ -167,7 +169,7 @@ class StripBidi:
                 break
         body = b"".join(chunks)
         if any(marker in body for marker in _BIDI_MARKERS):
-            body = _BIDI_BYTES.sub(b"", body)
+            body = _BIDI_BYTES.sub(lambda found: found.group(1) or b"", body)
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
             scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
         await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
