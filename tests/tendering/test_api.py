@@ -28,6 +28,7 @@ from tests.tendering.conftest import (
 )
 
 PROBLEM = "application/problem+json"
+JSON_TYPE = {"Content-Type": "application/json"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -209,7 +210,7 @@ def test_who_may_do_what(client: TestClient, world: World) -> None:
     bad_token = {"Authorization": "Bearer no-es-un-token"}
     for method, rest in (("POST", "/bids"), ("PUT", "/bids/x"), ("DELETE", "/bids/x")):
         url = tenders_url(tender, rest)
-        garbled = client.request(method, url, content=b"{no es JSON")
+        garbled = client.request(method, url, content=b"{no es JSON", headers=JSON_TYPE)
         assert problem(garbled, 401)["detail"] == "Inicie sesión para continuar."
         body = None if method == "DELETE" else bid_body((1, "10.00"))
         refused = client.request(method, url, headers=bad_token, json=body)
