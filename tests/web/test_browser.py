@@ -72,9 +72,9 @@ def test_pages_run_under_the_content_security_policy(server: str, browser: Brows
     blocked: list[str] = []
     page.on(
         "console",
-        lambda message: blocked.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     for path in ("/", "/catalogo?q=para", "/licitaciones", "/datos-abiertos", "/entrar"):
         response = page.goto(server + path)
