@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TypeVar, cast
+
+T = TypeVar("T")
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -39,7 +42,7 @@ FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
 
 
-def neutralise_cell(value: object) -> object:
+def neutralise_cell(value: T) -> T:
     """A value as written into a CSV or XLSX cell that a spreadsheet cannot run as a formula.
 
     Text that starts like a formula gets a leading apostrophe (the OWASP advice; Excel and
@@ -54,7 +57,7 @@ def neutralise_cell(value: object) -> object:
         and value.startswith(FORMULA_LEADS)
         and not _NUMBER.fullmatch(value)
     ):
-        return "'" + value
+        return cast(T, "'" + value)
     return value
 
 

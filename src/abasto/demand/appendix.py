@@ -670,7 +670,13 @@ def _write_sheet(workbook: Any, sheet: ConsolidatedSheet) -> None:
     lines: list[list[Cell]] = []
     grand = [0, 0]
     for number, row in enumerate(rows, start=1):
-        line: list[Cell] = [number, row.clave, row.description, row.unit]
+        # Only the text cells can start like a formula; the rest are counts.
+        line: list[Cell] = [
+            number,
+            neutralise_cell(row.clave),
+            neutralise_cell(row.description),
+            neutralise_cell(row.unit),
+        ]
         low_sum = high_sum = 0
         for position, name in enumerate(names):
             pair = row.quantities.get(name)
@@ -702,7 +708,7 @@ def _write_sheet(workbook: Any, sheet: ConsolidatedSheet) -> None:
         totals += (low, high)
     worksheet.append([_styled(worksheet, value, bold=True) for value in totals])
     for line in lines:
-        worksheet.append([neutralise_cell(value) for value in line])
+        worksheet.append(line)
 
 
 def _check_institutions(names: Sequence[str], rows: Sequence[ConsolidatedRow]) -> None:
