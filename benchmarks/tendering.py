@@ -402,6 +402,7 @@ def _serving(url: str, folder: Path, *, workers: int) -> Iterator[Server]:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-server-header",
         "--backlog",
         "4096",
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -125,8 +127,40 @@ def client(
     # check=False: the schema check opens a second connection, which on SQLite would wait for the
     # write lock this test's transaction holds; test_app checks the schema check on its own.
     app = create_app(settings, engine=engine, clock=clock, sessions=sessions, check=False)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with PageClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+CSRF_IN_PAGE = re.compile(r'"X-CSRF-Token": "([0-9a-f]*)"')
+
+
+def csrf_token_of(client: TestClient) -> str:
+    """The CSRF token our pages give the client's session, read from a page as a browser has it
+    (``<body hx-headers>``; each form's hidden field holds the same)."""
+    found = CSRF_IN_PAGE.search(client.get("/").text)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+class PageClient(TestClient):
+    """A test client that, like our pages, sends the session's CSRF token with every unsafe
+    request it makes with a session cookie (the tests of the defence itself pass
+    ``headers={"X-CSRF-Token": ...}`` of their own, or use a plain ``TestClient``)."""
+
+    _token: tuple[str, str] | None = None
+    send_csrf = True
+    """False: send what the test says and nothing more, as another site's page would."""
+
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+        session = self.cookies.get("abasto_sesion")
+        headers = dict(kwargs.pop("headers", None) or {})
+        unsafe = method.upper() not in ("GET", "HEAD", "OPTIONS")
+        given = any(k.lower() in ("authorization", "x-csrf-token") for k in headers)
+        if session and self.send_csrf and unsafe and not given:
+            if self._token is None or self._token[0] != session:
+                self._token = (session, csrf_token_of(self))
+            headers["X-CSRF-Token"] = self._token[1]
+        return super().request(method, url, *args, headers=headers or None, **kwargs)
 
 
 @pytest.fixture
@@ -238,7 +272,9 @@ def served(database_url: str, data_dir: Path) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", server_header=False)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -88,8 +88,14 @@ def serve(
     console.print(f"Abasto en http://{host}:{port}  (API: http://{host}:{port}/docs)")
     try:
         # Live feeds never end by themselves: give open connections a few seconds, then close.
+        # No «server: uvicorn»: what runs the site is nobody's business (docs/security).
         uvicorn.run(
-            application, host=host, port=port, log_level="info", timeout_graceful_shutdown=3
+            application,
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_graceful_shutdown=3,
+            server_header=False,
         )
     finally:
         stop.set()

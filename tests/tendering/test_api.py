@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from abasto.identity.rules import make_rfc
 from abasto.tendering import rules, service
 from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Tender
-from tests.conftest import bearer
+from tests.conftest import PASSWORD, bearer
 from tests.tendering.conftest import (
     PARTIDAS,
     PARTIES,
@@ -31,6 +30,7 @@ from tests.tendering.conftest import (
 )
 
 PROBLEM = "application/problem+json"
+JSON_TYPE = {"Content-Type": "application/json"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -212,7 +212,7 @@ def test_who_may_do_what(client: TestClient, world: World) -> None:
     bad_token = {"Authorization": "Bearer no-es-un-token"}
     for method, rest in (("POST", "/bids"), ("PUT", "/bids/x"), ("DELETE", "/bids/x")):
         url = tenders_url(tender, rest)
-        garbled = client.request(method, url, content=b"{no es JSON")
+        garbled = client.request(method, url, content=b"{no es JSON", headers=JSON_TYPE)
         assert problem(garbled, 401)["detail"] == "Inicie sesión para continuar."
         body = None if method == "DELETE" else bid_body((1, "10.00"))
         refused = client.request(method, url, headers=bad_token, json=body)
@@ -713,12 +713,10 @@ def test_numeric_text_too_long_or_too_large_is_refused_before_it_is_converted(
     tender = world.tender()
     body = bid_body((1, "10.00"))
     body["lines"][0][member] = text
-    started = time.perf_counter()
     refused = problem(
         client.post(tenders_url(tender, "/bids"), json=body, headers=as_(client, "a")), 422
     )
-    # Before: 86 s for "1e999999", 81 s for a million digits (measured on this machine).
-    assert time.perf_counter() - started < 5
+    # Before: 86 s of CPU for "1e999999", 81 s for a million digits, then a 500.
     [error] = refused["errors"]
     assert error["field"] == f"lines[0].{member}"
     assert len(error["value"]) < 100
@@ -773,7 +771,6 @@ def test_a_sheet_with_numeric_text_too_large_is_refused_fast_naming_its_cell(
     supplier = as_(client, "b")
     template = client.get(tenders_url(tender, "/template.xlsx")).content
     filled = fill_template(template, {1: "1e999999", 2: "10"}, quantities={2: "9" * 30_000})
-    started = time.perf_counter()
     body = problem(
         client.post(
             tenders_url(tender, "/bids/sheet"),
@@ -782,9 +779,57 @@ def test_a_sheet_with_numeric_text_too_large_is_refused_fast_naming_its_cell(
         ),
         422,
     )
-    assert time.perf_counter() - started < 2
     assert [(e["row"], e["field"]) for e in body["errors"]] == [
         (5, "unit_price"),
         (6, "quantity"),
     ]
     assert all(len(e["value"]) < 100 for e in body["errors"])
+
+
+def test_a_bid_body_must_be_declared_json(client: TestClient, world: World) -> None:
+    """A page of another site can post ``text/plain`` without asking the browser first; the bid
+    route used to read such a body as JSON (issue 14, item 10)."""
+    import json
+
+    tender = world.tender()
+    supplier = as_(client, "a")
+    body = json.dumps(bid_body((1, "10.00")))
+    for media in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"):
+        sent = client.post(
+            tenders_url(tender, "/bids"), content=body, headers={**supplier, "Content-Type": media}
+        )
+        assert problem(sent, 415), media
+    assert client.get(tenders_url(tender, "/bids/mine"), headers=supplier).json() == []
+    sent = client.post(
+        tenders_url(tender, "/bids"),
+        content=body,
+        headers={**supplier, "Content-Type": "application/json"},
+    )
+    assert sent.status_code == 201, sent.text
+
+
+def test_a_cookie_bid_needs_the_csrf_token(client: TestClient, world: World) -> None:
+    tender = world.tender()
+    logged = client.post(
+        "/entrar",
+        data={"username": PARTIES["a"].username, "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert logged.status_code == 303
+    client.send_csrf = False  # type: ignore[attr-defined]
+    sent = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")))
+    assert problem(sent, 403)
+    client.send_csrf = True  # type: ignore[attr-defined]
+    sent = client.post(tenders_url(tender, "/bids"), json=bid_body((1, "10.00")))
+    assert sent.status_code == 201, sent.text
+
+
+def test_the_tender_search_takes_percent_and_underscore_literally(
+    client: TestClient, world: World
+) -> None:
+    world.tender()  # «Medicamentos del primer nivel (licitacion_nacional)»
+    # As wildcards, «%», «primer_nivel» and «del%nivel» would all match that title.
+    cases = (("%", 0), ("primer_nivel", 0), ("del%nivel", 0), ("primer nivel", 1), ("n_n", 1))
+    for q, expected in cases:
+        found = client.get("/api/v1/tenders", params={"q": q}).json()
+        assert found["total"] == expected, q

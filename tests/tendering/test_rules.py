@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -409,9 +408,7 @@ def test_a_quantity_above_the_partidas_maximum_names_the_maximum() -> None:
 
 @pytest.mark.parametrize("text", ["1e999999", "1E+999999", "9" * 100_000, "0e999999"])
 def test_numeric_text_is_refused_by_length_or_exponent_before_conversion(text: str) -> None:
-    started = time.perf_counter()
     with pytest.raises(ValueError, match=r"caracteres|rango|grande"):
         rules.parse_quantity(text)
     with pytest.raises(ValueError, match=r"caracteres|rango"):
         rules.parse_price(text)
-    assert time.perf_counter() - started < 0.5

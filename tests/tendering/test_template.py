@@ -223,3 +223,15 @@ def test_quantity_is_read_where_the_column_exists() -> None:
     filled = fill_template(written(), {2: 3}, quantities={2: "1,000"})
     [only] = template.read_template(filled, "p.xlsx", CLAVES)
     assert only.quantity == "1,000"
+
+
+def test_the_template_neutralises_formula_text_and_keeps_its_own_formulas() -> None:
+    """Issue 14, item 9: a title or description cannot become a formula in the file; the two
+    total columns are the only formulas, ours."""
+    evil = TemplatePartida(1, "010.000.0104.00", None, '=WEBSERVICE("x")', "@SUM(1)", 1, 2)
+    content = template.write_template("AB-2026-0001", "-2+3 medicamentos", [evil])
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert sheet["D5"].value == '\'=WEBSERVICE("x")'
+    assert sheet["H5"].value == "'@SUM(1)"
+    formulas = {c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"}
+    assert formulas == {"N5", "O5"}

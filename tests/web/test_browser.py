@@ -63,3 +63,24 @@ def test_catalog_search_answers_while_typing(server: str, browser: Browser) -> N
     rows.first.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("010.000.0104.00")
     expect(page.locator("dl.facts")).to_contain_text("25301574")
+
+
+def test_pages_run_under_the_content_security_policy(server: str, browser: Browser) -> None:
+    """Issue 14, item 10: with inline script and style refused, nothing the pages need is
+    blocked, and the API page's Swagger UI starts from its static script."""
+    page = browser.new_page()
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    for path in ("/", "/catalogo?q=para", "/licitaciones", "/datos-abiertos", "/entrar"):
+        response = page.goto(server + path)
+        assert response is not None
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.goto(server + "/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Abasto")
+    assert blocked == []
+    page.close()

@@ -38,7 +38,7 @@ from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
-from abasto.core.text import fold
+from abasto.core.text import fold, neutralise_cell
 from abasto.identity import service as identity
 from abasto.identity.models import Supplier
 from abasto.tendering import rules as tendering_rules
@@ -1045,23 +1045,22 @@ def evaluation_sheet(db: Session, tender_id: int) -> bytes:
             complies, reason, evaluator = recorded.get(
                 (bid_id, number, requirement), (None, None, None)
             )
-            sheet.append(
-                [
-                    bid_id,
-                    number,
-                    clave,
-                    rfc,
-                    name,
-                    registro,
-                    presentation,
-                    manufacturer,
-                    requirement,
-                    f"{'Sí' if proposal.complies else 'No'}: {proposal.reason}",
-                    None if complies is None else ("Sí" if complies else "No"),
-                    reason,
-                    evaluator,
-                ]
-            )
+            row = [
+                bid_id,
+                number,
+                clave,
+                rfc,
+                name,
+                registro,
+                presentation,
+                manufacturer,
+                requirement,
+                f"{'Sí' if proposal.complies else 'No'}: {proposal.reason}",
+                None if complies is None else ("Sí" if complies else "No"),
+                reason,
+                evaluator,
+            ]
+            sheet.append([neutralise_cell(value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

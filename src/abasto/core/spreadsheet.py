@@ -18,7 +18,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from abasto.core.errors import Problem, ValidationFailed
-from abasto.core.text import fold
+from abasto.core.text import clean_text, fold, neutralise_cell, restore_cell
 
 Cell = str | int | float | bool | Decimal | datetime | date | time | timedelta | None
 Row = tuple[Cell, ...]
@@ -373,7 +373,9 @@ def _sniff_delimiter(decoded: str) -> str:
 
 
 def _trim(values: Iterable[Any]) -> Row:
-    row = list(values)
+    """A row as the importers see it: text without bidi controls nor the apostrophe that
+    neutralised a formula (``core.text``), no trailing blank cells."""
+    row = [restore_cell(clean_text(v)) if isinstance(v, str) else v for v in values]
     while row and row[-1] is None:
         row.pop()
     return tuple(row)
@@ -468,3 +470,20 @@ def _is_sub_header(below: Row, found: Mapping[str, tuple[int, ...]]) -> bool:
     if all(is_blank(value) for value in below):
         return False
     return all(is_blank(cell(below, i)) for indexes in found.values() for i in indexes)
+
+
+# ----- writing -------------------------------------------------------------------------------
+
+
+class CsvWriter:
+    """``csv.writer`` whose every cell passes through ``core.text.neutralise_cell``."""
+
+    def __init__(self, out: Any, **options: Any) -> None:
+        self._writer = csv.writer(out, **options)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([neutralise_cell(value) for value in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)

@@ -40,7 +40,7 @@ from abasto.core.spreadsheet import (
     read_sheets,
     text,
 )
-from abasto.core.text import fold
+from abasto.core.text import fold, neutralise_cell
 
 # ----- columns -------------------------------------------------------------------------------
 
@@ -659,7 +659,13 @@ def _write_sheet(workbook: Any, sheet: ConsolidatedSheet) -> None:
     lines: list[list[Cell]] = []
     grand = [0, 0]
     for number, row in enumerate(rows, start=1):
-        line: list[Cell] = [number, row.clave, row.description, row.unit]
+        # Only the text cells can start like a formula; the rest are counts.
+        line: list[Cell] = [
+            number,
+            neutralise_cell(row.clave),
+            neutralise_cell(row.description),
+            neutralise_cell(row.unit),
+        ]
         low_sum = high_sum = 0
         for position, name in enumerate(names):
             pair = row.quantities.get(name)
@@ -715,7 +721,7 @@ def _check_institutions(names: Sequence[str], rows: Sequence[ConsolidatedRow]) -
 def _styled(worksheet: Any, value: Cell, *, bold: bool = False, fill: bool = False) -> Any:
     if value is None:
         return None
-    styled = WriteOnlyCell(worksheet, value=value)
+    styled = WriteOnlyCell(worksheet, value=neutralise_cell(value))
     if bold:
         styled.font = _BOLD
     if fill:
@@ -738,7 +744,7 @@ def write_institution_sheet(
     workbook = openpyxl.Workbook()
     worksheet: Any = workbook.active
     worksheet.title = PLANNER_SHEET
-    worksheet.append([f"Demanda {round_name} — {institution}"])
+    worksheet.append([neutralise_cell(f"Demanda {round_name} — {institution}")])
     worksheet.append(
         [
             "Capture la cantidad mínima y la máxima de cada clave; deje las dos en blanco si"
@@ -751,16 +757,15 @@ def write_institution_sheet(
         header_cell.font = _BOLD
         header_cell.fill = _HEADER_FILL
     for row in rows:
-        worksheet.append(
-            [
-                row.clave,
-                row.institution_code,
-                row.unit_code or None,
-                row.description,
-                row.min_qty,
-                row.max_qty,
-            ]
-        )
+        values = [
+            row.clave,
+            row.institution_code,
+            row.unit_code or None,
+            row.description,
+            row.min_qty,
+            row.max_qty,
+        ]
+        worksheet.append([neutralise_cell(value) for value in values])
     for index, size in enumerate((18, 20, 14, 60, 16, 16), start=1):
         worksheet.column_dimensions[get_column_letter(index)].width = size
     # Codes typed in new lines stay text: Excel would drop an institutional code's leading zeros.

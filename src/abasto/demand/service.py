@@ -51,7 +51,7 @@ from abasto.core.errors import (
 )
 from abasto.core.ledger import Record
 from abasto.core.spreadsheet import Progress, find_headers, read_sheets
-from abasto.core.text import fold
+from abasto.core.text import fold, neutralise_cell
 from abasto.demand import appendix, forecast, rules
 from abasto.demand.models import (
     Consumption,
@@ -1832,7 +1832,12 @@ def consolidated_frame(db: Session, *, round_name: str) -> pl.DataFrame:
 
 def export_csv(db: Session, *, round_name: str) -> bytes:
     """The consolidated round as CSV (UTF-8 with BOM, so Excel reads the accents)."""
-    return b"\xef\xbb\xbf" + consolidated_frame(db, round_name=round_name).write_csv().encode()
+    frame = consolidated_frame(db, round_name=round_name)
+    # Text cells that start like a formula are neutralised; numbers stay numbers.
+    safe = frame.with_columns(
+        pl.col(pl.String).map_elements(neutralise_cell, return_dtype=pl.String)
+    )
+    return b"\xef\xbb\xbf" + safe.write_csv().encode()
 
 
 def export_parquet(db: Session, *, round_name: str) -> bytes:

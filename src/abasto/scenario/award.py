@@ -13,7 +13,6 @@ entries by sequence, and each entry states the instant its step pretends to.
 
 from __future__ import annotations
 
-import csv
 import io
 import random
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from abasto.award import rules as award_rules
 from abasto.award import service as award
 from abasto.award.models import Fallo
 from abasto.core.context import Actor, Context
+from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import appendix
 from abasto.demand import service as demand
 from abasto.demand.rules import DEFAULT_MIN_SHARE, minimum_for
@@ -238,7 +238,7 @@ def _round(before: _Before, rng: random.Random, chosen: list[ClaveSpec]) -> None
 def _market_research(chosen: list[ClaveSpec]) -> bytes:
     """A price list with three sources per clave, the scenario's reference price the median."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = CsvWriter(out, lineterminator="\r\n")
     writer.writerow(("Clave", "Precio unitario", "Fuente"))
     for clave in chosen:
         for source, factor in SOURCES:

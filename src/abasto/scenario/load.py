@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import random
@@ -17,6 +16,7 @@ from abasto.catalog import service as catalog
 from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict
+from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import appendix
 from abasto.demand import rules as demand_rules
 from abasto.demand import service as demand
@@ -157,7 +157,7 @@ def demo_users(scenario: Scenario) -> tuple[DemoUser, ...]:
 def catalog_csv(scenario: Scenario) -> bytes:
     """The scenario's claves as a catalog file with the official column names."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = CsvWriter(out, lineterminator="\r\n")
     writer.writerow(CATALOG_HEADER)
     for clave in scenario.claves:
         writer.writerow(
@@ -400,7 +400,7 @@ def consumption_file(scenario: Scenario) -> bytes:
     first = scenario.as_of.year * 12 + scenario.as_of.month - 1 - _CONSUMPTION_MONTHS
     horizon = 12 * len(DEMO_PERIODS)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = CsvWriter(out, lineterminator="\r\n")
     writer.writerow(("Unidad", "Clave", "Mes", "Consumo", "Días sin existencia"))
     for code in ("IMSS", "ISSSTE"):
         units = [u.code for u in scenario.institution(code).units][:3]

@@ -7,12 +7,12 @@ companies that match nobody. Every row says in "Hechos" that it is fictitious.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 import random
 from dataclasses import dataclass
 
+from abasto.core.spreadsheet import CsvWriter
 from abasto.identity.rules import normalize_company_name
 from abasto.scenario.build import Scenario
 from abasto.scenario.catalog import Category
@@ -162,7 +162,7 @@ def _amount(rng: random.Random) -> str:
 def sanctions_csv(scenario: Scenario) -> bytes:
     """The list as the SFP publishes it: UTF-8 CSV, its header, ISO dates."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = CsvWriter(out, lineterminator="\r\n")
     writer.writerow(SFP_HEADER)
     for row in build_sanctions(scenario):
         writer.writerow(

@@ -316,8 +316,11 @@ def list_tenders(
             query = query.where(column < end)
     words = q.strip()
     if words:
-        like = f"%{words}%"
-        query = query.where(Tender.title.ilike(like) | Tender.number.ilike(like))
+        # autoescape: a «%» or «_» the user typed is searched for, not a wildcard.
+        query = query.where(
+            Tender.title.icontains(words, autoescape=True)
+            | Tender.number.icontains(words, autoescape=True)
+        )
     total = ctx.db.scalar(select(func.count()).select_from(query.subquery())) or 0
     tenders = ctx.db.scalars(
         query.order_by(Tender.id.desc()).offset((page - 1) * per_page).limit(per_page)
@@ -448,7 +451,10 @@ class PartidaInput:
 
 def _next_number(db: Session, year: int) -> str:
     prefix = f"AB-{year}-"
-    taken = db.scalar(select(func.count()).where(Tender.number.like(f"{prefix}%"))) or 0
+    taken = (
+        db.scalar(select(func.count()).where(Tender.number.startswith(prefix, autoescape=True)))
+        or 0
+    )
     return f"{prefix}{taken + 1:04d}"
 
 

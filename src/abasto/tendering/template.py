@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import Column, Header, find_header, is_blank, read_sheets, text
+from abasto.core.text import neutralise_cell
 from abasto.tendering.rules import BidLineInput
 
 PARTIDA = Column("partida", ("No. Partida", "Partida", "Número de partida"))
@@ -55,7 +56,7 @@ def write_template(tender_number: str, title: str, partidas: Sequence[TemplatePa
     sheet.title = "MED_MAT"
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
-    sheet.cell(1, 1, f"{tender_number} — {title}").font = bold
+    sheet.cell(1, 1, neutralise_cell(f"{tender_number} — {title}")).font = bold
     headers = [
         "No. Partida",
         "Clave",
@@ -95,7 +96,8 @@ def write_template(tender_number: str, title: str, partidas: Sequence[TemplatePa
             partida.unit,
         ]
         for index, cell_value in enumerate(values, start=1):
-            sheet.cell(row, index, cell_value)
+            sheet.cell(row, index, neutralise_cell(cell_value))
+        # The only formulas in the file are these two, ours: every other cell is neutralised.
         sheet.cell(row, 14, f"=M{row}*F{row}")
         sheet.cell(row, 15, f"=M{row}*G{row}")
     for letter, width in {

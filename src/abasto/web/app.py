@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -40,6 +39,7 @@ from abasto.transparency.redflags import pages as redflags_pages
 from abasto.web import errors, pages
 from abasto.web.deps import AppState, public
 from abasto.web.limits import BodySizeLimit
+from abasto.web.security import JsonApi, SecurityHeaders, StripBidi
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("abasto.web")
@@ -49,6 +49,23 @@ DESCRIPTION = (
     "pública encadenada. Autenticación con `Authorization: Bearer <token>` "
     "(obtenga uno con `POST /api/v1/auth/token`). Los errores siguen RFC 9457 (problem details)."
 )
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="es-MX">
+<head>
+<meta charset="utf-8">
+<title>Abasto — API</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/vendor/swagger-ui-5.35.0.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui-5.35.0-bundle.js"></script>
+<script src="/static/swagger-init.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(
@@ -84,19 +101,19 @@ def create_app(
         ),
     )
     errors.install(app)
+    # Added last, run first: the size limit before anything reads a body, the headers on
+    # every answer, the size limit's 413 included.
+    app.add_middleware(StripBidi)
+    app.add_middleware(JsonApi)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
     def docs(_: Annotated[Context, Depends(public)]) -> HTMLResponse:
         # Served from our own static files: the machine that runs Abasto may have no internet.
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Abasto — API",
-            swagger_js_url="/static/vendor/swagger-ui-5.35.0-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui-5.35.0.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        # Swagger UI starts from a static script: the CSP refuses inline ones.
+        return HTMLResponse(DOCS_PAGE)
 
     for router in (
         identity_api.router,
@@ -124,7 +141,9 @@ def create_app(
 
 def serving_app() -> FastAPI:
     """``create_app`` from the ``ABASTO_*`` settings for a server process of its own
-    (``uvicorn --factory abasto.web.app:serving_app``), with its start-up heap frozen."""
+    (``uvicorn --factory --no-server-header abasto.web.app:serving_app``), with its start-up
+    heap frozen. uvicorn adds its ``server`` header after the app has answered, so only its
+    ``--no-server-header`` (``server_header=False``) removes it."""
     app = create_app()
     freeze_heap()
     return app

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -30,6 +29,7 @@ from abasto.identity import service as identity
 from abasto.identity.models import ROLE_LABELS, Role
 from abasto.tendering.live import FeedHub
 from abasto.tendering.sealing import Sealer
+from abasto.web.security import SAFE_METHODS, check_csrf, refuse_cross_site
 
 SESSION_COOKIE = "abasto_sesion"
 T = TypeVar("T")
@@ -84,8 +84,22 @@ async def _slot() -> AsyncIterator[None]:
         yield
 
 
+async def _csrf(request: Request) -> None:
+    """A request a cookie authenticates, if unsafe, must come from one of our pages
+    (``web/security``); one with a bearer token needs no such proof."""
+    if request.method in SAFE_METHODS or request.headers.get("authorization"):
+        return
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        await check_csrf(request, app_state(request).settings.secret_key, session)
+    else:
+        refuse_cross_site(request)
+
+
 def _context(
-    request: Request, _turn: Annotated[None, Depends(_slot, scope="function")]
+    request: Request,
+    _guard: Annotated[None, Depends(_csrf)],
+    _turn: Annotated[None, Depends(_slot, scope="function")],
 ) -> Iterator[Context]:
     """The request's unit of work and who acts in it: one thread hop in, one out (the commit).
 
@@ -116,25 +130,12 @@ def _actor(request: Request, db: Session, now: datetime) -> Actor:
         return identity.actor_for_secret(ctx, secret=secret.strip(), kind="token")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        _refuse_cross_site(request)
         try:
             return identity.actor_for_secret(ctx, secret=cookie, kind="session")
         except Unauthorized:
             # An expired page session just means browsing as the public again.
             return ANONYMOUS
     return ANONYMOUS
-
-
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _refuse_cross_site(request: Request) -> None:
-    """A form posted from another site must not ride on our session cookie (besides SameSite)."""
-    if request.method in _SAFE_METHODS:
-        return
-    origin = request.headers.get("origin")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
-        raise Forbidden("Solicitud rechazada: proviene de otro sitio.")
 
 
 Acting = Annotated[Context, Depends(_context, scope="function")]
@@ -214,6 +215,7 @@ def admit_in_thread(*roles: Role) -> Callable[..., Awaitable[Admission]]:
     async def policy(request: Request) -> Admission:
         if not request.headers.get("authorization") and SESSION_COOKIE not in request.cookies:
             raise Unauthorized(LOG_IN)
+        await _csrf(request)
         return Admission(request, roles)
 
     policy.abasto_roles = frozenset(roles)  # type: ignore[attr-defined]

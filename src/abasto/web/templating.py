@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from abasto.core.context import Context
 from abasto.core.errors import ValidationFailed
 from abasto.core.money import format_date, format_datetime, format_int, format_mxn, format_percent
 from abasto.identity.models import ROLE_LABELS, Role
+from abasto.web.deps import SESSION_COOKIE
+from abasto.web.security import CSRF_FIELD, csrf_token
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters.update(
@@ -23,6 +27,25 @@ templates.env.filters.update(
     entero=format_int,
     porcentaje=format_percent,
 )
+
+
+@pass_context
+def _csrf_token(context: Mapping[str, Any]) -> str:
+    request: Request = context["request"]
+    state: Any = request.app.state.abasto
+    return csrf_token(state.settings.secret_key, request.cookies.get(SESSION_COOKIE))
+
+
+@pass_context
+def _csrf_field(context: Mapping[str, Any]) -> Markup:
+    """The hidden field every form that posts carries (``web/security``)."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        CSRF_FIELD, _csrf_token(context)
+    )
+
+
+templates.env.globals["csrf_token"] = _csrf_token
+templates.env.globals["csrf_field"] = _csrf_field
 templates.env.globals["role_label"] = lambda role: ROLE_LABELS.get(Role(role), role) if role else ""
 
 

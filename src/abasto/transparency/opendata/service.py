@@ -6,7 +6,6 @@ come. Money stays exact: a decimal string in CSV, a decimal column in Parquet.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from abasto.core import folders
 from abasto.core.errors import ValidationFailed
+from abasto.core.spreadsheet import CsvWriter
 from abasto.transparency.opendata.tables import (
     BY_NAME,
     DATE,
@@ -75,7 +75,8 @@ def _text(column: Column) -> Callable[[Any], str]:
 
 def write_csv(db: Session, table: Table, out: IO[str], progress: Progress | None = None) -> int:
     """The table as CSV (UTF-8, a header row) into ``out``; returns the rows written."""
-    writer = csv.writer(out, lineterminator="\n")
+    # Text that starts like a formula is neutralised; a negative amount stays a number.
+    writer = CsvWriter(out, lineterminator="\n")
     writer.writerow([c.name for c in table.columns])
     formats = [_text(c) for c in table.columns]
     written = 0

@@ -20,6 +20,7 @@ from abasto.award.models import Fallo
 from abasto.catalog.models import Clave
 from abasto.core import numbers
 from abasto.core.context import Context
+from abasto.core.text import neutralise_cell
 from abasto.identity.models import Institution, Supplier
 from abasto.tendering.models import Partida, Tender
 from abasto.transparency.redflags import indicators, source_abasto
@@ -237,9 +238,8 @@ def write_flags(flags: Sequence[Flag], path: str) -> None:
             writer = csv.DictWriter(handle, fieldnames=FIELDS)
             writer.writeheader()
             for row in data:
-                writer.writerow(
-                    {**row, "evidence": json.dumps(row["evidence"], ensure_ascii=False)}
-                )
+                cells = {**row, "evidence": json.dumps(row["evidence"], ensure_ascii=False)}
+                writer.writerow({key: neutralise_cell(value) for key, value in cells.items()})
         return
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(data, handle, ensure_ascii=False, indent=1)
