@@ -6,6 +6,7 @@ runs on a temporary SQLite file.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import socket
@@ -36,6 +37,8 @@ from abasto.web.app import create_app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 T0 = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+LOG_KEY = base64.b64encode(bytes(range(32))).decode()
+"""The suite's ledger checkpoint key (``ABASTO_LOG_KEY``): a fixed seed, for tests only."""
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -115,7 +118,9 @@ def ctx(db: Session, clock: FixedClock) -> Context:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret")
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, secret_key="test-secret", log_key=LOG_KEY
+    )
 
 
 @pytest.fixture
@@ -232,7 +237,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 def served(database_url: str, data_dir: Path) -> Iterator[str]:
     """The whole application served by uvicorn on a free local port; yields its base URL."""
     engine = make_engine(database_url)
-    settings = Settings(database_url=database_url, data_dir=data_dir, secret_key="test")
+    settings = Settings(
+        database_url=database_url, data_dir=data_dir, secret_key="test", log_key=LOG_KEY
+    )
     app = create_app(settings, engine=engine)
     # Bound here and handed over, so no other process can take the port in between.
     sock = socket.socket()

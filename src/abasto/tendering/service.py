@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from abasto.catalog.models import Clave
+from abasto.core import checkpoints
 from abasto.core.context import Context
 from abasto.core.db import UTCDateTime, among
 from abasto.core.errors import (
@@ -1002,6 +1003,13 @@ class Receipt:
     commitment: str
     salt: str
     replaces: str | None = None
+    ledger_seq: int | None = None
+    """The ``bid.seal`` entry: leaf ``ledger_seq - 1`` of the ledger's Merkle tree."""
+    ledger_hash: str | None = None
+    """That entry's hash, the leaf's data (``core.merkle.leaf_hash``)."""
+    checkpoint: str | None = None
+    """The latest signed checkpoint when the bid arrived; the proof that the entry is in the
+    log comes from ``/api/v1/ledger/proof/{ledger_seq}`` once a later checkpoint covers it."""
 
 
 def _bidding_tender(ctx: Context, tender_id: int, sealer: Sealer) -> tuple[Tender, TenderKey]:
@@ -1132,8 +1140,10 @@ def submit_bid(
     )
     if not written:
         raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
+    # Read before appending, so the head's lock is not held for it.
+    checkpoint = checkpoints.latest_note(ctx.db)
     # Last: appending locks the ledger's head until the commit, and every bid waits its turn.
-    ctx.record(
+    seq, entry_hash = ctx.record_entry(
         "bid.seal",
         feed_entity(tender.id),
         {
@@ -1145,7 +1155,18 @@ def submit_bid(
         },
         actor=BIDDER,
     )
-    return Receipt(bid_id, tender.id, tender.number, ctx.now, digest, salt.hex(), replaces)
+    return Receipt(
+        bid_id,
+        tender.id,
+        tender.number,
+        ctx.now,
+        digest,
+        salt.hex(),
+        replaces,
+        seq,
+        entry_hash,
+        checkpoint,
+    )
 
 
 def _write_bid(
@@ -1251,7 +1272,19 @@ def _replayed(
     bid = ctx.db.get(Bid, tender.earlier_bid)
     if bid is None:
         raise NotFound("La proposición de esa Idempotency-Key ya no existe.")
-    return _receipt(key, tender, bid)
+    seal = ctx.db.execute(
+        select(LedgerEntry.seq, LedgerEntry.hash).where(
+            LedgerEntry.entity == feed_entity(tender.id),
+            LedgerEntry.action == "bid.seal",
+            LedgerEntry.payload.contains(f'"bid":{canonical_json(bid.id)}'),
+        )
+    ).first()
+    return replace(
+        _receipt(key, tender, bid),
+        ledger_seq=seal.seq if seal else None,
+        ledger_hash=seal.hash if seal else None,
+        checkpoint=checkpoints.latest_note(ctx.db),
+    )
 
 
 def _receipt(key: TenderKey, tender: Row[Any] | Tender, bid: Bid) -> Receipt:

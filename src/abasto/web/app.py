@@ -18,6 +18,7 @@ from abasto.award import api as award_api
 from abasto.award import pages as award_pages
 from abasto.catalog import api as catalog_api
 from abasto.catalog import pages as catalog_pages
+from abasto.core import checkpoints
 from abasto.core.clock import Clock, SystemClock
 from abasto.core.config import Settings, load_settings
 from abasto.core.context import Context
@@ -82,6 +83,7 @@ def create_app(
         hub=FeedHub(
             sessions, database_url=settings.database_url, poll_seconds=settings.live_poll_seconds
         ),
+        signer=checkpoints.signer_from_settings(settings),
     )
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
