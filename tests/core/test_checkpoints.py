@@ -128,7 +128,8 @@ def test_inclusion_proofs_of_every_entry_verify_against_the_signed_root(
     for made in (first, second):
         root = signer.verifier.open(made.note).root
         edges = {1, 2, 255, 256, 257, 512, made.tree_size - 1, made.tree_size}
-        for seq in sorted(edges | set(range(3, made.tree_size, 23))):
+        sampled = {seq for seq in edges if seq <= made.tree_size} | set(range(3, 550, 23))
+        for seq in sorted(seq for seq in sampled if seq <= made.tree_size):
             proof = checkpoints.inclusion(ctx.db, seq=seq, tree_size=made.tree_size)
             assert proof.root == root
             assert merkle.verify_inclusion(
