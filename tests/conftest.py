@@ -29,10 +29,12 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from abasto.core import checkpoints
 from abasto.core.clock import FixedClock
 from abasto.core.config import Settings
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, normalise_url, upgrade
+from abasto.core.signed_note import Signer
 from abasto.web.app import create_app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -121,6 +123,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         database_url=database_url, data_dir=tmp_path, secret_key="test-secret", log_key=LOG_KEY
     )
+
+
+@pytest.fixture
+def signer(settings: Settings) -> Signer:
+    """The ledger's checkpoint signer of the app built from ``settings``."""
+    made = checkpoints.signer_from_settings(settings)
+    assert made is not None
+    return made
 
 
 @pytest.fixture

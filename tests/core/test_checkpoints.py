@@ -8,25 +8,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 from sqlalchemy import delete, select, update
+from typer.testing import CliRunner, Result
 
 from abasto.cli import app
 from abasto.core import checkpoints, ledger, merkle
 from abasto.core.checkpoints import LedgerCheckpoint, LedgerTree, LedgerTreeNode
-from abasto.core.config import Settings
 from abasto.core.context import Context
 from abasto.core.ledger import LedgerEntry, LedgerHead, Record
 from abasto.core.signed_note import Signer
 from tests.conftest import LOG_KEY, served
 from tests.core.test_ledger import _fill, _tamper
-
-
-@pytest.fixture
-def signer(settings: Settings) -> Signer:
-    made = checkpoints.signer_from_settings(settings)
-    assert made is not None
-    return made
 
 
 def _append(ctx: Context, n: int, action: str = "test.write") -> None:
@@ -266,7 +258,8 @@ def test_cli_verify_against_a_published_url(fresh_database_url: str, tmp_path: P
         _tamper(
             fresh_database_url,
             "DELETE FROM ledger_entries WHERE seq > 7",
-            "UPDATE ledger_head SET seq = 7, hash = (SELECT hash FROM ledger_entries WHERE seq = 7)",
+            "UPDATE ledger_head SET seq = 7, "
+            "hash = (SELECT hash FROM ledger_entries WHERE seq = 7)",
         )
         against = _abasto(fresh_database_url, tmp_path, "audit", "verify", "--against", url)
     assert against.exit_code == 1
@@ -302,7 +295,8 @@ def _recomputed_from(url: str, seq: int) -> list[str]:
         )
         digest = ledger.entry_hash(prev, content)
         statements.append(
-            f"UPDATE ledger_entries SET payload = '{payload}', prev_hash = '{prev}', hash = '{digest}' WHERE seq = {row.seq}"
+            f"UPDATE ledger_entries SET payload = '{payload}', prev_hash = '{prev}', "
+            f"hash = '{digest}' WHERE seq = {row.seq}"
         )
         prev = digest
     statements.append(f"UPDATE ledger_head SET seq = {rows[-1].seq}, hash = '{prev}'")

@@ -28,7 +28,8 @@ def test_the_verifier_key_is_in_go_note_format() -> None:
     name, key_id, raw = encoded.split("+", 2)
     assert name == "abasto.test/bitacora"
     decoded = base64.b64decode(raw)
-    assert decoded[0] == 1 and len(decoded) == 33
+    assert decoded[0] == 1
+    assert len(decoded) == 33
     expected = hashlib.sha256(name.encode() + b"\n\x01" + decoded[1:]).digest()[:4]
     assert key_id == expected.hex()
     assert Verifier.parse(encoded) == SIGNER.verifier
