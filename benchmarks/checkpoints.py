@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
-from abasto.core import checkpoints
+from abasto.core import checkpoints, ledger
 from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
 from abasto.core.signed_note import Signer
 from benchmarks import ledger as ledger_bench
@@ -70,6 +70,10 @@ def _measure(engine: Engine, label: str) -> list[Figure]:
     proving = time.perf_counter() - began
     began = time.perf_counter()
     with engine.connect() as conn:
+        plain = ledger.verify(conn)
+    chain_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    with engine.connect() as conn:
         result = checkpoints.verify(conn, against=checkpoints.read_kept(kept))
     seconds = time.perf_counter() - began
     if not result.ok:
@@ -84,6 +88,13 @@ def _measure(engine: Engine, label: str) -> list[Figure]:
             rate,
             "entries/s",
             f"({verdict} the goal of {GOAL:,}/s)",
+        ),
+        (
+            f"the chain alone over the same entries, for comparison ({chain_seconds:.2f} s)",
+            label,
+            plain.checked / chain_seconds,
+            "entries/s",
+            "",
         ),
         (
             f"signing the first checkpoint of {ENTRIES:,} entries (tile nodes stored)",

@@ -228,10 +228,14 @@ def latest(session: Session) -> LedgerCheckpoint | None:
     ).scalar_one_or_none()
 
 
-def latest_note(session: Session) -> str | None:
-    """The latest checkpoint's note only: what a bid receipt carries (one indexed read)."""
+def latest_note(session: Session, *, before: int | None = None) -> str | None:
+    """The latest checkpoint's note only (one indexed read): what a bid receipt carries; with
+    ``before``, the latest of those that do not cover entry ``before``."""
+    query = select(LedgerCheckpoint.note)
+    if before is not None:
+        query = query.where(LedgerCheckpoint.tree_size < before)
     return session.execute(
-        select(LedgerCheckpoint.note).order_by(LedgerCheckpoint.tree_size.desc()).limit(1)
+        query.order_by(LedgerCheckpoint.tree_size.desc()).limit(1)
     ).scalar_one_or_none()
 
 

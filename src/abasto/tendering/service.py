@@ -1272,18 +1272,26 @@ def _replayed(
     bid = ctx.db.get(Bid, tender.earlier_bid)
     if bid is None:
         raise NotFound("La proposición de esa Idempotency-Key ya no existe.")
-    seal = ctx.db.execute(
+    return _with_seal(ctx.db, _receipt(key, tender, bid))
+
+
+def _with_seal(db: Session, receipt: Receipt) -> Receipt:
+    """A receipt read back later names, as when it was given, its ``bid.seal`` entry and the
+    latest checkpoint before that entry (checkpoints only grow, so that was the latest then)."""
+    seal = db.execute(
         select(LedgerEntry.seq, LedgerEntry.hash).where(
-            LedgerEntry.entity == feed_entity(tender.id),
+            LedgerEntry.entity == feed_entity(receipt.tender_id),
             LedgerEntry.action == "bid.seal",
-            LedgerEntry.payload.contains(f'"bid":{canonical_json(bid.id)}'),
+            LedgerEntry.payload.contains(f'"bid":{canonical_json(receipt.bid_id)}'),
         )
     ).first()
+    if seal is None:
+        return receipt
     return replace(
-        _receipt(key, tender, bid),
-        ledger_seq=seal.seq if seal else None,
-        ledger_hash=seal.hash if seal else None,
-        checkpoint=checkpoints.latest_note(ctx.db),
+        receipt,
+        ledger_seq=seal.seq,
+        ledger_hash=seal.hash,
+        checkpoint=checkpoints.latest_note(db, before=seal.seq),
     )
 
 
@@ -1350,8 +1358,11 @@ def my_bids(ctx: Context, sealer: Sealer, *, tender_id: int) -> list[OwnBid]:
             sealed = key.unseal(bid.id, bid.ciphertext)
         except Unsealable:
             continue
-        receipt = Receipt(
-            bid.id, tender.id, tender.number, bid.submitted_at, bid.commitment, sealed["salt"]
+        receipt = _with_seal(
+            ctx.db,
+            Receipt(
+                bid.id, tender.id, tender.number, bid.submitted_at, bid.commitment, sealed["salt"]
+            ),
         )
         found.append(OwnBid(bid, receipt, list(sealed["content"]["lines"])))
     return found
