@@ -9,6 +9,10 @@ changing the payload:
 where ``payload`` is canonical JSON (sorted keys, no spaces, UTF-8) and ``at`` is ISO 8601 UTC
 with microseconds. ``ledger_head`` holds the last seq and hash; appenders lock that row, which
 serialises them, and verification compares the chain's end with it so a truncated tail shows.
+
+A chain only proves the ledger agrees with itself; the entries' hashes are also the leaves of a
+Merkle tree whose signed checkpoints pin what was published (``core.checkpoints``), and
+``verify_rows`` recomputes that tree in the same pass when it is given their roots.
 """
 
 from __future__ import annotations
