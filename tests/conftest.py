@@ -6,6 +6,7 @@ runs on a temporary SQLite file.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -30,14 +31,18 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from abasto.core import checkpoints
 from abasto.core.clock import FixedClock
 from abasto.core.config import Settings
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, normalise_url, upgrade
+from abasto.core.signed_note import Signer
 from abasto.web.app import create_app
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 T0 = datetime(2026, 11, 2, 16, 0, tzinfo=UTC)
+LOG_KEY = base64.b64encode(bytes(range(32))).decode()
+"""The suite's ledger checkpoint key (``ABASTO_LOG_KEY``): a fixed seed, for tests only."""
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -117,7 +122,17 @@ def ctx(db: Session, clock: FixedClock) -> Context:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret")
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, secret_key="test-secret", log_key=LOG_KEY
+    )
+
+
+@pytest.fixture
+def signer(settings: Settings) -> Signer:
+    """The ledger's checkpoint signer of the app built from ``settings``."""
+    made = checkpoints.signer_from_settings(settings)
+    assert made is not None
+    return made
 
 
 @pytest.fixture
@@ -266,7 +281,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 def served(database_url: str, data_dir: Path) -> Iterator[str]:
     """The whole application served by uvicorn on a free local port; yields its base URL."""
     engine = make_engine(database_url)
-    settings = Settings(database_url=database_url, data_dir=data_dir, secret_key="test")
+    settings = Settings(
+        database_url=database_url, data_dir=data_dir, secret_key="test", log_key=LOG_KEY
+    )
     app = create_app(settings, engine=engine)
     # Bound here and handed over, so no other process can take the port in between.
     sock = socket.socket()

@@ -10,6 +10,7 @@ from abasto.award.models import (
     TechnicalEvaluation,
 )
 from abasto.catalog.models import Clave, Homologation
+from abasto.core.checkpoints import LedgerCheckpoint, LedgerTree, LedgerTreeNode
 from abasto.core.db import Base
 from abasto.core.ledger import LedgerEntry, LedgerHead
 from abasto.demand.models import (
@@ -65,8 +66,11 @@ __all__ = [
     "Institution",
     "InstitutionAlias",
     "Invitation",
+    "LedgerCheckpoint",
     "LedgerEntry",
     "LedgerHead",
+    "LedgerTree",
+    "LedgerTreeNode",
     "LoginThrottle",
     "Partida",
     "PartidaDemand",

@@ -31,10 +31,11 @@ from abasto.award.models import (
     PriceObservation,
     TechnicalEvaluation,
 )
-from abasto.core import ledger
+from abasto.core import checkpoints, ledger, merkle
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, NotFound, ValidationFailed
 from abasto.core.ledger import LedgerEntry
+from abasto.core.signed_note import Signer
 from abasto.demand import service as demand
 from abasto.demand.rules import DEFAULT_MIN_SHARE, minimum_for
 from abasto.identity import service as identity
@@ -1096,3 +1097,24 @@ def test_contract_drafts_split_each_winner_over_the_institutions(
     assert rules.check(*stored_award(world.db, draft)) == []
     entry = world.entries(draft, "fallo.issue")[0]
     assert entry.data()["contract_drafts"] == len(service.contract_drafts(world.db, fallo))
+
+
+def test_the_fallo_keeps_a_signed_checkpoint_covering_its_entry(
+    world: World, signer: Signer
+) -> None:
+    opened = opened_tender(world, SPLIT_WORTHY)
+    import_references(world)
+    evaluate(world, opened, SPLIT_FAILING)
+    world.clock.set(opened.tender.fallo_at)
+
+    fallo = service.issue_fallo(
+        world.buyer(), tender_id=opened.tender.id, mode=rules.Mode.LOWEST, signer=signer
+    )
+
+    assert fallo.checkpoint is not None
+    signed = signer.verifier.open(fallo.checkpoint)
+    assert signed.size == fallo.ledger_seq == ledger.head(world.db)[0]
+    proof = checkpoints.inclusion(world.db, seq=fallo.ledger_seq, tree_size=signed.size)
+    assert merkle.verify_inclusion(
+        fallo.ledger_seq - 1, signed.size, proof.leaf_hash, proof.path, signed.root
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from abasto.core import ledger
+from abasto.core import ledger, merkle
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import GENESIS_HASH, LedgerEntry, Record, canonical_json, verify_rows
@@ -192,3 +192,25 @@ def test_cli_verify_names_swapped_entries(fresh_database_url: str, tmp_path: Pat
     done = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert done.returncode == 1
     assert "entrada 2" in done.stderr
+
+
+def test_the_tree_over_the_chain_has_each_signed_root() -> None:
+    rows = _rows(4200)
+    leaves = [merkle.leaf_hash(bytes.fromhex(digest)) for _, _, _, digest in rows]
+    roots = {n: merkle.root_of_leaves(leaves[:n]) for n in (1, 3, 4096, 4097, 4200)}
+    assert verify_rows(rows, 4200, rows[-1][3], roots=roots).ok
+    # A chain recomputed after a rewrite of entry 10 is valid, but not under those roots.
+    rewritten, prev = [], GENESIS_HASH
+    for seq, content, _, _ in rows:
+        content = content.replace('{"n":1}', '{"n":2}') if seq == 10 else content
+        digest = ledger.entry_hash(prev, content)
+        rewritten.append((seq, content, prev, digest))
+        prev = digest
+    assert verify_rows(rewritten, 4200, prev).ok
+    caught = verify_rows(rewritten, 4200, prev, roots={4097: roots[4097]})
+    assert not caught.ok
+    assert "no extiende el punto de control firmado de 4,097 entradas" in (caught.reason or "")
+    assert verify_rows(rewritten, 4200, prev, roots={3: roots[3]}).ok
+    cut = verify_rows(rows[:4150], 4150, rows[4149][3], roots={4200: roots[4200]})
+    assert not cut.ok
+    assert "se eliminaron entradas ya publicadas" in (cut.reason or "")

@@ -350,6 +350,9 @@ def test_a_json_bid_with_an_idempotency_key(client: TestClient, world: World) ->
         "commitment",
         "salt",
         "replaces",
+        "ledger_seq",
+        "ledger_hash",
+        "checkpoint",
     }
     assert re.fullmatch(r"[0-9a-f]{64}", receipt["commitment"])
     assert re.fullmatch(r"[0-9a-f]{64}", receipt["salt"])

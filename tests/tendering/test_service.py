@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from abasto.core import checkpoints, merkle
 from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from abasto.core.ledger import canonical_json
+from abasto.core.signed_note import Signer
 from abasto.tendering import rules, service
 from abasto.tendering.models import Bid, Tender
 from abasto.tendering.rules import (
@@ -922,3 +924,34 @@ def test_a_suspended_opening_resumes_where_it_stopped(
     assert "tender.resume" in world.feed(tender)
     with pytest.raises(Conflict):
         service.resume_opening(world.buyer(), tender_id=tender.id, reason="Otra vez, por si acaso.")
+
+
+def test_a_receipt_names_its_leaf_and_the_latest_checkpoint_and_is_proven_later(
+    world: World, signer: Signer
+) -> None:
+    tender = world.tender()
+    before = checkpoints.publish(world.db, signer, now=world.now)
+
+    receipt = world.bid("a", tender, {1: "10.00"}, idempotency_key="k-1")
+
+    [seal] = world.entries(tender, "bid.seal")
+    assert receipt.ledger_seq is not None
+    assert receipt.ledger_hash is not None
+    assert (receipt.ledger_seq, receipt.ledger_hash) == (seal.seq, seal.hash)
+    assert receipt.checkpoint == before.note
+    assert receipt.ledger_seq > before.tree_size
+    # A replay of the same request names the same entry.
+    again = world.bid("a", tender, {1: "10.00"}, idempotency_key="k-1")
+    assert (again.ledger_seq, again.ledger_hash) == (seal.seq, seal.hash)
+
+    # The next checkpoint (the tick's) covers it: its inclusion proof holds.
+    world.clock.advance(timedelta(minutes=5))
+    ticker = replace(world.ticker(), signer=signer, checkpoint_seconds=60)
+    size = ticker.tick().checkpoint
+    assert size is not None
+    assert size >= receipt.ledger_seq
+    assert replace(world.ticker(), signer=signer).tick().checkpoint is None
+    root = signer.verifier.open(checkpoints.latest(world.db).note).root  # type: ignore[union-attr]
+    proof = checkpoints.inclusion(world.db, seq=receipt.ledger_seq, tree_size=size)
+    leaf = merkle.leaf_hash(bytes.fromhex(receipt.ledger_hash))
+    assert merkle.verify_inclusion(receipt.ledger_seq - 1, size, leaf, proof.path, root)

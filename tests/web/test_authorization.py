@@ -94,6 +94,10 @@ def _bid_json() -> dict[str, Any]:
     return {"json": {"lines": [line]}}
 
 
+def _kept_checkpoint() -> dict[str, Any]:
+    return {"json": {"note": "no es una nota firmada\n"}}
+
+
 @dataclass(frozen=True)
 class Case:
     roles: frozenset[Role] | None
@@ -116,7 +120,12 @@ MATRIX: dict[tuple[str, str], Case] = {
         frozenset({C, INST}), scope="institution", body=_homologations
     ),
     ("GET", "/api/v1/ledger"): Case(PUBLIC),
-    ("GET", "/api/v1/ledger/verify"): Case(frozenset({A})),
+    ("GET", "/api/v1/ledger/verify"): Case(PUBLIC),
+    ("POST", "/api/v1/ledger/verify"): Case(PUBLIC, body=_kept_checkpoint),
+    ("GET", "/api/v1/ledger/checkpoint"): Case(PUBLIC),
+    ("GET", "/api/v1/ledger/proof/{seq}"): Case(PUBLIC),
+    ("GET", "/api/v1/ledger/consistency"): Case(PUBLIC),
+    ("GET", "/bitacora/verificar"): Case(PUBLIC),
     ("GET", "/entrar"): Case(PUBLIC),
     ("POST", "/entrar"): Case(PUBLIC, body=_login_form),
     ("POST", "/salir"): Case(ALL),
@@ -291,6 +300,7 @@ SAMPLE_PATH_VALUES = {
     "number": "1",
     "bid_id": "0" * 32,
     "ocid": "ocds-abasto-AB-2026-0001",
+    "seq": "1",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.identity.models import Institution, Role, Supplier
 from abasto.tendering import service as tendering
-from abasto.web.deps import allow, public
+from abasto.web.deps import allow, app_state, public
 
 router = APIRouter(prefix="/api/v1", tags=["evaluación y fallo"])
 
@@ -132,7 +132,7 @@ def evaluation_sheet(
 
 
 @router.post("/tenders/{tender_id}/fallo", response_model=FalloRead, status_code=201)
-def issue_fallo(tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
+def issue_fallo(request: Request, tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
     """Decide the award (lowest, split or optimal) and publish the fallo."""
     try:
         mode = rules.Mode(body.mode)
@@ -143,7 +143,7 @@ def issue_fallo(tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
                 Problem("Modo", field="mode", value=body.mode, expected="lowest, split u optimal")
             ],
         ) from None
-    service.issue_fallo(ctx, tender_id=tender_id, mode=mode)
+    service.issue_fallo(ctx, tender_id=tender_id, mode=mode, signer=app_state(request).signer)
     return fallo_read(ctx, tender_id)
 
 

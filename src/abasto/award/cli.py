@@ -12,7 +12,9 @@ from rich.table import Table
 from abasto.award import instance as instance_json
 from abasto.award import model, prices, rules, service
 from abasto.award.rules import AwardResult, Mode
+from abasto.core import checkpoints
 from abasto.core.cli import console, err_console, read_input, unit_of_work
+from abasto.core.config import load_settings
 from abasto.core.errors import AbastoError
 from abasto.core.money import format_int, format_mxn
 
@@ -232,7 +234,12 @@ def run(
 ) -> None:
     """Adjudica la licitación en el modo dado y publica el fallo (todo o nada)."""
     with unit_of_work() as ctx:
-        fallo = service.issue_fallo(ctx, tender_id=tender, mode=mode)
+        fallo = service.issue_fallo(
+            ctx,
+            tender_id=tender,
+            mode=mode,
+            signer=checkpoints.signer_from_settings(load_settings()),
+        )
         partidas = service.fallo_partidas(ctx.db, fallo)
     counts: dict[str, int] = {}
     for partida in partidas:

@@ -87,6 +87,8 @@ class Fallo(Base):
     solve_seconds: Mapped[float] = mapped_column(Float)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ledger_seq: Mapped[int] = mapped_column(Integer)
+    checkpoint: Mapped[str | None] = mapped_column(Text, default=None)
+    """The signed ledger checkpoint made with the fallo, covering its ``fallo.issue`` entry."""
 
     lines: Mapped[list[FalloLine]] = relationship(
         order_by="FalloLine.partida_number", cascade="all, delete-orphan"

@@ -27,7 +27,7 @@ from abasto.tendering import acta
 from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, Tender
-from abasto.web.deps import allow, public
+from abasto.web.deps import allow, app_state, public
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -792,7 +792,7 @@ def issue_fallo(
                     )
                 ],
             ) from None
-        service.issue_fallo(ctx, tender_id=tender_id, mode=chosen)
+        service.issue_fallo(ctx, tender_id=tender_id, mode=chosen, signer=app_state(request).signer)
     except (ValidationFailed, Conflict, NotFound) as exc:
         ctx.db.rollback()
         return _evaluation_page(

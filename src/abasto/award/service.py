@@ -34,9 +34,10 @@ from abasto.award.models import (
     TechnicalEvaluation,
 )
 from abasto.catalog.models import Clave
-from abasto.core import ledger
+from abasto.core import checkpoints, ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
+from abasto.core.signed_note import Signer
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
 from abasto.core.text import fold, neutralise_cell
 from abasto.identity import service as identity
@@ -706,8 +707,14 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
 SOLVE_SECONDS = 120.0
 
 
-def issue_fallo(ctx: Context, *, tender_id: int, mode: rules.Mode) -> Fallo:
-    """Decide the award in ``mode``, store the fallo whole, publish it, draft the contracts."""
+def issue_fallo(
+    ctx: Context, *, tender_id: int, mode: rules.Mode, signer: Signer | None = None
+) -> Fallo:
+    """Decide the award in ``mode``, store the fallo whole, publish it, draft the contracts.
+
+    With the log's ``signer`` the fallo keeps a signed checkpoint covering its ledger entry
+    (fallos are rare, so one is made for each); without one, the tick's next checkpoint covers
+    it."""
     tender = _opened_tender(ctx.db, tender_id, lock=True)
     if ctx.db.scalar(select(Fallo.id).where(Fallo.tender_id == tender.id)) is not None:
         raise Conflict(f"La licitación {tender.number} ya tiene fallo.")
@@ -780,6 +787,8 @@ def issue_fallo(ctx: Context, *, tender_id: int, mode: rules.Mode) -> Fallo:
             "contract_drafts": drafts,
         },
     )
+    if signer is not None:
+        fallo.checkpoint = checkpoints.publish(ctx.db, signer, now=ctx.now).note
     announce(ctx.db, tender.id)
     return fallo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ class Settings:
     """How often the live feed looks for entries no notification announced (see tendering.live)."""
     ocid_prefix: str = "ocds-abasto"
     """Prefix of every contracting process's ocid in the OCDS releases (registered with OCP)."""
+    log_key: str = ""
+    """Signs the ledger's checkpoints: base64 of a 32-byte Ed25519 seed, from ``ABASTO_LOG_KEY``
+    or the file ``log_key`` in the data folder (which only ``abasto demo`` writes). Empty: no
+    checkpoint is signed (see docs/security/log.md)."""
+    log_origin: str = "abasto.local/bitacora"
+    """The log's name in its checkpoints (their first line) and its key's name."""
+    checkpoint_seconds: float = 60.0
+    """How often the tick signs a checkpoint when the ledger has grown."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,6 +57,31 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+LOG_KEY_FILE = "log_key"
+
+
+def _log_key(data_dir: Path) -> str:
+    """``ABASTO_LOG_KEY``, or the demo's key file; never generated here, so a server without a
+    configured key signs nothing rather than signing with a key nobody kept."""
+    configured = os.environ.get("ABASTO_LOG_KEY")
+    if configured:
+        return configured.strip()
+    path = data_dir / LOG_KEY_FILE
+    return path.read_text().strip() if path.exists() else ""
+
+
+def write_demo_log_key(data_dir: Path) -> Path | None:
+    """Give the demo a checkpoint key of its own, in its data folder (outside the database);
+    returns the file when it was created now."""
+    path = data_dir / LOG_KEY_FILE
+    if os.environ.get("ABASTO_LOG_KEY") or path.exists():
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    path.chmod(0o600)
+    return path
+
+
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("ABASTO_DATA_DIR", "data")).resolve()
     url = os.environ.get("ABASTO_DATABASE_URL") or f"sqlite:///{data_dir / 'abasto.db'}"
@@ -60,4 +94,7 @@ def load_settings() -> Settings:
         opening_pace_seconds=float(os.environ.get("ABASTO_OPENING_PACE_SECONDS", "2")),
         live_poll_seconds=float(os.environ.get("ABASTO_LIVE_POLL_SECONDS", "1")),
         ocid_prefix=os.environ.get("ABASTO_OCID_PREFIX", "ocds-abasto"),
+        log_key=_log_key(data_dir),
+        log_origin=os.environ.get("ABASTO_LOG_ORIGIN", "abasto.local/bitacora"),
+        checkpoint_seconds=float(os.environ.get("ABASTO_CHECKPOINT_SECONDS", "60")),
     )

@@ -69,6 +69,17 @@ class Context:
             records=[ledger.Record(action, entity, payload, public)],
         )
 
+    def record_entry(
+        self, action: str, entity: str, payload: Mapping[str, Any], *, actor: str | None = None
+    ) -> tuple[int, str]:
+        """``record`` of a public entry, returning its seq and hash: the leaf a receipt names."""
+        return ledger.append_entries(
+            self.db,
+            actor=actor or self.actor.label,
+            at=self.now,
+            records=[ledger.Record(action, entity, payload, True)],
+        )
+
     def record_many(self, records: Sequence[ledger.Record]) -> int:
         return ledger.append(self.db, actor=self.actor.label, at=self.now, records=records)
 

@@ -9,6 +9,10 @@ changing the payload:
 where ``payload`` is canonical JSON (sorted keys, no spaces, UTF-8) and ``at`` is ISO 8601 UTC
 with microseconds. ``ledger_head`` holds the last seq and hash; appenders lock that row, which
 serialises them, and verification compares the chain's end with it so a truncated tail shows.
+
+A chain only proves the ledger agrees with itself; the entries' hashes are also the leaves of a
+Merkle tree whose signed checkpoints pin what was published (``core.checkpoints``), and
+``verify_rows`` recomputes that tree in the same pass when it is given their roots.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from abasto.core import merkle
 from abasto.core.db import Base, UTCDateTime
 
 GENESIS_HASH = "0" * 64
@@ -124,6 +129,13 @@ class Record:
 
 def append(session: Session, *, actor: str, at: datetime, records: Sequence[Record]) -> int:
     """Append records in order within the caller's transaction; returns the last seq."""
+    return append_entries(session, actor=actor, at=at, records=records)[0]
+
+
+def append_entries(
+    session: Session, *, actor: str, at: datetime, records: Sequence[Record]
+) -> tuple[int, str]:
+    """``append``, returning the last entry's seq and hash (a receipt names its leaf)."""
     if not records:
         raise ValueError("nothing to append")
     if len(records) == 1 and session.get_bind().dialect.name == "postgresql":
@@ -143,7 +155,7 @@ def append(session: Session, *, actor: str, at: datetime, records: Sequence[Reco
         prev = digest
     session.execute(insert(LedgerEntry), rows)
     session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=prev))
-    return seq
+    return seq, prev
 
 
 def _fields(actor: str, at: datetime, record: Record) -> dict[str, Any]:
@@ -173,12 +185,14 @@ _APPEND_ONE = text(
     )
     UPDATE ledger_head SET seq = entry.seq, hash = entry.hash FROM entry
     WHERE ledger_head.id = 1
-    RETURNING entry.seq
+    RETURNING entry.seq, entry.hash
     """
 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("rest", type_=LargeBinary()))
 
 
-def _append_one_in_postgres(session: Session, *, actor: str, at: datetime, record: Record) -> int:
+def _append_one_in_postgres(
+    session: Session, *, actor: str, at: datetime, record: Record
+) -> tuple[int, str]:
     """The same entry as the general path, in one statement: the head stays locked for one
     round trip and the commit, not three (every bid of a rush waits its turn at this lock).
 
@@ -187,8 +201,8 @@ def _append_one_in_postgres(session: Session, *, actor: str, at: datetime, recor
     """
     fields = _fields(actor, at, record)
     rest = entry_content(0, **fields).encode()[1:]
-    seq: int = session.execute(_APPEND_ONE, {**fields, "rest": rest}).scalar_one()
-    return seq
+    seq, digest = session.execute(_APPEND_ONE, {**fields, "rest": rest}).one()
+    return int(seq), str(digest)
 
 
 def head(session: Session) -> tuple[int, str]:
@@ -208,14 +222,30 @@ class Verification:
 
 
 def verify_rows(
-    rows: Iterable[tuple[int, str, str, str]], head_seq: int, head_hash: str
+    rows: Iterable[tuple[int, str, str, str]],
+    head_seq: int,
+    head_hash: str,
+    *,
+    roots: Mapping[int, bytes] | None = None,
 ) -> Verification:
     """Recompute the chain over ``(seq, content, prev_hash, hash)`` rows in seq order.
 
+    ``roots`` maps tree sizes to the Merkle roots that checkpoints signed for them
+    (``core.checkpoints``): the tree over the recomputed entries must have that root at that
+    size, which no rewrite or truncation can keep, even one that recomputes the whole chain.
     Reports the first entry that does not fit. Pure, so it is tested without a database.
     """
     expected_seq, prev_hex, prev_bytes = 1, GENESIS_HASH, bytes.fromhex(GENESIS_HASH)
     sha256 = hashlib.sha256
+    targets = sorted(roots or {})
+    track = bool(targets)
+    target = targets.pop(0) if targets else 0
+    # The chain's digests are kept a batch at a time; a full batch (aligned, so a perfect
+    # subtree) is hashed into leaves and reduced in comprehensions, which cost a fraction of
+    # per-row Python, and joins the compact range (frontier) of the tree so far.
+    batch: list[bytes] = []
+    keep = batch.append
+    frontier: list[tuple[bytes, int]] = []
     for seq, content, prev_hash, digest in rows:
         if seq != expected_seq:
             missing = "faltan entradas" if seq > expected_seq else "entrada fuera de orden"
@@ -241,7 +271,25 @@ def verify_rows(
             )
         prev_bytes = computed
         expected_seq += 1
+        if track:
+            keep(computed)
+            if not seq & _BATCH_MASK:
+                _push(frontier, merkle.reduce_perfect(_leaf_hashes(batch)), _BATCH)
+                batch.clear()
+            if seq == target:
+                failure = _compare_root(seq, frontier, batch, (roots or {})[seq])
+                if failure is not None:
+                    return failure
+                track = bool(targets)
+                target = targets.pop(0) if targets else 0
     last = expected_seq - 1
+    if track and target > last:
+        return Verification(
+            last,
+            None,
+            f"un punto de control firmado cubre {target:,} entradas y la bitácora tiene "
+            f"{last:,}: se eliminaron entradas ya publicadas",
+        )
     if last != head_seq or prev_hex != head_hash:
         return Verification(
             last,
@@ -250,6 +298,38 @@ def verify_rows(
             "se eliminaron entradas del final o la cabeza fue alterada",
         )
     return Verification(last)
+
+
+_BATCH = 4096
+_BATCH_MASK = _BATCH - 1
+
+
+def _leaf_hashes(digests: list[bytes]) -> list[bytes]:
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + digest).digest() for digest in digests]
+
+
+def _push(frontier: list[tuple[bytes, int]], subtree: bytes, size: int) -> None:
+    while frontier and frontier[-1][1] == size:
+        left, _ = frontier.pop()
+        subtree, size = merkle.node_hash(left, subtree), size * 2
+    frontier.append((subtree, size))
+
+
+def _compare_root(
+    size: int, frontier: list[tuple[bytes, int]], pending: list[bytes], signed: bytes
+) -> Verification | None:
+    partial = merkle.root_of_leaves(_leaf_hashes(pending)) if pending else None
+    root = merkle.fold_right([subtree for subtree, _ in frontier], partial)
+    if root == signed:
+        return None
+    return Verification(
+        size,
+        None,
+        f"la bitácora no extiende el punto de control firmado de {size:,} entradas: su raíz "
+        f"Merkle con esas entradas es {root.hex()} y el punto de control firmó {signed.hex()}; "
+        "alguna de esas entradas se reescribió o se eliminó, aunque la cadena se haya recalculado",
+    )
 
 
 # The hashed content, concatenated by the database: one string per row instead of seven values

@@ -27,6 +27,7 @@ from abasto.award import rules as award_rules
 from abasto.award import service as award
 from abasto.award.models import Fallo
 from abasto.core.context import Actor, Context
+from abasto.core.signed_note import Signer
 from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import appendix
 from abasto.demand import service as demand
@@ -111,7 +112,9 @@ def unfinished(db: Session) -> Tender | None:
     )
 
 
-def stage_awarded_tender(ctx: Context, sealer: Sealer, scenario: Scenario) -> StagedAward:
+def stage_awarded_tender(
+    ctx: Context, sealer: Sealer, scenario: Scenario, *, signer: Signer | None = None
+) -> StagedAward:
     """Round, market research, tender and bids; then opening, evaluation and fallo, in the past.
 
     It commits once in between, as the bids' own requests would: a sealed bid's commitment is
@@ -123,7 +126,7 @@ def stage_awarded_tender(ctx: Context, sealer: Sealer, scenario: Scenario) -> St
     if tender is None:
         tender = _tender_with_bids(ctx, sealer, rng, scenario)
     ctx.db.commit()
-    staged = _award(ctx, sealer, rng, tender)
+    staged = _award(ctx, sealer, rng, tender, signer)
     # The demo shows its red flags from the start (the tick would only on the next fallo).
     redflags.refresh(ctx)
     return staged
@@ -160,7 +163,9 @@ def _tender_with_bids(
     return tender
 
 
-def _award(ctx: Context, sealer: Sealer, rng: random.Random, tender: Tender) -> StagedAward:
+def _award(
+    ctx: Context, sealer: Sealer, rng: random.Random, tender: Tender, signer: Signer | None
+) -> StagedAward:
     """Open, evaluate and award at the tender's own instants."""
     opening = replace(ctx, now=tender.opening_at)
     if tender.status not in (rules.OPENING, rules.OPENED):
@@ -180,7 +185,10 @@ def _award(ctx: Context, sealer: Sealer, rng: random.Random, tender: Tender) -> 
     ]
     award.record_evaluations(evaluator, tender_id=tender.id, verdicts=verdicts)
     fallo = award.issue_fallo(
-        replace(ctx, now=tender.fallo_at), tender_id=tender.id, mode=award_rules.Mode.OPTIMAL
+        replace(ctx, now=tender.fallo_at),
+        tender_id=tender.id,
+        mode=award_rules.Mode.OPTIMAL,
+        signer=signer,
     )
     partidas = award.fallo_partidas(ctx.db, fallo)
     bidders = ctx.db.scalar(select(func.count()).select_from(Bid).where(Bid.tender_id == tender.id))

@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from abasto.core import checkpoints
 from abasto.core.cli import console, engine, err_console, unit_of_work
 from abasto.core.config import load_settings
 from abasto.core.db import current_revision, upgrade
@@ -182,11 +183,13 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
 
 def _stage_awarded_tender(bound: Engine, seed: int, scale: Scale) -> None:
     """A tender already awarded (generated, dated in the past), unless there is a fallo already."""
-    sealer = Sealer.from_settings(load_settings())
+    settings = load_settings()
+    sealer = Sealer.from_settings(settings)
+    signer = checkpoints.signer_from_settings(settings)
     with unit_of_work(bound) as ctx:
         if has_fallo(ctx.db):
             return
-        staged = stage_awarded_tender(ctx, sealer, build_scenario(seed, scale))
+        staged = stage_awarded_tender(ctx, sealer, build_scenario(seed, scale), signer=signer)
     console.print(
         f"Licitación {staged.number} con fallo emitido ({staged.awarded} de {staged.partidas} "
         f"partidas adjudicadas, {staged.bids} licitantes): "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from abasto.core import checkpoints
 from abasto.core.cli import console, engine
 from abasto.core.clock import SystemClock
 from abasto.core.config import load_settings
@@ -26,10 +27,17 @@ def tick(
     """Aplica los plazos vencidos y lee en público las aperturas en curso, hasta terminarlas."""
     settings = load_settings()
     ticker = Ticker(
-        session_factory(engine()), SystemClock(), Sealer.from_settings(settings), pace_seconds=pace
+        session_factory(engine()),
+        SystemClock(),
+        Sealer.from_settings(settings),
+        pace_seconds=pace,
+        signer=checkpoints.signer_from_settings(settings),
+        checkpoint_seconds=0.0,
     )
     with console.status("Aplicando plazos vencidos…"):
         report = ticker.tick(finish=True)
+    if report.checkpoint is not None:
+        console.print(f"Punto de control firmado: {report.checkpoint:,} entradas.")
     if not report.applied and not report.opened:
         console.print("Nada que hacer: ningún plazo vencido ni apertura en curso.")
         return

@@ -134,6 +134,17 @@ class ReceiptRead(BaseModel):
     commitment: str = Field(description="SHA-256 de (sal ‖ contenido canónico), en hex.")
     salt: str = Field(description="La sal aleatoria (hex); sólo la conoce quien envió.")
     replaces: str | None = None
+    ledger_seq: int | None = Field(
+        None, description="La entrada «bid.seal» de la bitácora: la hoja ledger_seq − 1."
+    )
+    ledger_hash: str | None = Field(
+        None, description="El hash de esa entrada (los datos de la hoja del árbol Merkle)."
+    )
+    checkpoint: str | None = Field(
+        None,
+        description="El último punto de control firmado al recibirla (nota firmada); la prueba "
+        "de inclusión está en /api/v1/ledger/proof/{ledger_seq} cuando otro posterior la cubre.",
+    )
 
     @classmethod
     def of(cls, receipt: service.Receipt) -> ReceiptRead:
@@ -145,6 +156,9 @@ class ReceiptRead(BaseModel):
             commitment=receipt.commitment,
             salt=receipt.salt,
             replaces=receipt.replaces,
+            ledger_seq=receipt.ledger_seq,
+            ledger_hash=receipt.ledger_hash,
+            checkpoint=receipt.checkpoint,
         )
 
 

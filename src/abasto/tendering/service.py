@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from abasto.catalog.models import Clave
+from abasto.core import checkpoints
 from abasto.core.context import Context
 from abasto.core.db import UTCDateTime, among
 from abasto.core.errors import (
@@ -1106,6 +1107,13 @@ class Receipt:
     commitment: str
     salt: str
     replaces: str | None = None
+    ledger_seq: int | None = None
+    """The ``bid.seal`` entry: leaf ``ledger_seq - 1`` of the ledger's Merkle tree."""
+    ledger_hash: str | None = None
+    """That entry's hash, the leaf's data (``core.merkle.leaf_hash``)."""
+    checkpoint: str | None = None
+    """The latest signed checkpoint when the bid arrived; the proof that the entry is in the
+    log comes from ``/api/v1/ledger/proof/{ledger_seq}`` once a later checkpoint covers it."""
 
 
 def _bidding_tender(ctx: Context, tender_id: int, sealer: Sealer) -> tuple[Tender, TenderKey]:
@@ -1242,8 +1250,10 @@ def submit_bid(
     )
     if not written:
         raise Conflict(f"La proposición {replaces} ya fue sustituida o retirada.")
+    # Read before appending, so the head's lock is not held for it.
+    checkpoint = checkpoints.latest_note(ctx.db)
     # Last: appending locks the ledger's head until the commit, and every bid waits its turn.
-    ctx.record(
+    seq, entry_hash = ctx.record_entry(
         "bid.seal",
         feed_entity(tender.id),
         {
@@ -1255,7 +1265,18 @@ def submit_bid(
         },
         actor=BIDDER,
     )
-    return Receipt(bid_id, tender.id, tender.number, ctx.now, digest, salt.hex(), replaces)
+    return Receipt(
+        bid_id,
+        tender.id,
+        tender.number,
+        ctx.now,
+        digest,
+        salt.hex(),
+        replaces,
+        seq,
+        entry_hash,
+        checkpoint,
+    )
 
 
 def _write_bid(
@@ -1361,7 +1382,27 @@ def _replayed(
     bid = ctx.db.get(Bid, tender.earlier_bid)
     if bid is None:
         raise NotFound("La proposición de esa Idempotency-Key ya no existe.")
-    return _receipt(key, tender, bid)
+    return _with_seal(ctx.db, _receipt(key, tender, bid))
+
+
+def _with_seal(db: Session, receipt: Receipt) -> Receipt:
+    """A receipt read back later names, as when it was given, its ``bid.seal`` entry and the
+    latest checkpoint before that entry (checkpoints only grow, so that was the latest then)."""
+    seal = db.execute(
+        select(LedgerEntry.seq, LedgerEntry.hash).where(
+            LedgerEntry.entity == feed_entity(receipt.tender_id),
+            LedgerEntry.action == "bid.seal",
+            LedgerEntry.payload.contains(f'"bid":{canonical_json(receipt.bid_id)}'),
+        )
+    ).first()
+    if seal is None:
+        return receipt
+    return replace(
+        receipt,
+        ledger_seq=seal.seq,
+        ledger_hash=seal.hash,
+        checkpoint=checkpoints.latest_note(db, before=seal.seq),
+    )
 
 
 def _receipt(key: TenderKey, tender: Row[Any] | Tender, bid: Bid) -> Receipt:
@@ -1427,8 +1468,11 @@ def my_bids(ctx: Context, sealer: Sealer, *, tender_id: int) -> list[OwnBid]:
             sealed = key.unseal(bid.id, bid.ciphertext)
         except Unsealable:
             continue
-        receipt = Receipt(
-            bid.id, tender.id, tender.number, bid.submitted_at, bid.commitment, sealed["salt"]
+        receipt = _with_seal(
+            ctx.db,
+            Receipt(
+                bid.id, tender.id, tender.number, bid.submitted_at, bid.commitment, sealed["salt"]
+            ),
         )
         found.append(OwnBid(bid, receipt, list(sealed["content"]["lines"])))
     return found

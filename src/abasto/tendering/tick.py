@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from abasto.core import checkpoints
 from abasto.core.clock import Clock
 from abasto.core.context import Actor, Context
 from abasto.core.db import transaction
+from abasto.core.signed_note import Signer
 from abasto.tendering import rules, service
 from abasto.tendering.sealing import Sealer
 from abasto.transparency.redflags import service as redflags
@@ -40,6 +42,8 @@ class TickReport:
     """Tenders whose step failed this tick, now held for the buyer's attention."""
     flags: dict[str, int] | None = None
     """Red flags per code when a fallo issued since their last run made the tick recompute."""
+    checkpoint: int | None = None
+    """The tree size of the ledger checkpoint signed this tick, if one was."""
 
 
 @dataclass
@@ -50,6 +54,10 @@ class Ticker:
     clock: Clock
     sealer: Sealer
     pace_seconds: float = 0.0
+    signer: Signer | None = None
+    """Signs the ledger's checkpoints; without it the tick signs none."""
+    checkpoint_seconds: float = 60.0
+    """A checkpoint at most this often, and only when the ledger has grown."""
     _last_read: dict[int, float] = field(default_factory=dict)
 
     def _context(self, db: Session) -> Context:
@@ -81,6 +89,8 @@ class Ticker:
         if flags_due:
             with transaction(self.sessions) as db:
                 report.flags = redflags.refresh(self._context(db))
+        if self.signer is not None:
+            report.checkpoint = self.checkpoint(every_seconds=self.checkpoint_seconds)
         return report
 
     def _hold(self, tender_id: int, step: str, exc: Exception) -> None:
@@ -100,6 +110,14 @@ class Ticker:
                 )
         except Exception as again:
             log.error("tick: tender %s could not be held (%s)", tender_id, error_kind(again))
+
+    def checkpoint(self, *, every_seconds: float = 0.0) -> int | None:
+        """Sign a checkpoint of the ledger when it grew (and the last is that old); its size."""
+        now = self.clock.now()
+        with transaction(self.sessions) as db:
+            if not checkpoints.due(db, now=now, every_seconds=every_seconds):
+                return None
+            return checkpoints.publish(db, self.signer, now=now).tree_size
 
     def _read_out(self, tender_id: int, *, finish: bool) -> int:
         count = 0

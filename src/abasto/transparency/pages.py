@@ -1,4 +1,4 @@
-"""Pages of transparency: the public ledger."""
+"""Pages of transparency: the public ledger, its signed checkpoint, and its verification."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from abasto.core import ledger
+from abasto.core import checkpoints, ledger
 from abasto.core.context import Context
+from abasto.core.signed_note import NoteError
 from abasto.transparency import service
 from abasto.web.deps import public
 from abasto.web.templating import render
@@ -25,6 +26,7 @@ def ledger_page(
     entries, total = service.ledger_page(ctx, page=page)
     head_seq, head_hash = ledger.head(ctx.db)
     pages = max(1, -(-total // service.PAGE_SIZE))
+    latest = checkpoints.latest(ctx.db)
     return render(
         request,
         "transparency/ledger.html",
@@ -35,4 +37,33 @@ def ledger_page(
         pages=pages,
         head_seq=head_seq,
         head_hash=head_hash,
+        checkpoint=checkpoints.document(latest) if latest else None,
+    )
+
+
+@router.get("/bitacora/verificar")
+def verify_page(
+    request: Request,
+    ctx: Annotated[Context, Depends(public)],
+    punto: Annotated[str, Query(max_length=4000)] = "",
+    llave: Annotated[str, Query(max_length=300)] = "",
+) -> Response:
+    """Anyone verifies the ledger here: its chain and tree against the latest signed checkpoint,
+    and against a checkpoint they kept (pasted as the JSON document or the bare note)."""
+    error = None
+    kept = None
+    if punto.strip():
+        try:
+            kept = checkpoints.read_kept(punto.replace("\r\n", "\n"), verifier=llave or None)
+        except NoteError as exc:
+            error = str(exc)
+    result = None if error else checkpoints.verify(ctx.db.connection(), against=kept)
+    fragment = request.headers.get("hx-request") == "true"
+    return render(
+        request,
+        "transparency/_verification.html" if fragment else "transparency/verification.html",
+        ctx,
+        result=result,
+        error=error,
+        against=kept is not None,
     )

@@ -17,6 +17,7 @@ from abasto.award import api as award_api
 from abasto.award import pages as award_pages
 from abasto.catalog import api as catalog_api
 from abasto.catalog import pages as catalog_pages
+from abasto.core import checkpoints
 from abasto.core.clock import Clock, SystemClock
 from abasto.core.config import Settings, load_settings
 from abasto.core.context import Context
@@ -99,6 +100,7 @@ def create_app(
         hub=FeedHub(
             sessions, database_url=settings.database_url, poll_seconds=settings.live_poll_seconds
         ),
+        signer=checkpoints.signer_from_settings(settings),
     )
     errors.install(app)
     # Added last, run first: the size limit before anything reads a body, the headers on

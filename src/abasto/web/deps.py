@@ -25,6 +25,7 @@ from abasto.core.config import Settings
 from abasto.core.context import ANONYMOUS, Actor, Context
 from abasto.core.db import transaction
 from abasto.core.errors import Forbidden, Unauthorized
+from abasto.core.signed_note import Signer
 from abasto.identity import service as identity
 from abasto.identity.models import ROLE_LABELS, Role
 from abasto.tendering.live import FeedHub
@@ -43,6 +44,8 @@ class AppState:
     clock: Clock
     sealer: Sealer
     hub: FeedHub
+    signer: Signer | None = None
+    """Signs the ledger's checkpoints (``ABASTO_LOG_KEY``); None signs none."""
 
 
 def app_state(request: Request) -> AppState:
