@@ -240,6 +240,32 @@ def test_a_planner_uploads_its_sheet_and_submits(client: TestClient, world: Cont
     assert progress["submitted"] == 1
 
 
+def test_an_import_that_would_remove_lines_needs_replace_over_http(
+    client: TestClient, world: Context
+) -> None:
+    buyer = bearer(client, "comprador")
+    first = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100), (ASPIRINA, 2, 5)])
+    second = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)])
+    assert client.post(f"{BASE}/imports", files=upload(first), headers=buyer).status_code == 201
+
+    refused = client.post(f"{BASE}/imports", files=upload(second), headers=buyer)
+    empty = client.post(
+        f"{BASE}/imports", params={"replace": "true"},
+        files=upload(appendix_file(["IMSS"], [])), headers=buyer,
+    )  # fmt: skip
+    replaced = client.post(
+        f"{BASE}/imports", params={"replace": "true"}, files=upload(second), headers=buyer
+    )
+
+    assert refused.status_code == 422
+    assert "quitaría 1 línea ya capturadas" in refused.json()["detail"]
+    assert [(e["field"], e["value"]) for e in refused.json()["errors"]] == [("replace", "1")]
+    assert empty.status_code == 422
+    assert "no tiene ninguna cantidad" in empty.json()["detail"]
+    assert replaced.status_code == 201, replaced.text
+    assert (replaced.json()["removed"], replaced.json()["lines"]) == (1, 1)
+
+
 def test_freeze_reopen_and_a_frozen_round_refuses_imports(
     client: TestClient, world: Context
 ) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from abasto.catalog import service as catalog
+from abasto.cli import app
 from abasto.core import ledger
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
@@ -18,6 +20,7 @@ from abasto.scenario.build import build_scenario
 from abasto.scenario.load import DEMO_ROUND, load_scenario
 from tests.conftest import T0, run_abasto
 from tests.demand.test_service import (
+    ASPIRINA,
     PARACETAMOL,
     REAL,
     appendix_file,
@@ -25,6 +28,18 @@ from tests.demand.test_service import (
     consumption_csv,
     history,
 )
+
+
+def invoke(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """``abasto`` in this process against the database at ``url``: exit code, out, err."""
+    env = {
+        "ABASTO_DATABASE_URL": url,
+        "ABASTO_DATA_DIR": str(tmp_path / "data"),
+        "ABASTO_SECRET_KEY": "test-secret",
+        "COLUMNS": "200",
+    }
+    result = CliRunner(env=env).invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
 
 
 def prepare(url: str, *, real: bool) -> None:
@@ -229,3 +244,33 @@ def test_a_missing_file_is_a_spanish_error(fresh_database_url: str, tmp_path: Pa
 
     assert result.returncode == 1
     assert "No existe el archivo" in result.stderr
+
+
+def test_an_import_that_would_remove_lines_says_how_many_and_needs_replace(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    first, smaller, empty = (tmp_path / name for name in ("a.xlsx", "b.xlsx", "vacio.xlsx"))
+    first.write_bytes(appendix_file(["IMSS"], [(PARACETAMOL, 40, 100), (ASPIRINA, 2, 5)]))
+    smaller.write_bytes(appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)]))
+    empty.write_bytes(appendix_file(["IMSS"], []))
+    round_args = ("--round", "2027-2028")
+    assert invoke(url, tmp_path, "demand", "import", str(first), *round_args)[0] == 0
+    before = state(url)
+
+    header_only = invoke(url, tmp_path, "demand", "import", str(empty), *round_args, "--replace")
+    refused = invoke(url, tmp_path, "demand", "import", str(smaller), *round_args)
+    after_refusals = state(url)
+    replaced = invoke(url, tmp_path, "demand", "import", str(smaller), *round_args, "--replace")
+
+    assert header_only[0] == 1
+    assert "«vacio.xlsx» no tiene ninguna cantidad; no se importó nada" in header_only[2]
+    assert refused[0] == 1
+    assert "quitaría 1 línea ya capturadas; no se importó nada" in refused[2]
+    assert "se quitarían 1 línea de IMSS" in refused[2]
+    assert "--replace" in refused[2]
+    assert after_refusals == before
+    assert replaced[0] == 0, replaced[2]
+    assert "1 líneas (0 nuevas, 0 modificadas, 1 quitadas, 1 sin cambios)" in replaced[1]
+    assert state(url)[0] == before[0] - 1

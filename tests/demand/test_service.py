@@ -485,7 +485,9 @@ def test_importing_again_updates_and_removes_only_what_changed(world: Context) -
     second = appendix_file(["IMSS"], [(PARACETAMOL, 40, 90), (TORUNDA, 1, 2)])
     service.import_appendix(world, round_name=ROUND, content=first, filename="a.xlsx")
 
-    summary = service.import_appendix(world, round_name=ROUND, content=second, filename="b.xlsx")
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=second, filename="b.xlsx", replace=True
+    )
 
     (imss,) = summary.institutions
     assert (imss.new, imss.updated, imss.removed, imss.unchanged) == (1, 1, 1, 0)
@@ -496,6 +498,53 @@ def test_importing_again_updates_and_removes_only_what_changed(world: Context) -
     }
     line = world.db.scalars(select(DemandLine).where(DemandLine.clave.has(clave=PARACETAMOL))).one()
     assert line.version == 2
+
+
+def test_an_appendix_that_would_remove_lines_needs_replace_and_says_how_many(
+    world: Context,
+) -> None:
+    first = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10), (ASPIRINA, 2, 5)])
+    second = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 90, 4, 10)])
+    service.import_appendix(world, round_name=ROUND, content=first, filename="a.xlsx")
+    before = quantities(world.db)
+
+    error = _refused(world, second, "b.xlsx")
+
+    assert error.detail == "El apéndice «b.xlsx» quitaría 1 línea ya capturadas; no se importó nada."
+    assert [(p.field, p.message) for p in error.problems] == [
+        ("replace", "se quitarían 1 línea de IMSS")
+    ]
+    assert quantities(world.db) == before
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=second, filename="b.xlsx", replace=True
+    )
+    assert (summary.removed, summary.updated) == (1, 1)
+
+
+def test_an_appendix_with_headers_and_no_rows_is_refused_even_with_replace(
+    world: Context,
+) -> None:
+    service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)]),
+        filename="a.xlsx",
+    )
+    before = (quantities(world.db), ledger.head(world.db)[0])
+    submitted = [i.submitted for i in service.round_progress(world.db, name=ROUND).institutions]
+    empty = appendix_file(["IMSS", "ISSSTE"], [])
+
+    for replace_lines in (False, True):
+        with pytest.raises(ValidationFailed) as caught:
+            service.import_appendix(
+                world, round_name=ROUND, content=empty, filename="vacio.xlsx",
+                replace=replace_lines,
+            )  # fmt: skip
+        assert "no tiene ninguna cantidad; no se importó nada" in caught.value.detail
+
+    assert (quantities(world.db), ledger.head(world.db)[0]) == before
+    progress = service.round_progress(world.db, name=ROUND)
+    assert [i.submitted for i in progress.institutions] == submitted
 
 
 def test_an_institution_new_to_the_round_joins_it(world: Context) -> None:
@@ -817,9 +866,17 @@ def test_download_fill_and_upload_the_institutions_sheet(world: Context) -> None
     ] + [appendix.PlannerRow("", 0, TORUNDA, None, "IMSS-ALM", None, 1, 2)]  # fmt: skip
     content = appendix.write_institution_sheet(round_name=ROUND, institution="IMSS", rows=filled)
 
+    with pytest.raises(ValidationFailed) as needs_replace:
+        service.import_institution_sheet(
+            imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx"
+        )
+    assert "quitaría 1 línea ya capturadas" in needs_replace.value.detail
+    assert quantities(world.db) == {("IMSS", ASPIRINA, ""): Pair(2, 5)}
+
     summary = service.import_institution_sheet(
-        imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx"
-    )
+        imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx",
+        replace=True,
+    )  # fmt: skip
 
     assert (summary.new, summary.removed, summary.translated) == (2, 1, 1)
     assert quantities(world.db) == {

@@ -125,13 +125,26 @@ def status(name: str = typer.Argument(..., help="Nombre de la ronda.")) -> None:
 def import_appendix(
     file: Path = typer.Argument(..., metavar="ARCHIVO", help="Apéndice de demanda (.xlsx)."),
     round_name: str = typer.Option(..., "--round", help="Ronda a la que se importa."),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Quitar las líneas de cada institución nombrada que el archivo no trae.",
+    ),
 ) -> None:
-    """Importa un apéndice con la demanda de muchas instituciones; todo o nada."""
+    """Importa un apéndice con la demanda de muchas instituciones; todo o nada.
+
+    Si quitaría líneas ya capturadas, dice cuántas y no importa nada sin --replace.
+    """
     with unit_of_work() as ctx:
         content = read_input(file, expected=APPENDIX_FILE)
         with _reading_bar(file.name) as progress:
             summary = service.import_appendix(
-                ctx, round_name=round_name, content=content, filename=file.name, progress=progress
+                ctx,
+                round_name=round_name,
+                content=content,
+                filename=file.name,
+                progress=progress,
+                replace=replace,
             )
     console.print(
         f"Apéndice «{summary.filename}» importado a la ronda {summary.round}: "
@@ -150,8 +163,14 @@ def import_sheet(
     file: Path = typer.Argument(..., metavar="ARCHIVO", help="Hoja de la institución (.xlsx)."),
     round_name: str = typer.Option(..., "--round", help="Ronda."),
     institution: str = typer.Option(..., "--institution", help="Clave de la institución."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Quitar las líneas que la hoja deja en blanco."
+    ),
 ) -> None:
-    """Importa la hoja que llenó una institución; todo o nada."""
+    """Importa la hoja que llenó una institución; todo o nada.
+
+    Si quitaría líneas ya capturadas, dice cuántas y no importa nada sin --replace.
+    """
     with unit_of_work() as ctx:
         summary = service.import_institution_sheet(
             ctx,
@@ -159,6 +178,7 @@ def import_sheet(
             institution_code=institution,
             content=read_input(file, expected=EXPECTED_FILE),
             filename=file.name,
+            replace=replace,
         )
     console.print(
         f"Hoja de {summary.institution} importada a la ronda {summary.round}: "

@@ -866,22 +866,39 @@ class _Wanted:
     clave_id: int
     unit_code: str
     pair: Pair | None
+    period: str = ""
 
 
-def _write_lines(
+@dataclass(slots=True)
+class _Plan:
+    """The statements that apply a file's lines, and per institution what they change."""
+
+    counts: dict[int, _Counts]
+    inserts: list[dict[str, Any]]
+    updates: list[dict[str, Any]]
+    removals: list[int]
+
+    @property
+    def removed(self) -> int:
+        return len(self.removals)
+
+
+def _plan_lines(
     ctx: Context,
     found: DemandRound,
     wanted: Sequence[_Wanted],
     *,
     replace: Iterable[int] = (),
-) -> dict[int, _Counts]:
-    """Apply the wanted lines with bulk statements; per institution, what changed.
+) -> _Plan:
+    """What applying the wanted lines would change, per institution; nothing is written.
 
     Institutions in ``replace`` lose their whole-institution lines that ``wanted`` does not
-    name (an appendix states an institution's whole demand).
+    name (an appendix states an institution's whole demand). A line for one period replaces
+    the same clave's line for the whole round, and the other way round: both at once would
+    count the clave twice.
     """
     institution_ids = {w.institution_id for w in wanted} | set(replace)
-    existing: dict[tuple[int, int, str], tuple[int, int, int, int]] = {}
+    existing: dict[tuple[int, int, str, str], tuple[int, int, int, int]] = {}
     ids = sorted(institution_ids)
     for start in range(0, len(ids), _IN_BATCH):
         rows = ctx.db.execute(
@@ -889,6 +906,7 @@ def _write_lines(
                 DemandLine.institution_id,
                 DemandLine.clave_id,
                 DemandLine.unit_code,
+                DemandLine.period,
                 DemandLine.id,
                 DemandLine.min_qty,
                 DemandLine.max_qty,
@@ -898,32 +916,32 @@ def _write_lines(
                 DemandLine.institution_id.in_(ids[start : start + _IN_BATCH]),
             )
         )
-        for institution_id, clave_id, unit, line_id, low, high, version in rows:
-            existing[(institution_id, clave_id, unit)] = (line_id, low, high, version)
-    counts: dict[int, _Counts] = {i: _Counts() for i in institution_ids}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    removals: list[int] = []
-    named: set[tuple[int, int, str]] = set()
+        for institution_id, clave_id, unit, period, line_id, low, high, version in rows:
+            existing[(institution_id, clave_id, unit, period)] = (line_id, low, high, version)
+    plan = _Plan({i: _Counts() for i in institution_ids}, [], [], [])
+    named: set[tuple[int, int, str, str]] = set()
+    stated: dict[tuple[int, int, str], set[str]] = defaultdict(set)
     for want in wanted:
-        key = (want.institution_id, want.clave_id, want.unit_code)
+        key = (want.institution_id, want.clave_id, want.unit_code, want.period)
         named.add(key)
-        count = counts[want.institution_id]
+        count = plan.counts[want.institution_id]
         current = existing.get(key)
         if want.pair is None:
             if current is not None:
-                removals.append(current[0])
+                plan.removals.append(current[0])
                 count.removed += 1
             continue
+        stated[key[:3]].add(want.period)
         count.lines += 1
         count.total += want.pair
         if current is None:
-            inserts.append(
+            plan.inserts.append(
                 {
                     "round_id": found.id,
                     "institution_id": want.institution_id,
                     "clave_id": want.clave_id,
                     "unit_code": want.unit_code,
+                    "period": want.period,
                     "min_qty": want.pair.min,
                     "max_qty": want.pair.max,
                     "updated_at": ctx.now,
@@ -932,7 +950,7 @@ def _write_lines(
             )
             count.new += 1
         elif (current[1], current[2]) != (want.pair.min, want.pair.max):
-            updates.append(
+            plan.updates.append(
                 {
                     "b_id": current[0],
                     "b_min": want.pair.min,
@@ -946,14 +964,25 @@ def _write_lines(
             count.unchanged += 1
     replaced = set(replace)
     for key, current in existing.items():
-        institution_id, _, unit = key
-        if institution_id in replaced and not unit and key not in named:
-            removals.append(current[0])
-            counts[institution_id].removed += 1
+        institution_id, clave_id, unit, period = key
+        if key in named:
+            continue
+        periods = stated.get((institution_id, clave_id, unit))
+        # Stated for the whole round, a clave loses its lines per period, and the other way.
+        crossed = periods is not None and (period == "") != ("" in periods)
+        if crossed or (institution_id in replaced and not unit):
+            plan.removals.append(current[0])
+            plan.counts[institution_id].removed += 1
+    return plan
+
+
+def _apply(ctx: Context, found: DemandRound, plan: _Plan) -> dict[int, _Counts]:
+    """Write a plan with bulk statements; per institution, what changed."""
     table = cast(Table, DemandLine.__table__)
+    removals = plan.removals
     for start in range(0, len(removals), _IN_BATCH):
         ctx.db.execute(delete(table).where(table.c.id.in_(removals[start : start + _IN_BATCH])))
-    if updates:
+    if plan.updates:
         ctx.db.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
@@ -963,17 +992,50 @@ def _write_lines(
                 version=bindparam("b_version"),
                 updated_at=bindparam("b_at"),
             ),
-            updates,
+            plan.updates,
         )
-    if inserts:
+    if plan.inserts:
         try:
-            ctx.db.execute(insert(table), inserts)
+            ctx.db.execute(insert(table), plan.inserts)
         except IntegrityError as exc:
             raise Conflict(
                 f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
                 "no se importó nada. Vuelva a importar el archivo."
             ) from exc
-    return counts
+    return plan.counts
+
+
+REPLACE_EXPECTED = (
+    "confirmar que el archivo es la demanda completa: vuelva a importarlo con --replace"
+    " (en la página, marque «Reemplazar»; en la API, replace=true)"
+)
+
+
+def _guard_removals(
+    plan: _Plan, codes: Mapping[int, str], subject: str, *, replace: bool
+) -> None:
+    """Refuse an import that would remove lines unless the caller said to replace them.
+
+    A file that lost its rows (a header saved alone, a filter left on) would otherwise take
+    every line of the institutions it names with it.
+    """
+    if replace or not plan.removals:
+        return
+    by_institution = sorted(
+        (codes[i], count.removed) for i, count in plan.counts.items() if count.removed
+    )
+    raise ValidationFailed(
+        f"{subject} quitaría {_lines(plan.removed)} ya capturadas; no se importó nada.",
+        problems=[
+            Problem(
+                f"se quitarían {_lines(removed)} de {code}",
+                field="replace",
+                value=f"{removed:,}",
+                expected=REPLACE_EXPECTED,
+            )
+            for code, removed in by_institution
+        ],
+    )
 
 
 def _mark_submitted(
@@ -1055,6 +1117,19 @@ def _refuse(problems: Sequence[Problem], subject: str, sheets: Sequence[str] = (
     raise ValidationFailed(
         f"{subject} tiene {count}; no se importó ninguna cantidad.", problems=ordered
     )
+
+
+def _lines(count: int) -> str:
+    return f"{count:,} línea" + ("s" if count != 1 else "")
+
+
+def _refuse_without_quantities(found: bool, filename: str) -> None:
+    if not found:
+        raise ValidationFailed(
+            f"El archivo «{filename}» no tiene ninguna cantidad; no se importó nada",
+            expected="debajo de los encabezados, una fila por clave con su cantidad mínima y"
+            " máxima",
+        )
 
 
 def _read_appendix(
@@ -1149,6 +1224,7 @@ def import_appendix(
     content: bytes,
     filename: str,
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> AppendixImportSummary:
     """Import an appendix with many institutions into the round; all or nothing.
 
@@ -1158,8 +1234,9 @@ def import_appendix(
     removed; its lines per delivery point are kept) and counts as submitted; one not yet in the
     round joins it. Every problem of the file is reported at once: unknown claves (with the
     closest one), the minimum-share rule, a clave twice for one institution (in two sheets,
-    or under two names of the same institution). The ledger gets one ``demand.import`` entry
-    and one ``demand.lines`` per institution.
+    or under two names of the same institution). A file without a single quantity is refused,
+    and one that would remove lines is refused unless ``replace`` (the count is in the error).
+    The ledger gets one ``demand.import`` entry and one ``demand.lines`` per institution.
     """
     _require_open(get_round(ctx.db, round_name))
     problems: list[Problem] = []
@@ -1233,9 +1310,13 @@ def import_appendix(
                     continue
                 wanted.append(_Wanted(institution.id, clave_id, "", pair))
     _refuse(problems, f"El apéndice «{filename}»", [sheet.name for sheet in sheets])
+    _refuse_without_quantities(any(row.quantities for s in sheets for row in s.rows), filename)
     found = _locked_round(ctx, round_name)
     institutions = {i.id: i for i in resolved.values()}
-    counts = _write_lines(ctx, found, wanted, replace=institutions)
+    plan = _plan_lines(ctx, found, wanted, replace=institutions)
+    codes = {i: institution.code for i, institution in institutions.items()}
+    _guard_removals(plan, codes, f"El apéndice «{filename}»", replace=replace)
+    counts = _apply(ctx, found, plan)
     joined = _mark_submitted(ctx, found, institutions, submitted=True)
     named_as: dict[int, list[str]] = defaultdict(list)
     for (_, name), institution in resolved.items():
@@ -1416,14 +1497,21 @@ class SheetImportSummary:
 
 
 def import_institution_sheet(
-    ctx: Context, *, round_name: str, institution_code: str, content: bytes, filename: str
+    ctx: Context,
+    *,
+    round_name: str,
+    institution_code: str,
+    content: bytes,
+    filename: str,
+    replace: bool = False,
 ) -> SheetImportSummary:
     """Import an institution's filled sheet; all or nothing, every problem at once.
 
     A line may name the clave or the institution's own code, translated through its
     homologation table (a code without one is reported, not dropped). Lines with quantities
     are set, lines with both emptied are removed, claves not in the file are left as they
-    are; the institution counts as submitted.
+    are; the institution counts as submitted. Emptied lines are removed only with ``replace``
+    (otherwise the error says how many would go); a file without a single line is refused.
     """
     institution = get_institution(ctx.db, institution_code)
     ctx.require_institution(institution.id)
@@ -1432,6 +1520,8 @@ def import_institution_sheet(
     _participant(ctx.db, found, institution)
     problems: list[Problem] = []
     rows, sheet_names = _read_planner_sheet(content, filename, problems)
+    if not problems:
+        _refuse_without_quantities(bool(rows), filename)
     known = _clave_ids(ctx.db)
     codes = [row.institution_code for row in rows if row.institution_code]
     mapping, _ = translate_codes(ctx.db, institution_id=institution.id, codes=codes)
@@ -1523,7 +1613,11 @@ def import_institution_sheet(
         wanted.append(_Wanted(institution.id, clave_id, row.unit_code, pair))
     _refuse(problems, f"El archivo «{filename}»", sheet_names)
     found = _locked_round(ctx, round_name)
-    counts = _write_lines(ctx, found, wanted)[institution.id]
+    plan = _plan_lines(ctx, found, wanted)
+    _guard_removals(
+        plan, {institution.id: institution.code}, f"El archivo «{filename}»", replace=replace
+    )
+    counts = _apply(ctx, found, plan).get(institution.id, _Counts())
     _mark_submitted(ctx, found, [institution.id], submitted=True)
     summary = SheetImportSummary(
         round=found.name,
