@@ -7,10 +7,8 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from abasto.catalog import service as catalog
-from abasto.cli import app
 from abasto.core import ledger
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
@@ -18,7 +16,7 @@ from abasto.demand import service
 from abasto.demand.models import DemandLine
 from abasto.scenario.build import build_scenario
 from abasto.scenario.load import DEMO_ROUND, load_scenario
-from tests.conftest import T0, run_abasto
+from tests.conftest import T0, invoke_abasto, run_abasto
 from tests.demand.test_service import (
     ASPIRINA,
     PARACETAMOL,
@@ -28,18 +26,6 @@ from tests.demand.test_service import (
     consumption_csv,
     history,
 )
-
-
-def invoke(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    """``abasto`` in this process against the database at ``url``: exit code, out, err."""
-    env = {
-        "ABASTO_DATABASE_URL": url,
-        "ABASTO_DATA_DIR": str(tmp_path / "data"),
-        "ABASTO_SECRET_KEY": "test-secret",
-        "COLUMNS": "200",
-    }
-    result = CliRunner(env=env).invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def prepare(url: str, *, real: bool) -> None:
@@ -256,13 +242,17 @@ def test_an_import_that_would_remove_lines_says_how_many_and_needs_replace(
     smaller.write_bytes(appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)]))
     empty.write_bytes(appendix_file(["IMSS"], []))
     round_args = ("--round", "2027-2028")
-    assert invoke(url, tmp_path, "demand", "import", str(first), *round_args)[0] == 0
+    assert invoke_abasto(url, tmp_path, "demand", "import", str(first), *round_args)[0] == 0
     before = state(url)
 
-    header_only = invoke(url, tmp_path, "demand", "import", str(empty), *round_args, "--replace")
-    refused = invoke(url, tmp_path, "demand", "import", str(smaller), *round_args)
+    header_only = invoke_abasto(
+        url, tmp_path, "demand", "import", str(empty), *round_args, "--replace"
+    )
+    refused = invoke_abasto(url, tmp_path, "demand", "import", str(smaller), *round_args)
     after_refusals = state(url)
-    replaced = invoke(url, tmp_path, "demand", "import", str(smaller), *round_args, "--replace")
+    replaced = invoke_abasto(
+        url, tmp_path, "demand", "import", str(smaller), *round_args, "--replace"
+    )
 
     assert header_only[0] == 1
     assert "«vacio.xlsx» no tiene ninguna cantidad; no se importó nada" in header_only[2]

@@ -1011,9 +1011,7 @@ REPLACE_EXPECTED = (
 )
 
 
-def _guard_removals(
-    plan: _Plan, codes: Mapping[int, str], subject: str, *, replace: bool
-) -> None:
+def _guard_removals(plan: _Plan, codes: Mapping[int, str], subject: str, *, replace: bool) -> None:
     """Refuse an import that would remove lines unless the caller said to replace them.
 
     A file that lost its rows (a header saved alone, a filter left on) would otherwise take

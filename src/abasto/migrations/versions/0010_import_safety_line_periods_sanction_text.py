@@ -27,7 +27,8 @@ def upgrade() -> None:
             type_="unique",
         )
         batch_op.create_unique_constraint(
-            "uq_demand_lines_line", ["round_id", "institution_id", "clave_id", "unit_code", "period"]
+            "uq_demand_lines_line",
+            ["round_id", "institution_id", "clave_id", "unit_code", "period"],
         )
     with op.batch_alter_table("sanctions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("notified_text", sa.String(length=100), nullable=True))
