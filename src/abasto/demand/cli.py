@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from abasto.catalog.cli import _reading_bar
 from abasto.core.cli import console, engine, err_console, read_input, unit_of_work
 from abasto.core.db import session_factory, transaction
-from abasto.core.errors import AbastoError
+from abasto.core.errors import AbastoError, Problem
 from abasto.core.money import format_datetime
 from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.demand import forecast, rules, service
@@ -180,13 +180,25 @@ def import_sheet(
             filename=file.name,
             replace=replace,
         )
+    periods = [period for period in summary.periods if period]
+    by_period = f", periodos {', '.join(periods)}" if periods else ""
     console.print(
-        f"Hoja de {summary.institution} importada a la ronda {summary.round}: "
+        f"Hoja de {summary.institution} importada a la ronda {summary.round}{by_period}: "
         f"{summary.lines:,} líneas ({summary.new:,} nuevas, {summary.updated:,} modificadas, "
         f"{summary.removed:,} quitadas, {summary.unchanged:,} sin cambios).",
         highlight=False,
         markup=False,
     )
+    _print_skipped(summary.skipped)
+
+
+def _print_skipped(skipped: tuple[Problem, ...]) -> None:
+    """What the reader did not read, so nothing is left out without a word."""
+    if not skipped:
+        return
+    console.print(f"No se leyó ({len(skipped)}):", highlight=False, markup=False)
+    for note in skipped:
+        console.print(f"  - {note}", highlight=False, markup=False)
 
 
 @app.command("map-name")

@@ -339,14 +339,16 @@ def _lines_digest(db: Session, found: DemandRound) -> tuple[int, str, Pair]:
     count, total = 0, rules.ZERO
     rows = db.execute(
         select(Institution.code, Clave.clave, DemandLine.unit_code, DemandLine.min_qty)
-        .add_columns(DemandLine.max_qty)
+        .add_columns(DemandLine.max_qty, DemandLine.period)
         .join(Institution, Institution.id == DemandLine.institution_id)
         .join(Clave, Clave.id == DemandLine.clave_id)
         .where(DemandLine.round_id == found.id)
-        .order_by(Institution.code, Clave.clave, DemandLine.unit_code)
+        .order_by(Institution.code, Clave.clave, DemandLine.unit_code, DemandLine.period)
     )
-    for code, clave, unit, low, high in rows:
-        digest.update(f"{code}\t{clave}\t{unit}\t{low}\t{high}\n".encode())
+    for code, clave, unit, low, high, period in rows:
+        # A period only when the line has one: digests of rounds without periods stay as they were.
+        line = f"{code}\t{clave}\t{unit}\t{low}\t{high}" + (f"\t{period}" if period else "")
+        digest.update(f"{line}\n".encode())
         count += 1
         total += Pair(low, high)
     return count, digest.hexdigest(), total
@@ -536,6 +538,8 @@ def _line_query(
         DemandLine.round_id == found.id,
         DemandLine.institution_id == institution.id,
         DemandLine.unit_code == unit_code,
+        # The page edits lines of the whole round; lines per period come from sheets.
+        DemandLine.period == "",
     )
     suggestion_on = and_(
         ForecastSuggestion.clave_id == Clave.id,
@@ -723,14 +727,24 @@ def set_line(
         raise ValidationFailed(
             f"No se guardó la línea de la clave {known.clave}.", problems=problems
         )
-    line = ctx.db.scalar(
+    lines = ctx.db.scalars(
         select(DemandLine).where(
             DemandLine.round_id == found.id,
             DemandLine.institution_id == institution.id,
             DemandLine.clave_id == known.id,
             DemandLine.unit_code == unit_code,
         )
-    )
+    ).all()
+    by_period = sorted(line.period for line in lines if line.period)
+    if by_period:
+        # A line for the whole round beside them would count the clave twice.
+        raise ValidationFailed(
+            f"La clave {known.clave} tiene cantidades por periodo ({', '.join(by_period)});"
+            " no se guardó la línea.",
+            expected="cambiarlas subiendo la hoja de la institución con las cantidades de cada"
+            " periodo",
+        )
+    line = lines[0] if lines else None
     current = None if line is None else line.version
     if version != current:
         raise _stale_line(known.clave, version, current)
@@ -1144,15 +1158,15 @@ def _read_appendix(
 
 
 def _read_planner_sheet(
-    content: bytes, filename: str, problems: list[Problem]
+    content: bytes, filename: str, problems: list[Problem], skipped: list[Problem]
 ) -> tuple[list[appendix.PlannerRow], list[str]]:
-    """``appendix.read_institution_sheet`` collecting its problems (see ``_read_appendix``),
-    and the names of the sheets read."""
+    """``appendix.read_institution_sheet`` collecting its problems (see ``_read_appendix``)
+    and what it skipped, and the names of the sheets read."""
     headers = find_headers(read_sheets(content, filename), appendix.PLANNER_COLUMNS)
     rows: list[appendix.PlannerRow] = []
     seen: dict[tuple[str, str, str], tuple[str, int]] = {}
     for header in headers:
-        rows.extend(appendix._read_planner_sheet(header, problems, seen))
+        rows.extend(appendix._read_planner_sheet(header, problems, seen, skipped))
     return rows, [header.sheet.name for header in headers]
 
 
@@ -1447,7 +1461,11 @@ def institution_sheet(ctx: Context, *, round_name: str, institution_code: str) -
         for clave_id, unit, low, high in ctx.db.execute(
             select(
                 DemandLine.clave_id, DemandLine.unit_code, DemandLine.min_qty, DemandLine.max_qty
-            ).where(DemandLine.round_id == found.id, DemandLine.institution_id == institution.id)
+            ).where(
+                DemandLine.round_id == found.id,
+                DemandLine.institution_id == institution.id,
+                DemandLine.period == "",
+            )
         )
     }
     rows: list[appendix.PlannerRow] = []
@@ -1492,6 +1510,10 @@ class SheetImportSummary:
     total: Pair
     translated: int
     """Lines identified by the institution's own code, translated to their clave."""
+    periods: tuple[str, ...] = ()
+    """The periods the file gave quantities for ("" for the whole round), in file order."""
+    skipped: tuple[Problem, ...] = ()
+    """What the reader did not read: blank rows, notes, totals, columns not understood."""
 
 
 def import_institution_sheet(
@@ -1517,9 +1539,23 @@ def import_institution_sheet(
     found = get_round(ctx.db, round_name)
     _participant(ctx.db, found, institution)
     problems: list[Problem] = []
-    rows, sheet_names = _read_planner_sheet(content, filename, problems)
+    skipped: list[Problem] = []
+    rows, sheet_names = _read_planner_sheet(content, filename, problems, skipped)
     if not problems:
         _refuse_without_quantities(bool(rows), filename)
+    labels = [period["label"] for period in found.periods]
+    periods = list(dict.fromkeys(row.period for row in rows))
+    for period in periods:
+        if period and period not in labels:
+            problems.append(
+                Problem(
+                    f"la ronda «{found.name}» no incluye el periodo {period}",
+                    sheet=sheet_names[0] if len(sheet_names) == 1 else None,
+                    value=period,
+                    expected=f"cantidades de los periodos de la ronda ({', '.join(labels)}),"
+                    " o de la ronda entera sin año encima",
+                )
+            )
     known = _clave_ids(ctx.db)
     codes = [row.institution_code for row in rows if row.institution_code]
     mapping, _ = translate_codes(ctx.db, institution_id=institution.id, codes=codes)
@@ -1528,9 +1564,11 @@ def import_institution_sheet(
     )
     suggestions: dict[str, str | None] = {}
     wanted: list[_Wanted] = []
-    seen: dict[tuple[str, str], int] = {}
-    translated = 0
+    seen: dict[tuple[str, str, str], int] = {}
+    translated: set[tuple[str, int]] = set()
     for row in rows:
+        if row.period and row.period not in labels:
+            continue
         before = len(problems)
         clave = row.clave
         if row.institution_code:
@@ -1562,7 +1600,7 @@ def import_institution_sheet(
                 )
             elif clave is None:
                 clave = mapped
-                translated += 1
+                translated.add((row.sheet, row.row))
         if row.unit_code and row.unit_code not in units:
             problems.append(
                 Problem(
@@ -1585,7 +1623,7 @@ def import_institution_sheet(
                 )
             )
             continue
-        first = seen.setdefault((clave, row.unit_code), row.row)
+        first = seen.setdefault((clave, row.unit_code, row.period), row.row)
         if first != row.row:
             problems.append(
                 Problem(
@@ -1603,13 +1641,18 @@ def import_institution_sheet(
         if row.min_qty is not None and row.max_qty is not None:
             pair = Pair(row.min_qty, row.max_qty)
             problem = _share_problem(
-                pair, found.min_share, sheet=row.sheet, row=row.row, column="Cantidad mínima"
+                pair,
+                found.min_share,
+                sheet=row.sheet,
+                row=row.row,
+                column=f"Cantidad mínima {row.period}".strip(),
             )
             if problem is not None:
                 problems.append(problem)
                 continue
-        wanted.append(_Wanted(institution.id, clave_id, row.unit_code, pair))
-    _refuse(problems, f"El archivo «{filename}»", sheet_names)
+        wanted.append(_Wanted(institution.id, clave_id, row.unit_code, pair, row.period))
+    # A row read once per period repeats the problems of its clave, code and unit.
+    _refuse(list(dict.fromkeys(problems)), f"El archivo «{filename}»", sheet_names)
     found = _locked_round(ctx, round_name)
     plan = _plan_lines(ctx, found, wanted)
     _guard_removals(
@@ -1628,7 +1671,9 @@ def import_institution_sheet(
         removed=counts.removed,
         unchanged=counts.unchanged,
         total=counts.total,
-        translated=translated,
+        translated=len(translated),
+        periods=tuple(periods),
+        skipped=tuple(skipped),
     )
     ctx.record(
         "demand.import",
@@ -1638,7 +1683,9 @@ def import_institution_sheet(
             "institution": institution.code,
             "filename": filename,
             "sha256": summary.sha256,
-            "translated": translated,
+            "translated": len(translated),
+            "periods": [period for period in periods if period],
+            "skipped": len(skipped),
             **counts.payload(),
         },
     )
@@ -2271,7 +2318,7 @@ def round_flags(
                 ForecastSuggestion.clave_id == DemandLine.clave_id,
             ),
         )
-        .where(*conditions, DemandLine.unit_code == "")
+        .where(*conditions, DemandLine.unit_code == "", DemandLine.period == "")
         .order_by(Institution.code, Clave.clave)
     )
     flagged = []
