@@ -20,6 +20,7 @@ from tests.demand.test_service import (
     build_world,
     consumption_csv,
     history,
+    period_sheet,
 )
 
 BASE = f"/api/v1/demand/rounds/{ROUND}"
@@ -264,6 +265,26 @@ def test_an_import_that_would_remove_lines_needs_replace_over_http(
     assert "no tiene ninguna cantidad" in empty.json()["detail"]
     assert replaced.status_code == 201, replaced.text
     assert (replaced.json()["removed"], replaced.json()["lines"]) == (1, 1)
+
+
+def test_a_sheet_upload_answers_its_periods_and_what_it_skipped(
+    client: TestClient, world: Context
+) -> None:
+    content = period_sheet([(PARACETAMOL, 40, 100, 44, 110)])
+
+    response = client.post(
+        f"{BASE}/institutions/IMSS/sheet",
+        files=upload(content, "anual.xlsx"),
+        headers=bearer(client, "imss"),
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["periods"], body["lines"]) == (["2027", "2028"], 2)
+    assert [note["message"][:28] for note in body["skipped"]] == [
+        "3 columnas no se leyeron (no",
+        "2 filas vacías o solo con si",
+    ]
 
 
 def test_freeze_reopen_and_a_frozen_round_refuses_imports(

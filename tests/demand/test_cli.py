@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import openpyxl
@@ -25,6 +26,7 @@ from tests.demand.test_service import (
     build_world,
     consumption_csv,
     history,
+    period_sheet,
 )
 
 
@@ -264,3 +266,37 @@ def test_an_import_that_would_remove_lines_says_how_many_and_needs_replace(
     assert replaced[0] == 0, replaced[2]
     assert "1 líneas (0 nuevas, 0 modificadas, 1 quitadas, 1 sin cambios)" in replaced[1]
     assert state(url)[0] == before[0] - 1
+
+
+def test_import_sheet_reads_each_year_and_says_what_it_skipped(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    sheet, header_only = tmp_path / "anual.xlsx", tmp_path / "encabezado.xlsx"
+    sheet.write_bytes(period_sheet([(PARACETAMOL, 40, 100, 44, 110)]))
+    header_only.write_bytes(
+        openpyxl_bytes([["Clave", "Descripción", "Cantidad mínima", "Cantidad máxima"]])
+    )
+    args = ("--round", "2027-2028", "--institution", "IMSS")
+
+    empty = invoke_abasto(url, tmp_path, "demand", "import-sheet", str(header_only), *args)
+    imported = invoke_abasto(url, tmp_path, "demand", "import-sheet", str(sheet), *args)
+
+    assert empty[0] == 1
+    assert "«encabezado.xlsx» no tiene ninguna cantidad" in empty[2]
+    assert "Traceback" not in empty[1] + empty[2]
+    assert imported[0] == 0, imported[2]
+    assert "periodos 2027, 2028: 2 líneas (2 nuevas" in imported[1]
+    assert "No se leyó (2):" in imported[1]
+    assert "«Importe total — Mínimo (columna H)»" in imported[1]
+    assert state(url)[0] == 2
+
+
+def openpyxl_bytes(rows: list[list[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

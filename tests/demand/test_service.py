@@ -549,6 +549,28 @@ def test_an_appendix_with_headers_and_no_rows_is_refused_even_with_replace(
     assert [i.submitted for i in progress.institutions] == submitted
 
 
+def test_what_an_appendix_reader_skips_is_reported(world: Context) -> None:
+    rows = appendix_rows(["IMSS"], [(PARACETAMOL, 40, 100)])
+    rows[2] += ["TOTAL GENERAL"]
+    rows += [[], [None, None, "Nota: cifras preliminares"], ["Total", None, None, None, 40, 100]]
+
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=xlsx({"Apéndice": rows}), filename="a.xlsx"
+    )
+
+    assert summary.lines == 1
+    assert [str(note) for note in summary.skipped] == [
+        "hoja «Apéndice», fila 3: 2 columnas no se leyeron (no son de la demanda): «# (columna"
+        " A)», «TOTAL GENERAL (columna G)»",
+        "hoja «Apéndice»: 1 fila vacía o solo con signos («.», «-») no se leyó (fila 5)",
+        "hoja «Apéndice», fila 6: fila sin clave ni cantidades: no se leyó (valor: «Nota:"
+        " cifras preliminares»)",
+        "hoja «Apéndice», fila 7: fila de totales: no es demanda (valor: «Total 40 100»)",
+    ]
+    (entry,) = entries(world.db, "demand.import")
+    assert entry.data()["skipped"] == 4
+
+
 def test_an_institution_new_to_the_round_joins_it(world: Context) -> None:
     service.open_round(world, name="Solo IMSS", periods=["2027"], institutions=["IMSS"])
     content = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)])
@@ -934,7 +956,7 @@ def test_a_sheet_with_a_pair_per_year_imports_each_period(world: Context) -> Non
         (PARACETAMOL, "2028", 44, 110),
     ]
     skipped = [str(note) for note in summary.skipped]
-    assert any("«Importe total / Mínimo (columna H)»" in note for note in skipped), skipped
+    assert any("«Importe total — Mínimo (columna H)»" in note for note in skipped), skipped
     assert any(
         "2 filas vacías o solo con signos («.», «-») no se leyeron (filas 7, 8)" in note
         for note in skipped
@@ -1009,10 +1031,10 @@ def test_the_real_2025_2026_template_imports_both_years(ctx: Context) -> None:
     assert nicotine == {"2025": (4247, 10617), "2026": (4248, 10618)}
     skipped = [str(note) for note in summary.skipped]
     assert any(
-        "1 fila vacía o solo con signos («.», «-») no se leyeron (filas 3905)" in note
+        "1 fila vacía o solo con signos («.», «-») no se leyó (fila 3905)" in note
         for note in skipped
     ), skipped
-    assert any("«Importe total / Mínimo (columna Q)»" in note for note in skipped), skipped
+    assert any("«Importe total — Mínimo (columna Q)»" in note for note in skipped), skipped
 
 
 def test_a_sheet_lists_unmapped_codes_and_every_other_problem(world: Context) -> None:

@@ -176,6 +176,8 @@ class AppendixSheet:
     Not checked against the rows: ``sums()`` gives what the rows add up to, to compare."""
     clave_column: str = "CLAVES"
     """The clave column as problems cite it, e.g. «CLAVES (columna B)»."""
+    skipped: tuple[Problem, ...] = ()
+    """What was not read as demand: blank rows, notes, totals, columns not understood."""
 
     def institution(self, name: str) -> InstitutionColumns:
         return next(columns for columns in self.institutions if columns.name == name)
@@ -278,6 +280,7 @@ class _Pair:
 def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
     sheet = header.sheet.name
     pairs = _institution_pairs(header, problems)
+    skipped = _unread(header, {i for p in pairs for i in (p.low, p.high)}, APPENDIX_COLUMNS)
     clave_index = header.columns[CLAVE.key][0]
     clave_column = _cited(header, clave_index)
     description_index = header.index(DESCRIPTION.key)
@@ -296,9 +299,12 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
             label = fold(str(clave_value)) if isinstance(clave_value, str) else ""
             if totals is None and not label.startswith("sub"):
                 totals = _totals(cells, pairs)
+            skipped.append(_skipped_row("fila de totales: no es demanda", sheet, number, cells))
             continue
         if is_blank(clave_value) and not _has_quantities(cells, pairs):
-            continue  # a note or an empty numbered line: nothing is asked for
+            # A note or an empty numbered line: nothing is asked for.
+            skipped.append(_skipped_row(_NO_CLAVE, sheet, number, cells))
+            continue
         clave: str | None = None
         try:
             clave = parse_clave(clave_value).code
@@ -358,6 +364,7 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
         rows=tuple(rows),
         totals=totals or {},
         clave_column=clave_column,
+        skipped=tuple(skipped),
     )
 
 
@@ -365,6 +372,59 @@ def _has_quantities(cells: Row, pairs: Sequence[_Pair]) -> bool:
     return any(
         not is_blank(cell(cells, index)) for pair in pairs for index in (pair.low, pair.high)
     )
+
+
+_NO_CLAVE = "fila sin clave ni cantidades: no se leyó"
+
+
+def _skipped_row(message: str, sheet: str, number: int, cells: Row) -> Problem:
+    shown = " ".join(t for t in (_shown(value) for value in cells) if t)
+    return Problem(message, sheet=sheet, row=number, value=shown[:120] or None)
+
+
+def _unread(header: Header, quantities: set[int], columns: Sequence[Column]) -> list[Problem]:
+    """Notes for what a sheet's reader leaves out: columns with a header it does not read
+    (one note listing them) and rows with nothing in them (one note with their numbers)."""
+    sheet = header.sheet.name
+    read = {header.index(c.key) for c in columns if not c.many} | quantities
+    width = max(len(header.sheet.row(header.row)), len(header.sheet.row(header.data_start - 1)))
+    paired = {i for c in columns if c.many for i in header.indexes(c.key)}
+    unread = [
+        # A MIN/MAX pair is cited with the label above it («TOTAL GENERAL — CANTIDAD MIN»).
+        _cited(header, index, header.group(index) if index in paired else None)
+        for index in range(width)
+        if index not in read
+        and header.column_name(index) != f"columna {get_column_letter(index + 1)}"
+    ]
+    notes: list[Problem] = []
+    if unread:
+        notes.append(
+            Problem(
+                message=f"{len(unread)} columnas no se leyeron (no son de la demanda): "
+                + ", ".join(f"«{name}»" for name in unread),
+                sheet=sheet,
+                row=header.row,
+            )
+        )
+    blank = [
+        number
+        for number in range(header.data_start, len(header.sheet.rows) + 1)
+        if all(is_blank(value) for value in header.sheet.row(number))
+    ]
+    if blank:
+        shown = ", ".join(str(number) for number in blank[:_LISTED]) + (
+            ", …" if len(blank) > _LISTED else ""
+        )
+        one = len(blank) == 1
+        what = "fila vacía o solo con signos" if one else "filas vacías o solo con signos"
+        verb, rows = ("no se leyó", "fila") if one else ("no se leyeron", "filas")
+        notes.append(
+            Problem(
+                message=f"{len(blank):,} {what} («.», «-») {verb} ({rows} {shown})",
+                sheet=sheet,
+            )
+        )
+    return notes
 
 
 def _institution_pairs(header: Header, problems: list[Problem]) -> list[_Pair]:
@@ -856,9 +916,7 @@ def _is_quantity(header: Header, index: int) -> bool:
     return parent is None or _QUANTITY_GROUP in fold(parent)
 
 
-def _period_pairs(
-    header: Header, problems: list[Problem], skipped: list[Problem]
-) -> list[_PeriodPair]:
+def _period_pairs(header: Header, problems: list[Problem]) -> list[_PeriodPair]:
     """The pair of quantity columns of each period, in file order; other pairs are noted."""
     sheet = header.sheet.name
     found: dict[str, dict[str, list[int]]] = {}
@@ -905,24 +963,6 @@ def _period_pairs(
                 " Solicitada» si el encabezado ocupa dos filas)",
             )
         )
-    read = {header.index(c.key) for c in PLANNER_COLUMNS if c.key not in ("minimum", "maximum")}
-    read |= {index for pair in pairs for index in (pair.low, pair.high)}
-    width = max(len(header.sheet.row(header.row)), len(header.sheet.row(header.data_start - 1)))
-    unread = [
-        _cited(header, index)
-        for index in range(width)
-        if index not in read
-        and header.column_name(index) != f"columna {get_column_letter(index + 1)}"
-    ]
-    if unread:
-        skipped.append(
-            Problem(
-                message=f"{len(unread)} columnas no se leyeron (no son de la demanda): "
-                + ", ".join(f"«{name}»" for name in unread),
-                sheet=sheet,
-                row=header.row,
-            )
-        )
     return pairs
 
 
@@ -948,51 +988,19 @@ def _read_planner_sheet(
     clave_column = None if clave_index is None else _cited(header, clave_index)
     code_column = None if code_index is None else _cited(header, code_index)
     identifier_column = clave_column or code_column
-    pairs = _period_pairs(header, problems, skipped)
+    pairs = _period_pairs(header, problems)
+    skipped.extend(_unread(header, {i for p in pairs for i in (p.low, p.high)}, PLANNER_COLUMNS))
     rows: list[PlannerRow] = []
-    blank = [
-        number
-        for number in range(header.data_start, len(header.sheet.rows) + 1)
-        if all(is_blank(value) for value in header.sheet.row(number))
-    ]
-    if blank:
-        shown = ", ".join(str(number) for number in blank[:_LISTED]) + (
-            ", …" if len(blank) > _LISTED else ""
-        )
-        rows_word = (
-            "fila vacía o solo con signos" if len(blank) == 1 else "filas vacías o solo con signos"
-        )
-        skipped.append(
-            Problem(
-                message=f"{len(blank):,} {rows_word} («.», «-») no se leyeron (filas {shown})",
-                sheet=sheet,
-            )
-        )
     for number, cells in header.rows():
         clave_value = header.value(cells, PLANNER_CLAVE.key)
         code = text(header.value(cells, INSTITUTION_CODE.key))
         values = [(cell(cells, pair.low), cell(cells, pair.high)) for pair in pairs]
         if is_total_label(clave_value) or is_total_label(code):
-            skipped.append(
-                Problem(
-                    "fila de totales: no se leyó",
-                    sheet=sheet,
-                    row=number,
-                    value=_shown(clave_value or code),
-                )
-            )
+            skipped.append(_skipped_row("fila de totales: no es demanda", sheet, number, cells))
             continue
         if is_blank(clave_value) and code is None:
             if all(is_blank(low) and is_blank(high) for low, high in values):
-                shown = " ".join(t for t in (text(v) for v in cells) if t) or None
-                skipped.append(
-                    Problem(
-                        "fila sin clave ni cantidades: no se leyó",
-                        sheet=sheet,
-                        row=number,
-                        value=shown or _shown(next((v for v in cells if v is not None), None)),
-                    )
-                )
+                skipped.append(_skipped_row(_NO_CLAVE, sheet, number, cells))
                 continue  # a note, or a line left empty
             problems.append(
                 Problem(

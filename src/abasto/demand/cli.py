@@ -156,6 +156,7 @@ def import_appendix(
     )
     if summary.joined:
         console.print(f"Se agregaron a la ronda: {', '.join(summary.joined)}.", highlight=False)
+    _print_skipped(summary.skipped)
 
 
 @app.command("import-sheet")

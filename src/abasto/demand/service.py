@@ -1201,6 +1201,8 @@ class AppendixImportSummary:
     institutions: tuple[InstitutionImport, ...]
     joined: tuple[str, ...]
     """Institutions the file named that were not in the round yet, and now are."""
+    skipped: tuple[Problem, ...] = ()
+    """What the reader did not read as demand: blank rows, notes, totals, other columns."""
 
     @property
     def lines(self) -> int:
@@ -1354,6 +1356,7 @@ def import_appendix(
             for i in sorted(institutions, key=lambda i: institutions[i].code)
         ),
         joined=tuple(sorted(institutions[i].code for i in joined)),
+        skipped=tuple(note for sheet in sheets for note in sheet.skipped),
     )
     total = sum((i.total for i in summary.institutions), rules.ZERO)
     by_code = {
@@ -1373,6 +1376,7 @@ def import_appendix(
                 ],
                 "institutions": len(summary.institutions),
                 "joined": list(summary.joined),
+                "skipped": len(summary.skipped),
                 "lines": summary.lines,
                 "new": summary.new,
                 "updated": summary.updated,
