@@ -913,7 +913,8 @@ def test_download_fill_and_upload_the_institutions_sheet(world: Context) -> None
 
 
 def period_sheet(
-    rows: Sequence[tuple[str, int, int, int, int]], years: tuple[str, str] = ("2027", "2028")
+    rows: Sequence[tuple[str, int, int, int | None, int | None]],
+    years: tuple[str, str] = ("2027", "2028"),
 ) -> bytes:
     """A sheet in the layout of the 2025-2026 template: a year above each «Cantidad
     Solicitada» pair (Mínimo, Máximo), amounts beside them, a «.» row at the end."""
