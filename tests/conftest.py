@@ -273,6 +273,23 @@ def run_abasto(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProc
     )
 
 
+def invoke_abasto(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """The `abasto` command in this process against the database at ``url``: exit code,
+    stdout and stderr."""
+    from typer.testing import CliRunner
+
+    from abasto.cli import app
+
+    env = {
+        "ABASTO_DATABASE_URL": url,
+        "ABASTO_DATA_DIR": str(tmp_path / "data"),
+        "ABASTO_SECRET_KEY": "test-secret",
+        "COLUMNS": "200",
+    }
+    result = CliRunner(env=env).invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -11,8 +11,14 @@ from abasto.core import ledger
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.identity import service as identity
-from tests.catalog.test_service import catalog_csv, homologation_csv
-from tests.conftest import T0, run_abasto
+from tests.catalog.test_service import (
+    CATALOG_HEADER,
+    SMALL_CATALOG,
+    catalog_csv,
+    homologation_csv,
+    table_csv_bytes,
+)
+from tests.conftest import T0, invoke_abasto, run_abasto
 
 DEMANDA = Path(__file__).resolve().parents[3] / "shared" / "data" / "demanda"
 
@@ -119,3 +125,24 @@ def test_commands_have_spanish_help(fresh_database_url: str, tmp_path: Path) -> 
     assert result.returncode == 0
     assert "Importa las claves de un archivo del catálogo" in result.stdout
     assert "Importa la tabla de códigos propios de una institución" in result.stdout
+
+
+def test_a_csv_in_an_unrecognised_encoding_needs_encoding(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "catalogo-dos.csv"
+    file.write_bytes(table_csv_bytes(CATALOG_HEADER, SMALL_CATALOG, "cp850"))
+    before = counts(fresh_database_url)
+
+    refused = invoke_abasto(fresh_database_url, tmp_path, "catalog", "import", str(file))
+    after_refusal = counts(fresh_database_url)
+    named = invoke_abasto(
+        fresh_database_url, tmp_path, "catalog", "import", str(file), "--encoding", "cp850"
+    )
+
+    assert refused[0] == 1
+    assert "No se reconoce la codificación del archivo «catalogo-dos.csv»" in refused[2]
+    assert "--encoding" in refused[2]
+    assert after_refusal == before
+    assert named[0] == 0, named[2]
+    assert "5 nuevas, 0 actualizadas, 0 sin cambios" in named[1]

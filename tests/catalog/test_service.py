@@ -517,3 +517,62 @@ def test_translating_many_codes_batches_the_lookup(ctx: Context) -> None:
     assert mapping["C00007"] == SMALL_CATALOG[2][0]
     assert unmapped == ["nada"]
     assert json.loads(entries(ctx.db, "homologation.import")[0].payload)["new"] == 1200
+
+
+# ----- encodings and lost characters --------------------------------------------------------
+
+
+def test_a_latin1_export_never_replaces_descriptions_with_question_marks(ctx: Context) -> None:
+    real = (DEMANDA / "2025-2026.xlsx").read_bytes()
+    service.import_catalog(ctx, content=real, filename="2025-2026.xlsx")
+    before = dict(ctx.db.execute(select(Clave.clave, Clave.description)).all())
+    # What saving the catalog as a Latin-1 CSV does: «μ», «”», «—» and «≥» become «?».
+    rows = [(clave, description) for clave, description in sorted(before.items())]
+    latin1 = table_csv_bytes(("Clave", "Descripción"), rows, "latin-1")
+    assert latin1.count(b"?") > sum(description.count("?") for description in before.values())
+
+    summary = service.import_catalog(ctx, content=latin1, filename="catalogo-latin1.csv")
+
+    kept = [w for w in summary.warnings if "perdió caracteres" in w.message]
+    assert len(kept) == 54
+    assert all(w.value is not None and "?" in w.value for w in kept)
+    assert (summary.updated, summary.unchanged) == (0, len(before))
+    assert dict(ctx.db.execute(select(Clave.clave, Clave.description)).all()) == before
+    assert not entries(ctx.db, "clave.update")
+
+
+def test_unreadable_characters_in_a_new_description_are_refused(ctx: Context) -> None:
+    rows = [("010.000.0104.00", "Paracetamol 500 mg. Envase con 10 tabletas \ufffd 20 \ufffdC.")]
+    head = ledger.head(ctx.db)[0]
+
+    with pytest.raises(ValidationFailed) as refused:
+        service.import_catalog(
+            ctx, content=table_csv(("Clave", "Descripción"), rows), filename="c.csv"
+        )
+
+    [problem] = refused.value.problems
+    assert (problem.row, problem.message) == (
+        2,
+        "la descripción tiene caracteres ilegibles («\ufffd»)",
+    )
+    assert clave_codes(ctx.db) == set()
+    assert ledger.head(ctx.db)[0] == head
+
+
+def test_a_csv_whose_encoding_cannot_be_told_is_refused_unless_named(ctx: Context) -> None:
+    dos = table_csv_bytes(CATALOG_HEADER, SMALL_CATALOG, "cp850")
+
+    with pytest.raises(ValidationFailed) as refused:
+        service.import_catalog(ctx, content=dos, filename="catalogo.csv")
+    summary = service.import_catalog(ctx, content=dos, filename="catalogo.csv", encoding="cp850")
+
+    assert "No se reconoce la codificación del archivo «catalogo.csv»" in refused.value.detail
+    assert "Descripci¢n" in refused.value.detail
+    assert summary.new == len(SMALL_CATALOG)
+    stored = ctx.db.scalar(select(Clave.description).where(Clave.clave == "060.066.0021"))
+    assert stored == "Algodón. Torunda de algodón. Bolsa con 500 piezas."
+
+
+def table_csv_bytes(header: Sequence[str], rows: Sequence[Sequence[str]], encoding: str) -> bytes:
+    """``table_csv`` saved in a legacy encoding, characters it lacks written as «?»."""
+    return table_csv(header, rows).decode().encode(encoding, errors="replace")

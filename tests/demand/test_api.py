@@ -20,6 +20,7 @@ from tests.demand.test_service import (
     build_world,
     consumption_csv,
     history,
+    period_sheet,
 )
 
 BASE = f"/api/v1/demand/rounds/{ROUND}"
@@ -238,6 +239,52 @@ def test_a_planner_uploads_its_sheet_and_submits(client: TestClient, world: Cont
     assert submitted.json()["submitted_at"] is not None
     progress = client.get(BASE, headers=imss).json()
     assert progress["submitted"] == 1
+
+
+def test_an_import_that_would_remove_lines_needs_replace_over_http(
+    client: TestClient, world: Context
+) -> None:
+    buyer = bearer(client, "comprador")
+    first = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100), (ASPIRINA, 2, 5)])
+    second = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)])
+    assert client.post(f"{BASE}/imports", files=upload(first), headers=buyer).status_code == 201
+
+    refused = client.post(f"{BASE}/imports", files=upload(second), headers=buyer)
+    empty = client.post(
+        f"{BASE}/imports", params={"replace": "true"},
+        files=upload(appendix_file(["IMSS"], [])), headers=buyer,
+    )  # fmt: skip
+    replaced = client.post(
+        f"{BASE}/imports", params={"replace": "true"}, files=upload(second), headers=buyer
+    )
+
+    assert refused.status_code == 422
+    assert "quitaría 1 línea ya capturadas" in refused.json()["detail"]
+    assert [(e["field"], e["value"]) for e in refused.json()["errors"]] == [("replace", "1")]
+    assert empty.status_code == 422
+    assert "no tiene ninguna cantidad" in empty.json()["detail"]
+    assert replaced.status_code == 201, replaced.text
+    assert (replaced.json()["removed"], replaced.json()["lines"]) == (1, 1)
+
+
+def test_a_sheet_upload_answers_its_periods_and_what_it_skipped(
+    client: TestClient, world: Context
+) -> None:
+    content = period_sheet([(PARACETAMOL, 40, 100, 44, 110)])
+
+    response = client.post(
+        f"{BASE}/institutions/IMSS/sheet",
+        files=upload(content, "anual.xlsx"),
+        headers=bearer(client, "imss"),
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["periods"], body["lines"]) == (["2027", "2028"], 2)
+    assert [note["message"][:28] for note in body["skipped"]] == [
+        "3 columnas no se leyeron (no",
+        "2 filas vacías o solo con si",
+    ]
 
 
 def test_freeze_reopen_and_a_frozen_round_refuses_imports(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import openpyxl
@@ -16,14 +17,16 @@ from abasto.demand import service
 from abasto.demand.models import DemandLine
 from abasto.scenario.build import build_scenario
 from abasto.scenario.load import DEMO_ROUND, load_scenario
-from tests.conftest import T0, run_abasto
+from tests.conftest import T0, invoke_abasto, run_abasto
 from tests.demand.test_service import (
+    ASPIRINA,
     PARACETAMOL,
     REAL,
     appendix_file,
     build_world,
     consumption_csv,
     history,
+    period_sheet,
 )
 
 
@@ -229,3 +232,71 @@ def test_a_missing_file_is_a_spanish_error(fresh_database_url: str, tmp_path: Pa
 
     assert result.returncode == 1
     assert "No existe el archivo" in result.stderr
+
+
+def test_an_import_that_would_remove_lines_says_how_many_and_needs_replace(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    first, smaller, empty = (tmp_path / name for name in ("a.xlsx", "b.xlsx", "vacio.xlsx"))
+    first.write_bytes(appendix_file(["IMSS"], [(PARACETAMOL, 40, 100), (ASPIRINA, 2, 5)]))
+    smaller.write_bytes(appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)]))
+    empty.write_bytes(appendix_file(["IMSS"], []))
+    round_args = ("--round", "2027-2028")
+    assert invoke_abasto(url, tmp_path, "demand", "import", str(first), *round_args)[0] == 0
+    before = state(url)
+
+    header_only = invoke_abasto(
+        url, tmp_path, "demand", "import", str(empty), *round_args, "--replace"
+    )
+    refused = invoke_abasto(url, tmp_path, "demand", "import", str(smaller), *round_args)
+    after_refusals = state(url)
+    replaced = invoke_abasto(
+        url, tmp_path, "demand", "import", str(smaller), *round_args, "--replace"
+    )
+
+    assert header_only[0] == 1
+    assert "«vacio.xlsx» no tiene ninguna cantidad; no se importó nada" in header_only[2]
+    assert refused[0] == 1
+    assert "quitaría 1 línea ya capturadas; no se importó nada" in refused[2]
+    assert "se quitarían 1 línea de IMSS" in refused[2]
+    assert "--replace" in refused[2]
+    assert after_refusals == before
+    assert replaced[0] == 0, replaced[2]
+    assert "1 líneas (0 nuevas, 0 modificadas, 1 quitadas, 1 sin cambios)" in replaced[1]
+    assert state(url)[0] == before[0] - 1
+
+
+def test_import_sheet_reads_each_year_and_says_what_it_skipped(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+    sheet, header_only = tmp_path / "anual.xlsx", tmp_path / "encabezado.xlsx"
+    sheet.write_bytes(period_sheet([(PARACETAMOL, 40, 100, 44, 110)]))
+    header_only.write_bytes(
+        openpyxl_bytes([["Clave", "Descripción", "Cantidad mínima", "Cantidad máxima"]])
+    )
+    args = ("--round", "2027-2028", "--institution", "IMSS")
+
+    empty = invoke_abasto(url, tmp_path, "demand", "import-sheet", str(header_only), *args)
+    imported = invoke_abasto(url, tmp_path, "demand", "import-sheet", str(sheet), *args)
+
+    assert empty[0] == 1
+    assert "«encabezado.xlsx» no tiene ninguna cantidad" in empty[2]
+    assert "Traceback" not in empty[1] + empty[2]
+    assert imported[0] == 0, imported[2]
+    assert "periodos 2027, 2028: 2 líneas (2 nuevas" in imported[1]
+    assert "No se leyó (2):" in imported[1]
+    assert "«Importe total — Mínimo (columna H)»" in imported[1]
+    assert state(url)[0] == 2
+
+
+def openpyxl_bytes(rows: list[list[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -246,6 +246,27 @@ def test_the_buyer_imports_an_appendix_from_the_round_page(
     assert "PEMEX" in refused.text
 
 
+def test_an_appendix_page_upload_that_would_remove_lines_needs_replace(
+    client: TestClient, world: Context
+) -> None:
+    log_in(client, "comprador")
+    first = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100), (ASPIRINA, 2, 5)])
+    second = appendix_file(["IMSS"], [(PARACETAMOL, 40, 100)])
+    client.post(f"{PAGE}/importar", files={"file": ("a.xlsx", first, XLSX)})
+
+    refused = client.post(f"{PAGE}/importar", files={"file": ("b.xlsx", second, XLSX)})
+    replaced = client.post(
+        f"{PAGE}/importar", data={"replace": "true"}, files={"file": ("b.xlsx", second, XLSX)}
+    )
+
+    assert refused.status_code == 422
+    assert "quitaría 1 línea ya capturadas" in refused.text
+    assert 'name="replace"' in refused.text
+    assert replaced.status_code == 200
+    assert "1 quitadas" in replaced.text
+    assert quantities(world.db) == {("IMSS", PARACETAMOL, ""): Pair(40, 100)}
+
+
 def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: Context) -> None:
     service.import_appendix(
         world,

@@ -485,7 +485,9 @@ def test_importing_again_updates_and_removes_only_what_changed(world: Context) -
     second = appendix_file(["IMSS"], [(PARACETAMOL, 40, 90), (TORUNDA, 1, 2)])
     service.import_appendix(world, round_name=ROUND, content=first, filename="a.xlsx")
 
-    summary = service.import_appendix(world, round_name=ROUND, content=second, filename="b.xlsx")
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=second, filename="b.xlsx", replace=True
+    )
 
     (imss,) = summary.institutions
     assert (imss.new, imss.updated, imss.removed, imss.unchanged) == (1, 1, 1, 0)
@@ -496,6 +498,77 @@ def test_importing_again_updates_and_removes_only_what_changed(world: Context) -
     }
     line = world.db.scalars(select(DemandLine).where(DemandLine.clave.has(clave=PARACETAMOL))).one()
     assert line.version == 2
+
+
+def test_an_appendix_that_would_remove_lines_needs_replace_and_says_how_many(
+    world: Context,
+) -> None:
+    first = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10), (ASPIRINA, 2, 5)])
+    second = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 90, 4, 10)])
+    service.import_appendix(world, round_name=ROUND, content=first, filename="a.xlsx")
+    before = quantities(world.db)
+
+    error = _refused(world, second, "b.xlsx")
+
+    assert (
+        error.detail == "El apéndice «b.xlsx» quitaría 1 línea ya capturadas; no se importó nada."
+    )
+    assert [(p.field, p.message) for p in error.problems] == [
+        ("replace", "se quitarían 1 línea de IMSS")
+    ]
+    assert quantities(world.db) == before
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=second, filename="b.xlsx", replace=True
+    )
+    assert (summary.removed, summary.updated) == (1, 1)
+
+
+def test_an_appendix_with_headers_and_no_rows_is_refused_even_with_replace(
+    world: Context,
+) -> None:
+    service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)]),
+        filename="a.xlsx",
+    )
+    before = (quantities(world.db), ledger.head(world.db)[0])
+    submitted = [i.submitted for i in service.round_progress(world.db, name=ROUND).institutions]
+    empty = appendix_file(["IMSS", "ISSSTE"], [])
+
+    for replace_lines in (False, True):
+        with pytest.raises(ValidationFailed) as caught:
+            service.import_appendix(
+                world, round_name=ROUND, content=empty, filename="vacio.xlsx",
+                replace=replace_lines,
+            )  # fmt: skip
+        assert "no tiene ninguna cantidad; no se importó nada" in caught.value.detail
+
+    assert (quantities(world.db), ledger.head(world.db)[0]) == before
+    progress = service.round_progress(world.db, name=ROUND)
+    assert [i.submitted for i in progress.institutions] == submitted
+
+
+def test_what_an_appendix_reader_skips_is_reported(world: Context) -> None:
+    rows = appendix_rows(["IMSS"], [(PARACETAMOL, 40, 100)])
+    rows[2] += ["TOTAL GENERAL"]
+    rows += [[], [None, None, "Nota: cifras preliminares"], ["Total", None, None, None, 40, 100]]
+
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=xlsx({"Apéndice": rows}), filename="a.xlsx"
+    )
+
+    assert summary.lines == 1
+    assert [str(note) for note in summary.skipped] == [
+        "hoja «Apéndice», fila 3: 2 columnas no se leyeron (no son de la demanda): «# (columna"
+        " A)», «TOTAL GENERAL (columna G)»",
+        "hoja «Apéndice»: 1 fila vacía o solo con signos («.», «-») no se leyó (fila 5)",
+        "hoja «Apéndice», fila 6: fila sin clave ni cantidades: no se leyó (valor: «Nota:"
+        " cifras preliminares»)",
+        "hoja «Apéndice», fila 7: fila de totales: no es demanda (valor: «Total 40 100»)",
+    ]
+    (entry,) = entries(world.db, "demand.import")
+    assert entry.data()["skipped"] == 4
 
 
 def test_an_institution_new_to_the_round_joins_it(world: Context) -> None:
@@ -817,9 +890,17 @@ def test_download_fill_and_upload_the_institutions_sheet(world: Context) -> None
     ] + [appendix.PlannerRow("", 0, TORUNDA, None, "IMSS-ALM", None, 1, 2)]  # fmt: skip
     content = appendix.write_institution_sheet(round_name=ROUND, institution="IMSS", rows=filled)
 
+    with pytest.raises(ValidationFailed) as needs_replace:
+        service.import_institution_sheet(
+            imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx"
+        )
+    assert "quitaría 1 línea ya capturadas" in needs_replace.value.detail
+    assert quantities(world.db) == {("IMSS", ASPIRINA, ""): Pair(2, 5)}
+
     summary = service.import_institution_sheet(
-        imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx"
-    )
+        imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx",
+        replace=True,
+    )  # fmt: skip
 
     assert (summary.new, summary.removed, summary.translated) == (2, 1, 1)
     assert quantities(world.db) == {
@@ -829,6 +910,132 @@ def test_download_fill_and_upload_the_institutions_sheet(world: Context) -> None
     (entry,) = entries(world.db, "demand.import")
     assert entry.data()["institution"] == "IMSS"
     assert service.round_progress(world.db, name=ROUND).institutions[0].submitted
+
+
+def period_sheet(
+    rows: Sequence[tuple[str, int, int, int | None, int | None]],
+    years: tuple[str, str] = ("2027", "2028"),
+) -> bytes:
+    """A sheet in the layout of the 2025-2026 template: a year above each «Cantidad
+    Solicitada» pair (Mínimo, Máximo), amounts beside them, a «.» row at the end."""
+    first, second = years
+    return xlsx(
+        {
+            "MED_MAT": [
+                [],
+                [None, None, None, first, None, second, None, first, None],
+                ["No. Partida", "Clave", "Descripción", "Cantidad Solicitada", None,
+                 "Cantidad Solicitada", None, "Importe total", None],
+                [None, None, None, "Mínimo", "Máximo", "Mínimo", "Máximo", "Mínimo", "Máximo"],
+                *(
+                    [n, clave, "Descripción", *quantities, None, None]
+                    for n, (clave, *quantities) in enumerate(rows, start=1)
+                ),
+                [],
+                ["."],
+            ]
+        }
+    )  # fmt: skip
+
+
+def test_a_sheet_with_a_pair_per_year_imports_each_period(world: Context) -> None:
+    content = period_sheet([(PARACETAMOL, 40, 100, 44, 110), (ASPIRINA, 2, 5, None, None)])
+
+    summary = service.import_institution_sheet(
+        world, round_name=ROUND, institution_code="IMSS", content=content, filename="p.xlsx"
+    )
+
+    assert summary.periods == ("2027", "2028")
+    assert (summary.lines, summary.new) == (3, 3)
+    found = service.get_round(world.db, ROUND)
+    lines = world.db.scalars(select(DemandLine).where(DemandLine.round_id == found.id)).all()
+    assert sorted(
+        (line.clave.clave, line.period, line.min_qty, line.max_qty) for line in lines
+    ) == [
+        (ASPIRINA, "2027", 2, 5),
+        (PARACETAMOL, "2027", 40, 100),
+        (PARACETAMOL, "2028", 44, 110),
+    ]
+    skipped = [str(note) for note in summary.skipped]
+    assert any("«Importe total — Mínimo (columna H)»" in note for note in skipped), skipped
+    assert any(
+        "2 filas vacías o solo con signos («.», «-») no se leyeron (filas 7, 8)" in note
+        for note in skipped
+    ), skipped
+    consolidation = service.consolidate_round(world.db, round_name=ROUND)
+    by_clave = {line.clave: line.total for line in consolidation.lines}
+    assert by_clave[PARACETAMOL] == Pair(84, 210)
+
+
+def test_a_sheet_of_periods_the_round_lacks_is_refused_naming_them(world: Context) -> None:
+    content = period_sheet([(PARACETAMOL, 40, 100, 44, 110)], years=("2025", "2026"))
+
+    with pytest.raises(ValidationFailed) as refused:
+        service.import_institution_sheet(
+            world, round_name=ROUND, institution_code="IMSS", content=content, filename="p.xlsx"
+        )
+
+    assert [(p.message, p.value) for p in refused.value.problems] == [
+        (f"la ronda «{ROUND}» no incluye el periodo 2025", "2025"),
+        (f"la ronda «{ROUND}» no incluye el periodo 2026", "2026"),
+    ]
+    assert "2027, 2028" in (refused.value.problems[0].expected or "")
+    assert lines_count(world.db) == 0
+
+
+def test_a_header_only_sheet_is_refused_and_writes_nothing(world: Context) -> None:
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS", clave=ASPIRINA,
+        min_qty=2, max_qty=5, version=None,
+    )  # fmt: skip
+    head = ledger.head(world.db)[0]
+    content = xlsx({"Demanda": [["Demanda"], [], list(appendix.PLANNER_HEADER)]})
+
+    with pytest.raises(ValidationFailed) as refused:
+        service.import_institution_sheet(
+            world, round_name=ROUND, institution_code="IMSS", content=content, filename="h.xlsx",
+            replace=True,
+        )  # fmt: skip
+
+    assert "«h.xlsx» no tiene ninguna cantidad" in refused.value.detail
+    assert quantities(world.db) == {("IMSS", ASPIRINA, ""): Pair(2, 5)}
+    assert ledger.head(world.db)[0] == head
+
+
+def test_the_real_2025_2026_template_imports_both_years(ctx: Context) -> None:
+    template = (DEMANDA / "2025-2026.xlsx").read_bytes()
+    catalog.import_catalog(ctx, content=template, filename="2025-2026.xlsx")
+    identity.register_institution(ctx, code="BIRMEX", name="BIRMEX", kind="compra consolidada")
+    service.open_round(ctx, name="2025-2026", periods=["2025", "2026"], institutions=["BIRMEX"])
+
+    summary = service.import_institution_sheet(
+        ctx, round_name="2025-2026", institution_code="BIRMEX", content=template,
+        filename="2025-2026.xlsx",
+    )  # fmt: skip
+
+    assert summary.periods == ("2025", "2026")
+    found = service.get_round(ctx.db, "2025-2026")
+    per_period = dict(
+        ctx.db.execute(
+            select(DemandLine.period, func.count())
+            .where(DemandLine.round_id == found.id)
+            .group_by(DemandLine.period)
+        ).all()
+    )
+    assert per_period == {"2025": 3900, "2026": 3900}
+    nicotine = {
+        line.period: (line.min_qty, line.max_qty)
+        for line in ctx.db.scalars(
+            select(DemandLine).where(DemandLine.clave.has(clave="010.000.0080.00"))
+        )
+    }
+    assert nicotine == {"2025": (4247, 10617), "2026": (4248, 10618)}
+    skipped = [str(note) for note in summary.skipped]
+    assert any(
+        "1 fila vacía o solo con signos («.», «-») no se leyó (fila 3905)" in note
+        for note in skipped
+    ), skipped
+    assert any("«Importe total — Mínimo (columna Q)»" in note for note in skipped), skipped
 
 
 def test_a_sheet_lists_unmapped_codes_and_every_other_problem(world: Context) -> None:

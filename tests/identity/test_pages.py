@@ -89,6 +89,24 @@ def test_a_sanctioned_supplier_shows_the_sanction(client: TestClient, ctx: Conte
     assert "No elegible" not in clean
 
 
+def test_an_unreadable_notification_date_is_stored_and_shown_as_published(
+    client: TestClient, ctx: Context
+) -> None:
+    register_sanctioned(ctx)
+    row = _with(supplier="3R INNOVACIÓN Y DISEÑO, S.A. DE C.V.", notified="2006-Ju-30")
+
+    summary = service.import_sanctions(ctx, content=_csv([HEADER, row]), filename="s.csv")
+
+    [note] = summary.notes
+    assert "se conserva el texto publicado" in note.message
+    [sanction] = service.supplier_sanctions(ctx.db, service.get_supplier(ctx.db, SANCTIONED_RFC))
+    assert (sanction.notified_on, sanction.notified_text) == (None, "2006-Ju-30")
+    page = text_of(client.get(f"/proveedores/{SANCTIONED_RFC}").text)
+    assert "Fecha de notificación «2006-Ju-30» (como se publicó; no es una fecha legible)" in page
+    listed = client.get("/api/v1/sanctions", params={"q": "3R"}).json()["items"]
+    assert [(s["notified_on"], s["notified_text"]) for s in listed] == [(None, "2006-Ju-30")]
+
+
 def test_supplier_search_answers_htmx_with_the_results_only(
     client: TestClient, ctx: Context
 ) -> None:

@@ -139,8 +139,11 @@ def test_real_unreadable_notification_date_is_kept_as_published(
     [odd] = [record for record in real_records if record.row == 856]
     assert odd.notification_date is None
     assert odd.resolution_date == datetime.date(2016, 12, 30)
+    assert odd.notification_text == "2006-Ju-30"
     [note] = odd.notes
     assert (note.row, note.column, note.value) == (856, "Fecha de Notificación", "2006-Ju-30")
+    # A readable date needs no published text beside it.
+    assert {r.notification_text for r in real_records if r.row != 856} == {""}
     tolerated = [record.row for record in real_records if record.notes]
     assert tolerated == [856, 939, 965, 1130, 1456]
 

@@ -52,11 +52,20 @@ def get_clave(clave: str, ctx: Annotated[Context, Depends(public)]) -> ClaveDeta
 
 @router.post("/catalog/imports", response_model=ImportSummaryRead, status_code=201)
 def import_catalog(
-    file: Upload, ctx: Annotated[Context, Depends(allow(Role.comprador))]
+    file: Upload,
+    ctx: Annotated[Context, Depends(allow(Role.comprador))],
+    encoding: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="Codificación de un .csv (utf-8, cp1252, latin-1, cp850, mac-roman);"
+            " sin ella se detecta, y un archivo cuya codificación no se reconoce se rechaza.",
+        ),
+    ] = None,
 ) -> ImportSummaryRead:
     """Import a catalog file; all or nothing (422 lists every problem of a bad file)."""
     summary = service.import_catalog(
-        ctx, content=file.file.read(), filename=file.filename or "catalogo"
+        ctx, content=file.file.read(), filename=file.filename or "catalogo", encoding=encoding
     )
     return ImportSummaryRead.of(summary)
 

@@ -63,13 +63,19 @@ def import_catalog(
     file: Path = typer.Argument(
         ..., metavar="ARCHIVO", help="Archivo del catálogo (.xlsx o .csv)."
     ),
+    encoding: str | None = typer.Option(
+        None,
+        "--encoding",
+        help="Codificación de un .csv: utf-8, cp1252, latin-1, cp850, mac-roman. Sin ella se"
+        " detecta, y si no se reconoce no se importa nada.",
+    ),
 ) -> None:
     """Import claves from a catalog file: new ones added, changed ones updated, all or nothing."""
     with unit_of_work() as ctx:
         content = read_input(file, expected=EXPECTED_FILE)
         with _reading_bar(file.name) as progress:
             summary = service.import_catalog(
-                ctx, content=content, filename=file.name, progress=progress
+                ctx, content=content, filename=file.name, progress=progress, encoding=encoding
             )
     console.print(
         f"Catálogo «{summary.filename}» importado: "

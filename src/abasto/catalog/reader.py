@@ -93,16 +93,23 @@ class CatalogFile:
     """Oddities that do not stop the import (a description that is only a number)."""
 
 
-def read_catalog(content: bytes, filename: str, *, progress: Progress | None = None) -> CatalogFile:
+def read_catalog(
+    content: bytes,
+    filename: str,
+    *,
+    progress: Progress | None = None,
+    encoding: str | None = None,
+) -> CatalogFile:
     """Every clave of every sheet with a catalog header; ``ValidationFailed`` lists all problems.
 
     Totals rows (``Total``, ``TOTAL GENERAL`` where the clave goes, or in a row without a
     clave) and rows with nothing in any catalog column are skipped. A clave may appear in
     several sheets (an appendix and its detail) if its description agrees up to case, accents,
     spacing and punctuation. ``progress`` hears (rows parsed, rows expected) while the file is
-    parsed, which is nearly all the time taken; checking the rows afterwards is quick.
+    parsed, which is nearly all the time taken; checking the rows afterwards is quick. A .csv
+    is decoded in ``encoding`` when given, else as ``core.encoding`` detects it.
     """
-    sheets = read_sheets(content, filename, progress=progress)
+    sheets = read_sheets(content, filename, progress=progress, encoding=encoding)
     headers = find_headers(sheets, CATALOG_COLUMNS)
     problems: list[Problem] = []
     warnings: list[Problem] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
@@ -142,21 +142,31 @@ _KEPT_WHEN_BLANK = frozenset({"unit", "presentation", "cucop"})
 
 
 def import_catalog(
-    ctx: Context, *, content: bytes, filename: str, progress: Progress | None = None
+    ctx: Context,
+    *,
+    content: bytes,
+    filename: str,
+    progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportSummary:
     """Insert the file's new claves and update the changed ones; all or nothing.
 
     The file is read and checked whole first (``ValidationFailed`` lists every problem and
-    nothing is written). Each new or changed clave gets a ledger entry (``clave.create`` with
-    its fields, ``clave.update`` with each changed field old → new), and the import one more
-    (``catalog.import``). An update that meets a clave changed meanwhile raises ``Conflict``.
+    nothing is written); a .csv is decoded in ``encoding``, or as ``core.encoding`` detects
+    it. A description that only lost characters to the file's encoding («?», «\ufffd» where
+    the stored one has «μ» or «—») never replaces the stored one: it is kept, with a warning;
+    a new description with «\ufffd» is refused. Each new or changed clave gets a ledger entry
+    (``clave.create`` with its fields, ``clave.update`` with each changed field old → new),
+    and the import one more (``catalog.import``). An update that meets a clave changed
+    meanwhile raises ``Conflict``.
     """
-    catalog = read_catalog(content, filename, progress=progress)
+    catalog = read_catalog(content, filename, progress=progress, encoding=encoding)
     existing = {clave.clave: clave for clave in ctx.db.scalars(select(Clave))}
+    rows, kept = _keep_good_descriptions(catalog.rows, existing, filename)
     new: list[tuple[str, dict[str, Any]]] = []
     updates: list[tuple[Clave, dict[str, tuple[Any, Any]]]] = []
     unchanged = 0
-    for row in catalog.rows:
+    for row in rows:
         code, fields = str(row.clave), _fields(row)
         current = existing.get(code)
         if current is None:
@@ -209,7 +219,7 @@ def import_catalog(
         new=len(new),
         updated=len(updates),
         unchanged=unchanged,
-        warnings=catalog.warnings,
+        warnings=(*catalog.warnings, *kept),
     )
     records.append(
         Record(
@@ -230,6 +240,74 @@ def import_catalog(
     )
     ctx.record_many(records)
     return summary
+
+
+_LOST = "\ufffd"
+"""What a decoder writes for a byte it could not read: the character itself is gone."""
+_LOST_RUN = re.compile(r"[?\ufffd]+|[^?\ufffd]+")
+LOST_EXPECTED = (
+    "el texto con todos sus caracteres: guarde el archivo como «CSV UTF-8» o indique su"
+    " codificación (--encoding)"
+)
+
+
+def lost_characters(new: str, old: str) -> bool:
+    """Whether ``new`` is ``old`` with some non-ASCII characters turned into «?» or «\ufffd».
+
+    That is what saving as Latin-1 or ASCII does to «μ», «—» or «≥» (one «?» each, or one per
+    UTF-8 byte): the text looks changed but only lost what it had.
+    """
+    if new == old or ("?" not in new and _LOST not in new):
+        return False
+    pattern = "".join(
+        f"[^\\x00-\\x7f]{{1,{len(run)}}}" if run[0] in f"?{_LOST}" else re.escape(run)
+        for run in _LOST_RUN.findall(new)
+    )
+    return re.fullmatch(pattern, old) is not None
+
+
+def _keep_good_descriptions(
+    rows: Sequence[CatalogRow], existing: dict[str, Clave], filename: str
+) -> tuple[list[CatalogRow], tuple[Problem, ...]]:
+    """The rows with each stored description kept where the file's only lost characters, and
+    a warning for each; ``ValidationFailed`` for any other text with «\ufffd» in it."""
+    kept: list[Problem] = []
+    problems: list[Problem] = []
+    result: list[CatalogRow] = []
+    for row in rows:
+        current = existing.get(str(row.clave))
+        if current is not None and lost_characters(row.description, current.description):
+            kept.append(
+                Problem(
+                    "la descripción del archivo perdió caracteres («?») frente a la registrada;"
+                    " se conserva la registrada",
+                    sheet=row.sheet,
+                    row=row.row,
+                    column="Descripción",
+                    value=row.description,
+                    expected=LOST_EXPECTED,
+                )
+            )
+            row = replace(row, description=current.description)
+        elif _LOST in row.description:
+            problems.append(
+                Problem(
+                    "la descripción tiene caracteres ilegibles («\ufffd»)",
+                    sheet=row.sheet,
+                    row=row.row,
+                    column="Descripción",
+                    value=row.description,
+                    expected=LOST_EXPECTED,
+                )
+            )
+        result.append(row)
+    if problems:
+        count = f"{len(problems)} problema" + ("s" if len(problems) != 1 else "")
+        raise ValidationFailed(
+            f"El catálogo «{filename}» tiene {count}; no se importó ninguna clave.",
+            problems=problems,
+        )
+    return result, tuple(kept)
 
 
 def _fields(row: CatalogRow) -> dict[str, Any]:

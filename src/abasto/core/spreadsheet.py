@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import unicodedata
@@ -17,6 +16,7 @@ from typing import Any
 import openpyxl
 from openpyxl.utils import get_column_letter
 
+from abasto.core.encoding import decode_text
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.text import clean_text, fold, neutralise_cell, restore_cell
 
@@ -229,12 +229,18 @@ def header_key(value: Cell) -> str:
 
 
 def read_sheets(
-    content: bytes, filename: str, *, progress: Progress | None = None
+    content: bytes,
+    filename: str,
+    *,
+    progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> tuple[Sheet, ...]:
     """Every sheet of an .xlsx workbook, or the one sheet of a .csv (named after the file).
 
     The format is told by the content, not the name, so a workbook saved as ``.csv`` still
     reads; anything else (a PDF, an old .xls, random bytes) is refused with what was expected.
+    A .csv is decoded by ``core.encoding.decode_text``: in ``encoding`` when given, else
+    detected, and refused when the encoding cannot be told.
     """
     if not content:
         raise ValidationFailed(f"El archivo «{filename}» está vacío", expected=EXPECTED_FILE)
@@ -248,7 +254,7 @@ def read_sheets(
             expected=EXPECTED_FILE,
         )
     elif suffix in _TEXT_SUFFIXES and not content.startswith(_PDF_MAGIC):
-        sheets = (_read_csv(content, filename, progress),)
+        sheets = (_read_csv(content, filename, progress, encoding),)
     else:
         raise ValidationFailed(
             f"El archivo «{filename}» no es una hoja de cálculo", expected=EXPECTED_FILE
@@ -310,13 +316,22 @@ def _damaged(filename: str) -> ValidationFailed:
     )
 
 
-def _read_csv(content: bytes, filename: str, progress: Progress | None) -> Sheet:
-    decoded = _decode(content)
+def _read_csv(
+    content: bytes, filename: str, progress: Progress | None, encoding: str | None = None
+) -> Sheet:
+    not_text = ValidationFailed(
+        f"El archivo «{filename}» no es un archivo de texto separado por comas",
+        expected=EXPECTED_FILE,
+    )
+    try:
+        decoded = decode_text(content, filename, encoding)
+    except ValidationFailed:
+        # Binary data is not a text file in an unknown encoding: say the plainer thing.
+        if not _looks_like_text(content.decode("latin-1")):
+            raise not_text from None
+        raise
     if not _looks_like_text(decoded):
-        raise ValidationFailed(
-            f"El archivo «{filename}» no es un archivo de texto separado por comas",
-            expected=EXPECTED_FILE,
-        )
+        raise not_text
     try:
         delimiter = _sniff_delimiter(decoded)
         reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)
@@ -329,21 +344,6 @@ def _read_csv(content: bytes, filename: str, progress: Progress | None) -> Sheet
     if progress is not None:
         progress(len(rows), len(rows))
     return Sheet(name=PurePath(filename).stem or filename, rows=tuple(rows))
-
-
-def _decode(content: bytes) -> str:
-    """Text in the encodings Mexican offices produce: UTF-8 (with or without BOM), then Windows."""
-    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        # Excel's "Unicode text" export.
-        return content.decode("utf-16")
-    # utf-8-sig also reads plain UTF-8, and cp1252 is what Excel on Windows writes for "CSV";
-    # latin-1 cannot fail, so it is the last resort for the few bytes cp1252 leaves undefined.
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return content.decode("latin-1")
 
 
 def _looks_like_text(decoded: str) -> bool:

@@ -41,6 +41,14 @@ Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados por página.")]
 Upload = Annotated[UploadFile, File(description="Archivo .xlsx o .csv.")]
 Search = Annotated[str, Query(max_length=200, description="Clave, parte de ella o palabras.")]
+Replace = Annotated[
+    bool,
+    Query(
+        description="Confirma que se quiten las líneas ya capturadas que el archivo no trae o"
+        " deja en blanco; sin él, una importación que quitaría líneas se rechaza (422) y dice"
+        " cuántas."
+    ),
+]
 
 Buyer = Annotated[Context, Depends(allow(Role.comprador))]
 Reader = Annotated[Context, Depends(allow(Role.comprador, Role.institucion, Role.auditor))]
@@ -104,10 +112,16 @@ def reopen_round(round_name: str, body: ReopenBody, ctx: Buyer) -> RoundRead:
 
 
 @router.post("/rounds/{round_name}/imports", response_model=AppendixImportRead, status_code=201)
-def import_appendix(round_name: str, file: Upload, ctx: Buyer) -> AppendixImportRead:
+def import_appendix(
+    round_name: str, file: Upload, ctx: Buyer, replace: Replace = False
+) -> AppendixImportRead:
     """Import an appendix with many institutions; all or nothing (422 lists every problem)."""
     summary = service.import_appendix(
-        ctx, round_name=round_name, content=file.file.read(), filename=file.filename or "apendice"
+        ctx,
+        round_name=round_name,
+        content=file.file.read(),
+        filename=file.filename or "apendice",
+        replace=replace,
     )
     return AppendixImportRead.of(summary)
 
@@ -176,7 +190,9 @@ def institution_sheet(round_name: str, code: str, ctx: Reader) -> Response:
     response_model=SheetImportRead,
     status_code=201,
 )
-def import_sheet(round_name: str, code: str, file: Upload, ctx: Writer) -> SheetImportRead:
+def import_sheet(
+    round_name: str, code: str, file: Upload, ctx: Writer, replace: Replace = False
+) -> SheetImportRead:
     """Upload the filled sheet; all or nothing (422 lists every problem)."""
     summary = service.import_institution_sheet(
         ctx,
@@ -184,6 +200,7 @@ def import_sheet(round_name: str, code: str, file: Upload, ctx: Writer) -> Sheet
         institution_code=code,
         content=file.file.read(),
         filename=file.filename or "hoja",
+        replace=replace,
     )
     return SheetImportRead.of(summary)
 

@@ -81,8 +81,9 @@ UNIT_CODE = Column(
     ("Unidad", "Clave de unidad", "Clave de la unidad", "Código de unidad", "Punto de entrega"),
     required=False,
 )
-PLANNER_MINIMUM = Column("minimum", _MINIMUM_NAMES)
-PLANNER_MAXIMUM = Column("maximum", _MAXIMUM_NAMES)
+# Many: a sheet may hold a pair per period (the 2025-2026 template: 2025 and 2026).
+PLANNER_MINIMUM = Column("minimum", _MINIMUM_NAMES, many=True)
+PLANNER_MAXIMUM = Column("maximum", _MAXIMUM_NAMES, many=True)
 PLANNER_COLUMNS = (
     PLANNER_CLAVE,
     INSTITUTION_CODE,
@@ -175,6 +176,8 @@ class AppendixSheet:
     Not checked against the rows: ``sums()`` gives what the rows add up to, to compare."""
     clave_column: str = "CLAVES"
     """The clave column as problems cite it, e.g. «CLAVES (columna B)»."""
+    skipped: tuple[Problem, ...] = ()
+    """What was not read as demand: blank rows, notes, totals, columns not understood."""
 
     def institution(self, name: str) -> InstitutionColumns:
         return next(columns for columns in self.institutions if columns.name == name)
@@ -227,9 +230,10 @@ class PlannerRow:
     """A line of an institution planner's sheet.
 
     When read, ``sheet`` and ``row`` say where; when written they are ignored. ``unit_code``
-    is "" for the institution as a whole. Quantities are None when the planner left both
-    blank: the line is returned all the same, so the service can tell "not asked for" from
-    "not in the file".
+    is "" for the institution as a whole, ``period`` "" for the whole round or the year
+    written above the pair of quantities (one row per period when the sheet has several).
+    Quantities are None when the planner left both blank: the line is returned all the same,
+    so the service can tell "not asked for" from "not in the file".
     """
 
     sheet: str
@@ -240,6 +244,7 @@ class PlannerRow:
     description: str | None
     min_qty: int | None
     max_qty: int | None
+    period: str = ""
 
 
 # ----- reading an appendix -------------------------------------------------------------------
@@ -275,6 +280,7 @@ class _Pair:
 def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
     sheet = header.sheet.name
     pairs = _institution_pairs(header, problems)
+    skipped = _unread(header, {i for p in pairs for i in (p.low, p.high)}, APPENDIX_COLUMNS)
     clave_index = header.columns[CLAVE.key][0]
     clave_column = _cited(header, clave_index)
     description_index = header.index(DESCRIPTION.key)
@@ -293,9 +299,12 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
             label = fold(str(clave_value)) if isinstance(clave_value, str) else ""
             if totals is None and not label.startswith("sub"):
                 totals = _totals(cells, pairs)
+            skipped.append(_skipped_row("fila de totales: no es demanda", sheet, number, cells))
             continue
         if is_blank(clave_value) and not _has_quantities(cells, pairs):
-            continue  # a note or an empty numbered line: nothing is asked for
+            # A note or an empty numbered line: nothing is asked for.
+            skipped.append(_skipped_row(_NO_CLAVE, sheet, number, cells))
+            continue
         clave: str | None = None
         try:
             clave = parse_clave(clave_value).code
@@ -355,6 +364,7 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
         rows=tuple(rows),
         totals=totals or {},
         clave_column=clave_column,
+        skipped=tuple(skipped),
     )
 
 
@@ -362,6 +372,59 @@ def _has_quantities(cells: Row, pairs: Sequence[_Pair]) -> bool:
     return any(
         not is_blank(cell(cells, index)) for pair in pairs for index in (pair.low, pair.high)
     )
+
+
+_NO_CLAVE = "fila sin clave ni cantidades: no se leyó"
+
+
+def _skipped_row(message: str, sheet: str, number: int, cells: Row) -> Problem:
+    shown = " ".join(t for t in (_shown(value) for value in cells) if t)
+    return Problem(message, sheet=sheet, row=number, value=shown[:120] or None)
+
+
+def _unread(header: Header, quantities: set[int], columns: Sequence[Column]) -> list[Problem]:
+    """Notes for what a sheet's reader leaves out: columns with a header it does not read
+    (one note listing them) and rows with nothing in them (one note with their numbers)."""
+    sheet = header.sheet.name
+    read = {header.index(c.key) for c in columns if not c.many} | quantities
+    width = max(len(header.sheet.row(header.row)), len(header.sheet.row(header.data_start - 1)))
+    paired = {i for c in columns if c.many for i in header.indexes(c.key)}
+    unread = [
+        # A MIN/MAX pair is cited with the label above it («TOTAL GENERAL — CANTIDAD MIN»).
+        _cited(header, index, header.group(index) if index in paired else None)
+        for index in range(width)
+        if index not in read
+        and header.column_name(index) != f"columna {get_column_letter(index + 1)}"
+    ]
+    notes: list[Problem] = []
+    if unread:
+        notes.append(
+            Problem(
+                message=f"{len(unread)} columnas no se leyeron (no son de la demanda): "
+                + ", ".join(f"«{name}»" for name in unread),
+                sheet=sheet,
+                row=header.row,
+            )
+        )
+    blank = [
+        number
+        for number in range(header.data_start, len(header.sheet.rows) + 1)
+        if all(is_blank(value) for value in header.sheet.row(number))
+    ]
+    if blank:
+        shown = ", ".join(str(number) for number in blank[:_LISTED]) + (
+            ", …" if len(blank) > _LISTED else ""
+        )
+        one = len(blank) == 1
+        what = "fila vacía o solo con signos" if one else "filas vacías o solo con signos"
+        verb, rows = ("no se leyó", "fila") if one else ("no se leyeron", "filas")
+        notes.append(
+            Problem(
+                message=f"{len(blank):,} {what} («.», «-») {verb} ({rows} {shown})",
+                sheet=sheet,
+            )
+        )
+    return notes
 
 
 def _institution_pairs(header: Header, problems: list[Problem]) -> list[_Pair]:
@@ -788,28 +851,120 @@ def write_institution_sheet(
     return buffer.getvalue()
 
 
-def read_institution_sheet(content: bytes, filename: str) -> tuple[PlannerRow, ...]:
+def read_institution_sheet(
+    content: bytes, filename: str, *, skipped: list[Problem] | None = None
+) -> tuple[PlannerRow, ...]:
     """The lines of a planner's sheet, from every sheet with its header; ``ValidationFailed``
     lists every problem.
 
     Lines with both quantities blank are returned with None quantities (the service decides
     what an emptied line means); lines with neither clave nor institutional code nor
-    quantities (notes, blank lines) are skipped. Each clave (or institutional code) may appear
-    once per unit in the whole file. The description is returned as written, not checked.
+    quantities (notes, blank lines) are skipped. A pair of quantities under a year (``2025``
+    above «Cantidad Solicitada / Mínimo, Máximo») is that period's; pairs under another label
+    (``Importe total``) are not quantities. Each clave (or institutional code) may appear
+    once per unit and period in the whole file. The description is returned as written, not
+    checked. What is not read (blank rows, notes, totals, columns not understood) is added to
+    ``skipped``, one note each, so the caller can say it.
     """
     sheets = read_sheets(content, filename)
     headers = find_headers(sheets, PLANNER_COLUMNS)
     problems: list[Problem] = []
     rows: list[PlannerRow] = []
     seen: dict[tuple[str, str, str], tuple[str, int]] = {}
+    notes = skipped if skipped is not None else []
     for header in headers:
-        rows.extend(_read_planner_sheet(header, problems, seen))
+        rows.extend(_read_planner_sheet(header, problems, seen, notes))
     _raise_if_any(problems, f"El archivo «{filename}»", "no se importó ninguna cantidad")
     return tuple(rows)
 
 
+_LISTED = 10
+"""Row numbers a note lists before «…»."""
+_YEAR = re.compile(r"(19|20)\d\d")
+_QUANTITY_GROUP = "cantidad"
+
+
+@dataclass(frozen=True, slots=True)
+class _PeriodPair:
+    period: str
+    low: int
+    high: int
+    min_column: str
+    max_column: str
+
+
+def _period_of(header: Header, index: int) -> str:
+    """The year written above the column (merged cells filled forward), or "" if none."""
+    for up in range(1, _name_row(header, index)):
+        label = header.group(index, up)
+        if label is not None and _YEAR.fullmatch(label):
+            return label
+    return ""
+
+
+def _is_quantity(header: Header, index: int) -> bool:
+    """A MIN/MAX column under «Cantidad …» (or under nothing), not under «Importe total»."""
+    if _name_row(header, index) == header.row:
+        return True
+    parent = header.group(index)  # the header row's label over this sub-column
+    return parent is None or _QUANTITY_GROUP in fold(parent)
+
+
+def _period_pairs(header: Header, problems: list[Problem]) -> list[_PeriodPair]:
+    """The pair of quantity columns of each period, in file order; other pairs are noted."""
+    sheet = header.sheet.name
+    found: dict[str, dict[str, list[int]]] = {}
+    for key in (PLANNER_MINIMUM.key, PLANNER_MAXIMUM.key):
+        for index in header.indexes(key):
+            if not _is_quantity(header, index):
+                continue
+            found.setdefault(
+                _period_of(header, index), {PLANNER_MINIMUM.key: [], PLANNER_MAXIMUM.key: []}
+            )[key].append(index)
+    pairs: list[_PeriodPair] = []
+    for period, sides in found.items():
+        lows, highs = sides[PLANNER_MINIMUM.key], sides[PLANNER_MAXIMUM.key]
+        named = f"del periodo {period}" if period else "de la ronda"
+        if len(lows) != 1 or len(highs) != 1:
+            problems.append(
+                Problem(
+                    message=f"se esperaba un par de columnas mínima y máxima {named}; hay"
+                    f" {len(lows)} de mínima y {len(highs)} de máxima",
+                    sheet=sheet,
+                    row=header.row,
+                    value=period or None,
+                    expected="una columna «Cantidad mínima» y una «Cantidad máxima» por periodo,"
+                    " con el año encima si hay más de un periodo",
+                )
+            )
+            continue
+        pairs.append(
+            _PeriodPair(
+                period,
+                lows[0],
+                highs[0],
+                _cited(header, lows[0]),
+                _cited(header, highs[0]),
+            )
+        )
+    if not found:
+        problems.append(
+            Problem(
+                message="ninguna columna de cantidad mínima y máxima es de cantidades",
+                sheet=sheet,
+                row=header.row,
+                expected="las columnas «Cantidad mínima» y «Cantidad máxima» (bajo «Cantidad"
+                " Solicitada» si el encabezado ocupa dos filas)",
+            )
+        )
+    return pairs
+
+
 def _read_planner_sheet(
-    header: Header, problems: list[Problem], seen: dict[tuple[str, str, str], tuple[str, int]]
+    header: Header,
+    problems: list[Problem],
+    seen: dict[tuple[str, str, str], tuple[str, int]],
+    skipped: list[Problem],
 ) -> list[PlannerRow]:
     sheet = header.sheet.name
     clave_index = header.index(PLANNER_CLAVE.key)
@@ -827,18 +982,19 @@ def _read_planner_sheet(
     clave_column = None if clave_index is None else _cited(header, clave_index)
     code_column = None if code_index is None else _cited(header, code_index)
     identifier_column = clave_column or code_column
-    min_column = _cited(header, header.columns[PLANNER_MINIMUM.key][0])
-    max_column = _cited(header, header.columns[PLANNER_MAXIMUM.key][0])
+    pairs = _period_pairs(header, problems)
+    skipped.extend(_unread(header, {i for p in pairs for i in (p.low, p.high)}, PLANNER_COLUMNS))
     rows: list[PlannerRow] = []
     for number, cells in header.rows():
         clave_value = header.value(cells, PLANNER_CLAVE.key)
         code = text(header.value(cells, INSTITUTION_CODE.key))
-        low_value = header.value(cells, PLANNER_MINIMUM.key)
-        high_value = header.value(cells, PLANNER_MAXIMUM.key)
+        values = [(cell(cells, pair.low), cell(cells, pair.high)) for pair in pairs]
         if is_total_label(clave_value) or is_total_label(code):
+            skipped.append(_skipped_row("fila de totales: no es demanda", sheet, number, cells))
             continue
         if is_blank(clave_value) and code is None:
-            if is_blank(low_value) and is_blank(high_value):
+            if all(is_blank(low) and is_blank(high) for low, high in values):
+                skipped.append(_skipped_row(_NO_CLAVE, sheet, number, cells))
                 continue  # a note, or a line left empty
             problems.append(
                 Problem(
@@ -856,15 +1012,6 @@ def _read_planner_sheet(
             except ClaveError as error:
                 problems.append(error.problem(sheet=sheet, row=number, column=clave_column))
         unit_code = text(header.value(cells, UNIT_CODE.key)) or ""
-        pair = _read_pair(
-            low_value,
-            high_value,
-            sheet=sheet,
-            row=number,
-            min_column=min_column,
-            max_column=max_column,
-            problems=problems,
-        )
         identifier = ("clave", clave) if clave is not None else ("institucional", code)
         if identifier[1] is not None:
             key = (identifier[0], identifier[1], unit_code)
@@ -884,16 +1031,27 @@ def _read_planner_sheet(
                         expected="cada clave una sola vez por unidad",
                     )
                 )
-        rows.append(
-            PlannerRow(
+        for pair, (low_value, high_value) in zip(pairs, values, strict=True):
+            quantities = _read_pair(
+                low_value,
+                high_value,
                 sheet=sheet,
                 row=number,
-                clave=clave,
-                institution_code=code,
-                unit_code=unit_code,
-                description=text(header.value(cells, DESCRIPTION.key)),
-                min_qty=None if pair is None else pair[0],
-                max_qty=None if pair is None else pair[1],
+                min_column=pair.min_column,
+                max_column=pair.max_column,
+                problems=problems,
             )
-        )
+            rows.append(
+                PlannerRow(
+                    sheet=sheet,
+                    row=number,
+                    clave=clave,
+                    institution_code=code,
+                    unit_code=unit_code,
+                    description=text(header.value(cells, DESCRIPTION.key)),
+                    min_qty=None if quantities is None else quantities[0],
+                    max_qty=None if quantities is None else quantities[1],
+                    period=pair.period,
+                )
+            )
     return rows

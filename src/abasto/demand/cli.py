@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from abasto.catalog.cli import _reading_bar
 from abasto.core.cli import console, engine, err_console, read_input, unit_of_work
 from abasto.core.db import session_factory, transaction
-from abasto.core.errors import AbastoError
+from abasto.core.errors import AbastoError, Problem
 from abasto.core.money import format_datetime
 from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.demand import forecast, rules, service
@@ -125,13 +125,26 @@ def status(name: str = typer.Argument(..., help="Nombre de la ronda.")) -> None:
 def import_appendix(
     file: Path = typer.Argument(..., metavar="ARCHIVO", help="Apéndice de demanda (.xlsx)."),
     round_name: str = typer.Option(..., "--round", help="Ronda a la que se importa."),
+    replace: bool = typer.Option(
+        False,
+        "--replace",
+        help="Quitar las líneas de cada institución nombrada que el archivo no trae.",
+    ),
 ) -> None:
-    """Importa un apéndice con la demanda de muchas instituciones; todo o nada."""
+    """Importa un apéndice con la demanda de muchas instituciones; todo o nada.
+
+    Si quitaría líneas ya capturadas, dice cuántas y no importa nada sin --replace.
+    """
     with unit_of_work() as ctx:
         content = read_input(file, expected=APPENDIX_FILE)
         with _reading_bar(file.name) as progress:
             summary = service.import_appendix(
-                ctx, round_name=round_name, content=content, filename=file.name, progress=progress
+                ctx,
+                round_name=round_name,
+                content=content,
+                filename=file.name,
+                progress=progress,
+                replace=replace,
             )
     console.print(
         f"Apéndice «{summary.filename}» importado a la ronda {summary.round}: "
@@ -143,6 +156,7 @@ def import_appendix(
     )
     if summary.joined:
         console.print(f"Se agregaron a la ronda: {', '.join(summary.joined)}.", highlight=False)
+    _print_skipped(summary.skipped)
 
 
 @app.command("import-sheet")
@@ -150,8 +164,14 @@ def import_sheet(
     file: Path = typer.Argument(..., metavar="ARCHIVO", help="Hoja de la institución (.xlsx)."),
     round_name: str = typer.Option(..., "--round", help="Ronda."),
     institution: str = typer.Option(..., "--institution", help="Clave de la institución."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Quitar las líneas que la hoja deja en blanco."
+    ),
 ) -> None:
-    """Importa la hoja que llenó una institución; todo o nada."""
+    """Importa la hoja que llenó una institución; todo o nada.
+
+    Si quitaría líneas ya capturadas, dice cuántas y no importa nada sin --replace.
+    """
     with unit_of_work() as ctx:
         summary = service.import_institution_sheet(
             ctx,
@@ -159,14 +179,27 @@ def import_sheet(
             institution_code=institution,
             content=read_input(file, expected=EXPECTED_FILE),
             filename=file.name,
+            replace=replace,
         )
+    periods = [period for period in summary.periods if period]
+    by_period = f", periodos {', '.join(periods)}" if periods else ""
     console.print(
-        f"Hoja de {summary.institution} importada a la ronda {summary.round}: "
+        f"Hoja de {summary.institution} importada a la ronda {summary.round}{by_period}: "
         f"{summary.lines:,} líneas ({summary.new:,} nuevas, {summary.updated:,} modificadas, "
         f"{summary.removed:,} quitadas, {summary.unchanged:,} sin cambios).",
         highlight=False,
         markup=False,
     )
+    _print_skipped(summary.skipped)
+
+
+def _print_skipped(skipped: tuple[Problem, ...]) -> None:
+    """What the reader did not read, so nothing is left out without a word."""
+    if not skipped:
+        return
+    console.print(f"No se leyó ({len(skipped)}):", highlight=False, markup=False)
+    for note in skipped:
+        console.print(f"  - {note}", highlight=False, markup=False)
 
 
 @app.command("map-name")

@@ -62,15 +62,26 @@ class RoundInstitution(Base):
 
 
 class DemandLine(Base):
-    """An institution's minimum and maximum of a clave for the whole round.
+    """An institution's minimum and maximum of a clave for the whole round or one period.
 
     ``unit_code`` is "" for a line of the institution as a whole, or the code of the unit
-    (delivery point) it is for: a plain string keeps the uniqueness rule the same on both
-    databases, where a NULL unit would not be unique.
+    (delivery point) it is for; ``period`` is "" for the whole round, or the label of one of
+    the round's periods ("2025") when the file stated each period apart. Plain strings keep
+    the uniqueness rule the same on both databases, where a NULL would not be unique.
     """
 
     __tablename__ = "demand_lines"
-    __table_args__ = (UniqueConstraint("round_id", "institution_id", "clave_id", "unit_code"),)
+    # Named: the conventional name would pass PostgreSQL's 63 characters.
+    __table_args__ = (
+        UniqueConstraint(
+            "round_id",
+            "institution_id",
+            "clave_id",
+            "unit_code",
+            "period",
+            name="uq_demand_lines_line",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(
@@ -79,6 +90,7 @@ class DemandLine(Base):
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"), index=True)
     unit_code: Mapped[str] = mapped_column(String(60), default="")
+    period: Mapped[str] = mapped_column(String(20), default="", server_default="")
     min_qty: Mapped[int] = mapped_column(Integer)
     max_qty: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -180,6 +180,7 @@ def import_appendix(
     round_name: str,
     ctx: Buyer,
     file: Annotated[UploadFile | None, File()] = None,
+    replace: Annotated[bool, Form()] = False,
 ) -> Response:
     """The appendix's summary, or every problem of the file with nothing written."""
     found = service.get_round(ctx.db, round_name)
@@ -191,7 +192,7 @@ def import_appendix(
         missing="Elija el archivo del apéndice.",
         expected="un apéndice .xlsx con columnas de clave y pares CANTIDAD MIN/MAX",
         run=lambda content, name: service.import_appendix(
-            ctx, round_name=found.name, content=content, filename=name
+            ctx, round_name=found.name, content=content, filename=name, replace=replace
         ),
     )
 
@@ -382,6 +383,7 @@ def upload_sheet(
     code: str,
     ctx: Writer,
     file: Annotated[UploadFile | None, File()] = None,
+    replace: Annotated[bool, Form()] = False,
 ) -> Response:
     """The uploaded sheet's summary, or every problem of the file with nothing written."""
     institution = get_institution(ctx.db, code)
@@ -400,6 +402,7 @@ def upload_sheet(
             institution_code=institution.code,
             content=content,
             filename=name,
+            replace=replace,
         ),
     )
 

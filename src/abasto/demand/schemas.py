@@ -238,6 +238,9 @@ class AppendixImportRead(BaseModel):
     unchanged: int
     joined: list[str]
     institutions: list[InstitutionImportRead]
+    skipped: list[dict[str, str | int]] = Field(
+        description="Lo que no se leyó: filas en blanco, notas, totales, columnas ajenas."
+    )
 
     @classmethod
     def of(cls, summary: service.AppendixImportSummary) -> AppendixImportRead:
@@ -252,6 +255,7 @@ class AppendixImportRead(BaseModel):
             removed=summary.removed,
             unchanged=summary.unchanged,
             joined=list(summary.joined),
+            skipped=[note.as_dict() for note in summary.skipped],
             institutions=[
                 InstitutionImportRead(
                     code=i.code,
@@ -281,6 +285,12 @@ class SheetImportRead(BaseModel):
     unchanged: int
     translated: int
     total: Quantities
+    periods: list[str] = Field(
+        description='Periodos con cantidades en el archivo ("" para la ronda entera).'
+    )
+    skipped: list[dict[str, str | int]] = Field(
+        description="Lo que no se leyó: filas en blanco, notas, totales, columnas ajenas."
+    )
 
     @classmethod
     def of(cls, summary: service.SheetImportSummary) -> SheetImportRead:
@@ -296,6 +306,8 @@ class SheetImportRead(BaseModel):
             unchanged=summary.unchanged,
             translated=summary.translated,
             total=Quantities.of(summary.total),
+            periods=list(summary.periods),
+            skipped=[note.as_dict() for note in summary.skipped],
         )
 
 

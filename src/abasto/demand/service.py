@@ -339,14 +339,16 @@ def _lines_digest(db: Session, found: DemandRound) -> tuple[int, str, Pair]:
     count, total = 0, rules.ZERO
     rows = db.execute(
         select(Institution.code, Clave.clave, DemandLine.unit_code, DemandLine.min_qty)
-        .add_columns(DemandLine.max_qty)
+        .add_columns(DemandLine.max_qty, DemandLine.period)
         .join(Institution, Institution.id == DemandLine.institution_id)
         .join(Clave, Clave.id == DemandLine.clave_id)
         .where(DemandLine.round_id == found.id)
-        .order_by(Institution.code, Clave.clave, DemandLine.unit_code)
+        .order_by(Institution.code, Clave.clave, DemandLine.unit_code, DemandLine.period)
     )
-    for code, clave, unit, low, high in rows:
-        digest.update(f"{code}\t{clave}\t{unit}\t{low}\t{high}\n".encode())
+    for code, clave, unit, low, high, period in rows:
+        # A period only when the line has one: digests of rounds without periods stay as they were.
+        line = f"{code}\t{clave}\t{unit}\t{low}\t{high}" + (f"\t{period}" if period else "")
+        digest.update(f"{line}\n".encode())
         count += 1
         total += Pair(low, high)
     return count, digest.hexdigest(), total
@@ -536,6 +538,8 @@ def _line_query(
         DemandLine.round_id == found.id,
         DemandLine.institution_id == institution.id,
         DemandLine.unit_code == unit_code,
+        # The page edits lines of the whole round; lines per period come from sheets.
+        DemandLine.period == "",
     )
     suggestion_on = and_(
         ForecastSuggestion.clave_id == Clave.id,
@@ -723,14 +727,24 @@ def set_line(
         raise ValidationFailed(
             f"No se guardó la línea de la clave {known.clave}.", problems=problems
         )
-    line = ctx.db.scalar(
+    lines = ctx.db.scalars(
         select(DemandLine).where(
             DemandLine.round_id == found.id,
             DemandLine.institution_id == institution.id,
             DemandLine.clave_id == known.id,
             DemandLine.unit_code == unit_code,
         )
-    )
+    ).all()
+    by_period = sorted(line.period for line in lines if line.period)
+    if by_period:
+        # A line for the whole round beside them would count the clave twice.
+        raise ValidationFailed(
+            f"La clave {known.clave} tiene cantidades por periodo ({', '.join(by_period)});"
+            " no se guardó la línea.",
+            expected="cambiarlas subiendo la hoja de la institución con las cantidades de cada"
+            " periodo",
+        )
+    line = lines[0] if lines else None
     current = None if line is None else line.version
     if version != current:
         raise _stale_line(known.clave, version, current)
@@ -866,22 +880,39 @@ class _Wanted:
     clave_id: int
     unit_code: str
     pair: Pair | None
+    period: str = ""
 
 
-def _write_lines(
+@dataclass(slots=True)
+class _Plan:
+    """The statements that apply a file's lines, and per institution what they change."""
+
+    counts: dict[int, _Counts]
+    inserts: list[dict[str, Any]]
+    updates: list[dict[str, Any]]
+    removals: list[int]
+
+    @property
+    def removed(self) -> int:
+        return len(self.removals)
+
+
+def _plan_lines(
     ctx: Context,
     found: DemandRound,
     wanted: Sequence[_Wanted],
     *,
     replace: Iterable[int] = (),
-) -> dict[int, _Counts]:
-    """Apply the wanted lines with bulk statements; per institution, what changed.
+) -> _Plan:
+    """What applying the wanted lines would change, per institution; nothing is written.
 
     Institutions in ``replace`` lose their whole-institution lines that ``wanted`` does not
-    name (an appendix states an institution's whole demand).
+    name (an appendix states an institution's whole demand). A line for one period replaces
+    the same clave's line for the whole round, and the other way round: both at once would
+    count the clave twice.
     """
     institution_ids = {w.institution_id for w in wanted} | set(replace)
-    existing: dict[tuple[int, int, str], tuple[int, int, int, int]] = {}
+    existing: dict[tuple[int, int, str, str], tuple[int, int, int, int]] = {}
     ids = sorted(institution_ids)
     for start in range(0, len(ids), _IN_BATCH):
         rows = ctx.db.execute(
@@ -889,6 +920,7 @@ def _write_lines(
                 DemandLine.institution_id,
                 DemandLine.clave_id,
                 DemandLine.unit_code,
+                DemandLine.period,
                 DemandLine.id,
                 DemandLine.min_qty,
                 DemandLine.max_qty,
@@ -898,32 +930,32 @@ def _write_lines(
                 DemandLine.institution_id.in_(ids[start : start + _IN_BATCH]),
             )
         )
-        for institution_id, clave_id, unit, line_id, low, high, version in rows:
-            existing[(institution_id, clave_id, unit)] = (line_id, low, high, version)
-    counts: dict[int, _Counts] = {i: _Counts() for i in institution_ids}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    removals: list[int] = []
-    named: set[tuple[int, int, str]] = set()
+        for institution_id, clave_id, unit, period, line_id, low, high, version in rows:
+            existing[(institution_id, clave_id, unit, period)] = (line_id, low, high, version)
+    plan = _Plan({i: _Counts() for i in institution_ids}, [], [], [])
+    named: set[tuple[int, int, str, str]] = set()
+    stated: dict[tuple[int, int, str], set[str]] = defaultdict(set)
     for want in wanted:
-        key = (want.institution_id, want.clave_id, want.unit_code)
+        key = (want.institution_id, want.clave_id, want.unit_code, want.period)
         named.add(key)
-        count = counts[want.institution_id]
+        count = plan.counts[want.institution_id]
         current = existing.get(key)
         if want.pair is None:
             if current is not None:
-                removals.append(current[0])
+                plan.removals.append(current[0])
                 count.removed += 1
             continue
+        stated[key[:3]].add(want.period)
         count.lines += 1
         count.total += want.pair
         if current is None:
-            inserts.append(
+            plan.inserts.append(
                 {
                     "round_id": found.id,
                     "institution_id": want.institution_id,
                     "clave_id": want.clave_id,
                     "unit_code": want.unit_code,
+                    "period": want.period,
                     "min_qty": want.pair.min,
                     "max_qty": want.pair.max,
                     "updated_at": ctx.now,
@@ -932,7 +964,7 @@ def _write_lines(
             )
             count.new += 1
         elif (current[1], current[2]) != (want.pair.min, want.pair.max):
-            updates.append(
+            plan.updates.append(
                 {
                     "b_id": current[0],
                     "b_min": want.pair.min,
@@ -946,14 +978,25 @@ def _write_lines(
             count.unchanged += 1
     replaced = set(replace)
     for key, current in existing.items():
-        institution_id, _, unit = key
-        if institution_id in replaced and not unit and key not in named:
-            removals.append(current[0])
-            counts[institution_id].removed += 1
+        institution_id, clave_id, unit, period = key
+        if key in named:
+            continue
+        periods = stated.get((institution_id, clave_id, unit))
+        # Stated for the whole round, a clave loses its lines per period, and the other way.
+        crossed = periods is not None and (period == "") != ("" in periods)
+        if crossed or (institution_id in replaced and not unit):
+            plan.removals.append(current[0])
+            plan.counts[institution_id].removed += 1
+    return plan
+
+
+def _apply(ctx: Context, found: DemandRound, plan: _Plan) -> dict[int, _Counts]:
+    """Write a plan with bulk statements; per institution, what changed."""
     table = cast(Table, DemandLine.__table__)
+    removals = plan.removals
     for start in range(0, len(removals), _IN_BATCH):
         ctx.db.execute(delete(table).where(table.c.id.in_(removals[start : start + _IN_BATCH])))
-    if updates:
+    if plan.updates:
         ctx.db.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"))
@@ -963,17 +1006,48 @@ def _write_lines(
                 version=bindparam("b_version"),
                 updated_at=bindparam("b_at"),
             ),
-            updates,
+            plan.updates,
         )
-    if inserts:
+    if plan.inserts:
         try:
-            ctx.db.execute(insert(table), inserts)
+            ctx.db.execute(insert(table), plan.inserts)
         except IntegrityError as exc:
             raise Conflict(
                 f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
                 "no se importó nada. Vuelva a importar el archivo."
             ) from exc
-    return counts
+    return plan.counts
+
+
+REPLACE_EXPECTED = (
+    "confirmar que el archivo es la demanda completa: vuelva a importarlo con --replace"
+    " (en la página, marque «Reemplazar»; en la API, replace=true)"
+)
+
+
+def _guard_removals(plan: _Plan, codes: Mapping[int, str], subject: str, *, replace: bool) -> None:
+    """Refuse an import that would remove lines unless the caller said to replace them.
+
+    A file that lost its rows (a header saved alone, a filter left on) would otherwise take
+    every line of the institutions it names with it.
+    """
+    if replace or not plan.removals:
+        return
+    by_institution = sorted(
+        (codes[i], count.removed) for i, count in plan.counts.items() if count.removed
+    )
+    raise ValidationFailed(
+        f"{subject} quitaría {_lines(plan.removed)} ya capturadas; no se importó nada.",
+        problems=[
+            Problem(
+                f"se quitarían {_lines(removed)} de {code}",
+                field="replace",
+                value=f"{removed:,}",
+                expected=REPLACE_EXPECTED,
+            )
+            for code, removed in by_institution
+        ],
+    )
 
 
 def _mark_submitted(
@@ -1057,6 +1131,19 @@ def _refuse(problems: Sequence[Problem], subject: str, sheets: Sequence[str] = (
     )
 
 
+def _lines(count: int) -> str:
+    return f"{count:,} línea" + ("s" if count != 1 else "")
+
+
+def _refuse_without_quantities(found: bool, filename: str) -> None:
+    if not found:
+        raise ValidationFailed(
+            f"El archivo «{filename}» no tiene ninguna cantidad; no se importó nada",
+            expected="debajo de los encabezados, una fila por clave con su cantidad mínima y"
+            " máxima",
+        )
+
+
 def _read_appendix(
     content: bytes, filename: str, problems: list[Problem], progress: Progress | None
 ) -> tuple[appendix.AppendixSheet, ...]:
@@ -1071,15 +1158,15 @@ def _read_appendix(
 
 
 def _read_planner_sheet(
-    content: bytes, filename: str, problems: list[Problem]
+    content: bytes, filename: str, problems: list[Problem], skipped: list[Problem]
 ) -> tuple[list[appendix.PlannerRow], list[str]]:
-    """``appendix.read_institution_sheet`` collecting its problems (see ``_read_appendix``),
-    and the names of the sheets read."""
+    """``appendix.read_institution_sheet`` collecting its problems (see ``_read_appendix``)
+    and what it skipped, and the names of the sheets read."""
     headers = find_headers(read_sheets(content, filename), appendix.PLANNER_COLUMNS)
     rows: list[appendix.PlannerRow] = []
     seen: dict[tuple[str, str, str], tuple[str, int]] = {}
     for header in headers:
-        rows.extend(appendix._read_planner_sheet(header, problems, seen))
+        rows.extend(appendix._read_planner_sheet(header, problems, seen, skipped))
     return rows, [header.sheet.name for header in headers]
 
 
@@ -1114,6 +1201,8 @@ class AppendixImportSummary:
     institutions: tuple[InstitutionImport, ...]
     joined: tuple[str, ...]
     """Institutions the file named that were not in the round yet, and now are."""
+    skipped: tuple[Problem, ...] = ()
+    """What the reader did not read as demand: blank rows, notes, totals, other columns."""
 
     @property
     def lines(self) -> int:
@@ -1149,6 +1238,7 @@ def import_appendix(
     content: bytes,
     filename: str,
     progress: Progress | None = None,
+    replace: bool = False,
 ) -> AppendixImportSummary:
     """Import an appendix with many institutions into the round; all or nothing.
 
@@ -1158,8 +1248,9 @@ def import_appendix(
     removed; its lines per delivery point are kept) and counts as submitted; one not yet in the
     round joins it. Every problem of the file is reported at once: unknown claves (with the
     closest one), the minimum-share rule, a clave twice for one institution (in two sheets,
-    or under two names of the same institution). The ledger gets one ``demand.import`` entry
-    and one ``demand.lines`` per institution.
+    or under two names of the same institution). A file without a single quantity is refused,
+    and one that would remove lines is refused unless ``replace`` (the count is in the error).
+    The ledger gets one ``demand.import`` entry and one ``demand.lines`` per institution.
     """
     _require_open(get_round(ctx.db, round_name))
     problems: list[Problem] = []
@@ -1233,9 +1324,13 @@ def import_appendix(
                     continue
                 wanted.append(_Wanted(institution.id, clave_id, "", pair))
     _refuse(problems, f"El apéndice «{filename}»", [sheet.name for sheet in sheets])
+    _refuse_without_quantities(any(row.quantities for s in sheets for row in s.rows), filename)
     found = _locked_round(ctx, round_name)
     institutions = {i.id: i for i in resolved.values()}
-    counts = _write_lines(ctx, found, wanted, replace=institutions)
+    plan = _plan_lines(ctx, found, wanted, replace=institutions)
+    codes = {i: institution.code for i, institution in institutions.items()}
+    _guard_removals(plan, codes, f"El apéndice «{filename}»", replace=replace)
+    counts = _apply(ctx, found, plan)
     joined = _mark_submitted(ctx, found, institutions, submitted=True)
     named_as: dict[int, list[str]] = defaultdict(list)
     for (_, name), institution in resolved.items():
@@ -1261,6 +1356,7 @@ def import_appendix(
             for i in sorted(institutions, key=lambda i: institutions[i].code)
         ),
         joined=tuple(sorted(institutions[i].code for i in joined)),
+        skipped=tuple(note for sheet in sheets for note in sheet.skipped),
     )
     total = sum((i.total for i in summary.institutions), rules.ZERO)
     by_code = {
@@ -1280,6 +1376,7 @@ def import_appendix(
                 ],
                 "institutions": len(summary.institutions),
                 "joined": list(summary.joined),
+                "skipped": len(summary.skipped),
                 "lines": summary.lines,
                 "new": summary.new,
                 "updated": summary.updated,
@@ -1368,7 +1465,11 @@ def institution_sheet(ctx: Context, *, round_name: str, institution_code: str) -
         for clave_id, unit, low, high in ctx.db.execute(
             select(
                 DemandLine.clave_id, DemandLine.unit_code, DemandLine.min_qty, DemandLine.max_qty
-            ).where(DemandLine.round_id == found.id, DemandLine.institution_id == institution.id)
+            ).where(
+                DemandLine.round_id == found.id,
+                DemandLine.institution_id == institution.id,
+                DemandLine.period == "",
+            )
         )
     }
     rows: list[appendix.PlannerRow] = []
@@ -1413,17 +1514,28 @@ class SheetImportSummary:
     total: Pair
     translated: int
     """Lines identified by the institution's own code, translated to their clave."""
+    periods: tuple[str, ...] = ()
+    """The periods the file gave quantities for ("" for the whole round), in file order."""
+    skipped: tuple[Problem, ...] = ()
+    """What the reader did not read: blank rows, notes, totals, columns not understood."""
 
 
 def import_institution_sheet(
-    ctx: Context, *, round_name: str, institution_code: str, content: bytes, filename: str
+    ctx: Context,
+    *,
+    round_name: str,
+    institution_code: str,
+    content: bytes,
+    filename: str,
+    replace: bool = False,
 ) -> SheetImportSummary:
     """Import an institution's filled sheet; all or nothing, every problem at once.
 
     A line may name the clave or the institution's own code, translated through its
     homologation table (a code without one is reported, not dropped). Lines with quantities
     are set, lines with both emptied are removed, claves not in the file are left as they
-    are; the institution counts as submitted.
+    are; the institution counts as submitted. Emptied lines are removed only with ``replace``
+    (otherwise the error says how many would go); a file without a single line is refused.
     """
     institution = get_institution(ctx.db, institution_code)
     ctx.require_institution(institution.id)
@@ -1431,7 +1543,23 @@ def import_institution_sheet(
     found = get_round(ctx.db, round_name)
     _participant(ctx.db, found, institution)
     problems: list[Problem] = []
-    rows, sheet_names = _read_planner_sheet(content, filename, problems)
+    skipped: list[Problem] = []
+    rows, sheet_names = _read_planner_sheet(content, filename, problems, skipped)
+    if not problems:
+        _refuse_without_quantities(bool(rows), filename)
+    labels = [period["label"] for period in found.periods]
+    periods = list(dict.fromkeys(row.period for row in rows))
+    for period in periods:
+        if period and period not in labels:
+            problems.append(
+                Problem(
+                    f"la ronda «{found.name}» no incluye el periodo {period}",
+                    sheet=sheet_names[0] if len(sheet_names) == 1 else None,
+                    value=period,
+                    expected=f"cantidades de los periodos de la ronda ({', '.join(labels)}),"
+                    " o de la ronda entera sin año encima",
+                )
+            )
     known = _clave_ids(ctx.db)
     codes = [row.institution_code for row in rows if row.institution_code]
     mapping, _ = translate_codes(ctx.db, institution_id=institution.id, codes=codes)
@@ -1440,9 +1568,11 @@ def import_institution_sheet(
     )
     suggestions: dict[str, str | None] = {}
     wanted: list[_Wanted] = []
-    seen: dict[tuple[str, str], int] = {}
-    translated = 0
+    seen: dict[tuple[str, str, str], int] = {}
+    translated: set[tuple[str, int]] = set()
     for row in rows:
+        if row.period and row.period not in labels:
+            continue
         before = len(problems)
         clave = row.clave
         if row.institution_code:
@@ -1474,7 +1604,7 @@ def import_institution_sheet(
                 )
             elif clave is None:
                 clave = mapped
-                translated += 1
+                translated.add((row.sheet, row.row))
         if row.unit_code and row.unit_code not in units:
             problems.append(
                 Problem(
@@ -1497,7 +1627,7 @@ def import_institution_sheet(
                 )
             )
             continue
-        first = seen.setdefault((clave, row.unit_code), row.row)
+        first = seen.setdefault((clave, row.unit_code, row.period), row.row)
         if first != row.row:
             problems.append(
                 Problem(
@@ -1515,15 +1645,24 @@ def import_institution_sheet(
         if row.min_qty is not None and row.max_qty is not None:
             pair = Pair(row.min_qty, row.max_qty)
             problem = _share_problem(
-                pair, found.min_share, sheet=row.sheet, row=row.row, column="Cantidad mínima"
+                pair,
+                found.min_share,
+                sheet=row.sheet,
+                row=row.row,
+                column=f"Cantidad mínima {row.period}".strip(),
             )
             if problem is not None:
                 problems.append(problem)
                 continue
-        wanted.append(_Wanted(institution.id, clave_id, row.unit_code, pair))
-    _refuse(problems, f"El archivo «{filename}»", sheet_names)
+        wanted.append(_Wanted(institution.id, clave_id, row.unit_code, pair, row.period))
+    # A row read once per period repeats the problems of its clave, code and unit.
+    _refuse(list(dict.fromkeys(problems)), f"El archivo «{filename}»", sheet_names)
     found = _locked_round(ctx, round_name)
-    counts = _write_lines(ctx, found, wanted)[institution.id]
+    plan = _plan_lines(ctx, found, wanted)
+    _guard_removals(
+        plan, {institution.id: institution.code}, f"El archivo «{filename}»", replace=replace
+    )
+    counts = _apply(ctx, found, plan).get(institution.id, _Counts())
     _mark_submitted(ctx, found, [institution.id], submitted=True)
     summary = SheetImportSummary(
         round=found.name,
@@ -1536,7 +1675,9 @@ def import_institution_sheet(
         removed=counts.removed,
         unchanged=counts.unchanged,
         total=counts.total,
-        translated=translated,
+        translated=len(translated),
+        periods=tuple(periods),
+        skipped=tuple(skipped),
     )
     ctx.record(
         "demand.import",
@@ -1546,7 +1687,9 @@ def import_institution_sheet(
             "institution": institution.code,
             "filename": filename,
             "sha256": summary.sha256,
-            "translated": translated,
+            "translated": len(translated),
+            "periods": [period for period in periods if period],
+            "skipped": len(skipped),
             **counts.payload(),
         },
     )
@@ -2184,7 +2327,7 @@ def round_flags(
                 ForecastSuggestion.clave_id == DemandLine.clave_id,
             ),
         )
-        .where(*conditions, DemandLine.unit_code == "")
+        .where(*conditions, DemandLine.unit_code == "", DemandLine.period == "")
         .order_by(Institution.code, Clave.clave)
     )
     flagged = []

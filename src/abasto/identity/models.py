@@ -198,6 +198,8 @@ class Sanction(Base):
     facts: Mapped[str | None] = mapped_column(Text)
     resolution: Mapped[str | None] = mapped_column(String(400))
     notified_on: Mapped[date | None] = mapped_column(Date)
+    # The notification date as published when it is not a readable date ("2006-Ju-30").
+    notified_text: Mapped[str | None] = mapped_column(String(100))
     resolved_on: Mapped[date | None] = mapped_column(Date)
     term: Mapped[str | None] = mapped_column(String(100))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))

@@ -15,8 +15,9 @@ Policy for the official list's own flaws (all present in the 1,504-row edition i
   to the cell before them; the repair is kept only if the row then reads better (nothing
   refused, fewer cells tolerated), and the record carries a note saying so.
 * **Unreadable notification date** (e.g. "2006-Ju-30", where "Ju" is junio or julio): the
-  date is informational, so the record keeps ``notification_date=None`` and a note with the
-  text as published, rather than guessing a month or dropping a sanctioned supplier.
+  date is informational, so the record keeps ``notification_date=None``, the text as published
+  in ``notification_text`` (stored and shown with the sanction) and a note, rather than
+  guessing a month or dropping a sanctioned supplier.
 * **Unrecognised term** ("Plazo"): kept as published, ``term_months=None`` and a note.
 
 Still refused: a missing supplier name (nothing to match), a missing or unreadable resolution
@@ -68,6 +69,8 @@ class SanctionRecord:
     term: str
     term_months: int | None
     amount: Decimal | None
+    # The notification date as published when it is not a readable date; "" otherwise.
+    notification_text: str = ""
     # Normalised keys the record matches under: the whole name, then each party of a joint bid.
     name_keys: tuple[str, ...] = ()
     # What was repaired or tolerated in this row, with the text as published.
@@ -375,9 +378,11 @@ def _build(
         )
 
     notification_date = None
+    notification_text = ""
     if "notification_date" in columns and text("notification_date"):
         notification_date = _parse_date(text("notification_date"))
         if notification_date is None:
+            notification_text = text("notification_date")
             notes.append(
                 Problem(
                     message="Fecha de notificación ilegible; se conserva el texto publicado.",
@@ -428,6 +433,7 @@ def _build(
             corporate_purpose=text("corporate_purpose"),
             resolution=text("resolution"),
             notification_date=notification_date,
+            notification_text=notification_text,
             resolution_date=resolution_date,
             term=term,
             term_months=term_months,

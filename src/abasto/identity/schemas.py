@@ -104,6 +104,9 @@ class SanctionRead(BaseModel):
     resolution: str | None
     acquittal: bool
     notified_on: date | None
+    notified_text: str | None = Field(
+        description="La fecha de notificación tal como se publicó, cuando no es una fecha legible."
+    )
     resolved_on: date | None
     term: str | None
     amount: Decimal | None
@@ -119,6 +122,7 @@ class SanctionRead(BaseModel):
             resolution=sanction.resolution,
             acquittal=rules.is_acquittal(sanction.resolution),
             notified_on=sanction.notified_on,
+            notified_text=sanction.notified_text,
             resolved_on=sanction.resolved_on,
             term=sanction.term,
             amount=sanction.amount,

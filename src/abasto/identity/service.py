@@ -1169,6 +1169,7 @@ _WIDTHS = (
     ("file_number", "Número de Expediente", 100),
     ("resolution", "Sentido de Resolución", 400),
     ("term", "Plazo", 100),
+    ("notification_text", "Fecha de Notificación", 100),
 )
 _MAX_AMOUNT = Decimal("1e16")
 
@@ -1297,6 +1298,7 @@ def _sanction_row(record: SanctionRecord, key: str) -> dict[str, Any]:
         "facts": record.facts or None,
         "resolution": record.resolution or None,
         "notified_on": record.notification_date,
+        "notified_text": record.notification_text or None,
         "resolved_on": record.resolution_date,
         "term": record.term or None,
         "amount": record.amount,
