@@ -542,7 +542,7 @@ def test_a_workbook_of_too_many_members_is_refused() -> None:
 
 def test_a_workbook_that_unpacks_too_large_is_refused() -> None:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("[Content_Types].xml", b"<Types/>")
         archive.writestr("xl/sharedStrings.xml", random.randbytes(MAX_UNPACKED_BYTES // 2))
         archive.writestr("xl/media/image1.png", random.randbytes(MAX_UNPACKED_BYTES // 2 + 1))
@@ -573,13 +573,6 @@ def test_the_read_itself_stops_at_the_limit_when_the_scan_is_fooled(
 )
 def test_a_csv_past_a_limit_is_refused_naming_it(content: bytes, limit: str) -> None:
     assert _refused(content, "bomba.csv").limit == limit
-
-
-def test_the_real_files_are_far_within_the_limits() -> None:
-    for name in ("2023-2024.xlsx", "2025-2026.xlsx"):
-        sheets = read_sheets((DEMANDA / name).read_bytes(), name)
-        rows = sum(len(sheet.rows) for sheet in sheets)
-        assert 0 < rows * 10 < MAX_ROWS
 
 
 def test_a_file_read_ahead_is_not_read_again_in_the_same_context() -> None:

@@ -111,6 +111,17 @@ class PayloadTooLarge(AbastoError):
     title = "Contenido demasiado grande"
 
 
+class TooManyRequests(AbastoError):
+    """The same work is already running for this user: try again after ``retry_after`` seconds."""
+
+    status = 429
+    title = "Demasiadas solicitudes"
+
+    def __init__(self, detail: str, *, retry_after: int, expected: str | None = None) -> None:
+        super().__init__(detail, expected=expected)
+        self.retry_after = retry_after
+
+
 class SchemaBehind(Exception):
     """The database schema is older than the code; the fix is ``abasto db upgrade``."""
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from abasto.core.errors import AbastoError, Problem, Unauthorized
+from abasto.core.errors import AbastoError, Problem, TooManyRequests, Unauthorized
 from abasto.web.templating import render
 
 log = logging.getLogger("abasto.web")
@@ -100,6 +100,8 @@ def install(app: FastAPI) -> None:
         )
         if isinstance(exc, Unauthorized) and not _wants_json(request):
             response.delete_cookie("abasto_sesion")
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
