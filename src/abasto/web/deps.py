@@ -215,10 +215,10 @@ def admit_in_thread(*roles: Role) -> Callable[..., Awaitable[Admission]]:
 
 # ----- uploads -------------------------------------------------------------------------------
 
-PARSE_SLOTS = 2
+PARSE_SLOTS = 1
 """Uploads of one process being read at once, each in a worker thread and outside the database
-slots: reading a spreadsheet is Python work under the GIL, so more readers at once would only
-slow the public pages the event loop is serving."""
+slots; the others wait their turn. Reading a spreadsheet is Python work under the GIL: more
+readers at once would not finish sooner, only slow the public pages the process is serving."""
 PARSE_RETRY_AFTER = 5
 """Seconds after which a user whose previous upload is still being read may try again."""
 
@@ -263,6 +263,7 @@ async def read_uploads(request: Request) -> None:
             retry_after=PARSE_RETRY_AFTER,
             expected="un archivo a la vez",
         )
+    # Held while waiting for the turn too: a user has one upload in the queue, not many.
     readers.users.add(user)
     try:
         async with readers.slots:
