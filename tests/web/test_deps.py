@@ -145,7 +145,7 @@ def test_no_database_slot_is_held_while_an_upload_is_read(
     assert answers[0].status_code == 201, answers[0].text
 
 
-def test_a_second_upload_of_the_same_user_waits_its_turn(
+def test_a_second_upload_of_the_same_user_is_refused_while_the_first_is_read(
     client: TestClient, buyers: Context, blocked_read: tuple[threading.Event, threading.Event]
 ) -> None:
     started, release = blocked_read
@@ -158,12 +158,19 @@ def test_a_second_upload_of_the_same_user_waits_its_turn(
     assert second.status_code == 429, second.text
     assert second.headers["retry-after"] == str(deps.PARSE_RETRY_AFTER)
     assert "Ya se está leyendo otro archivo" in second.json()["detail"]
-    # Another user is not held back by it.
-    other = _upload(client, "/api/v1/catalog/imports", bearer(client, "comprador1"), b"x")
-    assert other.status_code == 422, other.text
+    # Another user's upload is not refused: it waits for the process's one reading turn. (A
+    # bomb, refused without a session: the test's sessions share one connection.)
+    other_headers, bomb = bearer(client, "comprador1"), row_bomb()
+    other, others = _in_thread(
+        lambda: _upload(client, "/api/v1/catalog/imports", other_headers, bomb)
+    )
+    other.join(1)
+    assert not others, "another user's upload was read while the first held the turn"
     release.set()
     first.join(10)
+    other.join(10)
     assert answers[0].status_code == 201, answers[0].text
+    assert others[0].status_code == 413, others[0].text
     # Once the first is read, the same user may upload again.
     again = _upload(client, "/api/v1/catalog/imports", headers, b"x")
     assert again.status_code == 422, again.text
