@@ -30,6 +30,7 @@ from benchmarks.award import section as award_section
 from benchmarks.checkpoints import section as checkpoints_section
 from benchmarks.ocds import section as ocds_section
 from benchmarks.redflags import section as redflags_section
+from benchmarks.uploads import section as uploads_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -231,13 +232,14 @@ def main() -> None:
 
 def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, float, str, str]]]]]:
     """Benchmarks of later stages, each a module whose ``run()`` returns plain figure tuples."""
-    from benchmarks import award, checkpoints, demand, forecast, ocds, redflags, tendering
+    from benchmarks import award, checkpoints, demand, forecast, ocds, redflags, tendering, uploads
 
     return [
         ("ledger: audit verify --against a kept checkpoint", checkpoints.run),
         ("demand: import and consolidation of a national round", demand.run),
         ("demand: forecasts of 240,000 monthly series", forecast.run),
         ("tendering: a bid rush over HTTP, and the live feed of an opening", tendering.run),
+        ("uploads: eight users' row-bomb uploads while the public reads a page", uploads.run),
         ("award: the whole-tender model of a national instance", award.run),
         ("transparency: red flags over 1,000,000 awards and 5,000,000 bids", redflags.run),
         ("transparency: OCDS export of 100,000 releases", ocds.run),
@@ -287,7 +289,8 @@ def write_report(figures: list[Figure], speed: str) -> None:
         "a bid rush over HTTP to a 4,000-partida tender at ≥ 300 submissions/s with p99 ≤ 250 ms "
         "and no acknowledged bid lost; 2,000 SSE viewers of one opening on one uvicorn worker "
         "with p99 delivery ≤ 1 s; the red flags over 1,000,000 awards and 5,000,000 bids in under "
-        "60 s on 2 cores; OCDS export throughput measured over 100,000 releases.",
+        "60 s on 2 cores; OCDS export throughput measured over 100,000 releases; a public page "
+        "at p99 ≤ 250 ms while eight users upload row bombs.",
         "",
         "## Machine",
         "",
@@ -320,6 +323,7 @@ def write_report(figures: list[Figure], speed: str) -> None:
         "intermittent or lumpy) and times `demand.forecast.forecast_many` with n_jobs=2.",
         *checkpoints_section(),
         *TENDERING_NOTES,
+        *uploads_section(),
         *award_section(),
         *redflags_section(),
         *ocds_section(),

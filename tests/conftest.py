@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -339,3 +340,34 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+def bomb_xlsx(rows_xml: bytes, *, dimension: str | None = None) -> bytes:
+    """A workbook whose one sheet's rows are ``rows_xml`` as written: a "row bomb" when they are
+    many and alike (the zip packs 300,000 equal rows into a few kilobytes)."""
+    scaffold = xlsx({"Hoja1": [["Clave"]]})
+    head = b'<dimension ref="%s"/>' % dimension.encode() if dimension else b""
+    sheet = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + head
+        + b"<sheetData>"
+        + rows_xml
+        + b"</sheetData></worksheet>"
+    )
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(scaffold)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                data = sheet
+            target.writestr(member.filename, data, compresslevel=9)
+    return out.getvalue()
+
+
+def row_bomb(rows: int = 300_000) -> bytes:
+    """The bid sheet of issue 14: a few kilobytes, hundreds of thousands of rows."""
+    return bomb_xlsx(b"<row><c><v>1</v></c></row>" * rows)

@@ -1,5 +1,7 @@
+import contextvars
 import io
 import random
+import time
 import zipfile
 from pathlib import Path
 
@@ -8,19 +10,29 @@ import pytest
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import (
     EXPECTED_FILE,
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_CSV_BYTES,
+    MAX_MEMBERS,
+    MAX_RATIO,
+    MAX_ROWS,
+    MAX_UNPACKED_BYTES,
     Cell,
     Column,
     Sheet,
+    TooLarge,
     fill_forward,
     find_header,
     find_headers,
     header_key,
     is_blank,
     is_total_label,
+    keep_read,
+    read_ahead,
     read_sheets,
     text,
 )
-from tests.conftest import xlsx
+from tests.conftest import bomb_xlsx, row_bomb, xlsx
 
 DEMANDA = Path(__file__).resolve().parents[3] / "shared" / "data" / "demanda"
 
@@ -467,3 +479,117 @@ def test_a_csv_the_csv_module_cannot_parse_is_a_clear_error() -> None:
     huge_cell = 'Clave,Descripción\n010.000.0104.00,"' + "x" * 200_000 + '"\n'
     with pytest.raises(ValidationFailed, match="no se pudo leer como CSV"):
         read_sheets(huge_cell.encode(), "catalogo.csv")
+
+
+# ----- limits --------------------------------------------------------------------------------
+
+
+def _refused(content: bytes, filename: str = "bomba.xlsx") -> TooLarge:
+    started = time.perf_counter()
+    with pytest.raises(TooLarge) as caught:
+        read_sheets(content, filename)
+    # A bomb costs milliseconds, not the seconds reading its rows would.
+    assert time.perf_counter() - started < 1.5
+    return caught.value
+
+
+def test_the_row_bomb_of_issue_14_is_refused_before_it_is_read() -> None:
+    bomb = row_bomb()
+    assert len(bomb) < 100_000
+    refusal = _refused(bomb)
+    assert refusal.status == 413
+    assert refusal.limit == "tasa de compresión"
+    assert refusal.maximum == MAX_RATIO
+    assert "excede el límite de tasa de compresión" in refusal.detail
+    assert f"el máximo es {MAX_RATIO}" in refusal.detail
+
+
+def _numbered_rows(first: int, last: int) -> bytes:
+    """Rows that pack like real ones (distinct numbers), so only the row count gives them away."""
+    return b"".join(
+        b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n * 7919)
+        for n in range(first, last + 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "limit"),
+    [
+        # One cell at the sheet's last row: openpyxl yields a million empty rows before it.
+        (bomb_xlsx(b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>'), "filas"),
+        (bomb_xlsx(_numbered_rows(1, MAX_ROWS + 1)), "filas"),
+        (bomb_xlsx(b"<row><c><v>1</v></c></row>", dimension="A1:A1048576"), "filas"),
+        (bomb_xlsx(b'<row r="1"><c r="XFD1"><v>1</v></c></row>', dimension="A1:XFD1"), "columnas"),
+    ],
+    ids=["last-row", "rows", "dimension-rows", "dimension-columns"],
+)
+def test_a_workbook_past_a_limit_is_refused_naming_it(content: bytes, limit: str) -> None:
+    refusal = _refused(content)
+    assert refusal.limit == limit
+    assert refusal.value > refusal.maximum
+    (problem,) = refusal.problems
+    assert problem.expected == f"a lo más {refusal.maximum:,}"
+
+
+def test_a_workbook_of_too_many_members_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        for n in range(MAX_MEMBERS):
+            archive.writestr(f"xl/media/image{n}.png", b"x")
+    assert _refused(out.getvalue()).limit == "archivos dentro del libro"
+
+
+def test_a_workbook_that_unpacks_too_large_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("xl/sharedStrings.xml", random.randbytes(MAX_UNPACKED_BYTES // 2))
+        archive.writestr("xl/media/image1.png", random.randbytes(MAX_UNPACKED_BYTES // 2 + 1))
+    refusal = _refused(out.getvalue())
+    assert refusal.limit == "bytes descomprimidos"
+    assert refusal.value == MAX_UNPACKED_BYTES + 1 + len(b"<Types/>")
+
+
+def test_the_read_itself_stops_at_the_limit_when_the_scan_is_fooled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("abasto.core.spreadsheet._inspect_xlsx", lambda content, filename: None)
+    bomb = bomb_xlsx(b'<row r="1048576"><c r="A1048576"><v>1</v></c></row>')
+    refusal = _refused(bomb)
+    assert (refusal.limit, refusal.value) == ("filas", MAX_ROWS + 1)
+    assert "tiene al menos 50,001 y el máximo es 50,000" in refusal.detail
+
+
+@pytest.mark.parametrize(
+    ("content", "limit"),
+    [
+        (b"Clave,Cantidad\n" * MAX_ROWS + b"Clave,Cantidad\n", "filas"),
+        (b",".join([b"x"] * (MAX_COLUMNS + 1)) + b"\n", "columnas en una fila"),
+        ((b",".join([b"1"] * 25) + b"\n") * (MAX_CELLS // 25 + 1), "celdas"),
+        (b"Clave,Cantidad\n" + b"1," * (MAX_CSV_BYTES // 2), "bytes del CSV"),
+    ],
+    ids=["rows", "columns", "cells", "bytes"],
+)
+def test_a_csv_past_a_limit_is_refused_naming_it(content: bytes, limit: str) -> None:
+    assert _refused(content, "bomba.csv").limit == limit
+
+
+def test_a_file_read_ahead_is_not_read_again_in_the_same_context() -> None:
+    content = xlsx({"Hoja": [["Clave"], ["010.000.0104.00"]]})
+    ahead = read_ahead(content, "a.xlsx")
+    refused = read_ahead(row_bomb(), "b.xlsx")
+    assert isinstance(refused.error, TooLarge)
+
+    def later() -> None:
+        keep_read(ahead)
+        keep_read(refused)
+        assert read_sheets(content, "a.xlsx") is ahead.sheets
+        with pytest.raises(TooLarge):
+            read_sheets(row_bomb(), "b.xlsx")
+        # Other bytes, or the same under another name, are read as usual.
+        assert read_sheets(content, "c.xlsx") is not ahead.sheets
+
+    contextvars.copy_context().run(later)
+    # Outside that context nothing was kept.
+    assert read_sheets(content, "a.xlsx") is not ahead.sheets

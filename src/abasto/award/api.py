@@ -27,7 +27,7 @@ from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.identity.models import Institution, Role, Supplier
 from abasto.tendering import service as tendering
-from abasto.web.deps import allow, app_state, public
+from abasto.web.deps import allow, app_state, public, read_uploads
 
 router = APIRouter(prefix="/api/v1", tags=["evaluación y fallo"])
 
@@ -39,7 +39,12 @@ Upload = Annotated[UploadFile, File(description="Archivo .csv, .xlsx o JSON (OCD
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.post("/prices/imports", response_model=PriceImportRead, status_code=201)
+@router.post(
+    "/prices/imports",
+    response_model=PriceImportRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
 def import_prices(
     file: Upload,
     ctx: Buyer,
@@ -118,7 +123,11 @@ def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
     )
 
 
-@router.post("/tenders/{tender_id}/evaluations/sheet", response_model=EvaluationRecordRead)
+@router.post(
+    "/tenders/{tender_id}/evaluations/sheet",
+    response_model=EvaluationRecordRead,
+    dependencies=[Depends(read_uploads)],
+)
 def evaluation_sheet(
     tender_id: int, file: Upload, ctx: Evaluator, confirm: Confirm = False
 ) -> EvaluationRecordRead:

@@ -27,7 +27,7 @@ from abasto.tendering import acta
 from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, Tender
-from abasto.web.deps import allow, app_state, public
+from abasto.web.deps import allow, app_state, public, read_uploads
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -706,7 +706,7 @@ def record_verdict(
     )
 
 
-@router.post("/evaluacion/licitaciones/{tender_id}/hoja")
+@router.post("/evaluacion/licitaciones/{tender_id}/hoja", dependencies=[Depends(read_uploads)])
 def upload_sheet(
     request: Request,
     tender_id: int,
@@ -840,7 +840,7 @@ def prices_page(request: Request, ctx: Buyer) -> Response:
     return _prices_page(request, ctx, form={"rates": "", "mapping": ""})
 
 
-@router.post("/precios/importar")
+@router.post("/precios/importar", dependencies=[Depends(read_uploads)])
 def import_prices(
     request: Request,
     ctx: Buyer,

@@ -18,7 +18,7 @@ from abasto.catalog.schemas import (
 )
 from abasto.core.context import Context
 from abasto.identity.models import Role
-from abasto.web.deps import allow, public
+from abasto.web.deps import allow, public, read_uploads
 
 router = APIRouter(prefix="/api/v1", tags=["catálogo"])
 
@@ -50,7 +50,12 @@ def get_clave(clave: str, ctx: Annotated[Context, Depends(public)]) -> ClaveDeta
     return ClaveDetailRead.of_detail(service.get_clave_detail(ctx.db, clave))
 
 
-@router.post("/catalog/imports", response_model=ImportSummaryRead, status_code=201)
+@router.post(
+    "/catalog/imports",
+    response_model=ImportSummaryRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
 def import_catalog(
     file: Upload,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
@@ -92,7 +97,10 @@ def list_homologations(
 
 
 @router.post(
-    "/institutions/{code}/homologations", response_model=HomologationSummaryRead, status_code=201
+    "/institutions/{code}/homologations",
+    response_model=HomologationSummaryRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
 )
 def import_homologations(
     code: str,

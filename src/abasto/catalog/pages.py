@@ -15,7 +15,7 @@ from abasto.identity.models import Role
 from abasto.transparency.portal import service as portal
 from abasto.transparency.portal.chart import price_chart
 from abasto.transparency.redflags import service as redflags
-from abasto.web.deps import allow, public
+from abasto.web.deps import allow, public, read_uploads
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -53,7 +53,7 @@ def import_form(
     return render(request, "catalog/import.html", ctx, summary=None, error=None)
 
 
-@router.post("/catalogo/importar")
+@router.post("/catalogo/importar", dependencies=[Depends(read_uploads)])
 def import_upload(
     request: Request,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],

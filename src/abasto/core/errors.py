@@ -106,20 +106,21 @@ class Forbidden(AbastoError):
     title = "Acceso denegado"
 
 
-class TooManyRequests(AbastoError):
-    """Refused for now, not for good: ``retry_after`` seconds from now it may be tried again."""
-
-    status = 429
-    title = "Demasiados intentos"
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
-
 class PayloadTooLarge(AbastoError):
     status = 413
     title = "Contenido demasiado grande"
+
+
+class TooManyRequests(AbastoError):
+    """Refused for now, not for good: ``retry_after`` seconds from now it may be tried again
+    (too many failed sign-ins, or the same user's upload still being read)."""
+
+    status = 429
+    title = "Demasiadas solicitudes"
+
+    def __init__(self, detail: str, *, retry_after: int, expected: str | None = None) -> None:
+        super().__init__(detail, expected=expected)
+        self.retry_after = retry_after
 
 
 class SchemaBehind(Exception):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -14,10 +17,11 @@ from pathlib import PurePath
 from typing import Any
 
 import openpyxl
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from abasto.core.encoding import decode_text
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import format_int
 from abasto.core.text import clean_text, fold, neutralise_cell, restore_cell
 
 Cell = str | int | float | bool | Decimal | datetime | date | time | timedelta | None
@@ -32,6 +36,31 @@ EXPECTED_FILE = (
     "un archivo .xlsx o .csv con una fila de encabezados y después una fila por registro"
 )
 
+# ----- limits --------------------------------------------------------------------------------
+# A file of a few kilobytes can unpack into millions of rows (a "row bomb"): 92 KB took 42.6 s
+# of CPU. These bound the work one upload may cost; each is checked before the work it bounds,
+# and then again while reading. The real files are far below them: the 2025-2026 bid template
+# has 3,904 rows, 20 columns, 78,049 cells and 3.6 MB of XML in 10 members (compressed 6:1); the
+# 2023-2024 appendix has 52 columns, 1,234 rows in two sheets and compresses 7:1.
+MAX_ROWS = 50_000
+"""Rows of a whole workbook (every sheet, blank rows between them included) or of a CSV."""
+MAX_COLUMNS = 500
+"""Columns of one row: the widest real appendix has 52 (26 institutions x minimum, maximum)."""
+MAX_CELLS = 1_000_000
+"""Cells of a whole workbook or CSV, counted as the rows' widths (blank cells inside a row too)."""
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024
+"""Bytes of a workbook once unpacked (every zip member), as its zip directory declares them;
+Python's zipfile never yields more than declared, so the declared sizes bound the reading."""
+MAX_MEMBERS = 200
+"""Files inside the workbook's zip; Excel writes 10 to 20."""
+MAX_RATIO = 100
+"""Unpacked size over packed size of a member larger than ``_RATIO_FROM``: XML compresses
+5-10 to 1, a bomb of repeated rows a thousand to 1."""
+MAX_CSV_BYTES = 20 * 1024 * 1024
+"""Bytes of a CSV (the request body may be larger: a workbook's packed size is bounded apart)."""
+_RATIO_FROM = 1024 * 1024
+_SCAN_CHUNK = 1024 * 1024
+
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PDF_MAGIC = b"%PDF"
@@ -41,6 +70,30 @@ _PROGRESS_EVERY = 500
 # Symbols that distinguish headers ("CUCoP" vs "CUCoP +", "#" vs "%") and that fold() would erase.
 _HEADER_SYMBOLS = {"+": " mas ", "#": " numero ", "%": " por ciento ", "$": " pesos "}
 _TOTAL_WORDS = frozenset({"total", "totales", "subtotal", "subtotales", "suma", "sumas"})
+
+
+class TooLarge(ValidationFailed):
+    """A file beyond one of the limits above: refused before (or while) it is read."""
+
+    status = 413
+    title = "Archivo demasiado grande"
+
+    def __init__(
+        self, filename: str, limit: str, value: int, maximum: int, *, at_least: bool = False
+    ) -> None:
+        shown, most = format_int(value), format_int(maximum)
+        counted = f"al menos {shown}" if at_least else shown
+        super().__init__(
+            f"El archivo «{filename}» excede el límite de {limit}: tiene {counted}"
+            f" y el máximo es {most}.",
+            problems=[
+                Problem(f"demasiado grande: {limit}", value=shown, expected=f"a lo más {most}")
+            ],
+            expected="un archivo dentro de los límites; divídalo en varios si es necesario",
+        )
+        self.limit = limit
+        self.value = value
+        self.maximum = maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,10 +291,20 @@ def read_sheets(
     """Every sheet of an .xlsx workbook, or the one sheet of a .csv (named after the file).
 
     The format is told by the content, not the name, so a workbook saved as ``.csv`` still
-    reads; anything else (a PDF, an old .xls, random bytes) is refused with what was expected.
-    A .csv is decoded by ``core.encoding.decode_text``: in ``encoding`` when given, else
-    detected, and refused when the encoding cannot be told.
+    reads; anything else (a PDF, an old .xls, random bytes) is refused with what was expected,
+    and so is a file beyond the limits above, before the work it would cost. A .csv is decoded
+    by ``core.encoding.decode_text``: in ``encoding`` when given, else detected, and refused
+    when the encoding cannot be told. A file this context already read (``read_ahead``, which
+    detects the encoding) is not read again unless an encoding is named.
     """
+    for ahead in _ahead.get() if encoding is None else ():
+        if ahead.filename == filename and ahead.content == content:
+            if ahead.error is not None:
+                raise ahead.error
+            if progress is not None:
+                rows = sum(len(sheet.rows) for sheet in ahead.sheets)
+                progress(rows, rows)
+            return ahead.sheets
     if not content:
         raise ValidationFailed(f"El archivo «{filename}» está vacío", expected=EXPECTED_FILE)
     suffix = PurePath(filename).suffix.lower()
@@ -266,13 +329,67 @@ def read_sheets(
     return sheets
 
 
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """What reading a file gave: its sheets, or the user's error (a bad or too large file)."""
+
+    content: bytes
+    filename: str
+    sheets: tuple[Sheet, ...] = ()
+    error: ValidationFailed | None = None
+
+
+_ahead: ContextVar[tuple[ReadAhead, ...]] = ContextVar("abasto_read_ahead", default=())
+
+
+def read_ahead(content: bytes, filename: str) -> ReadAhead:
+    """Read the file now, keeping a refusal instead of raising it (see ``keep_read``).
+
+    The web edge reads uploads so in a worker thread before a request takes a database slot;
+    the domain code that reads the same bytes later in the request then gets this outcome.
+    """
+    try:
+        return ReadAhead(content, filename, sheets=read_sheets(content, filename))
+    except ValidationFailed as exc:
+        return ReadAhead(content, filename, error=exc)
+
+
+def keep_read(ahead: ReadAhead) -> None:
+    """Let ``read_sheets`` of the same bytes and name, in this context, answer with ``ahead``."""
+    _ahead.set((*_ahead.get(), ahead))
+
+
+class _Budget:
+    """Counts rows and cells as they are read, and stops the read at the first limit passed."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.rows = 0
+        self.cells = 0
+
+    def take(self, width: int) -> None:
+        self.rows += 1
+        self.cells += width
+        if width > MAX_COLUMNS:
+            raise TooLarge(self.filename, "columnas en una fila", width, MAX_COLUMNS)
+        self.check(rows=self.rows, cells=self.cells)
+
+    def check(self, *, rows: int, cells: int) -> None:
+        if rows > MAX_ROWS:
+            raise TooLarge(self.filename, "filas", rows, MAX_ROWS, at_least=True)
+        if cells > MAX_CELLS:
+            raise TooLarge(self.filename, "celdas", cells, MAX_CELLS, at_least=True)
+
+
 def _read_xlsx(content: bytes, filename: str, progress: Progress | None) -> tuple[Sheet, ...]:
+    _inspect_xlsx(content, filename)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     # openpyxl signals a damaged or foreign archive (a .docx, a truncated download) with many
     # unrelated exception types; to the user they all mean the same thing.
     except Exception as exc:
         raise _damaged(filename) from exc
+    budget = _Budget(filename)
     try:
         worksheets: list[Any] = list(workbook.worksheets)
         expected = sum(ws.max_row or 0 for ws in worksheets)
@@ -283,7 +400,7 @@ def _read_xlsx(content: bytes, filename: str, progress: Progress | None) -> tupl
             # openpyxl reads every row there is.
             ws.reset_dimensions()
             rows: list[Row] = []
-            for row in _rows_of(ws, filename):
+            for row in _rows_of(ws, filename, budget):
                 rows.append(row)
                 done += 1
                 if progress is not None and done % _PROGRESS_EVERY == 0:
@@ -296,7 +413,7 @@ def _read_xlsx(content: bytes, filename: str, progress: Progress | None) -> tupl
     return tuple(sheets)
 
 
-def _rows_of(worksheet: Any, filename: str) -> Iterator[Row]:
+def _rows_of(worksheet: Any, filename: str, budget: _Budget) -> Iterator[Row]:
     """The rows of a sheet; a damaged sheet part fails here, not in the caller's progress."""
     rows = worksheet.iter_rows(values_only=True)
     while True:
@@ -306,7 +423,89 @@ def _rows_of(worksheet: Any, filename: str) -> Iterator[Row]:
             return
         except Exception as exc:
             raise _damaged(filename) from exc
+        budget.take(len(values))
         yield _trim(values)
+
+
+# Tags as they stand in the sheet XML, with or without a namespace prefix (``<x:row>``).
+_ROW_TAG = re.compile(rb"<(?:[\w.-]+:)?row(?=[\s/>])([^>]*)>")
+_ROW_NUMBER = re.compile(rb'\br\s*=\s*["\'](\d+)')
+_CELL_TAG = re.compile(rb"<(?:[\w.-]+:)?c(?=[\s/>])")
+_DIMENSION = re.compile(
+    rb"<(?:[\w.-]+:)?dimension\s[^>]*?\bref\s*=\s*[\"'][A-Z]*\d*:?([A-Z]*)(\d*)[\"']"
+)
+
+
+def _inspect_xlsx(content: bytes, filename: str) -> None:
+    """Refuse a workbook beyond the limits from its zip directory and a count of its XML tags.
+
+    Counting tags in the unpacked XML is a scan in C, a hundred times faster than reading the
+    rows with openpyxl, so a bomb is refused in milliseconds; the read counts again as it goes,
+    since tags can be written in ways a scan does not see.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise _damaged(filename) from exc
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise TooLarge(filename, "archivos dentro del libro", len(members), MAX_MEMBERS)
+        unpacked = sum(member.file_size for member in members)
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise TooLarge(filename, "bytes descomprimidos", unpacked, MAX_UNPACKED_BYTES)
+        for member in members:
+            ratio = member.file_size // max(member.compress_size, 1)
+            if member.file_size > _RATIO_FROM and ratio > MAX_RATIO:
+                raise TooLarge(filename, "tasa de compresión", ratio, MAX_RATIO)
+        budget = _Budget(filename)
+        rows = cells = 0
+        for member in members:
+            if not member.filename.lower().endswith(".xml"):
+                continue
+            try:
+                rows, cells = _scan(archive, member, budget, rows, cells)
+            except TooLarge:
+                raise
+            # A damaged member (bad CRC, unknown compression, encryption) is a damaged file.
+            except Exception as exc:
+                raise _damaged(filename) from exc
+
+
+def _scan(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: _Budget, rows: int, cells: int
+) -> tuple[int, int]:
+    """Rows and cells so far, with this member's: it stops as soon as a limit is passed."""
+    count = highest = 0
+    carry = b""
+    first = True
+    with archive.open(member) as stream:
+        while True:
+            chunk = stream.read(_SCAN_CHUNK)
+            data = carry + chunk
+            # Keep a tag cut by the chunk's end for the next round (a short tail only: text
+            # without tags does not grow it).
+            cut = data.rfind(b"<") if chunk else len(data)
+            if cut < len(data) - 4096:
+                cut = len(data)
+            data, carry = data[:cut], data[cut:]
+            if first:
+                first = False
+                dimension = _DIMENSION.search(data)
+                if dimension is not None and dimension.group(2):
+                    width = column_index_from_string(dimension.group(1).decode() or "A")
+                    if width > MAX_COLUMNS:
+                        raise TooLarge(budget.filename, "columnas", width, MAX_COLUMNS)
+                    budget.check(rows=rows + int(dimension.group(2)), cells=0)
+            for tag in _ROW_TAG.finditer(data):
+                count += 1
+                number = _ROW_NUMBER.search(tag.group(1))
+                if number is not None:
+                    highest = max(highest, int(number.group(1)))
+            cells += len(_CELL_TAG.findall(data))
+            budget.check(rows=rows + max(count, highest), cells=cells)
+            if not chunk:
+                return rows + max(count, highest), cells
 
 
 def _damaged(filename: str) -> ValidationFailed:
@@ -319,6 +518,8 @@ def _damaged(filename: str) -> ValidationFailed:
 def _read_csv(
     content: bytes, filename: str, progress: Progress | None, encoding: str | None = None
 ) -> Sheet:
+    if len(content) > MAX_CSV_BYTES:
+        raise TooLarge(filename, "bytes del CSV", len(content), MAX_CSV_BYTES)
     not_text = ValidationFailed(
         f"El archivo «{filename}» no es un archivo de texto separado por comas",
         expected=EXPECTED_FILE,
@@ -332,10 +533,14 @@ def _read_csv(
         raise
     if not _looks_like_text(decoded):
         raise not_text
+    budget = _Budget(filename)
+    rows: list[Row] = []
     try:
         delimiter = _sniff_delimiter(decoded)
         reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=delimiter)
-        rows = [_trim(tuple(value if value.strip() else None for value in row)) for row in reader]
+        for record in reader:
+            budget.take(len(record))
+            rows.append(_trim(tuple(value if value.strip() else None for value in record)))
     except csv.Error as exc:
         # e.g. a cell over the csv module's field limit: a malformed file, not a crash.
         raise ValidationFailed(

@@ -30,7 +30,7 @@ from abasto.demand.schemas import (
     VersionBody,
 )
 from abasto.identity.models import Role
-from abasto.web.deps import allow
+from abasto.web.deps import allow, read_uploads
 
 router = APIRouter(prefix="/api/v1/demand", tags=["demanda"])
 
@@ -111,7 +111,12 @@ def reopen_round(round_name: str, body: ReopenBody, ctx: Buyer) -> RoundRead:
     )
 
 
-@router.post("/rounds/{round_name}/imports", response_model=AppendixImportRead, status_code=201)
+@router.post(
+    "/rounds/{round_name}/imports",
+    response_model=AppendixImportRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
 def import_appendix(
     round_name: str, file: Upload, ctx: Buyer, replace: Replace = False
 ) -> AppendixImportRead:
@@ -189,6 +194,7 @@ def institution_sheet(round_name: str, code: str, ctx: Reader) -> Response:
     "/rounds/{round_name}/institutions/{code}/sheet",
     response_model=SheetImportRead,
     status_code=201,
+    dependencies=[Depends(read_uploads)],
 )
 def import_sheet(
     round_name: str, code: str, file: Upload, ctx: Writer, replace: Replace = False
@@ -257,7 +263,12 @@ def flags(round_name: str, ctx: Reader) -> list[FlagRead]:
     return [FlagRead.of(f) for f in service.round_flags(ctx, round_name=round_name)]
 
 
-@router.post("/consumption/imports", response_model=ConsumptionImportRead, status_code=201)
+@router.post(
+    "/consumption/imports",
+    response_model=ConsumptionImportRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
 def import_consumption(file: Upload, ctx: Buyer) -> ConsumptionImportRead:
     """Import monthly consumption per unit × clave; all or nothing."""
     summary = service.import_consumption(

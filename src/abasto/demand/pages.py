@@ -17,7 +17,7 @@ from abasto.demand import rules, service
 from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import get_institution
-from abasto.web.deps import allow
+from abasto.web.deps import allow, read_uploads
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -174,7 +174,7 @@ def reopen(
     return RedirectResponse(_round_url(found.name), status_code=303)
 
 
-@router.post("/demanda/{round_name}/importar")
+@router.post("/demanda/{round_name}/importar", dependencies=[Depends(read_uploads)])
 def import_appendix(
     request: Request,
     round_name: str,
@@ -376,7 +376,7 @@ def _line_row(
     )
 
 
-@router.post("/demanda/{round_name}/{code}/hoja")
+@router.post("/demanda/{round_name}/{code}/hoja", dependencies=[Depends(read_uploads)])
 def upload_sheet(
     request: Request,
     round_name: str,

@@ -31,7 +31,7 @@ from abasto.identity.schemas import (
     TokenCreate,
     TokenRead,
 )
-from abasto.web.deps import ANY_USER, allow, app_state, client_address, public
+from abasto.web.deps import ANY_USER, allow, app_state, client_address, public, read_uploads
 from abasto.web.errors import error_response
 
 router = APIRouter(prefix="/api/v1", tags=["identidad"])
@@ -260,7 +260,12 @@ def list_sanctions(
     )
 
 
-@router.post("/sanctions/imports", response_model=SanctionsImportRead, status_code=201)
+@router.post(
+    "/sanctions/imports",
+    response_model=SanctionsImportRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
 def import_sanctions(
     file: Annotated[
         UploadFile, File(description="CSV de la SFP (o el mismo guardado como .xlsx).")

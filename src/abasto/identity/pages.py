@@ -24,7 +24,15 @@ from abasto.identity.rules import STATES, STATES_BY_CODE, unit_kind_label
 from abasto.tendering import rules as tendering_rules
 from abasto.transparency.portal import service as portal
 from abasto.transparency.redflags import service as redflags
-from abasto.web.deps import ANY_USER, SESSION_COOKIE, allow, app_state, client_address, public
+from abasto.web.deps import (
+    ANY_USER,
+    SESSION_COOKIE,
+    allow,
+    app_state,
+    client_address,
+    public,
+    read_uploads,
+)
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -280,7 +288,7 @@ def sanctions_import_form(
     return render(request, "identity/sanctions_import.html", ctx, summary=None, error=None)
 
 
-@router.post("/sancionados/importar")
+@router.post("/sancionados/importar", dependencies=[Depends(read_uploads)])
 def sanctions_import(
     request: Request,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],

@@ -41,7 +41,7 @@ from abasto.tendering.schemas import (
     VersionBody,
 )
 from abasto.tendering.service import PartidaInput
-from abasto.web.deps import Admission, admit_in_thread, allow, app_state, public
+from abasto.web.deps import Admission, admit_in_thread, allow, app_state, public, read_uploads
 from abasto.web.openapi import inline_schema
 
 router = APIRouter(prefix="/api/v1/tenders", tags=["licitaciones"])
@@ -337,7 +337,12 @@ async def submit_bid(
     return _receipt(receipt)
 
 
-@router.post("/{tender_id}/bids/sheet", response_model=ReceiptRead, status_code=201)
+@router.post(
+    "/{tender_id}/bids/sheet",
+    response_model=ReceiptRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
 def submit_bid_sheet(
     tender_id: int,
     request: Request,

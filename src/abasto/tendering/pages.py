@@ -32,7 +32,7 @@ from abasto.tendering.live import read_feed
 from abasto.tendering.models import BidLine, Partida, Tender
 from abasto.transparency.ocds.releases import ocid_of
 from abasto.transparency.redflags import service as redflags
-from abasto.web.deps import allow, app_state, public
+from abasto.web.deps import allow, app_state, public, read_uploads
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -769,7 +769,9 @@ def supplier_page(
     return _workspace(request, ctx, notice=notice)
 
 
-@router.post("/proveedor/licitaciones/{tender_id}/proposiciones")
+@router.post(
+    "/proveedor/licitaciones/{tender_id}/proposiciones", dependencies=[Depends(read_uploads)]
+)
 def submit_bid(
     request: Request,
     tender_id: int,

@@ -19,13 +19,15 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from abasto.core.clock import Clock
 from abasto.core.config import Settings
 from abasto.core.context import ANONYMOUS, Actor, Context
 from abasto.core.db import transaction
-from abasto.core.errors import Forbidden, Unauthorized
+from abasto.core.errors import Forbidden, TooManyRequests, Unauthorized
 from abasto.core.signed_note import Signer
+from abasto.core.spreadsheet import TooLarge, keep_read, read_ahead
 from abasto.identity import service as identity
 from abasto.identity.models import ROLE_LABELS, Role
 from abasto.tendering.live import FeedHub
@@ -223,6 +225,85 @@ def admit_in_thread(*roles: Role) -> Callable[..., Awaitable[Admission]]:
 
     policy.abasto_roles = frozenset(roles)  # type: ignore[attr-defined]
     return policy
+
+
+# ----- uploads -------------------------------------------------------------------------------
+
+PARSE_SLOTS = 1
+"""Uploads of one process being read at once, each in a worker thread and outside the database
+slots; the others wait their turn. Reading a spreadsheet is Python work under the GIL: more
+readers at once would not finish sooner, only slow the public pages the process is serving."""
+PARSE_RETRY_AFTER = 5
+"""Seconds after which a user whose previous upload is still being read may try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Readers:
+    slots: asyncio.Semaphore
+    users: set[int]
+
+
+_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Readers] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def read_uploads(request: Request) -> None:
+    """Route dependency of every upload: read its files before the route's policy takes a slot.
+
+    A spreadsheet is read (and refused when past a limit, ``core.spreadsheet``) in a worker
+    thread while the request holds no database slot, at most ``PARSE_SLOTS`` at once and one per
+    user (a second upload of the same user meanwhile gets 429 with Retry-After). A file past a
+    limit is refused here (413, the limit named); otherwise the route's own read of the same
+    bytes answers from what was read (``keep_read``), its other problems included. Declared in the
+    route's ``dependencies`` so it runs before the policy, whose session holds a slot until the
+    commit. The anonymous are not read for: their request goes on to the policy's 401.
+    """
+    form = await request.form()
+    files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+    files = [file for file in files if file.filename]
+    if not files:
+        return
+    user = await _uploader(request)
+    if user is None:
+        return
+    loop = asyncio.get_running_loop()
+    readers = _readers.get(loop)
+    if readers is None:
+        readers = _readers[loop] = _Readers(asyncio.Semaphore(PARSE_SLOTS), set())
+    if user in readers.users:
+        raise TooManyRequests(
+            "Ya se está leyendo otro archivo que usted envió; espere a que termine.",
+            retry_after=PARSE_RETRY_AFTER,
+            expected="un archivo a la vez",
+        )
+    # Held while waiting for the turn too: a user has one upload in the queue, not many.
+    readers.users.add(user)
+    try:
+        async with readers.slots:
+            for file in files:
+                content = await file.read()
+                await file.seek(0)
+                ahead = await run_in_threadpool(read_ahead, content, file.filename or "")
+                if isinstance(ahead.error, TooLarge):
+                    # Nothing the route could add: refused here, without a database slot.
+                    raise ahead.error
+                keep_read(ahead)
+    finally:
+        readers.users.discard(user)
+
+
+async def _uploader(request: Request) -> int | None:
+    """The user id of who sends the request, None for the public: one short database turn."""
+    if not request.headers.get("authorization") and SESSION_COOKIE not in request.cookies:
+        return None
+    async with _turn():
+        return await run_in_threadpool(_user_id, request)
+
+
+def _user_id(request: Request) -> int | None:
+    with _unit_of_work(request) as ctx:
+        return ctx.actor.user_id
 
 
 ANY_USER = tuple(Role)
