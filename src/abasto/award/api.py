@@ -27,6 +27,7 @@ from abasto.core.errors import Problem, ValidationFailed
 from abasto.identity.models import Institution, Role, Supplier
 from abasto.tendering import service as tendering
 from abasto.web.deps import allow, public
+from abasto.web.params import TenderId
 
 router = APIRouter(prefix="/api/v1", tags=["evaluación y fallo"])
 
@@ -60,7 +61,7 @@ def import_prices(
 
 
 @router.get("/tenders/{tender_id}/references", response_model=list[ReferenceRead])
-def tender_references(tender_id: int, ctx: Public) -> list[ReferenceRead]:
+def tender_references(tender_id: TenderId, ctx: Public) -> list[ReferenceRead]:
     """The reference price (median) of each partida's clave, with every source behind it."""
     tendering.view_tender(ctx, tender_id)
     claves = [p.clave.clave for p in tendering.partidas_of(ctx.db, tender_id)]
@@ -69,14 +70,14 @@ def tender_references(tender_id: int, ctx: Public) -> list[ReferenceRead]:
 
 
 @router.get("/tenders/{tender_id}/evaluations", response_model=EvaluationStatusRead)
-def evaluation_status(tender_id: int, ctx: Reviewer) -> EvaluationStatusRead:
+def evaluation_status(tender_id: TenderId, ctx: Reviewer) -> EvaluationStatusRead:
     done, total = service.evaluation_status(ctx.db, tender_id)
     return EvaluationStatusRead(evaluated_lines=done, lines=total)
 
 
 @router.post("/tenders/{tender_id}/evaluations", response_model=EvaluationStatusRead)
 def record_evaluations(
-    tender_id: int, body: list[VerdictWrite], ctx: Evaluator
+    tender_id: TenderId, body: list[VerdictWrite], ctx: Evaluator
 ) -> EvaluationStatusRead:
     """Record verdicts (bid line × requirement, complies or not, with the reason)."""
     service.record_evaluations(ctx, tender_id=tender_id, verdicts=[v.verdict() for v in body])
@@ -85,7 +86,7 @@ def record_evaluations(
 
 
 @router.get("/tenders/{tender_id}/evaluations/template.xlsx")
-def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
+def evaluation_template(tender_id: TenderId, ctx: Reviewer) -> Response:
     """Every bid line × requirement, pre-filled with what the opened data says."""
     content = service.evaluation_sheet(ctx.db, tender_id)
     return Response(
@@ -96,7 +97,7 @@ def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
 
 
 @router.post("/tenders/{tender_id}/evaluations/sheet", response_model=EvaluationStatusRead)
-def evaluation_sheet(tender_id: int, file: Upload, ctx: Evaluator) -> EvaluationStatusRead:
+def evaluation_sheet(tender_id: TenderId, file: Upload, ctx: Evaluator) -> EvaluationStatusRead:
     """Record the verdicts of a filled evaluation sheet; all or nothing."""
     verdicts = service.read_verdicts(file.file.read(), file.filename or "evaluacion.xlsx")
     service.record_evaluations(ctx, tender_id=tender_id, verdicts=verdicts)
@@ -105,7 +106,7 @@ def evaluation_sheet(tender_id: int, file: Upload, ctx: Evaluator) -> Evaluation
 
 
 @router.post("/tenders/{tender_id}/fallo", response_model=FalloRead, status_code=201)
-def issue_fallo(tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
+def issue_fallo(tender_id: TenderId, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
     """Decide the award (lowest, split or optimal) and publish the fallo."""
     try:
         mode = rules.Mode(body.mode)
@@ -121,13 +122,13 @@ def issue_fallo(tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
 
 
 @router.get("/tenders/{tender_id}/fallo", response_model=FalloRead)
-def get_fallo(tender_id: int, ctx: Public) -> FalloRead:
+def get_fallo(tender_id: TenderId, ctx: Public) -> FalloRead:
     """The fallo: per partida the winners, per bid line the outcome and reasons, the totals."""
     tendering.view_tender(ctx, tender_id)
     return fallo_read(ctx, tender_id)
 
 
-def fallo_read(ctx: Context, tender_id: int) -> FalloRead:
+def fallo_read(ctx: Context, tender_id: TenderId) -> FalloRead:
     fallo = service.get_fallo(ctx.db, tender_id)
     rfcs = dict(ctx.db.execute(select(Supplier.id, Supplier.rfc)).all())
     return FalloRead.model_validate(
@@ -151,7 +152,7 @@ def fallo_read(ctx: Context, tender_id: int) -> FalloRead:
 
 
 @router.get("/tenders/{tender_id}/contract-drafts", response_model=list[DraftRead])
-def contract_drafts(tender_id: int, ctx: Public) -> list[DraftRead]:
+def contract_drafts(tender_id: TenderId, ctx: Public) -> list[DraftRead]:
     """Per institution × supplier × partida: the quantities (min, max) and the unit price."""
     tendering.view_tender(ctx, tender_id)
     fallo = service.get_fallo(ctx.db, tender_id)

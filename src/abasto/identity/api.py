@@ -27,14 +27,10 @@ from abasto.identity.schemas import (
     TokenRead,
 )
 from abasto.web.deps import ANY_USER, allow, app_state, public
+from abasto.web.params import PER_PAGE, Page, PerPage
 
 router = APIRouter(prefix="/api/v1", tags=["identidad"])
 
-PER_PAGE = 50
-MAX_PER_PAGE = 500
-
-Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
-PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados por página.")]
 Search = Annotated[str, Query(max_length=200, description="RFC o parte del nombre.")]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from abasto.core import ledger
 from abasto.core.context import Context
@@ -12,6 +12,7 @@ from abasto.identity.models import Role
 from abasto.transparency import service
 from abasto.transparency.schemas import LedgerEntryRead, LedgerPage, VerificationRead
 from abasto.web.deps import allow, public
+from abasto.web.params import Page, PerPage
 
 router = APIRouter(prefix="/api/v1", tags=["transparencia"])
 
@@ -19,8 +20,8 @@ router = APIRouter(prefix="/api/v1", tags=["transparencia"])
 @router.get("/ledger", response_model=LedgerPage)
 def ledger_entries(
     ctx: Annotated[Context, Depends(public)],
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = service.PAGE_SIZE,
+    page: Page = 1,
+    per_page: PerPage = service.PAGE_SIZE,
 ) -> LedgerPage:
     """Ledger entries, newest first: public ones for everyone, all of them for auditors."""
     entries, total = service.ledger_page(ctx, page=page, per_page=per_page)

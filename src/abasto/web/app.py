@@ -40,6 +40,8 @@ from abasto.transparency.redflags import pages as redflags_pages
 from abasto.web import errors, pages
 from abasto.web.deps import AppState, public
 from abasto.web.limits import BodySizeLimit
+from abasto.web.openapi import describe_problems
+from abasto.web.plaintext import ControlCharacters
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("abasto.web")
@@ -84,6 +86,9 @@ def create_app(
         ),
     )
     errors.install(app)
+    describe_problems(app)
+    # Added last, so it runs first: a body too large is refused before any of it is read.
+    app.add_middleware(ControlCharacters)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,0 +1,131 @@
+"""The API fuzzed from its own OpenAPI document (schemathesis), as three identities at once.
+
+Every operation of ``/openapi.json`` but the live feed (a stream that never ends) and the token's
+revocation (it would log the fuzzer out) gets cases generated from its parameters and bodies,
+valid and invalid; each case is sent as the anonymous public, a buyer (``comprador``) and a
+supplier (``proveedor``), to the app on the suite's database with three tenders in it (awarded,
+awarded later, sealed). No answer may be a server error, and every answer must match what the
+document declares for its status. ``ABASTO_FUZZ_EXAMPLES`` raises the examples per operation for
+an exploratory run (the suite uses a few, derandomized, so a run is reproducible).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.filters import HasAPIOperation
+from schemathesis.python.asgi import HOST, ASGIClient
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+)
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from abasto.core.clock import FixedClock
+from abasto.core.config import Settings
+from abasto.core.context import Context, operator
+from abasto.web.app import create_app
+from tests.conftest import PASSWORD, T0
+from tests.tendering import conftest as tendering_world
+from tests.transparency.conftest import build_purchases
+
+EXAMPLES = int(os.environ.get("ABASTO_FUZZ_EXAMPLES", "5"))
+BASE_URL = f"http://{HOST}"
+IDENTITIES = {"comprador": "comprador", "proveedor": "prov.a"}
+
+
+@pytest.fixture(scope="module")
+def fuzzed_app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """The app on the suite's database with the three tenders of ``build_purchases``, built once
+    for every operation in one transaction rolled back at the end (what the fuzzer writes, such
+    as a supplier registering, stays for the operations after it, as on a real server)."""
+    with engine.connect() as connection, pytest.MonkeyPatch.context() as patch:
+        outer = connection.begin()
+        sessions = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        clock = FixedClock(T0)
+        settings = Settings(
+            database_url=engine.url.render_as_string(hide_password=False),
+            data_dir=tmp_path_factory.mktemp("fuzz"),
+            secret_key="test-secret",
+        )
+        inspect.unwrap(tendering_world.cheap_passwords)(patch)
+        with sessions() as db:
+            ctx = Context(db=db, actor=operator("pruebas"), now=clock.now())
+            build_purchases(
+                inspect.unwrap(tendering_world.world)(ctx, clock, settings, sessions, None)
+            )
+        yield create_app(settings, engine=engine, clock=clock, sessions=sessions, check=False)
+        outer.rollback()
+
+
+@pytest.fixture(scope="module")
+def tokens(fuzzed_app: FastAPI) -> dict[str, dict[str, str]]:
+    """Headers of each identity: none for the public, a fresh bearer token for the others."""
+    found: dict[str, dict[str, str]] = {"anonimo": {}}
+    with TestClient(fuzzed_app) as http:
+        for name, username in IDENTITIES.items():
+            response = http.post(
+                "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+            )
+            assert response.status_code == 201, response.text
+            found[name] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return found
+
+
+def _document() -> dict[str, Any]:
+    """The OpenAPI document as served; routes do not need a database to describe themselves."""
+    settings = Settings(database_url="sqlite://", data_dir=Path("."), secret_key="documento")
+    document: dict[str, Any] = create_app(settings, check=False).openapi()
+    return document
+
+
+EXCLUDED = {
+    ("GET", "/api/v1/tenders/{tender_id}/live"),
+    ("DELETE", "/api/v1/auth/token"),
+}
+
+
+def _excluded(ctx: HasAPIOperation) -> bool:
+    return (ctx.operation.method.upper(), ctx.operation.path) in EXCLUDED
+
+
+schema = schemathesis.openapi.from_dict(_document()).exclude(_excluded)
+
+
+@pytest.fixture(scope="module")
+def http(fuzzed_app: FastAPI) -> Iterator[ASGIClient]:
+    """The app on the test's database, reached in-process as schemathesis reaches an ASGI app."""
+    with ASGIClient(fuzzed_app) as client:
+        yield client
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_operation_answers_a_server_error_or_breaks_its_schema(
+    case: schemathesis.Case, http: ASGIClient, tokens: dict[str, dict[str, str]]
+) -> None:
+    for headers in tokens.values():
+        case.call_and_validate(
+            base_url=BASE_URL,
+            session=http,
+            headers=headers,
+            checks=[not_a_server_error, response_schema_conformance],
+        )
