@@ -18,6 +18,7 @@ import ocdsmerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from abasto.core import bounds
 from abasto.core.errors import NotFound, Problem, ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from abasto.tendering.live import feed_entity
@@ -179,32 +180,44 @@ DATE_EXPECTED = "una fecha AAAA-MM-DD o un instante ISO 8601 (p. ej. 2026-11-02T
 
 def parse_bound(value: str | None, *, name: str, zone: str, end: bool) -> datetime | None:
     """A ``since``/``until`` bound: a date is the whole day in Mexico's time (``until``
-    includes it); an instant without zone is Mexico's time too."""
+    includes it); an instant without zone is Mexico's time too. Either within the days a
+    request may name (``core.bounds``): the day after 9999-12-31 does not exist."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     tz = ZoneInfo(zone)
+    refused = ValidationFailed(
+        f"El parámetro «{name}» no es una fecha válida.",
+        problems=[Problem("Fecha no válida", field=name, value=text, expected=DATE_EXPECTED)],
+    )
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
             day = date.fromisoformat(text)
-            start = datetime.combine(day + timedelta(days=1) if end else day, time(), tz)
-            return start
+            if not bounds.within_days(day):
+                raise refused
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), tz)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        if not bounds.within_instants(moment):
+            raise refused
     except ValueError:
-        raise ValidationFailed(
-            f"El parámetro «{name}» no es una fecha válida.",
-            problems=[Problem("Fecha no válida", field=name, value=text, expected=DATE_EXPECTED)],
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
+        raise refused from None
     # ``until`` as an instant includes it: the bound is exclusive, so one microsecond later.
     return moment + timedelta(microseconds=1) if end else moment
+
+
+def _digits(text: str) -> bool:
+    """Whether ``text`` is a whole number short enough to read: ``isdigit()`` alone admits «²»,
+    which ``int()`` refuses, and thousands of digits, which it refuses or takes long to read."""
+    return text.isascii() and text.isdigit() and len(text) <= 12
 
 
 def parse_cursor(value: str | None, *, name: str) -> int | None:
     if value is None or not value.strip():
         return None
-    if not value.strip().isdigit():
+    text = value.strip()
+    if not _digits(text) or int(text) > bounds.INT_MAX:
         raise ValidationFailed(
             f"El parámetro «{name}» no es un cursor válido.",
             problems=[
@@ -216,14 +229,14 @@ def parse_cursor(value: str | None, *, name: str) -> int | None:
                 )
             ],
         )
-    return int(value.strip())
+    return int(text)
 
 
 def parse_limit(value: str | None) -> int:
     if value is None or not value.strip():
         return PAGE_SIZE
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+    if not _digits(text) or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise ValidationFailed(
             "El parámetro «limit» no es válido.",
             problems=[
