@@ -22,22 +22,25 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.filters import HasAPIOperation
 from schemathesis.python.asgi import HOST, ASGIClient
 from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.core.clock import FixedClock
 from abasto.core.config import Settings
 from abasto.core.context import Context, operator
+from abasto.demand.models import DemandRound
 from abasto.web.app import create_app
 from tests.conftest import PASSWORD, T0
 from tests.tendering import conftest as tendering_world
-from tests.transparency.conftest import build_purchases
+from tests.tendering.conftest import ASPIRINA, PARACETAMOL, PARTIES
+from tests.transparency.conftest import Purchases, build_purchases
 
 EXAMPLES = int(os.environ.get("ABASTO_FUZZ_EXAMPLES", "5"))
 BASE_URL = f"http://{HOST}"
@@ -63,11 +66,31 @@ def fuzzed_app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iter
         inspect.unwrap(tendering_world.cheap_passwords)(patch)
         with sessions() as db:
             ctx = Context(db=db, actor=operator("pruebas"), now=clock.now())
-            build_purchases(
+            built = build_purchases(
                 inspect.unwrap(tendering_world.world)(ctx, clock, settings, sessions, None)
             )
+            KNOWN.update(_known(db, built))
         yield create_app(settings, engine=engine, clock=clock, sessions=sessions, check=False)
+        KNOWN.clear()
         outer.rollback()
+
+
+KNOWN: dict[str, list[object]] = {}
+"""Path parameters' values that name something in the database, by parameter name."""
+
+
+def _known(db: Session, built: Purchases) -> dict[str, list[object]]:
+    tenders = [built.first.tender, built.second.tender, built.sealed]
+    return {
+        "tender_id": [t.id for t in tenders],
+        "number": [1, 2, 3],
+        "bid_id": [*built.first.bids.values(), *built.sealed_bids.values()],
+        "round_name": list(db.scalars(select(DemandRound.name))),
+        "code": ["IMSS", "ISSSTE"],
+        "clave": [PARACETAMOL, ASPIRINA],
+        "rfc": [PARTIES["a"].rfc],
+        "ocid": [f"ocds-abasto-{t.number}" for t in tenders],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +127,24 @@ def _excluded(ctx: HasAPIOperation) -> bool:
 schema = schemathesis.openapi.from_dict(_document()).exclude(_excluded)
 
 
+@schema.hook
+def flatmap_path_parameters(
+    context: schemathesis.HookContext, path_parameters: dict[str, Any]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Each path parameter as generated or, as often, one that names something in the database:
+    random ids and claves only ever reach «not found», never what comes after it."""
+    known = {name: KNOWN[name] for name in path_parameters if KNOWN.get(name)}
+    chosen = st.fixed_dictionaries(
+        {name: st.sampled_from([path_parameters[name], *values]) for name, values in known.items()}
+    )
+    return chosen.map(lambda values: {**path_parameters, **values})
+
+
 @pytest.fixture(scope="module")
 def http(fuzzed_app: FastAPI) -> Iterator[ASGIClient]:
     """The app on the test's database, reached in-process as schemathesis reaches an ASGI app."""
-    with ASGIClient(fuzzed_app) as client:
+    # FastAPI's __call__ types its scope as a MutableMapping, schemathesis' as a dict.
+    with ASGIClient(fuzzed_app) as client:  # type: ignore[arg-type]
         yield client
 
 
@@ -120,7 +157,7 @@ def http(fuzzed_app: FastAPI) -> Iterator[ASGIClient]:
     suppress_health_check=list(HealthCheck),
 )
 def test_no_operation_answers_a_server_error_or_breaks_its_schema(
-    case: schemathesis.Case, http: ASGIClient, tokens: dict[str, dict[str, str]]
+    case: schemathesis.Case[Any], http: ASGIClient, tokens: dict[str, dict[str, str]]
 ) -> None:
     for headers in tokens.values():
         case.call_and_validate(
