@@ -129,10 +129,13 @@ schema = schemathesis.openapi.from_dict(_document()).exclude(_excluded)
 
 @schema.hook
 def flatmap_path_parameters(
-    context: schemathesis.HookContext, path_parameters: dict[str, Any]
-) -> st.SearchStrategy[dict[str, Any]]:
-    """Each path parameter as generated or, as often, one that names something in the database:
+    context: schemathesis.HookContext, path_parameters: dict[str, Any] | None
+) -> st.SearchStrategy[dict[str, Any] | None]:
+    """Each path parameter as generated or, more often, one that names something in the database:
     random ids and claves only ever reach «not found», never what comes after it."""
+    if not isinstance(path_parameters, dict):
+        # None for an operation without path parameters.
+        return st.just(path_parameters)
     known = {name: KNOWN[name] for name in path_parameters if KNOWN.get(name)}
     chosen = st.fixed_dictionaries(
         {name: st.sampled_from([path_parameters[name], *values]) for name, values in known.items()}
