@@ -341,3 +341,15 @@ def test_mapping_a_name_and_forecast_flags_over_http(client: TestClient, world: 
     (flag,) = flags.json()
     assert (flag["clave"], flag["flag"], flag["submitted_max"]) == (PARACETAMOL, "above", 20000)
     assert others.json() == []
+
+
+def test_a_quantity_beyond_the_column_is_422_not_500(client: TestClient, world: Context) -> None:
+    """3,000,000,000 pieces does not fit the 32-bit column: it was a 500 on PostgreSQL."""
+    url = f"{BASE}/institutions/IMSS/lines/{PARACETAMOL}"
+    body = {"min_qty": 1_200_000_000, "max_qty": 3_000_000_000, "version": None}
+
+    refused = client.put(url, json=body, headers=bearer(client, "imss"))
+
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in refused.json()["errors"]] == ["max_qty"]

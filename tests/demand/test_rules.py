@@ -218,3 +218,12 @@ def test_column_totals_are_the_appendix_total_row() -> None:
         "IMSS": Pair(4, 10),
     }
     assert grand == Pair(56, 135)
+
+
+def test_a_pair_above_the_largest_quantity_says_so() -> None:
+    """Files and forms reach the same rule as the API's body."""
+    issues = rules.check_pair(2_000_000_000, 3_000_000_000, rules.DEFAULT_MIN_SHARE)
+
+    assert [(i.field, i.value, i.expected) for i in issues] == [
+        ("max", "3000000000", "a lo más 2,147,483,647")
+    ]

@@ -189,6 +189,25 @@ def test_periods_too_short_are_a_422_naming_each_field(client: TestClient, world
     assert {e["field"] for e in body["errors"]} == {"bid_deadline", "clarification_deadline"}
 
 
+def test_instants_and_quantities_beyond_range_are_a_422(client: TestClient, world: World) -> None:
+    """A fallo at 9999-12-31T23:59:59Z and 3,000,000,000 pieces were 500s: the periods'
+    arithmetic overflowed, and the 32-bit column refused the quantity."""
+    plan = plan_for("licitacion_nacional", world.now)
+    body: dict[str, Any] = {
+        "title": "Fuera de rango",
+        "procedure": "licitacion_nacional",
+        "partidas": [{"clave": PARTIDAS[0][0], "min_qty": 1, "max_qty": 3_000_000_000}],
+        **{name: getattr(plan, name).isoformat() for name in rules.MILESTONES},
+        "fallo_at": "9999-12-31T23:59:59Z",
+    }
+
+    refused = problem(
+        client.post("/api/v1/tenders", json=body, headers=as_(client, "comprador")), 422
+    )
+
+    assert {e["field"] for e in refused["errors"]} == {"partidas.0.max_qty", "fallo_at"}
+
+
 # ----- authorization -------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from abasto.core.errors import Problem, ValidationFailed
 from abasto.identity.models import Institution, Role, Supplier
 from abasto.tendering import service as tendering
 from abasto.web.deps import allow, app_state, public, read_uploads
+from abasto.web.params import TenderId
 
 router = APIRouter(prefix="/api/v1", tags=["evaluación y fallo"])
 
@@ -66,7 +67,7 @@ def import_prices(
 
 
 @router.get("/tenders/{tender_id}/references", response_model=list[ReferenceRead])
-def tender_references(tender_id: int, ctx: Public) -> list[ReferenceRead]:
+def tender_references(tender_id: TenderId, ctx: Public) -> list[ReferenceRead]:
     """The reference price (median) of each partida's clave, with every source behind it."""
     tendering.view_tender(ctx, tender_id)
     claves = [p.clave.clave for p in tendering.partidas_of(ctx.db, tender_id)]
@@ -75,7 +76,7 @@ def tender_references(tender_id: int, ctx: Public) -> list[ReferenceRead]:
 
 
 @router.get("/tenders/{tender_id}/evaluations", response_model=EvaluationStatusRead)
-def evaluation_status(tender_id: int, ctx: Reviewer) -> EvaluationStatusRead:
+def evaluation_status(tender_id: TenderId, ctx: Reviewer) -> EvaluationStatusRead:
     done, total = service.evaluation_status(ctx.db, tender_id)
     return EvaluationStatusRead(evaluated_lines=done, lines=total)
 
@@ -102,7 +103,7 @@ def _recorded(ctx: Context, tender_id: int, recorded: service.Recorded) -> Evalu
 
 @router.post("/tenders/{tender_id}/evaluations", response_model=EvaluationRecordRead)
 def record_evaluations(
-    tender_id: int, body: list[VerdictWrite], ctx: Evaluator, confirm: Confirm = False
+    tender_id: TenderId, body: list[VerdictWrite], ctx: Evaluator, confirm: Confirm = False
 ) -> EvaluationRecordRead:
     """Record verdicts (bid line × requirement, complies or not, with the reason)."""
     recorded = service.record_evaluations(
@@ -112,7 +113,7 @@ def record_evaluations(
 
 
 @router.get("/tenders/{tender_id}/evaluations/template.xlsx")
-def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
+def evaluation_template(tender_id: TenderId, ctx: Reviewer) -> Response:
     """Every bid line × requirement with its supplier, clave and declared data, the proposal,
     and the recorded verdict (blank where none is recorded yet)."""
     content = service.evaluation_sheet(ctx.db, tender_id)
@@ -129,7 +130,7 @@ def evaluation_template(tender_id: int, ctx: Reviewer) -> Response:
     dependencies=[Depends(read_uploads)],
 )
 def evaluation_sheet(
-    tender_id: int, file: Upload, ctx: Evaluator, confirm: Confirm = False
+    tender_id: TenderId, file: Upload, ctx: Evaluator, confirm: Confirm = False
 ) -> EvaluationRecordRead:
     """Record the verdicts of a filled evaluation sheet; all or nothing. Rows left blank in
     «Cumple» and «Motivo» give no verdict."""
@@ -141,7 +142,9 @@ def evaluation_sheet(
 
 
 @router.post("/tenders/{tender_id}/fallo", response_model=FalloRead, status_code=201)
-def issue_fallo(request: Request, tender_id: int, body: FalloRunWrite, ctx: Buyer) -> FalloRead:
+def issue_fallo(
+    request: Request, tender_id: TenderId, body: FalloRunWrite, ctx: Buyer
+) -> FalloRead:
     """Decide the award (lowest, split or optimal) and publish the fallo."""
     try:
         mode = rules.Mode(body.mode)
@@ -157,13 +160,13 @@ def issue_fallo(request: Request, tender_id: int, body: FalloRunWrite, ctx: Buye
 
 
 @router.get("/tenders/{tender_id}/fallo", response_model=FalloRead)
-def get_fallo(tender_id: int, ctx: Public) -> FalloRead:
+def get_fallo(tender_id: TenderId, ctx: Public) -> FalloRead:
     """The fallo: per partida the winners, per bid line the outcome and reasons, the totals."""
     tendering.view_tender(ctx, tender_id)
     return fallo_read(ctx, tender_id)
 
 
-def fallo_read(ctx: Context, tender_id: int) -> FalloRead:
+def fallo_read(ctx: Context, tender_id: TenderId) -> FalloRead:
     fallo = service.get_fallo(ctx.db, tender_id)
     rfcs = dict(ctx.db.execute(select(Supplier.id, Supplier.rfc)).all())
     return FalloRead.model_validate(
@@ -187,7 +190,7 @@ def fallo_read(ctx: Context, tender_id: int) -> FalloRead:
 
 
 @router.get("/tenders/{tender_id}/contract-drafts", response_model=list[DraftRead])
-def contract_drafts(tender_id: int, ctx: Public) -> list[DraftRead]:
+def contract_drafts(tender_id: TenderId, ctx: Public) -> list[DraftRead]:
     """Per institution × supplier × partida: the quantities (min, max) and the unit price."""
     tendering.view_tender(ctx, tender_id)
     fallo = service.get_fallo(ctx.db, tender_id)

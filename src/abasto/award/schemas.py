@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from abasto.award import service
 from abasto.award.models import ContractDraft, Fallo, FalloOutcome, FalloPartida
+from abasto.core.bounds import Id
 
 
 class PriceImportRead(BaseModel):
@@ -70,7 +71,7 @@ class ReferenceRead(BaseModel):
 
 class VerdictWrite(BaseModel):
     bid_id: str = Field(max_length=32)
-    partida: int
+    partida: Id
     requirement: str = Field(description=f"Uno de: {', '.join(service.REQUIREMENTS)}.")
     complies: bool
     reason: str = Field(max_length=2000)

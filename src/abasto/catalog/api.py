@@ -19,14 +19,10 @@ from abasto.catalog.schemas import (
 from abasto.core.context import Context
 from abasto.identity.models import Role
 from abasto.web.deps import allow, public, read_uploads
+from abasto.web.params import PER_PAGE, Page, PerPage
 
 router = APIRouter(prefix="/api/v1", tags=["catálogo"])
 
-PER_PAGE = 50
-MAX_PER_PAGE = 500
-
-Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
-PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados por página.")]
 Upload = Annotated[UploadFile, File(description="Archivo .xlsx o .csv.")]
 
 

@@ -66,3 +66,16 @@ def restore_cell(value: str) -> str:
     if value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_LEADS):
         return value[1:]
     return value
+
+
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+"""Characters no text Abasto keeps may hold: the C0 controls but tab, line feed and carriage
+return, DEL, and lone surrogates (no UTF-8 encodes them). PostgreSQL refuses NUL in any text,
+so a NUL that reached a query answered 500; the others are never typed by a person."""
+CONTROLS_EXPECTED = "texto sin caracteres de control (sólo tabulador y saltos de línea)"
+
+
+def first_control(text: str) -> int | None:
+    """The position of the first character no text may hold (``CONTROLS``), or None."""
+    found = CONTROLS.search(text)
+    return found.start() if found else None

@@ -31,14 +31,10 @@ from abasto.demand.schemas import (
 )
 from abasto.identity.models import Role
 from abasto.web.deps import allow, read_uploads
+from abasto.web.params import PER_PAGE, Page, PerPage
 
 router = APIRouter(prefix="/api/v1/demand", tags=["demanda"])
 
-PER_PAGE = 50
-MAX_PER_PAGE = 500
-
-Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
-PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados por página.")]
 Upload = Annotated[UploadFile, File(description="Archivo .xlsx o .csv.")]
 Search = Annotated[str, Query(max_length=200, description="Clave, parte de ella o palabras.")]
 Replace = Annotated[

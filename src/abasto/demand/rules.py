@@ -79,6 +79,14 @@ def check_pair(min_qty: int | None, max_qty: int | None, share: Decimal) -> list
     """Every problem of a parsed min/max pair (empty when acceptable; both None is no line)."""
     if min_qty is None and max_qty is None:
         return []
+    sides: tuple[tuple[Field, int | None], ...] = (("min", min_qty), ("max", max_qty))
+    too_large = [
+        LineIssue(side, "la cantidad es demasiado grande", str(qty), f"a lo más {MAX_QUANTITY:,}")
+        for side, qty in sides
+        if qty is not None and qty > MAX_QUANTITY
+    ]
+    if too_large:
+        return too_large
     if max_qty is None:
         return [
             LineIssue(

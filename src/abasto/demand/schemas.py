@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from abasto.core.bounds import Count
 from abasto.demand import rules, service
 from abasto.demand.models import DemandRound
 from abasto.demand.rules import Pair
@@ -131,8 +132,8 @@ class ReopenBody(VersionBody):
 class LineWrite(BaseModel):
     """A line's quantities; both null removes the line."""
 
-    min_qty: int | None
-    max_qty: int | None
+    min_qty: Count | None
+    max_qty: Count | None
     version: int | None = Field(
         description="La versión leída de la línea; null si no existía. Si ya cambió, 409."
     )

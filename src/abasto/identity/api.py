@@ -33,14 +33,10 @@ from abasto.identity.schemas import (
 )
 from abasto.web.deps import ANY_USER, allow, app_state, client_address, public, read_uploads
 from abasto.web.errors import error_response
+from abasto.web.params import PER_PAGE, Page, PerPage, RenameId
 
 router = APIRouter(prefix="/api/v1", tags=["identidad"])
 
-PER_PAGE = 50
-MAX_PER_PAGE = 500
-
-Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
-PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados por página.")]
 Search = Annotated[str, Query(max_length=200, description="RFC o parte del nombre.")]
 
 
@@ -224,7 +220,7 @@ def pending_renames(ctx: Annotated[Context, Depends(allow(Role.comprador))]) -> 
 
 @router.post("/supplier-renames/{rename_id}/approval", response_model=RenameRead)
 def approve_rename(
-    rename_id: int,
+    rename_id: RenameId,
     body: RenameDecision,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
 ) -> RenameRead:
@@ -235,7 +231,7 @@ def approve_rename(
 
 @router.post("/supplier-renames/{rename_id}/rejection", response_model=RenameRead)
 def reject_rename(
-    rename_id: int,
+    rename_id: RenameId,
     body: RenameDecision,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
 ) -> RenameRead:

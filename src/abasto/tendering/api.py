@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from abasto.core import numbers
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.demand.models import DemandRound
@@ -43,6 +43,7 @@ from abasto.tendering.schemas import (
 from abasto.tendering.service import PartidaInput
 from abasto.web.deps import Admission, admit_in_thread, allow, app_state, public, read_uploads
 from abasto.web.openapi import inline_schema
+from abasto.web.params import DayQuery, Number, Page, TenderId
 
 router = APIRouter(prefix="/api/v1/tenders", tags=["licitaciones"])
 
@@ -52,7 +53,6 @@ Bidder = Annotated[Context, Depends(allow(Role.proveedor))]
 Sealing = Annotated[Admission, Depends(admit_in_thread(Role.proveedor))]
 """A bid's submission, replacement or withdrawal: checked, done and committed in one thread
 trip, since in a rush every bid waits its turn at the ledger's head until the commit."""
-Page = Annotated[int, Query(ge=1, description="Página, desde 1.")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -112,12 +112,10 @@ def list_tenders(
     procedure: Annotated[
         str | None, Query(description="Procedimiento: " + ", ".join(rules.PROCEDURES))
     ] = None,
-    published_from: Annotated[
-        date | None, Query(description="Publicada desde (aaaa-mm-dd).")
-    ] = None,
-    published_to: Annotated[date | None, Query(description="Publicada hasta, incluida.")] = None,
-    opening_from: Annotated[date | None, Query(description="Apertura desde (aaaa-mm-dd).")] = None,
-    opening_to: Annotated[date | None, Query(description="Apertura hasta, incluida.")] = None,
+    published_from: DayQuery = None,
+    published_to: DayQuery = None,
+    opening_from: DayQuery = None,
+    opening_to: DayQuery = None,
     page: Page = 1,
 ) -> TenderListRead:
     """Published tenders, newest first (drafts too for buyers and auditors); dates are whole days
@@ -209,12 +207,12 @@ def _award_terms(body: TenderCreate) -> dict[str, object] | None:
 
 
 @router.get("/{tender_id}", response_model=TenderRead)
-def get_tender(tender_id: int, ctx: Public) -> TenderRead:
+def get_tender(tender_id: TenderId, ctx: Public) -> TenderRead:
     return tender_read(ctx, service.view_tender(ctx, tender_id))
 
 
 @router.get("/{tender_id}/partidas", response_model=list[PartidaRead])
-def list_partidas(tender_id: int, ctx: Public) -> list[PartidaRead]:
+def list_partidas(tender_id: TenderId, ctx: Public) -> list[PartidaRead]:
     """Every partida with the minimum and maximum of each institution."""
     service.view_tender(ctx, tender_id)
     codes = dict(ctx.db.execute(select(Institution.id, Institution.code)).all())
@@ -222,7 +220,7 @@ def list_partidas(tender_id: int, ctx: Public) -> list[PartidaRead]:
 
 
 @router.get("/{tender_id}/template.xlsx")
-def bid_template(tender_id: int, ctx: Public) -> Response:
+def bid_template(tender_id: TenderId, ctx: Public) -> Response:
     """The bid template to fill in: the official layout, one row per partida."""
     tender, content = service.bid_template(ctx, tender_id=tender_id)
     return Response(
@@ -233,13 +231,13 @@ def bid_template(tender_id: int, ctx: Public) -> Response:
 
 
 @router.post("/{tender_id}/publish", response_model=TenderRead)
-def publish(tender_id: int, body: VersionBody, ctx: Buyer) -> TenderRead:
+def publish(tender_id: TenderId, body: VersionBody, ctx: Buyer) -> TenderRead:
     """Publish a draft; refused when its periods are shorter than its procedure allows."""
     return tender_read(ctx, service.publish_tender(ctx, tender_id=tender_id, version=body.version))
 
 
 @router.post("/{tender_id}/amendments", response_model=AmendmentRead, status_code=201)
-def amend(tender_id: int, body: AmendmentWrite, ctx: Buyer) -> AmendmentRead:
+def amend(tender_id: TenderId, body: AmendmentWrite, ctx: Buyer) -> AmendmentRead:
     """A recorded change; a late one moves the bid deadline out."""
     return AmendmentRead.of(
         service.amend_tender(
@@ -256,13 +254,13 @@ def amend(tender_id: int, body: AmendmentWrite, ctx: Buyer) -> AmendmentRead:
 
 
 @router.get("/{tender_id}/amendments", response_model=list[AmendmentRead])
-def list_amendments(tender_id: int, ctx: Public) -> list[AmendmentRead]:
+def list_amendments(tender_id: TenderId, ctx: Public) -> list[AmendmentRead]:
     service.view_tender(ctx, tender_id)
     return [AmendmentRead.of(a) for a in service.amendments_of(ctx.db, tender_id)]
 
 
 @router.post("/{tender_id}/cancel", response_model=TenderRead)
-def cancel(tender_id: int, body: CancelBody, ctx: Buyer) -> TenderRead:
+def cancel(tender_id: TenderId, body: CancelBody, ctx: Buyer) -> TenderRead:
     return tender_read(
         ctx,
         service.cancel_tender(ctx, tender_id=tender_id, reason=body.reason, version=body.version),
@@ -270,33 +268,35 @@ def cancel(tender_id: int, body: CancelBody, ctx: Buyer) -> TenderRead:
 
 
 @router.post("/{tender_id}/suspend", response_model=TenderRead)
-def suspend(tender_id: int, body: ReasonBody, ctx: Buyer) -> TenderRead:
+def suspend(tender_id: TenderId, body: ReasonBody, ctx: Buyer) -> TenderRead:
     """Suspend an opening the system could not carry on, with a reason the public reads."""
     return tender_read(ctx, service.suspend_opening(ctx, tender_id=tender_id, reason=body.reason))
 
 
 @router.post("/{tender_id}/resume", response_model=TenderRead)
-def resume(tender_id: int, body: ReasonBody, ctx: Buyer) -> TenderRead:
+def resume(tender_id: TenderId, body: ReasonBody, ctx: Buyer) -> TenderRead:
     """Resume a suspended or stuck opening: the next bid is read out at the next tick."""
     return tender_read(ctx, service.resume_opening(ctx, tender_id=tender_id, reason=body.reason))
 
 
 @router.post("/{tender_id}/partidas/{number}/desierta", response_model=PartidaRead)
-def declare_desierta(tender_id: int, number: int, body: ReasonBody, ctx: Buyer) -> PartidaRead:
+def declare_desierta(
+    tender_id: TenderId, number: Number, body: ReasonBody, ctx: Buyer
+) -> PartidaRead:
     partida = service.declare_desierta(ctx, tender_id=tender_id, partida=number, reason=body.reason)
     codes = dict(ctx.db.execute(select(Institution.id, Institution.code)).all())
     return PartidaRead.of(partida, codes)
 
 
 @router.get("/{tender_id}/questions", response_model=list[QuestionRead])
-def list_questions(tender_id: int, ctx: Public) -> list[QuestionRead]:
+def list_questions(tender_id: TenderId, ctx: Public) -> list[QuestionRead]:
     """Questions and answers of the junta de aclaraciones, without who asked."""
     service.view_tender(ctx, tender_id)
     return [QuestionRead.of(q) for q in service.questions_of(ctx.db, tender_id)]
 
 
 @router.post("/{tender_id}/questions", response_model=QuestionRead, status_code=201)
-def ask(tender_id: int, body: QuestionWrite, ctx: Bidder) -> QuestionRead:
+def ask(tender_id: TenderId, body: QuestionWrite, ctx: Bidder) -> QuestionRead:
     """A supplier's question, until the clarification deadline."""
     return QuestionRead.of(
         service.ask_question(ctx, tender_id=tender_id, text=body.text, partida=body.partida)
@@ -304,14 +304,14 @@ def ask(tender_id: int, body: QuestionWrite, ctx: Bidder) -> QuestionRead:
 
 
 @router.post("/{tender_id}/questions/{number}/answer", response_model=QuestionRead)
-def answer(tender_id: int, number: int, body: AnswerWrite, ctx: Buyer) -> QuestionRead:
+def answer(tender_id: TenderId, number: Number, body: AnswerWrite, ctx: Buyer) -> QuestionRead:
     return QuestionRead.of(
         service.answer_question(ctx, tender_id=tender_id, number=number, answer=body.answer)
     )
 
 
 @router.get("/{tender_id}/bids", response_model=list[BidRead])
-def list_bids(tender_id: int, ctx: Public) -> list[BidRead]:
+def list_bids(tender_id: TenderId, ctx: Public) -> list[BidRead]:
     """Every bid that counts: before the opening only its commitment; after, all of it."""
     tender = service.view_tender(ctx, tender_id)
     return [BidRead.of(b) for b in service.public_bids(ctx.db, tender)]
@@ -321,7 +321,7 @@ def list_bids(tender_id: int, ctx: Public) -> list[BidRead]:
     "/{tender_id}/bids", response_model=ReceiptRead, status_code=201, openapi_extra=BID_BODY
 )
 async def submit_bid(
-    tender_id: int,
+    tender_id: TenderId,
     request: Request,
     admission: Sealing,
     lines: BidLines,
@@ -344,7 +344,7 @@ async def submit_bid(
     dependencies=[Depends(read_uploads)],
 )
 def submit_bid_sheet(
-    tender_id: int,
+    tender_id: TenderId,
     request: Request,
     ctx: Bidder,
     file: Annotated[UploadFile, File(description="La plantilla .xlsx con sus precios.")],
@@ -366,7 +366,7 @@ def submit_bid_sheet(
 
 
 @router.get("/{tender_id}/bids/mine", response_model=list[OwnBidRead])
-def my_bids(tender_id: int, request: Request, ctx: Bidder) -> list[OwnBidRead]:
+def my_bids(tender_id: TenderId, request: Request, ctx: Bidder) -> list[OwnBidRead]:
     """The supplier's own bids with their receipts, unsealed for it alone."""
     return [
         OwnBidRead.of(own)
@@ -381,7 +381,7 @@ def my_bids(tender_id: int, request: Request, ctx: Bidder) -> list[OwnBidRead]:
     openapi_extra=BID_BODY,
 )
 async def replace_bid(
-    tender_id: int,
+    tender_id: TenderId,
     bid_id: str,
     request: Request,
     admission: Sealing,
@@ -405,7 +405,7 @@ async def replace_bid(
 
 @router.delete("/{tender_id}/bids/{bid_id}", status_code=204)
 async def withdraw_bid(
-    tender_id: int, bid_id: str, request: Request, admission: Sealing
+    tender_id: TenderId, bid_id: str, request: Request, admission: Sealing
 ) -> Response:
     """Withdraw a sealed bid; until the bid deadline."""
     sealer = app_state(request).sealer
@@ -422,7 +422,7 @@ def _receipt(receipt: service.Receipt) -> Response:
 
 
 @router.post("/{tender_id}/opening", response_model=TenderRead)
-def start_opening(tender_id: int, ctx: Buyer) -> TenderRead:
+def start_opening(tender_id: TenderId, ctx: Buyer) -> TenderRead:
     """Start the public opening (never before its time); bids are then read out one by one."""
     return tender_read(ctx, service.start_opening(ctx, tender_id=tender_id))
 
@@ -433,11 +433,13 @@ def start_opening(tender_id: int, ctx: Buyer) -> TenderRead:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def live(
-    tender_id: int,
+    tender_id: TenderId,
     request: Request,
     ctx: Public,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Desde la entrada (seq).")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=INT_MAX, description="Desde la entrada (seq).")
+    ] = None,
     follow: Annotated[bool, Query(description="Seguir en vivo; false: sólo la historia.")] = True,
 ) -> StreamingResponse:
     """The tender's feed as Server-Sent Events: the history first, then each event as it comes.
@@ -475,6 +477,6 @@ async def live(
     )
 
 
-def _history(request: Request, tender_id: int, start: int) -> list[FeedEvent]:
+def _history(request: Request, tender_id: TenderId, start: int) -> list[FeedEvent]:
     with app_state(request).sessions() as db:
         return read_feed(db, tender_id, start, limit=100_000)

@@ -11,18 +11,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic.json_schema import SkipJsonSchema
 
+from abasto.core.bounds import Count, Id, Instant
 from abasto.tendering import rules, service
 from abasto.tendering.models import Amendment, Partida, Question, Tender
 
 
 class PartidaWrite(BaseModel):
     clave: str = Field(description="Clave del catálogo.", max_length=20)
-    min_qty: int = Field(ge=0, description="Cantidad mínima consolidada.")
-    max_qty: int = Field(gt=0, description="Cantidad máxima consolidada.")
+    min_qty: Count = Field(description="Cantidad mínima consolidada.")
+    max_qty: Count = Field(gt=0, description="Cantidad máxima consolidada.")
 
 
 class AwardTerms(BaseModel):
@@ -33,8 +34,8 @@ class AwardTerms(BaseModel):
     split_margin: Decimal | None = Field(default=None, description="A lo más 0.10.")
     split_shares: list[Decimal] | None = Field(default=None, description="P. ej. [60, 40].")
     max_supplier_share: Decimal | None = Field(default=None, description="P. ej. 0.15.")
-    min_suppliers_critical: int | None = None
-    critical_partidas: list[int] | None = Field(default=None, description="Partidas críticas.")
+    min_suppliers_critical: Count | None = None
+    critical_partidas: list[Id] | None = Field(default=None, description="Partidas críticas.")
 
     def given(self) -> dict[str, object]:
         """As stored with the tender: Decimals as text, so JSON keeps them exact."""
@@ -55,14 +56,14 @@ class TenderCreate(BaseModel):
     invited: list[str] = Field(default_factory=list, description="RFC de los invitados.")
     legal_basis: str | None = Field(default=None, description="Fundamento legal (adjudicación).")
     justification: str | None = None
-    publication_at: AwareDatetime | None = None
+    publication_at: Instant | None = None
     award: AwardTerms | None = Field(
         default=None, description="Condiciones de adjudicación anunciadas en la convocatoria."
     )
-    clarification_deadline: AwareDatetime
-    bid_deadline: AwareDatetime
-    opening_at: AwareDatetime
-    fallo_at: AwareDatetime
+    clarification_deadline: Instant
+    bid_deadline: Instant
+    opening_at: Instant
+    fallo_at: Instant
 
 
 class VersionBody(BaseModel):
@@ -73,10 +74,10 @@ class VersionBody(BaseModel):
 
 class AmendmentWrite(VersionBody):
     description: str = Field(max_length=4000)
-    clarification_deadline: AwareDatetime | None = None
-    bid_deadline: AwareDatetime | None = None
-    opening_at: AwareDatetime | None = None
-    fallo_at: AwareDatetime | None = None
+    clarification_deadline: Instant | None = None
+    bid_deadline: Instant | None = None
+    opening_at: Instant | None = None
+    fallo_at: Instant | None = None
 
 
 class CancelBody(VersionBody):
@@ -89,7 +90,7 @@ class ReasonBody(BaseModel):
 
 class QuestionWrite(BaseModel):
     text: str = Field(max_length=4000)
-    partida: int | None = None
+    partida: Id | None = None
 
 
 class AnswerWrite(BaseModel):

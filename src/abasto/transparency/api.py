@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from abasto.core import checkpoints, ledger
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import NotFound, Problem, ValidationFailed
 from abasto.core.signed_note import NoteError
@@ -21,6 +22,7 @@ from abasto.transparency.schemas import (
     VerificationRead,
 )
 from abasto.web.deps import public
+from abasto.web.params import Page, PerPage
 
 router = APIRouter(prefix="/api/v1", tags=["transparencia"])
 
@@ -28,8 +30,8 @@ router = APIRouter(prefix="/api/v1", tags=["transparencia"])
 @router.get("/ledger", response_model=LedgerPage)
 def ledger_entries(
     ctx: Annotated[Context, Depends(public)],
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = service.PAGE_SIZE,
+    page: Page = 1,
+    per_page: PerPage = service.PAGE_SIZE,
 ) -> LedgerPage:
     """Ledger entries, newest first: public ones for everyone, all of them for auditors."""
     entries, total = service.ledger_page(ctx, page=page, per_page=per_page)
@@ -100,9 +102,9 @@ def latest_checkpoint(ctx: Annotated[Context, Depends(public)]) -> CheckpointRea
 
 @router.get("/ledger/proof/{seq}", response_model=InclusionProofRead)
 def inclusion_proof(
-    seq: int,
+    seq: Annotated[int, Path(ge=1, le=INT_MAX, description="Número de la entrada.")],
     ctx: Annotated[Context, Depends(public)],
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
 ) -> InclusionProofRead:
     """The proof that entry ``seq`` is in the tree of ``tree_size`` leaves (by default the
     latest checkpoint's): a supplier proves its receipt's entry is in the log."""
@@ -123,8 +125,8 @@ def inclusion_proof(
 @router.get("/ledger/consistency", response_model=ConsistencyProofRead)
 def consistency_proof(
     ctx: Annotated[Context, Depends(public)],
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=INT_MAX)],
+    second: Annotated[int, Query(ge=1, le=INT_MAX)],
 ) -> ConsistencyProofRead:
     """The proof that the tree of ``second`` leaves extends the tree of ``first``."""
     proof = checkpoints.consistency(ctx.db, first=first, second=second)

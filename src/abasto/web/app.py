@@ -40,6 +40,8 @@ from abasto.transparency.redflags import pages as redflags_pages
 from abasto.web import errors, pages
 from abasto.web.deps import AppState, public
 from abasto.web.limits import BodySizeLimit
+from abasto.web.openapi import describe_problems
+from abasto.web.plaintext import ControlCharacters
 from abasto.web.security import JsonApi, SecurityHeaders, StripBidi
 
 STATIC = Path(__file__).parent / "static"
@@ -103,10 +105,12 @@ def create_app(
         signer=checkpoints.signer_from_settings(settings),
     )
     errors.install(app)
+    describe_problems(app)
     # Added last, run first: the size limit before anything reads a body, the headers on
     # every answer, the size limit's 413 included.
     app.add_middleware(StripBidi)
     app.add_middleware(JsonApi)
+    app.add_middleware(ControlCharacters)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -18,7 +18,7 @@ import ocdsmerge
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from abasto.core import numbers
+from abasto.core import bounds, numbers
 from abasto.core.errors import NotFound, Problem, ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from abasto.tendering.live import feed_entity
@@ -180,24 +180,29 @@ DATE_EXPECTED = "una fecha AAAA-MM-DD o un instante ISO 8601 (p. ej. 2026-11-02T
 
 def parse_bound(value: str | None, *, name: str, zone: str, end: bool) -> datetime | None:
     """A ``since``/``until`` bound: a date is the whole day in Mexico's time (``until``
-    includes it); an instant without zone is Mexico's time too."""
+    includes it); an instant without zone is Mexico's time too. Either within the days a
+    request may name (``core.bounds``): the day after 9999-12-31 does not exist."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     tz = ZoneInfo(zone)
+    refused = ValidationFailed(
+        f"El parámetro «{name}» no es una fecha válida.",
+        problems=[Problem("Fecha no válida", field=name, value=text, expected=DATE_EXPECTED)],
+    )
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
             day = date.fromisoformat(text)
-            start = datetime.combine(day + timedelta(days=1) if end else day, time(), tz)
-            return start
+            if not bounds.within_days(day):
+                raise refused
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), tz)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        if not bounds.within_instants(moment):
+            raise refused
     except ValueError:
-        raise ValidationFailed(
-            f"El parámetro «{name}» no es una fecha válida.",
-            problems=[Problem("Fecha no válida", field=name, value=text, expected=DATE_EXPECTED)],
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
+        raise refused from None
     # ``until`` as an instant includes it: the bound is exclusive, so one microsecond later.
     return moment + timedelta(microseconds=1) if end else moment
 
@@ -206,7 +211,7 @@ def parse_cursor(value: str | None, *, name: str) -> int | None:
     if value is None or not value.strip():
         return None
     cursor = numbers.count_of(value)
-    if cursor is None:
+    if cursor is None or cursor > bounds.INT_MAX:
         raise ValidationFailed(
             f"El parámetro «{name}» no es un cursor válido.",
             problems=[

@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import ValidationFailed
 from abasto.transparency.redflags import service
 from abasto.transparency.redflags.indicators import CODES, INDICATORS
 from abasto.transparency.redflags.schemas import IndicatorRead, RedFlagPage, RedFlagRead
 from abasto.web.deps import public
+from abasto.web.params import Page, PerPage
 
 router = APIRouter(prefix="/api/v1/redflags", tags=["banderas rojas"])
 
@@ -30,12 +32,14 @@ def check_code(code: str | None) -> str | None:
 def list_flags(
     ctx: Public,
     code: Annotated[str | None, Query(description="Código del indicador, p. ej. R018.")] = None,
-    tender: Annotated[int | None, Query(description="Id de la licitación.")] = None,
+    tender: Annotated[
+        int | None, Query(ge=1, le=INT_MAX, description="Id de la licitación.")
+    ] = None,
     supplier: Annotated[str | None, Query(description="RFC del proveedor.")] = None,
     institution: Annotated[str | None, Query(description="Código de la institución.")] = None,
     clave: Annotated[str | None, Query(description="Clave del Compendio.")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=500)] = service.PAGE_SIZE,
+    page: Page = 1,
+    per_page: PerPage = service.PAGE_SIZE,
 ) -> RedFlagPage:
     """The flags of Abasto's data (last run), each with its explanation and evidence."""
     filters = {
