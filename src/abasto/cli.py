@@ -142,7 +142,7 @@ def serve(
     if state.signer is None:
         err_console.print(
             "[yellow]Sin ABASTO_LOG_KEY: no se firmarán puntos de control de la bitácora "
-            "(véase docs/security/log.md).[/yellow]"
+            "(véase docs/security.md).[/yellow]"
         )
     ticker = Ticker(
         state.sessions,

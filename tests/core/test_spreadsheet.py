@@ -1,7 +1,6 @@
 import contextvars
 import io
 import random
-import time
 import zipfile
 from pathlib import Path
 
@@ -485,11 +484,8 @@ def test_a_csv_the_csv_module_cannot_parse_is_a_clear_error() -> None:
 
 
 def _refused(content: bytes, filename: str = "bomba.xlsx") -> TooLarge:
-    started = time.perf_counter()
     with pytest.raises(TooLarge) as caught:
         read_sheets(content, filename)
-    # A bomb costs milliseconds, not the seconds reading its rows would.
-    assert time.perf_counter() - started < 1.5
     return caught.value
 
 

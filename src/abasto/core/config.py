@@ -31,7 +31,7 @@ class Settings:
     log_key: str = ""
     """Signs the ledger's checkpoints: base64 of a 32-byte Ed25519 seed, from ``ABASTO_LOG_KEY``
     or the file ``log_key`` in the data folder (which only ``abasto demo`` writes). Empty: no
-    checkpoint is signed (see docs/security/log.md)."""
+    checkpoint is signed (see docs/security.md)."""
     log_origin: str = "abasto.local/bitacora"
     """The log's name in its checkpoints (their first line) and its key's name."""
     checkpoint_seconds: float = 60.0
