@@ -786,7 +786,7 @@ def test_the_buyer_suspends_resumes_and_cancels_a_stuck_opening(
     assert {"tender.suspend", "tender.resume", "tender.cancel"} <= set(actions)
 
 
-def test_a_sheet_with_numeric_text_too_large_is_refused_fast_naming_its_cell(
+def test_a_sheet_with_numeric_text_too_large_is_refused_naming_its_cell(
     client: TestClient, world: World
 ) -> None:
     tender = world.tender()
