@@ -9,9 +9,10 @@ import pytest
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import (
     EXPECTED_FILE,
-    MAX_CELLS,
     MAX_COLUMNS,
     MAX_CSV_BYTES,
+    MAX_CSV_CELLS,
+    MAX_CSV_ROWS,
     MAX_MEMBERS,
     MAX_RATIO,
     MAX_ROWS,
@@ -560,9 +561,9 @@ def test_the_read_itself_stops_at_the_limit_when_the_scan_is_fooled(
 @pytest.mark.parametrize(
     ("content", "limit"),
     [
-        (b"Clave,Cantidad\n" * MAX_ROWS + b"Clave,Cantidad\n", "filas"),
+        (b"Clave,Cantidad\n" * MAX_CSV_ROWS + b"Clave,Cantidad\n", "filas"),
         (b",".join([b"x"] * (MAX_COLUMNS + 1)) + b"\n", "columnas en una fila"),
-        ((b",".join([b"1"] * 25) + b"\n") * (MAX_CELLS // 25 + 1), "celdas"),
+        ((b",".join([b"1"] * 25) + b"\n") * (MAX_CSV_CELLS // 25 + 1), "celdas"),
         (b"Clave,Cantidad\n" + b"1," * (MAX_CSV_BYTES // 2), "bytes del CSV"),
     ],
     ids=["rows", "columns", "cells", "bytes"],

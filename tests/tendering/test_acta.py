@@ -186,7 +186,7 @@ def test_the_pdf_draws_spanish_and_symbols_with_or_without_a_unicode_font(world:
         world.sealer,
         title="Insumos — ‖ ≤ 5 °C, Ñandú, acción, Œuvre ő",
         procedure="licitacion_nacional",
-        partidas=[service.PartidaInput(PARTIDAS[0][0], 1, 10)],
+        partidas=[service.PartidaInput(PARTIDAS[0][0], 100, 250)],
         **plan_for("licitacion_nacional", world.now).as_kwargs(),
     )
     service.publish_tender(world.buyer(), tender_id=tender.id)

@@ -203,6 +203,8 @@ class Scene:
             "round_name": ["2027-2028"],
             "number": ["1"],
             "ocid": [f"ocds-abasto-{self.tender.number}"],
+            # The inclusion proof of a bid's own entries: hashes, never what a bid holds.
+            "seq": [str(self.seq_before_bids + 1), str(head(self.world.db)[0])],
         }
         assert name in samples, f"a GET route has the path parameter {{{name}}}: give a sample"
         return samples[name]

@@ -137,7 +137,9 @@ def test_serve_runs_uvicorn_without_its_server_header(monkeypatch: pytest.Monkey
 
 
 def _state() -> SimpleNamespace:
-    return SimpleNamespace(abasto=SimpleNamespace(sessions=None, clock=None, sealer=None))
+    return SimpleNamespace(
+        abasto=SimpleNamespace(sessions=None, clock=None, sealer=None, signer=None)
+    )
 
 
 def test_bidi_controls_are_stripped_from_form_and_json_bodies(

@@ -58,6 +58,12 @@ MAX_RATIO = 100
 5-10 to 1, a bomb of repeated rows a thousand to 1."""
 MAX_CSV_BYTES = 20 * 1024 * 1024
 """Bytes of a CSV (the request body may be larger: a workbook's packed size is bounded apart)."""
+MAX_CSV_ROWS = 1_000_000
+"""Rows of a CSV: the ``csv`` module reads a million short rows in about a second (openpyxl
+takes 7 s for 50,000), and consumption histories are long (4 units x 1,000 claves x 25 months
+is 100,000 rows)."""
+MAX_CSV_CELLS = 5_000_000
+"""Cells of a CSV, counted as the rows' widths."""
 _RATIO_FROM = 1024 * 1024
 _SCAN_CHUNK = 1024 * 1024
 
@@ -362,8 +368,12 @@ def keep_read(ahead: ReadAhead) -> None:
 class _Budget:
     """Counts rows and cells as they are read, and stops the read at the first limit passed."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(
+        self, filename: str, *, max_rows: int = MAX_ROWS, max_cells: int = MAX_CELLS
+    ) -> None:
         self.filename = filename
+        self.max_rows = max_rows
+        self.max_cells = max_cells
         self.rows = 0
         self.cells = 0
 
@@ -375,10 +385,10 @@ class _Budget:
         self.check(rows=self.rows, cells=self.cells)
 
     def check(self, *, rows: int, cells: int) -> None:
-        if rows > MAX_ROWS:
-            raise TooLarge(self.filename, "filas", rows, MAX_ROWS, at_least=True)
-        if cells > MAX_CELLS:
-            raise TooLarge(self.filename, "celdas", cells, MAX_CELLS, at_least=True)
+        if rows > self.max_rows:
+            raise TooLarge(self.filename, "filas", rows, self.max_rows, at_least=True)
+        if cells > self.max_cells:
+            raise TooLarge(self.filename, "celdas", cells, self.max_cells, at_least=True)
 
 
 def _read_xlsx(content: bytes, filename: str, progress: Progress | None) -> tuple[Sheet, ...]:
@@ -533,7 +543,7 @@ def _read_csv(
         raise
     if not _looks_like_text(decoded):
         raise not_text
-    budget = _Budget(filename)
+    budget = _Budget(filename, max_rows=MAX_CSV_ROWS, max_cells=MAX_CSV_CELLS)
     rows: list[Row] = []
     try:
         delimiter = _sniff_delimiter(decoded)
