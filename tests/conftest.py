@@ -65,11 +65,23 @@ def _recreate_postgres(url: str) -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
 
 
+def _per_worker(url: str) -> str:
+    """The database of this pytest-xdist worker: ``abasto_ci`` becomes ``abasto_ci_gw0``, so the
+    workers never share one (each recreates its own)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    found = make_url(normalise_url(url))
+    return found.set(database=f"{found.database}_{worker}").render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh database for this run, built by running every migration."""
+    """A fresh database for this run (for this worker, under pytest-xdist), built by running
+    every migration."""
     url = os.environ.get("ABASTO_TEST_DATABASE_URL")
     if url:
+        url = _per_worker(url)
         _recreate_postgres(url)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'abasto.db'}"
