@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
 from abasto.catalog import service as catalog
 from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
+from abasto.core.db import make_engine, session_factory, transaction, upgrade
 from benchmarks import ledger as ledger_bench
 from benchmarks.award import section as award_section
 from benchmarks.checkpoints import section as checkpoints_section
+from benchmarks.databases import fresh_postgres
 from benchmarks.ocds import section as ocds_section
 from benchmarks.redflags import section as redflags_section
 from benchmarks.uploads import section as uploads_section
@@ -51,17 +51,8 @@ class Figure:
     note: str = ""
 
 
-def fresh_postgres() -> Engine:
-    url = normalise_url(POSTGRES_URL)
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+def fresh_bench_postgres() -> Engine:
+    return fresh_postgres(POSTGRES_URL)
 
 
 def fresh_sqlite(folder: Path, name: str) -> Engine:
@@ -167,7 +158,7 @@ def main() -> None:
                 ),
             )
         )
-        pg = fresh_postgres()
+        pg = fresh_bench_postgres()
         figures.append(
             run(
                 "catalog import, PostgreSQL",
@@ -203,7 +194,7 @@ def main() -> None:
         )
         pg.dispose()
         for name, engine in (
-            ("PostgreSQL", fresh_postgres()),
+            ("PostgreSQL", fresh_bench_postgres()),
             ("SQLite", fresh_sqlite(tmp, "ledger.db")),
         ):
             print(f"… writing a {LEDGER_N:,}-entry ledger on {name}", flush=True)

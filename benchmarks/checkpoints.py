@@ -21,14 +21,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from abasto.core import checkpoints, ledger
-from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
+from abasto.core.db import make_engine, session_factory, transaction, upgrade
 from abasto.core.signed_note import Signer
 from benchmarks import ledger as ledger_bench
 from benchmarks import print_standalone
+from benchmarks.databases import fresh_postgres
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -45,15 +45,7 @@ measured: datetime | None = None
 
 
 def _fresh_postgres() -> Engine:
-    url = make_url(normalise_url(POSTGRES_URL))
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    admin.dispose()
-    engine = make_engine(url.render_as_string(hide_password=False))
-    upgrade(engine)
-    return engine
+    return fresh_postgres(POSTGRES_URL)
 
 
 def _measure(engine: Engine, label: str) -> list[Figure]:

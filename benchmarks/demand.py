@@ -22,16 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from abasto.catalog import service as catalog
 from abasto.catalog.reader import read_catalog
 from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
+from abasto.core.db import make_engine, session_factory, transaction, upgrade
 from abasto.demand import appendix, rules, service
 from abasto.identity import service as identity
+from benchmarks.databases import fresh_postgres
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -187,17 +187,7 @@ def _fresh_sqlite(path: Path) -> Engine:
 
 
 def _fresh_postgres() -> Engine:
-    """A database of its own next to the other benchmarks' (``…_demand``), recreated."""
-    url = make_url(normalise_url(POSTGRES_URL))
-    url = url.set(database=f"{url.database}_demand")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    engine = make_engine(url.render_as_string(hide_password=False))
-    upgrade(engine)
-    return engine
+    return fresh_postgres(POSTGRES_URL, suffix="demand")
 
 
 if __name__ == "__main__":

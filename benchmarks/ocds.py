@@ -21,19 +21,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, insert, select
 
 from abasto.catalog import service as catalog
 from abasto.catalog.models import Clave
 from abasto.core import ledger
 from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
+from abasto.core.db import make_engine, session_factory, transaction, upgrade
 from abasto.identity import service as identity
 from abasto.identity.models import Institution
 from abasto.tendering.models import Partida, PartidaDemand, Tender
 from abasto.transparency.ocds import export as exporting
 from benchmarks import print_standalone
+from benchmarks.databases import fresh_postgres
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -266,13 +266,7 @@ def _generate(engine: Engine) -> None:
 
 
 def _fresh_postgres() -> Engine:
-    url = make_url(normalise_url(POSTGRES_URL))
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    admin.dispose()
-    return make_engine(url.render_as_string(hide_password=False))
+    return fresh_postgres(POSTGRES_URL, migrate=False)
 
 
 def _measure(engine: Engine, folder: Path) -> tuple[int, float, float]:

@@ -50,14 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.catalog import service as catalog
 from abasto.core.config import Settings
 from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
+from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import LedgerEntry
 from abasto.identity import service as identity
 from abasto.identity.models import Role, User
@@ -68,6 +67,7 @@ from abasto.tendering import rules, service
 from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Bid
 from abasto.tendering.sealing import Sealer
+from benchmarks.databases import fresh_postgres
 
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
@@ -147,17 +147,7 @@ def _raise_open_files() -> None:
 
 
 def _fresh_postgres() -> Engine:
-    """A database of its own next to the other benchmarks' (``…_tendering``), recreated."""
-    url = make_url(normalise_url(POSTGRES_URL))
-    url = url.set(database=f"{url.database}_tendering")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    engine = make_engine(url.render_as_string(hide_password=False))
-    upgrade(engine)
-    return engine
+    return fresh_postgres(POSTGRES_URL, suffix="tendering")
 
 
 def _settings(url: str, folder: Path) -> Settings:

@@ -25,14 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from abasto.catalog import service as catalog
 from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, normalise_url, session_factory, transaction, upgrade
+from abasto.core.db import session_factory, transaction
 from abasto.identity import service as identity
 from abasto.identity.models import Role
+from benchmarks.databases import fresh_postgres
 from benchmarks.tendering import HttpConnection, Server, _pct, _serving
 
 Figure = tuple[str, str, float, str, str]
@@ -73,17 +73,7 @@ def run() -> list[Figure]:
 
 
 def _fresh_postgres() -> Engine:
-    """A database of its own next to the other benchmarks' (``…_uploads``), recreated."""
-    url = make_url(normalise_url(POSTGRES_URL))
-    url = url.set(database=f"{url.database}_uploads")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    engine = make_engine(url.render_as_string(hide_password=False))
-    upgrade(engine)
-    return engine
+    return fresh_postgres(POSTGRES_URL, suffix="uploads")
 
 
 def _prepare(engine: Engine) -> list[str]:

@@ -1,0 +1,25 @@
+"""A fresh PostgreSQL database for a benchmark, recreated and migrated, beside the others'."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from abasto.core.db import make_engine, normalise_url, upgrade
+
+
+def fresh_postgres(url: str, *, suffix: str = "", migrate: bool = True) -> Engine:
+    """The database ``url`` names (``…_{suffix}`` with a suffix), dropped, created again and,
+    unless told otherwise, built by the migrations."""
+    found = make_url(normalise_url(url))
+    if suffix:
+        found = found.set(database=f"{found.database}_{suffix}")
+    admin = create_engine(found.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{found.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{found.database}"'))
+    admin.dispose()
+    engine = make_engine(found.render_as_string(hide_password=False))
+    if migrate:
+        upgrade(engine)
+    return engine
