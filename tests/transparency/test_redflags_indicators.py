@@ -121,6 +121,27 @@ def test_r058_flags_a_difference_at_or_above_the_threshold_and_never_with_a_zero
     assert flags("R058", replace(P, r058_threshold=0.0), **world) == []
 
 
+def test_r024_never_flags_with_a_lower_fence_at_or_below_zero_as_cardinal() -> None:
+    # Ties: most runners-up bid the winner's price, so Q1 = Q3 = 0 and the fence is 0; every
+    # lot at 0 was flagged although none is an outlier.
+    world = second_lowest_world({f"L{i}": "0" for i in range(8)} | {"L8": "0.1", "L9": "0.2"})
+    assert flags("R024", **world) == []
+    assert flags("R024", replace(P, r024_threshold=0.0), **world) == []
+    # A positive fence still flags at or below it.
+    assert [f.lot_id for f in flags("R024", replace(P, r024_threshold=0.1), **world)] == [
+        *(f"L{i}" for i in range(8)),
+        "L8",
+    ]
+
+
+def test_r058_explains_how_far_below_the_runner_up_the_winner_is() -> None:
+    # Winner 100, runner-up 150: the runner-up is 50 % above, the winner 33.3 % below.
+    found = flags("R058", replace(P, r058_threshold=0.5), **second_lowest_world({"L": "0.5"}))
+    assert len(found) == 1
+    assert "33.3 % debajo de la segunda" in found[0].explanation
+    assert "la supera en 50.0 %" in found[0].explanation
+
+
 def test_the_fences_are_cardinals_type_8_quartiles() -> None:
     ratios = {
         f"L{i}": r

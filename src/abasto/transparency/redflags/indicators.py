@@ -13,7 +13,7 @@ Each query returns the same columns: ``kind`` (what is flagged), ``subject``, ``
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -280,7 +280,9 @@ def _second_lowest_flag(fence: str, condition: str) -> str:
 )
 def r024(p: Parameters) -> str:
     fence = f"coalesce({_num(p.r024_threshold)}, q1 - 1.5 * (q3 - q1))"
-    return _second_lowest_flag(fence, "r.ratio <= f.fence")
+    # As Cardinal: a lower fence of 0 or below (ties: many lots without any difference) would
+    # flag every lot whose runner-up bid the same price, which is no outlier.
+    return _second_lowest_flag(fence, "f.fence > 0 AND r.ratio <= f.fence")
 
 
 @_indicator(
@@ -789,6 +791,15 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
+def _below(evidence: Mapping[str, Any]) -> float | None:
+    """How far the winner is below the runner-up, as a share of the runner-up's amount (the
+    flag's value is the runner-up's excess over the winner, a share of the winner's amount)."""
+    winner, second = evidence.get("winner_amount"), evidence.get("second_amount")
+    if winner is None or not second:
+        return None
+    return float((Decimal(second) - Decimal(winner)) / Decimal(second))
+
+
 def _day(value: object) -> str:
     if isinstance(value, datetime | date):
         return format_date(value)
@@ -825,8 +836,9 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
     ),
     "R058": lambda f: (
         f"La ganadora ({_money(f.evidence.get('winner_amount'))}, de {f.supplier_id}) está "
-        f"{_pct(f.value)} debajo de la segunda más baja "
-        f"({_money(f.evidence.get('second_amount'))}); la cerca superior es {_pct(f.threshold)}."
+        f"{_pct(_below(f.evidence))} debajo de la segunda más baja "
+        f"({_money(f.evidence.get('second_amount'))}), que la supera en {_pct(f.value)}; "
+        f"la cerca superior es {_pct(f.threshold)}."
     ),
     "R025": lambda f: (
         f"{f.supplier_id} ganó {f.evidence.get('wins')} de {f.evidence.get('valid_bids')} "
