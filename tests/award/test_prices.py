@@ -157,6 +157,26 @@ def test_a_single_release_is_read_too() -> None:
     assert [o.source_ref for o in read.observed] == [AWARD_REF]
 
 
+def test_a_json_list_of_records_is_read_as_records() -> None:
+    record = json.loads(RECORD.read_bytes())["records"][0]
+
+    read = prices.read_ocds(json.dumps([record, record]).encode(), "registros.json", GBP, CPV)
+
+    assert sorted(o.source_ref for o in read.observed) == [AWARD_REF, CONTRACT_REF]
+
+
+def test_classification_ids_and_schemes_published_with_spaces_are_trimmed() -> None:
+    release = json.loads(PACKAGE.read_bytes())["releases"][3]
+    for award in release["awards"]:
+        for item in award["items"]:
+            item["classification"]["id"] = f"{item['classification']['id']}   "
+            item["classification"]["scheme"] = f" {item['classification']['scheme']} "
+
+    read = prices.read_ocds(json.dumps(release).encode(), "entrega.json", GBP, CPV)
+
+    assert [(o.source_ref, o.clave) for o in read.observed] == [(AWARD_REF, PARACETAMOL)]
+
+
 def test_items_whose_classification_is_no_clave_are_counted_not_imported() -> None:
     read = prices.read_ocds(PACKAGE.read_bytes(), PACKAGE.name, GBP, {})
 

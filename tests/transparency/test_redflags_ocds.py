@@ -73,6 +73,18 @@ def test_the_fictional_examples_read_in_every_packaging_without_flags() -> None:
     assert codes(lines(compiled())) == {}
 
 
+def test_a_json_list_of_records_and_a_bare_record_are_read_as_records() -> None:
+    record = record_package()["records"][0]
+    other = copy.deepcopy(record)
+    other["ocid"] = other["compiledRelease"]["ocid"] = "ocds-213czf-000-00002"
+    for content in (json.dumps([record, other]).encode(), lines(record, other)):
+        loaded = source_ocds.load(content, "registros.json")
+        assert loaded.processes == 2
+        assert loaded.frames.awards.num_rows == 2 * len(compiled()["awards"])
+    loaded = source_ocds.load(json.dumps(record).encode(), "registro.json")
+    assert (loaded.processes, loaded.frames.awards.num_rows) == (1, len(compiled()["awards"]))
+
+
 def test_a_single_tenderer_and_identical_prices_are_flagged_from_ocds() -> None:
     release = copy.deepcopy(compiled())
     release["tender"]["numberOfTenderers"] = 1

@@ -187,8 +187,21 @@ def _documents(content: bytes, filename: str) -> list[Any]:
 
 
 def _releases(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, release) of every release a document holds, compiled ones of records included."""
+    """(where, release) of every release a document holds, compiled ones of records included.
+
+    A JSON list (as some publishers' APIs answer: a list of records, or of releases) is read
+    as its members, each a document of its own."""
+    if isinstance(document, list):
+        for index, member in enumerate(document):
+            if isinstance(member, dict):
+                for where, release in _releases(member):
+                    yield f"[{index}].{where}", release
+        return
     if not isinstance(document, dict):
+        return
+    if isinstance(document.get("compiledRelease"), dict):
+        # A record: its own `releases` are linked or embedded copies of what it compiles.
+        yield "compiledRelease", document["compiledRelease"]
         return
     if isinstance(document.get("releases"), list):
         for index, release in enumerate(document["releases"]):
@@ -200,8 +213,6 @@ def _releases(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"records[{index}].compiledRelease", record["compiledRelease"]
     if "ocid" in document and ("awards" in document or "contracts" in document):
         yield "release", document
-    if isinstance(document.get("compiledRelease"), dict):
-        yield "compiledRelease", document["compiledRelease"]
 
 
 def _listed(value: Any) -> list[Any]:
@@ -216,7 +227,8 @@ def _classified(item: dict[str, Any], mapping: Mapping[tuple[str, str], str]) ->
     for found in classifications:
         if not isinstance(found, dict):
             continue
-        scheme, code = str(found.get("scheme", "")), str(found.get("id", ""))
+        # Publishers pad ids ("010.000.0104.00   "): trimmed, or `--map` never matches them.
+        scheme, code = str(found.get("scheme", "")).strip(), str(found.get("id", "")).strip()
         if (scheme, code) in mapping:
             return mapping[(scheme, code)]
         try:

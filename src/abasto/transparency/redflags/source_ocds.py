@@ -139,6 +139,9 @@ def _compiled_releases(
                 if isinstance(release, dict) and "ocid" not in release:
                     release = {**release, "ocid": record.get("ocid")}
                 yield from compiled(release)
+        elif isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
+            # A record: its own `releases` are linked or embedded copies of what it compiles.
+            yield from compiled(_unrecorded(value))
         elif isinstance(value, dict) and isinstance(value.get("releases"), list):
             for release in value["releases"]:
                 if isinstance(release, dict) and isinstance(release.get("ocid"), str):
@@ -146,8 +149,9 @@ def _compiled_releases(
                 else:
                     skipped["entregas o registros sin ocid"] += 1
         elif isinstance(value, list):
-            for release in value:
-                yield from compiled(release)
+            # Some publishers' APIs answer a bare list of records (or of compiled releases).
+            for member in value:
+                yield from compiled(_unrecorded(member))
         elif isinstance(value, dict):
             yield from compiled(value)  # a compiled release, with its ocid or without
         else:
@@ -164,6 +168,14 @@ def _compiled_releases(
         if dates != sorted(str(d) for d in dates):
             skipped["procesos con entregas fuera de orden de fecha (se compilaron por fecha)"] += 1
         yield from compiled({**merger.create_compiled_release(releases), "ocid": ocid})
+
+
+def _unrecorded(value: Any) -> Any:
+    """A record's compiled release (with the record's ocid); anything else as it is."""
+    if isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
+        release = value["compiledRelease"]
+        return release if "ocid" in release else {**release, "ocid": value.get("ocid")}
+    return value
 
 
 def _obj(value: Any) -> dict[str, Any]:
