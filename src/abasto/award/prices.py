@@ -270,16 +270,22 @@ def read_ocds(
     problems: list[Problem] = []
     items = unmatched = 0
     seen: set[tuple[str, str, str]] = set()
-    for where, release in releases:
-        ocid = release.get("ocid")
-        if not isinstance(ocid, str) or not ocid:
-            problems.append(Problem("Entrega sin ocid", field=where, expected="un ocid"))
-            continue
-        for stage in ("awards", "contracts"):
+    # An item published in an award and again in its contract (in the same release or in
+    # another of the process) is one price, dated when the contract was signed: every
+    # contract is read first, and what an award repeats of it is skipped.
+    contracted: set[tuple[str, str, str]] = set()
+    for stage in ("contracts", "awards"):
+        for where, release in releases:
+            ocid = release.get("ocid")
+            if not isinstance(ocid, str) or not ocid:
+                if stage == "contracts":
+                    problems.append(Problem("Entrega sin ocid", field=where, expected="un ocid"))
+                continue
             for index, part in enumerate(_listed(release.get(stage))):
                 if not isinstance(part, dict):
                     continue
-                when = _date(part.get("date") or release.get("date"))
+                signed = part.get("dateSigned") if stage == "contracts" else None
+                when = _date(signed or part.get("date") or release.get("date"))
                 for item_index, item in enumerate(_listed(part.get("items"))):
                     # Other publishers' data is not always well formed: what is not an item
                     # with a unit value is skipped, never a crash.
@@ -292,6 +298,10 @@ def read_ocds(
                     clave = _classified(item, mapping)
                     if clave is None:
                         unmatched += 1
+                        continue
+                    if stage == "contracts":
+                        contracted.add((ocid, str(part.get("awardID")), clave))
+                    elif (ocid, str(part.get("id")), clave) in contracted:
                         continue
                     try:
                         amount = _money(value["amount"])
