@@ -136,9 +136,7 @@ def _compiled_releases(
                 if release is None and isinstance(record, dict):
                     skipped["registros sin compiledRelease"] += 1
                     continue
-                if isinstance(release, dict) and "ocid" not in release:
-                    release = {**release, "ocid": record.get("ocid")}
-                yield from compiled(release)
+                yield from compiled(_unrecorded(record) if isinstance(release, dict) else release)
         elif isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
             # A record: its own `releases` are linked or embedded copies of what it compiles.
             yield from compiled(_unrecorded(value))
