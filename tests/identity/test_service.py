@@ -481,6 +481,31 @@ def test_institutions_count_their_units_by_kind(ctx: Context) -> None:
     ]
 
 
+def test_a_unit_is_added_to_its_institution_once_and_recorded(ctx: Context) -> None:
+    register_imss(ctx)
+
+    unit = service.add_unit(
+        ctx,
+        institution_code="imss",
+        unit=service.UnitSpec(" imss-ooad-15 ", " OOAD Estado de México Oriente ", "OOAD", "15"),
+    )
+
+    assert (unit.code, unit.name, unit.institution.code) == (
+        "IMSS-OOAD-15",
+        "OOAD Estado de México Oriente",
+        "IMSS",
+    )
+    entry = ctx.db.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc())).first()
+    assert entry is not None
+    assert (entry.action, entry.entity) == ("unit.register", "unit:IMSS/IMSS-OOAD-15")
+    with pytest.raises(Conflict, match="ya tiene la unidad"):
+        service.add_unit(
+            ctx, institution_code="IMSS", unit=service.UnitSpec("IMSS-OOAD-15", "Otra", "OOAD")
+        )
+    with pytest.raises(ValidationFailed):
+        service.add_unit(ctx, institution_code="IMSS", unit=service.UnitSpec(" ", "", "OOAD"))
+
+
 # ----- renames, verification and the sanction binding (issue 14, items 5 and 6) -------------
 
 

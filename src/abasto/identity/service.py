@@ -509,6 +509,45 @@ def register_institution(
     return institution
 
 
+def add_unit(ctx: Context, *, institution_code: str, unit: UnitSpec) -> Unit:
+    """Add a unit (OOAD, hospital, warehouse, state entity) to a registered institution."""
+    institution = get_institution(ctx.db, institution_code)
+    code = unit.code.strip().upper()
+    name = unit.name.strip()
+    problems = [
+        Problem(f"Falta {label} de la unidad.", field=field, expected=expected)
+        for field, label, value, expected in (
+            ("code", "la clave", code, "una clave de la unidad"),
+            ("name", "el nombre", name, "el nombre de la unidad"),
+        )
+        if not value
+    ]
+    if problems:
+        raise ValidationFailed(problems)
+    taken = ctx.db.scalar(
+        select(Unit.id).where(Unit.institution_id == institution.id, Unit.code == code)
+    )
+    if taken is not None:
+        raise Conflict(f"La institución «{institution.code}» ya tiene la unidad «{code}».")
+    added = Unit(
+        institution=institution, code=code, name=name, kind=unit.kind, state_code=unit.state_code
+    )
+    ctx.db.add(added)
+    ctx.db.flush()
+    ctx.record(
+        "unit.register",
+        f"unit:{institution.code}/{code}",
+        {
+            "institution": institution.code,
+            "code": code,
+            "name": name,
+            "kind": unit.kind,
+            "state": unit.state_code,
+        },
+    )
+    return added
+
+
 def get_institution(db: Session, code: str) -> Institution:
     institution = db.scalar(select(Institution).where(Institution.code == code.strip().upper()))
     if institution is None:
