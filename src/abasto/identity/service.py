@@ -523,7 +523,7 @@ def add_unit(ctx: Context, *, institution_code: str, unit: UnitSpec) -> Unit:
         if not value
     ]
     if problems:
-        raise ValidationFailed(problems)
+        raise ValidationFailed("No se pudo registrar la unidad.", problems=problems)
     taken = ctx.db.scalar(
         select(Unit.id).where(Unit.institution_id == institution.id, Unit.code == code)
     )
