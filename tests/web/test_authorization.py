@@ -136,6 +136,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/catalogo/importar"): Case(frozenset({C})),
     ("GET", "/catalogo/{clave}"): Case(PUBLIC),
     ("GET", "/bitacora"): Case(PUBLIC),
+    ("GET", "/bitacora/entradas/{seq}"): Case(PUBLIC),
     ("GET", "/api/v1/institutions"): Case(PUBLIC),
     ("GET", "/api/v1/institutions/{code}"): Case(PUBLIC),
     ("GET", "/api/v1/suppliers"): Case(PUBLIC),

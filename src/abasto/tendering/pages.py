@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -33,6 +33,7 @@ from abasto.tendering.models import BidLine, Partida, Tender
 from abasto.transparency.ocds.releases import ocid_of
 from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, app_state, public, read_uploads
+from abasto.web.params import query_day
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -221,26 +222,10 @@ def tenders_page(
     Mexico City time, both ends included)."""
     problems: list[Problem] = []
 
-    def day(value: str, name: str, label: str) -> date | None:
-        if not value.strip():
-            return None
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            problems.append(
-                Problem(
-                    f"La fecha «{label}» no es válida",
-                    field=name,
-                    value=value,
-                    expected="una fecha aaaa-mm-dd, p. ej. 2026-11-20",
-                )
-            )
-            return None
-
     def period(start: str, end: str, name: str, label: str) -> rules.Period:
         bounds = rules.days(
-            day(start, f"{name}_desde", f"{label} desde"),
-            day(end, f"{name}_hasta", f"{label} hasta"),
+            query_day(start, field=f"{name}_desde", label=f"{label} desde", problems=problems),
+            query_day(end, field=f"{name}_hasta", label=f"{label} hasta", problems=problems),
         )
         if bounds[0] and bounds[1] and bounds[0] >= bounds[1]:
             problems.append(
