@@ -346,9 +346,10 @@ def served(database_url: str, data_dir: Path) -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; missing Chromium fails the test instead of skipping it."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, started once per session (per pytest-xdist worker);
+    missing Chromium fails the test instead of skipping it."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium is missing at {CHROMIUM}: install it with `make chromium` "
@@ -360,6 +361,15 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Iterator[Browser]:
+    """The session's Chromium; the pages and contexts a test opens are closed after it, so no
+    cookie or storage outlives the test."""
+    yield chromium
+    for context in list(chromium.contexts):
+        context.close()
 
 
 def bomb_xlsx(rows_xml: bytes, *, dimension: str | None = None) -> bytes:
