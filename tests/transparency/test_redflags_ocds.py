@@ -175,3 +175,31 @@ def test_releases_out_of_date_order_are_compiled_by_date_and_counted() -> None:
     undated = {"releases": [{**releases[0], "date": None}, releases[1]]}
     with pytest.raises(ValidationFailed):
         source_ocds.load(json.dumps(undated).encode(), "paquete.json")
+
+
+def test_a_file_without_any_process_is_refused_with_what_was_skipped() -> None:
+    content = lines({"tender": {}}, {"tender": {}}) + b"\n[1, 2]\n{roto"
+
+    with pytest.raises(ValidationFailed, match="ningún proceso") as error:
+        source_ocds.load(content, "nada.jsonl")
+
+    assert [p.message for p in error.value.problems] == [
+        "entregas o registros sin ocid: 2",
+        "líneas que no son JSON: 1",
+        "valores JSON que no son objeto (entrega, paquete ni registro): 2",
+    ]
+
+
+def test_processes_no_indicator_can_read_are_refused_with_their_count() -> None:
+    bare: list[dict[str, Any]] = [
+        {"ocid": f"ocds-x-{n}", "tender": {"title": "Sin datos"}} for n in range(3)
+    ]
+
+    with pytest.raises(ValidationFailed) as error:
+        source_ocds.load(lines(*bare), "vacios.jsonl")
+
+    assert error.value.detail.startswith(
+        "«vacios.jsonl»: 3 proceso(s) de contratación sin nada que un indicador lea"
+    )
+    bare[0]["tender"]["numberOfTenderers"] = 1
+    assert source_ocds.load(lines(*bare), "vacios.jsonl").processes == 3

@@ -1,9 +1,12 @@
 """Another publisher's OCDS data as the flat input of the indicators.
 
-Accepted: line-delimited compiled releases (one JSON value per line), a release package, a
-record package (each record's ``compiledRelease``), or a JSON list of releases. Releases of one
-ocid in a release package are compiled with ocdsmerge, in date order (no schema is fetched: its
-default merge by ``id`` is enough for the fields read here). Each contracting process is one lot.
+Accepted: whatever ``transparency.ocds.reader`` reads (line-delimited compiled releases, release
+and record packages, records, JSON lists of them); releases of one ocid in a release package are
+compiled in date order. Each contracting process is one lot.
+
+A file from which nothing usable comes out is refused, saying which case it was: no process
+with an ocid (with what was skipped, reason by reason), or processes of which no indicator reads
+anything (no complete tender period, number of tenderers, bids, awards or contracts).
 
 Nothing bad stops the run or slips into a flag; each case is skipped and counted, with its
 reason in Spanish:
@@ -22,7 +25,6 @@ reason in Spanish:
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,9 +32,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import ocdsmerge
-
-from abasto.core.errors import ValidationFailed
+from abasto.core.errors import Problem, ValidationFailed
+from abasto.transparency.ocds import reader
 from abasto.transparency.redflags.flat import Frames, table
 
 EXPECTED = (
@@ -68,10 +69,21 @@ def load(content: bytes, filename: str, *, currency: str | None = None) -> Loade
         raise ValidationFailed(
             f"«{filename}» no contiene ningún proceso de contratación con ocid",
             expected=EXPECTED,
+            problems=_skipped(skipped),
         )
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for release in compiled:
         _flatten(release, rows, skipped)
+    periods = sum(1 for r in rows["processes"] if r["tender_start"] and r["tender_end"])
+    counted = sum(1 for r in rows["lots"] if r["number_of_tenderers"] is not None)
+    if not (periods or counted or rows["bids"] or rows["awards"] or rows["contracts"]):
+        raise ValidationFailed(
+            f"«{filename}»: {len(compiled):,} proceso(s) de contratación sin nada que un "
+            "indicador lea: ninguno tiene periodo de presentación completo, número de "
+            "licitantes, proposiciones (bids.details), adjudicaciones ni contratos.",
+            expected="tender.tenderPeriod, tender.numberOfTenderers, bids, awards o contracts",
+            problems=_skipped(skipped),
+        )
     seen = Counter(
         r["currency"] for name in ("bids", "awards") for r in rows[name] if r["currency"]
     )
@@ -83,97 +95,19 @@ def load(content: bytes, filename: str, *, currency: str | None = None) -> Loade
     return Loaded(frames=frames, processes=len(compiled), skipped=skipped)
 
 
+def _skipped(skipped: Counter[str]) -> list[Problem]:
+    """What was left out while reading, reason by reason with its count."""
+    return [Problem(f"{reason}: {n:,}") for reason, n in sorted(skipped.items())]
+
+
 _TABLES = ("processes", "lots", "bids", "awards", "award_items", "contracts", "parties")
-
-
-def _values(content: bytes, filename: str, skipped: Counter[str]) -> list[Any]:
-    """The whole file as one JSON value, or one value per line; not JSON at all is an error."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationFailed(
-            f"«{filename}» no es texto UTF-8, así que no es JSON", expected=EXPECTED
-        ) from None
-    try:
-        return [json.loads(text)]
-    except ValueError:
-        pass
-    values: list[Any] = []
-    bad = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            values.append(json.loads(line))
-        except ValueError:
-            bad += 1
-    if not values:
-        raise ValidationFailed(f"«{filename}» no es JSON", expected=EXPECTED)
-    if bad:
-        skipped["líneas que no son JSON"] += bad
-    return values
 
 
 def _compiled_releases(
     content: bytes, filename: str, skipped: Counter[str]
 ) -> Iterator[dict[str, Any]]:
-    individual: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    seen: set[str] = set()
-
-    def compiled(release: Any) -> Iterator[dict[str, Any]]:
-        if not isinstance(release, dict) or not isinstance(release.get("ocid"), str):
-            skipped["entregas o registros sin ocid"] += 1
-        elif release["ocid"] in seen:
-            skipped["ocid repetido (se conserva el primero)"] += 1
-        else:
-            seen.add(release["ocid"])
-            yield release
-
-    for value in _values(content, filename, skipped):
-        if isinstance(value, dict) and isinstance(value.get("records"), list):
-            for record in value["records"]:
-                release = record.get("compiledRelease") if isinstance(record, dict) else None
-                if release is None and isinstance(record, dict):
-                    skipped["registros sin compiledRelease"] += 1
-                    continue
-                yield from compiled(_unrecorded(record) if isinstance(release, dict) else release)
-        elif isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
-            # A record: its own `releases` are linked or embedded copies of what it compiles.
-            yield from compiled(_unrecorded(value))
-        elif isinstance(value, dict) and isinstance(value.get("releases"), list):
-            for release in value["releases"]:
-                if isinstance(release, dict) and isinstance(release.get("ocid"), str):
-                    individual[release["ocid"]].append(release)
-                else:
-                    skipped["entregas o registros sin ocid"] += 1
-        elif isinstance(value, list):
-            # Some publishers' APIs answer a bare list of records (or of compiled releases).
-            for member in value:
-                yield from compiled(_unrecorded(member))
-        elif isinstance(value, dict):
-            yield from compiled(value)  # a compiled release, with its ocid or without
-        else:
-            skipped["valores JSON que no son objeto (entrega, paquete ni registro)"] += 1
-    merger = ocdsmerge.Merger(merge_rules={})
-    for ocid, releases in individual.items():
-        if len(releases) == 1:
-            yield from compiled(releases[0])
-            continue
-        dates = [r.get("date") for r in releases]
-        if not all(isinstance(d, str) for d in dates):
-            skipped["procesos con una entrega sin fecha (orden desconocido)"] += 1
-            continue
-        if dates != sorted(str(d) for d in dates):
-            skipped["procesos con entregas fuera de orden de fecha (se compilaron por fecha)"] += 1
-        yield from compiled({**merger.create_compiled_release(releases), "ocid": ocid})
-
-
-def _unrecorded(value: Any) -> Any:
-    """A record's compiled release (with the record's ocid); anything else as it is."""
-    if isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
-        release = value["compiledRelease"]
-        return release if "ocid" in release else {**release, "ocid": value.get("ocid")}
-    return value
+    found = reader.read(content, filename, expected=EXPECTED, strict=False, skipped=skipped)
+    yield from reader.compiled(found, skipped)
 
 
 def _obj(value: Any) -> dict[str, Any]:
