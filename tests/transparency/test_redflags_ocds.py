@@ -59,18 +59,21 @@ def with_bids(release: dict[str, Any], *bids: tuple[str, str, float, str]) -> di
     return changed
 
 
-def test_the_fictional_examples_read_in_every_packaging_without_flags() -> None:
+def test_the_fictional_examples_read_in_every_packaging_with_one_flag() -> None:
     package = (EXAMPLES / "record" / "ocds-213czf-000-00001-withversions.json").read_bytes()
     loaded = source_ocds.load(package, "record.json")
     assert loaded.processes == 1
     assert loaded.frames.awards.num_rows == len(compiled()["awards"])
-    assert indicators.compute(loaded.frames) == []
+    # Its tender estimated the item's unit at 120,000 GBP, and it was awarded at 137,000:
+    # 14.2 % above the reference, which AB01 reads from the tender item's unit value.
+    (flag,) = indicators.compute(loaded.frames)
+    assert (flag.code, round(flag.value, 4)) == ("AB01", round(137000 / 120000 - 1, 4))
     releases = sorted(EXAMPLES.glob("ocds-213czf-000-00001-0*.json"))
     merged = {"releases": [r for f in releases for r in json.loads(f.read_text())["releases"]]}
     loaded = source_ocds.load(json.dumps(merged).encode(), "releases.json")
     assert loaded.processes == 1
     assert loaded.frames.awards.to_pylist()[0]["status"] == compiled()["awards"][0]["status"]
-    assert codes(lines(compiled())) == {}
+    assert codes(lines(compiled())) == {"AB01": 1}
 
 
 def test_a_json_list_of_records_and_a_bare_record_are_read_as_records() -> None:

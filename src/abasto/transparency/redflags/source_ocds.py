@@ -164,6 +164,84 @@ def _ids(organizations: Any) -> list[str]:
     return sorted({i for i in found if i})
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _lots(ocid: str, tender: dict[str, Any], bids: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The published lots (lots extension), each with its bidders when ``bids.statistics``
+    gives them per lot (measure ``bidders``, ``relatedLot``)."""
+    bidders: dict[str, int | None] = {}
+    for statistic in bids.get("statistics") or []:
+        if isinstance(statistic, dict) and statistic.get("measure") == "bidders":
+            lot = _text(statistic.get("relatedLot"))
+            if lot is not None:
+                bidders[lot] = _count(statistic.get("value"))
+    found: dict[str, dict[str, Any]] = {}
+    for lot in tender.get("lots") or []:
+        lot_id = _text(lot.get("id")) if isinstance(lot, dict) else None
+        if lot_id is None:
+            continue
+        found[f"{ocid}/{lot_id}"] = {
+            "lot_id": f"{ocid}/{lot_id}",
+            "process_id": ocid,
+            "label": _text(lot.get("title")) or lot_id,
+            "number_of_tenderers": bidders.get(lot_id),
+        }
+    return found
+
+
+def _bid_amount(
+    bid: dict[str, Any], one_lot: bool, skipped: Counter[str]
+) -> tuple[Decimal | None, str | None]:
+    """What a bid is compared by: its value; but a bid for one lot with one priced item, by
+    that unit price, since bidders for a lot may offer different quantities (an Abasto
+    partida's bidder offers up to its maximum, and several may share it)."""
+    items = [i for i in bid.get("items") or [] if isinstance(i, dict)]
+    if one_lot and len(items) == 1:
+        price = _money(_obj(items[0].get("unit")).get("value"), skipped)
+        if price[0] is not None:
+            return price
+    return _money(bid.get("value"), skipped)
+
+
+def _reference_prices(tender: dict[str, Any], skipped: Counter[str]) -> dict[str, Decimal]:
+    """Each tender item's unit value (the estimated or reference price), by item id."""
+    found: dict[str, Decimal] = {}
+    for item in tender.get("items") or []:
+        if isinstance(item, dict) and _text(item.get("id")):
+            price, _code = _money(_obj(item.get("unit")).get("value"), skipped)
+            if price is not None:
+                found[str(_text(item.get("id")))] = price
+    return found
+
+
+def _award_item(
+    award_id: str, item: dict[str, Any], reference: dict[str, Decimal], skipped: Counter[str]
+) -> dict[str, Any]:
+    classification = item.get("classification")
+    price, price_code = _money(_obj(item.get("unit")).get("value"), skipped)
+    quantity = item.get("quantity")
+    quantity = (
+        float(quantity)
+        if isinstance(quantity, int | float) and not isinstance(quantity, bool)
+        else None
+    )
+    return {
+        "award_id": award_id,
+        "classification": _text(classification.get("id"))
+        if isinstance(classification, dict)
+        else None,
+        "quantity": quantity,
+        "unit_price": price,
+        "amount": (price * Decimal(str(quantity))).quantize(FOUR_PLACES)
+        if price is not None and quantity is not None
+        else None,
+        "currency": price_code,
+        "reference_price": reference.get(_text(item.get("id")) or ""),
+    }
+
+
 def _flatten(
     release: dict[str, Any], rows: dict[str, list[dict[str, Any]]], skipped: Counter[str]
 ) -> None:
@@ -188,27 +266,37 @@ def _flatten(
             "tender_end": end,
         }
     )
-    tenderers = tender.get("numberOfTenderers")
-    rows["lots"].append(
-        {
-            "lot_id": ocid,
-            "process_id": ocid,
-            "label": _text(tender.get("title")) or ocid,
-            "number_of_tenderers": tenderers
-            if isinstance(tenderers, int) and not isinstance(tenderers, bool)
-            else None,
-        }
-    )
     bids = _obj(release.get("bids"))
+    lots = _lots(ocid, tender, bids)
+    if lots:
+        rows["lots"] += lots.values()
+    else:
+        tenderers = tender.get("numberOfTenderers")
+        rows["lots"].append(
+            {
+                "lot_id": ocid,
+                "process_id": ocid,
+                "label": _text(tender.get("title")) or ocid,
+                "number_of_tenderers": _count(tenderers),
+            }
+        )
+
+    def lot_of(related: Any) -> str:
+        """The flat lot of an object related to one published lot; the process otherwise."""
+        found = [_text(r) for r in related] if isinstance(related, list) else []
+        lot_id = f"{ocid}/{found[0]}" if len(found) == 1 else ocid
+        return lot_id if lot_id in lots else ocid
+
     for n, bid in enumerate(bids.get("details") or []):
         if not isinstance(bid, dict):
             continue
         ids = _ids(bid.get("tenderers"))
-        amount, code = _money(bid.get("value"), skipped)
+        lot_id = lot_of(bid.get("relatedLots"))
+        amount, code = _bid_amount(bid, lot_id != ocid, skipped)
         rows["bids"].append(
             {
                 "bid_id": f"{ocid}/{_text(bid.get('id')) or n}",
-                "lot_id": ocid,
+                "lot_id": lot_id,
                 "tenderer_id": "|".join(ids) or None,
                 "tenderers": len(ids),
                 "status": _text(bid.get("status")),
@@ -218,53 +306,49 @@ def _flatten(
                 "reason": None,
             }
         )
+    reference = _reference_prices(tender, skipped)
     suppliers_of: dict[str, str | None] = {}
     for n, award in enumerate(release.get("awards") or []):
         if not isinstance(award, dict):
             continue
-        award_id = f"{ocid}/{_text(award.get('id')) or n}"
+        own_id = _text(award.get("id")) or str(n)
         ids = _ids(award.get("suppliers"))
-        suppliers_of[_text(award.get("id")) or str(n)] = "|".join(ids) or None
-        amount, code = _money(award.get("value"), skipped)
-        rows["awards"].append(
-            {
-                "award_id": award_id,
-                "lot_id": ocid,
-                "supplier_id": "|".join(ids) or None,
-                "suppliers": len(ids),
-                "status": _text(award.get("status")),
-                "award_date": _instant(award.get("date"), skipped),
-                "amount": amount,
-                "currency": code,
-            }
-        )
-        for item in award.get("items") or []:
-            if not isinstance(item, dict):
-                continue
-            classification = item.get("classification")
-            unit = _obj(item.get("unit"))
-            price, price_code = _money(unit.get("value"), skipped)
-            quantity = item.get("quantity")
-            quantity = (
-                float(quantity)
-                if isinstance(quantity, int | float) and not isinstance(quantity, bool)
-                else None
+        suppliers_of[own_id] = "|".join(ids) or None
+        items = [i for i in award.get("items") or [] if isinstance(i, dict)]
+        by_lot: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            by_lot[lot_of([item.get("relatedLot")]) if lots else ocid].append(item)
+        whole = not lots or set(by_lot) <= {ocid}
+        if whole:
+            # The award as one (Cardinal's reading): for one lot, or for the whole process.
+            by_lot = {lot_of(award.get("relatedLots")): items}
+        for lot_id, lot_items in by_lot.items():
+            award_id = (
+                f"{ocid}/{own_id}" if whole else f"{ocid}/{own_id}/{lot_id.rsplit('/', 1)[1]}"
             )
-            rows["award_items"].append(
+            flat_items = [_award_item(award_id, item, reference, skipped) for item in lot_items]
+            if whole:
+                amount, code = _money(award.get("value"), skipped)
+            else:
+                # An award of several lots (one per supplier): each lot's share is its items'.
+                priced = [i for i in flat_items if i["amount"] is not None]
+                codes = {i["currency"] for i in priced}
+                amount = sum((i["amount"] for i in priced), Decimal(0)) if priced else None
+                code = codes.pop() if len(codes) == 1 else None
+                amount = amount if code else None
+            rows["awards"].append(
                 {
                     "award_id": award_id,
-                    "classification": _text(classification.get("id"))
-                    if isinstance(classification, dict)
-                    else None,
-                    "quantity": quantity,
-                    "unit_price": price,
-                    "amount": (price * Decimal(str(quantity))).quantize(FOUR_PLACES)
-                    if price is not None and quantity is not None
-                    else None,
-                    "currency": price_code,
-                    "reference_price": None,
+                    "lot_id": lot_id,
+                    "supplier_id": "|".join(ids) or None,
+                    "suppliers": len(ids),
+                    "status": _text(award.get("status")),
+                    "award_date": _instant(award.get("date"), skipped),
+                    "amount": amount,
+                    "currency": code,
                 }
             )
+            rows["award_items"] += flat_items
     for n, contract in enumerate(release.get("contracts") or []):
         if not isinstance(contract, dict):
             continue
