@@ -342,6 +342,18 @@ def test_r038_flags_tenderers_and_buyers_at_or_above_the_ratio() -> None:
     assert sorted((f.kind, f.subject) for f in found) == [("proveedor", "X")]
     found = flags("R038", replace(P, r038_threshold=0.4), **world)
     assert ("comprador", "B") in {(f.kind, f.subject) for f in found}  # 2 of 5: 0.4
+    # From the quartiles, one buyer has no peers: its fence would be its own ratio.
+    assert "comprador" not in {f.kind for f in flags("R038", **world)}
+    other = [process("P3", buyer_id="C"), process("P4", buyer_id="C")]
+    others = [lot("L3", "P3"), lot("L4", "P4")]
+    # With a peer as bad (2 of 5 too), the fence is 0.4 and both reach it.
+    same = [
+        {**b, "bid_id": f"c{b['bid_id']}", "lot_id": f"L{int(b['lot_id'][1]) + 2}"} for b in bids
+    ]
+    found = flags(
+        "R038", processes=[*processes, *other], lots=[*lots, *others], bids=[*bids, *same]
+    )
+    assert {f.subject for f in found if f.kind == "comprador"} == {"B", "C"}
     assert flags("R038", replace(P, r038_threshold=0.5001), **world) == []
 
 

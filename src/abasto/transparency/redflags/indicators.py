@@ -495,7 +495,9 @@ def r038(p: Parameters) -> str:
         UNION ALL
         SELECT 'comprador', c.buyer_id, NULL, NULL, NULL, c.buyer_id, NULL, c.ratio, fc.fence,
                {{'disqualified': c.d, 'submitted': c.n, 'processes': c.processes}}
-        FROM c, fc WHERE fc.fence > 0 AND c.ratio >= fc.fence"""
+        -- A single buyer has no peers: a fence from its quartiles would be its own ratio.
+        FROM c, fc WHERE fc.fence > 0 AND c.ratio >= fc.fence
+          AND ({_num(p.r038_threshold)} IS NOT NULL OR (SELECT count(*) FROM c) >= 2)"""
 
 
 @_indicator(
