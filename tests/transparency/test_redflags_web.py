@@ -114,7 +114,8 @@ def test_the_cli_on_an_ocds_file_counts_flags_and_skips_and_writes_them(tmp_path
     assert "R018" in result.output
     assert "líneas que no son JSON" in result.output
     written = json.loads(out.read_text())
-    assert [f["code"] for f in written] == ["R018"]
+    # AB01 too: the example's award (137,000 GBP) is 14.2 % above its tender item's 120,000.
+    assert [f["code"] for f in written] == ["R018", "AB01"]
     assert written[0]["explanation"].startswith("Solo un licitante")
     csv_out = tmp_path / "banderas.csv"
     result = CliRunner().invoke(
