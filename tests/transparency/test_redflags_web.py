@@ -173,3 +173,12 @@ def test_the_portal_pages_show_their_own_flags(world: World, client: TestClient)
     # /banderas filtered by the tender lists the same flags as the tender's page.
     listed = client.get("/banderas", params={"licitacion": number.number}).text
     assert listed.count('class="card redflag"') == tender.count('class="card redflag"') > 0
+
+
+def test_the_cli_refuses_an_ocds_file_with_nothing_usable_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "vacio.jsonl"
+    path.write_bytes(b'{"tender": {}}\n{"tender": {}}\n[1]\n')
+    result = CliRunner().invoke(app, ["redflags", "run", "--ocds", str(path)])
+    assert result.exit_code == 1
+    assert "no contiene ningún proceso de contratación con ocid" in result.output
+    assert "entregas o registros sin ocid: 2" in result.output
