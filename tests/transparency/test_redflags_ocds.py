@@ -206,3 +206,12 @@ def test_processes_no_indicator_can_read_are_refused_with_their_count() -> None:
     )
     bare[0]["tender"]["numberOfTenderers"] = 1
     assert source_ocds.load(lines(*bare), "vacios.jsonl").processes == 3
+
+
+def test_a_tender_items_unit_value_is_the_reference_only_in_the_awards_currency() -> None:
+    release = copy.deepcopy(compiled())
+    assert codes(lines(release)) == {"AB01": 1}
+    release["tender"]["items"][0]["unit"]["value"]["amount"] = 130000
+    assert codes(lines(release)) == {}  # 5.4 % above: within the 10 % margin
+    release["tender"]["items"][0]["unit"]["value"] = {"amount": 1, "currency": "USD"}
+    assert codes(lines(release)) == {}

@@ -205,22 +205,28 @@ def _bid_amount(
     return _money(bid.get("value"), skipped)
 
 
-def _reference_prices(tender: dict[str, Any], skipped: Counter[str]) -> dict[str, Decimal]:
+def _reference_prices(
+    tender: dict[str, Any], skipped: Counter[str]
+) -> dict[str, tuple[Decimal, str | None]]:
     """Each tender item's unit value (the estimated or reference price), by item id."""
-    found: dict[str, Decimal] = {}
+    found: dict[str, tuple[Decimal, str | None]] = {}
     for item in tender.get("items") or []:
         if isinstance(item, dict) and _text(item.get("id")):
-            price, _code = _money(_obj(item.get("unit")).get("value"), skipped)
+            price, code = _money(_obj(item.get("unit")).get("value"), skipped)
             if price is not None:
-                found[str(_text(item.get("id")))] = price
+                found[str(_text(item.get("id")))] = (price, code)
     return found
 
 
 def _award_item(
-    award_id: str, item: dict[str, Any], reference: dict[str, Decimal], skipped: Counter[str]
+    award_id: str,
+    item: dict[str, Any],
+    reference: dict[str, tuple[Decimal, str | None]],
+    skipped: Counter[str],
 ) -> dict[str, Any]:
     classification = item.get("classification")
     price, price_code = _money(_obj(item.get("unit")).get("value"), skipped)
+    ref, ref_code = reference.get(_text(item.get("id")) or "", (None, None))
     quantity = item.get("quantity")
     quantity = (
         float(quantity)
@@ -238,7 +244,8 @@ def _award_item(
         if price is not None and quantity is not None
         else None,
         "currency": price_code,
-        "reference_price": reference.get(_text(item.get("id")) or ""),
+        # A reference in another currency is no reference for this price.
+        "reference_price": ref if ref_code == price_code else None,
     }
 
 
