@@ -37,7 +37,8 @@ from abasto.transparency.ocds import reader
 from abasto.transparency.redflags.flat import Frames, table
 
 EXPECTED = (
-    "compiled releases OCDS en líneas (JSON por línea), un release package o un record package"
+    "compiled releases OCDS en líneas (JSON por línea), un release package, un record package, "
+    "un registro o una lista JSON de registros o entregas"
 )
 FOUR_PLACES = Decimal("0.0001")
 
