@@ -217,7 +217,10 @@ def prices_import(
     )
     if summary.unmatched_items:
         console.print(
-            f"{summary.unmatched_items:,} partida(s) OCDS sin clave correspondiente (use --map).",
+            f"{summary.unmatched_items:,} partida(s) OCDS sin clave correspondiente (use --map); "
+            "las clasificaciones más frecuentes: "
+            + ", ".join(f"{label} ({count:,})" for label, count in summary.unmatched_top)
+            + ".",
             highlight=False,
         )
     if summary.unknown_claves:

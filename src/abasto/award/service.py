@@ -59,6 +59,8 @@ class PriceImportSummary:
     unknown_claves: int
     unmatched_items: int = 0
     releases: int = 0
+    unmatched_top: tuple[tuple[str, int], ...] = ()
+    """The most frequent classifications that matched no clave, with their counts."""
 
 
 def parse_rates(values: Sequence[str]) -> dict[str, Decimal]:
@@ -116,6 +118,13 @@ def _is_json(content: bytes, filename: str) -> bool:
     return content.lstrip()[:1] in (b"{", b"[")
 
 
+def _unknown_claves(unknown: set[str]) -> list[Problem]:
+    return [
+        Problem("Clave desconocida", value=clave, expected="una clave del catálogo")
+        for clave in sorted(unknown)[:50]
+    ]
+
+
 def import_prices(
     ctx: Context,
     *,
@@ -142,16 +151,14 @@ def import_prices(
         raise ValidationFailed(
             f"«{filename}»: {len(unknown):,} clave(s) no están en el catálogo; no se importó "
             "ningún precio.",
-            problems=[
-                Problem("Clave desconocida", value=clave, expected="una clave del catálogo")
-                for clave in sorted(unknown)[:50]
-            ],
+            problems=_unknown_claves(unknown),
         )
     stored = [o for o in observed if o.clave in known]
     if not stored:
         raise ValidationFailed(
-            f"«{filename}» no tiene ningún precio de una clave del catálogo.",
-            expected="precios unitarios de claves del catálogo (o «--map ESQUEMA:ID=CLAVE»)",
+            f"«{filename}»: {len(observed):,} precio(s) de {len(unknown):,} clave(s), ninguna en "
+            "el catálogo; no se importó ningún precio.",
+            problems=_unknown_claves(unknown),
         )
     import_id = uuid.uuid4().hex[:16]
     ctx.db.execute(
@@ -181,6 +188,7 @@ def import_prices(
         unknown_claves=len(unknown),
         unmatched_items=read.unmatched if read else 0,
         releases=read.releases if read else 0,
+        unmatched_top=tuple(read.unmatched_ids.most_common(prices.TOP_UNMATCHED)) if read else (),
     )
     ctx.record(
         "prices.import",

@@ -24,7 +24,8 @@ def export(
 ) -> None:
     """Escribe paquetes de entregas y de registros, y las entregas compiladas (JSON Lines);
     todo o nada: si algo falla, la carpeta queda como estaba."""
-    prefix = load_settings().ocid_prefix
+    settings = load_settings()
+    prefix = settings.ocid_prefix
     with (
         unit_of_work() as ctx,
         Progress(
@@ -47,6 +48,7 @@ def export(
                 prefix,
                 directory,
                 published=format_instant(ctx.now),
+                policy=settings.publication_policy,
                 per_file=per_file,
                 progress=progress,
             )
