@@ -82,7 +82,7 @@ def test_r003_flags_fewer_than_15_whole_days_only() -> None:
     ]
     found = flags("R003", processes=processes)
     assert [(f.subject, f.value, f.threshold) for f in found] == [("casi", 14, 15)]
-    assert "14 día(s)" in found[0].explanation
+    assert "14 días enteros" in found[0].explanation
 
 
 def test_r018_flags_one_tenderer_in_competitive_methods_only() -> None:

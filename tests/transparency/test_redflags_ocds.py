@@ -202,7 +202,7 @@ def test_processes_no_indicator_can_read_are_refused_with_their_count() -> None:
         source_ocds.load(lines(*bare), "vacios.jsonl")
 
     assert error.value.detail.startswith(
-        "«vacios.jsonl»: 3 proceso(s) de contratación sin nada que un indicador lea"
+        "«vacios.jsonl»: 3 procesos de contratación sin nada que un indicador lea"
     )
     bare[0]["tender"]["numberOfTenderers"] = 1
     assert source_ocds.load(lines(*bare), "vacios.jsonl").processes == 3

@@ -20,6 +20,7 @@ from typing import Any
 from abasto.catalog.rules import ClaveError, parse_clave
 from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
 from abasto.transparency.ocds import reader
 
@@ -75,7 +76,7 @@ def _mxn(amount: Decimal, rate: Decimal) -> Decimal:
 def _missing_rates(missing: dict[str, int]) -> list[Problem]:
     return [
         Problem(
-            f"Moneda {currency} sin tipo de cambio ({count:,} precio(s))",
+            f"Moneda {currency} sin tipo de cambio ({count_of(count, 'precio', 'precios')})",
             field="rates",
             value=currency,
             expected=f"un tipo de cambio a pesos, p. ej. «--rate {currency}=20.15»",
@@ -141,7 +142,8 @@ def read_price_list(content: bytes, filename: str, rates: Mapping[str, Decimal])
     problems.extend(_missing_rates(missing))
     if problems:
         raise ValidationFailed(
-            f"«{filename}»: {len(problems)} problema(s); no se importó ningún precio.",
+            f"«{filename}»: {count_of(len(problems), 'problema', 'problemas')}; "
+            "no se importó ningún precio.",
             problems=problems,
         )
     if not found:
@@ -225,24 +227,28 @@ def _nothing_priced(
         }
         return ValidationFailed(
             f"«{filename}»: ninguna adjudicación ni contrato tiene artículos (items): "
-            f"{len(releases):,} entrega(s), {parts['awards']:,} adjudicación(es) y "
-            f"{parts['contracts']:,} contrato(s) leídos; no se importó ningún precio.",
+            f"{count_of(len(releases), 'entrega', 'entregas')}, "
+            f"{count_of(parts['awards'], 'adjudicación', 'adjudicaciones')} y "
+            f"{count_of(parts['contracts'], 'contrato', 'contratos')} leídos; "
+            "no se importó ningún precio.",
             expected="adjudicaciones (awards) o contratos (contracts) con items",
         )
     if not read.items:
         return ValidationFailed(
-            f"«{filename}»: {read.unpriced:,} artículo(s) en adjudicaciones y contratos, "
+            f"«{filename}»: {count_of(read.unpriced, 'artículo', 'artículos')} en adjudicaciones "
+            "y contratos, "
             "ninguno con precio unitario (unit.value.amount); no se importó ningún precio.",
             expected="items con unit.value (importe y moneda)",
         )
     top = read.unmatched_ids.most_common(TOP_UNMATCHED)
     return ValidationFailed(
-        f"«{filename}»: {read.items:,} artículo(s) con precio unitario, ninguno con una clave "
-        f"del Compendio ni una correspondencia; {len(read.unmatched_ids):,} clasificación(es) "
-        f"distintas (las {len(top)} más frecuentes, abajo). No se importó ningún precio.",
+        f"«{filename}»: {count_of(read.items, 'artículo', 'artículos')} con precio unitario, "
+        "ninguno con una clave del Compendio ni una correspondencia; "
+        + count_of(len(read.unmatched_ids), "clasificación distinta", "clasificaciones distintas")
+        + f" (las {len(top)} más frecuentes, abajo). No se importó ningún precio.",
         problems=[
             Problem(
-                f"Clasificación sin clave ({count:,} artículo(s))",
+                f"Clasificación sin clave ({count_of(count, 'artículo', 'artículos')})",
                 field="classification",
                 value=label,
                 expected=f"«--map {label}=CLAVE»"
@@ -353,7 +359,8 @@ def read_ocds(
     problems.extend(_missing_rates(missing))
     if problems:
         raise ValidationFailed(
-            f"«{filename}»: {len(problems)} problema(s); no se importó ningún precio.",
+            f"«{filename}»: {count_of(len(problems), 'problema', 'problemas')}; "
+            "no se importó ningún precio.",
             problems=problems,
         )
     read = OcdsRead(found, len(releases), items, unmatched, unmatched_ids, unpriced)

@@ -48,7 +48,8 @@ FEED_LIMIT = 1_000_000
 
 # What the live page's status line says after each feed event. The page renders it for the
 # events it already has and live.js for the ones that come; both fill the same {fields} from the
-# event's payload ({#list} is a list's length), so the wording lives only here.
+# event's payload ({#list} is a list's length; {n|singular|plural} is a count with the words that
+# agree with it), so the wording lives only here.
 FEED_MESSAGES = {
     "tender.publish": "Se publicó la convocatoria.",
     "tender.amend": "Se publicó la modificación {amendment}: {description}",
@@ -58,13 +59,15 @@ FEED_MESSAGES = {
     "partida.desierta": "La partida {partida} ({clave}) se declaró desierta: {reason}",
     "bid.seal": "Llegó una proposición sellada; su compromiso quedó publicado.",
     "bid.withdraw": "Se retiró una proposición.",
-    "tender.bids_closed": "Cerró la recepción de proposiciones: {sealed} sellada(s).",
-    "tender.opening_started": "Comenzó la apertura: {#bids} proposición(es) por abrir.",
+    "tender.bids_closed": "Cerró la recepción de proposiciones: {sealed|sellada|selladas}.",
+    "tender.opening_started": (
+        "Comenzó la apertura: {#bids|proposición por abrir|proposiciones por abrir}."
+    ),
     "bid.open": "Se abrió la proposición {bid}.",
     "bid.missing": "Falta la proposición {bid}: {detail}.",
     "tender.opened": (
-        "Terminó la apertura: {opened} proposición(es) abierta(s), {matching} coinciden con su "
-        "compromiso y {not_matching} no coinciden."
+        "Terminó la apertura: {opened|proposición abierta|proposiciones abiertas}, "
+        "{matching|coincide|coinciden} con su compromiso y {not_matching|no coincide|no coinciden}."
     ),
     "tender.cancel": "Se canceló la licitación: {reason}",
     "tender.suspend": "Se suspendió la apertura: {reason}",
@@ -80,7 +83,7 @@ STATUS_AFTER = {
     "tender.suspend": rules.SUSPENDED,
     "tender.resume": rules.OPENING,
 }
-_FIELD = re.compile(r"\{(#?)([\w.]+)\}")
+_FIELD = re.compile(r"\{(#?)([\w.]+)(?:\|([^|}]*)\|([^}]*))?\}")
 
 BUYER_NOTICES = {
     "creada": "Se creó el borrador de la licitación. Revíselo y publíquelo.",
@@ -108,7 +111,10 @@ def describe(action: str, data: Mapping[str, Any]) -> str | None:
         for part in match[2].split("."):
             found = found.get(part) if isinstance(found, Mapping) else None
         if match[1]:
-            return str(len(found)) if isinstance(found, list) else "0"
+            found = len(found) if isinstance(found, list) else 0
+        if match[3] is not None:
+            count = found if isinstance(found, int) else 0
+            return f"{count} {match[3] if count == 1 else match[4]}"
         return "—" if found is None else str(found)
 
     return _FIELD.sub(value, template)

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from abasto.award.models import ContractDraft, Fallo, FalloOutcome
 from abasto.catalog.models import Clave
 from abasto.core.ledger import LedgerEntry, format_instant
+from abasto.core.money import count_of
 from abasto.demand.models import DemandRound
 from abasto.demand.service import BUYER_KIND
 from abasto.identity.models import Institution, Supplier
@@ -415,8 +416,9 @@ class Process:
             body["planning"] = {
                 "rationale": (
                     f"Demanda consolidada de la ronda «{self.facts.round_name}»: "
-                    f"{len(self.facts.payers)} institución(es), "
-                    f"{len(self.facts.partidas)} clave(s) con sus cantidades mínimas y máximas."
+                    f"{count_of(len(self.facts.payers), 'institución', 'instituciones')}, "
+                    f"{count_of(len(self.facts.partidas), 'clave', 'claves')} "
+                    "con sus cantidades mínimas y máximas."
                 ),
                 "budget": {
                     "id": self.facts.round_name,

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from abasto.core.money import format_date, format_mxn
+from abasto.core.money import count_of, format_date, format_mxn
 from abasto.transparency.redflags.flat import Frames, connect
 
 
@@ -832,7 +832,8 @@ def _tenderers(items: object) -> str:
 
 EXPLAIN: dict[str, Callable[[Flag], str]] = {
     "R003": lambda f: (
-        f"El periodo de presentación duró {f.value:.0f} día(s) enteros "
+        f"El periodo de presentación duró "
+        f"{count_of(round(f.value), 'día entero', 'días enteros')} "
         f"(del {_day(f.evidence.get('start'))} al {_day(f.evidence.get('end'))}); "
         f"el umbral es {f.threshold:.0f} días."
     ),
@@ -876,7 +877,12 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
     ),
     "R035": lambda f: (
         f"Solo {f.supplier_id} quedó con proposición válida y fue adjudicado; "
-        f"{f.value:.0f} licitante(s) más fueron descalificados: "
+        + count_of(
+            round(f.value),
+            "licitante más fue descalificado",
+            "licitantes más fueron descalificados",
+        )
+        + ": "
         f"{_tenderers(f.evidence.get('disqualified'))}."
     ),
     "R036": lambda f: (
@@ -934,8 +940,8 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
     ),
     "AB06": lambda f: (
         f"HHI {f.value:,.0f} (umbral {f.threshold or 0:,.0f}) en "
-        f"{f.evidence.get('processes')} procedimientos con {f.evidence.get('suppliers')} "
-        f"proveedor(es); "
+        f"{f.evidence.get('processes')} procedimientos con "
+        f"{count_of(int(f.evidence.get('suppliers') or 0), 'proveedor', 'proveedores')}; "
         + ", ".join(
             f"{s.get('supplier')} {_pct(s.get('share'))}" for s in f.evidence.get("shares") or []
         )

@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.transparency.ocds import reader
 from abasto.transparency.redflags.flat import Frames, table
 
@@ -79,7 +80,8 @@ def load(content: bytes, filename: str, *, currency: str | None = None) -> Loade
     counted = sum(1 for r in rows["lots"] if r["number_of_tenderers"] is not None)
     if not (periods or counted or rows["bids"] or rows["awards"] or rows["contracts"]):
         raise ValidationFailed(
-            f"«{filename}»: {len(compiled):,} proceso(s) de contratación sin nada que un "
+            f"«{filename}»: "
+            f"{count_of(len(compiled), 'proceso', 'procesos')} de contratación sin nada que un "
             "indicador lea: ninguno tiene periodo de presentación completo, número de "
             "licitantes, proposiciones (bids.details), adjudicaciones ni contratos.",
             expected="tender.tenderPeriod, tender.numberOfTenderers, bids, awards o contracts",
