@@ -4,15 +4,20 @@ award tests' ``awarded_tender``), its flags stored whole, the ledger entry, the 
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from abasto.award import rules
 from abasto.core import ledger
+from abasto.core.clock import FixedClock
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import LedgerEntry
 from abasto.identity import service as identity
 from abasto.transparency.ocds import export as exporting
@@ -23,7 +28,7 @@ from tests.conftest import invoke_abasto
 from tests.identity.test_sanctions import HEADER, _csv
 from tests.tendering import conftest as tendering_world
 from tests.tendering.conftest import NICOTINA, PARTIES, World
-from tests.transparency.conftest import build_purchases
+from tests.transparency.conftest import Committed, build_purchases
 
 world = tendering_world.world
 cheap_passwords = tendering_world.cheap_passwords
@@ -243,3 +248,50 @@ def test_three_purchases_of_one_buyer_give_the_same_flags_from_our_ocds(
     build_purchases(world)
     found = agree(world, tmp_path)
     assert not [key for key in found if key[0] == "R038" and key[1] == "comprador"]
+
+
+def test_a_refresh_holds_no_lock_a_bid_waits_for(
+    committed_purchases: Committed, clock: FixedClock
+) -> None:
+    """While a refresh stores its flags, a bid's seal appends to the ledger and commits at once
+    (issue 18, item 10: the refresh took the ledger's head first, and seals waited 11–19 s)."""
+    if committed_purchases.url.startswith("sqlite"):
+        pytest.skip("SQLite admits one writer at a time: any write waits for the refresh there")
+    engine = make_engine(committed_purchases.url)
+    sessions = session_factory(engine)
+    storing, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def pause(*args: Any) -> None:
+        statement = args[2]
+        if statement.startswith("INSERT INTO red_flags") and threading.current_thread() is worker:
+            storing.set()
+            release.wait(30)
+
+    def refresh() -> None:
+        try:
+            with transaction(sessions) as db:
+                service.refresh(Context(db=db, actor=operator("tick"), now=clock.now()))
+        except BaseException as exc:  # reported by the test below
+            failures.append(exc)
+
+    worker = threading.Thread(target=refresh)
+    worker.start()
+    try:
+        assert storing.wait(30), "the refresh stored no flag"
+        with transaction(sessions) as db:
+            db.execute(text("SET LOCAL lock_timeout = '3s'"))
+            Context(db=db, actor=operator("bid"), now=clock.now()).record(
+                "bid.seal", "tender:1", {"commitment": "f00d"}
+            )
+    finally:
+        release.set()
+        worker.join(60)
+    assert failures == []
+    with engine.connect() as conn:
+        assert ledger.verify(conn).ok
+        actions = conn.scalars(select(LedgerEntry.action).order_by(LedgerEntry.seq.desc()).limit(2))
+        assert list(actions) == ["redflags.run", "bid.seal"]
+        assert conn.scalar(select(func.count()).select_from(RedFlag)) > 0
+    engine.dispose()

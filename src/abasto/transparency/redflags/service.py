@@ -88,33 +88,57 @@ def compute(db: Session, params: Parameters | None = None) -> list[Flag]:
     return indicators.compute(source_abasto.load(db), params)
 
 
+STORE_BATCH = 5_000
+"""Flags per INSERT and tender numbers per lookup: far below PostgreSQL's 65,535 parameters."""
+_REFRESH_LOCK = 0x4142_5346  # "ABSF": one refresh at a time across processes (PostgreSQL)
+
+
 def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]:
-    """Recompute every flag and replace the stored ones, with a ledger entry of the counts."""
+    """Recompute every flag and replace the stored ones, with a ledger entry of the counts.
+
+    A bid's seal appends to the ledger too, so the ledger's head is taken last, for one insert,
+    just before the commit: loading, computing and storing the flags hold no lock a bid waits
+    for. Refreshes take turns by an advisory lock on PostgreSQL (SQLite has one writer), and
+    each stores its run's flags and deletes every other run's in the same transaction, so a
+    reader sees the old flags or the new ones, never both.
+    """
     flags = compute(ctx.db, params)
     counts = dict(sorted(Counter(f.code for f in flags).items()))
+    if ctx.db.get_bind().dialect.name == "postgresql":
+        ctx.db.execute(select(func.pg_advisory_xact_lock(_REFRESH_LOCK)))
     last_fallo = ctx.db.scalar(select(func.max(Fallo.id)))
     run = RedFlagRun(at=ctx.now, last_fallo_id=last_fallo, counts=counts, ledger_seq=0)
     ctx.db.add(run)
     ctx.db.flush()
-    # The ledger entry comes first: appending locks the ledger's head, so the refreshes of
-    # several workers take turns from here, and each deletes what the one before it stored.
+    rows = _rows(ctx.db, flags, run.id)
+    for start in range(0, len(rows), STORE_BATCH):
+        ctx.db.execute(insert(RedFlag), rows[start : start + STORE_BATCH])
+    ctx.db.execute(delete(RedFlag).where(RedFlag.run_id != run.id))
     run.ledger_seq = ctx.record(
         "redflags.run", "redflags", {"counts": counts, "total": len(flags), "run": run.id}
     )
-    ctx.db.execute(delete(RedFlag))
-    tenders = dict(ctx.db.execute(select(Tender.number, Tender.id)).all())
-    suppliers = dict(ctx.db.execute(select(Supplier.rfc, Supplier.id)).all())
-    institutions = dict(ctx.db.execute(select(Institution.code, Institution.id)).all())
+    ctx.db.flush()
+    return counts
+
+
+def _rows(db: Session, flags: Sequence[Flag], run_id: int) -> list[dict[str, Any]]:
+    """The stored form of each flag, with the ids of what it names."""
+    tenders = dict(db.execute(select(Tender.number, Tender.id)).all())
+    suppliers = dict(db.execute(select(Supplier.rfc, Supplier.id)).all())
+    institutions = dict(db.execute(select(Institution.code, Institution.id)).all())
     # A partida's flag names its clave too, so the clave's page shows it.
-    claves: dict[tuple[str, int | None], str] = {
-        (number, partida): clave
-        for number, partida, clave in ctx.db.execute(
-            select(Tender.number, Partida.number, Clave.clave)
-            .join(Partida, Partida.tender_id == Tender.id)
-            .join(Clave, Clave.id == Partida.clave_id)
-            .where(Tender.number.in_({f.process_id for f in flags if f.lot_id}))
+    flagged = sorted({f.process_id for f in flags if f.lot_id and f.process_id})
+    claves: dict[tuple[str, int | None], str] = {}
+    for start in range(0, len(flagged), STORE_BATCH):
+        claves.update(
+            ((number, partida), clave)
+            for number, partida, clave in db.execute(
+                select(Tender.number, Partida.number, Clave.clave)
+                .join(Partida, Partida.tender_id == Tender.id)
+                .join(Clave, Clave.id == Partida.clave_id)
+                .where(Tender.number.in_(flagged[start : start + STORE_BATCH]))
+            )
         )
-    }
     rows = []
     for f in flags:
         partida = f.lot_id.rsplit("/", 1)[1] if f.lot_id and "/" in f.lot_id else None
@@ -140,13 +164,10 @@ def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]
                     "place": f.place,
                     "evidence": _plain(f.evidence),
                 },
-                "run_id": run.id,
+                "run_id": run_id,
             }
         )
-    if rows:
-        ctx.db.execute(insert(RedFlag), rows)
-    ctx.db.flush()
-    return counts
+    return rows
 
 
 def due(db: Session) -> bool:
