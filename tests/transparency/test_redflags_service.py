@@ -293,5 +293,5 @@ def test_a_refresh_holds_no_lock_a_bid_waits_for(
         assert ledger.verify(conn).ok
         actions = conn.scalars(select(LedgerEntry.action).order_by(LedgerEntry.seq.desc()).limit(2))
         assert list(actions) == ["redflags.run", "bid.seal"]
-        assert conn.scalar(select(func.count()).select_from(RedFlag)) > 0
+        assert (conn.scalar(select(func.count()).select_from(RedFlag)) or 0) > 0
     engine.dispose()
