@@ -610,3 +610,25 @@ def test_numbers_typed_in_forms_are_refused_before_conversion(
     assert "Línea 1 de las partidas no se entiende" in partidas.text
     assert desierta.status_code == 422
     assert "Número de partida no válido" in desierta.text
+
+
+def test_a_draft_cancelled_before_its_publication_is_never_public(
+    client: TestClient, world: World
+) -> None:
+    """Issue 18, item 4: a draft is the buyer's; cancelling it publishes nothing."""
+    draft = world.tender(publish=False)
+    service.cancel_tender(world.buyer(), tender_id=draft.id, reason="Se licitará con otra demanda")
+    published = world.tender()
+    service.cancel_tender(world.buyer(), tender_id=published.id, reason="Ya no hay presupuesto")
+
+    listed = client.get("/licitaciones", params={"estado": rules.CANCELLED})
+    assert published.number in listed.text
+    assert draft.number not in listed.text
+    assert client.get(f"/licitaciones/{draft.id}").status_code == 404
+    assert client.get(f"/api/v1/tenders/{draft.id}").status_code == 404
+    cancels = {e.data()["number"]: e.public for e in world.entries(draft, "tender.cancel")}
+    cancels |= {e.data()["number"]: e.public for e in world.entries(published, "tender.cancel")}
+    assert cancels == {draft.number: False, published.number: True}
+
+    log_in(client, "comprador")
+    assert client.get(f"/licitaciones/{draft.id}").status_code == 200

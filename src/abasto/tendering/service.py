@@ -111,6 +111,7 @@ _SUBMISSION = {
         Tender.id,
         Tender.number,
         Tender.status,
+        Tender.published_at,
         Tender.procedure,
         Tender.clarification_deadline,
         Tender.bid_deadline,
@@ -202,6 +203,8 @@ class Scheduled(Protocol):
     @property
     def status(self) -> str: ...
     @property
+    def published_at(self) -> datetime | None: ...
+    @property
     def clarification_deadline(self) -> datetime: ...
     @property
     def bid_deadline(self) -> datetime: ...
@@ -241,9 +244,9 @@ def _visible_tender(ctx: Context, tender_id: int) -> Tender:
 
 def _seen(ctx: Context, tender_id: int, found: _Staged | None) -> _Staged:
     """``found`` if this actor may see it; NotFound for a tender that does not exist and for a
-    draft it may not see alike."""
+    draft it may not see alike (a draft cancelled before its publication stays one)."""
     if found is None or (
-        found.status == rules.DRAFT and not ctx.actor.has_role("comprador", "auditor")
+        found.published_at is None and not ctx.actor.has_role("comprador", "auditor")
     ):
         raise NotFound(f"No existe la licitación {tender_id}.")
     return found
@@ -297,7 +300,7 @@ def list_tenders(
     keeps those whose partidas carry that institution's demand."""
     query = select(Tender)
     if not ctx.actor.has_role("comprador", "auditor"):
-        query = query.where(Tender.status != rules.DRAFT)
+        query = query.where(Tender.published_at.is_not(None))
     if status:
         query = query.where(Tender.status == status)
     if procedure:
@@ -813,15 +816,18 @@ def cancel_tender(
             "ya no se cancela."
         )
     _require_reason(reason, "Indique el motivo de la cancelación.")
+    published = tender.published_at is not None
     tender.status = rules.CANCELLED
     tender.attention_at = tender.attention = None
     tender.cancelled_at = ctx.now
     tender.cancel_reason = reason.strip()
     ctx.db.flush()
+    # A draft never published was never public, and its cancellation is not either.
     ctx.record(
         "tender.cancel",
         feed_entity(tender.id),
         {"number": tender.number, "reason": tender.cancel_reason},
+        public=published,
     )
     announce(ctx.db, tender.id)
     return tender
@@ -1483,7 +1489,7 @@ def my_tenders(ctx: Context, sealer: Sealer) -> list[tuple[Tender, list[OwnBid]]
     """Every published tender the supplier may bid on or has bid on, with its own bids."""
     supplier = _acting_supplier(ctx)
     tenders = ctx.db.scalars(
-        select(Tender).where(Tender.status != rules.DRAFT).order_by(Tender.id.desc())
+        select(Tender).where(Tender.published_at.is_not(None)).order_by(Tender.id.desc())
     ).all()
     mine: list[tuple[Tender, list[OwnBid]]] = []
     invited = set(

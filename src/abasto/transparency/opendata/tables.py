@@ -18,7 +18,6 @@ from abasto.award.models import ContractDraft, Fallo, FalloLine, PriceObservatio
 from abasto.catalog.models import Clave
 from abasto.demand.models import DemandRound
 from abasto.identity.models import Institution, Supplier
-from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, PartidaDemand, Tender
 
@@ -58,7 +57,7 @@ class Table:
 
 
 def _published(query: Select[tuple[object, ...]]) -> Select[tuple[object, ...]]:
-    return query.where(Tender.status != tendering_rules.DRAFT)
+    return query.where(Tender.published_at.is_not(None))
 
 
 TENDER = (

@@ -19,7 +19,6 @@ from abasto.catalog import service as catalog
 from abasto.catalog.models import Clave
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, Supplier
-from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, PartidaDemand, Tender
 
@@ -332,7 +331,7 @@ def institution_record(db: Session, *, code: str) -> InstitutionRecord:
         .join(Tender, Tender.id == Partida.tender_id)
         .where(
             PartidaDemand.institution_id == institution.id,
-            Tender.status != tendering_rules.DRAFT,
+            Tender.published_at.is_not(None),
         )
         .group_by(Tender.id, Tender.number, Tender.title, Tender.status)
         .order_by(Tender.id.desc())
