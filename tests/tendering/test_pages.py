@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from abasto.catalog import service as catalog
+from abasto.core.money import MEXICO_CITY
 from abasto.tendering import rules, service
 from abasto.tendering.models import Bid, Tender
 from tests.catalog.test_pages import log_in
@@ -400,9 +401,12 @@ def test_the_buyer_creates_a_tender_from_the_form_and_publishes_it(
     created = client.post("/licitaciones/nueva", data=NEW_TENDER, follow_redirects=False)
     tender = world.db.scalars(select(Tender).where(Tender.title == "Analgésicos 2027")).one()
     draft_page = client.get(created.headers["location"])
-    stale = client.post(f"{buyer_page(tender)}/publicar", data={"version": "99"})
+    unconfirmed = client.post(
+        f"{buyer_page(tender)}/publicar", data={"version": str(tender.version)}
+    )
+    stale = client.post(f"{buyer_page(tender)}/publicar", data={"version": "99", **CONFIRMED})
     published = client.post(
-        f"{buyer_page(tender)}/publicar", data={"version": str(tender.version)},
+        f"{buyer_page(tender)}/publicar", data={"version": str(tender.version), **CONFIRMED},
         follow_redirects=False,
     )  # fmt: skip
     after = client.get(published.headers["location"])
@@ -424,6 +428,9 @@ def test_the_buyer_creates_a_tender_from_the_form_and_publishes_it(
     assert [p.clave.clave for p in tender.partidas] == ["010.000.0104.00", "010.000.0101.00"]
     assert "Se creó el borrador" in draft_page.text
     assert "Publicar la licitación" in draft_page.text
+    assert 'name="confirmar" value="si" required' in draft_page.text
+    assert unconfirmed.status_code == 422
+    assert "falta confirmar la publicación" in unconfirmed.text
     assert stale.status_code == 409
     assert "cambió después de que usted la leyó" in stale.text
     assert published.status_code == 303
@@ -431,12 +438,16 @@ def test_the_buyer_creates_a_tender_from_the_form_and_publishes_it(
     assert fresh(world, tender).status == rules.CLARIFICATIONS
 
 
+CONFIRMED = {"confirmar": "si"}
+"""The publish form's checkbox: publishing asks for it (issue 18, item 4)."""
+
+
 def test_publishing_is_refused_with_the_procedures_rules(client: TestClient, world: World) -> None:
     log_in(client, "comprador")
     client.post("/licitaciones/nueva", data={**NEW_TENDER, "bid_deadline": "2026-11-12T10:00"})
     tender = world.db.scalars(select(Tender)).one()
 
-    refused = client.post(f"{buyer_page(tender)}/publicar", data={"version": "1"})
+    refused = client.post(f"{buyer_page(tender)}/publicar", data={"version": "1", **CONFIRMED})
 
     assert refused.status_code == 422
     assert "no cumple las reglas de «Licitación pública nacional»" in refused.text
@@ -632,3 +643,46 @@ def test_a_draft_cancelled_before_its_publication_is_never_public(
 
     log_in(client, "comprador")
     assert client.get(f"/licitaciones/{draft.id}").status_code == 200
+
+
+def test_the_buyer_edits_a_draft_until_it_is_published(client: TestClient, world: World) -> None:
+    """Issue 18, item 4: the title, the dates and which claves a draft tenders."""
+    tender = world.tender(publish=False)
+    log_in(client, "comprador")
+    page = client.get(buyer_page(tender))
+    assert "Editar el borrador" in page.text
+    assert page.text.count('name="clave"') == 3
+    kept = [p.clave.clave for p in tender.partidas][1:]
+    earlier = tender.clarification_deadline - timedelta(hours=1)
+    edited = client.post(
+        f"{buyer_page(tender)}/borrador",
+        data={
+            "version": str(tender.version),
+            "title": "  Medicamentos   revisados ",
+            "clarification_deadline": f"{earlier.astimezone(MEXICO_CITY):%Y-%m-%dT%H:%M}",
+            "clave": kept,
+        },
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    assert "Se guardaron los cambios del borrador" in client.get(edited.headers["location"]).text
+    tender = fresh(world, tender)
+    assert tender.title == "Medicamentos revisados"
+    assert tender.clarification_deadline == earlier
+    assert [(p.number, p.clave.clave) for p in tender.partidas] == [(1, kept[0]), (2, kept[1])]
+    (entry,) = world.entries(tender, "tender.edit")
+    assert not entry.public
+
+    foreign = client.post(
+        f"{buyer_page(tender)}/borrador",
+        data={"version": str(tender.version), "title": "x", "clave": ["999.999.9999.99"]},
+    )
+    assert foreign.status_code == 422
+    assert "Clave que esta licitación no puede incluir" in foreign.text
+
+    service.publish_tender(world.buyer(), tender_id=tender.id)
+    late = client.patch(
+        f"/api/v1/tenders/{tender.id}", json={"title": "Otro título después de publicar"}
+    )
+    assert late.status_code == 409
+    assert "se cambia con una modificación publicada" in late.json()["detail"]

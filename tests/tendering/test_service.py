@@ -955,3 +955,31 @@ def test_a_receipt_names_its_leaf_and_the_latest_checkpoint_and_is_proven_later(
     proof = checkpoints.inclusion(world.db, seq=receipt.ledger_seq, tree_size=size)
     leaf = merkle.leaf_hash(bytes.fromhex(receipt.ledger_hash))
     assert merkle.verify_inclusion(receipt.ledger_seq - 1, size, leaf, proof.path, root)
+
+
+def test_a_rounds_draft_tenders_a_subset_of_its_claves_and_takes_one_back(world: World) -> None:
+    """Issue 18, item 4: a draft of a round drops claves and takes them back, with each
+    institution's demand, numbered again; it never takes a clave from outside its round."""
+    from tests.award.test_service import ROUND, frozen_round
+
+    frozen_round(world)
+    tender = service.create_tender(
+        world.buyer(),
+        world.sealer,
+        title="Compra consolidada",
+        procedure="licitacion_nacional",
+        round_name=ROUND,
+        **plan_for("licitacion_nacional", world.now).as_kwargs(),
+    )
+    every = [p.clave.clave for p in tender.partidas]
+    assert len(every) == 3
+    service.edit_draft(world.buyer(), tender_id=tender.id, claves=[every[2]])
+    assert [(p.number, p.clave.clave) for p in tender.partidas] == [(1, every[2])]
+    service.edit_draft(world.buyer(), tender_id=tender.id, claves=[every[0], every[2]])
+    assert [(p.number, p.clave.clave) for p in tender.partidas] == [(1, every[0]), (2, every[2])]
+    assert all(p.demands for p in tender.partidas)
+    with pytest.raises(ValidationFailed, match="No se cambió el borrador"):
+        service.edit_draft(world.buyer(), tender_id=tender.id, claves=[])
+    service.publish_tender(world.buyer(), tender_id=tender.id)
+    with pytest.raises(Conflict, match="ya no es un borrador"):
+        service.edit_draft(world.buyer(), tender_id=tender.id, title="Tarde")

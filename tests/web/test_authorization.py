@@ -58,6 +58,10 @@ def _sheet() -> dict[str, Any]:
     return _csv(f"Clave,Cantidad mínima,Cantidad máxima\n{CLAVE},40,100\n")
 
 
+def _draft_edit() -> dict[str, Any]:
+    return {"json": {"title": "Medicamentos del primer nivel, borrador revisado"}}
+
+
 def _supplier_patch() -> dict[str, Any]:
     return {"json": {"razon_social": "Farmacéutica de Prueba, S.A. de C.V.", "version": 1}}
 
@@ -209,6 +213,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", f"{TENDER}/amendments"): Case(PUBLIC),
     ("POST", f"{TENDER}/amendments"): Case(frozenset({C})),
     ("POST", f"{TENDER}/cancel"): Case(frozenset({C})),
+    ("PATCH", TENDER): Case(frozenset({C}), body=_draft_edit),
     ("POST", f"{TENDER}/suspend"): Case(frozenset({C})),
     ("POST", f"{TENDER}/resume"): Case(frozenset({C})),
     ("POST", f"{TENDER}/partidas/{{number}}/desierta"): Case(frozenset({C})),
@@ -256,6 +261,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", f"{MINE}/preguntas"): Case(frozenset({P})),
     ("GET", MANAGE): Case(frozenset({C})),
     ("POST", f"{MANAGE}/publicar"): Case(frozenset({C})),
+    ("POST", f"{MANAGE}/borrador"): Case(frozenset({C})),
     ("POST", f"{MANAGE}/modificar"): Case(frozenset({C})),
     ("POST", f"{MANAGE}/cancelar"): Case(frozenset({C})),
     ("POST", f"{MANAGE}/suspender"): Case(frozenset({C})),

@@ -29,6 +29,7 @@ from abasto.tendering.schemas import (
     BidRead,
     BidWrite,
     CancelBody,
+    DraftEdit,
     OwnBidRead,
     PartidaRead,
     QuestionRead,
@@ -234,6 +235,25 @@ def bid_template(tender_id: TenderId, ctx: Public) -> Response:
 def publish(tender_id: TenderId, body: VersionBody, ctx: Buyer) -> TenderRead:
     """Publish a draft; refused when its periods are shorter than its procedure allows."""
     return tender_read(ctx, service.publish_tender(ctx, tender_id=tender_id, version=body.version))
+
+
+@router.patch("/{tender_id}", response_model=TenderRead)
+def edit_draft(tender_id: TenderId, body: DraftEdit, ctx: Buyer) -> TenderRead:
+    """Change a draft (title, dates, claves) before it is published; 409 once published."""
+    return tender_read(
+        ctx,
+        service.edit_draft(
+            ctx,
+            tender_id=tender_id,
+            version=body.version,
+            title=body.title,
+            clarification_deadline=body.clarification_deadline,
+            bid_deadline=body.bid_deadline,
+            opening_at=body.opening_at,
+            fallo_at=body.fallo_at,
+            claves=body.claves,
+        ),
+    )
 
 
 @router.post("/{tender_id}/amendments", response_model=AmendmentRead, status_code=201)

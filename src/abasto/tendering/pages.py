@@ -94,6 +94,7 @@ BUYER_NOTICES = {
     "reanudada": "Se reanudó la apertura: la siguiente proposición se abrirá en breve.",
     "desierta": "Se declaró desierta la partida.",
     "respondida": "Se publicó la respuesta.",
+    "borrador": "Se guardaron los cambios del borrador.",
 }
 
 
@@ -926,10 +927,23 @@ def _manage_page(
         stuck=tender.status == rules.SUSPENDED
         or (tender.status == rules.OPENING and tender.attention_at is not None),
         may_open=_may_open(tender, ctx.now),
+        draft=_draft_form(ctx, tender) if tender.status == rules.DRAFT else None,
         error=error,
         notice=notice,
         **_page_values(ctx),
     )
+
+
+def _draft_form(ctx: Context, tender: Tender) -> dict[str, Any]:
+    """What the draft's form shows: its title, its dates as the inputs take them, its claves."""
+    return {
+        "title": tender.title,
+        "dates": {
+            name: (rules.MILESTONE_LABELS[name], _local_input(getattr(tender, name)))
+            for name in ("clarification_deadline", "bid_deadline", "opening_at", "fallo_at")
+        },
+        "claves": service.draft_choices(ctx.db, tender),
+    }
 
 
 @router.get("/comprador/licitaciones/{tender_id}")
@@ -965,13 +979,64 @@ def publish_tender(
     tender_id: int,
     ctx: Buyer,
     version: Annotated[str, Form(max_length=20)] = "",
+    confirmar: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    """Publishing cannot be undone: the form asks the buyer to confirm it (a checkbox the
+    browser requires), and a request without the confirmation changes nothing."""
+    if confirmar != "si":
+        error = ValidationFailed(
+            "No se publicó la licitación: falta confirmar la publicación.",
+            problems=[
+                Problem(
+                    "Falta la confirmación",
+                    field="confirmar",
+                    expected="marcar «Confirmo la publicación»",
+                )
+            ],
+        )
+        return _manage_page(request, ctx, tender_id, status_code=422, error=error)
     return _buyer_action(
         request,
         ctx,
         tender_id,
         "publicada",
         lambda: service.publish_tender(ctx, tender_id=tender_id, version=_version(version)),
+    )
+
+
+@router.post("/comprador/licitaciones/{tender_id}/borrador")
+async def edit_draft(request: Request, tender_id: int, ctx: Buyer) -> Response:
+    """The draft's form: title, dates and the claves it tenders (checkboxes, several values)."""
+    form = await request.form(max_files=0, max_fields=25_000)
+    problems: list[Problem] = []
+
+    def text(name: str, limit: int) -> str:
+        value = form.get(name)
+        return value[:limit] if isinstance(value, str) else ""
+
+    dates = {
+        name: _parse_local(
+            text(name, 40), name, rules.MILESTONE_LABELS[name], problems, required=False
+        )
+        for name in ("clarification_deadline", "bid_deadline", "opening_at", "fallo_at")
+    }
+    claves = [value[:40] for value in form.getlist("clave") if isinstance(value, str)]
+    if problems:
+        error = ValidationFailed("No se cambió el borrador.", problems=problems)
+        return _manage_page(request, ctx, tender_id, status_code=422, error=error)
+    return _buyer_action(
+        request,
+        ctx,
+        tender_id,
+        "borrador",
+        lambda: service.edit_draft(
+            ctx,
+            tender_id=tender_id,
+            version=_version(text("version", 20)),
+            title=text("title", 300),
+            claves=claves,
+            **dates,
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic.dataclasses import dataclass
@@ -78,6 +78,21 @@ class AmendmentWrite(VersionBody):
     bid_deadline: Instant | None = None
     opening_at: Instant | None = None
     fallo_at: Instant | None = None
+
+
+class DraftEdit(VersionBody):
+    """What a draft may change before it is published; what is not given stays."""
+
+    title: str | None = Field(default=None, max_length=300)
+    clarification_deadline: Instant | None = None
+    bid_deadline: Instant | None = None
+    opening_at: Instant | None = None
+    fallo_at: Instant | None = None
+    claves: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Las claves que licita el borrador (de su ronda o de sus partidas).",
+    )
 
 
 class CancelBody(VersionBody):

@@ -51,6 +51,7 @@ from abasto.core.errors import (
 from abasto.core.ledger import LedgerEntry, canonical_json, canonical_object
 from abasto.core.money import count_of
 from abasto.demand import service as demand
+from abasto.demand.models import DemandRound
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, Supplier, SupplierStatus
 from abasto.tendering import rules, template
@@ -703,6 +704,121 @@ def publish_tender(ctx: Context, *, tender_id: int, version: int | None = None) 
     )
     announce(ctx.db, tender.id)
     return tender
+
+
+def edit_draft(
+    ctx: Context,
+    *,
+    tender_id: int,
+    version: int | None = None,
+    title: str | None = None,
+    clarification_deadline: datetime | None = None,
+    bid_deadline: datetime | None = None,
+    opening_at: datetime | None = None,
+    fallo_at: datetime | None = None,
+    claves: Sequence[str] | None = None,
+) -> Tender:
+    """Change a draft before it is published: its title, its dates, and which of its claves
+    it tenders (a subset of the round's, or of the partidas it was made with). Published, a
+    tender changes only by a public amendment. What is not given stays as it is; the dates are
+    checked against the procedure when the draft is published."""
+    tender = get_tender(ctx.db, tender_id, lock=True)
+    _check_version(tender, version)
+    if tender.status != rules.DRAFT:
+        raise Conflict(
+            f"La licitación {tender.number} ya no es un borrador: se cambia con una modificación "
+            "publicada."
+        )
+    problems: list[Problem] = []
+    changed: dict[str, Any] = {}
+    if title is not None:
+        cleaned = " ".join(title.split())
+        if not cleaned:
+            problems.append(Problem("Falta el título", field="title", expected="un título"))
+        elif cleaned != tender.title:
+            changed["title"] = tender.title = cleaned
+    dates = {
+        "clarification_deadline": clarification_deadline,
+        "bid_deadline": bid_deadline,
+        "opening_at": opening_at,
+        "fallo_at": fallo_at,
+    }
+    for name, value in dates.items():
+        if value is not None and value != getattr(tender, name):
+            setattr(tender, name, value)
+            changed[name] = value
+    if claves is not None:
+        wanted = {c.strip() for c in claves if c.strip()}
+        offered = _offered_claves(ctx.db, tender)
+        unknown = sorted(wanted - offered)
+        if unknown:
+            problems += [
+                Problem(
+                    "Clave que esta licitación no puede incluir",
+                    field="claves",
+                    value=code,
+                    expected="una clave de la ronda de demanda (o de las partidas del borrador)",
+                )
+                for code in unknown[:20]
+            ]
+        elif not wanted:
+            problems.append(Problem("Sin partidas", field="claves", expected="al menos una clave"))
+        elif wanted != {p.clave.clave for p in tender.partidas}:
+            _keep_partidas(ctx.db, tender, wanted)
+            changed["claves"] = sorted(wanted)
+    if problems:
+        raise ValidationFailed(f"No se cambió el borrador {tender.number}.", problems=problems)
+    if not changed:
+        return tender
+    ctx.db.flush()
+    ctx.record(
+        "tender.edit",
+        feed_entity(tender.id),
+        {
+            "number": tender.number,
+            **{k: v for k, v in changed.items() if k != "claves"},
+            **({"partidas": len(tender.partidas)} if "claves" in changed else {}),
+        },
+        public=False,
+    )
+    return tender
+
+
+def draft_choices(db: Session, tender: Tender) -> list[tuple[str, bool]]:
+    """Each clave a draft may tender, in order, and whether it tenders it now."""
+    included = {p.clave.clave for p in tender.partidas}
+    return [(code, code in included) for code in sorted(_offered_claves(db, tender))]
+
+
+def _offered_claves(db: Session, tender: Tender) -> set[str]:
+    """The claves a draft may tender: its round's (with demand) or those it was made with."""
+    if tender.round_id is None:
+        return {p.clave.clave for p in tender.partidas}
+    round_name = db.scalar(select(DemandRound.name).where(DemandRound.id == tender.round_id))
+    lines = demand.consolidate_round(db, round_name=round_name or "").lines
+    return {line.clave for line in lines if line.total.max > 0}
+
+
+def _keep_partidas(db: Session, tender: Tender, wanted: set[str]) -> None:
+    """Only the partidas of ``wanted``, numbered again from 1 in their order; for a round's
+    draft, the claves dropped before can come back from the round."""
+    if tender.round_id is not None:
+        round_name = db.scalar(select(DemandRound.name).where(DemandRound.id == tender.round_id))
+        tender.partidas.clear()
+        db.flush()
+        _partidas_from_round(db, tender, round_name or "")
+        db.flush()
+    kept = [p for p in tender.partidas if p.clave.clave in wanted]
+    for partida in [p for p in tender.partidas if p.clave.clave not in wanted]:
+        tender.partidas.remove(partida)
+    db.flush()
+    # Numbers are unique per tender: move them out of the way before numbering again.
+    for partida in kept:
+        partida.number = -partida.number
+    db.flush()
+    for number, partida in enumerate(sorted(kept, key=lambda p: -p.number), start=1):
+        partida.number = number
+    db.flush()
 
 
 def _partidas_digest(partidas: Sequence[Partida]) -> str:
