@@ -120,7 +120,7 @@ def test_a_stale_version_is_409_and_bad_quantities_422(client: TestClient, world
 def test_appendix_import_and_its_problems_over_http(client: TestClient, world: Context) -> None:
     buyer = bearer(client, "comprador")
     good = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)])
-    bad = appendix_file(["IMSS", "PEMEX"], [(PARACETAMOL, 39, 100, 4, 10)])
+    bad = appendix_file(["IMSS", "PEMEX"], [(PARACETAMOL, -39, 100, 4, 10)])
 
     imported = client.post(f"{BASE}/imports", files=upload(good), headers=buyer)
     refused = client.post(f"{BASE}/imports", files=upload(bad), headers=buyer)
@@ -133,14 +133,14 @@ def test_appendix_import_and_its_problems_over_http(client: TestClient, world: C
     errors = refused.json()["errors"]
     assert {e["message"] for e in errors} == {
         "la institución no está registrada",
-        "el mínimo es menor que el 40 % del máximo (100)",
+        "la cantidad es negativa",
     }
-    share = next(e for e in errors if e["message"].startswith("el mínimo"))
+    share = next(e for e in errors if e["message"].startswith("la cantidad"))
     assert (share["sheet"], share["row"], share["column"], share["value"]) == (
         "Apéndice",
         4,
         "IMSS — CANTIDAD MIN (columna E)",
-        "39",
+        "-39",
     )
     assert share["where"] == "hoja «Apéndice», fila 4, columna «IMSS — CANTIDAD MIN (columna E)»"
     assert planner.status_code == 403

@@ -457,19 +457,21 @@ def test_an_appendix_imports_every_institution_with_one_ledger_entry_each(world:
         world, round_name=ROUND, content=content, filename="apendice.xlsx"
     )
 
-    assert (summary.lines, summary.new, summary.sheets) == (5, 5, ("Apéndice",))
+    # IMSS's 0/0 of TORUNDA is no line: a zero cell asks for nothing.
+    assert (summary.lines, summary.new, summary.sheets) == (4, 4, ("Apéndice",))
     assert [(i.code, i.lines, i.total) for i in summary.institutions] == [
-        ("IMSS", 3, Pair(42, 105)),
+        ("IMSS", 2, Pair(42, 105)),
         ("ISSSTE", 2, Pair(5, 12)),
     ]
     assert quantities(world.db)[("ISSSTE", TORUNDA, "")] == Pair(1, 2)
     assert ledger.head(world.db)[0] == head + 3
     (imported,) = entries(world.db, "demand.import")
     assert imported.data()["sha256"] == summary.sha256
-    assert (imported.data()["lines"], imported.data()["institutions"]) == (5, 2)
+    assert (imported.data()["lines"], imported.data()["institutions"]) == (4, 2)
+    assert ("IMSS", TORUNDA, "") not in quantities(world.db)
     per_institution = [e.data() for e in entries(world.db, "demand.lines")]
     assert [(d["institution"], d["lines"], d["new"]) for d in per_institution] == [
-        ("IMSS", 3, 3),
+        ("IMSS", 2, 2),
         ("ISSSTE", 2, 2),
     ]
     progress = service.round_progress(world.db, name=ROUND)
@@ -620,14 +622,33 @@ def test_bad_input_min_above_max(world: Context) -> None:
     assert "mínima (11) es mayor que la máxima (10)" in problem.message
 
 
-def test_bad_input_min_below_the_rounds_share(world: Context) -> None:
-    error = _refused(world, appendix_file(["IMSS"], [(ASPIRINA, 2, 5), (PARACETAMOL, 39, 100)]))
+def test_a_min_below_the_rounds_share_is_imported_as_the_file_has_it_and_observed(
+    world: Context,
+) -> None:
+    content = appendix_file(
+        ["IMSS", "ISSSTE"], [(ASPIRINA, 2, 5, None, None), (PARACETAMOL, 39, 100, 0, 7)]
+    )
 
-    (problem,) = error.problems
-    assert (problem.sheet, problem.row, problem.value) == ("Apéndice", 5, "39")
-    assert problem.column == "IMSS — CANTIDAD MIN (columna E)"
-    assert problem.message == "el mínimo es menor que el 40 % del máximo (100)"
-    assert problem.expected == "al menos 40 (el 40 % de 100, redondeado hacia arriba)"
+    summary = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+
+    assert summary.observations == 2
+    assert quantities(world.db)[("IMSS", PARACETAMOL, "")] == Pair(39, 100)
+    assert quantities(world.db)[("ISSSTE", PARACETAMOL, "")] == Pair(0, 7)
+    first, second = service.round_observations(world.db, round_name=ROUND)
+    assert (first.institution, first.clave, first.min_qty, first.max_qty) == (
+        "IMSS", PARACETAMOL, 39, 100,
+    )  # fmt: skip
+    assert (first.expected_min, first.sheet, first.row) == (40, "Apéndice", 5)
+    assert first.column == "IMSS — CANTIDAD MIN (columna E)"
+    assert first.what == "mínimo 39 menor que 40 (máximo 100)"
+    assert (second.institution, second.expected_min, second.status) == ("ISSSTE", 3, "pendiente")
+    (entry,) = entries(world.db, "demand.observations")
+    assert [
+        (o["institution"], o["min"], o["expected_min"]) for o in entry.data()["observations"]
+    ] == [
+        ("IMSS", 39, 40),
+        ("ISSSTE", 0, 3),
+    ]
 
 
 def test_bad_input_an_unknown_clave_suggests_the_closest(world: Context) -> None:
@@ -672,11 +693,14 @@ def test_bad_input_a_clave_twice_for_the_same_institution(world: Context) -> Non
 
     assert (in_sheet.row, in_sheet.value) == (5, PARACETAMOL)
     assert "repetida en esta hoja (ya aparece en la fila 4)" in in_sheet.message
-    assert by_alias.message == "la clave ya tiene cantidades de IMSS como «IMSS» en la fila 4"
+    assert by_alias.message == (
+        "dos columnas son la misma institución y unidad (IMSS): «IMSS» en la fila 4 y esta"
+    )
     assert by_alias.column == "Instituto Mexicano del Seguro Social — CANTIDAD MIN (columna G)"
     assert (across.sheet, across.row) == ("Detalle", 4)
-    assert (
-        across.message == "la clave ya tiene cantidades de IMSS en la fila 4 de la hoja «Apéndice»"
+    assert across.message == (
+        "dos columnas son la misma institución y unidad (IMSS): «IMSS» en la fila 4 de la hoja"
+        " «Apéndice» y esta"
     )
 
 
@@ -731,11 +755,11 @@ def test_every_problem_of_a_file_is_reported_at_once(world: Context) -> None:
 
     error = _refused(world, content)
 
-    assert "tiene 6 problemas" in error.detail
+    # IMSS's 3 of 10 in row 5 is below 40 %: an observation, not a problem.
+    assert "tiene 5 problemas" in error.detail
     assert sorted((p.row or 0, p.message) for p in error.problems) == [
         (0, "la institución no está registrada"),
         (4, "la cantidad es negativa"),
-        (5, "el mínimo es menor que el 40 % del máximo (10)"),
         (5, "la cantidad no es un número"),
         (6, "la clave no existe en el catálogo"),
         (7, "la cantidad mínima (5) es mayor que la máxima (4)"),

@@ -160,8 +160,9 @@ class AppendixRow:
     description: str | None
     unit: str | None
     quantities: dict[str, tuple[int, int]]
-    """Institution name → (minimum, maximum); institutions that left both cells blank are
-    absent (they do not ask for the clave). Zeros written in the file are kept."""
+    """Institution name → (minimum, maximum); institutions that left both cells blank or wrote
+    0 in both are absent (they do not ask for the clave: a zero cell is not a line, and a
+    national appendix is mostly zeros)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +319,8 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
                 continue
             # The common case, kept free of function calls: 480,000 cells in a big appendix.
             if type(low) is int and type(high) is int and 0 <= low <= high:
-                quantities[pair.columns.name] = (low, high)
+                if high:
+                    quantities[pair.columns.name] = (low, high)
                 continue
             checked = _read_pair(
                 low,
@@ -329,7 +331,7 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
                 max_column=pair.columns.max_column,
                 problems=problems,
             )
-            if checked is not None:
+            if checked is not None and checked[1]:
                 quantities[pair.columns.name] = checked
         if clave is None:
             continue

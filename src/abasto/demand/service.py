@@ -56,13 +56,15 @@ from abasto.demand import appendix, forecast, rules
 from abasto.demand.models import (
     Consumption,
     DemandLine,
+    DemandObservation,
     DemandRound,
     ForecastSuggestion,
     RoundInstitution,
 )
 from abasto.demand.rules import Pair
 from abasto.identity.models import Institution, InstitutionAlias, Unit
-from abasto.identity.service import get_institution
+from abasto.identity.rules import parse_state
+from abasto.identity.service import UnitSpec, add_unit, get_institution, register_institution
 
 OPEN, FROZEN = "open", "frozen"
 STATUS_LABELS = {OPEN: "Abierta", FROZEN: "Congelada"}
@@ -272,6 +274,7 @@ def freeze_round(ctx: Context, *, name: str, version: int | None = None) -> Dema
     _check_version(found, version)
     if found.status == FROZEN:
         raise Conflict(f"La ronda «{found.name}» ya está congelada.")
+    _refuse_pending_observations(ctx.db, found)
     found.status = FROZEN
     found.frozen_at = ctx.now
     _flush_round(ctx, found)
@@ -295,20 +298,7 @@ def reopen_round(
     ctx: Context, *, name: str, reason: str, version: int | None = None
 ) -> DemandRound:
     """Reopen a frozen round; the reason is required and goes on the ledger."""
-    reason = " ".join(reason.split())
-    if not reason or len(reason) > REASON_MAX:
-        raise ValidationFailed(
-            "No se reabrió la ronda: falta el motivo."
-            if not reason
-            else "No se reabrió la ronda: el motivo es demasiado largo.",
-            problems=[
-                Problem(
-                    "Indique por qué se reabre la ronda.",
-                    field="reason",
-                    expected=f"de 1 a {REASON_MAX} caracteres",
-                )
-            ],
-        )
+    reason = _reason(reason, "No se reabrió la ronda", "Indique por qué se reabre la ronda.")
     found = _locked_round(ctx, name, writable=False)
     _check_version(found, version)
     if found.status != FROZEN:
@@ -322,6 +312,19 @@ def reopen_round(
         {"name": found.name, "version": found.version, "reason": reason},
     )
     return found
+
+
+def _reason(reason: str, refused: str, asked: str) -> str:
+    """A reason as kept (single-spaced), or ``ValidationFailed`` when blank or too long."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationFailed(
+            f"{refused}: falta el motivo."
+            if not reason
+            else f"{refused}: el motivo es demasiado largo.",
+            problems=[Problem(asked, field="reason", expected=f"de 1 a {REASON_MAX} caracteres")],
+        )
+    return reason
 
 
 def _flush_round(ctx: Context, found: DemandRound) -> None:
@@ -903,15 +906,20 @@ def _plan_lines(
     wanted: Sequence[_Wanted],
     *,
     replace: Iterable[int] = (),
+    replace_units: Iterable[tuple[int, str]] = (),
 ) -> _Plan:
     """What applying the wanted lines would change, per institution; nothing is written.
 
     Institutions in ``replace`` lose their whole-institution lines that ``wanted`` does not
-    name (an appendix states an institution's whole demand). A line for one period replaces
+    name (an appendix states an institution's whole demand); so do the (institution, unit
+    code) in ``replace_units`` at that unit. A line for one period replaces
     the same clave's line for the whole round, and the other way round: both at once would
     count the clave twice.
     """
-    institution_ids = {w.institution_id for w in wanted} | set(replace)
+    replaced_units = set(replace_units)
+    institution_ids = (
+        {w.institution_id for w in wanted} | set(replace) | {i for i, _ in replaced_units}
+    )
     existing: dict[tuple[int, int, str, str], tuple[int, int, int, int]] = {}
     ids = sorted(institution_ids)
     for start in range(0, len(ids), _IN_BATCH):
@@ -984,7 +992,11 @@ def _plan_lines(
         periods = stated.get((institution_id, clave_id, unit))
         # Stated for the whole round, a clave loses its lines per period, and the other way.
         crossed = periods is not None and (period == "") != ("" in periods)
-        if crossed or (institution_id in replaced and not unit):
+        if (
+            crossed
+            or (institution_id in replaced and not unit)
+            or (institution_id, unit) in replaced_units
+        ):
             plan.removals.append(current[0])
             plan.counts[institution_id].removed += 1
     return plan
@@ -1179,6 +1191,212 @@ def institution_names(db: Session) -> dict[str, Institution]:
     return {row[0]: row[1] for row in rows}
 
 
+REGISTERED_KIND = "registrada desde un apéndice"
+"""The kind of an institution ``--register-unknown`` adds: the buyer sets the real one later."""
+_CODE_WIDTH, _UNIT_CODE_WIDTH = 40, 60
+_COORDINATOR_MIN_LETTERS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a column's quantities go: an institution as a whole, or one of its units."""
+
+    institution: Institution
+    unit_code: str = ""
+
+
+@dataclass(slots=True)
+class _Registry:
+    """The registry as an appendix's names are matched against it (see ``_Target``)."""
+
+    names: dict[str, Institution]
+    """Folded name or alias → institution."""
+    units: dict[str, tuple[Institution, str] | None]
+    """Folded unit name → (institution, unit code); None when two units share the name."""
+    unit_codes: dict[int, dict[str, str]]
+    """Institution id → folded unit name or code → unit code."""
+
+    def resolve(self, name: str) -> _Target | None:
+        """An institution by its name or alias; a unit by its name, or by its institution's
+        name followed by the unit's name or code («IMSS-BIENESTAR Oaxaca»)."""
+        folded = fold(name)
+        institution = self.names.get(folded)
+        if institution is not None:
+            return _Target(institution)
+        unit = self.units.get(folded)
+        if unit is not None:
+            return _Target(*unit)
+        owner = rules.owner_by_prefix(folded, self.codes())
+        if owner is not None:
+            institution = self.by_code(owner[0])
+            code = self.unit_codes.get(institution.id, {}).get(owner[1])
+            if code is not None:
+                return _Target(institution, code)
+        return None
+
+    def codes(self) -> dict[str, str]:
+        return {folded: institution.code for folded, institution in self.names.items()}
+
+    def by_code(self, code: str) -> Institution:
+        return next(i for i in self.names.values() if i.code == code)
+
+    def candidates(self) -> list[tuple[str, str, str]]:
+        """(folded name, code, name as written) of every name and alias, for suggestions."""
+        written = {
+            fold(alias.alias): alias.alias
+            for institution in {i.id: i for i in self.names.values()}.values()
+            for alias in institution.aliases
+        }
+        return [
+            (folded, institution.code, written.get(folded, institution.name))
+            for folded, institution in self.names.items()
+        ]
+
+    def add_unit(self, institution: Institution, code: str, name: str) -> None:
+        folded = fold(name)
+        self.units[folded] = None if folded in self.units else (institution, code)
+        known = self.unit_codes.setdefault(institution.id, {})
+        known.setdefault(folded, code)
+        known.setdefault(fold(code), code)
+
+
+def _registry(db: Session) -> _Registry:
+    names = institution_names(db)
+    units: dict[str, tuple[Institution, str] | None] = {}
+    registry = _Registry(names, units, {})
+    by_id = {institution.id: institution for institution in names.values()}
+    for institution_id, code, name in db.execute(
+        select(Unit.institution_id, Unit.code, Unit.name).order_by(Unit.id)
+    ):
+        registry.add_unit(by_id[institution_id], code, name)
+    return registry
+
+
+@dataclass(frozen=True, slots=True)
+class NameSettled:
+    """What ``--map-suggested`` or ``--register-unknown`` did with a name the registry lacked."""
+
+    name: str
+    """As the file writes it."""
+    action: str
+    """«mapped» (an alias of a registered institution), «unit» (a new unit of ``institution``)
+    or «institution» (a new institution)."""
+    institution: str
+    unit: str = ""
+    score: float | None = None
+    """How alike the names were, for «mapped»."""
+    coordinator: str | None = None
+    """For a new institution named in a coordinator's detail sheet (CCINSHAE's hospitals)."""
+
+    def said(self) -> str:
+        """The sentence the CLI prints."""
+        if self.action == "mapped":
+            return (
+                f"«{self.name}» se asoció a {self.institution} (nombres {self.score:.0%} iguales)."
+            )
+        if self.action == "unit":
+            return f"«{self.name}» se registró como la unidad {self.unit} de {self.institution}."
+        coordinated = f", coordinada por {self.coordinator}" if self.coordinator else ""
+        return f"«{self.name}» se registró como la institución {self.institution}{coordinated}."
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "action": self.action,
+            "institution": self.institution,
+            "unit": self.unit or None,
+            "coordinator": self.coordinator,
+        }
+
+
+def _sheet_coordinator(
+    sheet: appendix.AppendixSheet, registry: _Registry, own: set[int]
+) -> Institution | None:
+    """The institution a detail sheet is about («1.1 Detalle CCINSHAE»): the one registered
+    institution its name names that is not one of its own columns; None if none or several."""
+    words = f" {fold(sheet.name)} "
+    found = {
+        institution.id: institution
+        for folded, institution in registry.names.items()
+        if len(folded.replace(" ", "")) >= _COORDINATOR_MIN_LETTERS
+        and f" {folded} " in words
+        and institution.id not in own
+    }
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _settle_unknown(
+    ctx: Context,
+    registry: _Registry,
+    sheets: Sequence[appendix.AppendixSheet],
+    unknown: Mapping[str, tuple[int, str]],
+    *,
+    map_suggested: bool,
+    register_unknown: bool,
+) -> list[NameSettled]:
+    """Map the unknown names with a clear suggestion, then register the rest (see
+    ``import_appendix``); ``unknown`` is folded name → (sheet index, name as written)."""
+    settled: list[NameSettled] = []
+    pending: list[tuple[int, str, str]] = []
+    candidates = registry.candidates() if map_suggested else []
+    for folded, (sheet_index, written) in unknown.items():
+        choice = rules.clear_suggestion(rules.suggest_institutions(folded, candidates))
+        if choice is None:
+            pending.append((sheet_index, folded, written))
+            continue
+        map_institution_name(ctx, name=written, institution_code=choice.code)
+        registry.names[folded] = registry.by_code(choice.code)
+        settled.append(NameSettled(written, "mapped", choice.code, score=choice.score))
+    if not register_unknown:
+        return settled
+    # Sheet by sheet, shorter names first: "IMSS-BIENESTAR" is registered before
+    # "IMSS-BIENESTAR Oaxaca" becomes its unit, and CCINSHAE before its detail sheet.
+    for sheet_index, folded, written in sorted(pending, key=lambda p: (p[0], len(p[1].split()))):
+        owner = rules.owner_by_prefix(folded, registry.codes())
+        if owner is not None:
+            institution = registry.by_code(owner[0])
+            state = parse_state(owner[1])
+            unit_codes = registry.unit_codes.get(institution.id, {}).values()
+            code = rules.new_code(owner[1], unit_codes, width=_UNIT_CODE_WIDTH)
+            kind = "entidad" if state else "unidad"
+            add_unit(
+                ctx,
+                institution_code=institution.code,
+                unit=UnitSpec(code=code, name=written, kind=kind, state_code=state),
+            )
+            registry.add_unit(institution, code, written)
+            settled.append(NameSettled(written, "unit", institution.code, unit=code))
+            continue
+        sheet = sheets[sheet_index]
+        own = {
+            target.institution.id
+            for columns in sheet.institutions
+            if (target := registry.resolve(columns.name)) is not None
+        }
+        coordinator = _sheet_coordinator(sheet, registry, own)
+        taken = {i.code for i in registry.names.values()}
+        taken |= {name.upper().replace(" ", "-") for name in registry.names}
+        code = rules.new_code(written, taken, width=_CODE_WIDTH)
+        institution = register_institution(
+            ctx,
+            code=code,
+            name=written,
+            kind=REGISTERED_KIND,
+            coordinator_code=coordinator.code if coordinator else None,
+        )
+        for alias in institution.aliases:
+            registry.names[alias.folded] = institution
+        settled.append(
+            NameSettled(
+                written,
+                "institution",
+                institution.code,
+                coordinator=coordinator.code if coordinator else None,
+            )
+        )
+    return settled
+
+
 @dataclass(frozen=True, slots=True)
 class InstitutionImport:
     code: str
@@ -1193,6 +1411,42 @@ class InstitutionImport:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservationView:
+    """An observation as pages, the API and the CLI show it."""
+
+    id: int
+    institution: str
+    unit: str
+    clave: str
+    period: str
+    min_qty: int
+    max_qty: int
+    expected_min: int
+    sheet: str
+    row: int
+    column: str
+    status: str
+    """«pendiente», «corregida» (its line now meets the rule, or is gone) or «aceptada»."""
+    reason: str | None
+    version: int
+
+    @property
+    def what(self) -> str:
+        return f"mínimo {self.min_qty:,} menor que {self.expected_min:,} (máximo {self.max_qty:,})"
+
+    @property
+    def where(self) -> str:
+        return f"hoja «{self.sheet}», fila {self.row}, {self.column}"
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+
+PENDING, CORRECTED, ACCEPTED = "pendiente", "corregida", "aceptada"
+
+
+@dataclass(frozen=True, slots=True)
 class AppendixImportSummary:
     round: str
     filename: str
@@ -1203,6 +1457,10 @@ class AppendixImportSummary:
     """Institutions the file named that were not in the round yet, and now are."""
     skipped: tuple[Problem, ...] = ()
     """What the reader did not read as demand: blank rows, notes, totals, other columns."""
+    settled: tuple[NameSettled, ...] = ()
+    """Names the registry lacked, mapped or registered by this import."""
+    observations: int = 0
+    """Lines imported below the round's minimum share, flagged (see ``round_observations``)."""
 
     @property
     def lines(self) -> int:
@@ -1227,8 +1485,39 @@ class AppendixImportSummary:
 
 UNKNOWN_INSTITUTION_EXPECTED = (
     "el nombre de una institución registrada; si es otro nombre de una registrada, asócielo con"
-    ' «abasto demand map-name "{name}" --institution CLAVE» y vuelva a importar'
+    ' «abasto demand map-name "{name}" --institution CLAVE» y vuelva a importar, o importe con'
+    " --map-suggested (acepta la sugerencia clara) y --register-unknown (registra el resto)"
 )
+
+
+def _unknown_problem(
+    sheet: str, columns: appendix.InstitutionColumns, suggestions: list[rules.Suggestion]
+) -> Problem:
+    hint = ""
+    if suggestions:
+        hint = "; los más parecidos: " + ", ".join(s.shown() for s in suggestions)
+    return Problem(
+        "la institución no está registrada" + hint,
+        sheet=sheet,
+        column=columns.min_column,
+        value=columns.name,
+        expected=UNKNOWN_INSTITUTION_EXPECTED.format(name=columns.name),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    """A line below the minimum share, as the import found it."""
+
+    institution_id: int
+    clave_id: int
+    unit_code: str
+    pair: Pair
+    expected_min: int
+    sheet: str
+    row: int
+    column: str
+    period: str = ""
 
 
 def import_appendix(
@@ -1239,44 +1528,69 @@ def import_appendix(
     filename: str,
     progress: Progress | None = None,
     replace: bool = False,
+    map_suggested: bool = False,
+    register_unknown: bool = False,
 ) -> AppendixImportSummary:
     """Import an appendix with many institutions into the round; all or nothing.
 
-    Institutions are matched by name (folded) to the registry's names and aliases; an unknown
-    name is reported, never created. Each institution named in the file gets exactly the
-    file's lines for the institution as a whole (lines of claves the file leaves blank are
-    removed; its lines per delivery point are kept) and counts as submitted; one not yet in the
-    round joins it. Every problem of the file is reported at once: unknown claves (with the
-    closest one), the minimum-share rule, a clave twice for one institution (in two sheets,
-    or under two names of the same institution). A file without a single quantity is refused,
-    and one that would remove lines is refused unless ``replace`` (the count is in the error).
-    The ledger gets one ``demand.import`` entry and one ``demand.lines`` per institution.
+    Each column is matched by its name (folded) to the registry: an institution's name or
+    alias (the institution as a whole), a unit's name, or an institution's name followed by
+    one of its units' («IMSS-BIENESTAR Oaxaca»): several columns of one institution are its
+    lines per unit. An unknown name is reported with the registry's three closest names;
+    ``map_suggested`` takes the closest as an alias when it is a clear best
+    (``rules.clear_suggestion``), and ``register_unknown`` registers the rest: as a unit of the
+    institution whose name begins the column's (a state entity, with its state), otherwise
+    as an institution (coordinated by the institution a detail sheet is named after). What
+    they did is in ``settled`` and on the ledger.
+
+    Each target named in the file gets exactly the file's lines (lines of claves the file
+    leaves blank or 0/0 are removed; an institution's lines of units the file does not name
+    are kept) and counts as submitted; one not yet in the round joins it. A line whose
+    minimum is below the round's share of its maximum is imported as the file states it and
+    flagged as an observation, which freezing the round needs corrected or accepted. Every
+    problem of the file is reported at once: unknown claves (with the closest one), a clave
+    twice for one institution and unit. A file without a single quantity is refused, and one
+    that would remove lines is refused unless ``replace`` (the count is in the error). The
+    ledger gets one ``demand.import`` entry, one ``demand.lines`` per institution and one
+    ``demand.observations`` when there are observations.
     """
     _require_open(get_round(ctx.db, round_name))
     problems: list[Problem] = []
     sheets = _read_appendix(content, filename, problems, progress)
     found = get_round(ctx.db, round_name)
-    names = institution_names(ctx.db)
+    registry = _registry(ctx.db)
     known = _clave_ids(ctx.db)
     suggestions: dict[str, str | None] = {}
-    resolved: dict[tuple[str, str], Institution] = {}
+    unknown: dict[str, tuple[int, str]] = {}
+    for index, sheet in enumerate(sheets):
+        for columns in sheet.institutions:
+            if registry.resolve(columns.name) is None:
+                unknown.setdefault(fold(columns.name), (index, columns.name))
+    settled: list[NameSettled] = []
+    if unknown and (map_suggested or register_unknown):
+        settled = _settle_unknown(
+            ctx,
+            registry,
+            sheets,
+            unknown,
+            map_suggested=map_suggested,
+            register_unknown=register_unknown,
+        )
+    candidates: list[tuple[str, str, str]] | None = None
+    resolved: dict[tuple[str, str], _Target] = {}
     for sheet in sheets:
         for columns in sheet.institutions:
-            institution = names.get(fold(columns.name))
-            if institution is None:
-                problems.append(
-                    Problem(
-                        "la institución no está registrada",
-                        sheet=sheet.name,
-                        column=columns.min_column,
-                        value=columns.name,
-                        expected=UNKNOWN_INSTITUTION_EXPECTED.format(name=columns.name),
-                    )
-                )
-            else:
-                resolved[(sheet.name, columns.name)] = institution
+            target = registry.resolve(columns.name)
+            if target is not None:
+                resolved[(sheet.name, columns.name)] = target
+                continue
+            if candidates is None:
+                candidates = registry.candidates()
+            close = rules.suggest_institutions(fold(columns.name), candidates)
+            problems.append(_unknown_problem(sheet.name, columns, close))
     wanted: list[_Wanted] = []
-    seen: dict[tuple[int, str], tuple[str, int, str]] = {}
+    observed: list[_Observed] = []
+    seen: dict[tuple[int, str, str], tuple[str, int, str]] = {}
     share = found.min_share
     for sheet in sheets:
         for row in sheet.rows:
@@ -1294,52 +1608,81 @@ def import_appendix(
                 )
                 continue
             for name, (low, high) in row.quantities.items():
-                institution = resolved.get((sheet.name, name))
-                if institution is None:
+                target = resolved.get((sheet.name, name))
+                if target is None:
                     continue
                 columns = sheet.institution(name)
-                pair = Pair(low, high)
-                problem = _share_problem(
-                    pair, share, sheet=sheet.name, row=row.row, column=columns.min_column
-                )
-                if problem is not None:
-                    problems.append(problem)
+                institution = target.institution
+                if high > rules.MAX_QUANTITY:
+                    problem = _share_problem(
+                        Pair(low, high),
+                        share,
+                        sheet=sheet.name,
+                        row=row.row,
+                        column=columns.max_column,
+                    )
+                    if problem is not None:
+                        problems.append(problem)
                     continue
-                first = seen.setdefault((institution.id, row.clave), (sheet.name, row.row, name))
+                key = (institution.id, target.unit_code, row.clave)
+                first = seen.setdefault(key, (sheet.name, row.row, name))
                 if first != (sheet.name, row.row, name):
                     where = f"la fila {first[1]}" + (
                         f" de la hoja «{first[0]}»" if first[0] != sheet.name else ""
                     )
-                    alias = f" como «{first[2]}»" if first[2] != name else ""
+                    who = institution.code + (
+                        f", unidad {target.unit_code}" if target.unit_code else ""
+                    )
                     problems.append(
                         Problem(
-                            f"la clave ya tiene cantidades de {institution.code}{alias} en {where}",
+                            f"dos columnas son la misma institución y unidad ({who}): «{first[2]}»"
+                            f" en {where} y esta",
                             sheet=sheet.name,
                             row=row.row,
                             column=columns.min_column,
                             value=row.clave,
-                            expected="cada clave una sola vez por institución en todo el archivo",
+                            expected="una columna por institución y unidad; asocie una de ellas a"
+                            " una unidad («INSTITUCIÓN Unidad») o quítela",
                         )
                     )
                     continue
-                wanted.append(_Wanted(institution.id, clave_id, "", pair))
+                pair = Pair(low, high)
+                least = rules.minimum_for(high, share)
+                if low < least:
+                    observed.append(
+                        _Observed(
+                            institution.id,
+                            clave_id,
+                            target.unit_code,
+                            pair,
+                            least,
+                            sheet.name,
+                            row.row,
+                            columns.min_column,
+                        )
+                    )
+                wanted.append(_Wanted(institution.id, clave_id, target.unit_code, pair))
     _refuse(problems, f"El apéndice «{filename}»", [sheet.name for sheet in sheets])
     _refuse_without_quantities(any(row.quantities for s in sheets for row in s.rows), filename)
     found = _locked_round(ctx, round_name)
-    institutions = {i.id: i for i in resolved.values()}
-    plan = _plan_lines(ctx, found, wanted, replace=institutions)
+    institutions = {t.institution.id: t.institution for t in resolved.values()}
+    whole = {t.institution.id for t in resolved.values() if not t.unit_code}
+    units = {(t.institution.id, t.unit_code) for t in resolved.values() if t.unit_code}
+    plan = _plan_lines(ctx, found, wanted, replace=whole, replace_units=units)
     codes = {i: institution.code for i, institution in institutions.items()}
     _guard_removals(plan, codes, f"El apéndice «{filename}»", replace=replace)
     counts = _apply(ctx, found, plan)
     joined = _mark_submitted(ctx, found, institutions, submitted=True)
+    sha256 = hashlib.sha256(content).hexdigest()
+    _store_observations(ctx, found, observed, whole, units, source=sha256)
     named_as: dict[int, list[str]] = defaultdict(list)
-    for (_, name), institution in resolved.items():
-        if name not in named_as[institution.id]:
-            named_as[institution.id].append(name)
+    for (_, name), target in resolved.items():
+        if name not in named_as[target.institution.id]:
+            named_as[target.institution.id].append(name)
     summary = AppendixImportSummary(
         round=found.name,
         filename=filename,
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=sha256,
         sheets=tuple(sheet.name for sheet in sheets),
         institutions=tuple(
             InstitutionImport(
@@ -1357,11 +1700,14 @@ def import_appendix(
         ),
         joined=tuple(sorted(institutions[i].code for i in joined)),
         skipped=tuple(note for sheet in sheets for note in sheet.skipped),
+        settled=tuple(settled),
+        observations=len(observed),
     )
     total = sum((i.total for i in summary.institutions), rules.ZERO)
     by_code = {
         institution.code: institution_id for institution_id, institution in institutions.items()
     }
+    clave_of = {clave_id: clave for clave, clave_id in known.items()} if observed else {}
     records = [
         Record(
             "demand.import",
@@ -1376,12 +1722,14 @@ def import_appendix(
                 ],
                 "institutions": len(summary.institutions),
                 "joined": list(summary.joined),
+                "names": [item.payload() for item in settled],
                 "skipped": len(summary.skipped),
                 "lines": summary.lines,
                 "new": summary.new,
                 "updated": summary.updated,
                 "removed": summary.removed,
                 "unchanged": summary.unchanged,
+                "observations": len(observed),
                 "min": total.min,
                 "max": total.max,
             },
@@ -1401,8 +1749,232 @@ def import_appendix(
             for institution_id, i in ((by_code[i.code], i) for i in summary.institutions)
         ),
     ]
+    if observed:
+        records.append(
+            Record(
+                "demand.observations",
+                f"round:{found.name}",
+                {
+                    "round": found.name,
+                    "source": summary.sha256,
+                    "share": found.min_share,
+                    "observations": [
+                        {
+                            "institution": codes[o.institution_id],
+                            "unit": o.unit_code or None,
+                            "clave": clave_of[o.clave_id],
+                            "period": o.period or None,
+                            "min": o.pair.min,
+                            "max": o.pair.max,
+                            "expected_min": o.expected_min,
+                            "sheet": o.sheet,
+                            "row": o.row,
+                        }
+                        for o in observed
+                    ],
+                },
+            )
+        )
     ctx.record_many(records)
     return summary
+
+
+# ----- observations: lines kept as the file states them, below the minimum share -------------
+
+
+def _store_observations(
+    ctx: Context,
+    found: DemandRound,
+    observed: Sequence[_Observed],
+    whole: set[int],
+    units: set[tuple[int, str]],
+    *,
+    source: str,
+) -> None:
+    """Replace the observations of the levels the file states with the file's; one accepted
+    earlier stays accepted when the file states the same quantities again."""
+    table = cast(Table, DemandObservation.__table__)
+    earlier = {
+        (o.institution_id, o.clave_id, o.unit_code, o.period): o
+        for o in ctx.db.scalars(
+            select(DemandObservation).where(DemandObservation.round_id == found.id)
+        )
+        if (o.institution_id in whole and not o.unit_code)
+        or (o.institution_id, o.unit_code) in units
+    }
+    gone = [o.id for o in earlier.values()]
+    for start in range(0, len(gone), _IN_BATCH):
+        ctx.db.execute(delete(table).where(table.c.id.in_(gone[start : start + _IN_BATCH])))
+    rows = []
+    for o in observed:
+        before = earlier.get((o.institution_id, o.clave_id, o.unit_code, o.period))
+        if before is not None and (
+            before.status != ACCEPTED_STATUS
+            or (before.min_qty, before.max_qty) != (o.pair.min, o.pair.max)
+        ):
+            before = None
+        rows.append(
+            {
+                "round_id": found.id,
+                "institution_id": o.institution_id,
+                "clave_id": o.clave_id,
+                "unit_code": o.unit_code,
+                "period": o.period,
+                "min_qty": o.pair.min,
+                "max_qty": o.pair.max,
+                "expected_min": o.expected_min,
+                "sheet": o.sheet[:100],
+                "row": o.row,
+                "column": o.column[:400],
+                "source": source,
+                "status": OPEN_STATUS if before is None else ACCEPTED_STATUS,
+                "reason": None if before is None else before.reason,
+                "decided_by": None if before is None else before.decided_by,
+                "decided_at": None if before is None else before.decided_at,
+                "created_at": ctx.now,
+                "version": 1,
+            }
+        )
+    if rows:
+        ctx.db.execute(insert(table), rows)
+
+
+OPEN_STATUS, ACCEPTED_STATUS = "open", "accepted"
+
+
+def round_observations(db: Session, *, round_name: str) -> list[ObservationView]:
+    """The round's observations in file order, each with where it stands: pending, corrected
+    (its line now meets the round's share, or is gone) or accepted with a reason."""
+    found = get_round(db, round_name)
+    rows = db.execute(
+        select(DemandObservation, Institution.code, Clave.clave)
+        .add_columns(DemandLine.min_qty, DemandLine.max_qty)
+        .join(Institution, Institution.id == DemandObservation.institution_id)
+        .join(Clave, Clave.id == DemandObservation.clave_id)
+        .outerjoin(
+            DemandLine,
+            and_(
+                DemandLine.round_id == DemandObservation.round_id,
+                DemandLine.institution_id == DemandObservation.institution_id,
+                DemandLine.clave_id == DemandObservation.clave_id,
+                DemandLine.unit_code == DemandObservation.unit_code,
+                DemandLine.period == DemandObservation.period,
+            ),
+        )
+        .where(DemandObservation.round_id == found.id)
+        .order_by(DemandObservation.sheet, DemandObservation.row, DemandObservation.id)
+    )
+    views = []
+    for observation, code, clave, low, high in rows:
+        if observation.status == ACCEPTED_STATUS:
+            status = ACCEPTED
+        elif low is None or low >= rules.minimum_for(high, found.min_share):
+            status = CORRECTED
+        else:
+            status = PENDING
+        views.append(
+            ObservationView(
+                id=observation.id,
+                institution=code,
+                unit=observation.unit_code,
+                clave=clave,
+                period=observation.period,
+                min_qty=observation.min_qty,
+                max_qty=observation.max_qty,
+                expected_min=observation.expected_min,
+                sheet=observation.sheet,
+                row=observation.row,
+                column=observation.column,
+                status=status,
+                reason=observation.reason,
+                version=observation.version,
+            )
+        )
+    return views
+
+
+def accept_observation(
+    ctx: Context,
+    *,
+    round_name: str,
+    observation_id: int,
+    reason: str,
+    version: int | None = None,
+) -> ObservationView:
+    """Accept a line below the minimum share as the file states it; the reason is required
+    and goes on the ledger."""
+    reason = _reason(
+        reason, "No se aceptó la observación", "Indique por qué se acepta el mínimo del archivo."
+    )
+    found = _locked_round(ctx, round_name)
+    observation = ctx.db.get(DemandObservation, observation_id)
+    if observation is None or observation.round_id != found.id:
+        raise NotFound(f"La ronda «{found.name}» no tiene la observación {observation_id}.")
+    check_version(f"La observación {observation_id}", version, observation.version)
+    if observation.status == ACCEPTED_STATUS:
+        raise Conflict(f"La observación {observation_id} ya está aceptada.")
+    observation.status = ACCEPTED_STATUS
+    observation.reason = reason
+    observation.decided_by = ctx.actor.label
+    observation.decided_at = ctx.now
+    try:
+        ctx.db.flush()
+    except StaleDataError:
+        raise Conflict(
+            f"La observación {observation_id} cambió mientras se aceptaba; no se guardó nada."
+        ) from None
+    view = next(
+        v for v in round_observations(ctx.db, round_name=found.name) if v.id == observation.id
+    )
+    ctx.record(
+        "demand.observation.accept",
+        f"round:{found.name}",
+        {
+            "round": found.name,
+            "observation": observation.id,
+            "institution": view.institution,
+            "unit": view.unit or None,
+            "clave": view.clave,
+            "period": view.period or None,
+            "min": view.min_qty,
+            "max": view.max_qty,
+            "expected_min": view.expected_min,
+            "reason": reason,
+        },
+    )
+    return view
+
+
+OBSERVATIONS_EXPECTED = (
+    "cada observación corregida (el mínimo de la línea cumple la proporción) o aceptada con un"
+    " motivo: «abasto demand accept ID --round NOMBRE --reason …» o en la página de la ronda"
+)
+
+
+def _refuse_pending_observations(db: Session, found: DemandRound) -> None:
+    pending = [v for v in round_observations(db, round_name=found.name) if v.pending]
+    if not pending:
+        return
+    raise Conflict(
+        f"La ronda «{found.name}» tiene {len(pending)} observación"
+        + ("es" if len(pending) != 1 else "")
+        + " pendiente"
+        + ("s" if len(pending) != 1 else "")
+        + "; no se congeló.",
+        problems=[
+            Problem(
+                f"observación {v.id}: {v.institution}"
+                + (f"/{v.unit}" if v.unit else "")
+                + f", clave {v.clave}: {v.what}",
+                sheet=v.sheet,
+                row=v.row,
+                column=v.column,
+                value=f"{v.min_qty:,}",
+                expected=OBSERVATIONS_EXPECTED,
+            )
+            for v in pending
+        ],
+    )
 
 
 def map_institution_name(ctx: Context, *, name: str, institution_code: str) -> InstitutionAlias:
