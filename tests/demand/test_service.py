@@ -28,7 +28,7 @@ from abasto.demand import appendix, service
 from abasto.demand.models import DemandLine, ForecastSuggestion
 from abasto.demand.rules import Pair
 from abasto.identity import service as identity
-from abasto.identity.models import Institution, Role
+from abasto.identity.models import Institution, Role, Unit
 from abasto.scenario.build import build_scenario
 from abasto.scenario.load import load_scenario
 from tests.catalog.test_service import SMALL_CATALOG, catalog_csv, table_csv
@@ -764,6 +764,157 @@ def test_every_problem_of_a_file_is_reported_at_once(world: Context) -> None:
         (6, "la clave no existe en el catálogo"),
         (7, "la cantidad mínima (5) es mayor que la máxima (4)"),
     ]
+
+
+# ----- any year's appendix: names the registry lacks, units, zeros, minimums below the share --
+
+NEW_YEAR = [
+    "IMSS",
+    "ISSTE",  # a typo of ISSSTE: a clear suggestion
+    "IMSS-BIENESTAR",
+    "IMSS-BIENESTAR Oaxaca",  # a state entity: a unit of IMSS-Bienestar
+    "IMSS-BIENESTAR Chiapas",
+    "GUARDIA NACIONAL",  # nothing like it registered: a new institution
+    "IMSS OOAD Aguascalientes",  # IMSS's unit «OOAD Aguascalientes», registered already
+]
+NEW_YEAR_ROWS = [
+    # IMSS, ISSTE, IMSS-B, Oaxaca (MIN 0), Chiapas (3 < 4 of 10), GN, OOAD
+    (PARACETAMOL, 40, 100, 4, 10, 8, 20, 0, 5, 0, 0, None, None, 2, 5),
+    (ASPIRINA, 0, 0, 0, 0, 2, 5, 2, 5, 3, 10, 1, 2, None, None),
+    (TORUNDA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),  # zeros only: no line at all
+]
+
+
+def _with_imss_bienestar(ctx: Context) -> Context:
+    identity.register_institution(
+        ctx,
+        code="IMSS-BIENESTAR",
+        name="Servicios de Salud del IMSS para el Bienestar",
+        kind="IMSS-Bienestar",
+        aliases=["IMSS-Bienestar"],
+    )
+    return ctx
+
+
+def test_unknown_names_are_refused_with_the_registrys_closest_names(world: Context) -> None:
+    _with_imss_bienestar(world)
+    error = _refused(world, appendix_file(NEW_YEAR, NEW_YEAR_ROWS))
+
+    unknown = {p.value: p.message for p in error.problems}
+    assert unknown.keys() == {
+        "ISSTE",
+        "IMSS-BIENESTAR Oaxaca",
+        "IMSS-BIENESTAR Chiapas",
+        "GUARDIA NACIONAL",
+    }
+    assert unknown["ISSTE"].startswith(
+        "la institución no está registrada; los más parecidos: ISSSTE («ISSSTE», 100%)"
+    )
+    assert unknown["IMSS-BIENESTAR Oaxaca"] == (
+        "la institución no está registrada; los más parecidos: IMSS-BIENESTAR"
+        " («IMSS-Bienestar», 67%), IMSS («IMSS», 33%)"
+    )
+    assert unknown["GUARDIA NACIONAL"] == "la institución no está registrada"
+    assert all("--map-suggested" in (p.expected or "") for p in error.problems)
+
+
+def test_an_appendix_of_another_year_imports_in_one_pass(world: Context) -> None:
+    _with_imss_bienestar(world)
+
+    summary = service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=appendix_file(NEW_YEAR, NEW_YEAR_ROWS),
+        filename="apendice-2027.xlsx",
+        map_suggested=True,
+        register_unknown=True,
+    )
+
+    # Names: the clear suggestion mapped, state entities as units, the rest an institution.
+    assert [s.said() for s in summary.settled] == [
+        "«ISSTE» se asoció a ISSSTE (nombres 100% iguales).",
+        "«IMSS-BIENESTAR Oaxaca» se registró como la unidad OAXACA de IMSS-BIENESTAR.",
+        "«IMSS-BIENESTAR Chiapas» se registró como la unidad CHIAPAS de IMSS-BIENESTAR.",
+        "«GUARDIA NACIONAL» se registró como la institución GUARDIA-NACIONAL.",
+    ]
+    oaxaca = world.db.scalars(select(Unit).where(Unit.code == "OAXACA")).one()
+    assert (oaxaca.institution.code, oaxaca.kind, oaxaca.state_code) == (
+        "IMSS-BIENESTAR", "entidad", "20",
+    )  # fmt: skip
+    assert [e.data()["alias"] for e in entries(world.db, "institution.alias")] == ["ISSTE"]
+    assert [e.data()["code"] for e in entries(world.db, "unit.register")] == ["OAXACA", "CHIAPAS"]
+    assert [e.data()["code"] for e in entries(world.db, "institution.register")][-1] == (
+        "GUARDIA-NACIONAL"
+    )
+    (imported,) = entries(world.db, "demand.import")
+    assert [n["action"] for n in imported.data()["names"]] == [
+        "mapped", "unit", "unit", "institution",
+    ]  # fmt: skip
+    # Several columns of one institution: its lines per unit, no refusal. Zero cells: no lines.
+    assert quantities(world.db) == {
+        ("IMSS", PARACETAMOL, ""): Pair(40, 100),
+        ("IMSS", PARACETAMOL, "IMSS-OOAD-01"): Pair(2, 5),
+        ("ISSSTE", PARACETAMOL, ""): Pair(4, 10),
+        ("IMSS-BIENESTAR", PARACETAMOL, ""): Pair(8, 20),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA"): Pair(0, 5),
+        ("IMSS-BIENESTAR", ASPIRINA, ""): Pair(2, 5),
+        ("IMSS-BIENESTAR", ASPIRINA, "OAXACA"): Pair(2, 5),
+        ("IMSS-BIENESTAR", ASPIRINA, "CHIAPAS"): Pair(3, 10),
+        ("GUARDIA-NACIONAL", ASPIRINA, ""): Pair(1, 2),
+    }
+    # Minimums below 40 %, MIN 0 included: imported as the file has them, and observed.
+    assert summary.observations == 2
+    observations = service.round_observations(world.db, round_name=ROUND)
+    assert [(o.institution, o.unit, o.clave, o.min_qty, o.expected_min, o.row, o.status)
+            for o in observations] == [
+        ("IMSS-BIENESTAR", "OAXACA", PARACETAMOL, 0, 2, 4, "pendiente"),
+        ("IMSS-BIENESTAR", "CHIAPAS", ASPIRINA, 3, 4, 5, "pendiente"),
+    ]  # fmt: skip
+    assert observations[0].column == "IMSS-BIENESTAR Oaxaca — CANTIDAD MIN (columna K)"
+
+
+def test_freezing_needs_each_observation_corrected_or_accepted(world: Context) -> None:
+    _with_imss_bienestar(world)
+    content = appendix_file(NEW_YEAR, NEW_YEAR_ROWS)
+    service.import_appendix(
+        world, round_name=ROUND, content=content, filename="a.xlsx",
+        map_suggested=True, register_unknown=True,
+    )  # fmt: skip
+    oaxaca, _ = service.round_observations(world.db, round_name=ROUND)
+
+    with pytest.raises(Conflict) as refused:
+        service.freeze_round(world, name=ROUND)
+    with pytest.raises(ValidationFailed, match="falta el motivo"):
+        service.accept_observation(world, round_name=ROUND, observation_id=oaxaca.id, reason=" ")
+    accepted = service.accept_observation(
+        world, round_name=ROUND, observation_id=oaxaca.id, reason="Así lo publicó la SHCP"
+    )
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS-BIENESTAR", clave=ASPIRINA,
+        unit_code="CHIAPAS", min_qty=4, max_qty=10, version=1,
+    )  # fmt: skip
+    statuses = [o.status for o in service.round_observations(world.db, round_name=ROUND)]
+    # The same file again: the registry knows every name now, and the acceptance stands.
+    again = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+    after = [o.status for o in service.round_observations(world.db, round_name=ROUND)]
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS-BIENESTAR", clave=ASPIRINA,
+        unit_code="CHIAPAS", min_qty=4, max_qty=10, version=3,
+    )  # fmt: skip
+    frozen = service.freeze_round(world, name=ROUND)
+
+    assert "tiene 2 observaciones pendientes; no se congeló" in refused.value.detail
+    assert [p.row for p in refused.value.problems] == [4, 5]
+    assert (accepted.status, accepted.reason) == ("aceptada", "Así lo publicó la SHCP")
+    assert statuses == ["aceptada", "corregida"]
+    assert again.settled == ()
+    assert after == ["aceptada", "pendiente"]  # the file states 3 of 10 again
+    assert frozen.status == service.FROZEN
+    (entry,) = entries(world.db, "demand.observation.accept")
+    assert entry.data()["reason"] == "Así lo publicó la SHCP"
+    assert (entry.data()["unit"], entry.data()["min"], entry.data()["expected_min"]) == (
+        "OAXACA", 0, 2,
+    )  # fmt: skip
 
 
 # ----- the real 2023-2024 appendix -----------------------------------------------------------

@@ -1394,7 +1394,8 @@ def _settle_unknown(
                 coordinator=coordinator.code if coordinator else None,
             )
         )
-    return settled
+    position = {folded: n for n, folded in enumerate(unknown)}
+    return sorted(settled, key=lambda item: position[fold(item.name)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -1955,12 +1956,13 @@ def _refuse_pending_observations(db: Session, found: DemandRound) -> None:
     pending = [v for v in round_observations(db, round_name=found.name) if v.pending]
     if not pending:
         return
+    counted = (
+        "1 observación pendiente"
+        if len(pending) == 1
+        else f"{len(pending)} observaciones pendientes"
+    )
     raise Conflict(
-        f"La ronda «{found.name}» tiene {len(pending)} observación"
-        + ("es" if len(pending) != 1 else "")
-        + " pendiente"
-        + ("s" if len(pending) != 1 else "")
-        + "; no se congeló.",
+        f"La ronda «{found.name}» tiene {counted}; no se congeló.",
         problems=[
             Problem(
                 f"observación {v.id}: {v.institution}"
