@@ -25,6 +25,7 @@ from tests.demand.test_service import (
     ASPIRINA,
     PARACETAMOL,
     REAL,
+    ROUND,
     appendix_file,
     build_world,
     consumption_csv,
@@ -410,3 +411,46 @@ def test_the_real_appendix_imports_in_one_pass_from_a_fresh_database(
     (names,) = settled
     assert {n["action"] for n in names} == {"mapped", "institution"}
     assert len(names) == 1 + 8 + 23
+
+
+def test_import_says_what_it_did_and_status_lists_the_observations_to_accept(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    url = fresh_database_url
+    prepare(url, real=False)
+    path = tmp_path / "apendice-2027.xlsx"
+    path.write_bytes(
+        appendix_file(
+            ["IMSS", "ISSTE", "IMSS Zona Norte", "GUARDIA NACIONAL"],
+            [(PARACETAMOL, 0, 100, 4, 10, 2, 5, 0, 0), (ASPIRINA, 0, 0, 0, 0, 0, 0, 1, 2)],
+        )
+    )
+
+    imported = invoke_abasto(
+        url, tmp_path, "demand", "import", str(path), "--round", ROUND,
+        "--map-suggested", "--register-unknown",
+    )  # fmt: skip
+    status = invoke_abasto(url, tmp_path, "demand", "status", ROUND)
+    refused = invoke_abasto(url, tmp_path, "demand", "freeze", ROUND)
+    accepted = invoke_abasto(
+        url, tmp_path, "demand", "accept", "1", "--round", ROUND, "--reason", "Así lo publicó IMSS"
+    )
+    frozen = invoke_abasto(url, tmp_path, "demand", "freeze", ROUND)
+
+    assert imported[0] == 0, imported
+    assert imported[1].splitlines()[:3] == [
+        "«ISSTE» se asoció a ISSSTE (nombres 100% iguales).",
+        "«IMSS Zona Norte» se registró como la unidad ZONA-NORTE de IMSS.",
+        "«GUARDIA NACIONAL» se registró como la institución GUARDIA-NACIONAL.",
+    ]
+    assert "4 líneas (4 nuevas" in imported[1]
+    assert "1 línea con mínimo menor que el de la ronda se importó" in imported[1]
+    assert status[0] == 0, status
+    assert "Observaciones: 1 (1 pendientes de corregir o aceptar" in status[1]
+    assert "mínimo 0 menor que 40 (máximo 100)" in status[1]
+    assert refused[0] == 1
+    assert "1 observación pendiente; no se congeló" in refused[2]
+    assert accepted[0] == 0, accepted
+    assert "Observación 1 aceptada: IMSS, clave" in accepted[1]
+    assert frozen[0] == 0, frozen
+    assert state(url)[0] == 4

@@ -221,10 +221,15 @@ def import_appendix(
     if summary.joined:
         console.print(f"Se agregaron a la ronda: {', '.join(summary.joined)}.", highlight=False)
     if summary.observations:
+        said = (
+            "1 línea con mínimo menor que el de la ronda se importó como la trae el archivo y"
+            " queda como observación"
+            if summary.observations == 1
+            else f"{summary.observations:,} líneas con mínimo menor que el de la ronda se"
+            " importaron como las trae el archivo y quedan como observaciones"
+        )
         console.print(
-            f"{summary.observations:,} líneas con mínimo menor que el de la ronda se importaron"
-            f" como las trae el archivo y quedan como observaciones: «abasto demand status"
-            f" {summary.round}» las lista.",
+            f"{said}: «abasto demand status {summary.round}» las lista.",
             highlight=False,
             markup=False,
         )

@@ -1894,6 +1894,15 @@ def round_observations(db: Session, *, round_name: str) -> list[ObservationView]
     return views
 
 
+def visible_observations(ctx: Context, *, round_name: str) -> list[ObservationView]:
+    """``round_observations`` as the actor may see them: a planner, its own institution's."""
+    views = round_observations(ctx.db, round_name=round_name)
+    if ctx.actor.has_role("comprador", "auditor") or ctx.actor.institution_id is None:
+        return views
+    own = ctx.db.get(Institution, ctx.actor.institution_id)
+    return [view for view in views if own is not None and view.institution == own.code]
+
+
 def accept_observation(
     ctx: Context,
     *,
