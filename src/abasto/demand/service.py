@@ -75,6 +75,8 @@ BUYER_KIND = "compra consolidada"
 REASON_MAX = 500
 _IN_BATCH = 500
 """Ids per ``IN (...)``: well under SQLite's and PostgreSQL's limits on bound parameters."""
+_INSERT_BATCH = 5_000
+"""Lines per INSERT: the statement's parameters are built batch by batch, not all at once."""
 _MAX_SUGGESTIONS = 100
 """Suggesting the closest clave costs ~10 ms against 4,000 claves (see catalog.service)."""
 
@@ -891,7 +893,9 @@ class _Plan:
     """The statements that apply a file's lines, and per institution what they change."""
 
     counts: dict[int, _Counts]
-    inserts: list[dict[str, Any]]
+    inserts: list[tuple[int, int, str, str, Pair]]
+    """(institution id, clave id, unit code, period, quantities): a tuple is a tenth of the
+    dict a statement takes, and a national appendix has tens of thousands."""
     updates: list[dict[str, Any]]
     removals: list[int]
 
@@ -958,17 +962,7 @@ def _plan_lines(
         count.total += want.pair
         if current is None:
             plan.inserts.append(
-                {
-                    "round_id": found.id,
-                    "institution_id": want.institution_id,
-                    "clave_id": want.clave_id,
-                    "unit_code": want.unit_code,
-                    "period": want.period,
-                    "min_qty": want.pair.min,
-                    "max_qty": want.pair.max,
-                    "updated_at": ctx.now,
-                    "version": 1,
-                }
+                (want.institution_id, want.clave_id, want.unit_code, want.period, want.pair)
             )
             count.new += 1
         elif (current[1], current[2]) != (want.pair.min, want.pair.max):
@@ -1020,14 +1014,30 @@ def _apply(ctx: Context, found: DemandRound, plan: _Plan) -> dict[int, _Counts]:
             ),
             plan.updates,
         )
-    if plan.inserts:
-        try:
-            ctx.db.execute(insert(table), plan.inserts)
-        except IntegrityError as exc:
-            raise Conflict(
-                f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
-                "no se importó nada. Vuelva a importar el archivo."
-            ) from exc
+    try:
+        for start in range(0, len(plan.inserts), _INSERT_BATCH):
+            rows = [
+                {
+                    "round_id": found.id,
+                    "institution_id": institution_id,
+                    "clave_id": clave_id,
+                    "unit_code": unit_code,
+                    "period": period,
+                    "min_qty": pair.min,
+                    "max_qty": pair.max,
+                    "updated_at": ctx.now,
+                    "version": 1,
+                }
+                for institution_id, clave_id, unit_code, period, pair in plan.inserts[
+                    start : start + _INSERT_BATCH
+                ]
+            ]
+            ctx.db.execute(insert(table), rows)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
+            "no se importó nada. Vuelva a importar el archivo."
+        ) from exc
     return plan.counts
 
 
