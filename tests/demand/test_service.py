@@ -917,6 +917,67 @@ def test_freezing_needs_each_observation_corrected_or_accepted(world: Context) -
     )  # fmt: skip
 
 
+def _appendix_by_period(periods: Sequence[object]) -> bytes:
+    """IMSS and «IMSS-BIENESTAR Oaxaca», each over a MIN/MAX pair per year."""
+    names: list[object] = [None, None, None, None]
+    years: list[object] = [None, None, None, None]
+    for name in ("IMSS", "IMSS-BIENESTAR Oaxaca"):
+        names += [name, None] + [None, None] * (len(periods) - 1)
+        for period in periods:
+            years += [period, None]
+    header: list[object] = ["#", "CLAVES", "DESCRIPCIÓN", "UM"]
+    header += ["CANTIDAD MIN", "CANTIDAD MAX"] * 2 * len(periods)
+    return xlsx(
+        {
+            "Apéndice": [
+                ["APÉNDICE POR AÑO"],
+                names,
+                years,
+                header,
+                [1, PARACETAMOL, "Paracetamol", "Pieza", 40, 100, 44, 110, 0, 5, 2, 5],
+                [2, ASPIRINA, "Aspirina", "Pieza", 0, 0, 8, 20, 0, 0, 0, 0],
+            ]
+        }
+    )
+
+
+def test_an_appendix_with_a_pair_per_year_imports_both_periods(world: Context) -> None:
+    _with_imss_bienestar(world)
+
+    summary = service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=_appendix_by_period([2027, "2028"]),
+        filename="a.xlsx",
+        register_unknown=True,
+    )
+    refused = _refused(world, _appendix_by_period([2027, 2029]))
+
+    lines = {
+        (line.institution.code, line.clave.clave, line.unit_code, line.period): Pair(
+            line.min_qty, line.max_qty
+        )
+        for line in world.db.scalars(select(DemandLine))
+    }
+    assert lines == {
+        ("IMSS", PARACETAMOL, "", "2027"): Pair(40, 100),
+        ("IMSS", PARACETAMOL, "", "2028"): Pair(44, 110),
+        ("IMSS", ASPIRINA, "", "2028"): Pair(8, 20),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA", "2027"): Pair(0, 5),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA", "2028"): Pair(2, 5),
+    }
+    assert [s.said() for s in summary.settled] == [
+        "«IMSS-BIENESTAR Oaxaca» se registró como la unidad OAXACA de IMSS-BIENESTAR."
+    ]
+    (observation,) = service.round_observations(world.db, round_name=ROUND)
+    assert (observation.unit, observation.period, observation.expected_min) == ("OAXACA", "2027", 2)
+    assert observation.column == "IMSS-BIENESTAR Oaxaca 2027 — CANTIDAD MIN (columna I)"
+    assert {p.message for p in refused.problems} == {
+        f"la ronda «{ROUND}» no incluye el periodo 2029"
+    }
+    assert service.consolidate_round(world.db, round_name=ROUND).total == Pair(94, 240)
+
+
 # ----- the real 2023-2024 appendix -----------------------------------------------------------
 
 

@@ -1141,6 +1141,17 @@ def _share_problem(
     return None
 
 
+def _period_problem(found: DemandRound, period: str, sheet: str | None) -> Problem:
+    labels = ", ".join(p["label"] for p in found.periods)
+    return Problem(
+        f"la ronda «{found.name}» no incluye el periodo {period}",
+        sheet=sheet,
+        value=period,
+        expected=f"cantidades de los periodos de la ronda ({labels}), o de la ronda entera sin"
+        " año encima",
+    )
+
+
 def _refuse(problems: Sequence[Problem], subject: str, sheets: Sequence[str] = ()) -> None:
     """Raise every problem at once, in the file's order (sheet, then row)."""
     if not problems:
@@ -1599,9 +1610,14 @@ def import_appendix(
                 candidates = registry.candidates()
             close = rules.suggest_institutions(fold(columns.name), candidates)
             problems.append(_unknown_problem(sheet.name, columns, close))
+    labels = [period["label"] for period in found.periods]
+    for sheet in sheets:
+        for period in dict.fromkeys(c.period for c in sheet.institutions if c.period):
+            if period not in labels:
+                problems.append(_period_problem(found, period, sheet.name))
     wanted: list[_Wanted] = []
     observed: list[_Observed] = []
-    seen: dict[tuple[int, str, str], tuple[str, int, str]] = {}
+    seen: dict[tuple[int, str, str, str], tuple[str, int, str]] = {}
     share = found.min_share
     for sheet in sheets:
         for row in sheet.rows:
@@ -1618,11 +1634,12 @@ def import_appendix(
                     )
                 )
                 continue
-            for name, (low, high) in row.quantities.items():
+            for key, (low, high) in row.quantities.items():
+                columns = sheet.institution(key)
+                name, period = columns.name, columns.period
                 target = resolved.get((sheet.name, name))
-                if target is None:
+                if target is None or (period and period not in labels):
                     continue
-                columns = sheet.institution(name)
                 institution = target.institution
                 if high > rules.MAX_QUANTITY:
                     problem = _share_problem(
@@ -1635,8 +1652,10 @@ def import_appendix(
                     if problem is not None:
                         problems.append(problem)
                     continue
-                key = (institution.id, target.unit_code, row.clave)
-                first = seen.setdefault(key, (sheet.name, row.row, name))
+                first = seen.setdefault(
+                    (institution.id, target.unit_code, row.clave, period),
+                    (sheet.name, row.row, name),
+                )
                 if first != (sheet.name, row.row, name):
                     where = f"la fila {first[1]}" + (
                         f" de la hoja «{first[0]}»" if first[0] != sheet.name else ""
@@ -1670,9 +1689,10 @@ def import_appendix(
                             sheet.name,
                             row.row,
                             columns.min_column,
+                            period,
                         )
                     )
-                wanted.append(_Wanted(institution.id, clave_id, target.unit_code, pair))
+                wanted.append(_Wanted(institution.id, clave_id, target.unit_code, pair, period))
     _refuse(problems, f"El apéndice «{filename}»", [sheet.name for sheet in sheets])
     _refuse_without_quantities(any(row.quantities for s in sheets for row in s.rows), filename)
     found = _locked_round(ctx, round_name)
@@ -2145,13 +2165,7 @@ def import_institution_sheet(
     for period in periods:
         if period and period not in labels:
             problems.append(
-                Problem(
-                    f"la ronda «{found.name}» no incluye el periodo {period}",
-                    sheet=sheet_names[0] if len(sheet_names) == 1 else None,
-                    value=period,
-                    expected=f"cantidades de los periodos de la ronda ({', '.join(labels)}),"
-                    " o de la ronda entera sin año encima",
-                )
+                _period_problem(found, period, sheet_names[0] if len(sheet_names) == 1 else None)
             )
     known = _clave_ids(ctx.db)
     codes = [row.institution_code for row in rows if row.institution_code]
