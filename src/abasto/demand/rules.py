@@ -381,6 +381,8 @@ def owner_by_prefix(folded: str, names: Mapping[str, str]) -> tuple[str, str] | 
     ``names`` maps folded names and aliases to institution codes.
     """
     words = folded.split()
+    if folded in names:
+        return None
     for size in range(len(words) - 1, 0, -1):
         code = names.get(" ".join(words[:size]))
         if code is not None:

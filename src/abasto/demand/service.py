@@ -14,7 +14,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -1261,17 +1261,20 @@ class _Registry:
     def by_code(self, code: str) -> Institution:
         return next(i for i in self.names.values() if i.code == code)
 
+    written: dict[str, str] = field(default_factory=dict)
+    """Folded name or alias → as written in the registry."""
+
     def candidates(self) -> list[tuple[str, str, str]]:
         """(folded name, code, name as written) of every name and alias, for suggestions."""
-        written = {
-            fold(alias.alias): alias.alias
-            for institution in {i.id: i for i in self.names.values()}.values()
-            for alias in institution.aliases
-        }
         return [
-            (folded, institution.code, written.get(folded, institution.name))
+            (folded, institution.code, self.written.get(folded, institution.name))
             for folded, institution in self.names.items()
         ]
+
+    def add_institution(self, institution: Institution) -> None:
+        for alias in institution.aliases:
+            self.names[alias.folded] = institution
+            self.written[alias.folded] = alias.alias
 
     def add_unit(self, institution: Institution, code: str, name: str) -> None:
         folded = fold(name)
@@ -1284,7 +1287,8 @@ class _Registry:
 def _registry(db: Session) -> _Registry:
     names = institution_names(db)
     units: dict[str, tuple[Institution, str] | None] = {}
-    registry = _Registry(names, units, {})
+    written = dict(db.execute(select(InstitutionAlias.folded, InstitutionAlias.alias)).all())
+    registry = _Registry(names, units, {}, written)
     by_id = {institution.id: institution for institution in names.values()}
     for institution_id, code, name in db.execute(
         select(Unit.institution_id, Unit.code, Unit.name).order_by(Unit.id)
@@ -1365,8 +1369,9 @@ def _settle_unknown(
         if choice is None:
             pending.append((sheet_index, folded, written))
             continue
-        map_institution_name(ctx, name=written, institution_code=choice.code)
+        alias = map_institution_name(ctx, name=written, institution_code=choice.code)
         registry.names[folded] = registry.by_code(choice.code)
+        registry.written[folded] = alias.alias
         settled.append(NameSettled(written, "mapped", choice.code, score=choice.score))
     if not register_unknown:
         return settled
@@ -1405,8 +1410,7 @@ def _settle_unknown(
             kind=REGISTERED_KIND,
             coordinator_code=coordinator.code if coordinator else None,
         )
-        for alias in institution.aliases:
-            registry.names[alias.folded] = institution
+        registry.add_institution(institution)
         settled.append(
             NameSettled(
                 written,
