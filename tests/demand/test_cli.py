@@ -426,6 +426,16 @@ def test_import_says_what_it_did_and_status_lists_the_observations_to_accept(
         )
     )
 
+    bad = tmp_path / "con-clave-desconocida.xlsx"
+    bad.write_bytes(
+        appendix_file(["ISSTE", "IMSS Zona Norte"], [("010.000.0140.00", 4, 10, 4, 10)])
+    )
+    before = state(url)
+    refused_file = invoke_abasto(
+        url, tmp_path, "demand", "import", str(bad), "--round", ROUND,
+        "--map-suggested", "--register-unknown",
+    )  # fmt: skip
+    after_refusal = state(url)
     imported = invoke_abasto(
         url, tmp_path, "demand", "import", str(path), "--round", ROUND,
         "--map-suggested", "--register-unknown",
@@ -437,6 +447,10 @@ def test_import_says_what_it_did_and_status_lists_the_observations_to_accept(
     )
     frozen = invoke_abasto(url, tmp_path, "demand", "freeze", ROUND)
 
+    # A file refused for another reason maps and registers nothing either: all or nothing.
+    assert refused_file[0] == 1
+    assert "la clave no existe en el catálogo" in refused_file[2]
+    assert after_refusal == before
     assert imported[0] == 0, imported
     assert imported[1].splitlines()[:3] == [
         "«ISSTE» se asoció a ISSSTE (nombres 100% iguales).",
