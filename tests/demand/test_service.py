@@ -917,6 +917,39 @@ def test_freezing_needs_each_observation_corrected_or_accepted(world: Context) -
     )  # fmt: skip
 
 
+def test_state_entities_mapped_to_their_institution_earlier_become_its_units(
+    world: Context,
+) -> None:
+    _with_imss_bienestar(world)
+    # The old way round a refusal: each state entity mapped to IMSS-Bienestar as a whole.
+    for name in ("IMSS-BIENESTAR Oaxaca", "IMSS-BIENESTAR Chiapas"):
+        service.map_institution_name(world, name=name, institution_code="IMSS-BIENESTAR")
+    content = appendix_file(
+        ["IMSS-BIENESTAR", "IMSS-BIENESTAR Oaxaca", "IMSS-BIENESTAR Chiapas"],
+        [(PARACETAMOL, 40, 100, 4, 10, 8, 20)],
+    )
+
+    (twice, thrice) = _refused(world, content).problems
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=content, filename="a.xlsx", register_unknown=True
+    )
+    again = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+
+    assert twice.message.startswith("dos columnas son la misma institución y unidad")
+    assert "--register-unknown" in (twice.expected or "")
+    assert thrice.row == twice.row
+    assert [s.said() for s in summary.settled] == [
+        "«IMSS-BIENESTAR Oaxaca» se registró como la unidad OAXACA de IMSS-BIENESTAR.",
+        "«IMSS-BIENESTAR Chiapas» se registró como la unidad CHIAPAS de IMSS-BIENESTAR.",
+    ]
+    assert again.settled == ()
+    assert quantities(world.db) == {
+        ("IMSS-BIENESTAR", PARACETAMOL, ""): Pair(40, 100),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA"): Pair(4, 10),
+        ("IMSS-BIENESTAR", PARACETAMOL, "CHIAPAS"): Pair(8, 20),
+    }
+
+
 def _appendix_by_period(periods: Sequence[object]) -> bytes:
     """IMSS and «IMSS-BIENESTAR Oaxaca», each over a MIN/MAX pair per year."""
     names: list[object] = [None, None, None, None]

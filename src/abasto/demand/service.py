@@ -1241,6 +1241,9 @@ class _Registry:
         """An institution by its name or alias; a unit by its name, or by its institution's
         name followed by the unit's name or code («IMSS-BIENESTAR Oaxaca»)."""
         folded = fold(name)
+        shared = self.shared.get(folded)
+        if shared is not None:
+            return shared
         institution = self.names.get(folded)
         if institution is not None:
             return _Target(institution)
@@ -1263,6 +1266,9 @@ class _Registry:
 
     written: dict[str, str] = field(default_factory=dict)
     """Folded name or alias → as written in the registry."""
+    shared: dict[str, _Target] = field(default_factory=dict)
+    """Folded name → the unit it stands for in this file although it is an alias of its
+    institution (see ``_units_for_shared_names``)."""
 
     def candidates(self) -> list[tuple[str, str, str]]:
         """(folded name, code, name as written) of every name and alias, for suggestions."""
@@ -1421,6 +1427,63 @@ def _settle_unknown(
         )
     position = {folded: n for n, folded in enumerate(unknown)}
     return sorted(settled, key=lambda item: position[fold(item.name)])
+
+
+def _units_for_shared_names(
+    ctx: Context,
+    registry: _Registry,
+    sheets: Sequence[appendix.AppendixSheet],
+    *,
+    register: bool,
+) -> list[NameSettled]:
+    """Columns with different names that are all one institution as a whole (aliases of it,
+    such as state entities once mapped to IMSS-Bienestar): the shortest name stays the
+    institution as a whole, and each name that begins with another of its names
+    («IMSS-BIENESTAR Oaxaca») is its unit — the unit of that name, or one registered when
+    ``register`` (its code from what follows). Two names of the whole institution (IMSS and
+    its official name) are the same column twice, which the import reports."""
+    by_institution: dict[int, dict[str, str]] = {}
+    for sheet in sheets:
+        for columns in sheet.institutions:
+            target = registry.resolve(columns.name)
+            if target is not None and not target.unit_code:
+                names = by_institution.setdefault(target.institution.id, {})
+                names.setdefault(fold(columns.name), columns.name)
+    settled: list[NameSettled] = []
+    codes = registry.codes()
+    for names in by_institution.values():
+        if len(names) < 2:
+            continue
+        whole = min(names, key=lambda folded: (len(folded), folded))
+        institution = registry.names[whole]
+        own = {n: c for n, c in codes.items() if c == institution.code}
+        for folded, written in names.items():
+            if folded == whole:
+                continue
+            owner = rules.owner_by_prefix(folded, {n: c for n, c in own.items() if n != folded})
+            if owner is None:
+                continue  # another name of the whole institution: the same column twice
+            rest = owner[1]
+            known = registry.unit_codes.get(institution.id, {})
+            code = known.get(rest) or known.get(folded)
+            if code is None and register:
+                code = rules.new_code(rest, known.values(), width=_UNIT_CODE_WIDTH)
+                state = parse_state(rest)
+                add_unit(
+                    ctx,
+                    institution_code=institution.code,
+                    unit=UnitSpec(
+                        code=code,
+                        name=written,
+                        kind="entidad" if state else "unidad",
+                        state_code=state,
+                    ),
+                )
+                registry.add_unit(institution, code, written)
+                settled.append(NameSettled(written, "unit", institution.code, unit=code))
+            if code is not None:
+                registry.shared[folded] = _Target(institution, code)
+    return settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -1602,6 +1665,7 @@ def import_appendix(
             map_suggested=map_suggested,
             register_unknown=register_unknown,
         )
+    settled += _units_for_shared_names(ctx, registry, sheets, register=register_unknown)
     candidates: list[tuple[str, str, str]] | None = None
     resolved: dict[tuple[str, str], _Target] = {}
     for sheet in sheets:
@@ -1675,8 +1739,9 @@ def import_appendix(
                             row=row.row,
                             column=columns.min_column,
                             value=row.clave,
-                            expected="una columna por institución y unidad; asocie una de ellas a"
-                            " una unidad («INSTITUCIÓN Unidad») o quítela",
+                            expected="una columna por institución y unidad: con"
+                            " --register-unknown, cada nombre distinto de una institución es una"
+                            " unidad suya; si es el mismo, quite una de las columnas",
                         )
                     )
                     continue
