@@ -11,6 +11,8 @@ in the 2023-2024 appendix all 10,566 pairs satisfy ``min >= max × 0.40`` exactl
 it. So the rule is ``min >= ceil(max × share)``, computed in ``Decimal`` (never binary floats,
 where ``0.4 × 10`` may land a hair above 4): the smallest whole minimum that is not below the
 share. Rounding down instead (``floor``) would admit 1 of 3, a third, which the law does not.
+A line typed or uploaded by a planner must meet it; a line of an official appendix that does
+not (some real ones have a minimum of 0) is imported as published and kept as an observation.
 
 **Consolidation** adds, per clave, the quantities of the institutions that count, and keeps
 the others as the breakdown:

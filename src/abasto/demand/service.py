@@ -1126,7 +1126,7 @@ def _unknown_clave(
     )
 
 
-def _share_problem(
+def _pair_problem(
     pair: Pair, share: Decimal, *, sheet: str, row: int, column: str
 ) -> Problem | None:
     for issue in rules.check_pair(pair.min, pair.max, share):
@@ -1710,7 +1710,7 @@ def import_appendix(
                     continue
                 institution = target.institution
                 if high > rules.MAX_QUANTITY:
-                    problem = _share_problem(
+                    problem = _pair_problem(
                         Pair(low, high),
                         share,
                         sheet=sheet.name,
@@ -2320,7 +2320,7 @@ def import_institution_sheet(
         pair = None
         if row.min_qty is not None and row.max_qty is not None:
             pair = Pair(row.min_qty, row.max_qty)
-            problem = _share_problem(
+            problem = _pair_problem(
                 pair,
                 found.min_share,
                 sheet=row.sheet,
