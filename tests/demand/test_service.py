@@ -950,6 +950,24 @@ def test_state_entities_mapped_to_their_institution_earlier_become_its_units(
     }
 
 
+def test_a_name_too_long_for_the_registry_stays_unknown(world: Context) -> None:
+    long = "HOSPITAL " + "MUY " * 80 + "LARGO"
+
+    error = _refused_with_options(world, appendix_file([long], [(PARACETAMOL, 4, 10)]))
+
+    (problem,) = error.problems
+    assert (problem.message, problem.value) == ("la institución no está registrada", long)
+
+
+def _refused_with_options(ctx: Context, content: bytes) -> ValidationFailed:
+    with pytest.raises(ValidationFailed) as caught:
+        service.import_appendix(
+            ctx, round_name=ROUND, content=content, filename="a.xlsx",
+            map_suggested=True, register_unknown=True,
+        )  # fmt: skip
+    return caught.value
+
+
 def _appendix_by_period(periods: Sequence[object]) -> bytes:
     """IMSS and «IMSS-BIENESTAR Oaxaca», each over a MIN/MAX pair per year."""
     names: list[object] = [None, None, None, None]

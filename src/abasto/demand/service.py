@@ -1215,6 +1215,8 @@ def institution_names(db: Session) -> dict[str, Institution]:
 REGISTERED_KIND = "registrada desde un apéndice"
 """The kind of an institution ``--register-unknown`` adds: the buyer sets the real one later."""
 _CODE_WIDTH, _UNIT_CODE_WIDTH = 40, 60
+_NAME_MAX = 300
+"""The longest name an institution, unit or alias keeps."""
 _COORDINATOR_MIN_LETTERS = 3
 
 
@@ -1371,6 +1373,8 @@ def _settle_unknown(
     pending: list[tuple[int, str, str]] = []
     candidates = registry.candidates() if map_suggested else []
     for folded, (sheet_index, written) in unknown.items():
+        if len(written) > _NAME_MAX:
+            continue  # no registry name is that long: it stays unknown, and is reported
         choice = rules.clear_suggestion(rules.suggest_institutions(folded, candidates))
         if choice is None:
             pending.append((sheet_index, folded, written))
@@ -2092,7 +2096,7 @@ def map_institution_name(ctx: Context, *, name: str, institution_code: str) -> I
     shown = " ".join(name.split())
     folded = fold(shown)
     institution = get_institution(ctx.db, institution_code)
-    if not folded or len(shown) > 300:
+    if not folded or len(shown) > _NAME_MAX:
         raise ValidationFailed(
             "El nombre no es válido.",
             problems=[
