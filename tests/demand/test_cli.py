@@ -468,3 +468,37 @@ def test_import_says_what_it_did_and_status_lists_the_observations_to_accept(
     assert "Observación 1 aceptada: IMSS, clave" in accepted[1]
     assert frozen[0] == 0, frozen
     assert state(url)[0] == 4
+
+
+def test_the_real_appendix_imports_into_an_empty_registry(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    url = fresh_database_url
+    for args in (
+        ("catalog", "import", str(REAL)),
+        ("demand", "open", "R", "--periods", "2023,2024"),
+    ):
+        assert invoke_abasto(url, tmp_path, *args)[0] == 0
+
+    code, imported, err = invoke_abasto(
+        url, tmp_path, "demand", "import", str(REAL), "--round", "R", "--register-unknown"
+    )
+    consolidated = invoke_abasto(url, tmp_path, "demand", "consolidate", "R")[1]
+
+    assert code == 0, err
+    # Sheet by sheet: CCINSHAE is registered from the first before its detail sheet's hospitals.
+    assert "«CCINSHAE» se registró como la institución CCINSHAE." in imported
+    assert imported.count(", coordinada por CCINSHAE.") == 23
+    assert "35 instituciones, 10,566 líneas (10,566 nuevas" in imported
+    assert "total mínimo 832,607,777, máximo 2,081,481,629" in consolidated
+    main = next(iter(_file_by_clave(REAL).values()))
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            lines = {
+                line.clave: line.total
+                for line in service.consolidate_round(db, round_name="R").lines
+            }
+    finally:
+        engine.dispose()
+    assert lines == {clave: Pair(*columns["TOTAL GENERAL"]) for clave, columns in main.items()}
