@@ -16,6 +16,7 @@ from abasto.core.ledger import LedgerEntry, LedgerHead
 from abasto.demand.models import (
     Consumption,
     DemandLine,
+    DemandObservation,
     DemandRound,
     ForecastSuggestion,
     RoundInstitution,
@@ -56,6 +57,7 @@ __all__ = [
     "ContractDraft",
     "Credential",
     "DemandLine",
+    "DemandObservation",
     "DemandRound",
     "Fallo",
     "FalloLine",

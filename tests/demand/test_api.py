@@ -120,7 +120,7 @@ def test_a_stale_version_is_409_and_bad_quantities_422(client: TestClient, world
 def test_appendix_import_and_its_problems_over_http(client: TestClient, world: Context) -> None:
     buyer = bearer(client, "comprador")
     good = appendix_file(["IMSS", "ISSSTE"], [(PARACETAMOL, 40, 100, 4, 10)])
-    bad = appendix_file(["IMSS", "PEMEX"], [(PARACETAMOL, 39, 100, 4, 10)])
+    bad = appendix_file(["IMSS", "PEMEX"], [(PARACETAMOL, -39, 100, 4, 10)])
 
     imported = client.post(f"{BASE}/imports", files=upload(good), headers=buyer)
     refused = client.post(f"{BASE}/imports", files=upload(bad), headers=buyer)
@@ -133,14 +133,14 @@ def test_appendix_import_and_its_problems_over_http(client: TestClient, world: C
     errors = refused.json()["errors"]
     assert {e["message"] for e in errors} == {
         "la institución no está registrada",
-        "el mínimo es menor que el 40 % del máximo (100)",
+        "la cantidad es negativa",
     }
-    share = next(e for e in errors if e["message"].startswith("el mínimo"))
+    share = next(e for e in errors if e["message"].startswith("la cantidad"))
     assert (share["sheet"], share["row"], share["column"], share["value"]) == (
         "Apéndice",
         4,
         "IMSS — CANTIDAD MIN (columna E)",
-        "39",
+        "-39",
     )
     assert share["where"] == "hoja «Apéndice», fila 4, columna «IMSS — CANTIDAD MIN (columna E)»"
     assert planner.status_code == 403
@@ -353,3 +353,52 @@ def test_a_quantity_beyond_the_column_is_422_not_500(client: TestClient, world: 
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in refused.json()["errors"]] == ["max_qty"]
+
+
+def test_an_appendix_with_unknown_names_and_low_minimums_over_http(
+    client: TestClient, world: Context
+) -> None:
+    buyer = bearer(client, "comprador")
+    content = appendix_file(
+        ["IMSS", "ISSTE", "IMSS Zona Norte"], [(PARACETAMOL, 0, 100, 4, 10, 1, 5)]
+    )
+
+    refused = client.post(f"{BASE}/imports", files=upload(content), headers=buyer)
+    imported = client.post(
+        f"{BASE}/imports",
+        params={"map_suggested": "true", "register_unknown": "true"},
+        files=upload(content),
+        headers=buyer,
+    )
+    listed = client.get(f"{BASE}/observations", headers=buyer)
+    issste_sees = client.get(f"{BASE}/observations", headers=bearer(client, "issste"))
+    frozen = client.post(f"{BASE}/freeze", json={}, headers=buyer)
+    first = listed.json()[0]
+    accepted = client.post(
+        f"{BASE}/observations/{first['id']}/accept",
+        json={"reason": "Así lo publicó IMSS", "version": first["version"]},
+        headers=buyer,
+    )
+
+    assert refused.status_code == 422
+    assert "los más parecidos: ISSSTE" in refused.json()["errors"][0]["message"]
+    assert imported.status_code == 201, imported.text
+    assert [
+        (n["name"], n["action"], n["institution"], n["unit"]) for n in imported.json()["names"]
+    ] == [
+        ("ISSTE", "mapped", "ISSSTE", ""),
+        ("IMSS Zona Norte", "unit", "IMSS", "ZONA-NORTE"),
+    ]
+    assert imported.json()["observations"] == 2
+    assert [(o["institution"], o["unit"], o["min_qty"], o["expected_min"], o["status"])
+            for o in listed.json()] == [
+        ("IMSS", "", 0, 40, "pendiente"),
+        ("IMSS", "ZONA-NORTE", 1, 2, "pendiente"),
+    ]  # fmt: skip
+    assert issste_sees.json() == []
+    assert frozen.status_code == 409
+    assert "2 observaciones pendientes" in frozen.json()["detail"]
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["status"], accepted.json()["reason"]) == (
+        "aceptada", "Así lo publicó IMSS",
+    )  # fmt: skip

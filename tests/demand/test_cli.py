@@ -13,8 +13,11 @@ from abasto.catalog import service as catalog
 from abasto.core import ledger
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.text import fold
 from abasto.demand import service
 from abasto.demand.models import DemandLine
+from abasto.demand.rules import Pair
+from abasto.identity import service as identity
 from abasto.scenario.build import build_scenario
 from abasto.scenario.load import DEMO_ROUND, load_scenario
 from tests.conftest import T0, invoke_abasto, run_abasto
@@ -22,9 +25,11 @@ from tests.demand.test_service import (
     ASPIRINA,
     PARACETAMOL,
     REAL,
+    ROUND,
     appendix_file,
     build_world,
     consumption_csv,
+    entries,
     history,
     period_sheet,
 )
@@ -300,3 +305,200 @@ def openpyxl_bytes(rows: list[list[object]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# ----- any year's appendix in one pass: names the registry lacks -----------------------------
+
+
+def _file_by_clave(path: Path) -> dict[str, dict[str, dict[str, tuple[int, int]]]]:
+    """Per sheet, per clave, each column's (min, max) as the file has them, «TOTAL GENERAL»
+    (the file's own totals column) included; read with openpyxl, apart from Abasto's reader."""
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    found: dict[str, dict[str, dict[str, tuple[int, int]]]] = {}
+    for sheet in workbook.worksheets:
+        rows = list(sheet.iter_rows(min_row=2, values_only=True))
+        names, data = rows[0], rows[3:]
+        found[sheet.title] = {
+            str(row[1]): {
+                str(names[j]): (int(row[j] or 0), int(row[j + 1] or 0))
+                for j in range(4, len(names), 2)
+                if names[j] is not None and (row[j] or row[j + 1])
+            }
+            for row in data
+            if row[1]
+        }
+    workbook.close()
+    return found
+
+
+def _register_a_handful(url: str) -> None:
+    """Four institutions, one under a name the file does not use («S.E.D.E.N.A.»)."""
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            ctx = Context(db=db, actor=operator("pruebas"), now=T0)
+            for code, name in (
+                ("IMSS", "Instituto Mexicano del Seguro Social"),
+                ("ISSSTE", "Instituto de Seguridad y Servicios Sociales de los Trabajadores"),
+                ("CCINSHAE", "Comisión Coordinadora de Institutos Nacionales de Salud"),
+                ("DEFENSA", "S.E.D.E.N.A."),
+            ):
+                identity.register_institution(ctx, code=code, name=name, kind="prueba")
+    finally:
+        engine.dispose()
+
+
+def test_the_real_appendix_imports_in_one_pass_from_a_fresh_database(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    url = fresh_database_url
+
+    def abasto(*args: str) -> str:
+        code, out, err = invoke_abasto(url, tmp_path, *args)
+        assert code == 0, (args, out, err)
+        return out
+
+    abasto("db", "upgrade")
+    _register_a_handful(url)
+    abasto("catalog", "import", str(REAL))
+    abasto("demand", "open", "R", "--periods", "2023,2024")
+    code, _, refused = invoke_abasto(url, tmp_path, "demand", "import", str(REAL), "--round", "R")
+    imported = abasto(
+        "demand", "import", str(REAL), "--round", "R", "--map-suggested", "--register-unknown"
+    )
+    consolidated = abasto("demand", "consolidate", "R")
+
+    # Without the options: refused, each unknown name with the registry's closest ones.
+    assert code == 1
+    assert "«SEDENA»" in refused
+    assert "los más parecidos: DEFENSA («S.E.D.E.N.A.», 100%)" in refused
+    assert "«SEDENA» se asoció a DEFENSA (nombres 100% iguales)." in imported
+    assert "«INSABI» se registró como la institución INSABI." in imported
+    assert "«SPPS-CENAPRECE» se registró como la institución SPPS-CENAPRECE." in imported
+    assert (
+        "«INSTITUTO NACIONAL DE CIENCIAS MÉDICAS Y NUTRICIÓN SALVADOR ZUBIRÁN» se registró como"
+        " la institución INCMNSZ, coordinada por CCINSHAE." in imported
+    )
+    assert "35 instituciones, 10,566 líneas (10,566 nuevas" in imported
+    assert "total mínimo 832,607,777, máximo 2,081,481,629" in consolidated
+    file = _file_by_clave(REAL)
+    main, detail = file
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            consolidation = service.consolidate_round(db, round_name="R")
+            codes = {name: i.code for name, i in service.institution_names(db).items()}
+            settled = [e.data()["names"] for e in entries(db, "demand.import")]
+    finally:
+        engine.dispose()
+    lines = {line.clave: line for line in consolidation.lines}
+    assert lines.keys() == file[main].keys()
+    for clave, columns in file[main].items():
+        total = columns.pop("TOTAL GENERAL")
+        # Clave by clave: the file's own totals column, and the sum of its columns.
+        assert lines[clave].total == Pair(*total), clave
+        assert lines[clave].total == sum((Pair(*p) for p in columns.values()), Pair(0, 0))
+        stated = lines[clave].counted | lines[clave].members.get("CCINSHAE", {})
+        assert {codes[fold(name)]: Pair(*p) for name, p in columns.items()}.items() <= (
+            stated.items()
+        ), clave
+    for clave, columns in file[detail].items():
+        total = columns.pop("TOTAL GENERAL", (0, 0))
+        members = lines[clave].members.get("CCINSHAE", {})
+        assert {codes[fold(name)]: Pair(*p) for name, p in columns.items()} == members, clave
+        assert sum(members.values(), Pair(0, 0)) == Pair(*total), clave
+    # What the options did is on the ledger, with the registrations themselves.
+    (names,) = settled
+    assert {n["action"] for n in names} == {"mapped", "institution"}
+    assert len(names) == 1 + 8 + 23
+
+
+def test_import_says_what_it_did_and_status_lists_the_observations_to_accept(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    url = fresh_database_url
+    prepare(url, real=False)
+    path = tmp_path / "apendice-2027.xlsx"
+    path.write_bytes(
+        appendix_file(
+            ["IMSS", "ISSTE", "IMSS Zona Norte", "GUARDIA NACIONAL"],
+            [(PARACETAMOL, 0, 100, 4, 10, 2, 5, 0, 0), (ASPIRINA, 0, 0, 0, 0, 0, 0, 1, 2)],
+        )
+    )
+
+    bad = tmp_path / "con-clave-desconocida.xlsx"
+    bad.write_bytes(
+        appendix_file(["ISSTE", "IMSS Zona Norte"], [("010.000.0140.00", 4, 10, 4, 10)])
+    )
+    before = state(url)
+    refused_file = invoke_abasto(
+        url, tmp_path, "demand", "import", str(bad), "--round", ROUND,
+        "--map-suggested", "--register-unknown",
+    )  # fmt: skip
+    after_refusal = state(url)
+    imported = invoke_abasto(
+        url, tmp_path, "demand", "import", str(path), "--round", ROUND,
+        "--map-suggested", "--register-unknown",
+    )  # fmt: skip
+    status = invoke_abasto(url, tmp_path, "demand", "status", ROUND)
+    refused = invoke_abasto(url, tmp_path, "demand", "freeze", ROUND)
+    accepted = invoke_abasto(
+        url, tmp_path, "demand", "accept", "1", "--round", ROUND, "--reason", "Así lo publicó IMSS"
+    )
+    frozen = invoke_abasto(url, tmp_path, "demand", "freeze", ROUND)
+
+    # A file refused for another reason maps and registers nothing either: all or nothing.
+    assert refused_file[0] == 1
+    assert "la clave no existe en el catálogo" in refused_file[2]
+    assert after_refusal == before
+    assert imported[0] == 0, imported
+    assert imported[1].splitlines()[:3] == [
+        "«ISSTE» se asoció a ISSSTE (nombres 100% iguales).",
+        "«IMSS Zona Norte» se registró como la unidad ZONA-NORTE de IMSS.",
+        "«GUARDIA NACIONAL» se registró como la institución GUARDIA-NACIONAL.",
+    ]
+    assert "4 líneas (4 nuevas" in imported[1]
+    assert "1 línea con mínimo menor que el de la ronda se importó" in imported[1]
+    assert status[0] == 0, status
+    assert "Observaciones: 1 (1 pendientes de corregir o aceptar" in status[1]
+    assert "mínimo 0 menor que 40 (máximo 100)" in status[1]
+    assert refused[0] == 1
+    assert "1 observación pendiente; no se congeló" in refused[2]
+    assert accepted[0] == 0, accepted
+    assert "Observación 1 aceptada: IMSS, clave" in accepted[1]
+    assert frozen[0] == 0, frozen
+    assert state(url)[0] == 4
+
+
+def test_the_real_appendix_imports_into_an_empty_registry(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    url = fresh_database_url
+    for args in (
+        ("catalog", "import", str(REAL)),
+        ("demand", "open", "R", "--periods", "2023,2024"),
+    ):
+        assert invoke_abasto(url, tmp_path, *args)[0] == 0
+
+    code, imported, err = invoke_abasto(
+        url, tmp_path, "demand", "import", str(REAL), "--round", "R", "--register-unknown"
+    )
+    consolidated = invoke_abasto(url, tmp_path, "demand", "consolidate", "R")[1]
+
+    assert code == 0, err
+    # Sheet by sheet: CCINSHAE is registered from the first before its detail sheet's hospitals.
+    assert "«CCINSHAE» se registró como la institución CCINSHAE." in imported
+    assert imported.count(", coordinada por CCINSHAE.") == 23
+    assert "35 instituciones, 10,566 líneas (10,566 nuevas" in imported
+    assert "total mínimo 832,607,777, máximo 2,081,481,629" in consolidated
+    main = next(iter(_file_by_clave(REAL).values()))
+    engine = make_engine(url)
+    try:
+        with transaction(session_factory(engine)) as db:
+            lines = {
+                line.clave: line.total
+                for line in service.consolidate_round(db, round_name="R").lines
+            }
+    finally:
+        engine.dispose()
+    assert lines == {clave: Pair(*columns["TOTAL GENERAL"]) for clave, columns in main.items()}

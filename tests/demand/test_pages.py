@@ -487,3 +487,38 @@ def test_a_minimum_share_that_is_not_a_bounded_number_is_refused(
     )
     assert refused.status_code == 422
     assert "No se abrió la ronda." in refused.text
+
+
+def test_the_round_page_lists_observations_and_the_buyer_accepts_one(
+    client: TestClient, world: Context
+) -> None:
+    log_in(client, "comprador")
+    content = appendix_file(["IMSS", "ISSTE"], [(PARACETAMOL, 0, 100, 4, 10)])
+
+    imported = client.post(
+        f"{PAGE}/importar",
+        data={"map_suggested": "true"},
+        files={"file": ("a.xlsx", content, XLSX)},
+    )
+    page = client.get(PAGE)
+    (observation,) = service.round_observations(world.db, round_name=ROUND)
+    action = f"{PAGE}/observaciones/{observation.id}/aceptar"
+    no_reason = client.post(action, data={"reason": " ", "version": "1"})
+    accepted = client.post(
+        action, data={"reason": "Así lo publicó IMSS", "version": "1"}, follow_redirects=False
+    )
+    after = client.get(PAGE)
+
+    assert imported.status_code == 200, imported.text
+    assert "«ISSTE» se asoció a ISSSTE (nombres 100% iguales)." in imported.text
+    assert (
+        "<strong>1 línea</strong> con mínimo menor que el de la ronda: se importó" in imported.text
+    )
+    assert 'id="observaciones"' in page.text
+    assert f'action="{action}"' in page.text
+    assert "hoja «Apéndice», fila 4, IMSS — CANTIDAD MIN (columna E)" in page.text
+    assert no_reason.status_code == 422
+    assert "falta el motivo" in no_reason.text
+    assert accepted.status_code == 303
+    assert f'action="{action}"' not in after.text
+    assert "Así lo publicó IMSS" in after.text

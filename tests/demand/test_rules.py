@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from abasto.core.text import fold
 from abasto.demand import rules
 from abasto.demand.rules import Pair, Quantity
 
@@ -227,3 +228,79 @@ def test_a_pair_above_the_largest_quantity_says_so() -> None:
     assert [(i.field, i.value, i.expected) for i in issues] == [
         ("max", "3000000000", "a lo más 2,147,483,647")
     ]
+
+
+# ----- naming institutions in files ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "score"),
+    [
+        ("ISSTE", "ISSSTE", 1.0),  # a typo of one word
+        ("S.E.D.E.N.A.", "SEDENA", 1.0),  # dots and spaces
+        ("Instituto Mexicano del Seguro Social", "INSTITUTO MEXICANO DE SEGURO SOCIAL", 1.0),
+        ("IMSS-BIENESTAR Oaxaca", "IMSS-Bienestar", 2 / 3),
+        # Two hospitals: four words in common out of six, not 90 % alike letter by letter.
+        (
+            "HOSPITAL REGIONAL DE ALTA ESPECIALIDAD DE OAXACA",
+            "HOSPITAL REGIONAL DE ALTA ESPECIALIDAD DEL BAJÍO",
+            4 / 6,
+        ),
+        ("PEMEX", "Guardia Nacional", 0.0),
+    ],
+)
+def test_name_similarity(first: str, second: str, score: float) -> None:
+    assert rules.name_similarity(fold(first), fold(second)) == pytest.approx(score)
+
+
+REGISTRY = [
+    ("issste", "ISSSTE", "ISSSTE"),
+    ("imss", "IMSS", "IMSS"),
+    ("imss bienestar", "IMSS-BIENESTAR", "IMSS-Bienestar"),
+    ("hospital regional de alta especialidad de oaxaca", "HRAEO", "HRAE de Oaxaca"),
+    ("hospital regional de alta especialidad del bajio", "HRAEB", "HRAE del Bajío"),
+]
+
+
+def test_suggestions_are_the_best_three_institutions_and_one_is_taken_only_when_clear() -> None:
+    typo = rules.suggest_institutions("isste", REGISTRY)
+    entity = rules.suggest_institutions("imss bienestar oaxaca", REGISTRY)
+    hospital = rules.suggest_institutions(
+        "hospital regional de alta especialidad de yucatan", REGISTRY
+    )
+
+    assert [s.code for s in typo] == ["ISSSTE"]
+    assert rules.clear_suggestion(typo) == typo[0]
+    assert [s.code for s in entity] == ["IMSS-BIENESTAR", "IMSS"]
+    assert rules.clear_suggestion(entity) is None  # 67 %: below the threshold
+    assert [(s.code, round(s.score, 2)) for s in hospital] == [("HRAEB", 0.67), ("HRAEO", 0.67)]
+    assert rules.clear_suggestion(hospital) is None
+
+
+def test_a_close_second_makes_a_suggestion_ambiguous() -> None:
+    close = [rules.Suggestion("A", "a", 0.9), rules.Suggestion("B", "b", 0.8)]
+    apart = [rules.Suggestion("A", "a", 0.9), rules.Suggestion("B", "b", 0.7)]
+
+    assert rules.clear_suggestion(close) is None
+    assert rules.clear_suggestion(apart) == apart[0]
+    assert rules.clear_suggestion([rules.Suggestion("A", "a", 0.79)]) is None
+
+
+def test_the_owner_by_prefix_is_the_longest_name_word_for_word() -> None:
+    names = {"imss": "IMSS", "imss bienestar": "IMSS-BIENESTAR", "sedena": "SEDENA"}
+
+    assert rules.owner_by_prefix("imss bienestar oaxaca", names) == ("IMSS-BIENESTAR", "oaxaca")
+    assert rules.owner_by_prefix("imss ooad jalisco", names) == ("IMSS", "ooad jalisco")
+    assert rules.owner_by_prefix("imss bienestar", names) is None  # the whole name
+    assert rules.owner_by_prefix("imssb oaxaca", names) is None  # not word for word
+
+
+def test_new_codes_from_names() -> None:
+    long = "INSTITUTO NACIONAL DE CIENCIAS MÉDICAS Y NUTRICIÓN SALVADOR ZUBIRÁN"
+
+    assert rules.new_code("Guardia Nacional", [], width=40) == "GUARDIA-NACIONAL"
+    assert rules.new_code(long, [], width=40) == "INCMNSZ"
+    assert rules.new_code("HRAE Bicentenario 2010 de Victoria", [], width=10) == "HB2010V"
+    assert rules.new_code("Guardia Nacional", ["guardia-nacional"], width=40) == (
+        "GUARDIA-NACIONAL-2"
+    )

@@ -28,7 +28,7 @@ from abasto.demand import appendix, service
 from abasto.demand.models import DemandLine, ForecastSuggestion
 from abasto.demand.rules import Pair
 from abasto.identity import service as identity
-from abasto.identity.models import Institution, Role
+from abasto.identity.models import Institution, Role, Unit
 from abasto.scenario.build import build_scenario
 from abasto.scenario.load import load_scenario
 from tests.catalog.test_service import SMALL_CATALOG, catalog_csv, table_csv
@@ -457,19 +457,21 @@ def test_an_appendix_imports_every_institution_with_one_ledger_entry_each(world:
         world, round_name=ROUND, content=content, filename="apendice.xlsx"
     )
 
-    assert (summary.lines, summary.new, summary.sheets) == (5, 5, ("Apéndice",))
+    # IMSS's 0/0 of TORUNDA is no line: a zero cell asks for nothing.
+    assert (summary.lines, summary.new, summary.sheets) == (4, 4, ("Apéndice",))
     assert [(i.code, i.lines, i.total) for i in summary.institutions] == [
-        ("IMSS", 3, Pair(42, 105)),
+        ("IMSS", 2, Pair(42, 105)),
         ("ISSSTE", 2, Pair(5, 12)),
     ]
     assert quantities(world.db)[("ISSSTE", TORUNDA, "")] == Pair(1, 2)
     assert ledger.head(world.db)[0] == head + 3
     (imported,) = entries(world.db, "demand.import")
     assert imported.data()["sha256"] == summary.sha256
-    assert (imported.data()["lines"], imported.data()["institutions"]) == (5, 2)
+    assert (imported.data()["lines"], imported.data()["institutions"]) == (4, 2)
+    assert ("IMSS", TORUNDA, "") not in quantities(world.db)
     per_institution = [e.data() for e in entries(world.db, "demand.lines")]
     assert [(d["institution"], d["lines"], d["new"]) for d in per_institution] == [
-        ("IMSS", 3, 3),
+        ("IMSS", 2, 2),
         ("ISSSTE", 2, 2),
     ]
     progress = service.round_progress(world.db, name=ROUND)
@@ -620,14 +622,33 @@ def test_bad_input_min_above_max(world: Context) -> None:
     assert "mínima (11) es mayor que la máxima (10)" in problem.message
 
 
-def test_bad_input_min_below_the_rounds_share(world: Context) -> None:
-    error = _refused(world, appendix_file(["IMSS"], [(ASPIRINA, 2, 5), (PARACETAMOL, 39, 100)]))
+def test_a_min_below_the_rounds_share_is_imported_as_the_file_has_it_and_observed(
+    world: Context,
+) -> None:
+    content = appendix_file(
+        ["IMSS", "ISSSTE"], [(ASPIRINA, 2, 5, None, None), (PARACETAMOL, 39, 100, 0, 7)]
+    )
 
-    (problem,) = error.problems
-    assert (problem.sheet, problem.row, problem.value) == ("Apéndice", 5, "39")
-    assert problem.column == "IMSS — CANTIDAD MIN (columna E)"
-    assert problem.message == "el mínimo es menor que el 40 % del máximo (100)"
-    assert problem.expected == "al menos 40 (el 40 % de 100, redondeado hacia arriba)"
+    summary = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+
+    assert summary.observations == 2
+    assert quantities(world.db)[("IMSS", PARACETAMOL, "")] == Pair(39, 100)
+    assert quantities(world.db)[("ISSSTE", PARACETAMOL, "")] == Pair(0, 7)
+    first, second = service.round_observations(world.db, round_name=ROUND)
+    assert (first.institution, first.clave, first.min_qty, first.max_qty) == (
+        "IMSS", PARACETAMOL, 39, 100,
+    )  # fmt: skip
+    assert (first.expected_min, first.sheet, first.row) == (40, "Apéndice", 5)
+    assert first.column == "IMSS — CANTIDAD MIN (columna E)"
+    assert first.what == "mínimo 39 menor que 40 (máximo 100)"
+    assert (second.institution, second.expected_min, second.status) == ("ISSSTE", 3, "pendiente")
+    (entry,) = entries(world.db, "demand.observations")
+    assert [
+        (o["institution"], o["min"], o["expected_min"]) for o in entry.data()["observations"]
+    ] == [
+        ("IMSS", 39, 40),
+        ("ISSSTE", 0, 3),
+    ]
 
 
 def test_bad_input_an_unknown_clave_suggests_the_closest(world: Context) -> None:
@@ -672,11 +693,14 @@ def test_bad_input_a_clave_twice_for_the_same_institution(world: Context) -> Non
 
     assert (in_sheet.row, in_sheet.value) == (5, PARACETAMOL)
     assert "repetida en esta hoja (ya aparece en la fila 4)" in in_sheet.message
-    assert by_alias.message == "la clave ya tiene cantidades de IMSS como «IMSS» en la fila 4"
+    assert by_alias.message == (
+        "dos columnas son la misma institución y unidad (IMSS): «IMSS» en la fila 4 y esta"
+    )
     assert by_alias.column == "Instituto Mexicano del Seguro Social — CANTIDAD MIN (columna G)"
     assert (across.sheet, across.row) == ("Detalle", 4)
-    assert (
-        across.message == "la clave ya tiene cantidades de IMSS en la fila 4 de la hoja «Apéndice»"
+    assert across.message == (
+        "dos columnas son la misma institución y unidad (IMSS): «IMSS» en la fila 4 de la hoja"
+        " «Apéndice» y esta"
     )
 
 
@@ -731,15 +755,278 @@ def test_every_problem_of_a_file_is_reported_at_once(world: Context) -> None:
 
     error = _refused(world, content)
 
-    assert "tiene 6 problemas" in error.detail
+    # IMSS's 3 of 10 in row 5 is below 40 %: an observation, not a problem.
+    assert "tiene 5 problemas" in error.detail
     assert sorted((p.row or 0, p.message) for p in error.problems) == [
         (0, "la institución no está registrada"),
         (4, "la cantidad es negativa"),
-        (5, "el mínimo es menor que el 40 % del máximo (10)"),
         (5, "la cantidad no es un número"),
         (6, "la clave no existe en el catálogo"),
         (7, "la cantidad mínima (5) es mayor que la máxima (4)"),
     ]
+
+
+# ----- any year's appendix: names the registry lacks, units, zeros, minimums below the share --
+
+NEW_YEAR = [
+    "IMSS",
+    "ISSTE",  # a typo of ISSSTE: a clear suggestion
+    "IMSS-BIENESTAR",
+    "IMSS-BIENESTAR Oaxaca",  # a state entity: a unit of IMSS-Bienestar
+    "IMSS-BIENESTAR Chiapas",
+    "GUARDIA NACIONAL",  # nothing like it registered: a new institution
+    "IMSS OOAD Aguascalientes",  # IMSS's unit «OOAD Aguascalientes», registered already
+]
+NEW_YEAR_ROWS = [
+    # IMSS, ISSTE, IMSS-B, Oaxaca (MIN 0), Chiapas (3 < 4 of 10), GN, OOAD
+    (PARACETAMOL, 40, 100, 4, 10, 8, 20, 0, 5, 0, 0, None, None, 2, 5),
+    (ASPIRINA, 0, 0, 0, 0, 2, 5, 2, 5, 3, 10, 1, 2, None, None),
+    (TORUNDA, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),  # zeros only: no line at all
+]
+
+
+def _with_imss_bienestar(ctx: Context) -> Context:
+    identity.register_institution(
+        ctx,
+        code="IMSS-BIENESTAR",
+        name="Servicios de Salud del IMSS para el Bienestar",
+        kind="IMSS-Bienestar",
+        aliases=["IMSS-Bienestar"],
+    )
+    return ctx
+
+
+def test_unknown_names_are_refused_with_the_registrys_closest_names(world: Context) -> None:
+    _with_imss_bienestar(world)
+    error = _refused(world, appendix_file(NEW_YEAR, NEW_YEAR_ROWS))
+
+    unknown = {p.value: p.message for p in error.problems}
+    assert unknown.keys() == {
+        "ISSTE",
+        "IMSS-BIENESTAR Oaxaca",
+        "IMSS-BIENESTAR Chiapas",
+        "GUARDIA NACIONAL",
+    }
+    assert unknown["ISSTE"].startswith(
+        "la institución no está registrada; los más parecidos: ISSSTE («ISSSTE», 100%)"
+    )
+    assert unknown["IMSS-BIENESTAR Oaxaca"] == (
+        "la institución no está registrada; los más parecidos: IMSS-BIENESTAR"
+        " («IMSS-Bienestar», 67%), IMSS («IMSS», 33%)"
+    )
+    assert unknown["GUARDIA NACIONAL"] == "la institución no está registrada"
+    assert all("--map-suggested" in (p.expected or "") for p in error.problems)
+
+
+def test_an_appendix_of_another_year_imports_in_one_pass(world: Context) -> None:
+    _with_imss_bienestar(world)
+
+    summary = service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=appendix_file(NEW_YEAR, NEW_YEAR_ROWS),
+        filename="apendice-2027.xlsx",
+        map_suggested=True,
+        register_unknown=True,
+    )
+
+    # Names: the clear suggestion mapped, state entities as units, the rest an institution.
+    assert [s.said() for s in summary.settled] == [
+        "«ISSTE» se asoció a ISSSTE (nombres 100% iguales).",
+        "«IMSS-BIENESTAR Oaxaca» se registró como la unidad OAXACA de IMSS-BIENESTAR.",
+        "«IMSS-BIENESTAR Chiapas» se registró como la unidad CHIAPAS de IMSS-BIENESTAR.",
+        "«GUARDIA NACIONAL» se registró como la institución GUARDIA-NACIONAL.",
+    ]
+    oaxaca = world.db.scalars(select(Unit).where(Unit.code == "OAXACA")).one()
+    assert (oaxaca.institution.code, oaxaca.kind, oaxaca.state_code) == (
+        "IMSS-BIENESTAR", "entidad", "20",
+    )  # fmt: skip
+    assert [e.data()["alias"] for e in entries(world.db, "institution.alias")] == ["ISSTE"]
+    assert [e.data()["code"] for e in entries(world.db, "unit.register")] == ["OAXACA", "CHIAPAS"]
+    assert [e.data()["code"] for e in entries(world.db, "institution.register")][-1] == (
+        "GUARDIA-NACIONAL"
+    )
+    (imported,) = entries(world.db, "demand.import")
+    assert [n["action"] for n in imported.data()["names"]] == [
+        "mapped", "unit", "unit", "institution",
+    ]  # fmt: skip
+    # Several columns of one institution: its lines per unit, no refusal. Zero cells: no lines.
+    assert quantities(world.db) == {
+        ("IMSS", PARACETAMOL, ""): Pair(40, 100),
+        ("IMSS", PARACETAMOL, "IMSS-OOAD-01"): Pair(2, 5),
+        ("ISSSTE", PARACETAMOL, ""): Pair(4, 10),
+        ("IMSS-BIENESTAR", PARACETAMOL, ""): Pair(8, 20),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA"): Pair(0, 5),
+        ("IMSS-BIENESTAR", ASPIRINA, ""): Pair(2, 5),
+        ("IMSS-BIENESTAR", ASPIRINA, "OAXACA"): Pair(2, 5),
+        ("IMSS-BIENESTAR", ASPIRINA, "CHIAPAS"): Pair(3, 10),
+        ("GUARDIA-NACIONAL", ASPIRINA, ""): Pair(1, 2),
+    }
+    # Minimums below 40 %, MIN 0 included: imported as the file has them, and observed.
+    assert summary.observations == 2
+    observations = service.round_observations(world.db, round_name=ROUND)
+    assert [(o.institution, o.unit, o.clave, o.min_qty, o.expected_min, o.row, o.status)
+            for o in observations] == [
+        ("IMSS-BIENESTAR", "OAXACA", PARACETAMOL, 0, 2, 4, "pendiente"),
+        ("IMSS-BIENESTAR", "CHIAPAS", ASPIRINA, 3, 4, 5, "pendiente"),
+    ]  # fmt: skip
+    assert observations[0].column == "IMSS-BIENESTAR Oaxaca — CANTIDAD MIN (columna K)"
+
+
+def test_freezing_needs_each_observation_corrected_or_accepted(world: Context) -> None:
+    _with_imss_bienestar(world)
+    content = appendix_file(NEW_YEAR, NEW_YEAR_ROWS)
+    service.import_appendix(
+        world, round_name=ROUND, content=content, filename="a.xlsx",
+        map_suggested=True, register_unknown=True,
+    )  # fmt: skip
+    oaxaca, _ = service.round_observations(world.db, round_name=ROUND)
+
+    with pytest.raises(Conflict) as refused:
+        service.freeze_round(world, name=ROUND)
+    with pytest.raises(ValidationFailed, match="falta el motivo"):
+        service.accept_observation(world, round_name=ROUND, observation_id=oaxaca.id, reason=" ")
+    accepted = service.accept_observation(
+        world, round_name=ROUND, observation_id=oaxaca.id, reason="Así lo publicó la SHCP"
+    )
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS-BIENESTAR", clave=ASPIRINA,
+        unit_code="CHIAPAS", min_qty=4, max_qty=10, version=1,
+    )  # fmt: skip
+    statuses = [o.status for o in service.round_observations(world.db, round_name=ROUND)]
+    # The same file again: the registry knows every name now, and the acceptance stands.
+    again = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+    after = [o.status for o in service.round_observations(world.db, round_name=ROUND)]
+    service.set_line(
+        world, round_name=ROUND, institution_code="IMSS-BIENESTAR", clave=ASPIRINA,
+        unit_code="CHIAPAS", min_qty=4, max_qty=10, version=3,
+    )  # fmt: skip
+    frozen = service.freeze_round(world, name=ROUND)
+
+    assert "tiene 2 observaciones pendientes; no se congeló" in refused.value.detail
+    assert [p.row for p in refused.value.problems] == [4, 5]
+    assert (accepted.status, accepted.reason) == ("aceptada", "Así lo publicó la SHCP")
+    assert statuses == ["aceptada", "corregida"]
+    assert again.settled == ()
+    assert after == ["aceptada", "pendiente"]  # the file states 3 of 10 again
+    assert frozen.status == service.FROZEN
+    (entry,) = entries(world.db, "demand.observation.accept")
+    assert entry.data()["reason"] == "Así lo publicó la SHCP"
+    assert (entry.data()["unit"], entry.data()["min"], entry.data()["expected_min"]) == (
+        "OAXACA", 0, 2,
+    )  # fmt: skip
+
+
+def test_state_entities_mapped_to_their_institution_earlier_become_its_units(
+    world: Context,
+) -> None:
+    _with_imss_bienestar(world)
+    # The old way round a refusal: each state entity mapped to IMSS-Bienestar as a whole.
+    for name in ("IMSS-BIENESTAR Oaxaca", "IMSS-BIENESTAR Chiapas"):
+        service.map_institution_name(world, name=name, institution_code="IMSS-BIENESTAR")
+    content = appendix_file(
+        ["IMSS-BIENESTAR", "IMSS-BIENESTAR Oaxaca", "IMSS-BIENESTAR Chiapas"],
+        [(PARACETAMOL, 40, 100, 4, 10, 8, 20)],
+    )
+
+    (twice, thrice) = _refused(world, content).problems
+    summary = service.import_appendix(
+        world, round_name=ROUND, content=content, filename="a.xlsx", register_unknown=True
+    )
+    again = service.import_appendix(world, round_name=ROUND, content=content, filename="a.xlsx")
+
+    assert twice.message.startswith("dos columnas son la misma institución y unidad")
+    assert "--register-unknown" in (twice.expected or "")
+    assert thrice.row == twice.row
+    assert [s.said() for s in summary.settled] == [
+        "«IMSS-BIENESTAR Oaxaca» se registró como la unidad OAXACA de IMSS-BIENESTAR.",
+        "«IMSS-BIENESTAR Chiapas» se registró como la unidad CHIAPAS de IMSS-BIENESTAR.",
+    ]
+    assert again.settled == ()
+    assert quantities(world.db) == {
+        ("IMSS-BIENESTAR", PARACETAMOL, ""): Pair(40, 100),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA"): Pair(4, 10),
+        ("IMSS-BIENESTAR", PARACETAMOL, "CHIAPAS"): Pair(8, 20),
+    }
+
+
+def test_a_name_too_long_for_the_registry_stays_unknown(world: Context) -> None:
+    long = "HOSPITAL " + "MUY " * 80 + "LARGO"
+
+    error = _refused_with_options(world, appendix_file([long], [(PARACETAMOL, 4, 10)]))
+
+    (problem,) = error.problems
+    assert (problem.message, problem.value) == ("la institución no está registrada", long)
+
+
+def _refused_with_options(ctx: Context, content: bytes) -> ValidationFailed:
+    with pytest.raises(ValidationFailed) as caught:
+        service.import_appendix(
+            ctx, round_name=ROUND, content=content, filename="a.xlsx",
+            map_suggested=True, register_unknown=True,
+        )  # fmt: skip
+    return caught.value
+
+
+def _appendix_by_period(periods: Sequence[object]) -> bytes:
+    """IMSS and «IMSS-BIENESTAR Oaxaca», each over a MIN/MAX pair per year."""
+    names: list[object] = [None, None, None, None]
+    years: list[object] = [None, None, None, None]
+    for name in ("IMSS", "IMSS-BIENESTAR Oaxaca"):
+        names += [name, None] + [None, None] * (len(periods) - 1)
+        for period in periods:
+            years += [period, None]
+    header: list[object] = ["#", "CLAVES", "DESCRIPCIÓN", "UM"]
+    header += ["CANTIDAD MIN", "CANTIDAD MAX"] * 2 * len(periods)
+    return xlsx(
+        {
+            "Apéndice": [
+                ["APÉNDICE POR AÑO"],
+                names,
+                years,
+                header,
+                [1, PARACETAMOL, "Paracetamol", "Pieza", 40, 100, 44, 110, 0, 5, 2, 5],
+                [2, ASPIRINA, "Aspirina", "Pieza", 0, 0, 8, 20, 0, 0, 0, 0],
+            ]
+        }
+    )
+
+
+def test_an_appendix_with_a_pair_per_year_imports_both_periods(world: Context) -> None:
+    _with_imss_bienestar(world)
+
+    summary = service.import_appendix(
+        world,
+        round_name=ROUND,
+        content=_appendix_by_period([2027, "2028"]),
+        filename="a.xlsx",
+        register_unknown=True,
+    )
+    refused = _refused(world, _appendix_by_period([2027, 2029]))
+
+    lines = {
+        (line.institution.code, line.clave.clave, line.unit_code, line.period): Pair(
+            line.min_qty, line.max_qty
+        )
+        for line in world.db.scalars(select(DemandLine))
+    }
+    assert lines == {
+        ("IMSS", PARACETAMOL, "", "2027"): Pair(40, 100),
+        ("IMSS", PARACETAMOL, "", "2028"): Pair(44, 110),
+        ("IMSS", ASPIRINA, "", "2028"): Pair(8, 20),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA", "2027"): Pair(0, 5),
+        ("IMSS-BIENESTAR", PARACETAMOL, "OAXACA", "2028"): Pair(2, 5),
+    }
+    assert [s.said() for s in summary.settled] == [
+        "«IMSS-BIENESTAR Oaxaca» se registró como la unidad OAXACA de IMSS-BIENESTAR."
+    ]
+    (observation,) = service.round_observations(world.db, round_name=ROUND)
+    assert (observation.unit, observation.period, observation.expected_min) == ("OAXACA", "2027", 2)
+    assert observation.column == "IMSS-BIENESTAR Oaxaca 2027 — CANTIDAD MIN (columna I)"
+    assert {p.message for p in refused.problems} == {
+        f"la ronda «{ROUND}» no incluye el periodo 2029"
+    }
+    assert service.consolidate_round(world.db, round_name=ROUND).total == Pair(94, 240)
 
 
 # ----- the real 2023-2024 appendix -----------------------------------------------------------

@@ -84,6 +84,10 @@ def _note() -> dict[str, Any]:
     return {"json": {"note": ""}}
 
 
+def _reason() -> dict[str, Any]:
+    return {"json": {"reason": "así lo publicó la dependencia"}}
+
+
 def _login_form() -> dict[str, Any]:
     return {"data": {"username": "comprador", "password": PASSWORD}}
 
@@ -176,6 +180,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", f"{ROUND}/freeze"): Case(frozenset({C})),
     ("POST", f"{ROUND}/reopen"): Case(frozenset({C})),
     ("POST", f"{ROUND}/imports"): Case(frozenset({C})),
+    ("GET", f"{ROUND}/observations"): Case(DEMAND_READ),
+    ("POST", f"{ROUND}/observations/{{observation_id}}/accept"): Case(frozenset({C}), body=_reason),
     ("GET", f"{ROUND}/institutions/{{code}}/lines"): Case(DEMAND_READ, scope="institution"),
     ("PUT", f"{ROUND}/institutions/{{code}}/lines/{{clave}}"): Case(
         DEMAND_WRITE, scope="institution", body=_line
@@ -199,6 +205,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/demanda/{round_name}/congelar"): Case(frozenset({C})),
     ("POST", "/demanda/{round_name}/reabrir"): Case(frozenset({C})),
     ("POST", "/demanda/{round_name}/importar"): Case(frozenset({C})),
+    ("POST", "/demanda/{round_name}/observaciones/{observation_id}/aceptar"): Case(frozenset({C})),
     ("GET", "/demanda/{round_name}/consolidado"): Case(DEMAND_READ),
     ("GET", "/demanda/{round_name}/{code}"): Case(DEMAND_READ, scope="institution"),
     ("PUT", "/demanda/{round_name}/{code}/lineas/{clave}"): Case(DEMAND_WRITE, scope="institution"),
@@ -304,6 +311,7 @@ SAMPLE_PATH_VALUES = {
     "round_name": "2027-2028",
     "tender_id": "999999",
     "rename_id": "999999",
+    "observation_id": "999999",
     "number": "1",
     "bid_id": "0" * 32,
     "ocid": "ocds-abasto-AB-2026-0001",

@@ -20,6 +20,8 @@ from abasto.demand.schemas import (
     LineWrite,
     NameMapping,
     NameMappingRead,
+    ObservationAccept,
+    ObservationRead,
     ProgressRead,
     ReopenBody,
     RoundCreate,
@@ -31,7 +33,7 @@ from abasto.demand.schemas import (
 )
 from abasto.identity.models import Role
 from abasto.web.deps import allow, read_uploads
-from abasto.web.params import PER_PAGE, Page, PerPage
+from abasto.web.params import PER_PAGE, ObservationId, Page, PerPage
 
 router = APIRouter(prefix="/api/v1/demand", tags=["demanda"])
 
@@ -43,6 +45,21 @@ Replace = Annotated[
         description="Confirma que se quiten las líneas ya capturadas que el archivo no trae o"
         " deja en blanco; sin él, una importación que quitaría líneas se rechaza (422) y dice"
         " cuántas."
+    ),
+]
+
+MapSuggested = Annotated[
+    bool,
+    Query(
+        description="Asocia cada nombre desconocido a la institución registrada más parecida"
+        " cuando no hay duda (ver rules.clear_suggestion)."
+    ),
+]
+RegisterUnknown = Annotated[
+    bool,
+    Query(
+        description="Registra los nombres que siguen sin conocerse: como unidad de la"
+        " institución cuyo nombre empieza el de la columna, si no como institución."
     ),
 ]
 
@@ -114,17 +131,53 @@ def reopen_round(round_name: str, body: ReopenBody, ctx: Buyer) -> RoundRead:
     dependencies=[Depends(read_uploads)],
 )
 def import_appendix(
-    round_name: str, file: Upload, ctx: Buyer, replace: Replace = False
+    round_name: str,
+    file: Upload,
+    ctx: Buyer,
+    replace: Replace = False,
+    map_suggested: MapSuggested = False,
+    register_unknown: RegisterUnknown = False,
 ) -> AppendixImportRead:
-    """Import an appendix with many institutions; all or nothing (422 lists every problem)."""
+    """Import an appendix with many institutions; all or nothing (422 lists every problem,
+    an unknown name with the registry's closest ones). Lines below the round's minimum share
+    are imported as the file has them and listed as observations."""
     summary = service.import_appendix(
         ctx,
         round_name=round_name,
         content=file.file.read(),
         filename=file.filename or "apendice",
         replace=replace,
+        map_suggested=map_suggested,
+        register_unknown=register_unknown,
     )
     return AppendixImportRead.of(summary)
+
+
+@router.get("/rounds/{round_name}/observations", response_model=list[ObservationRead])
+def observations(round_name: str, ctx: Reader) -> list[ObservationRead]:
+    """Lines imported below the round's minimum share: pending, corrected or accepted (a
+    planner sees its own institution's)."""
+    return [
+        ObservationRead.model_validate(view, from_attributes=True)
+        for view in service.visible_observations(ctx, round_name=round_name)
+    ]
+
+
+@router.post(
+    "/rounds/{round_name}/observations/{observation_id}/accept", response_model=ObservationRead
+)
+def accept_observation(
+    round_name: str, observation_id: ObservationId, body: ObservationAccept, ctx: Buyer
+) -> ObservationRead:
+    """Accept a line's minimum as the official file states it; the reason goes on the ledger."""
+    view = service.accept_observation(
+        ctx,
+        round_name=round_name,
+        observation_id=observation_id,
+        reason=body.reason,
+        version=body.version,
+    )
+    return ObservationRead.model_validate(view, from_attributes=True)
 
 
 @router.get("/rounds/{round_name}/institutions/{code}/lines", response_model=LinesPageRead)

@@ -147,6 +147,15 @@ class InstitutionColumns:
     min_column: str
     """E.g. «IMSS — CANTIDAD MIN (columna E)»."""
     max_column: str
+    period: str = ""
+    """The year written between the name and the pair when the appendix states each period
+    apart (IMSS over 2025 and 2026, each over its MIN/MAX); "" for the whole round."""
+
+    @property
+    def key(self) -> str:
+        """How ``AppendixRow.quantities`` and ``totals`` name the pair: the name, and the
+        period when there is one («IMSS · 2025»)."""
+        return f"{self.name} · {self.period}" if self.period else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +169,10 @@ class AppendixRow:
     description: str | None
     unit: str | None
     quantities: dict[str, tuple[int, int]]
-    """Institution name → (minimum, maximum); institutions that left both cells blank are
-    absent (they do not ask for the clave). Zeros written in the file are kept."""
+    """Institution name (``InstitutionColumns.key``: with the period when the file states
+    periods apart) → (minimum, maximum); institutions that left both cells blank or wrote
+    0 in both are absent (they do not ask for the clave: a zero cell is not a line, and a
+    national appendix is mostly zeros)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +190,12 @@ class AppendixSheet:
     skipped: tuple[Problem, ...] = ()
     """What was not read as demand: blank rows, notes, totals, columns not understood."""
 
-    def institution(self, name: str) -> InstitutionColumns:
-        return next(columns for columns in self.institutions if columns.name == name)
+    def institution(self, key: str) -> InstitutionColumns:
+        return next(columns for columns in self.institutions if columns.key == key)
 
     def sums(self) -> dict[str, tuple[int, int]]:
-        """Per institution, the sum of its minimums and maximums over the rows."""
-        sums = {columns.name: [0, 0] for columns in self.institutions}
+        """Per institution (and period), the sum of its minimums and maximums over the rows."""
+        sums = {columns.key: [0, 0] for columns in self.institutions}
         for row in self.rows:
             for name, (low, high) in row.quantities.items():
                 pair = sums[name]
@@ -318,7 +329,8 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
                 continue
             # The common case, kept free of function calls: 480,000 cells in a big appendix.
             if type(low) is int and type(high) is int and 0 <= low <= high:
-                quantities[pair.columns.name] = (low, high)
+                if high:
+                    quantities[pair.columns.key] = (low, high)
                 continue
             checked = _read_pair(
                 low,
@@ -329,8 +341,8 @@ def _read_sheet(header: Header, problems: list[Problem]) -> AppendixSheet:
                 max_column=pair.columns.max_column,
                 problems=problems,
             )
-            if checked is not None:
-                quantities[pair.columns.name] = checked
+            if checked is not None and checked[1]:
+                quantities[pair.columns.key] = checked
         if clave is None:
             continue
         first = seen.setdefault(clave, number)
@@ -435,8 +447,8 @@ def _institution_pairs(header: Header, problems: list[Problem]) -> list[_Pair]:
         + [(index, MAXIMUM.key) for index in header.indexes(MAXIMUM.key)]
     )
     first = kinds[0][0]
-    groups: dict[str, dict[str, list[int]]] = {}
-    names: dict[str, str] = {}
+    groups: dict[tuple[str, str], dict[str, list[int]]] = {}
+    names: dict[tuple[str, str], str] = {}
     unnamed: list[int] = []
     for index, kind in kinds:
         name = header.group(index)
@@ -444,9 +456,16 @@ def _institution_pairs(header: Header, problems: list[Problem]) -> list[_Pair]:
             # A label starting left of every quantity is a title or a note, not an institution.
             unnamed.append(index)
             continue
+        period = ""
+        if _YEAR.fullmatch(name):
+            # A year over the pair: the institution's name is the label above it.
+            period, name = name, header.group(index, 2)
+            if name is None:
+                unnamed.append(index)
+                continue
         if is_total_label(name):
             continue
-        key = fold(name)
+        key = (fold(name), period)
         names.setdefault(key, name)
         groups.setdefault(key, {MINIMUM.key: [], MAXIMUM.key: []})[kind].append(index)
     if not groups:
@@ -503,10 +522,12 @@ def _institution_pairs(header: Header, problems: list[Problem]) -> list[_Pair]:
                 )
             )
             continue
+        cited = f"{name} {key[1]}" if key[1] else name
         columns = InstitutionColumns(
             name=name,
-            min_column=_cited(header, lows[0], name),
-            max_column=_cited(header, highs[0], name),
+            min_column=_cited(header, lows[0], cited),
+            max_column=_cited(header, highs[0], cited),
+            period=key[1],
         )
         pairs.append(_Pair(columns=columns, low=lows[0], high=highs[0]))
     return pairs
@@ -553,7 +574,7 @@ def _totals(cells: Row, pairs: Sequence[_Pair]) -> dict[str, tuple[int, int]]:
         except QuantityError:
             continue
         if low is not None and high is not None:
-            totals[pair.columns.name] = (low, high)
+            totals[pair.columns.key] = (low, high)
     return totals
 
 

@@ -100,6 +100,7 @@ def status(name: str = typer.Argument(..., help="Nombre de la ronda.")) -> None:
     """Avance de la ronda por institución: enviada o pendiente, último cambio, líneas."""
     with _reading() as db:
         progress = service.round_progress(db, name=name)
+        observations = service.round_observations(db, round_name=name)
     found = progress.round
     table = Table(
         title=f"Ronda {found.name} · {service.STATUS_LABELS[found.status]} · "
@@ -119,6 +120,49 @@ def status(name: str = typer.Argument(..., help="Nombre de la ronda.")) -> None:
             f"{item.total.max:,}",
         )
     console.print(table)
+    _print_observations(observations)
+
+
+def _print_observations(observations: list[service.ObservationView]) -> None:
+    if not observations:
+        return
+    pending = sum(1 for o in observations if o.pending)
+    table = Table(
+        title=f"Observaciones: {len(observations):,} ({pending:,} pendientes de corregir o"
+        " aceptar antes de congelar)"
+    )
+    for column in ("#", "Institución", "Clave", "Periodo", "Qué", "Dónde", "Estado"):
+        table.add_column(column, justify="right" if column == "#" else "left")
+    for o in observations:
+        state = f"{o.status}: {o.reason}" if o.reason else o.status
+        table.add_row(
+            str(o.id),
+            o.institution + (f" / {o.unit}" if o.unit else ""),
+            o.clave,
+            o.period or "—",
+            o.what,
+            o.where,
+            state,
+        )
+    console.print(table)
+
+
+@app.command("accept")
+def accept(
+    observation: int = typer.Argument(..., help="Número de la observación (ver «status»)."),
+    round_name: str = typer.Option(..., "--round", help="Ronda."),
+    reason: str = typer.Option(..., "--reason", help="Motivo (queda en la bitácora)."),
+) -> None:
+    """Acepta, con un motivo, el mínimo de una línea tal como lo trae el archivo oficial."""
+    with unit_of_work() as ctx:
+        view = service.accept_observation(
+            ctx, round_name=round_name, observation_id=observation, reason=reason
+        )
+    console.print(
+        f"Observación {view.id} aceptada: {view.institution}, clave {view.clave}, {view.what}.",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("import")
@@ -130,10 +174,26 @@ def import_appendix(
         "--replace",
         help="Quitar las líneas de cada institución nombrada que el archivo no trae.",
     ),
+    map_suggested: bool = typer.Option(
+        False,
+        "--map-suggested",
+        help="Asociar cada nombre desconocido a la institución registrada más parecida cuando"
+        f" no hay duda (al menos {rules.SUGGESTION_THRESHOLD:.0%} igual y"
+        f" {rules.SUGGESTION_MARGIN:.0%} por encima de la siguiente).",
+    ),
+    register_unknown: bool = typer.Option(
+        False,
+        "--register-unknown",
+        help="Registrar los nombres que siguen sin conocerse: como unidad de la institución"
+        " cuyo nombre empieza el de la columna (p. ej. «IMSS-BIENESTAR Oaxaca»), si no como"
+        " institución.",
+    ),
 ) -> None:
     """Importa un apéndice con la demanda de muchas instituciones; todo o nada.
 
-    Si quitaría líneas ya capturadas, dice cuántas y no importa nada sin --replace.
+    Si quitaría líneas ya capturadas, dice cuántas y no importa nada sin --replace. Las
+    líneas con mínimo menor que la proporción de la ronda se importan como las trae el
+    archivo y quedan como observaciones, que hay que corregir o aceptar antes de congelar.
     """
     with unit_of_work() as ctx:
         content = read_input(file, expected=APPENDIX_FILE)
@@ -145,7 +205,11 @@ def import_appendix(
                 filename=file.name,
                 progress=progress,
                 replace=replace,
+                map_suggested=map_suggested,
+                register_unknown=register_unknown,
             )
+    for settled in summary.settled:
+        console.print(settled.said(), highlight=False, markup=False)
     console.print(
         f"Apéndice «{summary.filename}» importado a la ronda {summary.round}: "
         f"{len(summary.institutions)} instituciones, {summary.lines:,} líneas "
@@ -156,6 +220,19 @@ def import_appendix(
     )
     if summary.joined:
         console.print(f"Se agregaron a la ronda: {', '.join(summary.joined)}.", highlight=False)
+    if summary.observations:
+        said = (
+            "1 línea con mínimo menor que el de la ronda se importó como la trae el archivo y"
+            " queda como observación"
+            if summary.observations == 1
+            else f"{summary.observations:,} líneas con mínimo menor que el de la ronda se"
+            " importaron como las trae el archivo y quedan como observaciones"
+        )
+        console.print(
+            f"{said}: «abasto demand status {summary.round}» las lista.",
+            highlight=False,
+            markup=False,
+        )
     _print_skipped(summary.skipped)
 
 

@@ -102,6 +102,56 @@ class DemandLine(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class DemandObservation(Base):
+    """A line imported as the official file states it although its minimum is below the
+    round's share of its maximum: the file is the record, so it is kept and flagged.
+
+    Freezing the round needs each one resolved: its line corrected (it then meets the rule, or
+    is gone) or the observation accepted with a reason (``status`` "accepted"). Keyed like
+    the line it observes; ``sheet``, ``row`` and ``column`` say where the file has it.
+    """
+
+    __tablename__ = "demand_observations"
+    __table_args__ = (
+        UniqueConstraint(
+            "round_id",
+            "institution_id",
+            "clave_id",
+            "unit_code",
+            "period",
+            name="uq_demand_observations_line",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_rounds.id", ondelete="CASCADE"), index=True
+    )
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"))
+    unit_code: Mapped[str] = mapped_column(String(60), default="")
+    period: Mapped[str] = mapped_column(String(20), default="")
+    min_qty: Mapped[int] = mapped_column(Integer)
+    max_qty: Mapped[int] = mapped_column(Integer)
+    expected_min: Mapped[int] = mapped_column(Integer)
+    sheet: Mapped[str] = mapped_column(String(100))
+    row: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(400))
+    source: Mapped[str] = mapped_column(String(64))
+    """The SHA-256 of the file it was imported from."""
+    status: Mapped[str] = mapped_column(String(10))  # "open" or "accepted"
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    institution: Mapped[Institution] = relationship()
+    clave: Mapped[Clave] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
 class Consumption(Base):
     """What a unit consumed of a clave in a month, and the days it had none to give."""
 

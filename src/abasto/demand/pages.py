@@ -18,6 +18,7 @@ from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import get_institution
 from abasto.web.deps import allow, read_uploads
+from abasto.web.params import ObservationId
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -133,6 +134,7 @@ def _round_page(
         progress=progress,
         found=progress.round,
         flags=service.round_flags(ctx, round_name=progress.round.name),
+        observations=service.visible_observations(ctx, round_name=progress.round.name),
         status_labels=service.STATUS_LABELS,
         share=rules.format_share(progress.round.min_share),
         error=error,
@@ -181,6 +183,8 @@ def import_appendix(
     ctx: Buyer,
     file: Annotated[UploadFile | None, File()] = None,
     replace: Annotated[bool, Form()] = False,
+    map_suggested: Annotated[bool, Form()] = False,
+    register_unknown: Annotated[bool, Form()] = False,
 ) -> Response:
     """The appendix's summary, or every problem of the file with nothing written."""
     found = service.get_round(ctx.db, round_name)
@@ -192,9 +196,39 @@ def import_appendix(
         missing="Elija el archivo del apéndice.",
         expected="un apéndice .xlsx con columnas de clave y pares CANTIDAD MIN/MAX",
         run=lambda content, name: service.import_appendix(
-            ctx, round_name=found.name, content=content, filename=name, replace=replace
+            ctx,
+            round_name=found.name,
+            content=content,
+            filename=name,
+            replace=replace,
+            map_suggested=map_suggested,
+            register_unknown=register_unknown,
         ),
     )
+
+
+@router.post("/demanda/{round_name}/observaciones/{observation_id}/aceptar")
+def accept_observation(
+    request: Request,
+    round_name: str,
+    observation_id: ObservationId,
+    ctx: Buyer,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Accept a line's minimum as the official file states it, with the reason."""
+    try:
+        service.accept_observation(
+            ctx,
+            round_name=round_name,
+            observation_id=observation_id,
+            reason=reason,
+            version=_version(version),
+        )
+    except (ValidationFailed, Conflict) as exc:
+        ctx.db.rollback()
+        return _round_page(request, ctx, round_name, status_code=exc.status, error=exc)
+    return RedirectResponse(f"{_round_url(round_name)}#observaciones", status_code=303)
 
 
 # ----- the consolidation ---------------------------------------------------------------------

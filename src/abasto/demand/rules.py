@@ -11,6 +11,8 @@ in the 2023-2024 appendix all 10,566 pairs satisfy ``min >= max × 0.40`` exactl
 it. So the rule is ``min >= ceil(max × share)``, computed in ``Decimal`` (never binary floats,
 where ``0.4 × 10`` may land a hair above 4): the smallest whole minimum that is not below the
 share. Rounding down instead (``floor``) would admit 1 of 3, a third, which the law does not.
+A line typed or uploaded by a planner must meet it; a line of an official appendix that does
+not (some real ones have a minimum of 0) is imported as published and kept as an observation.
 
 **Consolidation** adds, per clave, the quantities of the institutions that count, and keeps
 the others as the breakdown:
@@ -35,7 +37,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
+from difflib import SequenceMatcher
 from typing import Literal
+
+from abasto.core.text import fold
 
 DEFAULT_MIN_SHARE = Decimal("0.40")
 """Open contracts: the minimum is at least 40 % of the maximum (LAASSP, art. 47)."""
@@ -283,3 +288,124 @@ def column_totals(rows: Iterable[ConsolidatedClave]) -> tuple[dict[str, Pair], P
         low += row.total.min
         high += row.total.max
     return {name: Pair(a, b) for name, (a, b) in columns.items()}, Pair(low, high)
+
+
+# ----- naming institutions in files -----------------------------------------------------------
+#
+# Appendices name institutions in many ways ("IMSS", "I.M.S.S.", "ISSTE" for ISSSTE,
+# "IMSS-BIENESTAR Oaxaca" for a state entity of IMSS-Bienestar). A name is matched to the
+# registry folded (``core.text.fold``); a name that matches nothing gets the registry's closest
+# names as suggestions, scored by ``name_similarity``.
+
+SUGGESTION_THRESHOLD = 0.8
+"""A suggestion is taken on its own (``--map-suggested``) only when it scores at least this…"""
+SUGGESTION_MARGIN = 0.15
+"""…and the next institution scores at least this much less: a clear best, not a coin toss."""
+SUGGESTIONS_SHOWN = 3
+_SUGGESTION_FLOOR = 0.3
+"""Below this a name is not shown as a suggestion at all: it would only mislead."""
+_TOKEN_LIKENESS = 0.85
+"""Two words count as the same when their letters agree this much (a typo: "isste", "issste")."""
+_STOPWORDS = frozenset({"a", "de", "del", "e", "el", "en", "la", "las", "los", "para", "y"})
+
+
+def name_tokens(folded: str) -> tuple[str, ...]:
+    """The words of a folded name that tell it apart (articles and prepositions left out)."""
+    return tuple(word for word in folded.split() if word not in _STOPWORDS)
+
+
+def name_similarity(first: str, second: str) -> float:
+    """How alike two folded names are, from 0 to 1: the share of their words they have in
+    common (Jaccard), a word counting as shared when it is spelled alike (``_TOKEN_LIKENESS``).
+
+    Word-based, so "hospital regional de alta especialidad de oaxaca" and "… del bajio" score
+    4/6 (two different hospitals) where a letter-based ratio would call them 90 % alike; and
+    names that only differ in spacing or dots ("s e d e n a", "sedena") score 1.
+    """
+    if first.replace(" ", "") == second.replace(" ", ""):
+        return 1.0 if first else 0.0
+    a, b = set(name_tokens(first)), set(name_tokens(second))
+    if not a or not b:
+        return 0.0
+    shared = a & b
+    rest = sorted(b - shared)
+    for word in sorted(a - shared):
+        for other in rest:
+            if SequenceMatcher(None, word, other).ratio() >= _TOKEN_LIKENESS:
+                shared.add(word)
+                rest.remove(other)
+                break
+    return len(shared) / (len(a) + len(b) - len(shared))
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A registered institution a file's name may mean, and how alike the names are."""
+
+    code: str
+    name: str
+    """The registry's name (or alias) that came closest."""
+    score: float
+
+    def shown(self) -> str:
+        return f"{self.code} («{self.name}», {self.score:.0%})"
+
+
+def suggest_institutions(folded: str, names: Iterable[tuple[str, str, str]]) -> list[Suggestion]:
+    """The best ``SUGGESTIONS_SHOWN`` institutions for a folded name, best first, one entry per
+    institution; ``names`` are (folded name or alias, institution code, name as written)."""
+    best: dict[str, Suggestion] = {}
+    for candidate, code, written in names:
+        score = name_similarity(folded, candidate)
+        if score < _SUGGESTION_FLOOR:
+            continue
+        earlier = best.get(code)
+        if earlier is None or score > earlier.score:
+            best[code] = Suggestion(code, written, score)
+    ranked = sorted(best.values(), key=lambda s: (-s.score, s.code))
+    return ranked[:SUGGESTIONS_SHOWN]
+
+
+def clear_suggestion(suggestions: list[Suggestion]) -> Suggestion | None:
+    """The suggestion to take without asking, when there is a clear best (see the thresholds)."""
+    if not suggestions or suggestions[0].score < SUGGESTION_THRESHOLD:
+        return None
+    if len(suggestions) > 1 and suggestions[1].score > suggestions[0].score - SUGGESTION_MARGIN:
+        return None
+    return suggestions[0]
+
+
+def owner_by_prefix(folded: str, names: Mapping[str, str]) -> tuple[str, str] | None:
+    """The institution whose name or alias begins ``folded`` word for word, and the words left
+    after it: ("IMSS-BIENESTAR", "oaxaca") for "imss bienestar oaxaca". The longest name wins
+    ("imss bienestar" over "imss"); None when no name begins it, or one is the whole of it.
+
+    ``names`` maps folded names and aliases to institution codes.
+    """
+    words = folded.split()
+    if folded in names:
+        return None
+    for size in range(len(words) - 1, 0, -1):
+        code = names.get(" ".join(words[:size]))
+        if code is not None:
+            return code, " ".join(words[size:])
+    return None
+
+
+def new_code(name: str, taken: Iterable[str], *, width: int) -> str:
+    """A code for something registered from a file's name: the name in capitals with hyphens
+    ("GUARDIA-NACIONAL") when it fits ``width``, else the initials of its words
+    ("INSTITUTO NACIONAL DE CIENCIAS MÉDICAS Y NUTRICIÓN SALVADOR ZUBIRÁN" → "INCMNSZ", numbers
+    kept whole); "-2", "-3"… when ``taken`` (upper case) already has it."""
+    folded = fold(name)
+    code = folded.upper().replace(" ", "-")
+    if len(code) > width or not code:
+        initials = [word if word.isdigit() else word[0] for word in name_tokens(folded)]
+        code = "".join(initials).upper()[:width] or "SIN-NOMBRE"
+    used = {t.upper() for t in taken}
+    candidate, number = code, 1
+    while candidate in used:
+        number += 1
+        suffix = f"-{number}"
+        candidate = code[: width - len(suffix)] + suffix
+    return candidate

@@ -227,6 +227,46 @@ class InstitutionImportRead(BaseModel):
     total: Quantities
 
 
+class NameSettledRead(BaseModel):
+    """What the import did with a name the registry lacked."""
+
+    name: str
+    action: str = Field(description="mapped, unit o institution.")
+    institution: str
+    unit: str
+    score: float | None
+    coordinator: str | None
+
+
+class ObservationRead(BaseModel):
+    """A line imported below the round's minimum share, and where it stands."""
+
+    id: int
+    institution: str
+    unit: str
+    clave: str
+    period: str
+    min_qty: int
+    max_qty: int
+    expected_min: int
+    sheet: str
+    row: int
+    column: str
+    status: str = Field(description="pendiente, corregida o aceptada.")
+    reason: str | None
+    version: int
+
+
+class ObservationAccept(BaseModel):
+    reason: str = Field(
+        description="Por qué se acepta el mínimo del archivo (queda en la bitácora).",
+        max_length=2000,
+    )
+    version: int | None = Field(
+        default=None, description="La versión leída de la observación; si ya cambió, 409."
+    )
+
+
 class AppendixImportRead(BaseModel):
     round: str
     filename: str
@@ -242,10 +282,22 @@ class AppendixImportRead(BaseModel):
     skipped: list[dict[str, str | int]] = Field(
         description="Lo que no se leyó: filas en blanco, notas, totales, columnas ajenas."
     )
+    names: list[NameSettledRead] = Field(
+        default_factory=list,
+        description="Nombres que el registro no tenía: asociados a una institución o registrados.",
+    )
+    observations: int = Field(
+        default=0,
+        description="Líneas importadas con mínimo menor que la proporción de la ronda.",
+    )
 
     @classmethod
     def of(cls, summary: service.AppendixImportSummary) -> AppendixImportRead:
         return cls(
+            names=[
+                NameSettledRead.model_validate(s, from_attributes=True) for s in summary.settled
+            ],
+            observations=summary.observations,
             round=summary.round,
             filename=summary.filename,
             sha256=summary.sha256,

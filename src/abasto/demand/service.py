@@ -14,7 +14,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -56,13 +56,15 @@ from abasto.demand import appendix, forecast, rules
 from abasto.demand.models import (
     Consumption,
     DemandLine,
+    DemandObservation,
     DemandRound,
     ForecastSuggestion,
     RoundInstitution,
 )
 from abasto.demand.rules import Pair
 from abasto.identity.models import Institution, InstitutionAlias, Unit
-from abasto.identity.service import get_institution
+from abasto.identity.rules import parse_state
+from abasto.identity.service import UnitSpec, add_unit, get_institution, register_institution
 
 OPEN, FROZEN = "open", "frozen"
 STATUS_LABELS = {OPEN: "Abierta", FROZEN: "Congelada"}
@@ -73,6 +75,8 @@ BUYER_KIND = "compra consolidada"
 REASON_MAX = 500
 _IN_BATCH = 500
 """Ids per ``IN (...)``: well under SQLite's and PostgreSQL's limits on bound parameters."""
+_INSERT_BATCH = 5_000
+"""Lines per INSERT: the statement's parameters are built batch by batch, not all at once."""
 _MAX_SUGGESTIONS = 100
 """Suggesting the closest clave costs ~10 ms against 4,000 claves (see catalog.service)."""
 
@@ -272,6 +276,7 @@ def freeze_round(ctx: Context, *, name: str, version: int | None = None) -> Dema
     _check_version(found, version)
     if found.status == FROZEN:
         raise Conflict(f"La ronda «{found.name}» ya está congelada.")
+    _refuse_pending_observations(ctx.db, found)
     found.status = FROZEN
     found.frozen_at = ctx.now
     _flush_round(ctx, found)
@@ -295,20 +300,7 @@ def reopen_round(
     ctx: Context, *, name: str, reason: str, version: int | None = None
 ) -> DemandRound:
     """Reopen a frozen round; the reason is required and goes on the ledger."""
-    reason = " ".join(reason.split())
-    if not reason or len(reason) > REASON_MAX:
-        raise ValidationFailed(
-            "No se reabrió la ronda: falta el motivo."
-            if not reason
-            else "No se reabrió la ronda: el motivo es demasiado largo.",
-            problems=[
-                Problem(
-                    "Indique por qué se reabre la ronda.",
-                    field="reason",
-                    expected=f"de 1 a {REASON_MAX} caracteres",
-                )
-            ],
-        )
+    reason = _reason(reason, "No se reabrió la ronda", "Indique por qué se reabre la ronda.")
     found = _locked_round(ctx, name, writable=False)
     _check_version(found, version)
     if found.status != FROZEN:
@@ -322,6 +314,19 @@ def reopen_round(
         {"name": found.name, "version": found.version, "reason": reason},
     )
     return found
+
+
+def _reason(reason: str, refused: str, asked: str) -> str:
+    """A reason as kept (single-spaced), or ``ValidationFailed`` when blank or too long."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationFailed(
+            f"{refused}: falta el motivo."
+            if not reason
+            else f"{refused}: el motivo es demasiado largo.",
+            problems=[Problem(asked, field="reason", expected=f"de 1 a {REASON_MAX} caracteres")],
+        )
+    return reason
 
 
 def _flush_round(ctx: Context, found: DemandRound) -> None:
@@ -888,7 +893,9 @@ class _Plan:
     """The statements that apply a file's lines, and per institution what they change."""
 
     counts: dict[int, _Counts]
-    inserts: list[dict[str, Any]]
+    inserts: list[tuple[int, int, str, str, Pair]]
+    """(institution id, clave id, unit code, period, quantities): a tuple is a tenth of the
+    dict a statement takes, and a national appendix has tens of thousands."""
     updates: list[dict[str, Any]]
     removals: list[int]
 
@@ -903,15 +910,20 @@ def _plan_lines(
     wanted: Sequence[_Wanted],
     *,
     replace: Iterable[int] = (),
+    replace_units: Iterable[tuple[int, str]] = (),
 ) -> _Plan:
     """What applying the wanted lines would change, per institution; nothing is written.
 
     Institutions in ``replace`` lose their whole-institution lines that ``wanted`` does not
-    name (an appendix states an institution's whole demand). A line for one period replaces
+    name (an appendix states an institution's whole demand); so do the (institution, unit
+    code) in ``replace_units`` at that unit. A line for one period replaces
     the same clave's line for the whole round, and the other way round: both at once would
     count the clave twice.
     """
-    institution_ids = {w.institution_id for w in wanted} | set(replace)
+    replaced_units = set(replace_units)
+    institution_ids = (
+        {w.institution_id for w in wanted} | set(replace) | {i for i, _ in replaced_units}
+    )
     existing: dict[tuple[int, int, str, str], tuple[int, int, int, int]] = {}
     ids = sorted(institution_ids)
     for start in range(0, len(ids), _IN_BATCH):
@@ -950,17 +962,7 @@ def _plan_lines(
         count.total += want.pair
         if current is None:
             plan.inserts.append(
-                {
-                    "round_id": found.id,
-                    "institution_id": want.institution_id,
-                    "clave_id": want.clave_id,
-                    "unit_code": want.unit_code,
-                    "period": want.period,
-                    "min_qty": want.pair.min,
-                    "max_qty": want.pair.max,
-                    "updated_at": ctx.now,
-                    "version": 1,
-                }
+                (want.institution_id, want.clave_id, want.unit_code, want.period, want.pair)
             )
             count.new += 1
         elif (current[1], current[2]) != (want.pair.min, want.pair.max):
@@ -984,7 +986,11 @@ def _plan_lines(
         periods = stated.get((institution_id, clave_id, unit))
         # Stated for the whole round, a clave loses its lines per period, and the other way.
         crossed = periods is not None and (period == "") != ("" in periods)
-        if crossed or (institution_id in replaced and not unit):
+        if (
+            crossed
+            or (institution_id in replaced and not unit)
+            or (institution_id, unit) in replaced_units
+        ):
             plan.removals.append(current[0])
             plan.counts[institution_id].removed += 1
     return plan
@@ -1008,14 +1014,30 @@ def _apply(ctx: Context, found: DemandRound, plan: _Plan) -> dict[int, _Counts]:
             ),
             plan.updates,
         )
-    if plan.inserts:
-        try:
-            ctx.db.execute(insert(table), plan.inserts)
-        except IntegrityError as exc:
-            raise Conflict(
-                f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
-                "no se importó nada. Vuelva a importar el archivo."
-            ) from exc
+    try:
+        for start in range(0, len(plan.inserts), _INSERT_BATCH):
+            rows = [
+                {
+                    "round_id": found.id,
+                    "institution_id": institution_id,
+                    "clave_id": clave_id,
+                    "unit_code": unit_code,
+                    "period": period,
+                    "min_qty": pair.min,
+                    "max_qty": pair.max,
+                    "updated_at": ctx.now,
+                    "version": 1,
+                }
+                for institution_id, clave_id, unit_code, period, pair in plan.inserts[
+                    start : start + _INSERT_BATCH
+                ]
+            ]
+            ctx.db.execute(insert(table), rows)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Otra importación escribió líneas de la ronda «{found.name}» al mismo tiempo; "
+            "no se importó nada. Vuelva a importar el archivo."
+        ) from exc
     return plan.counts
 
 
@@ -1104,7 +1126,7 @@ def _unknown_clave(
     )
 
 
-def _share_problem(
+def _pair_problem(
     pair: Pair, share: Decimal, *, sheet: str, row: int, column: str
 ) -> Problem | None:
     for issue in rules.check_pair(pair.min, pair.max, share):
@@ -1117,6 +1139,17 @@ def _share_problem(
             expected=issue.expected,
         )
     return None
+
+
+def _period_problem(found: DemandRound, period: str, sheet: str | None) -> Problem:
+    labels = ", ".join(p["label"] for p in found.periods)
+    return Problem(
+        f"la ronda «{found.name}» no incluye el periodo {period}",
+        sheet=sheet,
+        value=period,
+        expected=f"cantidades de los periodos de la ronda ({labels}), o de la ronda entera sin"
+        " año encima",
+    )
 
 
 def _refuse(problems: Sequence[Problem], subject: str, sheets: Sequence[str] = ()) -> None:
@@ -1179,6 +1212,284 @@ def institution_names(db: Session) -> dict[str, Institution]:
     return {row[0]: row[1] for row in rows}
 
 
+REGISTERED_KIND = "registrada desde un apéndice"
+"""The kind of an institution ``--register-unknown`` adds: the buyer sets the real one later."""
+_CODE_WIDTH, _UNIT_CODE_WIDTH = 40, 60
+_NAME_MAX = 300
+"""The longest name an institution, unit or alias keeps."""
+_COORDINATOR_MIN_LETTERS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a column's quantities go: an institution as a whole, or one of its units."""
+
+    institution: Institution
+    unit_code: str = ""
+
+
+@dataclass(slots=True)
+class _Registry:
+    """The registry as an appendix's names are matched against it (see ``_Target``)."""
+
+    names: dict[str, Institution]
+    """Folded name or alias → institution."""
+    units: dict[str, tuple[Institution, str] | None]
+    """Folded unit name → (institution, unit code); None when two units share the name."""
+    unit_codes: dict[int, dict[str, str]]
+    """Institution id → folded unit name or code → unit code."""
+
+    def resolve(self, name: str) -> _Target | None:
+        """An institution by its name or alias; a unit by its name, or by its institution's
+        name followed by the unit's name or code («IMSS-BIENESTAR Oaxaca»)."""
+        folded = fold(name)
+        shared = self.shared.get(folded)
+        if shared is not None:
+            return shared
+        institution = self.names.get(folded)
+        if institution is not None:
+            return _Target(institution)
+        unit = self.units.get(folded)
+        if unit is not None:
+            return _Target(*unit)
+        owner = rules.owner_by_prefix(folded, self.codes())
+        if owner is not None:
+            institution = self.by_code(owner[0])
+            code = self.unit_codes.get(institution.id, {}).get(owner[1])
+            if code is not None:
+                return _Target(institution, code)
+        return None
+
+    def codes(self) -> dict[str, str]:
+        return {folded: institution.code for folded, institution in self.names.items()}
+
+    def by_code(self, code: str) -> Institution:
+        return next(i for i in self.names.values() if i.code == code)
+
+    written: dict[str, str] = field(default_factory=dict)
+    """Folded name or alias → as written in the registry."""
+    shared: dict[str, _Target] = field(default_factory=dict)
+    """Folded name → the unit it stands for in this file although it is an alias of its
+    institution (see ``_units_for_shared_names``)."""
+
+    def candidates(self) -> list[tuple[str, str, str]]:
+        """(folded name, code, name as written) of every name and alias, for suggestions."""
+        return [
+            (folded, institution.code, self.written.get(folded, institution.name))
+            for folded, institution in self.names.items()
+        ]
+
+    def add_institution(self, institution: Institution) -> None:
+        for alias in institution.aliases:
+            self.names[alias.folded] = institution
+            self.written[alias.folded] = alias.alias
+
+    def add_unit(self, institution: Institution, code: str, name: str) -> None:
+        folded = fold(name)
+        self.units[folded] = None if folded in self.units else (institution, code)
+        known = self.unit_codes.setdefault(institution.id, {})
+        known.setdefault(folded, code)
+        known.setdefault(fold(code), code)
+
+
+def _registry(db: Session) -> _Registry:
+    names = institution_names(db)
+    units: dict[str, tuple[Institution, str] | None] = {}
+    written = dict(db.execute(select(InstitutionAlias.folded, InstitutionAlias.alias)).all())
+    registry = _Registry(names, units, {}, written)
+    by_id = {institution.id: institution for institution in names.values()}
+    for institution_id, code, name in db.execute(
+        select(Unit.institution_id, Unit.code, Unit.name).order_by(Unit.id)
+    ):
+        registry.add_unit(by_id[institution_id], code, name)
+    return registry
+
+
+@dataclass(frozen=True, slots=True)
+class NameSettled:
+    """What ``--map-suggested`` or ``--register-unknown`` did with a name the registry lacked."""
+
+    name: str
+    """As the file writes it."""
+    action: str
+    """«mapped» (an alias of a registered institution), «unit» (a new unit of ``institution``)
+    or «institution» (a new institution)."""
+    institution: str
+    unit: str = ""
+    score: float | None = None
+    """How alike the names were, for «mapped»."""
+    coordinator: str | None = None
+    """For a new institution named in a coordinator's detail sheet (CCINSHAE's hospitals)."""
+
+    def said(self) -> str:
+        """The sentence the CLI prints."""
+        if self.action == "mapped":
+            return (
+                f"«{self.name}» se asoció a {self.institution} (nombres {self.score:.0%} iguales)."
+            )
+        if self.action == "unit":
+            return f"«{self.name}» se registró como la unidad {self.unit} de {self.institution}."
+        coordinated = f", coordinada por {self.coordinator}" if self.coordinator else ""
+        return f"«{self.name}» se registró como la institución {self.institution}{coordinated}."
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "action": self.action,
+            "institution": self.institution,
+            "unit": self.unit or None,
+            "coordinator": self.coordinator,
+        }
+
+
+def _sheet_coordinator(
+    sheet: appendix.AppendixSheet, registry: _Registry, own: set[int]
+) -> Institution | None:
+    """The institution a detail sheet is about («1.1 Detalle CCINSHAE»): the one registered
+    institution its name names that is not one of its own columns; None if none or several."""
+    words = f" {fold(sheet.name)} "
+    found = {
+        institution.id: institution
+        for folded, institution in registry.names.items()
+        if len(folded.replace(" ", "")) >= _COORDINATOR_MIN_LETTERS
+        and f" {folded} " in words
+        and institution.id not in own
+    }
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def _settle_unknown(
+    ctx: Context,
+    registry: _Registry,
+    sheets: Sequence[appendix.AppendixSheet],
+    unknown: Mapping[str, tuple[int, str]],
+    *,
+    map_suggested: bool,
+    register_unknown: bool,
+) -> list[NameSettled]:
+    """Map the unknown names with a clear suggestion, then register the rest (see
+    ``import_appendix``); ``unknown`` is folded name → (sheet index, name as written)."""
+    settled: list[NameSettled] = []
+    pending: list[tuple[int, str, str]] = []
+    candidates = registry.candidates() if map_suggested else []
+    for folded, (sheet_index, written) in unknown.items():
+        if len(written) > _NAME_MAX:
+            continue  # no registry name is that long: it stays unknown, and is reported
+        choice = rules.clear_suggestion(rules.suggest_institutions(folded, candidates))
+        if choice is None:
+            pending.append((sheet_index, folded, written))
+            continue
+        alias = map_institution_name(ctx, name=written, institution_code=choice.code)
+        registry.names[folded] = registry.by_code(choice.code)
+        registry.written[folded] = alias.alias
+        settled.append(NameSettled(written, "mapped", choice.code, score=choice.score))
+    if not register_unknown:
+        return settled
+    # Sheet by sheet, shorter names first: "IMSS-BIENESTAR" is registered before
+    # "IMSS-BIENESTAR Oaxaca" becomes its unit, and CCINSHAE before its detail sheet.
+    for sheet_index, folded, written in sorted(pending, key=lambda p: (p[0], len(p[1].split()))):
+        owner = rules.owner_by_prefix(folded, registry.codes())
+        if owner is not None:
+            institution = registry.by_code(owner[0])
+            state = parse_state(owner[1])
+            unit_codes = registry.unit_codes.get(institution.id, {}).values()
+            code = rules.new_code(owner[1], unit_codes, width=_UNIT_CODE_WIDTH)
+            kind = "entidad" if state else "unidad"
+            add_unit(
+                ctx,
+                institution_code=institution.code,
+                unit=UnitSpec(code=code, name=written, kind=kind, state_code=state),
+            )
+            registry.add_unit(institution, code, written)
+            settled.append(NameSettled(written, "unit", institution.code, unit=code))
+            continue
+        sheet = sheets[sheet_index]
+        own = {
+            target.institution.id
+            for columns in sheet.institutions
+            if (target := registry.resolve(columns.name)) is not None
+        }
+        coordinator = _sheet_coordinator(sheet, registry, own)
+        taken = {i.code for i in registry.names.values()}
+        taken |= {name.upper().replace(" ", "-") for name in registry.names}
+        code = rules.new_code(written, taken, width=_CODE_WIDTH)
+        institution = register_institution(
+            ctx,
+            code=code,
+            name=written,
+            kind=REGISTERED_KIND,
+            coordinator_code=coordinator.code if coordinator else None,
+        )
+        registry.add_institution(institution)
+        settled.append(
+            NameSettled(
+                written,
+                "institution",
+                institution.code,
+                coordinator=coordinator.code if coordinator else None,
+            )
+        )
+    position = {folded: n for n, folded in enumerate(unknown)}
+    return sorted(settled, key=lambda item: position[fold(item.name)])
+
+
+def _units_for_shared_names(
+    ctx: Context,
+    registry: _Registry,
+    sheets: Sequence[appendix.AppendixSheet],
+    *,
+    register: bool,
+) -> list[NameSettled]:
+    """Columns with different names that are all one institution as a whole (aliases of it,
+    such as state entities once mapped to IMSS-Bienestar): the shortest name stays the
+    institution as a whole, and each name that begins with another of its names
+    («IMSS-BIENESTAR Oaxaca») is its unit — the unit of that name, or one registered when
+    ``register`` (its code from what follows). Two names of the whole institution (IMSS and
+    its official name) are the same column twice, which the import reports."""
+    by_institution: dict[int, dict[str, str]] = {}
+    for sheet in sheets:
+        for columns in sheet.institutions:
+            target = registry.resolve(columns.name)
+            if target is not None and not target.unit_code:
+                names = by_institution.setdefault(target.institution.id, {})
+                names.setdefault(fold(columns.name), columns.name)
+    settled: list[NameSettled] = []
+    codes = registry.codes()
+    for names in by_institution.values():
+        if len(names) < 2:
+            continue
+        whole = min(names, key=lambda folded: (len(folded), folded))
+        institution = registry.names[whole]
+        own = {n: c for n, c in codes.items() if c == institution.code}
+        for folded, written in names.items():
+            if folded == whole:
+                continue
+            owner = rules.owner_by_prefix(folded, {n: c for n, c in own.items() if n != folded})
+            if owner is None:
+                continue  # another name of the whole institution: the same column twice
+            rest = owner[1]
+            known = registry.unit_codes.get(institution.id, {})
+            code = known.get(rest) or known.get(folded)
+            if code is None and register:
+                code = rules.new_code(rest, known.values(), width=_UNIT_CODE_WIDTH)
+                state = parse_state(rest)
+                add_unit(
+                    ctx,
+                    institution_code=institution.code,
+                    unit=UnitSpec(
+                        code=code,
+                        name=written,
+                        kind="entidad" if state else "unidad",
+                        state_code=state,
+                    ),
+                )
+                registry.add_unit(institution, code, written)
+                settled.append(NameSettled(written, "unit", institution.code, unit=code))
+            if code is not None:
+                registry.shared[folded] = _Target(institution, code)
+    return settled
+
+
 @dataclass(frozen=True, slots=True)
 class InstitutionImport:
     code: str
@@ -1193,6 +1504,42 @@ class InstitutionImport:
 
 
 @dataclass(frozen=True, slots=True)
+class ObservationView:
+    """An observation as pages, the API and the CLI show it."""
+
+    id: int
+    institution: str
+    unit: str
+    clave: str
+    period: str
+    min_qty: int
+    max_qty: int
+    expected_min: int
+    sheet: str
+    row: int
+    column: str
+    status: str
+    """«pendiente», «corregida» (its line now meets the rule, or is gone) or «aceptada»."""
+    reason: str | None
+    version: int
+
+    @property
+    def what(self) -> str:
+        return f"mínimo {self.min_qty:,} menor que {self.expected_min:,} (máximo {self.max_qty:,})"
+
+    @property
+    def where(self) -> str:
+        return f"hoja «{self.sheet}», fila {self.row}, {self.column}"
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+
+PENDING, CORRECTED, ACCEPTED = "pendiente", "corregida", "aceptada"
+
+
+@dataclass(frozen=True, slots=True)
 class AppendixImportSummary:
     round: str
     filename: str
@@ -1203,6 +1550,10 @@ class AppendixImportSummary:
     """Institutions the file named that were not in the round yet, and now are."""
     skipped: tuple[Problem, ...] = ()
     """What the reader did not read as demand: blank rows, notes, totals, other columns."""
+    settled: tuple[NameSettled, ...] = ()
+    """Names the registry lacked, mapped or registered by this import."""
+    observations: int = 0
+    """Lines imported below the round's minimum share, flagged (see ``round_observations``)."""
 
     @property
     def lines(self) -> int:
@@ -1227,8 +1578,39 @@ class AppendixImportSummary:
 
 UNKNOWN_INSTITUTION_EXPECTED = (
     "el nombre de una institución registrada; si es otro nombre de una registrada, asócielo con"
-    ' «abasto demand map-name "{name}" --institution CLAVE» y vuelva a importar'
+    ' «abasto demand map-name "{name}" --institution CLAVE» y vuelva a importar, o importe con'
+    " --map-suggested (acepta la sugerencia clara) y --register-unknown (registra el resto)"
 )
+
+
+def _unknown_problem(
+    sheet: str, columns: appendix.InstitutionColumns, suggestions: list[rules.Suggestion]
+) -> Problem:
+    hint = ""
+    if suggestions:
+        hint = "; los más parecidos: " + ", ".join(s.shown() for s in suggestions)
+    return Problem(
+        "la institución no está registrada" + hint,
+        sheet=sheet,
+        column=columns.min_column,
+        value=columns.name,
+        expected=UNKNOWN_INSTITUTION_EXPECTED.format(name=columns.name),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    """A line below the minimum share, as the import found it."""
+
+    institution_id: int
+    clave_id: int
+    unit_code: str
+    pair: Pair
+    expected_min: int
+    sheet: str
+    row: int
+    column: str
+    period: str = ""
 
 
 def import_appendix(
@@ -1239,44 +1621,75 @@ def import_appendix(
     filename: str,
     progress: Progress | None = None,
     replace: bool = False,
+    map_suggested: bool = False,
+    register_unknown: bool = False,
 ) -> AppendixImportSummary:
     """Import an appendix with many institutions into the round; all or nothing.
 
-    Institutions are matched by name (folded) to the registry's names and aliases; an unknown
-    name is reported, never created. Each institution named in the file gets exactly the
-    file's lines for the institution as a whole (lines of claves the file leaves blank are
-    removed; its lines per delivery point are kept) and counts as submitted; one not yet in the
-    round joins it. Every problem of the file is reported at once: unknown claves (with the
-    closest one), the minimum-share rule, a clave twice for one institution (in two sheets,
-    or under two names of the same institution). A file without a single quantity is refused,
-    and one that would remove lines is refused unless ``replace`` (the count is in the error).
-    The ledger gets one ``demand.import`` entry and one ``demand.lines`` per institution.
+    Each column is matched by its name (folded) to the registry: an institution's name or
+    alias (the institution as a whole), a unit's name, or an institution's name followed by
+    one of its units' («IMSS-BIENESTAR Oaxaca»): several columns of one institution are its
+    lines per unit. An unknown name is reported with the registry's three closest names;
+    ``map_suggested`` takes the closest as an alias when it is a clear best
+    (``rules.clear_suggestion``), and ``register_unknown`` registers the rest: as a unit of the
+    institution whose name begins the column's (a state entity, with its state), otherwise
+    as an institution (coordinated by the institution a detail sheet is named after). What
+    they did is in ``settled`` and on the ledger.
+
+    Each target named in the file gets exactly the file's lines (lines of claves the file
+    leaves blank or 0/0 are removed; an institution's lines of units the file does not name
+    are kept) and counts as submitted; one not yet in the round joins it. A line whose
+    minimum is below the round's share of its maximum is imported as the file states it and
+    flagged as an observation, which freezing the round needs corrected or accepted. Every
+    problem of the file is reported at once: unknown claves (with the closest one), a clave
+    twice for one institution and unit. A file without a single quantity is refused, and one
+    that would remove lines is refused unless ``replace`` (the count is in the error). The
+    ledger gets one ``demand.import`` entry, one ``demand.lines`` per institution and one
+    ``demand.observations`` when there are observations.
     """
     _require_open(get_round(ctx.db, round_name))
     problems: list[Problem] = []
     sheets = _read_appendix(content, filename, problems, progress)
     found = get_round(ctx.db, round_name)
-    names = institution_names(ctx.db)
+    registry = _registry(ctx.db)
     known = _clave_ids(ctx.db)
     suggestions: dict[str, str | None] = {}
-    resolved: dict[tuple[str, str], Institution] = {}
+    unknown: dict[str, tuple[int, str]] = {}
+    for index, sheet in enumerate(sheets):
+        for columns in sheet.institutions:
+            if registry.resolve(columns.name) is None:
+                unknown.setdefault(fold(columns.name), (index, columns.name))
+    settled: list[NameSettled] = []
+    if unknown and (map_suggested or register_unknown):
+        settled = _settle_unknown(
+            ctx,
+            registry,
+            sheets,
+            unknown,
+            map_suggested=map_suggested,
+            register_unknown=register_unknown,
+        )
+    settled += _units_for_shared_names(ctx, registry, sheets, register=register_unknown)
+    candidates: list[tuple[str, str, str]] | None = None
+    resolved: dict[tuple[str, str], _Target] = {}
     for sheet in sheets:
         for columns in sheet.institutions:
-            institution = names.get(fold(columns.name))
-            if institution is None:
-                problems.append(
-                    Problem(
-                        "la institución no está registrada",
-                        sheet=sheet.name,
-                        column=columns.min_column,
-                        value=columns.name,
-                        expected=UNKNOWN_INSTITUTION_EXPECTED.format(name=columns.name),
-                    )
-                )
-            else:
-                resolved[(sheet.name, columns.name)] = institution
+            target = registry.resolve(columns.name)
+            if target is not None:
+                resolved[(sheet.name, columns.name)] = target
+                continue
+            if candidates is None:
+                candidates = registry.candidates()
+            close = rules.suggest_institutions(fold(columns.name), candidates)
+            problems.append(_unknown_problem(sheet.name, columns, close))
+    labels = [period["label"] for period in found.periods]
+    for sheet in sheets:
+        for period in dict.fromkeys(c.period for c in sheet.institutions if c.period):
+            if period not in labels:
+                problems.append(_period_problem(found, period, sheet.name))
     wanted: list[_Wanted] = []
-    seen: dict[tuple[int, str], tuple[str, int, str]] = {}
+    observed: list[_Observed] = []
+    seen: dict[tuple[int, str, str, str], tuple[str, int, str]] = {}
     share = found.min_share
     for sheet in sheets:
         for row in sheet.rows:
@@ -1293,53 +1706,87 @@ def import_appendix(
                     )
                 )
                 continue
-            for name, (low, high) in row.quantities.items():
-                institution = resolved.get((sheet.name, name))
-                if institution is None:
+            for key, (low, high) in row.quantities.items():
+                columns = sheet.institution(key)
+                name, period = columns.name, columns.period
+                target = resolved.get((sheet.name, name))
+                if target is None or (period and period not in labels):
                     continue
-                columns = sheet.institution(name)
-                pair = Pair(low, high)
-                problem = _share_problem(
-                    pair, share, sheet=sheet.name, row=row.row, column=columns.min_column
+                institution = target.institution
+                if high > rules.MAX_QUANTITY:
+                    problem = _pair_problem(
+                        Pair(low, high),
+                        share,
+                        sheet=sheet.name,
+                        row=row.row,
+                        column=columns.max_column,
+                    )
+                    if problem is not None:
+                        problems.append(problem)
+                    continue
+                first = seen.setdefault(
+                    (institution.id, target.unit_code, row.clave, period),
+                    (sheet.name, row.row, name),
                 )
-                if problem is not None:
-                    problems.append(problem)
-                    continue
-                first = seen.setdefault((institution.id, row.clave), (sheet.name, row.row, name))
                 if first != (sheet.name, row.row, name):
                     where = f"la fila {first[1]}" + (
                         f" de la hoja «{first[0]}»" if first[0] != sheet.name else ""
                     )
-                    alias = f" como «{first[2]}»" if first[2] != name else ""
+                    who = institution.code + (
+                        f", unidad {target.unit_code}" if target.unit_code else ""
+                    )
                     problems.append(
                         Problem(
-                            f"la clave ya tiene cantidades de {institution.code}{alias} en {where}",
+                            f"dos columnas son la misma institución y unidad ({who}): «{first[2]}»"
+                            f" en {where} y esta",
                             sheet=sheet.name,
                             row=row.row,
                             column=columns.min_column,
                             value=row.clave,
-                            expected="cada clave una sola vez por institución en todo el archivo",
+                            expected="una columna por institución y unidad: con"
+                            " --register-unknown, cada nombre distinto de una institución es una"
+                            " unidad suya; si es el mismo, quite una de las columnas",
                         )
                     )
                     continue
-                wanted.append(_Wanted(institution.id, clave_id, "", pair))
+                pair = Pair(low, high)
+                least = rules.minimum_for(high, share)
+                if low < least:
+                    observed.append(
+                        _Observed(
+                            institution.id,
+                            clave_id,
+                            target.unit_code,
+                            pair,
+                            least,
+                            sheet.name,
+                            row.row,
+                            columns.min_column,
+                            period,
+                        )
+                    )
+                wanted.append(_Wanted(institution.id, clave_id, target.unit_code, pair, period))
     _refuse(problems, f"El apéndice «{filename}»", [sheet.name for sheet in sheets])
     _refuse_without_quantities(any(row.quantities for s in sheets for row in s.rows), filename)
     found = _locked_round(ctx, round_name)
-    institutions = {i.id: i for i in resolved.values()}
-    plan = _plan_lines(ctx, found, wanted, replace=institutions)
+    institutions = {t.institution.id: t.institution for t in resolved.values()}
+    whole = {t.institution.id for t in resolved.values() if not t.unit_code}
+    units = {(t.institution.id, t.unit_code) for t in resolved.values() if t.unit_code}
+    plan = _plan_lines(ctx, found, wanted, replace=whole, replace_units=units)
     codes = {i: institution.code for i, institution in institutions.items()}
     _guard_removals(plan, codes, f"El apéndice «{filename}»", replace=replace)
     counts = _apply(ctx, found, plan)
     joined = _mark_submitted(ctx, found, institutions, submitted=True)
+    sha256 = hashlib.sha256(content).hexdigest()
+    _store_observations(ctx, found, observed, whole, units, source=sha256)
     named_as: dict[int, list[str]] = defaultdict(list)
-    for (_, name), institution in resolved.items():
-        if name not in named_as[institution.id]:
-            named_as[institution.id].append(name)
+    for (_, name), target in resolved.items():
+        if name not in named_as[target.institution.id]:
+            named_as[target.institution.id].append(name)
     summary = AppendixImportSummary(
         round=found.name,
         filename=filename,
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=sha256,
         sheets=tuple(sheet.name for sheet in sheets),
         institutions=tuple(
             InstitutionImport(
@@ -1357,11 +1804,14 @@ def import_appendix(
         ),
         joined=tuple(sorted(institutions[i].code for i in joined)),
         skipped=tuple(note for sheet in sheets for note in sheet.skipped),
+        settled=tuple(settled),
+        observations=len(observed),
     )
     total = sum((i.total for i in summary.institutions), rules.ZERO)
     by_code = {
         institution.code: institution_id for institution_id, institution in institutions.items()
     }
+    clave_of = {clave_id: clave for clave, clave_id in known.items()} if observed else {}
     records = [
         Record(
             "demand.import",
@@ -1376,12 +1826,14 @@ def import_appendix(
                 ],
                 "institutions": len(summary.institutions),
                 "joined": list(summary.joined),
+                "names": [item.payload() for item in settled],
                 "skipped": len(summary.skipped),
                 "lines": summary.lines,
                 "new": summary.new,
                 "updated": summary.updated,
                 "removed": summary.removed,
                 "unchanged": summary.unchanged,
+                "observations": len(observed),
                 "min": total.min,
                 "max": total.max,
             },
@@ -1401,8 +1853,242 @@ def import_appendix(
             for institution_id, i in ((by_code[i.code], i) for i in summary.institutions)
         ),
     ]
+    if observed:
+        records.append(
+            Record(
+                "demand.observations",
+                f"round:{found.name}",
+                {
+                    "round": found.name,
+                    "source": summary.sha256,
+                    "share": found.min_share,
+                    "observations": [
+                        {
+                            "institution": codes[o.institution_id],
+                            "unit": o.unit_code or None,
+                            "clave": clave_of[o.clave_id],
+                            "period": o.period or None,
+                            "min": o.pair.min,
+                            "max": o.pair.max,
+                            "expected_min": o.expected_min,
+                            "sheet": o.sheet,
+                            "row": o.row,
+                        }
+                        for o in observed
+                    ],
+                },
+            )
+        )
     ctx.record_many(records)
     return summary
+
+
+# ----- observations: lines kept as the file states them, below the minimum share -------------
+
+
+def _store_observations(
+    ctx: Context,
+    found: DemandRound,
+    observed: Sequence[_Observed],
+    whole: set[int],
+    units: set[tuple[int, str]],
+    *,
+    source: str,
+) -> None:
+    """Replace the observations of the levels the file states with the file's; one accepted
+    earlier stays accepted when the file states the same quantities again."""
+    table = cast(Table, DemandObservation.__table__)
+    earlier = {
+        (o.institution_id, o.clave_id, o.unit_code, o.period): o
+        for o in ctx.db.scalars(
+            select(DemandObservation).where(DemandObservation.round_id == found.id)
+        )
+        if (o.institution_id in whole and not o.unit_code)
+        or (o.institution_id, o.unit_code) in units
+    }
+    gone = [o.id for o in earlier.values()]
+    for start in range(0, len(gone), _IN_BATCH):
+        ctx.db.execute(delete(table).where(table.c.id.in_(gone[start : start + _IN_BATCH])))
+    rows = []
+    for o in observed:
+        before = earlier.get((o.institution_id, o.clave_id, o.unit_code, o.period))
+        if before is not None and (
+            before.status != ACCEPTED_STATUS
+            or (before.min_qty, before.max_qty) != (o.pair.min, o.pair.max)
+        ):
+            before = None
+        rows.append(
+            {
+                "round_id": found.id,
+                "institution_id": o.institution_id,
+                "clave_id": o.clave_id,
+                "unit_code": o.unit_code,
+                "period": o.period,
+                "min_qty": o.pair.min,
+                "max_qty": o.pair.max,
+                "expected_min": o.expected_min,
+                "sheet": o.sheet[:100],
+                "row": o.row,
+                "column": o.column[:400],
+                "source": source,
+                "status": OPEN_STATUS if before is None else ACCEPTED_STATUS,
+                "reason": None if before is None else before.reason,
+                "decided_by": None if before is None else before.decided_by,
+                "decided_at": None if before is None else before.decided_at,
+                "created_at": ctx.now,
+                "version": 1,
+            }
+        )
+    if rows:
+        ctx.db.execute(insert(table), rows)
+
+
+OPEN_STATUS, ACCEPTED_STATUS = "open", "accepted"
+
+
+def round_observations(db: Session, *, round_name: str) -> list[ObservationView]:
+    """The round's observations in file order, each with where it stands: pending, corrected
+    (its line now meets the round's share, or is gone) or accepted with a reason."""
+    found = get_round(db, round_name)
+    rows = db.execute(
+        select(DemandObservation, Institution.code, Clave.clave)
+        .add_columns(DemandLine.min_qty, DemandLine.max_qty)
+        .join(Institution, Institution.id == DemandObservation.institution_id)
+        .join(Clave, Clave.id == DemandObservation.clave_id)
+        .outerjoin(
+            DemandLine,
+            and_(
+                DemandLine.round_id == DemandObservation.round_id,
+                DemandLine.institution_id == DemandObservation.institution_id,
+                DemandLine.clave_id == DemandObservation.clave_id,
+                DemandLine.unit_code == DemandObservation.unit_code,
+                DemandLine.period == DemandObservation.period,
+            ),
+        )
+        .where(DemandObservation.round_id == found.id)
+        .order_by(DemandObservation.sheet, DemandObservation.row, DemandObservation.id)
+    )
+    views = []
+    for observation, code, clave, low, high in rows:
+        if observation.status == ACCEPTED_STATUS:
+            status = ACCEPTED
+        elif low is None or low >= rules.minimum_for(high, found.min_share):
+            status = CORRECTED
+        else:
+            status = PENDING
+        views.append(
+            ObservationView(
+                id=observation.id,
+                institution=code,
+                unit=observation.unit_code,
+                clave=clave,
+                period=observation.period,
+                min_qty=observation.min_qty,
+                max_qty=observation.max_qty,
+                expected_min=observation.expected_min,
+                sheet=observation.sheet,
+                row=observation.row,
+                column=observation.column,
+                status=status,
+                reason=observation.reason,
+                version=observation.version,
+            )
+        )
+    return views
+
+
+def visible_observations(ctx: Context, *, round_name: str) -> list[ObservationView]:
+    """``round_observations`` as the actor may see them: a planner, its own institution's."""
+    views = round_observations(ctx.db, round_name=round_name)
+    if ctx.actor.has_role("comprador", "auditor") or ctx.actor.institution_id is None:
+        return views
+    own = ctx.db.get(Institution, ctx.actor.institution_id)
+    return [view for view in views if own is not None and view.institution == own.code]
+
+
+def accept_observation(
+    ctx: Context,
+    *,
+    round_name: str,
+    observation_id: int,
+    reason: str,
+    version: int | None = None,
+) -> ObservationView:
+    """Accept a line below the minimum share as the file states it; the reason is required
+    and goes on the ledger."""
+    reason = _reason(
+        reason, "No se aceptó la observación", "Indique por qué se acepta el mínimo del archivo."
+    )
+    found = _locked_round(ctx, round_name)
+    observation = ctx.db.get(DemandObservation, observation_id)
+    if observation is None or observation.round_id != found.id:
+        raise NotFound(f"La ronda «{found.name}» no tiene la observación {observation_id}.")
+    check_version(f"La observación {observation_id}", version, observation.version)
+    if observation.status == ACCEPTED_STATUS:
+        raise Conflict(f"La observación {observation_id} ya está aceptada.")
+    observation.status = ACCEPTED_STATUS
+    observation.reason = reason
+    observation.decided_by = ctx.actor.label
+    observation.decided_at = ctx.now
+    try:
+        ctx.db.flush()
+    except StaleDataError:
+        raise Conflict(
+            f"La observación {observation_id} cambió mientras se aceptaba; no se guardó nada."
+        ) from None
+    view = next(
+        v for v in round_observations(ctx.db, round_name=found.name) if v.id == observation.id
+    )
+    ctx.record(
+        "demand.observation.accept",
+        f"round:{found.name}",
+        {
+            "round": found.name,
+            "observation": observation.id,
+            "institution": view.institution,
+            "unit": view.unit or None,
+            "clave": view.clave,
+            "period": view.period or None,
+            "min": view.min_qty,
+            "max": view.max_qty,
+            "expected_min": view.expected_min,
+            "reason": reason,
+        },
+    )
+    return view
+
+
+OBSERVATIONS_EXPECTED = (
+    "cada observación corregida (el mínimo de la línea cumple la proporción) o aceptada con un"
+    " motivo: «abasto demand accept ID --round NOMBRE --reason …» o en la página de la ronda"
+)
+
+
+def _refuse_pending_observations(db: Session, found: DemandRound) -> None:
+    pending = [v for v in round_observations(db, round_name=found.name) if v.pending]
+    if not pending:
+        return
+    counted = (
+        "1 observación pendiente"
+        if len(pending) == 1
+        else f"{len(pending)} observaciones pendientes"
+    )
+    raise Conflict(
+        f"La ronda «{found.name}» tiene {counted}; no se congeló.",
+        problems=[
+            Problem(
+                f"observación {v.id}: {v.institution}"
+                + (f"/{v.unit}" if v.unit else "")
+                + f", clave {v.clave}: {v.what}",
+                sheet=v.sheet,
+                row=v.row,
+                column=v.column,
+                value=f"{v.min_qty:,}",
+                expected=OBSERVATIONS_EXPECTED,
+            )
+            for v in pending
+        ],
+    )
 
 
 def map_institution_name(ctx: Context, *, name: str, institution_code: str) -> InstitutionAlias:
@@ -1410,7 +2096,7 @@ def map_institution_name(ctx: Context, *, name: str, institution_code: str) -> I
     shown = " ".join(name.split())
     folded = fold(shown)
     institution = get_institution(ctx.db, institution_code)
-    if not folded or len(shown) > 300:
+    if not folded or len(shown) > _NAME_MAX:
         raise ValidationFailed(
             "El nombre no es válido.",
             problems=[
@@ -1552,13 +2238,7 @@ def import_institution_sheet(
     for period in periods:
         if period and period not in labels:
             problems.append(
-                Problem(
-                    f"la ronda «{found.name}» no incluye el periodo {period}",
-                    sheet=sheet_names[0] if len(sheet_names) == 1 else None,
-                    value=period,
-                    expected=f"cantidades de los periodos de la ronda ({', '.join(labels)}),"
-                    " o de la ronda entera sin año encima",
-                )
+                _period_problem(found, period, sheet_names[0] if len(sheet_names) == 1 else None)
             )
     known = _clave_ids(ctx.db)
     codes = [row.institution_code for row in rows if row.institution_code]
@@ -1644,7 +2324,7 @@ def import_institution_sheet(
         pair = None
         if row.min_qty is not None and row.max_qty is not None:
             pair = Pair(row.min_qty, row.max_qty)
-            problem = _share_problem(
+            problem = _pair_problem(
                 pair,
                 found.min_share,
                 sheet=row.sheet,

@@ -24,6 +24,7 @@ PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Resultados po
 TenderId = Annotated[int, Path(ge=1, le=INT_MAX, description="Id de la licitación.")]
 RenameId = Annotated[int, Path(ge=1, le=INT_MAX, description="Id de la solicitud de cambio.")]
 Number = Annotated[int, Path(ge=1, le=INT_MAX, description="Número dentro de la licitación.")]
+ObservationId = Annotated[int, Path(ge=1, le=INT_MAX, description="Número de la observación.")]
 """A partida's or a question's number."""
 DayQuery = Annotated[Day | None, Query(description="Fecha (aaaa-mm-dd).")]
 
