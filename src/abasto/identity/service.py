@@ -650,6 +650,13 @@ def _name_problems(name: str, what: str) -> list[Problem]:
     return []
 
 
+def _alias_owner(db: Session, folded: str) -> str | None:
+    """The code of the institution a folded name identifies, if any."""
+    return db.scalar(
+        select(Institution.code).join(Institution.aliases).where(InstitutionAlias.folded == folded)
+    )
+
+
 def rename_institution(ctx: Context, *, code: str, name: str) -> Institution:
     """Give the institution a new official name; the old one stays an alias, so files that
     still use it keep matching, and the new one becomes one."""
@@ -660,11 +667,7 @@ def rename_institution(ctx: Context, *, code: str, name: str) -> Institution:
         raise ValidationFailed("No se pudo cambiar el nombre.", problems=problems)
     if new == institution.name:
         raise Conflict(f"«{institution.code}» ya se llama «{new}».")
-    owner = ctx.db.scalar(
-        select(Institution.code)
-        .join(Institution.aliases)
-        .where(InstitutionAlias.folded == fold(new))
-    )
+    owner = _alias_owner(ctx.db, fold(new))
     if owner is not None and owner != institution.code:
         raise Conflict(f"El nombre «{new}» ya identifica a la institución «{owner}».")
     old = institution.name
@@ -737,9 +740,7 @@ def add_institution_alias(ctx: Context, *, code: str, alias: str) -> Institution
                 )
             ],
         )
-    owner = ctx.db.scalar(
-        select(Institution.code).join(Institution.aliases).where(InstitutionAlias.folded == folded)
-    )
+    owner = _alias_owner(ctx.db, folded)
     if owner is not None:
         raise Conflict(f"«{shown}» ya identifica a la institución «{owner}».")
     added = InstitutionAlias(institution=institution, alias=shown, folded=folded)
@@ -1813,7 +1814,7 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
     """
     rows = clues.parse_units(content, filename)
     owners = dict(
-        ctx.db.execute(select(InstitutionAlias.folded, Institution).join(Institution.aliases))
+        ctx.db.execute(select(InstitutionAlias.folded, Institution).join(Institution.aliases)).all()
     )
     problems: list[Problem] = []
     resolved: list[tuple[Institution, UnitSpec]] = []
