@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -720,6 +720,24 @@ def update_institution(
         f"institution:{institution.code}",
         {"code": institution.code, "from": before, "to": after},
     )
+    return institution
+
+
+def edit_institution(ctx: Context, *, code: str, fields: Mapping[str, str | None]) -> Institution:
+    """Apply the fields given (``name``, ``kind``, ``parent``, ``state``), the others kept:
+    a new name through ``rename_institution``, the rest through ``update_institution``."""
+    institution = get_institution(ctx.db, code)
+    if fields.get("name") is not None and fields["name"] != institution.name:
+        rename_institution(ctx, code=institution.code, name=fields["name"] or "")
+    if fields.keys() & {"kind", "parent", "state"}:
+        current_parent = institution.coordinator.code if institution.coordinator else None
+        update_institution(
+            ctx,
+            code=institution.code,
+            kind=fields.get("kind") or institution.kind,
+            parent_code=fields.get("parent", current_parent),
+            state_code=fields.get("state", institution.state_code),
+        )
     return institution
 
 
