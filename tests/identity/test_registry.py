@@ -18,7 +18,7 @@ from abasto.core.spreadsheet import is_total_label
 from abasto.core.text import fold
 from abasto.identity import registry, service
 from abasto.identity.models import Institution, InstitutionAlias, Unit
-from abasto.scenario.institutions import BUYER, INSTITUTIONS
+from abasto.scenario.institutions import BUYER, IMSS_BIENESTAR_STATES, INSTITUTIONS
 from tests.conftest import SHARED, invoke_abasto
 
 APPENDIX = SHARED / "data" / "demanda" / "2023-2024.xlsx"
@@ -95,6 +95,16 @@ def test_the_demo_uses_the_registry_codes_and_names() -> None:
         units = {u.code: u for u in entry.units}
         for unit in spec.units:
             assert (units[unit.code].name, units[unit.code].kind) == (unit.name, unit.kind)
+
+
+def test_the_demo_has_the_entities_of_the_states_the_registry_marks_adhered() -> None:
+    by_code = {i.code: i for i in registry.shipped_registry().institutions}
+    adhered = {
+        u.state_code
+        for u in by_code["IMSS-BIENESTAR"].units
+        if u.kind == "entidad" and not u.retired
+    }
+    assert adhered == set(IMSS_BIENESTAR_STATES)
 
 
 def test_a_registry_with_a_name_given_twice_is_refused_whole() -> None:
