@@ -223,11 +223,22 @@ def main() -> None:
 
 def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, float, str, str]]]]]:
     """Benchmarks of later stages, each a module whose ``run()`` returns plain figure tuples."""
-    from benchmarks import award, checkpoints, demand, forecast, ocds, redflags, tendering, uploads
+    from benchmarks import (
+        award,
+        checkpoints,
+        demand,
+        forecast,
+        ocds,
+        redflags,
+        registry,
+        tendering,
+        uploads,
+    )
 
     return [
         ("ledger: audit verify --against a kept checkpoint", checkpoints.run),
         ("demand: import and consolidation of a national round", demand.run),
+        ("identity: institutions sync and a national CLUES file of units", registry.run),
         ("demand: forecasts of 240,000 monthly series", forecast.run),
         ("tendering: a bid rush over HTTP, and the live feed of an opening", tendering.run),
         ("uploads: eight users' row-bomb uploads while the public reads a page", uploads.run),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.numbers import number_of, shown
@@ -74,16 +75,22 @@ class CluesRow:
     @property
     def kind(self) -> str:
         """How the unit is grouped: hospitals and warehouses apart, every other type a unit."""
-        folded = fold(self.typology or self.name)
-        if "almacen" in folded:
-            return "almacen"
-        if "hospital" in folded:
-            return "hospital"
-        return "unidad"
+        return kind_of(self.typology or self.name)
 
 
-def parse_units(content: bytes, filename: str) -> list[CluesRow]:
-    """Every row of the file's first sheet with a CLUES header, checked; all problems at once."""
+@lru_cache(maxsize=1024)
+def kind_of(typology: str) -> str:
+    folded = fold(typology)
+    if "almacen" in folded:
+        return "almacen"
+    if "hospital" in folded:
+        return "hospital"
+    return "unidad"
+
+
+def parse_units(content: bytes, filename: str) -> tuple[list[CluesRow], list[Problem]]:
+    """The good rows of the file's first sheet with a CLUES header, and every problem of the
+    others (the caller adds its own and refuses the file when there is any)."""
     header = find_headers(read_sheets(content, filename), COLUMNS)[0]
     rows: list[CluesRow] = []
     problems: list[Problem] = []
@@ -106,17 +113,11 @@ def parse_units(content: bytes, filename: str) -> list[CluesRow]:
             )
             continue
         rows.append(row)
-    if problems:
-        raise ValidationFailed(
-            f"El archivo «{filename}» tiene {len(problems)} problema(s); no se importó nada.",
-            problems=problems,
-            expected=EXPECTED_FILE,
-        )
-    if not rows:
+    if not rows and not problems:
         raise ValidationFailed(
             f"El archivo «{filename}» no tiene ninguna unidad.", expected=EXPECTED_FILE
         )
-    return rows
+    return rows, problems
 
 
 def _problem(

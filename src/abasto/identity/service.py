@@ -7,7 +7,7 @@ import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -551,6 +551,11 @@ def _institution_problems(
     return problems
 
 
+def _normalised(spec: UnitSpec) -> UnitSpec:
+    """The unit as it is kept: code trimmed and upper-cased, name single-spaced."""
+    return replace(spec, code=spec.code.strip().upper(), name=" ".join(spec.name.split()))
+
+
 def _new_unit(spec: UnitSpec) -> Unit:
     unit = Unit(code=spec.code.strip().upper())
     _set_unit(unit, spec)
@@ -567,7 +572,7 @@ def _set_unit(unit: Unit, spec: UnitSpec) -> None:
         setattr(unit, key, " ".join(value.split()) if key == "name" else value)
 
 
-def _unit_payload(unit: Unit) -> dict[str, Any]:
+def _unit_payload(unit: Unit | UnitSpec | Any) -> dict[str, Any]:
     """What the ledger keeps of a unit: the CLUES place and type only when it has them."""
     payload: dict[str, Any] = {
         "code": unit.code,
@@ -1830,11 +1835,10 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
     same file again changes nothing. An institution the registry does not know, or a retired
     one, is a problem naming the row and column; nothing is written then.
     """
-    rows = clues.parse_units(content, filename)
+    rows, problems = clues.parse_units(content, filename)
     owners = dict(
         ctx.db.execute(select(InstitutionAlias.folded, Institution).join(Institution.aliases)).all()
     )
-    problems: list[Problem] = []
     resolved: list[tuple[Institution, UnitSpec]] = []
     for row in rows:
         institution = _clues_institution(row, owners)
@@ -1873,36 +1877,38 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
             problems=problems,
             expected=clues.EXPECTED_FILE,
         )
+    # Core statements, not one ORM object per unit: a national file has some 15,000.
     institution_ids = {institution.id for institution, _ in resolved}
     existing = {
-        (unit.institution_id, unit.code): unit
-        for unit in ctx.db.scalars(select(Unit).where(Unit.institution_id.in_(institution_ids)))
+        (row.institution_id, row.code): row
+        for row in ctx.db.execute(
+            select(
+                Unit.id, Unit.institution_id, *(getattr(Unit, f) for f in ("code", *_UNIT_FIELDS))
+            ).where(Unit.institution_id.in_(institution_ids))
+        )
     }
     records: list[Record] = []
-    added = updated = 0
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     by_institution: defaultdict[str, int] = defaultdict(int)
-    for institution, spec in resolved:
+    for institution, given in resolved:
+        spec = _normalised(given)
         by_institution[institution.code] += 1
         entity = f"unit:{institution.code}/{spec.code}"
-        unit = existing.get((institution.id, spec.code))
-        if unit is None:
-            unit = _new_unit(spec)
-            unit.institution = institution
-            ctx.db.add(unit)
-            added += 1
+        after = _unit_payload(spec)
+        stored = existing.get((institution.id, spec.code))
+        if stored is None:
+            inserts.append(
+                {"institution_id": institution.id, "code": spec.code}
+                | {f: getattr(spec, f) for f in _UNIT_FIELDS}
+            )
             records.append(
-                Record(
-                    "unit.register",
-                    entity,
-                    {"institution": institution.code, **_unit_payload(unit)},
-                )
+                Record("unit.register", entity, {"institution": institution.code, **after})
             )
             continue
-        before = _unit_payload(unit)
-        _set_unit(unit, spec)
-        after = _unit_payload(unit)
+        before = _unit_payload(stored)
         if after != before:
-            updated += 1
+            updates.append({"id": stored.id, **{f: getattr(spec, f) for f in _UNIT_FIELDS}})
             records.append(
                 Record(
                     "unit.update",
@@ -1910,7 +1916,17 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
                     {"institution": institution.code, "from": before, "to": after},
                 )
             )
-    ctx.db.flush()
+    if inserts:
+        ctx.db.execute(insert(Unit), inserts)
+    if updates:
+        ctx.db.execute(update(Unit), updates)
+    # Loaded units and institutions' lists of units are stale now.
+    for loaded in ctx.db.identity_map.values():
+        if isinstance(loaded, Unit):
+            ctx.db.expire(loaded)
+        elif isinstance(loaded, Institution):
+            ctx.db.expire(loaded, ["units"])
+    added, updated = len(inserts), len(updates)
     summary = UnitsImportSummary(
         filename=filename,
         sha256=hashlib.sha256(content).hexdigest(),
