@@ -167,6 +167,29 @@ def test_a_bad_file_is_refused_naming_row_and_column_and_nothing_is_written(
     assert units(ctx) == before
 
 
+def test_a_unit_out_of_operation_is_imported_retired_once(synced: Context) -> None:
+    ctx = synced
+    header = (*HEADER, "ESTATUS DE OPERACION")
+    rows = [(*r, "EN OPERACION") for r in clues_rows(6)]
+    service.import_units(ctx, content=clues_csv(rows, header), filename="clues.csv")
+    rows[1] = (*rows[1][:-1], "FUERA DE OPERACIÓN")
+    rows.append((*clues_rows(7)[6], "Fuera de operacion"))
+
+    summary = service.import_units(ctx, content=clues_csv(rows, header), filename="clues.csv")
+
+    assert (summary.added, summary.updated, summary.unchanged, summary.retired) == (1, 0, 6, 2)
+    closed = service.get_unit(ctx.db, institution_code="ISSSTE", code=str(rows[1][0]))
+    assert closed.retired_at is not None
+    opened_closed = service.get_unit(ctx.db, institution_code="SESA-07", code=str(rows[6][0]))
+    assert opened_closed.retired_at is not None
+    assert [json.loads(e.payload)["code"] for e in entries(ctx, "unit.retire")][-2:] == [
+        rows[1][0],
+        rows[6][0],
+    ]
+    again = service.import_units(ctx, content=clues_csv(rows, header), filename="clues.csv")
+    assert again.retired == 0
+
+
 def test_a_file_without_the_clues_headers_says_which_are_missing(synced: Context) -> None:
     content = clues_csv(clues_rows(3), header=("CLAVE", *HEADER[1:]))
     with pytest.raises(ValidationFailed) as refused:

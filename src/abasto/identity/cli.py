@@ -188,6 +188,7 @@ def import_units(
         f"«{summary.filename}»: {_count(summary.rows, 'unidad leída', 'unidades leídas')};"
         f" {summary.added:,} nuevas, {summary.updated:,} actualizadas,"
         f" {summary.unchanged:,} sin cambios."
+        + (f" {summary.retired:,} retiradas (fuera de operación)." if summary.retired else "")
     )
     for code, count in summary.by_institution.items():
         say(f"  - {code}: {_count(count, 'unidad', 'unidades')}")

@@ -47,6 +47,7 @@ COLUMNS = (
         ),
         required=False,
     ),
+    Column("status", ("ESTATUS DE OPERACION", "ESTATUS"), required=False),
     Column("latitude", ("LATITUD",), required=False),
     Column("longitude", ("LONGITUD",), required=False),
 )
@@ -71,6 +72,8 @@ class CluesRow:
     typology: str | None
     latitude: Decimal | None
     longitude: Decimal | None
+    out_of_operation: bool = False
+    """The catalogue says ``FUERA DE OPERACION``: the unit is imported retired."""
 
     @property
     def kind(self) -> str:
@@ -201,6 +204,7 @@ def _row(header: Header, number: int, cells: Row, problems: list[Problem]) -> Cl
         typology=typology,
         latitude=latitude,
         longitude=longitude,
+        out_of_operation=fold(value("status") or "").startswith("fuera de operacion"),
     )
 
 

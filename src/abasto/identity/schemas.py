@@ -168,6 +168,7 @@ class UnitsImportRead(BaseModel):
     added: int
     updated: int
     unchanged: int
+    retired: int
     by_institution: dict[str, int]
 
     @classmethod
@@ -179,6 +180,7 @@ class UnitsImportRead(BaseModel):
             added=summary.added,
             updated=summary.updated,
             unchanged=summary.unchanged,
+            retired=summary.retired,
             by_institution=summary.by_institution,
         )
 

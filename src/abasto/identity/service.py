@@ -1824,6 +1824,8 @@ class UnitsImportSummary:
     unchanged: int
     by_institution: dict[str, int]
     """Institution code → units of the file that belong to it."""
+    retired: int = 0
+    """Units the file says are out of operation that were not retired yet (new ones too)."""
 
 
 def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportSummary:
@@ -1839,7 +1841,7 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
     owners = dict(
         ctx.db.execute(select(InstitutionAlias.folded, Institution).join(Institution.aliases)).all()
     )
-    resolved: list[tuple[Institution, UnitSpec]] = []
+    resolved: list[tuple[Institution, UnitSpec, bool]] = []
     for row in rows:
         institution = _clues_institution(row, owners)
         if institution is None or institution.retired_at is not None:
@@ -1869,6 +1871,7 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
                     latitude=row.latitude,
                     longitude=row.longitude,
                 ),
+                row.out_of_operation,
             )
         )
     if problems:
@@ -1878,12 +1881,15 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
             expected=clues.EXPECTED_FILE,
         )
     # Core statements, not one ORM object per unit: a national file has some 15,000.
-    institution_ids = {institution.id for institution, _ in resolved}
+    institution_ids = {institution.id for institution, _, _ in resolved}
     existing = {
         (row.institution_id, row.code): row
         for row in ctx.db.execute(
             select(
-                Unit.id, Unit.institution_id, *(getattr(Unit, f) for f in ("code", *_UNIT_FIELDS))
+                Unit.id,
+                Unit.institution_id,
+                Unit.retired_at,
+                *(getattr(Unit, f) for f in ("code", *_UNIT_FIELDS)),
             ).where(Unit.institution_id.in_(institution_ids))
         )
     }
@@ -1891,21 +1897,29 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     by_institution: defaultdict[str, int] = defaultdict(int)
-    for institution, given in resolved:
+    retiring: list[dict[str, Any]] = []
+    for institution, given, out_of_operation in resolved:
         spec = _normalised(given)
         by_institution[institution.code] += 1
         entity = f"unit:{institution.code}/{spec.code}"
         after = _unit_payload(spec)
         stored = existing.get((institution.id, spec.code))
+        retire = out_of_operation and (stored is None or stored.retired_at is None)
         if stored is None:
             inserts.append(
                 {"institution_id": institution.id, "code": spec.code}
                 | {f: getattr(spec, f) for f in _UNIT_FIELDS}
+                | {"retired_at": ctx.now if retire else None}
             )
             records.append(
                 Record("unit.register", entity, {"institution": institution.code, **after})
             )
+        if retire:
+            records.append(_clues_retirement(entity, institution.code, spec.code))
+        if stored is None:
             continue
+        if retire:
+            retiring.append({"id": stored.id, "retired_at": ctx.now})
         before = _unit_payload(stored)
         if after != before:
             updates.append({"id": stored.id, **{f: getattr(spec, f) for f in _UNIT_FIELDS}})
@@ -1920,6 +1934,8 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
         ctx.db.execute(insert(Unit), inserts)
     if updates:
         ctx.db.execute(update(Unit), updates)
+    if retiring:
+        ctx.db.execute(update(Unit), retiring)
     # Loaded units and institutions' lists of units are stale now.
     for loaded in ctx.db.identity_map.values():
         if isinstance(loaded, Unit):
@@ -1935,6 +1951,7 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
         updated=updated,
         unchanged=len(rows) - added - updated,
         by_institution=dict(sorted(by_institution.items())),
+        retired=sum(record.action == "unit.retire" for record in records),
     )
     records.append(
         Record(
@@ -1947,12 +1964,21 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
                 "added": added,
                 "updated": updated,
                 "unchanged": summary.unchanged,
+                "retired": summary.retired,
                 "by_institution": summary.by_institution,
             },
         )
     )
     ctx.record_many(records)
     return summary
+
+
+def _clues_retirement(entity: str, institution: str, code: str) -> Record:
+    return Record(
+        "unit.retire",
+        entity,
+        {"institution": institution, "code": code, "reason": "CLUES: fuera de operación"},
+    )
 
 
 def _clues_institution(row: clues.CluesRow, owners: dict[str, Institution]) -> Institution | None:
