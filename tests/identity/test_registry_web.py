@@ -238,3 +238,17 @@ def test_the_planners_page_offers_the_units_as_delivery_points_but_not_the_retir
         ctx.db.scalars(select(LedgerEntry.payload).where(LedgerEntry.action == "unit.retire")).one()
     )
     assert payload == {"institution": "IMSS", "code": "IMSS-OOAD-01", "reason": "cerró"}
+
+
+def test_the_form_that_opens_a_round_does_not_offer_a_retired_institution(
+    client: TestClient, ctx: Context
+) -> None:
+    build_world(ctx)
+    make_user(ctx, "comprador", "comprador")
+    service.retire_institution(ctx, code="ISSSTE", reason="prueba")
+    log_in(client, "comprador")
+
+    page = client.get("/demanda")
+
+    assert 'name="institutions" value="IMSS"' in page.text
+    assert 'name="institutions" value="ISSSTE"' not in page.text

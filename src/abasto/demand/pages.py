@@ -51,7 +51,9 @@ def _rounds_page(
     form: Mapping[str, object] | None = None,
 ) -> Response:
     institutions = ctx.db.scalars(
-        select(Institution).where(Institution.kind != service.BUYER_KIND).order_by(Institution.code)
+        select(Institution)
+        .where(Institution.kind != service.BUYER_KIND, Institution.retired_at.is_(None))
+        .order_by(Institution.code)
     ).all()
     return render(
         request,
