@@ -236,3 +236,18 @@ def test_the_sync_command_shows_then_applies_and_is_idempotent(
     code, out, _ = invoke_abasto(fresh_database_url, tmp_path, "institutions", "sync")
     assert code == 0
     assert "ya está al día: no hay cambios" in out
+
+
+def test_a_fresh_database_synced_takes_the_real_appendix_with_every_institution(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    steps = (
+        ("institutions", "sync"),
+        ("catalog", "import", str(APPENDIX)),
+        ("demand", "open", "2023-2024", "--periods", "2023,2024"),
+        ("demand", "import", str(APPENDIX), "--round", "2023-2024"),
+    )
+    for step in steps:
+        code, out, err = invoke_abasto(fresh_database_url, tmp_path, *step)
+        assert code == 0, (step, err)
+    assert "35 instituciones" in out
