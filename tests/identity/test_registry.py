@@ -251,3 +251,42 @@ def test_a_fresh_database_synced_takes_the_real_appendix_with_every_institution(
         code, out, err = invoke_abasto(fresh_database_url, tmp_path, *step)
         assert code == 0, (step, err)
     assert "35 instituciones" in out
+
+
+def test_the_sync_command_shows_a_rename_of_a_changed_registry_file_before_applying_it(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    assert invoke_abasto(fresh_database_url, tmp_path, "institutions", "sync")[0] == 0
+    document = json.loads(
+        (Path(registry.__file__).parent / registry.SHIPPED).read_text(encoding="utf-8")
+    )
+    document["version"] = "2027.1"
+    for entry in document["institutions"]:
+        if entry["code"] == "SEMAR":
+            entry["name"] = "Secretaría de Marina-Armada de México"
+    changed = tmp_path / "registro.json"
+    changed.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    rename = "~ nombre de SEMAR: «Secretaría de Marina» → «Secretaría de Marina-Armada de México»"
+
+    code, shown, _ = invoke_abasto(
+        fresh_database_url, tmp_path, "institutions", "sync", "--file", str(changed), "--dry-run"
+    )
+    assert code == 0
+    assert "Cambios del registro 2027.1 (2):" in shown
+    assert rename in shown
+    code, applied, _ = invoke_abasto(
+        fresh_database_url, tmp_path, "institutions", "sync", "--file", str(changed)
+    )
+    assert rename in applied
+    assert "Aplicado:" in applied
+    code, again, _ = invoke_abasto(
+        fresh_database_url, tmp_path, "institutions", "sync", "--file", str(changed)
+    )
+    assert "El registro 2027.1 ya está al día" in again
+    bad = tmp_path / "malo.json"
+    bad.write_text('{"version": "x", "institutions": [{"code": "A"}]}', encoding="utf-8")
+    code, _, err = invoke_abasto(
+        fresh_database_url, tmp_path, "institutions", "sync", "--file", str(bad)
+    )
+    assert code == 1
+    assert "Falta «name»" in err

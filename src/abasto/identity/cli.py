@@ -140,17 +140,17 @@ def sync_institutions(
     ),
 ) -> None:
     """Carga o actualiza el registro de instituciones y unidades; muestra los cambios antes."""
-    source = (
-        registry.parse_registry(
-            read_input(file, expected=registry.EXPECTED).decode("utf-8", "replace"), file.name
-        )
-        if file is not None
-        else registry.shipped_registry()
-    )
     with unit_of_work() as ctx:
+        source = (
+            registry.parse_registry(
+                read_input(file, expected=registry.EXPECTED).decode("utf-8", "replace"),
+                file.name,
+            )
+            if file is not None
+            else registry.shipped_registry()
+        )
         plan = service.plan_registry_sync(ctx.db, source)
-        if plan.conflicts:
-            service.sync_registry(ctx, source)  # refuses, naming each conflict
+        service.refuse_conflicts(plan)
         if plan.empty:
             say(f"El registro {plan.version} ya está al día: no hay cambios.")
             return
@@ -160,9 +160,8 @@ def sync_institutions(
             say(f"  {line}")
         if dry_run:
             say("--dry-run: no se aplicó nada.")
-            ctx.db.rollback()
             return
-        service.sync_registry(ctx, source)
+        service.sync_registry(ctx, source, plan=plan)
     counts = plan.counts()
     say(
         f"Aplicado: {counts['institutions_added']} instituciones nuevas,"

@@ -901,17 +901,25 @@ def plan_registry_sync(db: Session, source: registry.Registry) -> registry.SyncP
     return registry.plan_sync(source, registry_snapshot(db))
 
 
-def sync_registry(ctx: Context, source: registry.Registry) -> registry.SyncPlan:
-    """Bring the database to ``source``: every change of ``plan_sync`` through the writers
-    above, each on the ledger, then one ``registry.sync`` entry with the version and counts.
-    A plan with conflicts is refused whole; an empty plan writes nothing."""
-    plan = plan_registry_sync(ctx.db, source)
+def refuse_conflicts(plan: registry.SyncPlan) -> None:
+    """A plan that would give a name to two institutions is refused whole, naming each one."""
     if plan.conflicts:
         raise Conflict(
             f"El registro {plan.version} choca con la base: {len(plan.conflicts)} nombre(s)"
             " identifican a otra institución; no se aplicó nada.",
             problems=list(plan.conflicts),
         )
+
+
+def sync_registry(
+    ctx: Context, source: registry.Registry, *, plan: registry.SyncPlan | None = None
+) -> registry.SyncPlan:
+    """Bring the database to ``source``: every change of ``plan_sync`` (``plan`` when the
+    caller has just made it in this transaction) through the writers above, each on the
+    ledger, then one ``registry.sync`` entry with the version and counts. A plan with
+    conflicts is refused whole; an empty plan writes nothing."""
+    plan = plan or plan_registry_sync(ctx.db, source)
+    refuse_conflicts(plan)
     if plan.empty:
         return plan
     added = {entry.code for entry in plan.added}
