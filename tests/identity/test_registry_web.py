@@ -252,3 +252,35 @@ def test_the_form_that_opens_a_round_does_not_offer_a_retired_institution(
 
     assert 'name="institutions" value="IMSS"' in page.text
     assert 'name="institutions" value="ISSSTE"' not in page.text
+
+
+def test_patch_sets_kind_parent_and_state_and_refuses_a_parent_of_itself(
+    client: TestClient, ctx: Context
+) -> None:
+    make_user(ctx, "comprador", "comprador")
+    service.register_institution(ctx, code="CCINSHAE", name="Comisión Coordinadora", kind="x")
+    service.register_institution(ctx, code="HRAEZ", name="HRAE de Zumpango", kind="hospital")
+    auth = bearer(client, "comprador")
+
+    changed = client.patch(
+        "/api/v1/institutions/HRAEZ",
+        headers=auth,
+        json={"kind": "CCINSHAE", "parent": "ccinshae", "state": "México"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["kind"], changed.json()["parent"], changed.json()["state"]) == (
+        "CCINSHAE",
+        "CCINSHAE",
+        "15",
+    )
+    # Only the fields sent change: the parent stays.
+    moved = client.patch("/api/v1/institutions/HRAEZ", headers=auth, json={"state": None})
+    assert (moved.json()["parent"], moved.json()["state"]) == ("CCINSHAE", None)
+    itself = client.patch("/api/v1/institutions/HRAEZ", headers=auth, json={"parent": "HRAEZ"})
+    assert itself.status_code == 422
+    nowhere = client.patch("/api/v1/institutions/HRAEZ", headers=auth, json={"state": "Marte"})
+    assert nowhere.status_code == 422
+    [update, *_] = ctx.db.scalars(
+        select(LedgerEntry.payload).where(LedgerEntry.action == "institution.update")
+    )
+    assert json.loads(update)["to"] == {"kind": "CCINSHAE", "parent": "CCINSHAE", "state": "15"}
