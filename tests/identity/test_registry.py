@@ -290,3 +290,12 @@ def test_the_sync_command_shows_a_rename_of_a_changed_registry_file_before_apply
     )
     assert code == 1
     assert "Falta «name»" in err
+
+
+def test_add_unit_refuses_text_longer_than_its_columns(ctx: Context) -> None:
+    service.register_institution(ctx, code="IMSS", name="IMSS", kind="seguridad social")
+    with pytest.raises(ValidationFailed) as refused:
+        service.add_unit(
+            ctx, institution_code="IMSS", unit=service.UnitSpec("U" * 61, "N" * 301, "unidad")
+        )
+    assert {p.field for p in refused.value.problems} == {"code", "name"}

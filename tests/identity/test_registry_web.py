@@ -42,12 +42,10 @@ def test_the_buyer_registers_renames_and_retires_through_the_api(
     assert created.status_code == 201, created.text
     assert created.json()["code"] == "SESA-14"
     assert created.json()["state"] == "14"
-    assert (
-        client.post(
-            "/api/v1/institutions", headers=auth, json={"code": "X", "name": "", "kind": ""}
-        ).status_code
-        == 422
-    )
+    empty = {"code": "X", "name": "", "kind": ""}
+    assert client.post("/api/v1/institutions", headers=auth, json=empty).status_code == 422
+    long_alias = {"code": "X", "name": "Equis", "kind": "x", "aliases": ["A" * 301]}
+    assert client.post("/api/v1/institutions", headers=auth, json=long_alias).status_code == 422
     denied = client.post(
         "/api/v1/institutions",
         headers=bearer(client, "auditor"),

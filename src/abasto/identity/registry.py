@@ -148,7 +148,7 @@ def _institution(entry: Any, where: str, problems: list[Problem]) -> RegistryIns
         kind=_text(entry, "kind", where, problems),
         parent=parent.upper() if parent else None,
         state_code=_state(entry, where, problems),
-        aliases=tuple(" ".join(a.split()) for a in aliases if a.strip()),
+        aliases=tuple(" ".join(a.split())[:MAX_NAME] for a in aliases if a.strip()),
         units=tuple(_unit(u, f"{where}.units[{j}]", problems) for j, u in enumerate(units)),
         retired=bool(entry.get("retired", False)),
     )

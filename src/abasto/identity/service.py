@@ -477,6 +477,16 @@ def register_institution(
     """Add an institution with the other names it goes by, its units and its coordinator."""
     code = code.strip().upper()
     problems = _institution_problems(code=code, name=name, kind=kind, state_code=state_code)
+    problems += [
+        Problem(
+            "El otro nombre es demasiado largo.",
+            field="aliases",
+            value=alias[:60],
+            expected="a lo más 300 caracteres",
+        )
+        for alias in aliases
+        if len(alias.strip()) > 300
+    ]
     if problems:
         raise ValidationFailed("No se pudo registrar la institución.", problems=problems)
     if ctx.db.scalar(select(Institution.id).where(Institution.code == code)) is not None:
@@ -603,6 +613,15 @@ def add_unit(ctx: Context, *, institution_code: str, unit: UnitSpec) -> Unit:
             ("name", "el nombre", name, "el nombre de la unidad"),
         )
         if not value
+    ] + [
+        Problem(
+            "El texto es demasiado largo.",
+            field=field,
+            value=value[:60],
+            expected=f"a lo más {most} caracteres",
+        )
+        for field, value, most in (("code", code, 60), ("name", name, 300), ("kind", unit.kind, 40))
+        if len(value) > most
     ]
     if problems:
         raise ValidationFailed("No se pudo registrar la unidad.", problems=problems)
