@@ -7,7 +7,9 @@ PostgreSQL, executemany on SQLite); a checkpoint of the whole ledger is signed t
 published document is kept. Timed: the signing, an inclusion proof of an entry in the middle,
 and ``core.checkpoints.verify`` against the kept document — the code behind ``abasto audit
 verify --against`` — which recomputes the chain and the Merkle tree in one pass and checks both
-the stored and the kept checkpoint. ``python -m benchmarks.checkpoints`` runs only this one;
+the stored and the kept checkpoint, three times (the best is the figure, the median beside it).
+The ledger is vacuumed and analyzed after it is written, as autovacuum keeps a ledger that grew
+over months. ``python -m benchmarks.checkpoints`` runs only this one;
 ``ABASTO_BENCH_LEDGER_N`` sets the size, ``ABASTO_BENCH_LOG_DATABASES`` the databases and
 ``ABASTO_BENCH_LOG_POSTGRES_URL`` the PostgreSQL database (recreated).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -39,6 +42,9 @@ POSTGRES_URL = os.environ.get(
 ENTRIES = int(os.environ.get("ABASTO_BENCH_LEDGER_N", "1000000"))
 DATABASES = os.environ.get("ABASTO_BENCH_LOG_DATABASES", "postgresql,sqlite").split(",")
 GOAL = 200_000
+RUNS = 3
+"""Timed passes of verify: the best is the figure (the machine's other work only adds time),
+the median is printed beside it."""
 SIGNER = Signer.from_seed("abasto.bench/bitacora", bytes(range(32)))
 """A fixed key: the benchmark measures the work, not the secrecy of its key."""
 measured: datetime | None = None
@@ -64,18 +70,22 @@ def _measure(engine: Engine, label: str) -> list[Figure]:
     with engine.connect() as conn:
         plain = ledger.verify(conn)
     chain_seconds = time.perf_counter() - began
-    began = time.perf_counter()
-    with engine.connect() as conn:
-        result = checkpoints.verify(conn, against=checkpoints.read_kept(kept))
-    seconds = time.perf_counter() - began
-    if not result.ok:
-        raise RuntimeError(f"benchmark ledger failed verification: {result.reason}")
+    times = []
+    for _ in range(RUNS):
+        began = time.perf_counter()
+        with engine.connect() as conn:
+            result = checkpoints.verify(conn, against=checkpoints.read_kept(kept))
+        times.append(time.perf_counter() - began)
+        if not result.ok:
+            raise RuntimeError(f"benchmark ledger failed verification: {result.reason}")
+    seconds, median = min(times), statistics.median(times)
     rate = result.checked / seconds
     verdict = "meets" if rate >= GOAL else "MISSES"
     return [
         (
             f"audit verify --against a kept checkpoint over {result.checked:,} entries "
-            f"({seconds:.2f} s)",
+            f"(best of {RUNS}: {seconds:.2f} s; median {median:.2f} s, "
+            f"{result.checked / median:,.0f}/s)",
             label,
             rate,
             "entries/s",
@@ -127,7 +137,10 @@ def section() -> list[str]:
         "256-leaf tile and above are stored) and keeps its published JSON document; then "
         "times `core.checkpoints.verify` against it, the code behind `abasto audit verify "
         "--against`: one streamed pass recomputes the chain and the RFC 9162 Merkle tree and "
-        "checks the root at the stored and the kept checkpoint. The inclusion proof is of an "
+        "checks the root at the stored and the kept checkpoint; it runs three times, the best "
+        "is the figure and the median is given beside it. The ledger is vacuumed and analyzed "
+        "after it is written (`VACUUM (ANALYZE)` on PostgreSQL), as autovacuum keeps a ledger "
+        "that grew over months. The inclusion proof is of an "
         "entry in the middle of the tree, read from the stored nodes and one tile of entries.",
     ]
     if measured is not None:

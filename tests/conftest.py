@@ -10,11 +10,12 @@ import base64
 import io
 import os
 import re
+import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
+import traceback
 import uuid
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import Result
 
 from abasto.core import checkpoints
 from abasto.core.clock import FixedClock
@@ -191,29 +193,36 @@ class PageClient(TestClient):
         return super().request(method, url, *args, headers=headers or None, **kwargs)
 
 
-@pytest.fixture
-def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A separate, committed, migrated database for tests that run the real CLI against it."""
+@pytest.fixture(scope="session")
+def migrated_template(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database that fresh ones are copied from (one per pytest-xdist
+    worker): copying takes a fraction of running every migration again."""
     if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        built = make_engine(url)
-        upgrade(built)
-        built.dispose()
-        yield url
-        return
-    name = f"abasto_fresh_{uuid.uuid4().hex[:10]}"
-    url = (
-        make_url(normalise_url(database_url))
-        .set(database=name)
-        .render_as_string(hide_password=False)
-    )
-    admin = _admin_engine(database_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+    else:
+        found = make_url(normalise_url(database_url))
+        url = found.set(database=f"{found.database}_template").render_as_string(hide_password=False)
+        _recreate_postgres(url)
     built = make_engine(url)
     upgrade(built)
     built.dispose()
-    yield url
+    return url
+
+
+@pytest.fixture
+def fresh_database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    """A separate, committed, migrated database for tests that run the real CLI against it."""
+    if migrated_template.startswith("sqlite"):
+        path = tmp_path / "fresh.db"
+        shutil.copyfile(make_url(migrated_template).database or "", path)
+        yield f"sqlite:///{path}"
+        return
+    template = make_url(normalise_url(migrated_template))
+    name = f"abasto_fresh_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine(migrated_template)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+    yield template.set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -266,29 +275,7 @@ def xlsx(sheets: dict[str, Sequence[Sequence[object]]]) -> bytes:
     return buffer.getvalue()
 
 
-def run_abasto(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real `abasto` command against the database at ``url``, as a user would run it."""
-    env = {
-        **os.environ,
-        "ABASTO_DATABASE_URL": url,
-        "ABASTO_DATA_DIR": str(tmp_path / "data"),
-        "ABASTO_SECRET_KEY": "test-secret",
-        # Rich wraps at the terminal width; a pipe has none, so fix one wide enough.
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "abasto", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-
-
-def invoke_abasto(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
-    """The `abasto` command in this process against the database at ``url``: exit code,
-    stdout and stderr."""
+def _invoked(url: str, tmp_path: Path, args: Sequence[str]) -> Result:
     from typer.testing import CliRunner
 
     from abasto.cli import app
@@ -297,10 +284,31 @@ def invoke_abasto(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
         "ABASTO_DATABASE_URL": url,
         "ABASTO_DATA_DIR": str(tmp_path / "data"),
         "ABASTO_SECRET_KEY": "test-secret",
+        # Rich wraps at the terminal width; a pipe has none, so fix one wide enough.
         "COLUMNS": "200",
     }
-    result = CliRunner(env=env).invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    return CliRunner(env=env).invoke(app, list(args))
+
+
+def run_abasto(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `abasto` command against the database at ``url``, as a user would run it, but in this
+    process (a new interpreter per command cost the suite a second each): its exit code, stdout
+    and stderr, where an exception that escapes the command prints its traceback and exits 1,
+    as Python does. ``tests/web/test_app.py`` runs the installed command itself."""
+    result = _invoked(url, tmp_path, args)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception)
+        )
+    return subprocess.CompletedProcess(["abasto", *args], result.exit_code, result.stdout, stderr)
+
+
+def invoke_abasto(url: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """The `abasto` command in this process against the database at ``url``: exit code,
+    stdout and stderr."""
+    done = run_abasto(url, tmp_path, *args)
+    return done.returncode, done.stdout, done.stderr
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -338,9 +346,10 @@ def served(database_url: str, data_dir: Path) -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless; missing Chromium fails the test instead of skipping it."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, started once per session (per pytest-xdist worker);
+    missing Chromium fails the test instead of skipping it."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"Chromium is missing at {CHROMIUM}: install it with `make chromium` "
@@ -352,6 +361,15 @@ def browser() -> Iterator[Browser]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Iterator[Browser]:
+    """The session's Chromium; the pages and contexts a test opens are closed after it, so no
+    cookie or storage outlives the test."""
+    yield chromium
+    for context in list(chromium.contexts):
+        context.close()
 
 
 def bomb_xlsx(rows_xml: bytes, *, dimension: str | None = None) -> bytes:

@@ -1,52 +1,106 @@
-"""``abasto``: the command line (database, catalog, demand, users, suppliers, audit, demo)."""
+"""``abasto``: the command line (database, catalog, demand, users, suppliers, audit, demo).
+
+Each domain's commands live in its own ``cli.py`` and are imported only when one of them runs:
+``abasto --help`` lists them from the table below without loading any domain (or SQLAlchemy),
+so the command starts at once; ``tests/test_cli_start.py`` keeps it so.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer import _click
+from typer.core import TyperCommand, TyperGroup
 
-from abasto.award import cli as award_cli
-from abasto.catalog import cli as catalog_cli
-from abasto.core import checkpoints
-from abasto.core.cli import console, engine, err_console, unit_of_work
-from abasto.core.db import upgrade
-from abasto.core.signed_note import NoteError
-from abasto.demand import cli as demand_cli
-from abasto.identity import cli as identity_cli
-from abasto.scenario import cli as scenario_cli
-from abasto.tendering import cli as tendering_cli
-from abasto.transparency.ocds import cli as ocds_cli
-from abasto.transparency.opendata import cli as opendata_cli
-from abasto.transparency.redflags import cli as redflags_cli
+from abasto.scenario.options import SCALE, SEED, ScaleChoice
+
+LAZY: dict[str, tuple[str, str, str]] = {
+    # name: (module, attribute, the short help `abasto --help` shows)
+    "catalog": ("abasto.catalog.cli", "app", "Catálogo de claves del Compendio."),
+    "demand": ("abasto.demand.cli", "app", "Demanda: rondas, anexos, consolidación, consumo."),
+    "users": ("abasto.identity.cli", "users_app", "Usuarios y sus credenciales."),
+    "suppliers": ("abasto.identity.cli", "suppliers_app", "Proveedores y sancionados."),
+    "institutions": (
+        "abasto.identity.cli",
+        "institutions_app",
+        "Registro de instituciones del sector: sincronizar.",
+    ),
+    "units": ("abasto.identity.cli", "units_app", "Unidades: importar del catálogo CLUES."),
+    "scenario": ("abasto.scenario.cli", "app", "Escenario de demostración generado."),
+    "tenders": ("abasto.tendering.cli", "app", "Licitaciones: consulta y apertura."),
+    "award": ("abasto.award.cli", "app", "Evaluación, adjudicación y fallo."),
+    "prices": (
+        "abasto.award.cli",
+        "prices_app",
+        "Precios de referencia (investigación de mercado).",
+    ),
+    "ocds": ("abasto.transparency.ocds.cli", "app", "Datos abiertos en OCDS."),
+    "redflags": ("abasto.transparency.redflags.cli", "app", "Banderas rojas."),
+    "datos": ("abasto.transparency.opendata.cli", "app", "Tablas de datos abiertos."),
+    "tick": (
+        "abasto.tendering.cli",
+        "tick",
+        "Aplica los plazos vencidos y lee en público las aperturas en curso.",
+    ),
+}
+
+
+class _Deferred(TyperCommand):
+    """A command of a domain not imported yet: its name and short help, for the help page."""
+
+    def __init__(self, name: str, module: str, attribute: str, summary: str) -> None:
+        super().__init__(name=name, help=summary, short_help=summary)
+        self.module, self.attribute = module, attribute
+
+    def load(self) -> _click.Command:
+        found: Any = getattr(importlib.import_module(self.module), self.attribute)
+        command: _click.Command
+        if isinstance(found, typer.Typer):
+            command = typer.main.get_group(found)
+        else:
+            single = typer.Typer(add_completion=False)
+            single.command(self.name)(found)
+            command = typer.main.get_command(single)
+        command.name = self.name
+        return command
+
+
+class _Root(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (module, attribute, summary) in LAZY.items():
+            self.commands.setdefault(name, _Deferred(name, module, attribute, summary))
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _Deferred) and name is not None:
+            command = self.commands[name] = command.load()
+        return name, command, rest
+
 
 app = typer.Typer(
-    help="Abasto: compra consolidada y abasto de insumos para la salud.", no_args_is_help=True
+    cls=_Root,
+    help="Abasto: compra consolidada y abasto de insumos para la salud.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Base de datos.", no_args_is_help=True)
 audit_app = typer.Typer(help="Auditoría de la bitácora encadenada.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
-app.add_typer(catalog_cli.app, name="catalog")
-app.add_typer(demand_cli.app, name="demand")
-app.add_typer(identity_cli.users_app, name="users")
-app.add_typer(identity_cli.suppliers_app, name="suppliers")
-app.add_typer(identity_cli.institutions_app, name="institutions")
-app.add_typer(identity_cli.units_app, name="units")
-app.add_typer(scenario_cli.app, name="scenario")
-app.add_typer(tendering_cli.app, name="tenders")
-app.add_typer(award_cli.app, name="award")
-app.add_typer(award_cli.prices_app, name="prices")
-app.add_typer(ocds_cli.app, name="ocds")
-app.add_typer(redflags_cli.app, name="redflags")
-app.add_typer(opendata_cli.app, name="datos")
-app.command("tick")(tendering_cli.tick)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Aplica las migraciones pendientes (tras instalar una versión nueva)."""
+    from abasto.core.cli import console, engine
+    from abasto.core.db import upgrade
+
     bound = engine(check=False)
     upgrade(bound)
     console.print(f"Base de datos al día: {bound.url.render_as_string(hide_password=True)}")
@@ -65,6 +119,10 @@ def audit_verify(
     ),
 ) -> None:
     """Recalcula la cadena y el árbol Merkle de la bitácora; sale con 1 y dice qué falló."""
+    from abasto.core import checkpoints
+    from abasto.core.cli import console, engine, err_console
+    from abasto.core.signed_note import NoteError
+
     kept = None
     if against is not None:
         try:
@@ -107,6 +165,8 @@ def audit_checkpoint(
     out: Path | None = typer.Option(None, "--out", help="Guardar el punto de control (JSON)."),
 ) -> None:
     """Firma un punto de control de la bitácora ahora (con ABASTO_LOG_KEY) y lo muestra."""
+    from abasto.core import checkpoints
+    from abasto.core.cli import console, err_console, unit_of_work
     from abasto.core.config import load_settings
 
     signer = checkpoints.signer_from_settings(load_settings())
@@ -133,6 +193,7 @@ def serve(
 
     import uvicorn
 
+    from abasto.core.cli import console, engine, err_console
     from abasto.core.config import load_settings
     from abasto.tendering.tick import Ticker, run_in_background
     from abasto.web.app import create_app, freeze_heap
@@ -174,14 +235,16 @@ def serve(
 
 @app.command()
 def demo(
-    seed: int = scenario_cli.SEED,
-    scale: scenario_cli.ScaleChoice = scenario_cli.SCALE,
+    seed: int = SEED,
+    scale: ScaleChoice = SCALE,
     host: str = typer.Option("127.0.0.1", help="Dirección en la que escuchar."),
     port: int = typer.Option(8000, help="Puerto."),
     fresh: bool = typer.Option(False, "--fresh", help="Borrar antes la base SQLite y regenerarla."),
 ) -> None:
     """La demostración: crea y carga el escenario si la base es nueva o está vacía, y la sirve."""
+    from abasto.core.cli import err_console
     from abasto.core.config import load_settings, write_demo_log_key
+    from abasto.scenario import cli as scenario_cli
 
     written = write_demo_log_key(load_settings().data_dir)
     if written is not None:

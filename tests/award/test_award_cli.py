@@ -70,7 +70,7 @@ def test_prices_import_a_list_and_ocds_data_and_refuse_a_currency_without_rate(
 
     first = run_abasto(fresh_database_url, tmp_path, "prices", "import", str(listed))
     assert first.returncode == 0, first.stderr
-    assert "2 precio(s) de 2 clave(s) importados" in first.stdout
+    assert "2 precios importados de 2 claves" in first.stdout
     assert committed(world)[1:] == (2, 0)
 
     refused = run_abasto(
@@ -85,6 +85,14 @@ def test_prices_import_a_list_and_ocds_data_and_refuse_a_currency_without_rate(
     assert refused.returncode == 1
     assert "Moneda GBP sin tipo de cambio" in refused.stderr
     assert "--rate GBP=" in refused.stderr
+    unmapped = run_abasto(
+        fresh_database_url, tmp_path, "prices", "import", str(PACKAGE), "--rate", "GBP=23.05"
+    )
+    assert unmapped.returncode == 1
+    # Which case it was, with its counts and the classification to map.
+    assert "5 artículos con precio unitario, ninguno con una clave" in unmapped.stderr
+    assert "Clasificación sin clave (5 artículos)" in unmapped.stderr
+    assert "«--map CPV:45233130.0=CLAVE»" in unmapped.stderr
     after_refusal = committed(world)
     assert after_refusal[1:] == (2, 0)
     assert after_refusal[0] == start[0] + 1

@@ -90,7 +90,7 @@ def test_every_problem_of_a_price_list_is_reported_at_once() -> None:
             {"USD": Decimal("18.20")},
         )
 
-    assert "5 problema(s); no se importó ningún precio" in str(error.value)
+    assert "5 problemas; no se importó ningún precio" in str(error.value)
     found = problems_of(error)
     assert [p[1:3] for p in found[:4]] == [
         (2, "Clave"),
@@ -98,7 +98,7 @@ def test_every_problem_of_a_price_list_is_reported_at_once() -> None:
         (4, "Precio unitario"),
         (5, "Precio unitario"),
     ]
-    assert found[4][0] == "Moneda EUR sin tipo de cambio (2 precio(s))"
+    assert found[4][0] == "Moneda EUR sin tipo de cambio (2 precios)"
     assert found[4][3:] == ("rates", "EUR")
 
 
@@ -177,10 +177,79 @@ def test_classification_ids_and_schemes_published_with_spaces_are_trimmed() -> N
 
 
 def test_items_whose_classification_is_no_clave_are_counted_not_imported() -> None:
-    read = prices.read_ocds(PACKAGE.read_bytes(), PACKAGE.name, GBP, {})
+    matched = {
+        "ocid": "ocds-abasto-9",
+        "awards": [{"id": "a", "items": [priced("m", ASPIRINA, scheme="CNIS")]}],
+    }
 
-    assert read.observed == []
-    assert read.unmatched == read.items == 5
+    read = prices.read_ocds(
+        jsonl(PACKAGE) + b"\n" + json.dumps(matched).encode(), "mixto.jsonl", GBP, {}
+    )
+
+    assert [o.clave for o in read.observed] == [ASPIRINA]
+    assert read.unmatched == read.items - 1 == 5
+    assert read.unmatched_ids == {"CPV:45233130.0": 5}
+
+
+def priced(item_id: str, code: str, *, scheme: str = "UNSPSC") -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "classification": {"scheme": scheme, "id": code},
+        "unit": {"value": {"amount": 10, "currency": "MXN"}},
+    }
+
+
+def test_a_file_with_no_items_is_refused_with_its_counts() -> None:
+    releases = [
+        {"ocid": "ocds-x", "tender": {}},
+        {"ocid": "ocds-y", "awards": [{"id": "a1"}, {"id": "a2", "items": []}]},
+    ]
+
+    with pytest.raises(ValidationFailed) as error:
+        prices.read_ocds(json.dumps({"releases": releases}).encode(), "vacio.json", GBP, CPV)
+
+    assert str(error.value.detail) == (
+        "«vacio.json»: ninguna adjudicación ni contrato tiene artículos (items): 2 entregas, "
+        "2 adjudicaciones y 0 contratos leídos; no se importó ningún precio."
+    )
+
+
+def test_items_without_a_unit_price_are_refused_with_their_count() -> None:
+    item = {"id": "i", "classification": {"scheme": "CNIS", "id": ASPIRINA}, "quantity": 4}
+    release = {
+        "ocid": "ocds-z",
+        "awards": [{"id": "a", "items": [item, {**item, "unit": {"name": "pieza"}}]}],
+        "contracts": [{"id": "c", "items": [item]}],
+    }
+
+    with pytest.raises(ValidationFailed) as error:
+        prices.read_ocds(json.dumps(release).encode(), "sinprecio.json", GBP, CPV)
+
+    assert str(error.value.detail).startswith(
+        "«sinprecio.json»: 3 artículos en adjudicaciones y contratos, ninguno con precio "
+        "unitario (unit.value.amount)"
+    )
+
+
+def test_no_clave_matched_is_refused_naming_the_most_frequent_classifications() -> None:
+    counts = {"42": 7, "43": 6, "44": 5, " 45 ": 4, "45": 1, "46": 3, "47": 2}
+    items = [
+        priced(f"{code}-{n}", code) for code, times in counts.items() for n in range(times)
+    ] + [{"id": "sin", "unit": {"value": {"amount": 1, "currency": "MXN"}}}]
+    release = {"ocid": "ocds-w", "awards": [{"id": "a", "items": items}]}
+
+    with pytest.raises(ValidationFailed) as error:
+        prices.read_ocds(json.dumps(release).encode(), "otros.json", GBP, CPV)
+
+    assert "29 artículos con precio unitario, ninguno con una clave" in str(error.value.detail)
+    assert "7 clasificaciones distintas" in str(error.value.detail)
+    assert [(p.message, p.value, p.expected) for p in error.value.problems] == [
+        ("Clasificación sin clave (7 artículos)", "UNSPSC:42", "«--map UNSPSC:42=CLAVE»"),
+        ("Clasificación sin clave (6 artículos)", "UNSPSC:43", "«--map UNSPSC:43=CLAVE»"),
+        ("Clasificación sin clave (5 artículos)", "UNSPSC:44", "«--map UNSPSC:44=CLAVE»"),
+        ("Clasificación sin clave (5 artículos)", "UNSPSC:45", "«--map UNSPSC:45=CLAVE»"),
+        ("Clasificación sin clave (3 artículos)", "UNSPSC:46", "«--map UNSPSC:46=CLAVE»"),
+    ]
 
 
 def test_an_item_classified_by_its_clave_needs_no_mapping() -> None:
@@ -213,7 +282,7 @@ def test_a_currency_without_a_rate_refuses_the_whole_file() -> None:
         prices.read_ocds(PACKAGE.read_bytes(), PACKAGE.name, {"USD": Decimal(18)}, CPV)
 
     assert problems_of(error) == [
-        ("Moneda GBP sin tipo de cambio (2 precio(s))", None, None, "rates", "GBP")
+        ("Moneda GBP sin tipo de cambio (2 precios)", None, None, "rates", "GBP")
     ]
     assert error.value.problems[0].expected == (
         "un tipo de cambio a pesos, p. ej. «--rate GBP=20.15»"
@@ -230,7 +299,7 @@ def test_a_file_that_is_not_json_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "document",
-    [{"hola": "mundo"}, [1, 2, 3], {"releases": "ninguna"}, {"ocid": "ocds-x", "tender": {}}],
+    [{"hola": "mundo"}, [1, 2, 3], {"releases": "ninguna"}, {"records": [{"ocid": "x"}]}],
 )
 def test_json_that_is_not_ocds_is_refused(document: object) -> None:
     with pytest.raises(ValidationFailed, match="es JSON pero no OCDS"):

@@ -43,7 +43,7 @@ from abasto.identity.models import Role
 from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Tender
-from tests.award.test_prices import CPV, FICTIONAL, GBP, OCID, PACKAGE, RECORD, jsonl
+from tests.award.test_prices import CPV, FICTIONAL, GBP, OCID, PACKAGE, RECORD, jsonl, priced
 from tests.conftest import PASSWORD, xlsx
 from tests.tendering import conftest as tendering_world
 from tests.tendering.conftest import (
@@ -479,25 +479,42 @@ def test_the_record_and_release_files_imported_together_count_each_price_once(
     assert len(service.references(world.db, [PARACETAMOL])[PARACETAMOL].sources) == 1
 
 
+def test_ocds_items_left_unmatched_name_their_classifications_in_the_summary(
+    world: World,
+) -> None:
+    release = {
+        "ocid": "ocds-abasto-7",
+        "awards": [{"id": "a", "items": [priced("i", PARACETAMOL, scheme="MX-CNIS")]}],
+    }
+    content = jsonl(PACKAGE) + b"\n" + json.dumps(release).encode()
+
+    summary = service.import_prices(
+        world.buyer(), content=content, filename="mixto.jsonl", rates=GBP, mapping={}
+    )
+
+    assert (summary.prices, summary.unmatched_items) == (1, 5)
+    assert summary.unmatched_top == (("CPV:45233130.0", 5),)
+
+
 BAD_IMPORTS: dict[str, tuple[bytes, str, dict[str, Decimal], str]] = {
     "unknown clave": (
         price_list({PARACETAMOL: "1.00", "010.000.9999.00": "2.00"}),
         "lista.csv",
         {},
-        "1 clave(s) no están en el catálogo",
+        "1 clave no está en el catálogo",
     ),
     "bad price": (price_list({PARACETAMOL: "gratis"}), "lista.csv", {}, "precio no válido"),
     "list currency without rate": (
         b"Clave,Precio unitario,Moneda\n" + f"{PARACETAMOL},3.00,USD\n".encode(),
         "lista.csv",
         {"GBP": Decimal(23)},
-        "Moneda USD sin tipo de cambio (1 precio(s))",
+        "Moneda USD sin tipo de cambio (1 precio)",
     ),
     "ocds currency without rate": (
         PACKAGE.read_bytes(),
         PACKAGE.name,
         {},
-        "Moneda GBP sin tipo de cambio (2 precio(s))",
+        "Moneda GBP sin tipo de cambio (2 precios)",
     ),
     "not json": (b'{"releases": [', "roto.json", GBP, "no es JSON válido"),
     "not ocds": (json.dumps({"data": []}).encode(), "otro.json", GBP, "no OCDS"),
@@ -505,7 +522,13 @@ BAD_IMPORTS: dict[str, tuple[bytes, str, dict[str, Decimal], str]] = {
         PACKAGE.read_bytes(),
         PACKAGE.name,
         GBP,
-        "no tiene ningún precio de una clave del catálogo",
+        "5 artículos con precio unitario, ninguno con una clave del Compendio",
+    ),
+    "no clave in the catalog": (
+        PACKAGE.read_bytes(),
+        PACKAGE.name,
+        GBP,
+        "1 precio de 1 clave, ninguna en el catálogo",
     ),
 }
 
@@ -513,7 +536,10 @@ BAD_IMPORTS: dict[str, tuple[bytes, str, dict[str, Decimal], str]] = {
 @pytest.mark.parametrize("case", list(BAD_IMPORTS))
 def test_a_bad_import_is_refused_whole_and_writes_nothing(world: World, case: str) -> None:
     content, filename, rates, message = BAD_IMPORTS[case]
-    mapping = {} if case == "no clave matched" else CPV
+    mapping = {
+        "no clave matched": {},
+        "no clave in the catalog": {("CPV", "45233130.0"): "010.000.9999.00"},
+    }.get(case, CPV)
     before = footprint(world)
 
     with pytest.raises(ValidationFailed, match=re.escape(message)):

@@ -58,7 +58,7 @@ def test_import_sanctioned_names_the_registered_suppliers_it_bars(
     assert "1,504 registros leídos" in imported.stdout
     assert "En la lista aparecen 1 proveedor registrado:" in imported.stdout
     assert f"{SANCTIONED_RFC}  {SANCTIONED_NAME}: 1 sanción (nuevo)" in imported.stdout
-    assert "5 advertencia(s)" in imported.stdout
+    assert "5 advertencias" in imported.stdout
     stored = sum(len(r.name_keys) for r in parse_sanctions(REAL_FILE.read_bytes(), "s.csv"))
     assert counts(fresh_database_url)[:2] == (1, stored)
     assert f"({stored:,} nombres de empresa)" in imported.stdout

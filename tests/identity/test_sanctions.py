@@ -220,7 +220,7 @@ def test_bad_rows_reject_the_whole_file_with_row_and_column() -> None:
         (5, "Proveedor", None),
     ]
     assert all(problem.expected for problem in error.problems)
-    assert "3 problema(s); no se importó nada" in error.detail
+    assert "3 problemas; no se importó nada" in error.detail
 
 
 def test_multi_line_cells_keep_spreadsheet_row_numbers() -> None:

@@ -48,7 +48,7 @@ def test_generate_loads_once_and_then_refuses(fresh_database_url: str, tmp_path:
 
     second = _abasto(*args, env=env, cwd=tmp_path)
     assert second.returncode == 1
-    assert "ya tiene 41 institución(es) registrada(s)" in second.stderr
+    assert "ya tiene 41 instituciones registradas" in second.stderr
     assert "sólo se carga en una base vacía" in second.stderr
     assert "No se escribió nada." in second.stderr
 

@@ -85,7 +85,7 @@ def test_the_acta_lists_every_bid_with_its_commitment_salt_check_and_lines(
     assert partial.text.count('<section class="acta-bid') == 1
     assert page.status_code == 200
     assert "esta acta es parcial" not in page.text
-    assert "<strong>2</strong> abierta(s) de 2" in page.text
+    assert "<strong>2 abiertas</strong> de 2" in page.text
     assert "SHA-256(sal ‖ contenido)" in page.text
     for receipt, key in ((first, "a"), (second, "b")):
         section = section_of(page.text, receipt.bid_id)
@@ -161,8 +161,8 @@ def test_a_tampered_bid_shows_no_coincide_in_the_acta(client: TestClient, world:
     live = client.get(f"/licitaciones/{tender.id}/apertura")
 
     assert page.status_code == 200
-    assert "<strong>1</strong> coinciden" in page.text
-    assert "<strong>2</strong> no coinciden" in page.text
+    assert "<strong>1 coincide</strong> con su compromiso publicado" in page.text
+    assert "<strong>2 no coinciden</strong>" in page.text
     broken = section_of(page.text, altered.bid_id)
     assert '<span class="badge check bad">No coincide</span>' in broken
     assert "el contenido sellado fue alterado: no se pudo descifrar" in broken

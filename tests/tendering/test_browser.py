@@ -130,7 +130,7 @@ def test_each_bid_appears_on_the_live_page_within_a_second_of_its_opening(
         waited = seconds_until(page, "#estado.status-opening", started)
         assert waited <= LIMIT, f"the start of the opening took {waited:.2f} s to show"
         expect(page.locator("#mensaje")).to_have_text(
-            "Comenzó la apertura: 3 proposición(es) por abrir."
+            "Comenzó la apertura: 3 proposiciones por abrir."
         )
         expect(page.locator("#acta-enlaces")).to_be_visible()
 

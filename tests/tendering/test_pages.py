@@ -230,7 +230,7 @@ def test_the_live_page_renders_what_the_feed_already_has(client: TestClient, wor
     assert "$3,216.50" in row  # 11.75 × 250 + 3.10 × 90
     assert "Coincide" in row
     assert second.commitment in row
-    assert "Terminó la apertura: 2 proposición(es) abierta(s), 2 coinciden" in after.text
+    assert "Terminó la apertura: 2 proposiciones abiertas, 2 coinciden" in after.text
     assert 'data-final="1"' in after.text
     assert "Proposiciones abiertas" in after.text
 
@@ -532,7 +532,7 @@ def test_the_buyer_starts_the_opening_only_when_its_time_has_come(
     assert started.headers["location"] == f"{page_of(tender)}/apertura"
     assert "Apertura en curso" in live.text
     assert '<strong id="abiertas">0</strong> de <strong id="esperadas">1</strong>' in live.text
-    assert "Comenzó la apertura: 1 proposición(es) por abrir." in live.text
+    assert "Comenzó la apertura: 1 proposición por abrir." in live.text
     assert '<p id="acta-enlaces" class="actions">' in live.text
     assert again.status_code == 409
     assert "ya comenzó" in again.text

@@ -32,6 +32,7 @@ from referencing.jsonschema import DRAFT4
 from abasto.award import rules as award_rules
 from abasto.award import service as award
 from abasto.catalog import service as catalog
+from abasto.core.config import Settings, load_settings
 from abasto.core.context import Context
 from abasto.core.ledger import LedgerEntry, format_instant
 from abasto.identity import service as identity
@@ -410,16 +411,40 @@ def test_bids_awards_and_contracts_name_suppliers_by_rfc(client: TestClient, sce
             "legalName": PARTIES[key].name,
         }
         assert "tenderer" in party["roles"]
+    # One bid detail per partida offered, related to its lot, with its own status.
+    number = numbers(scene.world.db, scene.awarded)
     details = {d["id"]: d for d in compiled["bids"]["details"]}
-    assert set(details) == set(scene.opened.bids.values())
-    bid_a = details[scene.opened.bids["a"]]
-    assert bid_a["status"] == "valid"
-    assert {(i["classification"]["id"], i["unit"]["value"]["amount"]) for i in bid_a["items"]} == {
-        ("010.000.0104.00", 9.5),
-        ("010.000.0101.00", 19),
+    assert set(details) == {
+        ocds.lot_bid_id(scene.opened.bids[key], number[clave])
+        for key, offer in OFFERS.items()
+        for clave in offer
     }
-    statistics = {s["measure"]: s["value"] for s in compiled["bids"]["statistics"]}
+    for clave, price in (("010.000.0104.00", 9.5), ("010.000.0101.00", 19)):
+        bid_a = details[ocds.lot_bid_id(scene.opened.bids["a"], number[clave])]
+        assert bid_a["status"] == "valid"
+        assert bid_a["relatedLots"] == [str(number[clave])]
+        (item,) = bid_a["items"]
+        assert (item["classification"]["id"], item["unit"]["value"]["amount"]) == (clave, price)
+        assert item["relatedLot"] == str(number[clave])
+    # «d»'s nicotina failed the evaluation: that line is disqualified, its other line is not.
+    d_lines = {
+        n: details[ocds.lot_bid_id(scene.opened.bids["d"], number[c])]
+        for c, n in number.items()
+        if c in OFFERS["d"]
+    }
+    assert {n: d["status"] for n, d in d_lines.items()} == {
+        n: "disqualified" if n == number[NICOTINA] else "valid" for n in d_lines
+    }
+    statistics = {s["id"]: s["value"] for s in compiled["bids"]["statistics"]}
     assert statistics["bids"] == 4
+    assert statistics[f"bidders-{number[NICOTINA]}"] == sum(
+        1 for offer in OFFERS.values() if NICOTINA in offer
+    )
+    lots = {lot["id"]: lot for lot in compiled["tender"]["lots"]}
+    assert set(lots) == {str(n) for n in number.values()}
+    assert {i["relatedLot"] for i in compiled["tender"]["items"]} == set(lots)
+    fallo_row = award.get_fallo(scene.world.db, scene.awarded.id)
+    assert compiled["tender"]["value"]["amount"] == pytest.approx(float(fallo_row.reference_total))
     awards = {a["id"]: a for a in compiled["awards"]}
     suppliers = {a["suppliers"][0]["id"] for a in awards.values()}
     assert suppliers == {f"MX-RFC-{PARTIES[k].rfc}" for k in "acd"}
@@ -578,3 +603,32 @@ def test_the_cli_exports_into_a_folder(fresh_database_url: str, tmp_path: Path) 
     bad = run_abasto(fresh_database_url, tmp_path, "ocds", "export", str(tmp_path / "no" / "hay"))
     assert bad.returncode == 1
     assert "No existe la carpeta" in bad.stderr
+
+
+def test_packages_declare_their_extensions_and_the_policy_url_of_the_settings(
+    client: TestClient,
+    scene: Scene,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    package = client.get("/api/v1/ocds/releases").json()
+    # The bids extension after v1.1.5 defines Bid.items and relatedLots; lots and pagination.
+    assert package["extensions"] == list(ocds.EXTENSIONS)
+    assert "/ocds_bid_extension/master/" in ocds.BIDS_EXTENSION
+    assert {ocds.LOTS_EXTENSION, ocds.PAGINATION_EXTENSION} <= set(package["extensions"])
+    assert package["publicationPolicy"] == settings.publication_policy
+    assert settings.publication_policy == "http://localhost:8000/api/v1/ocds/policy"
+    monkeypatch.setenv("ABASTO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ABASTO_SECRET_KEY", "x")
+    monkeypatch.setenv("ABASTO_PUBLIC_URL", "https://abasto.salud.gob.mx/")
+    assert load_settings().publication_policy == "https://abasto.salud.gob.mx/api/v1/ocds/policy"
+    monkeypatch.setenv("ABASTO_OCDS_POLICY_URL", "https://datos.gob.mx/politica-ocds")
+    policy = load_settings().publication_policy
+    assert policy == "https://datos.gob.mx/politica-ocds"
+    exporting.export(
+        scene.world.db, PREFIX, tmp_path / "ocds", published="2026-11-02T16:00:00Z", policy=policy
+    )
+    written = [json.loads(p.read_text()) for p in (tmp_path / "ocds").rglob("*.json")]
+    assert written
+    assert {p["publicationPolicy"] for p in written} == {policy}

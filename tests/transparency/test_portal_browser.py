@@ -128,3 +128,28 @@ def test_portal_pages_fit_a_phone(
         assert box is not None
         assert box["width"] <= PHONE["width"]
         context.close()
+
+
+def test_the_menu_folds_on_a_phone_and_opens_with_its_button(
+    committed_purchases: Committed, browser: Browser, tmp_path: Path
+) -> None:
+    with served(committed_purchases.url, tmp_path) as base:
+        context = browser.new_context(viewport=PHONE, is_mobile=True)
+        page = context.new_page()
+        page.goto(f"{base}/licitaciones")
+        header = page.locator("header.top").bounding_box()
+        assert header is not None
+        # Folded, the header is one line: the brand, «Menú» and the sign-in link.
+        assert header["height"] < 0.1 * PHONE["height"], header
+        nav = page.get_by_role("navigation", name="Principal")
+        expect(nav).to_be_hidden()
+        page.locator("label.menu-button").click()
+        expect(nav).to_be_visible()
+        nav.get_by_role("link", name="Bitácora pública").click()
+        page.wait_for_url(re.compile(r"/bitacora$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bitácora pública")
+        # On a desktop the menu is always shown and «Menú» is not.
+        wide = browser.new_page(viewport={"width": 1280, "height": 800})
+        wide.goto(f"{base}/licitaciones")
+        expect(wide.get_by_role("navigation", name="Principal")).to_be_visible()
+        expect(wide.locator("label.menu-button")).to_be_hidden()

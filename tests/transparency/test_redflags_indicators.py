@@ -3,6 +3,8 @@ just outside, and the quartiles checked against numpy's Hyndman–Fan type 8."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -13,7 +15,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from abasto.transparency.redflags import flat, indicators
+from abasto.transparency.redflags import flat, indicators, service
 from abasto.transparency.redflags.indicators import Flag, Parameters
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -80,7 +82,7 @@ def test_r003_flags_fewer_than_15_whole_days_only() -> None:
     ]
     found = flags("R003", processes=processes)
     assert [(f.subject, f.value, f.threshold) for f in found] == [("casi", 14, 15)]
-    assert "14 día(s)" in found[0].explanation
+    assert "14 días enteros" in found[0].explanation
 
 
 def test_r018_flags_one_tenderer_in_competitive_methods_only() -> None:
@@ -158,6 +160,87 @@ def test_the_fences_are_cardinals_type_8_quartiles() -> None:
     }
     assert {f.lot_id for f in high} == {"L9"}
     assert high[0].threshold == pytest.approx(q3 + 1.5 * (q3 - q1))
+
+
+def statrs_quartile(xs: Sequence[float], p: float) -> float:
+    """statrs's quantile (Hyndman–Fan 8) in IEEE floats, as Cardinal computes it with +inf."""
+    xs = sorted(xs)
+    h = (len(xs) + 1 / 3) * p + 1 / 3
+    k = math.floor(h)
+    if k <= 0:
+        return xs[0]
+    if k >= len(xs):
+        return xs[-1]
+    a, b = xs[k - 1], xs[k]
+    return a + (h - k) * (b - a) if not (math.isinf(b) and h == k) else math.nan
+
+
+def zero_winner_world(ratios: Mapping[str, str], zeros: int) -> dict[str, Rows]:
+    """The lots of ``second_lowest_world`` and ``zeros`` more whose winner bid 0 (ratio +inf)."""
+    world = second_lowest_world(ratios)
+    for n in range(zeros):
+        lid = f"Z{n}"
+        world["lots"] = [*world["lots"], lot(lid)]
+        world["bids"] = [
+            *world["bids"],
+            bid(f"{lid}w", lid, "W", "0"),
+            bid(f"{lid}s", lid, "S", "80"),
+        ]
+        world["awards"] = [*world["awards"], award(f"{lid}a", lid, "W")]
+    return world
+
+
+def test_r058_keeps_a_winner_of_zero_in_the_quartiles_as_cardinal() -> None:
+    ratios = {f"L{i}": r for i, r in enumerate(["0.01", "0.02", "0.03", "0.04", "0.05", "0.5"])}
+    world = zero_winner_world(ratios, 1)
+    values = [float(r) for r in ratios.values()] + [math.inf]
+    q1, q3 = statrs_quartile(values, 0.25), statrs_quartile(values, 0.75)
+    fence = q3 + 1.5 * (q3 - q1)
+
+    found = flags("R058", **world)
+
+    # The infinite ratio moves Q3 (0.5 instead of 0.05 without it): the fence is Cardinal's,
+    # L5 is no longer an outlier, and the lot won at 0 is.
+    assert found[0].threshold == pytest.approx(fence)
+    assert [(f.lot_id, f.value) for f in found] == [("Z0", math.inf)]
+    assert found[0].explanation.startswith("El ganador ofertó 0 (W) y la segunda más baja")
+    assert "proporción infinita" in found[0].explanation
+    without = flags("R058", **second_lowest_world(ratios))
+    assert [f.lot_id for f in without] == ["L5"]
+
+
+def test_a_fence_made_infinite_or_nan_by_zero_winners_follows_cardinal() -> None:
+    five = {f"L{i}": f"0.0{i + 1}" for i in range(5)}
+    # One of six at +inf: Q3 lies between a finite ratio and +inf, so it and the fence are
+    # +inf, and only the infinite ratio reaches it.
+    assert statrs_quartile([0.01, 0.02, 0.03, 0.04, 0.05, math.inf], 0.75) == math.inf
+    found = flags("R058", **zero_winner_world(five, 1))
+    assert [(f.lot_id, f.threshold) for f in found] == [("Z0", math.inf)]
+    assert "infinita (más de una cuarta parte" in found[0].explanation
+    # Two of four at +inf: statrs interpolates between two infinities (NaN), and Cardinal
+    # flags nothing (NaN > 0 is false); nor does Abasto, by either fence.
+    assert math.isnan(statrs_quartile([0.01, 0.02, math.inf, math.inf], 0.75))
+    two = {"L0": "0.01", "L1": "0.02"}
+    assert flags("R058", **zero_winner_world(two, 2)) == []
+    assert flags("R024", **zero_winner_world(two, 2)) == []
+
+
+def test_a_winner_and_runner_up_both_at_zero_are_left_out() -> None:
+    world = second_lowest_world({"L": "0.5"})
+    world["lots"] = [*world["lots"], lot("Z")]
+    world["bids"] = [*world["bids"], bid("zw", "Z", "W", "0"), bid("zs", "Z", "S", "0")]
+    world["awards"] = [*world["awards"], award("za", "Z", "W")]
+    found = flags("R058", replace(P, r058_threshold=0.0001), **world)
+    assert [f.lot_id for f in found] == ["L"]
+
+
+def test_an_infinite_ratio_is_null_in_json() -> None:
+    five = {f"L{i}": f"0.0{i + 1}" for i in range(5)}
+    found = flags("R058", **zero_winner_world(five, 1))
+    shown = service.flag_json(found[0])
+    assert (shown["value"], shown["threshold"]) == (None, None)
+    assert shown["evidence"]["winner_amount"] == "0"
+    json.dumps(shown, allow_nan=False)
 
 
 def test_a_lot_where_the_lowest_bid_did_not_win_or_with_two_winners_is_excluded() -> None:
@@ -259,6 +342,18 @@ def test_r038_flags_tenderers_and_buyers_at_or_above_the_ratio() -> None:
     assert sorted((f.kind, f.subject) for f in found) == [("proveedor", "X")]
     found = flags("R038", replace(P, r038_threshold=0.4), **world)
     assert ("comprador", "B") in {(f.kind, f.subject) for f in found}  # 2 of 5: 0.4
+    # From the quartiles, one buyer has no peers: its fence would be its own ratio.
+    assert "comprador" not in {f.kind for f in flags("R038", **world)}
+    other = [process("P3", buyer_id="C"), process("P4", buyer_id="C")]
+    others = [lot("L3", "P3"), lot("L4", "P4")]
+    # With a peer as bad (2 of 5 too), the fence is 0.4 and both reach it.
+    same = [
+        {**b, "bid_id": f"c{b['bid_id']}", "lot_id": f"L{int(b['lot_id'][1]) + 2}"} for b in bids
+    ]
+    found = flags(
+        "R038", processes=[*processes, *other], lots=[*lots, *others], bids=[*bids, *same]
+    )
+    assert {f.subject for f in found if f.kind == "comprador"} == {"B", "C"}
     assert flags("R038", replace(P, r038_threshold=0.5001), **world) == []
 
 

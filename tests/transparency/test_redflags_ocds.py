@@ -59,18 +59,21 @@ def with_bids(release: dict[str, Any], *bids: tuple[str, str, float, str]) -> di
     return changed
 
 
-def test_the_fictional_examples_read_in_every_packaging_without_flags() -> None:
+def test_the_fictional_examples_read_in_every_packaging_with_one_flag() -> None:
     package = (EXAMPLES / "record" / "ocds-213czf-000-00001-withversions.json").read_bytes()
     loaded = source_ocds.load(package, "record.json")
     assert loaded.processes == 1
     assert loaded.frames.awards.num_rows == len(compiled()["awards"])
-    assert indicators.compute(loaded.frames) == []
+    # Its tender estimated the item's unit at 120,000 GBP, and it was awarded at 137,000:
+    # 14.2 % above the reference, which AB01 reads from the tender item's unit value.
+    (flag,) = indicators.compute(loaded.frames)
+    assert (flag.code, round(flag.value, 4)) == ("AB01", round(137000 / 120000 - 1, 4))
     releases = sorted(EXAMPLES.glob("ocds-213czf-000-00001-0*.json"))
     merged = {"releases": [r for f in releases for r in json.loads(f.read_text())["releases"]]}
     loaded = source_ocds.load(json.dumps(merged).encode(), "releases.json")
     assert loaded.processes == 1
     assert loaded.frames.awards.to_pylist()[0]["status"] == compiled()["awards"][0]["status"]
-    assert codes(lines(compiled())) == {}
+    assert codes(lines(compiled())) == {"AB01": 1}
 
 
 def test_a_json_list_of_records_and_a_bare_record_are_read_as_records() -> None:
@@ -175,3 +178,40 @@ def test_releases_out_of_date_order_are_compiled_by_date_and_counted() -> None:
     undated = {"releases": [{**releases[0], "date": None}, releases[1]]}
     with pytest.raises(ValidationFailed):
         source_ocds.load(json.dumps(undated).encode(), "paquete.json")
+
+
+def test_a_file_without_any_process_is_refused_with_what_was_skipped() -> None:
+    content = lines({"tender": {}}, {"tender": {}}) + b"\n[1, 2]\n{roto"
+
+    with pytest.raises(ValidationFailed, match="ningún proceso") as error:
+        source_ocds.load(content, "nada.jsonl")
+
+    assert [p.message for p in error.value.problems] == [
+        "entregas o registros sin ocid: 2",
+        "líneas que no son JSON: 1",
+        "valores JSON que no son objeto (entrega, paquete ni registro): 2",
+    ]
+
+
+def test_processes_no_indicator_can_read_are_refused_with_their_count() -> None:
+    bare: list[dict[str, Any]] = [
+        {"ocid": f"ocds-x-{n}", "tender": {"title": "Sin datos"}} for n in range(3)
+    ]
+
+    with pytest.raises(ValidationFailed) as error:
+        source_ocds.load(lines(*bare), "vacios.jsonl")
+
+    assert error.value.detail.startswith(
+        "«vacios.jsonl»: 3 procesos de contratación sin nada que un indicador lea"
+    )
+    bare[0]["tender"]["numberOfTenderers"] = 1
+    assert source_ocds.load(lines(*bare), "vacios.jsonl").processes == 3
+
+
+def test_a_tender_items_unit_value_is_the_reference_only_in_the_awards_currency() -> None:
+    release = copy.deepcopy(compiled())
+    assert codes(lines(release)) == {"AB01": 1}
+    release["tender"]["items"][0]["unit"]["value"]["amount"] = 130000
+    assert codes(lines(release)) == {}  # 5.4 % above: within the 10 % margin
+    release["tender"]["items"][0]["unit"]["value"] = {"amount": 1, "currency": "USD"}
+    assert codes(lines(release)) == {}

@@ -3,7 +3,9 @@ award tests' ``awarded_tender``), its flags stored whole, the ledger entry, the 
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,12 +15,15 @@ from abasto.award import rules
 from abasto.core import ledger
 from abasto.core.ledger import LedgerEntry
 from abasto.identity import service as identity
-from abasto.transparency.redflags import service, source_abasto
+from abasto.transparency.ocds import export as exporting
+from abasto.transparency.redflags import indicators, service, source_abasto, source_ocds
 from abasto.transparency.redflags.models import RedFlag
 from tests.award.test_service import Offer, awarded_tender
+from tests.conftest import invoke_abasto
 from tests.identity.test_sanctions import HEADER, _csv
 from tests.tendering import conftest as tendering_world
 from tests.tendering.conftest import NICOTINA, PARTIES, World
+from tests.transparency.conftest import build_purchases
 
 world = tendering_world.world
 cheap_passwords = tendering_world.cheap_passwords
@@ -135,3 +140,106 @@ def test_the_tick_recomputes_only_after_a_new_fallo(world: World) -> None:
 def test_add_months_keeps_the_day_or_the_months_last() -> None:
     assert source_abasto.add_months(date(2025, 1, 31), 1) == date(2025, 2, 28)
     assert source_abasto.add_months(date(2024, 11, 15), 18) == date(2026, 5, 15)
+
+
+OURS = ("ocds-abasto-", "MX-RFC-", "MX-ABASTO-")
+"""What our OCDS export adds to Abasto's ids: the ocid prefix, and each party's scheme."""
+
+
+def _plain(value: str | None) -> str | None:
+    for prefix in OURS:
+        value = value.replace(prefix, "") if value else value
+    return value
+
+
+def flag_keys(flags: list[indicators.Flag]) -> set[tuple[Any, ...]]:
+    """A flag by what it says: its indicator, what and where (ids without the export's prefixes),
+    its value and its threshold."""
+    return {
+        (
+            f.code,
+            f.kind,
+            _plain(f.lot_id),
+            _plain(f.process_id),
+            _plain(f.supplier_id),
+            _plain(f.buyer_id),
+            f.clave,
+            round(f.value, 9),
+            None if f.threshold is None else round(f.threshold, 9),
+        )
+        for f in flags
+    }
+
+
+# «d» bids on partidas 1 and 3: its line on 3 fails the evaluation (disqualified), its line on
+# 1 is solvent (valid). A status per bid rather than per line would hide R036 on partida 3.
+SPLIT_OFFERS: dict[str, dict[int, Offer]] = {**OFFERS, "d": {1: "10.60", 3: "47.00"}}
+NOT_IN_OCDS = {"AB03", "AB04"}
+"""Indicators that read what OCDS does not carry: the SFP's sanctions and the date each
+supplier registered in Abasto."""
+
+
+def agree(world: World, tmp_path: Path) -> set[tuple[Any, ...]]:
+    """Export our OCDS and check that every packaging of it gives the database run's flags
+    (but those of ``NOT_IN_OCDS``); returns them."""
+    database = service.compute(world.db)
+    target = tmp_path / "ocds"
+    exporting.export(world.db, "ocds-abasto", target, published="2026-11-02T16:00:00Z")
+    expected = flag_keys([f for f in database if f.code not in NOT_IN_OCDS])
+
+    # `abasto redflags run --ocds` on the compiled releases, as a user would run it.
+    out = tmp_path / "banderas.json"
+    code, _, stderr = invoke_abasto(
+        "sqlite://",
+        tmp_path,
+        "redflags",
+        "run",
+        "--ocds",
+        str(target / exporting.COMPILED),
+        "--out",
+        str(out),
+    )
+    assert code == 0, stderr
+    written = json.loads(out.read_text())
+    assert {
+        (
+            f["code"],
+            f["kind"],
+            _plain(f["lot"]),
+            _plain(f["process"]),
+            _plain(f["supplier"]),
+            _plain(f["buyer"]),
+            f["clave"],
+            round(f["value"], 9),
+            None if f["threshold"] is None else round(f["threshold"], 9),
+        )
+        for f in written
+    } == expected
+    # The release packages (compiled by ocid) and the record packages say the same.
+    for folder in ("releases", "records"):
+        files = sorted((target / folder).glob("*.json"))
+        content = b"\n".join(json.dumps(json.loads(f.read_bytes())).encode() for f in files)
+        loaded = source_ocds.load(content, folder)
+        assert flag_keys(indicators.compute(loaded.frames)) == expected, folder
+    return expected
+
+
+def test_our_ocds_export_gives_the_flags_of_the_database_run(world: World, tmp_path: Path) -> None:
+    awarded_tender(world, rules.Mode.LOWEST, SPLIT_OFFERS, failing=[("d", 3)])
+    world.db.flush()
+    assert {key[0] for key in agree(world, tmp_path)} >= {"R018", "R035", "R036"}
+
+
+def test_three_purchases_of_one_buyer_give_the_same_flags_from_our_ocds(
+    world: World, tmp_path: Path
+) -> None:
+    # The coordinating buyer names every tender's buyer in OCDS; the database names none.
+    identity.register_institution(
+        world.buyer(),
+        code="BIRMEX",
+        name="Laboratorios de Biológicos y Reactivos de México",
+        kind="compra consolidada",
+    )
+    build_purchases(world)
+    found = agree(world, tmp_path)
+    assert not [key for key in found if key[0] == "R038" and key[1] == "comprador"]

@@ -114,7 +114,8 @@ def test_the_cli_on_an_ocds_file_counts_flags_and_skips_and_writes_them(tmp_path
     assert "R018" in result.output
     assert "líneas que no son JSON" in result.output
     written = json.loads(out.read_text())
-    assert [f["code"] for f in written] == ["R018"]
+    # AB01 too: the example's award (137,000 GBP) is 14.2 % above its tender item's 120,000.
+    assert [f["code"] for f in written] == ["R018", "AB01"]
     assert written[0]["explanation"].startswith("Solo un licitante")
     csv_out = tmp_path / "banderas.csv"
     result = CliRunner().invoke(
@@ -172,3 +173,12 @@ def test_the_portal_pages_show_their_own_flags(world: World, client: TestClient)
     # /banderas filtered by the tender lists the same flags as the tender's page.
     listed = client.get("/banderas", params={"licitacion": number.number}).text
     assert listed.count('class="card redflag"') == tender.count('class="card redflag"') > 0
+
+
+def test_the_cli_refuses_an_ocds_file_with_nothing_usable_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "vacio.jsonl"
+    path.write_bytes(b'{"tender": {}}\n{"tender": {}}\n[1]\n')
+    result = CliRunner().invoke(app, ["redflags", "run", "--ocds", str(path)])
+    assert result.exit_code == 1
+    assert "no contiene ningún proceso de contratación con ocid" in result.output
+    assert "entregas o registros sin ocid: 2" in result.output

@@ -156,6 +156,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/catalogo/importar"): Case(frozenset({C})),
     ("GET", "/catalogo/{clave}"): Case(PUBLIC),
     ("GET", "/bitacora"): Case(PUBLIC),
+    ("GET", "/bitacora/entradas/{seq}"): Case(PUBLIC),
     ("GET", "/api/v1/institutions"): Case(PUBLIC),
     ("GET", "/api/v1/institutions/{code}"): Case(PUBLIC),
     ("POST", "/api/v1/institutions"): Case(frozenset({C}), body=_institution),

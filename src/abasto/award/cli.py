@@ -16,7 +16,7 @@ from abasto.core import checkpoints
 from abasto.core.cli import console, err_console, read_input, unit_of_work
 from abasto.core.config import load_settings
 from abasto.core.errors import AbastoError
-from abasto.core.money import format_int, format_mxn
+from abasto.core.money import count_of, format_int, format_mxn
 
 app = typer.Typer(
     help="Adjudicación: evaluación económica, abastecimiento simultáneo y modelo óptimo.",
@@ -212,17 +212,23 @@ def prices_import(
         )
     kind = "OCDS" if summary.kind == "ocds" else "lista de precios"
     console.print(
-        f"{kind}: {summary.prices:,} precio(s) de {summary.claves:,} clave(s) importados.",
+        f"{kind}: {count_of(summary.prices, 'precio importado', 'precios importados')} de "
+        f"{count_of(summary.claves, 'clave', 'claves')}.",
         highlight=False,
     )
     if summary.unmatched_items:
         console.print(
-            f"{summary.unmatched_items:,} partida(s) OCDS sin clave correspondiente (use --map).",
+            f"{count_of(summary.unmatched_items, 'partida', 'partidas')} OCDS sin clave "
+            "correspondiente (use --map); "
+            "las clasificaciones más frecuentes: "
+            + ", ".join(f"{label} ({count:,})" for label, count in summary.unmatched_top)
+            + ".",
             highlight=False,
         )
     if summary.unknown_claves:
         console.print(
-            f"{summary.unknown_claves:,} clave(s) que no están en el catálogo, omitidas.",
+            f"{count_of(summary.unknown_claves, 'clave que no está', 'claves que no están')} "
+            "en el catálogo, omitidas.",
             highlight=False,
         )
 

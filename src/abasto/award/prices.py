@@ -10,9 +10,9 @@ currency with no rate is an error, never a guess.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,7 +20,9 @@ from typing import Any
 from abasto.catalog.rules import ClaveError, parse_clave
 from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
+from abasto.transparency.ocds import reader
 
 CLAVE = Column("clave", ("Clave", "Clave CNIS", "Clave del cuadro básico"))
 PRICE = Column("price", ("Precio unitario", "Precio Unitario", "Precio"))
@@ -74,7 +76,7 @@ def _mxn(amount: Decimal, rate: Decimal) -> Decimal:
 def _missing_rates(missing: dict[str, int]) -> list[Problem]:
     return [
         Problem(
-            f"Moneda {currency} sin tipo de cambio ({count:,} precio(s))",
+            f"Moneda {currency} sin tipo de cambio ({count_of(count, 'precio', 'precios')})",
             field="rates",
             value=currency,
             expected=f"un tipo de cambio a pesos, p. ej. «--rate {currency}=20.15»",
@@ -140,7 +142,8 @@ def read_price_list(content: bytes, filename: str, rates: Mapping[str, Decimal])
     problems.extend(_missing_rates(missing))
     if problems:
         raise ValidationFailed(
-            f"«{filename}»: {len(problems)} problema(s); no se importó ningún precio.",
+            f"«{filename}»: {count_of(len(problems), 'problema', 'problemas')}; "
+            "no se importó ningún precio.",
             problems=problems,
         )
     if not found:
@@ -162,57 +165,6 @@ def _date(value: Any) -> date | None:
 
 
 # ----- OCDS ----------------------------------------------------------------------------------
-
-
-def _documents(content: bytes, filename: str) -> list[Any]:
-    try:
-        decoded = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationFailed(f"«{filename}» no es texto UTF-8.", expected=OCDS_EXPECTED) from None
-    try:
-        return [json.loads(decoded)]
-    except json.JSONDecodeError as whole:
-        lines = [line for line in decoded.splitlines() if line.strip()]
-        documents: list[Any] = []
-        for number, line in enumerate(lines, start=1):
-            try:
-                documents.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise ValidationFailed(
-                    f"«{filename}» no es JSON válido: {whole.msg} (línea {whole.lineno}, "
-                    f"columna {whole.colno}).",
-                    problems=[Problem("JSON no válido", row=number, expected=OCDS_EXPECTED)],
-                ) from None
-        return documents
-
-
-def _releases(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, release) of every release a document holds, compiled ones of records included.
-
-    A JSON list (as some publishers' APIs answer: a list of records, or of releases) is read
-    as its members, each a document of its own."""
-    if isinstance(document, list):
-        for index, member in enumerate(document):
-            if isinstance(member, dict):
-                for where, release in _releases(member):
-                    yield f"[{index}].{where}", release
-        return
-    if not isinstance(document, dict):
-        return
-    if isinstance(document.get("compiledRelease"), dict):
-        # A record: its own `releases` are linked or embedded copies of what it compiles.
-        yield "compiledRelease", document["compiledRelease"]
-        return
-    if isinstance(document.get("releases"), list):
-        for index, release in enumerate(document["releases"]):
-            if isinstance(release, dict):
-                yield f"releases[{index}]", release
-    if isinstance(document.get("records"), list):
-        for index, record in enumerate(document["records"]):
-            if isinstance(record, dict) and isinstance(record.get("compiledRelease"), dict):
-                yield f"records[{index}].compiledRelease", record["compiledRelease"]
-    if "ocid" in document and ("awards" in document or "contracts" in document):
-        yield "release", document
 
 
 def _listed(value: Any) -> list[Any]:
@@ -243,8 +195,69 @@ class OcdsRead:
     observed: list[Observed]
     releases: int
     items: int
+    """Items of awards and contracts with a unit value (as often as the file repeats them)."""
     unmatched: int
     """Items with a unit value whose classification matched no clave (counted, not imported)."""
+    unmatched_ids: Counter[str] = field(default_factory=Counter)
+    """Those items' classifications, as «SCHEME:id», to map with ``--map``."""
+    unpriced: int = 0
+    """Items of awards and contracts without a unit value."""
+
+
+TOP_UNMATCHED = 5
+"""How many unmatched classifications a refusal names (the most frequent)."""
+
+
+def _classification_label(item: dict[str, Any]) -> str:
+    found = item.get("classification")
+    if not isinstance(found, dict) or not str(found.get("id", "")).strip():
+        return "(sin clasificación)"
+    return f"{str(found.get('scheme', '')).strip()}:{str(found.get('id', '')).strip()}"
+
+
+def _nothing_priced(
+    filename: str, releases: list[tuple[str, dict[str, Any]]], read: OcdsRead
+) -> ValidationFailed:
+    """Why a file gave no price at all, with the counts: no items, items without a unit price,
+    or no item whose classification is (or maps to) a clave."""
+    if not read.items and not read.unpriced:
+        parts = {
+            stage: sum(len(_listed(r.get(stage))) for _, r in releases)
+            for stage in ("awards", "contracts")
+        }
+        return ValidationFailed(
+            f"«{filename}»: ninguna adjudicación ni contrato tiene artículos (items): "
+            f"{count_of(len(releases), 'entrega', 'entregas')}, "
+            f"{count_of(parts['awards'], 'adjudicación', 'adjudicaciones')} y "
+            f"{count_of(parts['contracts'], 'contrato', 'contratos')} leídos; "
+            "no se importó ningún precio.",
+            expected="adjudicaciones (awards) o contratos (contracts) con items",
+        )
+    if not read.items:
+        return ValidationFailed(
+            f"«{filename}»: {count_of(read.unpriced, 'artículo', 'artículos')} en adjudicaciones "
+            "y contratos, "
+            "ninguno con precio unitario (unit.value.amount); no se importó ningún precio.",
+            expected="items con unit.value (importe y moneda)",
+        )
+    top = read.unmatched_ids.most_common(TOP_UNMATCHED)
+    return ValidationFailed(
+        f"«{filename}»: {count_of(read.items, 'artículo', 'artículos')} con precio unitario, "
+        "ninguno con una clave del Compendio ni una correspondencia; "
+        + count_of(len(read.unmatched_ids), "clasificación distinta", "clasificaciones distintas")
+        + f" (las {len(top)} más frecuentes, abajo). No se importó ningún precio.",
+        problems=[
+            Problem(
+                f"Clasificación sin clave ({count_of(count, 'artículo', 'artículos')})",
+                field="classification",
+                value=label,
+                expected=f"«--map {label}=CLAVE»"
+                if label != "(sin clasificación)"
+                else "una clasificación con la clave del Compendio",
+            )
+            for label, count in top
+        ],
+    )
 
 
 def read_ocds(
@@ -255,9 +268,10 @@ def read_ocds(
 ) -> OcdsRead:
     """Unit values of awards' and contracts' items, as MXN prices per clave."""
     releases = [
-        (where, release)
-        for document in _documents(content, filename)
-        for where, release in _releases(document)
+        (found.where, found.release)
+        for found in reader.read(
+            content, filename, expected=OCDS_EXPECTED, strict=True, skipped=Counter()
+        )
     ]
     if not releases:
         raise ValidationFailed(
@@ -268,7 +282,8 @@ def read_ocds(
     found: list[Observed] = []
     missing: dict[str, int] = {}
     problems: list[Problem] = []
-    items = unmatched = 0
+    items = unmatched = unpriced = 0
+    unmatched_ids: Counter[str] = Counter()
     seen: set[tuple[str, str, str]] = set()
     # An item published in an award and again in its contract (in the same release or in
     # another of the process) is one price, dated when the contract was signed: every
@@ -292,12 +307,14 @@ def read_ocds(
                     unit = item.get("unit") if isinstance(item, dict) else None
                     value = unit.get("value") if isinstance(unit, dict) else None
                     if not isinstance(value, dict) or "amount" not in value:
+                        unpriced += 1
                         continue
                     items += 1
                     ref = f"{ocid}/{stage}/{part.get('id', index)}/{item.get('id', item_index)}"
                     clave = _classified(item, mapping)
                     if clave is None:
                         unmatched += 1
+                        unmatched_ids[_classification_label(item)] += 1
                         continue
                     if stage == "contracts":
                         contracted.add((ocid, str(part.get("awardID")), clave))
@@ -342,7 +359,11 @@ def read_ocds(
     problems.extend(_missing_rates(missing))
     if problems:
         raise ValidationFailed(
-            f"«{filename}»: {len(problems)} problema(s); no se importó ningún precio.",
+            f"«{filename}»: {count_of(len(problems), 'problema', 'problemas')}; "
+            "no se importó ningún precio.",
             problems=problems,
         )
-    return OcdsRead(found, len(releases), items, unmatched)
+    read = OcdsRead(found, len(releases), items, unmatched, unmatched_ids, unpriced)
+    if not found:
+        raise _nothing_priced(filename, releases, read)
+    return read

@@ -37,6 +37,7 @@ from abasto.catalog.models import Clave
 from abasto.core import checkpoints, ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.core.signed_note import Signer
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
 from abasto.core.text import fold, neutralise_cell
@@ -59,6 +60,8 @@ class PriceImportSummary:
     unknown_claves: int
     unmatched_items: int = 0
     releases: int = 0
+    unmatched_top: tuple[tuple[str, int], ...] = ()
+    """The most frequent classifications that matched no clave, with their counts."""
 
 
 def parse_rates(values: Sequence[str]) -> dict[str, Decimal]:
@@ -116,6 +119,13 @@ def _is_json(content: bytes, filename: str) -> bool:
     return content.lstrip()[:1] in (b"{", b"[")
 
 
+def _unknown_claves(unknown: set[str]) -> list[Problem]:
+    return [
+        Problem("Clave desconocida", value=clave, expected="una clave del catálogo")
+        for clave in sorted(unknown)[:50]
+    ]
+
+
 def import_prices(
     ctx: Context,
     *,
@@ -140,18 +150,19 @@ def import_prices(
     unknown = {o.clave for o in observed} - set(known)
     if kind == "lista" and unknown:
         raise ValidationFailed(
-            f"«{filename}»: {len(unknown):,} clave(s) no están en el catálogo; no se importó "
+            f"«{filename}»: "
+            f"{count_of(len(unknown), 'clave no está', 'claves no están')} en el catálogo; "
+            "no se importó "
             "ningún precio.",
-            problems=[
-                Problem("Clave desconocida", value=clave, expected="una clave del catálogo")
-                for clave in sorted(unknown)[:50]
-            ],
+            problems=_unknown_claves(unknown),
         )
     stored = [o for o in observed if o.clave in known]
     if not stored:
         raise ValidationFailed(
-            f"«{filename}» no tiene ningún precio de una clave del catálogo.",
-            expected="precios unitarios de claves del catálogo (o «--map ESQUEMA:ID=CLAVE»)",
+            f"«{filename}»: {count_of(len(observed), 'precio', 'precios')} de "
+            f"{count_of(len(unknown), 'clave', 'claves')}, ninguna en "
+            "el catálogo; no se importó ningún precio.",
+            problems=_unknown_claves(unknown),
         )
     import_id = uuid.uuid4().hex[:16]
     ctx.db.execute(
@@ -181,6 +192,7 @@ def import_prices(
         unknown_claves=len(unknown),
         unmatched_items=read.unmatched if read else 0,
         releases=read.releases if read else 0,
+        unmatched_top=tuple(read.unmatched_ids.most_common(prices.TOP_UNMATCHED)) if read else (),
     )
     ctx.record(
         "prices.import",
@@ -299,8 +311,11 @@ class VerdictsChange(Conflict):
         self.changes = tuple(changes)
         self.digest = changes_digest(changes)
         super().__init__(
-            f"{len(changes):,} veredicto(s) de la licitación {tender_number} ya registrado(s) "
-            "cambiaría(n); no se registró nada. Revise los cambios y confírmelos.",
+            f"{count_of(len(changes), 'veredicto', 'veredictos')} de la licitación "
+            f"{tender_number} ya "
+            + ("registrado cambiaría" if len(changes) == 1 else "registrados cambiarían")
+            + "; "
+            "no se registró nada. Revise los cambios y confírmelos.",
             problems=[
                 Problem(
                     f"Cambia el veredicto registrado de la proposición {c.after.bid_id}, "
@@ -628,7 +643,8 @@ def build_instance(db: Session, tender: Tender) -> Built:
     missing = [p for p in partidas if p.clave.clave not in found]
     if missing:
         raise Conflict(
-            f"{len(missing):,} partida(s) sin precio de referencia (investigación de mercado); "
+            f"{count_of(len(missing), 'partida', 'partidas')} sin precio de referencia "
+            "(investigación de mercado); "
             "importe precios con «abasto prices import» antes de adjudicar.",
             problems=[
                 Problem("Sin precio de referencia", value=f"partida {p.number}: {p.clave.clave}")
@@ -1117,7 +1133,8 @@ def read_verdicts(content: bytes, filename: str) -> list[Verdict]:
         verdicts.append(Verdict(bid, partida, requirement, answer in YES, reason, row=number))
     if problems:
         raise ValidationFailed(
-            f"«{filename}»: {len(problems)} problema(s); no se registró ninguna evaluación.",
+            f"«{filename}»: {count_of(len(problems), 'problema', 'problemas')}; "
+            "no se registró ninguna evaluación.",
             problems=problems,
         )
     return verdicts

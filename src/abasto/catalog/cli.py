@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from abasto.catalog import service
 from abasto.core.cli import console, read_input, unit_of_work
 from abasto.core.errors import Problem
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.core.spreadsheet import Progress as ProgressCallback
 
@@ -48,7 +49,8 @@ def _print_warnings(warnings: tuple[Problem, ...]) -> None:
     if not warnings:
         return
     console.print(
-        f"[yellow]{len(warnings)} advertencia(s)[/yellow] (no impidieron la importación):"
+        f"[yellow]{count_of(len(warnings), 'advertencia', 'advertencias')}[/yellow] "
+        "(no impidieron la importación):"
     )
     for warning in warnings:
         console.print(f"  - {warning}", highlight=False, markup=False)

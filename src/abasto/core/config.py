@@ -8,6 +8,14 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
+POLICY_PATH = "/api/v1/ocds/policy"
+"""The deployment's own public route that states its OCDS publication policy."""
+
+
+def policy_url(public_url: str) -> str:
+    return f"{public_url.rstrip('/')}{POLICY_PATH}"
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -36,6 +44,16 @@ class Settings:
     """The log's name in its checkpoints (their first line) and its key's name."""
     checkpoint_seconds: float = 60.0
     """How often the tick signs a checkpoint when the ledger has grown."""
+    public_url: str = DEFAULT_PUBLIC_URL
+    """Where the public reaches this deployment (``ABASTO_PUBLIC_URL``), e.g.
+    ``https://abasto.salud.gob.mx``: the base of links in what it publishes."""
+    ocds_policy_url: str = ""
+    """The OCDS packages' ``publicationPolicy`` (``ABASTO_OCDS_POLICY_URL``); empty: the
+    deployment's own public policy route, ``{public_url}/api/v1/ocds/policy``."""
+
+    @property
+    def publication_policy(self) -> str:
+        return self.ocds_policy_url or policy_url(self.public_url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,4 +115,6 @@ def load_settings() -> Settings:
         log_key=_log_key(data_dir),
         log_origin=os.environ.get("ABASTO_LOG_ORIGIN", "abasto.local/bitacora"),
         checkpoint_seconds=float(os.environ.get("ABASTO_CHECKPOINT_SECONDS", "60")),
+        public_url=os.environ.get("ABASTO_PUBLIC_URL", DEFAULT_PUBLIC_URL).strip().rstrip("/"),
+        ocds_policy_url=os.environ.get("ABASTO_OCDS_POLICY_URL", "").strip(),
     )

@@ -26,6 +26,12 @@ def format_int(value: int) -> str:
     return f"{value:,}"
 
 
+def count_of(value: int, singular: str, plural: str) -> str:
+    """A count with its noun (and what agrees with it) in the right number: «1 clave
+    coincide», «2 claves coinciden» — never «clave(s)»."""
+    return f"{value:,} {singular if value == 1 else plural}"
+
+
 def format_percent(rate: Decimal) -> str:
     """A rate such as ``Decimal("0.16")`` as ``16 %``."""
     return f"{(rate * 100).normalize():f} %"

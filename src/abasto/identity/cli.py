@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from abasto.core.cli import console, read_input, unit_of_work
+from abasto.core.money import count_of as _count
 from abasto.core.money import format_date
 from abasto.identity import registry, service
 from abasto.identity.models import Role
@@ -77,7 +78,10 @@ def import_sanctioned(
     if summary.no_longer_matched:
         say("Ya no aparecen en la lista: " + ", ".join(summary.no_longer_matched) + ".")
     if summary.notes:
-        say(f"{len(summary.notes)} advertencia(s) (no impidieron la importación):")
+        say(
+            f"{_count(len(summary.notes), 'advertencia', 'advertencias')} "
+            "(no impidieron la importación):"
+        )
         for note in summary.notes:
             say(f"  - {note}")
 
@@ -99,7 +103,8 @@ def register_supplier(
     say(f"Proveedor «{supplier.razon_social}» registrado con el RFC {supplier.rfc}.")
     if not standing.barred:
         return
-    say(f"NO ELEGIBLE: aparece en la lista de sancionados ({len(standing.sanctions)} sanción(es)):")
+    sanctions = _count(len(standing.sanctions), "sanción", "sanciones")
+    say(f"NO ELEGIBLE: aparece en la lista de sancionados ({sanctions}):")
     for sanction in standing.sanctions:
         parts = [
             sanction.resolution or "sanción",
@@ -111,10 +116,6 @@ def register_supplier(
         if sanction.term:
             parts.append(f"plazo {sanction.term}")
         say("  - " + ", ".join(parts))
-
-
-def _count(n: int, singular: str, plural: str) -> str:
-    return f"{n:,} {singular if n == 1 else plural}"
 
 
 def say(text: str) -> None:

@@ -39,6 +39,7 @@ from typing import TypeVar
 
 from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import Cell, read_sheets
 from abasto.core.spreadsheet import text as cell_text
 from abasto.core.text import fold
@@ -151,7 +152,8 @@ def parse_sanctions(data: bytes, filename: str) -> list[SanctionRecord]:
         shown = problems[:MAX_PROBLEMS]
         more = f" Se muestran los primeros {len(shown)}." if len(problems) > len(shown) else ""
         raise ValidationFailed(
-            f"El archivo «{filename}» tiene {len(problems)} problema(s); no se importó nada.{more}",
+            f"El archivo «{filename}» tiene {count_of(len(problems), 'problema', 'problemas')}; "
+            f"no se importó nada.{more}",
             problems=shown,
         )
     if not records:

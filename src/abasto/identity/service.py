@@ -30,6 +30,7 @@ from abasto.core.errors import (
     ValidationFailed,
 )
 from abasto.core.ledger import LedgerHead, Record
+from abasto.core.money import count_of
 from abasto.core.text import fold
 from abasto.identity import clues, registry, rules
 from abasto.identity.models import (
@@ -1685,7 +1686,8 @@ def import_sanctions(ctx: Context, *, content: bytes, filename: str) -> Sanction
     problems = _storage_problems(records)
     if problems:
         raise ValidationFailed(
-            f"El archivo «{filename}» tiene {len(problems)} problema(s); no se importó nada.",
+            f"El archivo «{filename}» tiene {count_of(len(problems), 'problema', 'problemas')}; "
+            "no se importó nada.",
             problems=problems,
         )
     rows = [

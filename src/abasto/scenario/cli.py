@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,24 +33,11 @@ from abasto.scenario.load import (
     load_scenario,
     loaded_scenario,
 )
+from abasto.scenario.options import SCALE, SEED, ScaleChoice
 from abasto.scenario.tenders import OPENS_AFTER, pending_demo_opening, stage_demo_opening
 from abasto.tendering.sealing import Sealer
 
 app = typer.Typer(help="Escenario de demostración generado.", no_args_is_help=True)
-
-
-class ScaleChoice(enum.StrEnum):
-    small = "small"
-    national = "national"
-
-
-SEED = typer.Option(42, "--seed", help="Semilla: la misma semilla genera el mismo escenario.")
-SCALE = typer.Option(
-    ScaleChoice.national,
-    "--scale",
-    help="small: pocas unidades, ~300 claves, 40 proveedores; "
-    "national: el tamaño de la compra 2025-2026 (4,498 claves, 600 proveedores).",
-)
 
 
 def _migrated_engine() -> Engine:

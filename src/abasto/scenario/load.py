@@ -16,6 +16,7 @@ from abasto.catalog import service as catalog
 from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import appendix
 from abasto.demand import rules as demand_rules
@@ -217,7 +218,9 @@ def load_scenario(
     existing = identity.registry_counts(ctx.db).institutions
     if existing:
         raise Conflict(
-            f"La base de datos ya tiene {existing:,} institución(es) registrada(s); el escenario "
+            "La base de datos ya tiene "
+            + count_of(existing, "institución registrada", "instituciones registradas")
+            + "; el escenario "
             "sólo se carga en una base vacía. Use otra base (ABASTO_DATABASE_URL) o, para la "
             "demostración, «abasto demo --fresh», que borra la base SQLite y la vuelve a crear."
         )

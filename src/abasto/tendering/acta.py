@@ -26,7 +26,7 @@ from abasto.catalog.models import Clave
 from abasto.core.context import Context
 from abasto.core.errors import Conflict
 from abasto.core.ledger import LedgerEntry, canonical_json
-from abasto.core.money import format_int, format_mxn, format_seconds
+from abasto.core.money import count_of, format_int, format_mxn, format_seconds
 from abasto.tendering import rules, service
 from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Partida
@@ -547,8 +547,9 @@ def acta_pdf(acta: Acta, *, unicode: bool = True) -> bytes:
             ("Fin de la apertura", instant(acta.finished_at) if acta.finished else "en curso"),
             (
                 "Proposiciones",
-                f"{len(acta.bids)} abierta(s) de {acta.listed}: {acta.matching} coinciden con "
-                f"su compromiso publicado, {acta.not_matching} no coinciden",
+                f"{count_of(len(acta.bids), 'abierta', 'abiertas')} de {acta.listed}: "
+                f"{count_of(acta.matching, 'coincide', 'coinciden')} con su compromiso publicado, "
+                f"{count_of(acta.not_matching, 'no coincide', 'no coinciden')}",
             ),
             ("Horario", "hora del centro de México (America/Mexico_City)"),
         ]

@@ -10,7 +10,7 @@ from abasto.core.cli import console, engine
 from abasto.core.clock import SystemClock
 from abasto.core.config import load_settings
 from abasto.core.db import session_factory
-from abasto.core.money import format_datetime
+from abasto.core.money import count_of, format_datetime
 from abasto.tendering import rules
 from abasto.tendering.sealing import Sealer
 from abasto.tendering.service import list_tenders
@@ -45,7 +45,8 @@ def tick(
         console.print(f"Licitación {tender_id}: {EVENT_LABELS[event]}.", highlight=False)
     for tender_id, count in report.opened:
         console.print(
-            f"Licitación {tender_id}: {count:,} proposición(es) leída(s) en público.",
+            f"Licitación {tender_id}: "
+            f"{count_of(count, 'proposición leída', 'proposiciones leídas')} en público.",
             highlight=False,
         )
 
@@ -79,4 +80,4 @@ def list_command(
                 f"{item.sealed:,}",
             )
     console.print(table)
-    console.print(f"{found.total:,} licitación(es).")
+    console.print(f"{count_of(found.total, 'licitación', 'licitaciones')}.")

@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -33,6 +33,7 @@ from abasto.tendering.models import BidLine, Partida, Tender
 from abasto.transparency.ocds.releases import ocid_of
 from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, app_state, public, read_uploads
+from abasto.web.params import query_day
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +48,8 @@ FEED_LIMIT = 1_000_000
 
 # What the live page's status line says after each feed event. The page renders it for the
 # events it already has and live.js for the ones that come; both fill the same {fields} from the
-# event's payload ({#list} is a list's length), so the wording lives only here.
+# event's payload ({#list} is a list's length; {n|singular|plural} is a count with the words that
+# agree with it), so the wording lives only here.
 FEED_MESSAGES = {
     "tender.publish": "Se publicó la convocatoria.",
     "tender.amend": "Se publicó la modificación {amendment}: {description}",
@@ -57,13 +59,15 @@ FEED_MESSAGES = {
     "partida.desierta": "La partida {partida} ({clave}) se declaró desierta: {reason}",
     "bid.seal": "Llegó una proposición sellada; su compromiso quedó publicado.",
     "bid.withdraw": "Se retiró una proposición.",
-    "tender.bids_closed": "Cerró la recepción de proposiciones: {sealed} sellada(s).",
-    "tender.opening_started": "Comenzó la apertura: {#bids} proposición(es) por abrir.",
+    "tender.bids_closed": "Cerró la recepción de proposiciones: {sealed|sellada|selladas}.",
+    "tender.opening_started": (
+        "Comenzó la apertura: {#bids|proposición por abrir|proposiciones por abrir}."
+    ),
     "bid.open": "Se abrió la proposición {bid}.",
     "bid.missing": "Falta la proposición {bid}: {detail}.",
     "tender.opened": (
-        "Terminó la apertura: {opened} proposición(es) abierta(s), {matching} coinciden con su "
-        "compromiso y {not_matching} no coinciden."
+        "Terminó la apertura: {opened|proposición abierta|proposiciones abiertas}, "
+        "{matching|coincide|coinciden} con su compromiso y {not_matching|no coincide|no coinciden}."
     ),
     "tender.cancel": "Se canceló la licitación: {reason}",
     "tender.suspend": "Se suspendió la apertura: {reason}",
@@ -79,7 +83,7 @@ STATUS_AFTER = {
     "tender.suspend": rules.SUSPENDED,
     "tender.resume": rules.OPENING,
 }
-_FIELD = re.compile(r"\{(#?)([\w.]+)\}")
+_FIELD = re.compile(r"\{(#?)([\w.]+)(?:\|([^|}]*)\|([^}]*))?\}")
 
 BUYER_NOTICES = {
     "creada": "Se creó el borrador de la licitación. Revíselo y publíquelo.",
@@ -107,7 +111,10 @@ def describe(action: str, data: Mapping[str, Any]) -> str | None:
         for part in match[2].split("."):
             found = found.get(part) if isinstance(found, Mapping) else None
         if match[1]:
-            return str(len(found)) if isinstance(found, list) else "0"
+            found = len(found) if isinstance(found, list) else 0
+        if match[3] is not None:
+            count = found if isinstance(found, int) else 0
+            return f"{count} {match[3] if count == 1 else match[4]}"
         return "—" if found is None else str(found)
 
     return _FIELD.sub(value, template)
@@ -221,26 +228,10 @@ def tenders_page(
     Mexico City time, both ends included)."""
     problems: list[Problem] = []
 
-    def day(value: str, name: str, label: str) -> date | None:
-        if not value.strip():
-            return None
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            problems.append(
-                Problem(
-                    f"La fecha «{label}» no es válida",
-                    field=name,
-                    value=value,
-                    expected="una fecha aaaa-mm-dd, p. ej. 2026-11-20",
-                )
-            )
-            return None
-
     def period(start: str, end: str, name: str, label: str) -> rules.Period:
         bounds = rules.days(
-            day(start, f"{name}_desde", f"{label} desde"),
-            day(end, f"{name}_hasta", f"{label} hasta"),
+            query_day(start, field=f"{name}_desde", label=f"{label} desde", problems=problems),
+            query_day(end, field=f"{name}_hasta", label=f"{label} hasta", problems=problems),
         )
         if bounds[0] and bounds[1] and bounds[0] >= bounds[1]:
             problems.append(

@@ -17,7 +17,7 @@ from typing import Any
 from abasto.core import numbers
 from abasto.core.errors import Problem
 from abasto.core.ledger import canonical_json, canonical_object
-from abasto.core.money import MEXICO_CITY, format_seconds
+from abasto.core.money import MEXICO_CITY, count_of, format_seconds
 
 # ----- statuses ------------------------------------------------------------------------------
 
@@ -106,7 +106,8 @@ class Procedure:
         if not self.open_to_all and invited < self.min_invited:
             found.append(
                 Problem(
-                    f"{self.label}: hay {invited} proveedor(es) invitado(s)",
+                    f"{self.label}: hay "
+                    f"{count_of(invited, 'proveedor invitado', 'proveedores invitados')}",
                     field="invited",
                     value=str(invited),
                     expected=f"al menos {self.min_invited}",

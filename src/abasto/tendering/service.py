@@ -49,6 +49,7 @@ from abasto.core.errors import (
     check_version,
 )
 from abasto.core.ledger import LedgerEntry, canonical_json, canonical_object
+from abasto.core.money import count_of
 from abasto.demand import service as demand
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, Supplier, SupplierStatus
@@ -1196,7 +1197,7 @@ def submit_bid(
     if problems:
         raise ValidationFailed(
             f"No se recibió la proposición para la licitación {tender.number}: "
-            f"{len(problems)} problema(s).",
+            f"{count_of(len(problems), 'problema', 'problemas')}.",
             problems=problems,
         )
     # The lines are encoded once, for the request's digest, the commitment and the sealed bid.

@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import Column, Header, find_header, is_blank, read_sheets, text
 from abasto.core.text import neutralise_cell
 from abasto.tendering.rules import BidLineInput
@@ -184,8 +185,9 @@ def read_template(content: bytes, filename: str, claves: Mapping[int, str]) -> l
         )
     if problems:
         raise ValidationFailed(
-            f"«{filename}»: {len(problems)} fila(s) no corresponden a la licitación; no se "
-            "recibió nada.",
+            f"«{filename}»: "
+            f"{count_of(len(problems), 'fila no corresponde', 'filas no corresponden')} "
+            "a la licitación; no se recibió nada.",
             problems=problems,
         )
     if not lines:

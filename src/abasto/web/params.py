@@ -8,11 +8,13 @@ without bounds.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import Path, Query
 
-from abasto.core.bounds import INT_MAX, Day
+from abasto.core.bounds import FIRST_DAY, INT_MAX, LAST_DAY, Day
+from abasto.core.errors import Problem
 
 MAX_PER_PAGE = 500
 PER_PAGE = 50
@@ -24,3 +26,27 @@ RenameId = Annotated[int, Path(ge=1, le=INT_MAX, description="Id de la solicitud
 Number = Annotated[int, Path(ge=1, le=INT_MAX, description="Número dentro de la licitación.")]
 """A partida's or a question's number."""
 DayQuery = Annotated[Day | None, Query(description="Fecha (aaaa-mm-dd).")]
+
+
+def query_day(value: str, *, field: str, label: str, problems: list[Problem]) -> date | None:
+    """A page's optional date field (``aaaa-mm-dd``; empty is none): a value that is not a date
+    in range adds a problem for the page to show, and counts as none."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        found = date.fromisoformat(text)
+    except ValueError:
+        found = None
+    if found is None or not FIRST_DAY <= found <= LAST_DAY:
+        problems.append(
+            Problem(
+                f"La fecha «{label}» no es válida",
+                field=field,
+                value=value,
+                expected=f"una fecha aaaa-mm-dd entre {FIRST_DAY:%Y} y {LAST_DAY:%Y}, "
+                "p. ej. 2026-11-20",
+            )
+        )
+        return None
+    return found

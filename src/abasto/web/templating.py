@@ -14,7 +14,14 @@ from markupsafe import Markup
 
 from abasto.core.context import Context
 from abasto.core.errors import ValidationFailed
-from abasto.core.money import format_date, format_datetime, format_int, format_mxn, format_percent
+from abasto.core.money import (
+    count_of,
+    format_date,
+    format_datetime,
+    format_int,
+    format_mxn,
+    format_percent,
+)
 from abasto.identity.models import ROLE_LABELS, Role
 from abasto.web.deps import SESSION_COOKIE
 from abasto.web.security import CSRF_FIELD, csrf_token
@@ -25,6 +32,7 @@ templates.env.filters.update(
     fecha=format_date,
     fecha_hora=format_datetime,
     entero=format_int,
+    contar=count_of,
     porcentaje=format_percent,
 )
 

@@ -52,7 +52,11 @@ def releases(
         limit=service.parse_limit(limit),
     )
     body = service.package(
-        "releases", page.releases, uri=str(request.url), published=format_instant(ctx.now)
+        "releases",
+        page.releases,
+        uri=str(request.url),
+        published=format_instant(ctx.now),
+        policy=app_state(request).settings.publication_policy,
     )
     links: dict[str, Any] = {}
     keep = {k: v for k, v in request.query_params.items() if k not in ("after", "before")}
@@ -71,7 +75,13 @@ def record(ocid: str, request: Request, ctx: Annotated[Context, Depends(public)]
     versioned release."""
     found = service.record_of(ctx.db, _prefix(request), ocid)
     return JSONResponse(
-        service.package("records", [found], uri=str(request.url), published=format_instant(ctx.now))
+        service.package(
+            "records",
+            [found],
+            uri=str(request.url),
+            published=format_instant(ctx.now),
+            policy=app_state(request).settings.publication_policy,
+        )
     )
 
 

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from abasto.core.cli import console, err_console, unit_of_work
 from abasto.core.config import load_settings
 from abasto.core.ledger import format_instant
+from abasto.core.money import count_of
 from abasto.transparency.ocds import export as exporting
 
 app = typer.Typer(help="Datos abiertos en OCDS 1.1.5.", no_args_is_help=True)
@@ -24,7 +25,8 @@ def export(
 ) -> None:
     """Escribe paquetes de entregas y de registros, y las entregas compiladas (JSON Lines);
     todo o nada: si algo falla, la carpeta queda como estaba."""
-    prefix = load_settings().ocid_prefix
+    settings = load_settings()
+    prefix = settings.ocid_prefix
     with (
         unit_of_work() as ctx,
         Progress(
@@ -47,6 +49,7 @@ def export(
                 prefix,
                 directory,
                 published=format_instant(ctx.now),
+                policy=settings.publication_policy,
                 per_file=per_file,
                 progress=progress,
             )
@@ -61,7 +64,8 @@ def export(
     console.print(
         f"Exportadas {summary.releases:,} entregas de {summary.records:,} procesos de "
         f"contratación en {summary.seconds:.1f} s ({rate:,.0f} entregas/s): "
-        f"{summary.release_files:,} paquete(s) de entregas, {summary.record_files:,} de "
+        f"{count_of(summary.release_files, 'paquete', 'paquetes')} de entregas, "
+        f"{summary.record_files:,} de "
         f"registros y {exporting.COMPILED}, en {summary.directory}.",
         highlight=False,
     )

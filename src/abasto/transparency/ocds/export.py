@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from abasto.core import folders
+from abasto.core.config import DEFAULT_PUBLIC_URL, policy_url
 from abasto.core.errors import ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from abasto.transparency.ocds import service
@@ -50,10 +51,12 @@ def _dumps(value: Any) -> str:
 class _Chunks:
     """Packages of ``size`` items each, written item by item as they come."""
 
-    def __init__(self, folder: Path, kind: str, size: int, base_uri: str, published: str) -> None:
+    def __init__(
+        self, folder: Path, kind: str, size: int, base_uri: str, published: str, policy: str
+    ) -> None:
         folder.mkdir()
         self.folder, self.kind, self.size = folder, kind, size
-        self.base_uri, self.published = base_uri, published
+        self.base_uri, self.published, self.policy = base_uri, published, policy
         self.files = 0
         self.count = 0
         self._out: IO[str] | None = None
@@ -64,7 +67,11 @@ class _Chunks:
             self.files += 1
             name = f"{self.kind}-{self.files:06d}.json"
             uri = f"{self.base_uri}/{self.folder.name}/{name}"
-            frame = _dumps(service.package(self.kind, [], uri=uri, published=self.published))
+            frame = _dumps(
+                service.package(
+                    self.kind, [], uri=uri, published=self.published, policy=self.policy
+                )
+            )
             self._out = (self.folder / name).open("w", encoding="utf-8")
             # The frame's list is its last member: write up to its «[», then the items.
             self._out.write(frame[: -len("[]}")] + "[")
@@ -105,12 +112,14 @@ def export(
     target: Path,
     *,
     published: str,
+    policy: str = policy_url(DEFAULT_PUBLIC_URL),
     per_file: int = 1000,
     progress: Progress | None = None,
     fail_after: int | None = None,
 ) -> ExportSummary:
-    """Write the export into ``target``; all or nothing. ``fail_after`` (tests) raises once that
-    many releases are written, to prove a failure leaves ``target`` untouched."""
+    """Write the export into ``target``; all or nothing. ``policy`` is the packages'
+    ``publicationPolicy`` (``Settings.publication_policy``). ``fail_after`` (tests) raises once
+    that many releases are written, to prove a failure leaves ``target`` untouched."""
     began = time.perf_counter()
     target = target.resolve()
     if not target.parent.is_dir():
@@ -121,9 +130,8 @@ def export(
     if per_file < 1:
         raise ValidationFailed("«--por-archivo» debe ser al menos 1.")
     with folders.replacing(target, marker=COMPILED, what="OCDS") as staging:
-        counts = _write(
-            db, prefix, staging, target.as_uri(), published, per_file, progress, fail_after
-        )
+        frame = (target.as_uri(), published, policy)
+        counts = _write(db, prefix, staging, frame, per_file, progress, fail_after)
     return ExportSummary(target, *counts, time.perf_counter() - began)
 
 
@@ -131,8 +139,7 @@ def _write(
     db: Session,
     prefix: str,
     folder: Path,
-    base_uri: str,
-    published: str,
+    frame: tuple[str, str, str],
     per_file: int,
     progress: Progress | None,
     fail_after: int | None,
@@ -147,8 +154,8 @@ def _write(
     merger = service.merger()
     done = written = records = 0
     with (
-        _Chunks(folder / "releases", "releases", per_file, base_uri, published) as releases,
-        _Chunks(folder / "records", "records", RECORDS_PER_FILE, base_uri, published) as packed,
+        _Chunks(folder / "releases", "releases", per_file, *frame) as releases,
+        _Chunks(folder / "records", "records", RECORDS_PER_FILE, *frame) as packed,
         (folder / COMPILED).open("w", encoding="utf-8") as compiled,
     ):
         for entity in dict.fromkeys(tenders):

@@ -9,15 +9,20 @@ state that changes later: the same ledger always gives the same releases.
 
 Mapping:
 
-- ``tender.publish`` → tag ``tender`` (and ``planning`` when the tender came from a demand round).
+- ``tender.publish`` → tag ``tender`` (and ``planning`` when the tender came from a demand round),
+  with one lot per partida (lots extension) and each item related to its lot.
 - ``tender.amend`` → ``tenderAmendment``; ``tender.cancel`` → ``tenderCancellation``.
 - ``question.answer`` → ``tenderUpdate`` with ``tender.enquiries`` (enquiry extension).
-- ``bid.open`` → ``tenderUpdate`` with one ``bids.details`` entry (bids extension): only after
+- ``bid.open`` → ``tenderUpdate`` with one ``bids.details`` entry per partida the bid offers
+  (``{bid}/{partida}``, related to its lot, its item and unit price; bids extension): only after
   the opening started, so no release before it holds a price or a bidder.
-- ``tender.opened`` → ``tenderUpdate`` with ``bids.statistics``.
+- ``tender.opened`` → ``tenderUpdate`` with ``bids.statistics`` (bidders per lot too).
 - ``partida.desierta`` → ``award``: an unsuccessful award for the partida.
-- ``fallo.issue`` → ``award`` and ``contract``: an award per winning supplier, an unsuccessful one
-  per partida desierta, and a pending contract per institution × supplier (the drafts).
+- ``fallo.issue`` → ``award`` and ``contract``: an award per winning supplier (related to its
+  lots and lot bids), an unsuccessful one per partida desierta, a pending contract per
+  institution × supplier (the drafts), each lot bid's status from the fallo (``valid`` when
+  solvent, ``disqualified`` when not), and the reference prices of the market research:
+  ``tender.value`` (their total), each tender item's ``unit.value`` and each lot's value.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from sqlalchemy.orm import Session
 from abasto.award.models import ContractDraft, Fallo, FalloOutcome
 from abasto.catalog.models import Clave
 from abasto.core.ledger import LedgerEntry, format_instant
+from abasto.core.money import count_of
 from abasto.demand.models import DemandRound
 from abasto.demand.service import BUYER_KIND
 from abasto.identity.models import Institution, Supplier
@@ -66,16 +72,33 @@ INSTITUTION_SCHEME = "MX-ABASTO"
 """Institutions by their code in Abasto's registry (IMSS, ISSSTE…): they have no RFC stored."""
 BIDS_EXTENSION = (
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_bid_extension/"
+    "master/extension.json"
+)
+"""The bids extension as it stands after v1.1.5: the version that defines ``Bid.items``,
+``Bid.relatedLots`` and ``Award.relatedBids`` (v1.1.5 has none of them)."""
+LOTS_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/"
     "v1.1.5/extension.json"
 )
+"""``tender.lots`` (one per partida), ``Item.relatedLot`` and ``Award.relatedLots``."""
+PAGINATION_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_pagination_extension/"
+    "master/extension.json"
+)
+"""``links.next`` / ``links.prev`` of the API's release packages."""
 ENQUIRY_EXTENSION = (
     "https://raw.githubusercontent.com/open-contracting-extensions/ocds_enquiry_extension/"
     "v1.1.5/extension.json"
 )
-EXTENSIONS = (BIDS_EXTENSION, ENQUIRY_EXTENSION)
+EXTENSIONS = (BIDS_EXTENSION, ENQUIRY_EXTENSION, LOTS_EXTENSION, PAGINATION_EXTENSION)
 ROLE_ORDER = ("buyer", "procuringEntity", "payer", "tenderer", "supplier")
 AWARDED_OUTCOMES = frozenset({"adjudicada", "solvente"})
-"""A bid with a line in one of these outcomes was solvent: its status in OCDS is ``valid``."""
+"""A bid's line in one of these outcomes was solvent: its status in OCDS is ``valid``."""
+
+
+def lot_bid_id(bid: str, partida: int) -> str:
+    """A bid's detail for one partida (the bids extension models a bid per lot)."""
+    return f"{bid}/{partida}"
 
 
 def ocid_of(prefix: str, number: str) -> str:
@@ -239,6 +262,8 @@ class Process:
     parties: dict[str, dict[str, Any]] = field(default_factory=dict)
     bids: dict[str, str | None] = field(default_factory=dict)
     """Opened bid → its supplier's party id (None when it could not be unsealed)."""
+    bidders: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """Partida → the parties whose opened bid matched its commitment and offered it."""
 
     @property
     def ocid(self) -> str:
@@ -314,6 +339,7 @@ class Process:
         item: dict[str, Any] = {"id": str(number)}
         if partida is None:
             return item
+        item["relatedLot"] = str(number)
         clave = self.directory.as_of(f"clave:{partida.clave}", seq)
         item["classification"] = {"scheme": CLAVE_SCHEME, "id": partida.clave}
         if clave.get("description"):
@@ -333,6 +359,16 @@ class Process:
     def _priced(self, number: int, seq: int, quantity: int, price: Decimal | str) -> dict[str, Any]:
         return {**self._item(number, seq), "quantity": quantity, "unit": {"value": money(price)}}
 
+    def _lot(self, number: int, seq: int) -> dict[str, Any]:
+        """A partida as a lot: what bids compete for, each with its own status per lot."""
+        partida = self.facts.partidas[number]
+        lot: dict[str, Any] = {"id": str(number), "title": f"Partida {number}: {partida.clave}"}
+        description = self.directory.as_of(f"clave:{partida.clave}", seq).get("description")
+        if description:
+            lot["description"] = description
+        lot["status"] = "active"
+        return lot
+
     # -- stages --
 
     def _tender_publish(self, entry: Entry) -> Built:
@@ -347,6 +383,7 @@ class Process:
             "title": data["title"],
             "status": "active",
             "items": [self._item(n, seq, full=True) for n in self.facts.partidas],
+            "lots": [self._lot(n, seq) for n in self.facts.partidas],
             "mainProcurementCategory": "goods",
             "procurementMethod": policy.ocds_method,
             "procurementMethodDetails": data.get("procedure_label") or policy.label,
@@ -379,8 +416,9 @@ class Process:
             body["planning"] = {
                 "rationale": (
                     f"Demanda consolidada de la ronda «{self.facts.round_name}»: "
-                    f"{len(self.facts.payers)} institución(es), "
-                    f"{len(self.facts.partidas)} clave(s) con sus cantidades mínimas y máximas."
+                    f"{count_of(len(self.facts.payers), 'institución', 'instituciones')}, "
+                    f"{count_of(len(self.facts.partidas), 'clave', 'claves')} "
+                    "con sus cantidades mínimas y máximas."
                 ),
                 "budget": {
                     "id": self.facts.round_name,
@@ -445,33 +483,45 @@ class Process:
         return ["tenderUpdate"], {"tender": tender}, []
 
     def _bid_open(self, entry: Entry) -> Built:
+        """One bid detail per partida the bid offers (its status is per lot: the fallo may find
+        one line solvent and another not), or one for the whole bid when no line is known."""
         data, seq = entry.data, entry.seq
-        detail: dict[str, Any] = {
-            "id": data["bid"],
+        matches = data.get("check") == MATCHES
+        common: dict[str, Any] = {
             "date": instant(data["received_at"]),
             # Matching its commitment, it awaits evaluation; otherwise it is out already.
-            "status": "pending" if data.get("check") == MATCHES else "disqualified",
+            "status": "pending" if matches else "disqualified",
         }
-        body: dict[str, Any] = {"bids": {"details": [detail]}}
+        body: dict[str, Any] = {}
         named: list[str] = []
         supplier = data.get("supplier")
         party = None
         if supplier:
             party = self._supplier(supplier["rfc"], supplier.get("razon_social"), "tenderer")
             named.append(party)
-            detail["tenderers"] = [self._ref(party)]
+            common["tenderers"] = [self._ref(party)]
             body["tender"] = {"id": self.facts.number, "tenderers": [self._ref(party)]}
         self.bids[data["bid"]] = party
-        content = data.get("content")
-        if content:
-            detail["value"] = money(data.get("total_max") or 0)
-            # Per partida, as the later versions of the bids extension name it (Bid.items).
-            detail["items"] = [
-                self._priced(
-                    int(line["partida"]), seq, int(line["quantity"]), str(line["unit_price"])
-                )
-                for line in content.get("lines", [])
-            ]
+        lines = (data.get("content") or {}).get("lines", [])
+        details = []
+        for line in lines:
+            number, quantity, price = (
+                int(line["partida"]),
+                int(line["quantity"]),
+                line["unit_price"],
+            )
+            details.append(
+                {
+                    "id": lot_bid_id(data["bid"], number),
+                    **common,
+                    "relatedLots": [str(number)],
+                    "value": money(Decimal(str(price)) * quantity),
+                    "items": [self._priced(number, seq, quantity, str(price))],
+                }
+            )
+            if matches and party:
+                self.bidders[number].add(party)
+        body["bids"] = {"details": details or [{"id": data["bid"], **common}]}
         return ["tenderUpdate"], body, named
 
     def _tender_opened(self, entry: Entry) -> Built:
@@ -493,6 +543,17 @@ class Process:
                 "notes": "En la apertura: proposiciones que no coinciden con su compromiso.",
             },
         ]
+        # Per partida, the bidders whose bid matched its commitment (Cardinal's R018 per lot).
+        statistics += [
+            {
+                "id": f"bidders-{number}",
+                "measure": "bidders",
+                "value": len(self.bidders[number]),
+                "date": at,
+                "relatedLot": str(number),
+            }
+            for number in self.facts.partidas
+        ]
         body = {
             "tender": {"id": self.facts.number, "numberOfTenderers": len(tenderers)},
             "bids": {"statistics": statistics},
@@ -511,6 +572,7 @@ class Process:
             "status": "unsuccessful",
             "date": at,
             "items": [item],
+            "relatedLots": [str(number)],
         }
         if reason:
             award["description"] = reason
@@ -559,11 +621,12 @@ class Process:
                     self._priced(number, seq, int(w["quantity"]), str(w["unit_price"]))
                     for number, w in lines
                 ],
-                "relatedBid": lines[0][1]["bid"],
+                "relatedLots": [str(number) for number, _ in lines],
+                "relatedBids": [lot_bid_id(w["bid"], number) for number, w in lines],
             }
             winning.append(award)
         body: dict[str, Any] = {
-            "tender": {"id": self.facts.number, "status": "complete"},
+            "tender": {"id": self.facts.number, "status": "complete", **self._reference(data)},
             "awards": winning + awards,
         }
         if fallo_id is not None:
@@ -584,20 +647,43 @@ class Process:
         )
         return tags, body, named
 
+    def _reference(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The market research the fallo used: the reference total as ``tender.value``, and
+        each partida's reference unit price on its tender item and, times its demand, its lot."""
+        found: dict[str, Any] = {}
+        if data.get("reference_total") is not None:
+            found["value"] = money(str(data["reference_total"]))
+        priced = [p for p in data["partidas"] if p.get("reference_price") is not None]
+        if priced:
+            found["items"] = [
+                {"id": str(p["partida"]), "unit": {"value": money(str(p["reference_price"]))}}
+                for p in priced
+            ]
+            found["lots"] = [
+                {
+                    "id": str(p["partida"]),
+                    "value": money(Decimal(str(p["reference_price"])) * int(p["demand"])),
+                }
+                for p in priced
+            ]
+        return found
+
     def _evaluated(
         self, fallo_id: int, at: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Each evaluated bid's status from the fallo's outcomes, and the counts."""
-        outcomes: dict[str, set[str]] = defaultdict(set)
-        for bid, outcome in self.directory.db.execute(
-            select(FalloOutcome.bid_id, FalloOutcome.outcome).where(
-                FalloOutcome.fallo_id == fallo_id
-            )
-        ):
-            outcomes[bid].add(outcome)
+        outcomes = self.directory.db.execute(
+            select(FalloOutcome.bid_id, FalloOutcome.partida_number, FalloOutcome.outcome)
+            .where(FalloOutcome.fallo_id == fallo_id)
+            .order_by(FalloOutcome.bid_id, FalloOutcome.partida_number)
+        ).all()
         details = [
-            {"id": bid, "status": "valid" if found & AWARDED_OUTCOMES else "disqualified"}
-            for bid, found in sorted(outcomes.items())
+            {
+                "id": lot_bid_id(bid, number),
+                "status": "valid" if outcome in AWARDED_OUTCOMES else "disqualified",
+                "relatedLots": [str(number)],
+            }
+            for bid, number, outcome in outcomes
         ]
         valid = sum(1 for d in details if d["status"] == "valid")
         statistics = [
@@ -605,9 +691,9 @@ class Process:
             {
                 "id": "disqualifiedBids",
                 "measure": "disqualifiedBids",
-                "value": len(self.bids) - valid,
+                "value": len(details) - valid,
                 "date": at,
-                "notes": "En el fallo: proposiciones sin ninguna partida solvente.",
+                "notes": "En el fallo: proposiciones por partida no solventes.",
             },
         ]
         return details, statistics

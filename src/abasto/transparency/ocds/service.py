@@ -55,8 +55,11 @@ def merger() -> ocdsmerge.Merger:
     return ocdsmerge.Merger(merge_rules=MERGE_RULES)
 
 
-def package(kind: str, items: list[dict[str, Any]], *, uri: str, published: str) -> dict[str, Any]:
-    """A release or record package (``kind``: "releases" or "records") around ``items``."""
+def package(
+    kind: str, items: list[dict[str, Any]], *, uri: str, published: str, policy: str
+) -> dict[str, Any]:
+    """A release or record package (``kind``: "releases" or "records") around ``items``;
+    ``policy`` is the URL of the publication policy (``Settings.publication_policy``)."""
     return {
         "uri": uri,
         "version": VERSION,
@@ -64,16 +67,9 @@ def package(kind: str, items: list[dict[str, Any]], *, uri: str, published: str)
         "publishedDate": published,
         "publisher": dict(PUBLISHER),
         "license": LICENSE,
-        "publicationPolicy": policy_uri(uri),
+        "publicationPolicy": policy,
         kind: items,
     }
-
-
-def policy_uri(uri: str) -> str:
-    """The publication policy next to the package: the API's own policy route."""
-    match = re.match(r"^(https?://[^/]+)", uri)
-    base = match.group(1) if match else "http://localhost"
-    return f"{base}/api/v1/ocds/policy"
 
 
 def record(releases: list[dict[str, Any]]) -> dict[str, Any]:

@@ -33,8 +33,9 @@ def run(
     ocds: Path | None = typer.Option(
         None,
         "--ocds",
-        help="Archivo OCDS de otro publicador (compiled releases en líneas, release package "
-        "o record package); sin él se calculan y guardan las banderas de Abasto.",
+        help="Archivo OCDS de otro publicador (compiled releases en líneas, release o record "
+        "package, un registro o una lista JSON de ellos); sin él se calculan y guardan las "
+        "banderas de Abasto.",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Con --ocds: escribe las banderas en .csv o .json."

@@ -12,6 +12,7 @@ Each query returns the same columns: ``kind`` (what is flagged), ``subject``, ``
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from abasto.core.money import format_date, format_mxn
+from abasto.core.money import count_of, format_date, format_mxn
 from abasto.transparency.redflags.flat import Frames, connect
 
 
@@ -192,10 +193,13 @@ def _second_lowest(p: Parameters) -> str:
             WHERE b.status = 'valid' AND b.tenderers = 1 AND b.amount IS NOT NULL
               AND b.currency = '{p.currency}'
             GROUP BY ALL)
-        SELECT *, ((second_amount - winner_amount) / winner_amount)::DOUBLE AS ratio
+        -- A winner of 0 gives +inf, as Cardinal's f64 division: kept in the quartiles.
+        SELECT *, CASE WHEN winner_amount = 0 THEN 'inf'::DOUBLE
+                       ELSE ((second_amount - winner_amount) / winner_amount)::DOUBLE END AS ratio
         FROM pairs
         -- If the lowest bid did not win, the criteria were not price only: Cardinal excludes it.
-        WHERE winner_amount > 0 AND second_amount >= winner_amount"""
+        -- Both at 0 is 0/0, NaN in Cardinal (no place in its quartiles): left out.
+        WHERE winner_amount >= 0 AND second_amount >= winner_amount AND second_amount > 0"""
 
 
 def _quartiles(source: str, column: str) -> str:
@@ -267,7 +271,9 @@ def _second_lowest_flag(fence: str, condition: str) -> str:
                  'q1': f.q1, 'q3': f.q3}} AS evidence
         FROM second_lowest r,
              (SELECT {fence} AS fence, q1, q3 FROM {_quartiles("second_lowest", "ratio")}) f
-        WHERE {condition}"""
+        -- A fence of NaN (quartiles between two infinite ratios, as statrs computes them too)
+        -- flags nothing in Cardinal; DuckDB orders NaN above every number, so say it.
+        WHERE NOT isnan(f.fence) AND {condition}"""
 
 
 @_indicator(
@@ -489,7 +495,9 @@ def r038(p: Parameters) -> str:
         UNION ALL
         SELECT 'comprador', c.buyer_id, NULL, NULL, NULL, c.buyer_id, NULL, c.ratio, fc.fence,
                {{'disqualified': c.d, 'submitted': c.n, 'processes': c.processes}}
-        FROM c, fc WHERE fc.fence > 0 AND c.ratio >= fc.fence"""
+        -- A single buyer has no peers: a fence from its quartiles would be its own ratio.
+        FROM c, fc WHERE fc.fence > 0 AND c.ratio >= fc.fence
+          AND ({_num(p.r038_threshold)} IS NOT NULL OR (SELECT count(*) FROM c) >= 2)"""
 
 
 @_indicator(
@@ -788,7 +796,12 @@ def _money(value: object) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+    if value is None:
+        return "—"
+    if math.isinf(value):
+        # A fence at +inf: more than a quarter of the lots' winners bid 0 (their ratio is +inf).
+        return "infinita (más de una cuarta parte de los ganadores ofertó 0)"
+    return f"{value * 100:.1f} %"
 
 
 def _below(evidence: Mapping[str, Any]) -> float | None:
@@ -819,7 +832,8 @@ def _tenderers(items: object) -> str:
 
 EXPLAIN: dict[str, Callable[[Flag], str]] = {
     "R003": lambda f: (
-        f"El periodo de presentación duró {f.value:.0f} día(s) enteros "
+        f"El periodo de presentación duró "
+        f"{count_of(round(f.value), 'día entero', 'días enteros')} "
         f"(del {_day(f.evidence.get('start'))} al {_day(f.evidence.get('end'))}); "
         f"el umbral es {f.threshold:.0f} días."
     ),
@@ -835,10 +849,16 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
         f"es {_pct(f.threshold)}."
     ),
     "R058": lambda f: (
-        f"La ganadora ({_money(f.evidence.get('winner_amount'))}, de {f.supplier_id}) está "
-        f"{_pct(_below(f.evidence))} debajo de la segunda más baja "
-        f"({_money(f.evidence.get('second_amount'))}), que la supera en {_pct(f.value)}; "
-        f"la cerca superior es {_pct(f.threshold)}."
+        (
+            f"El ganador ofertó 0 ({f.supplier_id}) y la segunda más baja "
+            f"({_money(f.evidence.get('second_amount'))}, de "
+            f"{f.evidence.get('second_tenderer')}) lo supera en una proporción infinita"
+            if not math.isfinite(f.value)
+            else f"La ganadora ({_money(f.evidence.get('winner_amount'))}, de {f.supplier_id}) "
+            f"está {_pct(_below(f.evidence))} debajo de la segunda más baja "
+            f"({_money(f.evidence.get('second_amount'))}), que la supera en {_pct(f.value)}"
+        )
+        + f"; la cerca superior es {_pct(f.threshold)}."
     ),
     "R025": lambda f: (
         f"{f.supplier_id} ganó {f.evidence.get('wins')} de {f.evidence.get('valid_bids')} "
@@ -857,7 +877,12 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
     ),
     "R035": lambda f: (
         f"Solo {f.supplier_id} quedó con proposición válida y fue adjudicado; "
-        f"{f.value:.0f} licitante(s) más fueron descalificados: "
+        + count_of(
+            round(f.value),
+            "licitante más fue descalificado",
+            "licitantes más fueron descalificados",
+        )
+        + ": "
         f"{_tenderers(f.evidence.get('disqualified'))}."
     ),
     "R036": lambda f: (
@@ -915,8 +940,8 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
     ),
     "AB06": lambda f: (
         f"HHI {f.value:,.0f} (umbral {f.threshold or 0:,.0f}) en "
-        f"{f.evidence.get('processes')} procedimientos con {f.evidence.get('suppliers')} "
-        f"proveedor(es); "
+        f"{f.evidence.get('processes')} procedimientos con "
+        f"{count_of(int(f.evidence.get('suppliers') or 0), 'proveedor', 'proveedores')}; "
         + ", ".join(
             f"{s.get('supplier')} {_pct(s.get('share'))}" for s in f.evidence.get("shares") or []
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ def _plain(value: Any) -> Any:
         return format(value.normalize(), "f")
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, float) and value != value:  # NaN has no JSON
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN and infinity have no JSON (an infinite R058 ratio: the winner bid 0).
         return None
     return value
 
@@ -74,8 +76,8 @@ def flag_json(flag: Flag) -> dict[str, Any]:
         "supplier": flag.supplier_id,
         "buyer": flag.buyer_id,
         "clave": flag.clave,
-        "value": flag.value,
-        "threshold": flag.threshold,
+        "value": _plain(flag.value),
+        "threshold": _plain(flag.threshold),
         "explanation": flag.explanation,
         "evidence": _plain(flag.evidence),
     }

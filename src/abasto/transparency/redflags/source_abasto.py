@@ -4,9 +4,10 @@ A bid is read only once opened and matched to its public commitment (as the awar
 one flat bid per partida of an opened bid. Its status is the fallo's outcome — ``valid`` when
 solvent (awarded or not), ``disqualified`` when not — and ``pending`` before the fallo. The
 number of tenderers of a partida is known only after the opening; before it, it is unknown, so
-no indicator can count sealed bids. Every tender is run by the coordinating buyer, so processes
-name no buyer (a per-buyer comparison would have no peers); contracts name the institution that
-signs them.
+no indicator can count sealed bids. Every tender is run by the coordinating buyer (the first
+institution of kind «compra consolidada»), which processes name, as our OCDS does; a per-buyer
+comparison has no peers then, and R038 compares buyers only when there are two or more.
+Contracts name the institution that signs them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from abasto.award.models import ContractDraft, Fallo, FalloLine, FalloOutcome
 from abasto.catalog.models import Clave
+from abasto.demand.service import BUYER_KIND
 from abasto.identity.models import Institution, Sanction, Supplier
 from abasto.identity.rules import is_acquittal
 from abasto.identity.sanctions import parse_term_months
@@ -61,12 +63,19 @@ def load(db: Session) -> Frames:
         ).where(Tender.published_at.is_not(None))
     ).all()
     numbers = {t.id: t.number for t in tenders}
+    # Every tender is run by the coordinating buyer, as its OCDS names it.
+    buyer = db.execute(
+        select(Institution.code, Institution.name)
+        .where(Institution.kind == BUYER_KIND)
+        .order_by(Institution.id)
+        .limit(1)
+    ).first()
     processes = [
         {
             "process_id": t.number,
             "title": t.title,
-            "buyer_id": None,
-            "buyer_name": None,
+            "buyer_id": buyer.code if buyer else None,
+            "buyer_name": buyer.name if buyer else None,
             "method": tendering_rules.procedure(t.procedure).ocds_method,
             "method_details": tendering_rules.procedure(t.procedure).label,
             "tender_start": t.published_at,

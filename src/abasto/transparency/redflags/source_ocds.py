@@ -1,9 +1,12 @@
 """Another publisher's OCDS data as the flat input of the indicators.
 
-Accepted: line-delimited compiled releases (one JSON value per line), a release package, a
-record package (each record's ``compiledRelease``), or a JSON list of releases. Releases of one
-ocid in a release package are compiled with ocdsmerge, in date order (no schema is fetched: its
-default merge by ``id`` is enough for the fields read here). Each contracting process is one lot.
+Accepted: whatever ``transparency.ocds.reader`` reads (line-delimited compiled releases, release
+and record packages, records, JSON lists of them); releases of one ocid in a release package are
+compiled in date order. Each contracting process is one lot.
+
+A file from which nothing usable comes out is refused, saying which case it was: no process
+with an ocid (with what was skipped, reason by reason), or processes of which no indicator reads
+anything (no complete tender period, number of tenderers, bids, awards or contracts).
 
 Nothing bad stops the run or slips into a flag; each case is skipped and counted, with its
 reason in Spanish:
@@ -22,7 +25,6 @@ reason in Spanish:
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,13 +32,14 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import ocdsmerge
-
-from abasto.core.errors import ValidationFailed
+from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
+from abasto.transparency.ocds import reader
 from abasto.transparency.redflags.flat import Frames, table
 
 EXPECTED = (
-    "compiled releases OCDS en líneas (JSON por línea), un release package o un record package"
+    "compiled releases OCDS en líneas (JSON por línea), un release package, un record package, "
+    "un registro o una lista JSON de registros o entregas"
 )
 FOUR_PLACES = Decimal("0.0001")
 
@@ -68,10 +71,22 @@ def load(content: bytes, filename: str, *, currency: str | None = None) -> Loade
         raise ValidationFailed(
             f"«{filename}» no contiene ningún proceso de contratación con ocid",
             expected=EXPECTED,
+            problems=_skipped(skipped),
         )
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for release in compiled:
         _flatten(release, rows, skipped)
+    periods = sum(1 for r in rows["processes"] if r["tender_start"] and r["tender_end"])
+    counted = sum(1 for r in rows["lots"] if r["number_of_tenderers"] is not None)
+    if not (periods or counted or rows["bids"] or rows["awards"] or rows["contracts"]):
+        raise ValidationFailed(
+            f"«{filename}»: "
+            f"{count_of(len(compiled), 'proceso', 'procesos')} de contratación sin nada que un "
+            "indicador lea: ninguno tiene periodo de presentación completo, número de "
+            "licitantes, proposiciones (bids.details), adjudicaciones ni contratos.",
+            expected="tender.tenderPeriod, tender.numberOfTenderers, bids, awards o contracts",
+            problems=_skipped(skipped),
+        )
     seen = Counter(
         r["currency"] for name in ("bids", "awards") for r in rows[name] if r["currency"]
     )
@@ -83,97 +98,19 @@ def load(content: bytes, filename: str, *, currency: str | None = None) -> Loade
     return Loaded(frames=frames, processes=len(compiled), skipped=skipped)
 
 
+def _skipped(skipped: Counter[str]) -> list[Problem]:
+    """What was left out while reading, reason by reason with its count."""
+    return [Problem(f"{reason}: {n:,}") for reason, n in sorted(skipped.items())]
+
+
 _TABLES = ("processes", "lots", "bids", "awards", "award_items", "contracts", "parties")
-
-
-def _values(content: bytes, filename: str, skipped: Counter[str]) -> list[Any]:
-    """The whole file as one JSON value, or one value per line; not JSON at all is an error."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationFailed(
-            f"«{filename}» no es texto UTF-8, así que no es JSON", expected=EXPECTED
-        ) from None
-    try:
-        return [json.loads(text)]
-    except ValueError:
-        pass
-    values: list[Any] = []
-    bad = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            values.append(json.loads(line))
-        except ValueError:
-            bad += 1
-    if not values:
-        raise ValidationFailed(f"«{filename}» no es JSON", expected=EXPECTED)
-    if bad:
-        skipped["líneas que no son JSON"] += bad
-    return values
 
 
 def _compiled_releases(
     content: bytes, filename: str, skipped: Counter[str]
 ) -> Iterator[dict[str, Any]]:
-    individual: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    seen: set[str] = set()
-
-    def compiled(release: Any) -> Iterator[dict[str, Any]]:
-        if not isinstance(release, dict) or not isinstance(release.get("ocid"), str):
-            skipped["entregas o registros sin ocid"] += 1
-        elif release["ocid"] in seen:
-            skipped["ocid repetido (se conserva el primero)"] += 1
-        else:
-            seen.add(release["ocid"])
-            yield release
-
-    for value in _values(content, filename, skipped):
-        if isinstance(value, dict) and isinstance(value.get("records"), list):
-            for record in value["records"]:
-                release = record.get("compiledRelease") if isinstance(record, dict) else None
-                if release is None and isinstance(record, dict):
-                    skipped["registros sin compiledRelease"] += 1
-                    continue
-                yield from compiled(_unrecorded(record) if isinstance(release, dict) else release)
-        elif isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
-            # A record: its own `releases` are linked or embedded copies of what it compiles.
-            yield from compiled(_unrecorded(value))
-        elif isinstance(value, dict) and isinstance(value.get("releases"), list):
-            for release in value["releases"]:
-                if isinstance(release, dict) and isinstance(release.get("ocid"), str):
-                    individual[release["ocid"]].append(release)
-                else:
-                    skipped["entregas o registros sin ocid"] += 1
-        elif isinstance(value, list):
-            # Some publishers' APIs answer a bare list of records (or of compiled releases).
-            for member in value:
-                yield from compiled(_unrecorded(member))
-        elif isinstance(value, dict):
-            yield from compiled(value)  # a compiled release, with its ocid or without
-        else:
-            skipped["valores JSON que no son objeto (entrega, paquete ni registro)"] += 1
-    merger = ocdsmerge.Merger(merge_rules={})
-    for ocid, releases in individual.items():
-        if len(releases) == 1:
-            yield from compiled(releases[0])
-            continue
-        dates = [r.get("date") for r in releases]
-        if not all(isinstance(d, str) for d in dates):
-            skipped["procesos con una entrega sin fecha (orden desconocido)"] += 1
-            continue
-        if dates != sorted(str(d) for d in dates):
-            skipped["procesos con entregas fuera de orden de fecha (se compilaron por fecha)"] += 1
-        yield from compiled({**merger.create_compiled_release(releases), "ocid": ocid})
-
-
-def _unrecorded(value: Any) -> Any:
-    """A record's compiled release (with the record's ocid); anything else as it is."""
-    if isinstance(value, dict) and isinstance(value.get("compiledRelease"), dict):
-        release = value["compiledRelease"]
-        return release if "ocid" in release else {**release, "ocid": value.get("ocid")}
-    return value
+    found = reader.read(content, filename, expected=EXPECTED, strict=False, skipped=skipped)
+    yield from reader.compiled(found, skipped)
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -230,6 +167,91 @@ def _ids(organizations: Any) -> list[str]:
     return sorted({i for i in found if i})
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _lots(ocid: str, tender: dict[str, Any], bids: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The published lots (lots extension), each with its bidders when ``bids.statistics``
+    gives them per lot (measure ``bidders``, ``relatedLot``)."""
+    bidders: dict[str, int | None] = {}
+    for statistic in bids.get("statistics") or []:
+        if isinstance(statistic, dict) and statistic.get("measure") == "bidders":
+            lot = _text(statistic.get("relatedLot"))
+            if lot is not None:
+                bidders[lot] = _count(statistic.get("value"))
+    found: dict[str, dict[str, Any]] = {}
+    for lot in tender.get("lots") or []:
+        lot_id = _text(lot.get("id")) if isinstance(lot, dict) else None
+        if lot_id is None:
+            continue
+        found[f"{ocid}/{lot_id}"] = {
+            "lot_id": f"{ocid}/{lot_id}",
+            "process_id": ocid,
+            "label": _text(lot.get("title")) or lot_id,
+            "number_of_tenderers": bidders.get(lot_id),
+        }
+    return found
+
+
+def _bid_amount(
+    bid: dict[str, Any], one_lot: bool, skipped: Counter[str]
+) -> tuple[Decimal | None, str | None]:
+    """What a bid is compared by: its value; but a bid for one lot with one priced item, by
+    that unit price, since bidders for a lot may offer different quantities (an Abasto
+    partida's bidder offers up to its maximum, and several may share it)."""
+    items = [i for i in bid.get("items") or [] if isinstance(i, dict)]
+    if one_lot and len(items) == 1:
+        price = _money(_obj(items[0].get("unit")).get("value"), skipped)
+        if price[0] is not None:
+            return price
+    return _money(bid.get("value"), skipped)
+
+
+def _reference_prices(
+    tender: dict[str, Any], skipped: Counter[str]
+) -> dict[str, tuple[Decimal, str | None]]:
+    """Each tender item's unit value (the estimated or reference price), by item id."""
+    found: dict[str, tuple[Decimal, str | None]] = {}
+    for item in tender.get("items") or []:
+        if isinstance(item, dict) and _text(item.get("id")):
+            price, code = _money(_obj(item.get("unit")).get("value"), skipped)
+            if price is not None:
+                found[str(_text(item.get("id")))] = (price, code)
+    return found
+
+
+def _award_item(
+    award_id: str,
+    item: dict[str, Any],
+    reference: dict[str, tuple[Decimal, str | None]],
+    skipped: Counter[str],
+) -> dict[str, Any]:
+    classification = item.get("classification")
+    price, price_code = _money(_obj(item.get("unit")).get("value"), skipped)
+    ref, ref_code = reference.get(_text(item.get("id")) or "", (None, None))
+    quantity = item.get("quantity")
+    quantity = (
+        float(quantity)
+        if isinstance(quantity, int | float) and not isinstance(quantity, bool)
+        else None
+    )
+    return {
+        "award_id": award_id,
+        "classification": _text(classification.get("id"))
+        if isinstance(classification, dict)
+        else None,
+        "quantity": quantity,
+        "unit_price": price,
+        "amount": (price * Decimal(str(quantity))).quantize(FOUR_PLACES)
+        if price is not None and quantity is not None
+        else None,
+        "currency": price_code,
+        # A reference in another currency is no reference for this price.
+        "reference_price": ref if ref_code == price_code else None,
+    }
+
+
 def _flatten(
     release: dict[str, Any], rows: dict[str, list[dict[str, Any]]], skipped: Counter[str]
 ) -> None:
@@ -254,27 +276,37 @@ def _flatten(
             "tender_end": end,
         }
     )
-    tenderers = tender.get("numberOfTenderers")
-    rows["lots"].append(
-        {
-            "lot_id": ocid,
-            "process_id": ocid,
-            "label": _text(tender.get("title")) or ocid,
-            "number_of_tenderers": tenderers
-            if isinstance(tenderers, int) and not isinstance(tenderers, bool)
-            else None,
-        }
-    )
     bids = _obj(release.get("bids"))
+    lots = _lots(ocid, tender, bids)
+    if lots:
+        rows["lots"] += lots.values()
+    else:
+        tenderers = tender.get("numberOfTenderers")
+        rows["lots"].append(
+            {
+                "lot_id": ocid,
+                "process_id": ocid,
+                "label": _text(tender.get("title")) or ocid,
+                "number_of_tenderers": _count(tenderers),
+            }
+        )
+
+    def lot_of(related: Any) -> str:
+        """The flat lot of an object related to one published lot; the process otherwise."""
+        found = [_text(r) for r in related] if isinstance(related, list) else []
+        lot_id = f"{ocid}/{found[0]}" if len(found) == 1 else ocid
+        return lot_id if lot_id in lots else ocid
+
     for n, bid in enumerate(bids.get("details") or []):
         if not isinstance(bid, dict):
             continue
         ids = _ids(bid.get("tenderers"))
-        amount, code = _money(bid.get("value"), skipped)
+        lot_id = lot_of(bid.get("relatedLots"))
+        amount, code = _bid_amount(bid, lot_id != ocid, skipped)
         rows["bids"].append(
             {
                 "bid_id": f"{ocid}/{_text(bid.get('id')) or n}",
-                "lot_id": ocid,
+                "lot_id": lot_id,
                 "tenderer_id": "|".join(ids) or None,
                 "tenderers": len(ids),
                 "status": _text(bid.get("status")),
@@ -284,53 +316,49 @@ def _flatten(
                 "reason": None,
             }
         )
+    reference = _reference_prices(tender, skipped)
     suppliers_of: dict[str, str | None] = {}
     for n, award in enumerate(release.get("awards") or []):
         if not isinstance(award, dict):
             continue
-        award_id = f"{ocid}/{_text(award.get('id')) or n}"
+        own_id = _text(award.get("id")) or str(n)
         ids = _ids(award.get("suppliers"))
-        suppliers_of[_text(award.get("id")) or str(n)] = "|".join(ids) or None
-        amount, code = _money(award.get("value"), skipped)
-        rows["awards"].append(
-            {
-                "award_id": award_id,
-                "lot_id": ocid,
-                "supplier_id": "|".join(ids) or None,
-                "suppliers": len(ids),
-                "status": _text(award.get("status")),
-                "award_date": _instant(award.get("date"), skipped),
-                "amount": amount,
-                "currency": code,
-            }
-        )
-        for item in award.get("items") or []:
-            if not isinstance(item, dict):
-                continue
-            classification = item.get("classification")
-            unit = _obj(item.get("unit"))
-            price, price_code = _money(unit.get("value"), skipped)
-            quantity = item.get("quantity")
-            quantity = (
-                float(quantity)
-                if isinstance(quantity, int | float) and not isinstance(quantity, bool)
-                else None
+        suppliers_of[own_id] = "|".join(ids) or None
+        items = [i for i in award.get("items") or [] if isinstance(i, dict)]
+        by_lot: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in items:
+            by_lot[lot_of([item.get("relatedLot")]) if lots else ocid].append(item)
+        whole = not lots or set(by_lot) <= {ocid}
+        if whole:
+            # The award as one (Cardinal's reading): for one lot, or for the whole process.
+            by_lot = {lot_of(award.get("relatedLots")): items}
+        for lot_id, lot_items in by_lot.items():
+            award_id = (
+                f"{ocid}/{own_id}" if whole else f"{ocid}/{own_id}/{lot_id.rsplit('/', 1)[1]}"
             )
-            rows["award_items"].append(
+            flat_items = [_award_item(award_id, item, reference, skipped) for item in lot_items]
+            if whole:
+                amount, code = _money(award.get("value"), skipped)
+            else:
+                # An award of several lots (one per supplier): each lot's share is its items'.
+                priced = [i for i in flat_items if i["amount"] is not None]
+                codes = {i["currency"] for i in priced}
+                amount = sum((i["amount"] for i in priced), Decimal(0)) if priced else None
+                code = codes.pop() if len(codes) == 1 else None
+                amount = amount if code else None
+            rows["awards"].append(
                 {
                     "award_id": award_id,
-                    "classification": _text(classification.get("id"))
-                    if isinstance(classification, dict)
-                    else None,
-                    "quantity": quantity,
-                    "unit_price": price,
-                    "amount": (price * Decimal(str(quantity))).quantize(FOUR_PLACES)
-                    if price is not None and quantity is not None
-                    else None,
-                    "currency": price_code,
-                    "reference_price": None,
+                    "lot_id": lot_id,
+                    "supplier_id": "|".join(ids) or None,
+                    "suppliers": len(ids),
+                    "status": _text(award.get("status")),
+                    "award_date": _instant(award.get("date"), skipped),
+                    "amount": amount,
+                    "currency": code,
                 }
             )
+            rows["award_items"] += flat_items
     for n, contract in enumerate(release.get("contracts") or []):
         if not isinstance(contract, dict):
             continue

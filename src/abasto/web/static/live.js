@@ -39,13 +39,18 @@
     return parts.day + "/" + parts.month + "/" + parts.year + " " + parts.hour + ":" + parts.minute;
   }
 
-  // The server's {field}, {a.b} and {#list} placeholders, filled from an event's payload.
+  // The server's {field}, {a.b}, {#list} and {n|singular|plural} placeholders, filled from an
+  // event's payload (tendering/pages.py describe() does the same).
   function fill(template, data) {
-    return template.replace(/\{(#?)([\w.]+)\}/g, function (_, count, path) {
+    return template.replace(/\{(#?)([\w.]+)(?:\|([^|}]*)\|([^}]*))?\}/g, function (_, count, path, one, many) {
       var value = path.split(".").reduce(function (found, key) {
         return found !== null && typeof found === "object" ? found[key] : undefined;
       }, data);
-      if (count) { return Array.isArray(value) ? String(value.length) : "0"; }
+      if (count) { value = Array.isArray(value) ? value.length : 0; }
+      if (one !== undefined) {
+        var n = typeof value === "number" ? value : 0;
+        return String(n) + " " + (n === 1 ? one : many);
+      }
       return value === null || value === undefined ? "—" : String(value);
     });
   }
