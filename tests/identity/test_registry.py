@@ -223,7 +223,7 @@ def test_the_sync_command_shows_then_applies_and_is_idempotent(
 ) -> None:
     code, out, _ = invoke_abasto(fresh_database_url, tmp_path, "institutions", "sync", "--dry-run")
     assert code == 0
-    assert "+ institución IMSS «Instituto Mexicano del Seguro Social» con 61 unidad(es)" in out
+    assert "+ institución IMSS «Instituto Mexicano del Seguro Social» con 61 unidades" in out
     assert "--dry-run: no se aplicó nada." in out
     code, out, _ = invoke_abasto(fresh_database_url, tmp_path, "institutions", "sync", "--dry-run")
     assert "--dry-run" in out  # still all to do: the dry run wrote nothing
@@ -231,7 +231,10 @@ def test_the_sync_command_shows_then_applies_and_is_idempotent(
     code, out, _ = invoke_abasto(fresh_database_url, tmp_path, "institutions", "sync")
     assert code == 0
     assert "+ institución SESA-14" in out
-    assert "Aplicado: 81 instituciones nuevas" in out
+    assert (
+        "Aplicado (registro 2026.12.1): 81 instituciones nuevas, 249 unidades nuevas,"
+        " 9 unidades retiradas." in out
+    )
 
     code, out, _ = invoke_abasto(fresh_database_url, tmp_path, "institutions", "sync")
     assert code == 0
@@ -278,7 +281,7 @@ def test_the_sync_command_shows_a_rename_of_a_changed_registry_file_before_apply
         fresh_database_url, tmp_path, "institutions", "sync", "--file", str(changed)
     )
     assert rename in applied
-    assert "Aplicado:" in applied
+    assert "Aplicado (registro 2027.1): 1 institución renombrada, 1 otro nombre." in applied
     code, again, _ = invoke_abasto(
         fresh_database_url, tmp_path, "institutions", "sync", "--file", str(changed)
     )

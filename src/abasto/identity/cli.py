@@ -164,12 +164,20 @@ def sync_institutions(
             return
         service.sync_registry(ctx, source, plan=plan)
     counts = plan.counts()
-    say(
-        f"Aplicado: {counts['institutions_added']} instituciones nuevas,"
-        f" {counts['units_added']} unidades nuevas, {counts['institutions_renamed']}"
-        f" + {counts['units_renamed']} nombres cambiados, {counts['aliases_added']} otros"
-        f" nombres, {counts['institutions_retired']} + {counts['units_retired']} retiradas."
-    )
+    done = [
+        _count(counts[key], singular, plural)
+        for key, singular, plural in (
+            ("institutions_added", "institución nueva", "instituciones nuevas"),
+            ("units_added", "unidad nueva", "unidades nuevas"),
+            ("institutions_renamed", "institución renombrada", "instituciones renombradas"),
+            ("units_renamed", "unidad renombrada", "unidades renombradas"),
+            ("aliases_added", "otro nombre", "otros nombres"),
+            ("institutions_retired", "institución retirada", "instituciones retiradas"),
+            ("units_retired", "unidad retirada", "unidades retiradas"),
+        )
+        if counts[key]
+    ]
+    say(f"Aplicado (registro {plan.version}): " + ", ".join(done) + ".")
 
 
 CLUES_FILE = "el catálogo CLUES de establecimientos de salud (.xlsx o .csv)"
@@ -185,10 +193,15 @@ def import_units(
             ctx, content=read_input(file, expected=CLUES_FILE), filename=file.name
         )
     say(
-        f"«{summary.filename}»: {_count(summary.rows, 'unidad leída', 'unidades leídas')};"
-        f" {summary.added:,} nuevas, {summary.updated:,} actualizadas,"
-        f" {summary.unchanged:,} sin cambios."
-        + (f" {summary.retired:,} retiradas (fuera de operación)." if summary.retired else "")
+        f"«{summary.filename}»: {_count(summary.rows, 'unidad leída', 'unidades leídas')}; "
+        f"{_count(summary.added, 'nueva', 'nuevas')}, "
+        f"{_count(summary.updated, 'actualizada', 'actualizadas')}, "
+        f"{summary.unchanged:,} sin cambios."
+        + (
+            f" {_count(summary.retired, 'retirada', 'retiradas')} (fuera de operación)."
+            if summary.retired
+            else ""
+        )
     )
     for code, count in summary.by_institution.items():
         say(f"  - {code}: {_count(count, 'unidad', 'unidades')}")

@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Any
 
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.money import count_of
 from abasto.core.text import fold
 from abasto.identity.rules import STATES_BY_CODE
 
@@ -83,7 +84,8 @@ def parse_registry(text: str, source: str) -> Registry:
     problems.extend(_cross_problems(institutions))
     if problems:
         raise ValidationFailed(
-            f"El registro «{source}» tiene {len(problems)} problema(s).", problems=problems
+            f"El registro «{source}» tiene {count_of(len(problems), 'problema', 'problemas')}.",
+            problems=problems,
         )
     return Registry(str(version).strip(), tuple(institutions))
 
@@ -290,7 +292,7 @@ class SyncPlan:
             units = len(institution.units)
             out.append(
                 f"+ institución {institution.code} «{institution.name}»"
-                + (f" con {units} unidad(es)" if units else "")
+                + (f" con {count_of(units, 'unidad', 'unidades')}" if units else "")
                 + (" (retirada)" if institution.retired else "")
             )
         out += [f"~ nombre de {c}: «{old}» → «{new}»" for c, old, new in self.renamed]

@@ -925,8 +925,13 @@ def refuse_conflicts(plan: registry.SyncPlan) -> None:
     """A plan that would give a name to two institutions is refused whole, naming each one."""
     if plan.conflicts:
         raise Conflict(
-            f"El registro {plan.version} choca con la base: {len(plan.conflicts)} nombre(s)"
-            " identifican a otra institución; no se aplicó nada.",
+            f"El registro {plan.version} choca con la base: "
+            + count_of(
+                len(plan.conflicts),
+                "nombre identifica a otra institución",
+                "nombres identifican a otra institución",
+            )
+            + "; no se aplicó nada.",
             problems=list(plan.conflicts),
         )
 
@@ -1905,7 +1910,8 @@ def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportS
         )
     if problems:
         raise ValidationFailed(
-            f"El archivo «{filename}» tiene {len(problems)} problema(s); no se importó nada.",
+            f"El archivo «{filename}» tiene {count_of(len(problems), 'problema', 'problemas')};"
+            " no se importó nada.",
             problems=problems,
             expected=clues.EXPECTED_FILE,
         )
