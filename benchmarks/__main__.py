@@ -232,6 +232,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         forecast,
         ocds,
         redflags,
+        registry,
         tendering,
         uploads,
     )
@@ -240,6 +241,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         ("ledger: audit verify --against a kept checkpoint", checkpoints.run),
         ("demand: import and consolidation of a national round", demand.run),
         ("demand: appendix import memory and time against a bare openpyxl read", appendix.run),
+        ("identity: institutions sync and a national CLUES file of units", registry.run),
         ("demand: forecasts of 240,000 monthly series", forecast.run),
         ("tendering: a bid rush over HTTP, and the live feed of an opening", tendering.run),
         ("uploads: eight users' row-bomb uploads while the public reads a page", uploads.run),

@@ -24,6 +24,12 @@ LAZY: dict[str, tuple[str, str, str]] = {
     "demand": ("abasto.demand.cli", "app", "Demanda: rondas, anexos, consolidación, consumo."),
     "users": ("abasto.identity.cli", "users_app", "Usuarios y sus credenciales."),
     "suppliers": ("abasto.identity.cli", "suppliers_app", "Proveedores y sancionados."),
+    "institutions": (
+        "abasto.identity.cli",
+        "institutions_app",
+        "Registro de instituciones del sector: sincronizar.",
+    ),
+    "units": ("abasto.identity.cli", "units_app", "Unidades: importar del catálogo CLUES."),
     "scenario": ("abasto.scenario.cli", "app", "Escenario de demostración generado."),
     "tenders": ("abasto.tendering.cli", "app", "Licitaciones: consulta y apertura."),
     "award": ("abasto.award.cli", "app", "Evaluación, adjudicación y fallo."),

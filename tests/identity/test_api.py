@@ -324,6 +324,8 @@ def test_institutions_list_and_detail(client: TestClient, ctx: Context) -> None:
             "code": "IMSS",
             "name": "Instituto Mexicano del Seguro Social",
             "kind": "seguridad social",
+            "state": None,
+            "retired_at": None,
             "units": 4,
             "units_by_kind": {"OOAD": 2, "UMAE": 1, "almacen": 1},
         }
@@ -335,6 +337,11 @@ def test_institutions_list_and_detail(client: TestClient, ctx: Context) -> None:
         "kind": "almacen",
         "state": "09",
         "state_name": "Ciudad de México",
+        "municipality": None,
+        "typology": None,
+        "latitude": None,
+        "longitude": None,
+        "retired_at": None,
     }
     assert missing.status_code == 404
 

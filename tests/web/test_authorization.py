@@ -102,6 +102,26 @@ def _bid_json() -> dict[str, Any]:
     return {"json": {"lines": [line]}}
 
 
+def _institution() -> dict[str, Any]:
+    return {"json": {"code": "NUEVA", "name": "Institución Nueva", "kind": "otro"}}
+
+
+def _rename() -> dict[str, Any]:
+    return {"json": {"name": "Nombre Nuevo"}}
+
+
+def _alias() -> dict[str, Any]:
+    return {"json": {"alias": "Otro Nombre"}}
+
+
+def _reason() -> dict[str, Any]:
+    return {"json": {"reason": "ya no compra"}}
+
+
+def _unit() -> dict[str, Any]:
+    return {"json": {"code": "UNIDAD-1", "name": "Unidad Uno", "state": "09"}}
+
+
 def _kept_checkpoint() -> dict[str, Any]:
     return {"json": {"note": "no es una nota firmada\n"}}
 
@@ -147,6 +167,27 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/bitacora/entradas/{seq}"): Case(PUBLIC),
     ("GET", "/api/v1/institutions"): Case(PUBLIC),
     ("GET", "/api/v1/institutions/{code}"): Case(PUBLIC),
+    ("POST", "/api/v1/institutions"): Case(frozenset({C}), body=_institution),
+    ("PATCH", "/api/v1/institutions/{code}"): Case(frozenset({C}), body=_rename),
+    ("POST", "/api/v1/institutions/{code}/aliases"): Case(frozenset({C}), body=_alias),
+    ("POST", "/api/v1/institutions/{code}/retirement"): Case(frozenset({C}), body=_reason),
+    ("POST", "/api/v1/institutions/{code}/units"): Case(frozenset({C}), body=_unit),
+    ("PATCH", "/api/v1/institutions/{code}/units/{unit_code}"): Case(frozenset({C}), body=_rename),
+    ("POST", "/api/v1/institutions/{code}/units/{unit_code}/retirement"): Case(
+        frozenset({C}), body=_reason
+    ),
+    ("POST", "/api/v1/units/imports"): Case(frozenset({C})),
+    ("GET", "/comprador/instituciones"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones"): Case(frozenset({C})),
+    ("GET", "/comprador/instituciones/{code}"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones/{code}/nombre"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones/{code}/otros-nombres"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones/{code}/retirar"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones/{code}/unidades"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones/{code}/unidades/nombre"): Case(frozenset({C})),
+    ("POST", "/comprador/instituciones/{code}/unidades/retirar"): Case(frozenset({C})),
+    ("GET", "/comprador/unidades/importar"): Case(frozenset({C})),
+    ("POST", "/comprador/unidades/importar"): Case(frozenset({C})),
     ("GET", "/api/v1/suppliers"): Case(PUBLIC),
     ("POST", "/api/v1/suppliers"): Case(PUBLIC),
     ("GET", "/api/v1/suppliers/{rfc}"): Case(PUBLIC),
@@ -316,6 +357,7 @@ SAMPLE_PATH_VALUES = {
     "bid_id": "0" * 32,
     "ocid": "ocds-abasto-AB-2026-0001",
     "seq": "1",
+    "unit_code": "IMSS-ALM",
 }
 
 

@@ -16,7 +16,7 @@ from abasto.core.errors import AbastoError, Conflict, Problem, ValidationFailed
 from abasto.demand import rules, service
 from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
-from abasto.identity.service import get_institution
+from abasto.identity.service import delivery_points, get_institution
 from abasto.web.deps import allow, read_uploads
 from abasto.web.params import ObservationId
 from abasto.web.templating import render, render_import, render_live
@@ -52,7 +52,9 @@ def _rounds_page(
     form: Mapping[str, object] | None = None,
 ) -> Response:
     institutions = ctx.db.scalars(
-        select(Institution).where(Institution.kind != service.BUYER_KIND).order_by(Institution.code)
+        select(Institution)
+        .where(Institution.kind != service.BUYER_KIND, Institution.retired_at.is_(None))
+        .order_by(Institution.code)
     ).all()
     return render(
         request,
@@ -316,11 +318,7 @@ def institution_page(
 
 
 def _units(ctx: Context, institution: Institution) -> list[Unit]:
-    return list(
-        ctx.db.scalars(
-            select(Unit).where(Unit.institution_id == institution.id).order_by(Unit.code)
-        )
-    )
+    return delivery_points(ctx.db, institution)
 
 
 def _participant_or_none(

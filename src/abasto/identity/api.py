@@ -8,15 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
 from abasto.core.context import Context
-from abasto.core.errors import TooManyRequests, Unauthorized
-from abasto.identity import service
+from abasto.core.errors import TooManyRequests, Unauthorized, ValidationFailed
+from abasto.identity import rules, service
 from abasto.identity.models import Role
 from abasto.identity.schemas import (
+    AliasCreate,
+    InstitutionCreate,
     InstitutionDetailRead,
     InstitutionRead,
+    InstitutionUpdate,
     MeRead,
     RenameDecision,
     RenameRead,
+    Retirement,
     SanctionPage,
     SanctionRead,
     SanctionsImportRead,
@@ -30,6 +34,10 @@ from abasto.identity.schemas import (
     SupplierVerification,
     TokenCreate,
     TokenRead,
+    UnitCreate,
+    UnitRead,
+    UnitRename,
+    UnitsImportRead,
 )
 from abasto.web.deps import ANY_USER, allow, app_state, client_address, public, read_uploads
 from abasto.web.errors import error_response
@@ -103,6 +111,102 @@ def list_institutions(ctx: Annotated[Context, Depends(public)]) -> list[Institut
 def get_institution(code: str, ctx: Annotated[Context, Depends(public)]) -> InstitutionDetailRead:
     """One institution with its units: code, name, kind and state (INEGI code and name)."""
     return InstitutionDetailRead.of(service.get_institution(ctx.db, code))
+
+
+Buyer = Annotated[Context, Depends(allow(Role.comprador))]
+
+
+@router.post("/institutions", response_model=InstitutionDetailRead, status_code=201)
+def register_institution(body: InstitutionCreate, ctx: Buyer) -> InstitutionDetailRead:
+    """Register an institution with the other names it goes by; 409 when the code or a name
+    already identifies another."""
+    institution = service.register_institution(
+        ctx,
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        aliases=body.aliases,
+        coordinator_code=body.parent,
+        state_code=body.state,
+    )
+    return InstitutionDetailRead.of(institution)
+
+
+@router.patch("/institutions/{code}", response_model=InstitutionDetailRead)
+def edit_institution(code: str, body: InstitutionUpdate, ctx: Buyer) -> InstitutionDetailRead:
+    """Rename (the old name stays an alias) or set kind, parent and state; only the fields
+    sent change."""
+    fields = {key: getattr(body, key) for key in body.model_fields_set}
+    return InstitutionDetailRead.of(service.edit_institution(ctx, code=code, fields=fields))
+
+
+@router.post("/institutions/{code}/aliases", response_model=InstitutionDetailRead, status_code=201)
+def add_alias(code: str, body: AliasCreate, ctx: Buyer) -> InstitutionDetailRead:
+    """Another name official files give the institution, matched without case or accents."""
+    alias = service.add_institution_alias(ctx, code=code, alias=body.alias)
+    return InstitutionDetailRead.of(alias.institution)
+
+
+@router.post("/institutions/{code}/retirement", response_model=InstitutionDetailRead)
+def retire_institution(code: str, body: Retirement, ctx: Buyer) -> InstitutionDetailRead:
+    """Retire the institution and its units: history and old lines stay, nothing new."""
+    return InstitutionDetailRead.of(service.retire_institution(ctx, code=code, reason=body.reason))
+
+
+@router.post("/institutions/{code}/units", response_model=UnitRead, status_code=201)
+def add_unit(code: str, body: UnitCreate, ctx: Buyer) -> UnitRead:
+    """Register a unit (delivery point, warehouse, hospital) of the institution."""
+    problems = rules.state_problems(body.state)
+    if problems:
+        raise ValidationFailed("No se pudo registrar la unidad.", problems=problems)
+    unit = service.add_unit(
+        ctx,
+        institution_code=code,
+        unit=service.UnitSpec(
+            code=body.code,
+            name=body.name,
+            kind=body.kind,
+            state_code=rules.parse_state(body.state),
+            municipality=body.municipality,
+            typology=body.typology,
+            latitude=body.latitude,
+            longitude=body.longitude,
+        ),
+    )
+    return UnitRead.of(unit)
+
+
+@router.patch("/institutions/{code}/units/{unit_code}", response_model=UnitRead)
+def rename_unit(code: str, unit_code: str, body: UnitRename, ctx: Buyer) -> UnitRead:
+    return UnitRead.of(
+        service.rename_unit(ctx, institution_code=code, code=unit_code, name=body.name)
+    )
+
+
+@router.post("/institutions/{code}/units/{unit_code}/retirement", response_model=UnitRead)
+def retire_unit(code: str, unit_code: str, body: Retirement, ctx: Buyer) -> UnitRead:
+    """Retire a unit: it stops being offered as a delivery point; its lines stay."""
+    return UnitRead.of(
+        service.retire_unit(ctx, institution_code=code, code=unit_code, reason=body.reason)
+    )
+
+
+@router.post(
+    "/units/imports",
+    response_model=UnitsImportRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
+def import_units(
+    file: Annotated[UploadFile, File(description="Catálogo CLUES (.xlsx o .csv).")],
+    ctx: Buyer,
+) -> UnitsImportRead:
+    """Register or update the units of a CLUES-layout file; all or nothing (422 lists every
+    problem with its row and column)."""
+    summary = service.import_units(
+        ctx, content=file.file.read(), filename=file.filename or "clues.csv"
+    )
+    return UnitsImportRead.of(summary)
 
 
 # ----- suppliers -----------------------------------------------------------------------------

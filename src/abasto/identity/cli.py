@@ -1,4 +1,5 @@
-"""CLI of identity: users, and suppliers with the SFP list of sanctioned ones."""
+"""CLI of identity: users, suppliers with the SFP list of sanctioned ones, the registry of
+institutions and units."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 from abasto.core.cli import console, read_input, unit_of_work
 from abasto.core.money import count_of as _count
 from abasto.core.money import format_date
-from abasto.identity import service
+from abasto.identity import registry, service
 from abasto.identity.models import Role
 
 users_app = typer.Typer(help="Usuarios y roles.", no_args_is_help=True)
@@ -120,3 +121,87 @@ def register_supplier(
 def say(text: str) -> None:
     # Names and RFCs are printed as they are: Rich would read "[...]" as markup.
     console.print(text, highlight=False, markup=False)
+
+
+institutions_app = typer.Typer(help="Registro de instituciones del sector.", no_args_is_help=True)
+units_app = typer.Typer(
+    help="Unidades: puntos de entrega, almacenes, hospitales.", no_args_is_help=True
+)
+
+
+@institutions_app.command("sync")
+def sync_institutions(
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Sólo muestra los cambios; no escribe nada."
+    ),
+    file: Path | None = typer.Option(
+        None,
+        "--file",
+        help="Otro registro en el formato de registry.json (por omisión, el que trae Abasto).",
+    ),
+) -> None:
+    """Carga o actualiza el registro de instituciones y unidades; muestra los cambios antes."""
+    with unit_of_work() as ctx:
+        source = (
+            registry.parse_registry(
+                read_input(file, expected=registry.EXPECTED).decode("utf-8", "replace"),
+                file.name,
+            )
+            if file is not None
+            else registry.shipped_registry()
+        )
+        plan = service.plan_registry_sync(ctx.db, source)
+        service.refuse_conflicts(plan)
+        if plan.empty:
+            say(f"El registro {plan.version} ya está al día: no hay cambios.")
+            return
+        lines = plan.lines()
+        say(f"Cambios del registro {plan.version} ({len(lines)}):")
+        for line in lines:
+            say(f"  {line}")
+        if dry_run:
+            say("--dry-run: no se aplicó nada.")
+            return
+        service.sync_registry(ctx, source, plan=plan)
+    counts = plan.counts()
+    done = [
+        _count(counts[key], singular, plural)
+        for key, singular, plural in (
+            ("institutions_added", "institución nueva", "instituciones nuevas"),
+            ("units_added", "unidad nueva", "unidades nuevas"),
+            ("institutions_renamed", "institución renombrada", "instituciones renombradas"),
+            ("units_renamed", "unidad renombrada", "unidades renombradas"),
+            ("aliases_added", "otro nombre", "otros nombres"),
+            ("institutions_retired", "institución retirada", "instituciones retiradas"),
+            ("units_retired", "unidad retirada", "unidades retiradas"),
+        )
+        if counts[key]
+    ]
+    say(f"Aplicado (registro {plan.version}): " + ", ".join(done) + ".")
+
+
+CLUES_FILE = "el catálogo CLUES de establecimientos de salud (.xlsx o .csv)"
+
+
+@units_app.command("import")
+def import_units(
+    file: Path = typer.Argument(..., help="Archivo con el formato del catálogo CLUES."),
+) -> None:
+    """Registra o actualiza las unidades de un archivo CLUES; todo o nada."""
+    with unit_of_work() as ctx:
+        summary = service.import_units(
+            ctx, content=read_input(file, expected=CLUES_FILE), filename=file.name
+        )
+    say(
+        f"«{summary.filename}»: {_count(summary.rows, 'unidad leída', 'unidades leídas')}; "
+        f"{_count(summary.added, 'nueva', 'nuevas')}, "
+        f"{_count(summary.updated, 'actualizada', 'actualizadas')}, "
+        f"{summary.unchanged:,} sin cambios."
+        + (
+            f" {_count(summary.retired, 'retirada', 'retiradas')} (fuera de operación)."
+            if summary.retired
+            else ""
+        )
+    )
+    for code, count in summary.by_institution.items():
+        say(f"  - {code}: {_count(count, 'unidad', 'unidades')}")

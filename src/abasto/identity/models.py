@@ -51,7 +51,11 @@ class Institution(Base):
     # The body that buys for this one in consolidated appendices (CCINSHAE for its hospitals):
     # a coordinator's line already includes its members', so totals must not add both.
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    # The entidad federativa of a state body (a state's health services, a regional hospital).
+    state_code: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Retired: kept with its history and its old demand lines, offered for nothing new.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     coordinator: Mapped[Institution | None] = relationship(remote_side="Institution.id")
     units: Mapped[list[Unit]] = relationship(
@@ -89,6 +93,12 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40))
     state_code: Mapped[str | None] = mapped_column(String(2))
+    municipality: Mapped[str | None] = mapped_column(String(120))
+    # The establishment's type as the CLUES catalogue names it ("HOSPITAL GENERAL", …).
+    typology: Mapped[str | None] = mapped_column(String(150))
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     institution: Mapped[Institution] = relationship(back_populates="units")
 

@@ -13,14 +13,21 @@ from abasto.core.context import Context
 from abasto.core.errors import (
     AbastoError,
     Conflict,
+    NotFound,
     Problem,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
 )
-from abasto.identity import service
+from abasto.identity import clues, service
 from abasto.identity.models import SUPPLIER_STATUS_LABELS, Role, User
-from abasto.identity.rules import STATES, STATES_BY_CODE, unit_kind_label
+from abasto.identity.rules import (
+    STATES,
+    STATES_BY_CODE,
+    parse_state,
+    state_problems,
+    unit_kind_label,
+)
 from abasto.tendering import rules as tendering_rules
 from abasto.transparency.portal import service as portal
 from abasto.transparency.redflags import service as redflags
@@ -162,6 +169,200 @@ def institution_page(
         groups=service.institution_units(institution),
         states=STATES_BY_CODE,
         kind_label=unit_kind_label,
+    )
+
+
+# ----- the buyer's registry of institutions and units ----------------------------------------
+
+Buyer = Annotated[Context, Depends(allow(Role.comprador))]
+Text = Annotated[str, Form(max_length=300)]
+Short = Annotated[str, Form(max_length=60)]
+Reason = Annotated[str, Form(max_length=500)]
+
+
+@router.get("/comprador/instituciones")
+def registry_page(request: Request, ctx: Buyer) -> Response:
+    return _registry(request, ctx)
+
+
+def _registry(
+    request: Request, ctx: Context, *, error: AbastoError | None = None, done: str | None = None
+) -> Response:
+    return render(
+        request,
+        "identity/registry.html",
+        ctx,
+        status_code=error.status if error else 200,
+        institutions=service.list_institutions(ctx.db),
+        states=STATES,
+        error=error,
+        done=done,
+    )
+
+
+@router.post("/comprador/instituciones")
+def register_institution(
+    request: Request,
+    ctx: Buyer,
+    code: Annotated[str, Form(max_length=40)] = "",
+    name: Text = "",
+    kind: Short = "",
+    parent: Annotated[str, Form(max_length=40)] = "",
+    state: Short = "",
+    aliases: Annotated[str, Form(max_length=3000)] = "",
+) -> Response:
+    try:
+        institution = service.register_institution(
+            ctx,
+            code=code,
+            name=name,
+            kind=kind,
+            aliases=[a for a in aliases.splitlines() if a.strip()],
+            coordinator_code=parent or None,
+            state_code=state or None,
+        )
+    except (ValidationFailed, Conflict, NotFound) as exc:
+        ctx.db.rollback()
+        return _registry(request, ctx, error=exc)
+    return _manage(request, ctx, institution.code, done=f"Se registró «{institution.code}».")
+
+
+@router.get("/comprador/instituciones/{code}")
+def manage_page(request: Request, code: str, ctx: Buyer) -> Response:
+    return _manage(request, ctx, code)
+
+
+def _manage(
+    request: Request,
+    ctx: Context,
+    code: str,
+    *,
+    error: AbastoError | None = None,
+    done: str | None = None,
+) -> Response:
+    institution = service.get_institution(ctx.db, code)
+    return render(
+        request,
+        "identity/registry_institution.html",
+        ctx,
+        status_code=error.status if error else 200,
+        institution=institution,
+        groups=service.institution_units(institution),
+        states=STATES,
+        states_by_code=STATES_BY_CODE,
+        kind_label=unit_kind_label,
+        error=error,
+        done=done,
+    )
+
+
+def _changed(request: Request, ctx: Context, code: str, change: Callable[[], str]) -> Response:
+    """Run one change of the registry; a refusal re-renders the page with it, nothing written."""
+    try:
+        done = change()
+    except (ValidationFailed, Conflict) as exc:
+        ctx.db.rollback()
+        return _manage(request, ctx, code, error=exc)
+    return _manage(request, ctx, code, done=done)
+
+
+@router.post("/comprador/instituciones/{code}/nombre")
+def rename_institution(request: Request, code: str, ctx: Buyer, name: Text = "") -> Response:
+    def change() -> str:
+        institution = service.rename_institution(ctx, code=code, name=name)
+        return f"«{institution.code}» se llama ahora «{institution.name}»."
+
+    return _changed(request, ctx, code, change)
+
+
+@router.post("/comprador/instituciones/{code}/otros-nombres")
+def add_alias(request: Request, code: str, ctx: Buyer, alias: Text = "") -> Response:
+    def change() -> str:
+        added = service.add_institution_alias(ctx, code=code, alias=alias)
+        return f"«{added.alias}» identifica ahora a «{added.institution.code}»."
+
+    return _changed(request, ctx, code, change)
+
+
+@router.post("/comprador/instituciones/{code}/retirar")
+def retire_institution(request: Request, code: str, ctx: Buyer, reason: Reason = "") -> Response:
+    def change() -> str:
+        institution = service.retire_institution(ctx, code=code, reason=reason)
+        return f"«{institution.code}» quedó retirada con sus unidades."
+
+    return _changed(request, ctx, code, change)
+
+
+@router.post("/comprador/instituciones/{code}/unidades")
+def add_unit(
+    request: Request,
+    code: str,
+    ctx: Buyer,
+    unit_code: Short = "",
+    name: Text = "",
+    kind: Annotated[str, Form(max_length=40)] = "unidad",
+    state: Short = "",
+    municipality: Annotated[str, Form(max_length=120)] = "",
+) -> Response:
+    def change() -> str:
+        problems = state_problems(state)
+        if problems:
+            raise ValidationFailed("No se pudo registrar la unidad.", problems=problems)
+        unit = service.add_unit(
+            ctx,
+            institution_code=code,
+            unit=service.UnitSpec(
+                code=unit_code,
+                name=name,
+                kind=kind,
+                state_code=parse_state(state),
+                municipality=municipality.strip() or None,
+            ),
+        )
+        return f"Se registró la unidad «{unit.code}»."
+
+    return _changed(request, ctx, code, change)
+
+
+@router.post("/comprador/instituciones/{code}/unidades/nombre")
+def rename_unit(
+    request: Request, code: str, ctx: Buyer, unit_code: Short = "", name: Text = ""
+) -> Response:
+    def change() -> str:
+        unit = service.rename_unit(ctx, institution_code=code, code=unit_code, name=name)
+        return f"La unidad «{unit.code}» se llama ahora «{unit.name}»."
+
+    return _changed(request, ctx, code, change)
+
+
+@router.post("/comprador/instituciones/{code}/unidades/retirar")
+def retire_unit(
+    request: Request, code: str, ctx: Buyer, unit_code: Short = "", reason: Reason = ""
+) -> Response:
+    def change() -> str:
+        unit = service.retire_unit(ctx, institution_code=code, code=unit_code, reason=reason)
+        return f"La unidad «{unit.code}» quedó retirada."
+
+    return _changed(request, ctx, code, change)
+
+
+@router.get("/comprador/unidades/importar")
+def units_import_form(request: Request, ctx: Buyer) -> Response:
+    return render(request, "identity/units_import.html", ctx, summary=None, error=None)
+
+
+@router.post("/comprador/unidades/importar", dependencies=[Depends(read_uploads)])
+def units_import(
+    request: Request, ctx: Buyer, file: Annotated[UploadFile | None, File()] = None
+) -> Response:
+    return render_import(
+        request,
+        ctx,
+        "identity/units_import.html",
+        file,
+        missing="Elija el archivo con el catálogo CLUES.",
+        expected=clues.EXPECTED_FILE,
+        run=lambda content, name: service.import_units(ctx, content=content, filename=name),
     )
 
 

@@ -9,7 +9,12 @@ from pydantic import BaseModel, Field
 
 from abasto.identity import rules
 from abasto.identity.models import Institution, Sanction, SupplierRename, Unit
-from abasto.identity.service import InstitutionSummary, SanctionsImportSummary, SupplierStanding
+from abasto.identity.service import (
+    InstitutionSummary,
+    SanctionsImportSummary,
+    SupplierStanding,
+    UnitsImportSummary,
+)
 
 
 class TokenCreate(BaseModel):
@@ -39,6 +44,8 @@ class InstitutionRead(BaseModel):
     code: str
     name: str
     kind: str
+    state: str | None
+    retired_at: datetime | None
     units: int
     units_by_kind: dict[str, int]
 
@@ -49,6 +56,8 @@ class InstitutionRead(BaseModel):
             code=institution.code,
             name=institution.name,
             kind=institution.kind,
+            state=institution.state_code,
+            retired_at=institution.retired_at,
             units=summary.units,
             units_by_kind=summary.units_by_kind,
         )
@@ -60,6 +69,11 @@ class UnitRead(BaseModel):
     kind: str
     state: str | None
     state_name: str | None
+    municipality: str | None
+    typology: str | None
+    latitude: Decimal | None
+    longitude: Decimal | None
+    retired_at: datetime | None
 
     @classmethod
     def of(cls, unit: Unit) -> UnitRead:
@@ -69,6 +83,11 @@ class UnitRead(BaseModel):
             kind=unit.kind,
             state=unit.state_code,
             state_name=rules.state_name(unit.state_code),
+            municipality=unit.municipality,
+            typology=unit.typology,
+            latitude=unit.latitude,
+            longitude=unit.longitude,
+            retired_at=unit.retired_at,
         )
 
 
@@ -76,6 +95,9 @@ class InstitutionDetailRead(BaseModel):
     code: str
     name: str
     kind: str
+    parent: str | None
+    state: str | None
+    retired_at: datetime | None
     aliases: list[str]
     units: list[UnitRead]
 
@@ -85,8 +107,81 @@ class InstitutionDetailRead(BaseModel):
             code=institution.code,
             name=institution.name,
             kind=institution.kind,
+            parent=institution.coordinator.code if institution.coordinator else None,
+            state=institution.state_code,
+            retired_at=institution.retired_at,
             aliases=sorted(a.alias for a in institution.aliases),
             units=[UnitRead.of(u) for u in institution.units],
+        )
+
+
+State = Field(default=None, max_length=60, description="Clave INEGI (01-32) o nombre.")
+
+
+class InstitutionCreate(BaseModel):
+    code: str = Field(max_length=40, description="Clave corta, p. ej. IMSS o SESA-14.")
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=60, description="p. ej. seguridad social, CCINSHAE.")
+    parent: str | None = Field(
+        default=None, max_length=40, description="Clave de la institución coordinadora."
+    )
+    state: str | None = State
+    aliases: list[str] = Field(default=[], max_length=50)
+
+
+class InstitutionUpdate(BaseModel):
+    """A new official name, or a new kind, parent and state (the three together)."""
+
+    name: str | None = Field(default=None, max_length=300)
+    kind: str | None = Field(default=None, max_length=60)
+    parent: str | None = Field(default=None, max_length=40)
+    state: str | None = State
+
+
+class AliasCreate(BaseModel):
+    alias: str = Field(max_length=300, description="Otro nombre con que aparece en archivos.")
+
+
+class Retirement(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class UnitCreate(BaseModel):
+    code: str = Field(max_length=60, description="Clave de la unidad; la CLUES si la tiene.")
+    name: str = Field(max_length=300)
+    kind: str = Field(default="unidad", max_length=40)
+    state: str | None = State
+    municipality: str | None = Field(default=None, max_length=120)
+    typology: str | None = Field(default=None, max_length=150)
+    latitude: Decimal | None = Field(default=None, ge=-90, le=90, max_digits=9, decimal_places=6)
+    longitude: Decimal | None = Field(default=None, ge=-180, le=180, max_digits=9, decimal_places=6)
+
+
+class UnitRename(BaseModel):
+    name: str = Field(max_length=300)
+
+
+class UnitsImportRead(BaseModel):
+    filename: str
+    sha256: str
+    rows: int
+    added: int
+    updated: int
+    unchanged: int
+    retired: int
+    by_institution: dict[str, int]
+
+    @classmethod
+    def of(cls, summary: UnitsImportSummary) -> UnitsImportRead:
+        return cls(
+            filename=summary.filename,
+            sha256=summary.sha256,
+            rows=summary.rows,
+            added=summary.added,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
+            retired=summary.retired,
+            by_institution=summary.by_institution,
         )
 
 

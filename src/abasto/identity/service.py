@@ -6,8 +6,8 @@ import hashlib
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -32,7 +32,7 @@ from abasto.core.errors import (
 from abasto.core.ledger import LedgerHead, Record
 from abasto.core.money import count_of
 from abasto.core.text import fold
-from abasto.identity import rules
+from abasto.identity import clues, registry, rules
 from abasto.identity.models import (
     Credential,
     Institution,
@@ -66,6 +66,10 @@ class UnitSpec:
     name: str
     kind: str
     state_code: str | None = None
+    municipality: str | None = None
+    typology: str | None = None
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
 
 
 class Acting(Protocol):
@@ -469,14 +473,33 @@ def register_institution(
     aliases: Sequence[str] = (),
     units: Sequence[UnitSpec] = (),
     coordinator_code: str | None = None,
+    state_code: str | None = None,
 ) -> Institution:
     """Add an institution with the other names it goes by, its units and its coordinator."""
     code = code.strip().upper()
+    problems = _institution_problems(code=code, name=name, kind=kind, state_code=state_code)
+    problems += [
+        Problem(
+            "El otro nombre es demasiado largo.",
+            field="aliases",
+            value=alias[:60],
+            expected="a lo más 300 caracteres",
+        )
+        for alias in aliases
+        if len(alias.strip()) > 300
+    ]
+    if problems:
+        raise ValidationFailed("No se pudo registrar la institución.", problems=problems)
     if ctx.db.scalar(select(Institution.id).where(Institution.code == code)) is not None:
         raise Conflict(f"Ya existe la institución «{code}».")
     coordinator = get_institution(ctx.db, coordinator_code) if coordinator_code else None
     institution = Institution(
-        code=code, name=name.strip(), kind=kind, coordinator=coordinator, created_at=ctx.now
+        code=code,
+        name=" ".join(name.split()),
+        kind=kind.strip(),
+        coordinator=coordinator,
+        state_code=rules.parse_state(state_code),
+        created_at=ctx.now,
     )
     names = {fold(n): n for n in (code, name, *aliases) if fold(n)}
     taken = ctx.db.scalars(
@@ -487,9 +510,7 @@ def register_institution(
             "Estos nombres ya identifican a otra institución: " + ", ".join(sorted(taken)) + "."
         )
     institution.aliases = [InstitutionAlias(alias=n, folded=f) for f, n in names.items()]
-    institution.units = [
-        Unit(code=u.code, name=u.name, kind=u.kind, state_code=u.state_code) for u in units
-    ]
+    institution.units = [_new_unit(u) for u in units]
     ctx.db.add(institution)
     ctx.db.flush()
     ctx.record(
@@ -498,16 +519,87 @@ def register_institution(
         {
             "code": code,
             "name": institution.name,
-            "kind": kind,
+            "kind": institution.kind,
             "coordinator": coordinator.code if coordinator else None,
+            **({"state": institution.state_code} if institution.state_code else {}),
             "aliases": sorted(names.values()),
-            "units": [
-                {"code": u.code, "name": u.name, "kind": u.kind, "state": u.state_code}
-                for u in units
-            ],
+            "units": [_unit_payload(u) for u in institution.units],
         },
     )
     return institution
+
+
+_INSTITUTION_KIND_MAX = 60
+
+
+def _institution_problems(
+    *, code: str, name: str, kind: str, state_code: str | None
+) -> list[Problem]:
+    problems = [
+        Problem(f"Falta {label} de la institución.", field=key, expected=expected)
+        for key, label, value, expected in (
+            ("code", "la clave", code, "una clave corta, p. ej. IMSS o SESA-14"),
+            ("name", "el nombre", name.strip(), "el nombre oficial"),
+            ("kind", "el tipo", kind.strip(), "p. ej. seguridad social, CCINSHAE"),
+        )
+        if not value
+    ]
+    for key, value, most in (
+        ("code", code, 40),
+        ("name", name.strip(), 300),
+        ("kind", kind.strip(), _INSTITUTION_KIND_MAX),
+    ):
+        if len(value) > most:
+            problems.append(
+                Problem(
+                    "El texto es demasiado largo.",
+                    field=key,
+                    value=value[:60],
+                    expected=f"a lo más {most} caracteres",
+                )
+            )
+    problems.extend(rules.state_problems(state_code))
+    return problems
+
+
+def _normalised(spec: UnitSpec) -> UnitSpec:
+    """The unit as it is kept: code trimmed and upper-cased, name single-spaced."""
+    return replace(spec, code=spec.code.strip().upper(), name=" ".join(spec.name.split()))
+
+
+def _new_unit(spec: UnitSpec) -> Unit:
+    unit = Unit(code=spec.code.strip().upper())
+    _set_unit(unit, spec)
+    return unit
+
+
+_UNIT_FIELDS = ("name", "kind", "state_code", "municipality", "typology", "latitude", "longitude")
+
+
+def _set_unit(unit: Unit, spec: UnitSpec) -> None:
+    """Give ``unit`` everything of ``spec`` but its code."""
+    for key in _UNIT_FIELDS:
+        value = getattr(spec, key)
+        setattr(unit, key, " ".join(value.split()) if key == "name" else value)
+
+
+def _unit_payload(unit: Unit | UnitSpec | Any) -> dict[str, Any]:
+    """What the ledger keeps of a unit: the CLUES place and type only when it has them."""
+    payload: dict[str, Any] = {
+        "code": unit.code,
+        "name": unit.name,
+        "kind": unit.kind,
+        "state": unit.state_code,
+    }
+    for key, value in (
+        ("municipality", unit.municipality),
+        ("typology", unit.typology),
+        ("latitude", unit.latitude),
+        ("longitude", unit.longitude),
+    ):
+        if value is not None:
+            payload[key] = str(value) if isinstance(value, Decimal) else value
+    return payload
 
 
 def add_unit(ctx: Context, *, institution_code: str, unit: UnitSpec) -> Unit:
@@ -522,6 +614,15 @@ def add_unit(ctx: Context, *, institution_code: str, unit: UnitSpec) -> Unit:
             ("name", "el nombre", name, "el nombre de la unidad"),
         )
         if not value
+    ] + [
+        Problem(
+            "El texto es demasiado largo.",
+            field=field,
+            value=value[:60],
+            expected=f"a lo más {most} caracteres",
+        )
+        for field, value, most in (("code", code, 60), ("name", name, 300), ("kind", unit.kind, 40))
+        if len(value) > most
     ]
     if problems:
         raise ValidationFailed("No se pudo registrar la unidad.", problems=problems)
@@ -530,21 +631,14 @@ def add_unit(ctx: Context, *, institution_code: str, unit: UnitSpec) -> Unit:
     )
     if taken is not None:
         raise Conflict(f"La institución «{institution.code}» ya tiene la unidad «{code}».")
-    added = Unit(
-        institution=institution, code=code, name=name, kind=unit.kind, state_code=unit.state_code
-    )
+    added = _new_unit(unit)
+    added.institution = institution
     ctx.db.add(added)
     ctx.db.flush()
     ctx.record(
         "unit.register",
         f"unit:{institution.code}/{code}",
-        {
-            "institution": institution.code,
-            "code": code,
-            "name": name,
-            "kind": unit.kind,
-            "state": unit.state_code,
-        },
+        {"institution": institution.code, **_unit_payload(added)},
     )
     return added
 
@@ -554,6 +648,377 @@ def get_institution(db: Session, code: str) -> Institution:
     if institution is None:
         raise NotFound(f"No existe la institución «{code}».")
     return institution
+
+
+def get_unit(db: Session, *, institution_code: str, code: str) -> Unit:
+    institution = get_institution(db, institution_code)
+    unit = db.scalar(
+        select(Unit).where(Unit.institution_id == institution.id, Unit.code == code.strip().upper())
+    )
+    if unit is None:
+        raise NotFound(f"La institución «{institution.code}» no tiene la unidad «{code}».")
+    return unit
+
+
+def _name_problems(name: str, what: str) -> list[Problem]:
+    if not name:
+        return [Problem(f"Falta el nombre {what}.", field="name")]
+    if len(name) > 300:
+        return [
+            Problem(
+                "El nombre es demasiado largo.",
+                field="name",
+                value=name[:60],
+                expected="a lo más 300 caracteres",
+            )
+        ]
+    return []
+
+
+def _alias_owner(db: Session, folded: str) -> str | None:
+    """The code of the institution a folded name identifies, if any."""
+    return db.scalar(
+        select(Institution.code).join(Institution.aliases).where(InstitutionAlias.folded == folded)
+    )
+
+
+def rename_institution(ctx: Context, *, code: str, name: str) -> Institution:
+    """Give the institution a new official name; the old one stays an alias, so files that
+    still use it keep matching, and the new one becomes one."""
+    institution = get_institution(ctx.db, code)
+    new = " ".join(name.split())
+    problems = _name_problems(new, "de la institución")
+    if problems:
+        raise ValidationFailed("No se pudo cambiar el nombre.", problems=problems)
+    if new == institution.name:
+        raise Conflict(f"«{institution.code}» ya se llama «{new}».")
+    owner = _alias_owner(ctx.db, fold(new))
+    if owner is not None and owner != institution.code:
+        raise Conflict(f"El nombre «{new}» ya identifica a la institución «{owner}».")
+    old = institution.name
+    institution.name = new
+    if owner is None:
+        ctx.db.add(InstitutionAlias(institution=institution, alias=new, folded=fold(new)))
+    ctx.db.flush()
+    ctx.record(
+        "institution.rename",
+        f"institution:{institution.code}",
+        {"code": institution.code, "from": old, "to": new},
+    )
+    return institution
+
+
+def update_institution(
+    ctx: Context,
+    *,
+    code: str,
+    kind: str,
+    parent_code: str | None,
+    state_code: str | None,
+) -> Institution:
+    """Set the institution's kind, parent (its coordinator) and state."""
+    institution = get_institution(ctx.db, code)
+    problems = _institution_problems(
+        code=institution.code, name=institution.name, kind=kind, state_code=state_code
+    )
+    if problems:
+        raise ValidationFailed("No se pudo cambiar la institución.", problems=problems)
+    parent = get_institution(ctx.db, parent_code) if parent_code else None
+    if parent is not None and parent.id == institution.id:
+        raise ValidationFailed(
+            "Una institución no puede coordinarse a sí misma.",
+            problems=[Problem("coordinadora inválida", field="parent", value=parent.code)],
+        )
+    before = {
+        "kind": institution.kind,
+        "parent": institution.coordinator.code if institution.coordinator else None,
+        "state": institution.state_code,
+    }
+    institution.kind = kind.strip()
+    institution.coordinator = parent
+    institution.state_code = rules.parse_state(state_code)
+    after = {"kind": institution.kind, "parent": parent.code if parent else None}
+    after["state"] = institution.state_code
+    ctx.db.flush()
+    ctx.record(
+        "institution.update",
+        f"institution:{institution.code}",
+        {"code": institution.code, "from": before, "to": after},
+    )
+    return institution
+
+
+def edit_institution(ctx: Context, *, code: str, fields: Mapping[str, str | None]) -> Institution:
+    """Apply the fields given (``name``, ``kind``, ``parent``, ``state``), the others kept:
+    a new name through ``rename_institution``, the rest through ``update_institution``."""
+    institution = get_institution(ctx.db, code)
+    if fields.get("name") is not None and fields["name"] != institution.name:
+        rename_institution(ctx, code=institution.code, name=fields["name"] or "")
+    if fields.keys() & {"kind", "parent", "state"}:
+        current_parent = institution.coordinator.code if institution.coordinator else None
+        update_institution(
+            ctx,
+            code=institution.code,
+            kind=fields.get("kind") or institution.kind,
+            parent_code=fields.get("parent", current_parent),
+            state_code=fields.get("state", institution.state_code),
+        )
+    return institution
+
+
+def add_institution_alias(ctx: Context, *, code: str, alias: str) -> InstitutionAlias:
+    """Another name the institution goes by in official files (matched folded)."""
+    institution = get_institution(ctx.db, code)
+    shown = " ".join(alias.split())
+    folded = fold(shown)
+    if not folded or len(shown) > 300:
+        raise ValidationFailed(
+            "El otro nombre no es válido.",
+            problems=[
+                Problem(
+                    "otro nombre vacío o demasiado largo",
+                    field="alias",
+                    value=shown[:60],
+                    expected="de 1 a 300 caracteres con alguna letra o dígito",
+                )
+            ],
+        )
+    owner = _alias_owner(ctx.db, folded)
+    if owner is not None:
+        raise Conflict(f"«{shown}» ya identifica a la institución «{owner}».")
+    added = InstitutionAlias(institution=institution, alias=shown, folded=folded)
+    ctx.db.add(added)
+    ctx.db.flush()
+    ctx.record(
+        "institution.alias",
+        f"institution:{institution.code}",
+        {"code": institution.code, "alias": shown},
+    )
+    return added
+
+
+def _reason(reason: str) -> str:
+    text = " ".join(reason.split())
+    if len(text) > 500:
+        raise ValidationFailed(
+            "El motivo es demasiado largo.",
+            problems=[Problem("motivo", field="reason", expected="a lo más 500 caracteres")],
+        )
+    return text
+
+
+def retire_institution(ctx: Context, *, code: str, reason: str = "") -> Institution:
+    """Retire the institution: it keeps its history and old lines, and is offered for nothing
+    new. Its units are retired with it."""
+    institution = get_institution(ctx.db, code)
+    why = _reason(reason)
+    if institution.retired_at is not None:
+        raise Conflict(f"La institución «{institution.code}» ya está retirada.")
+    institution.retired_at = ctx.now
+    units = [unit for unit in institution.units if unit.retired_at is None]
+    for unit in units:
+        unit.retired_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "institution.retire",
+        f"institution:{institution.code}",
+        {"code": institution.code, "reason": why, "units": [unit.code for unit in units]},
+    )
+    return institution
+
+
+def rename_unit(ctx: Context, *, institution_code: str, code: str, name: str) -> Unit:
+    unit = get_unit(ctx.db, institution_code=institution_code, code=code)
+    new = " ".join(name.split())
+    problems = _name_problems(new, "de la unidad")
+    if problems:
+        raise ValidationFailed("No se pudo cambiar el nombre.", problems=problems)
+    if new == unit.name:
+        raise Conflict(f"La unidad «{unit.code}» ya se llama «{new}».")
+    old, unit.name = unit.name, new
+    ctx.db.flush()
+    ctx.record(
+        "unit.rename",
+        f"unit:{unit.institution.code}/{unit.code}",
+        {"institution": unit.institution.code, "code": unit.code, "from": old, "to": new},
+    )
+    return unit
+
+
+def update_unit(ctx: Context, *, institution_code: str, spec: UnitSpec) -> Unit:
+    """Set a unit's name, kind, state, place and type to ``spec``'s (its code names it)."""
+    unit = get_unit(ctx.db, institution_code=institution_code, code=spec.code)
+    before = _unit_payload(unit)
+    _set_unit(unit, spec)
+    ctx.db.flush()
+    ctx.record(
+        "unit.update",
+        f"unit:{unit.institution.code}/{unit.code}",
+        {"institution": unit.institution.code, "from": before, "to": _unit_payload(unit)},
+    )
+    return unit
+
+
+def retire_unit(ctx: Context, *, institution_code: str, code: str, reason: str = "") -> Unit:
+    """Retire a unit: its lines and history stay, it is no longer a delivery point to choose."""
+    unit = get_unit(ctx.db, institution_code=institution_code, code=code)
+    why = _reason(reason)
+    if unit.retired_at is not None:
+        raise Conflict(f"La unidad «{unit.code}» ya está retirada.")
+    unit.retired_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "unit.retire",
+        f"unit:{unit.institution.code}/{unit.code}",
+        {"institution": unit.institution.code, "code": unit.code, "reason": why},
+    )
+    return unit
+
+
+def delivery_points(db: Session, institution: Institution) -> list[Unit]:
+    """The institution's units a planner may choose for new demand: those not retired."""
+    return list(
+        db.scalars(
+            select(Unit)
+            .where(Unit.institution_id == institution.id, Unit.retired_at.is_(None))
+            .order_by(Unit.code)
+        )
+    )
+
+
+# ----- the shipped registry ------------------------------------------------------------------
+
+
+def registry_snapshot(db: Session) -> registry.Snapshot:
+    """What the database holds, as ``registry.plan_sync`` compares it."""
+    codes = dict(db.execute(select(Institution.id, Institution.code)).all())
+    units: defaultdict[int, dict[str, registry.StoredUnit]] = defaultdict(dict)
+    for unit in db.scalars(select(Unit)):
+        units[unit.institution_id][unit.code] = registry.StoredUnit(
+            unit.name, unit.kind, unit.state_code, unit.retired_at is not None
+        )
+    institutions = {
+        i.code: registry.StoredInstitution(
+            name=i.name,
+            kind=i.kind,
+            parent=codes.get(i.coordinator_id) if i.coordinator_id is not None else None,
+            state_code=i.state_code,
+            retired=i.retired_at is not None,
+            units=units[i.id],
+        )
+        for i in db.scalars(select(Institution))
+    }
+    aliases = {
+        folded: codes[institution_id]
+        for folded, institution_id in db.execute(
+            select(InstitutionAlias.folded, InstitutionAlias.institution_id)
+        )
+    }
+    return registry.Snapshot(institutions, aliases)
+
+
+def plan_registry_sync(db: Session, source: registry.Registry) -> registry.SyncPlan:
+    return registry.plan_sync(source, registry_snapshot(db))
+
+
+def refuse_conflicts(plan: registry.SyncPlan) -> None:
+    """A plan that would give a name to two institutions is refused whole, naming each one."""
+    if plan.conflicts:
+        raise Conflict(
+            f"El registro {plan.version} choca con la base: "
+            + count_of(
+                len(plan.conflicts),
+                "nombre identifica a otra institución",
+                "nombres identifican a otra institución",
+            )
+            + "; no se aplicó nada.",
+            problems=list(plan.conflicts),
+        )
+
+
+def sync_registry(
+    ctx: Context, source: registry.Registry, *, plan: registry.SyncPlan | None = None
+) -> registry.SyncPlan:
+    """Bring the database to ``source``: every change of ``plan_sync`` (``plan`` when the
+    caller has just made it in this transaction) through the writers above, each on the
+    ledger, then one ``registry.sync`` entry with the version and counts. A plan with
+    conflicts is refused whole; an empty plan writes nothing."""
+    plan = plan or plan_registry_sync(ctx.db, source)
+    refuse_conflicts(plan)
+    if plan.empty:
+        return plan
+    added = {entry.code for entry in plan.added}
+    # A parent registered in this same sync goes first.
+    for entry in sorted(plan.added, key=lambda e: e.parent in added):
+        register_institution(
+            ctx,
+            code=entry.code,
+            name=entry.name,
+            kind=entry.kind,
+            aliases=entry.aliases,
+            units=[UnitSpec(u.code, u.name, u.kind, u.state_code) for u in entry.units],
+            coordinator_code=entry.parent,
+            state_code=entry.state_code,
+        )
+        if entry.retired:
+            retire_institution(ctx, code=entry.code, reason=f"registro {plan.version}")
+        for unit in entry.units:
+            if unit.retired and not entry.retired:
+                retire_unit(
+                    ctx,
+                    institution_code=entry.code,
+                    code=unit.code,
+                    reason=f"registro {plan.version}",
+                )
+    for code, _, name in plan.renamed:
+        rename_institution(ctx, code=code, name=name)
+    wanted = {entry.code: entry for entry in source.institutions}
+    for code, _ in plan.updated:
+        entry = wanted[code]
+        update_institution(
+            ctx, code=code, kind=entry.kind, parent_code=entry.parent, state_code=entry.state_code
+        )
+    for code, alias in plan.aliases:
+        # A rename above may have added it already.
+        if ctx.db.scalar(select(InstitutionAlias.id).where(InstitutionAlias.folded == fold(alias))):
+            continue
+        add_institution_alias(ctx, code=code, alias=alias)
+    for code in plan.retired:
+        retire_institution(ctx, code=code, reason=f"registro {plan.version}")
+    for code, unit in plan.units_added:
+        add_unit(
+            ctx,
+            institution_code=code,
+            unit=UnitSpec(unit.code, unit.name, unit.kind, unit.state_code),
+        )
+        if unit.retired:
+            retire_unit(
+                ctx, institution_code=code, code=unit.code, reason=f"registro {plan.version}"
+            )
+    units = {(e.code, u.code): u for e in source.institutions for u in e.units}
+    for code, unit_code, _, name in plan.units_renamed:
+        rename_unit(ctx, institution_code=code, code=unit_code, name=name)
+    for code, unit_code, _ in plan.units_updated:
+        current = get_unit(ctx.db, institution_code=code, code=unit_code)
+        wanted_unit = units[(code, unit_code)]
+        update_unit(
+            ctx,
+            institution_code=code,
+            spec=UnitSpec(
+                unit_code,
+                current.name,
+                wanted_unit.kind,
+                wanted_unit.state_code,
+                current.municipality,
+                current.typology,
+                current.latitude,
+                current.longitude,
+            ),
+        )
+    for code, unit_code in plan.units_retired:
+        retire_unit(ctx, institution_code=code, code=unit_code, reason=f"registro {plan.version}")
+    ctx.record("registry.sync", "registry", {"version": plan.version, **plan.counts()})
+    return plan
 
 
 def register_supplier(
@@ -1374,3 +1839,188 @@ def _sanction_payload(sanction: Sanction) -> dict[str, Any]:
         "resolved_on": sanction.resolved_on,
         "term": sanction.term,
     }
+
+
+# ----- units from the CLUES catalogue --------------------------------------------------------
+
+# How the CLUES catalogue names the states' own health services: a unit of the state's
+# ``SESA-NN`` of the registry.
+_STATE_SERVICES = frozenset({"secretaria de salud", "ssa", "servicios estatales de salud"})
+
+
+@dataclass(frozen=True, slots=True)
+class UnitsImportSummary:
+    filename: str
+    sha256: str
+    rows: int
+    added: int
+    updated: int
+    unchanged: int
+    by_institution: dict[str, int]
+    """Institution code → units of the file that belong to it."""
+    retired: int = 0
+    """Units the file says are out of operation that were not retired yet (new ones too)."""
+
+
+def import_units(ctx: Context, *, content: bytes, filename: str) -> UnitsImportSummary:
+    """Register or update the units of a CLUES-layout file, all or nothing.
+
+    A unit is named by its institution and its CLUES; one already registered takes the file's
+    name, state, municipality, type and coordinates (``unit.update`` when any differs), a new
+    one is added (``unit.register``), and one ``units.import`` entry sums up. Importing the
+    same file again changes nothing. An institution the registry does not know, or a retired
+    one, is a problem naming the row and column; nothing is written then.
+    """
+    rows, problems = clues.parse_units(content, filename)
+    owners = dict(
+        ctx.db.execute(select(InstitutionAlias.folded, Institution).join(Institution.aliases)).all()
+    )
+    resolved: list[tuple[Institution, UnitSpec, bool]] = []
+    for row in rows:
+        institution = _clues_institution(row, owners)
+        if institution is None or institution.retired_at is not None:
+            problems.append(
+                Problem(
+                    "La institución no está registrada."
+                    if institution is None
+                    else f"La institución «{institution.code}» está retirada.",
+                    row=row.row,
+                    column="NOMBRE DE LA INSTITUCION",
+                    value=row.institution,
+                    expected="una institución del registro (clave, nombre u otro nombre);"
+                    " registre las que falten o ejecute «abasto institutions sync»",
+                )
+            )
+            continue
+        resolved.append(
+            (
+                institution,
+                UnitSpec(
+                    code=row.clues,
+                    name=row.name,
+                    kind=row.kind,
+                    state_code=row.state_code,
+                    municipality=row.municipality,
+                    typology=row.typology,
+                    latitude=row.latitude,
+                    longitude=row.longitude,
+                ),
+                row.out_of_operation,
+            )
+        )
+    if problems:
+        raise ValidationFailed(
+            f"El archivo «{filename}» tiene {count_of(len(problems), 'problema', 'problemas')};"
+            " no se importó nada.",
+            problems=problems,
+            expected=clues.EXPECTED_FILE,
+        )
+    # Core statements, not one ORM object per unit: a national file has some 15,000.
+    institution_ids = {institution.id for institution, _, _ in resolved}
+    existing = {
+        (row.institution_id, row.code): row
+        for row in ctx.db.execute(
+            select(
+                Unit.id,
+                Unit.institution_id,
+                Unit.retired_at,
+                *(getattr(Unit, f) for f in ("code", *_UNIT_FIELDS)),
+            ).where(Unit.institution_id.in_(institution_ids))
+        )
+    }
+    records: list[Record] = []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    by_institution: defaultdict[str, int] = defaultdict(int)
+    retiring: list[dict[str, Any]] = []
+    for institution, given, out_of_operation in resolved:
+        spec = _normalised(given)
+        by_institution[institution.code] += 1
+        entity = f"unit:{institution.code}/{spec.code}"
+        after = _unit_payload(spec)
+        stored = existing.get((institution.id, spec.code))
+        retire = out_of_operation and (stored is None or stored.retired_at is None)
+        if stored is None:
+            inserts.append(
+                {"institution_id": institution.id, "code": spec.code}
+                | {f: getattr(spec, f) for f in _UNIT_FIELDS}
+                | {"retired_at": ctx.now if retire else None}
+            )
+            records.append(
+                Record("unit.register", entity, {"institution": institution.code, **after})
+            )
+        if retire:
+            records.append(_clues_retirement(entity, institution.code, spec.code))
+        if stored is None:
+            continue
+        if retire:
+            retiring.append({"id": stored.id, "retired_at": ctx.now})
+        before = _unit_payload(stored)
+        if after != before:
+            updates.append({"id": stored.id, **{f: getattr(spec, f) for f in _UNIT_FIELDS}})
+            records.append(
+                Record(
+                    "unit.update",
+                    entity,
+                    {"institution": institution.code, "from": before, "to": after},
+                )
+            )
+    if inserts:
+        ctx.db.execute(insert(Unit), inserts)
+    if updates:
+        ctx.db.execute(update(Unit), updates)
+    if retiring:
+        ctx.db.execute(update(Unit), retiring)
+    # Loaded units and institutions' lists of units are stale now.
+    for loaded in ctx.db.identity_map.values():
+        if isinstance(loaded, Unit):
+            ctx.db.expire(loaded)
+        elif isinstance(loaded, Institution):
+            ctx.db.expire(loaded, ["units"])
+    added, updated = len(inserts), len(updates)
+    summary = UnitsImportSummary(
+        filename=filename,
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=len(rows),
+        added=added,
+        updated=updated,
+        unchanged=len(rows) - added - updated,
+        by_institution=dict(sorted(by_institution.items())),
+        retired=sum(record.action == "unit.retire" for record in records),
+    )
+    records.append(
+        Record(
+            "units.import",
+            "units",
+            {
+                "filename": filename,
+                "sha256": summary.sha256,
+                "rows": summary.rows,
+                "added": added,
+                "updated": updated,
+                "unchanged": summary.unchanged,
+                "retired": summary.retired,
+                "by_institution": summary.by_institution,
+            },
+        )
+    )
+    ctx.record_many(records)
+    return summary
+
+
+def _clues_retirement(entity: str, institution: str, code: str) -> Record:
+    return Record(
+        "unit.retire",
+        entity,
+        {"institution": institution, "code": code, "reason": "CLUES: fuera de operación"},
+    )
+
+
+def _clues_institution(row: clues.CluesRow, owners: dict[str, Institution]) -> Institution | None:
+    for name in (row.institution, row.institution_key or ""):
+        folded = fold(name)
+        if folded in _STATE_SERVICES:
+            return owners.get(fold(f"SESA-{row.state_code}"))
+        if folded in owners:
+            return owners[folded]
+    return None

@@ -25,11 +25,11 @@ InstitutionKind = Literal[
 SMALL_UNITS_PER_INSTITUTION = 4
 
 
-# States whose health services moved to IMSS-Bienestar: 22 by the end of 2023, the Estado de
-# México in 2024 and Yucatán in 2025 (eight states remained outside in 2026).
+# States whose health services adhered to IMSS-Bienestar, as the shipped registry marks them
+# (identity/registry.json, "adhered"); a test keeps the two equal.
 IMSS_BIENESTAR_STATES: tuple[str, ...] = (
-    "02", "03", "04", "06", "07", "09", "12", "13", "15", "16", "17", "18",
-    "20", "21", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32",
+    "02", "03", "04", "06", "07", "09", "10", "12", "13", "16", "17", "18",
+    "20", "21", "23", "24", "25", "26", "27", "28", "29", "30", "32",
 )  # fmt: skip
 
 

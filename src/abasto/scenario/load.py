@@ -21,6 +21,7 @@ from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import appendix
 from abasto.demand import rules as demand_rules
 from abasto.demand import service as demand
+from abasto.identity import registry
 from abasto.identity import service as identity
 from abasto.identity.models import Role, SupplierStatus
 from abasto.scenario.build import Scenario
@@ -173,14 +174,19 @@ def catalog_csv(scenario: Scenario) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _register(ctx: Context, institution: InstitutionSpec) -> None:
+def _register(
+    ctx: Context, institution: InstitutionSpec, shipped: registry.RegistryInstitution | None
+) -> None:
+    # With the shipped registry's state and aliases, so `abasto institutions sync` on the demo
+    # only adds what the demo leaves out.
     identity.register_institution(
         ctx,
         code=institution.code,
         name=institution.name,
         kind=institution.kind,
-        aliases=institution.names,
+        aliases=(*institution.names, *(shipped.aliases if shipped else ())),
         coordinator_code=institution.coordinator,
+        state_code=shipped.state_code if shipped else None,
         units=[
             identity.UnitSpec(code=u.code, name=u.name, kind=u.kind, state_code=u.state_code)
             for u in institution.units
@@ -221,9 +227,10 @@ def load_scenario(
     first_seq, _ = ledger.head(ctx.db)
 
     institutions = (scenario.buyer, *scenario.institutions)
+    shipped = {entry.code: entry for entry in registry.shipped_registry().institutions}
     report("institutions", 0, len(institutions))
     for done, institution in enumerate(institutions, start=1):
-        _register(ctx, institution)
+        _register(ctx, institution, shipped.get(institution.code))
         report("institutions", done, len(institutions))
 
     report("catalog", 0, len(scenario.claves))

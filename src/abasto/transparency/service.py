@@ -37,6 +37,9 @@ ACTION_NAMES: dict[str, str] = {
     "homologation.update": "Homologación de clave modificada",
     "institution.alias": "Nombre alterno de institución",
     "institution.register": "Institución registrada",
+    "institution.rename": "Institución renombrada",
+    "institution.retire": "Institución retirada",
+    "institution.update": "Institución modificada",
     "line.remove": "Línea de demanda eliminada",
     "line.set": "Línea de demanda capturada",
     "login.blocked": "Acceso bloqueado por intentos fallidos",
@@ -46,6 +49,7 @@ ACTION_NAMES: dict[str, str] = {
     "question.answer": "Pregunta respondida",
     "question.ask": "Pregunta en la junta de aclaraciones",
     "redflags.run": "Banderas rojas calculadas",
+    "registry.sync": "Registro del sector sincronizado",
     "round.freeze": "Ronda de demanda congelada",
     "round.open": "Ronda de demanda abierta",
     "round.reopen": "Ronda de demanda reabierta",
@@ -71,6 +75,10 @@ ACTION_NAMES: dict[str, str] = {
     "tender.resume": "Licitación reanudada",
     "tender.suspend": "Licitación suspendida",
     "unit.register": "Unidad registrada",
+    "unit.rename": "Unidad renombrada",
+    "unit.retire": "Unidad retirada",
+    "unit.update": "Unidad modificada",
+    "units.import": "Unidades importadas (CLUES)",
     "user.create": "Usuario creado",
 }
 """What each action is called on the pages; ``tests/transparency/test_ledger_page.py`` finds every
