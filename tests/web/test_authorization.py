@@ -114,10 +114,6 @@ def _alias() -> dict[str, Any]:
     return {"json": {"alias": "Otro Nombre"}}
 
 
-def _reason() -> dict[str, Any]:
-    return {"json": {"reason": "ya no compra"}}
-
-
 def _unit() -> dict[str, Any]:
     return {"json": {"code": "UNIDAD-1", "name": "Unidad Uno", "state": "09"}}
 
