@@ -10,6 +10,16 @@ from abasto.award.models import (
     TechnicalEvaluation,
 )
 from abasto.catalog.models import Clave, Homologation
+from abasto.contracts.models import (
+    Contract,
+    ContractLine,
+    Convenio,
+    DeliveryPoint,
+    Penalty,
+    Shipment,
+    ShipmentLot,
+    SupplyOrder,
+)
 from abasto.core.checkpoints import LedgerCheckpoint, LedgerTree, LedgerTreeNode
 from abasto.core.db import Base
 from abasto.core.ledger import LedgerEntry, LedgerHead
@@ -53,8 +63,12 @@ __all__ = [
     "BidRequest",
     "Clave",
     "Consumption",
+    "Contract",
     "ContractDraft",
+    "ContractLine",
+    "Convenio",
     "Credential",
+    "DeliveryPoint",
     "DemandLine",
     "DemandRound",
     "Fallo",
@@ -74,15 +88,19 @@ __all__ = [
     "LoginThrottle",
     "Partida",
     "PartidaDemand",
+    "Penalty",
     "PriceObservation",
     "Question",
     "RedFlag",
     "RedFlagRun",
     "RoundInstitution",
     "Sanction",
+    "Shipment",
+    "ShipmentLot",
     "Supplier",
     "SupplierName",
     "SupplierRename",
+    "SupplyOrder",
     "TechnicalEvaluation",
     "Tender",
     "Unit",
