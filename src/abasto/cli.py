@@ -9,6 +9,7 @@ import typer
 
 from abasto.award import cli as award_cli
 from abasto.catalog import cli as catalog_cli
+from abasto.contracts import cli as contracts_cli
 from abasto.core import checkpoints
 from abasto.core.cli import console, engine, err_console, unit_of_work
 from abasto.core.db import upgrade
@@ -36,6 +37,7 @@ app.add_typer(scenario_cli.app, name="scenario")
 app.add_typer(tendering_cli.app, name="tenders")
 app.add_typer(award_cli.app, name="award")
 app.add_typer(award_cli.prices_app, name="prices")
+app.add_typer(contracts_cli.app, name="contracts")
 app.add_typer(ocds_cli.app, name="ocds")
 app.add_typer(redflags_cli.app, name="redflags")
 app.add_typer(opendata_cli.app, name="datos")

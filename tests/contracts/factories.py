@@ -7,22 +7,30 @@ lowest-price fallo gives supplier «a» paracetamol at $9.50 and aspirina at $19
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.award import rules as award_rules
 from abasto.award import service as award
 from abasto.contracts import rules, service
 from abasto.contracts.models import Contract
-from abasto.core.context import Context
+from abasto.core.clock import FixedClock
+from abasto.core.config import Settings
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, User
 from abasto.tendering.models import Tender
 from tests.award.test_service import by_clave, evaluate, import_references, opened_tender
 from tests.award.test_service import round_tender as award_round_tender
-from tests.tendering.conftest import ASPIRINA, NICOTINA, PARACETAMOL, PARTIES, World
+from tests.conftest import LOG_KEY, T0
+from tests.tendering.conftest import ASPIRINA, NICOTINA, PARACETAMOL, World, build_world
 
 UNITS = {"IMSS": ("HGZ-1", "UMF-7"), "ISSSTE": ("HR-1", "CM-2"), "SEDENA": ("HCM-1", "HM-2")}
 FAR = date(2031, 12, 31)
@@ -96,4 +104,28 @@ def lots(*given: tuple[str, int], expiry: date = FAR) -> list[service.LotInput]:
     return [service.LotInput(lot, expiry, qty, "123M2015 SSA") for lot, qty in given]
 
 
-__all__ = ["PARTIES", "Awarded", "awarded", "contract_of", "lots", "planner", "signed", "supplier"]
+@contextmanager
+def committed(url: str, tmp_path: Path, *, secret: str = "test") -> Iterator[CommittedWorld]:
+    """The awarded world built and committed in the database at ``url`` (``secret`` is the
+    served app's, whose sealer must open the tender's key); its engine disposed at the end."""
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    clock = FixedClock(T0)
+    settings = Settings(database_url=url, data_dir=tmp_path, secret_key=secret, log_key=LOG_KEY)
+    try:
+        with transaction(factory) as db:
+            world = build_world(
+                Context(db, operator("pruebas"), clock.now()), clock, settings, factory
+            )
+            tender = awarded(world).tender
+        yield CommittedWorld(world, factory, tender.id, tender.number)
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class CommittedWorld:
+    world: World
+    factory: sessionmaker[Session]
+    tender_id: int
+    tender_number: str

@@ -10,16 +10,13 @@ from sqlalchemy import func, select
 
 from abasto.contracts import service
 from abasto.contracts.models import SupplyOrder
-from abasto.core.clock import FixedClock
-from abasto.core.config import Settings
-from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.context import Context
+from abasto.core.db import transaction
 from abasto.core.errors import Conflict
 from abasto.identity import service as identity
 from abasto.identity.models import User
-from tests.conftest import LOG_KEY, T0
-from tests.contracts.factories import awarded, signed
-from tests.tendering.conftest import ASPIRINA, build_world
+from tests.contracts.factories import committed, signed
+from tests.tendering.conftest import ASPIRINA
 
 
 def _planner(db: object, now: object) -> Context:
@@ -30,21 +27,13 @@ def _planner(db: object, now: object) -> Context:
 def test_concurrent_orders_never_exceed_the_maximum(
     fresh_database_url: str, tmp_path: Path, cheap_passwords: None
 ) -> None:
-    engine = make_engine(fresh_database_url)
-    factory = session_factory(engine)
-    clock = FixedClock(T0)
-    settings = Settings(
-        database_url=fresh_database_url, data_dir=tmp_path, secret_key="t", log_key=LOG_KEY
-    )
-    try:
+    with committed(fresh_database_url, tmp_path) as built:
+        factory, world = built.factory, built.world
         with transaction(factory) as db:
-            world = build_world(
-                Context(db, operator("pruebas"), clock.now()), clock, settings, factory
-            )
-            fallo = awarded(world)
-            service.create_contracts(world.buyer(), tender_id=fallo.tender.id)
+            world.db = db
+            service.create_contracts(world.buyer(), tender_id=built.tender_id)
             contract_id = signed(world, "IMSS", "a").id
-        now = clock.now()
+        now = world.now
 
         # One order holds the contract (uncommitted); a second must wait, then see it.
         first = factory()
@@ -113,5 +102,3 @@ def test_concurrent_orders_never_exceed_the_maximum(
                 select(func.sum(SupplyOrder.quantity)).where(SupplyOrder.contract_id == contract_id)
             )
             assert total == 290
-    finally:
-        engine.dispose()

@@ -11,6 +11,7 @@ receipts never charge penalties beyond the guarantee.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from abasto.core.errors import (
     check_version,
 )
 from abasto.core.money import to_money
+from abasto.core.spreadsheet import CsvWriter
 from abasto.identity.models import Institution, Supplier, Unit
 from abasto.tendering.models import Partida, Tender
 
@@ -66,6 +68,25 @@ def _readable(ctx: Context, contract: Contract) -> None:
     if actor.has_role("proveedor") and actor.supplier_id == contract.supplier_id:
         return
     raise Forbidden("Su usuario no puede ver este contrato.")
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """Which side of a contract the actor may act for (the buyer, for both)."""
+
+    institution: bool
+    supplier: bool
+
+
+def parties(ctx: Context, contract: Contract) -> Parties:
+    actor = ctx.actor
+    buyer = actor.has_role("comprador")
+    return Parties(
+        institution=buyer
+        or (actor.has_role("institucion") and actor.institution_id == contract.institution_id),
+        supplier=buyer
+        or (actor.has_role("proveedor") and actor.supplier_id == contract.supplier_id),
+    )
 
 
 def _scoped(ctx: Context, query: Select[T]) -> Select[T]:
@@ -1160,3 +1181,48 @@ def fill_rates(
         totals[key][0] += int(values[-2] or 0)
         totals[key][1] += int(values[-1] or 0)
     return [FillRow(k, v[0], v[1]) for k, v in sorted(totals.items())]
+
+
+ORDER_COLUMNS = (
+    "Contrato",
+    "Orden",
+    "Clave",
+    "Punto de entrega",
+    "Cantidad",
+    "Precio unitario",
+    "Estado",
+    "Emitida",
+    "Fecha de entrega",
+    "Aceptadas",
+    "A tiempo",
+    "Rechazadas",
+    "Pena",
+    "Deductiva",
+)
+
+
+def orders_csv(orders: Sequence[SupplyOrder]) -> bytes:
+    """The orders as CSV (UTF-8 with BOM, so Excel reads the accents), every cell neutralised."""
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(ORDER_COLUMNS)
+    for o in orders:
+        writer.writerow(
+            [
+                o.contract.number,
+                o.number,
+                o.line.clave,
+                o.unit.code,
+                o.quantity,
+                o.unit_price,
+                rules.ORDER_LABELS[o.status],
+                rules.local_day(o.issued_at).isoformat(),
+                o.due_on.isoformat(),
+                o.accepted_qty,
+                o.on_time_qty,
+                o.rejected_qty,
+                o.penalty,
+                o.deductiva,
+            ]
+        )
+    return b"\xef\xbb\xbf" + out.getvalue().encode()
