@@ -42,9 +42,10 @@ class Awarded:
     tender: Tender
 
 
-def awarded(world: World) -> Awarded:
-    """The round's tender, opened, evaluated and awarded at the lowest price, with units."""
-    draft = award_round_tender(world)
+def awarded(world: World, terms: dict[str, object] | None = None) -> Awarded:
+    """The round's tender (announcing ``terms`` with its award terms), opened, evaluated and
+    awarded at the lowest price, with units."""
+    draft = award_round_tender(world, terms)
     buyer = world.buyer()
     for code, units in UNITS.items():
         for n, unit in enumerate(units):

@@ -17,6 +17,7 @@ from abasto.core.errors import Conflict, Forbidden, ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from tests.contracts.factories import (
     Awarded,
+    awarded,
     contract_of,
     lots,
     planner,
@@ -269,3 +270,22 @@ def test_the_supplier_never_ships_more_than_the_order_lacks(world: World, fallo:
     with pytest.raises(ValidationFailed) as refused:
         service.record_shipment(supplier(world, "a"), order_id=order.id, lots=lots(("L2", 41)))
     assert "a lo más 40" in str(refused.value)
+
+
+def test_the_tender_s_terms_become_the_contract_s(world: World) -> None:
+    fallo = awarded(world, {"guarantee_rate": "0.05", "signing_days": 10, "delivery_days": 7})
+    service.create_contracts(world.buyer(), tender_id=fallo.tender.id)
+    contract = contract_of(world, "IMSS", "a")
+    # 5 % of $15,200.00.
+    assert contract.guarantee_amount == Decimal("760.00")
+    notice = award.get_fallo(world.db, fallo.tender.id).issued_at
+    assert contract.signing_deadline == rules.local_day(notice) + timedelta(days=10)
+    signed(world, "IMSS", "a")
+    order = service.issue_order(
+        planner(world, "IMSS"),
+        contract_id=contract.id,
+        clave=PARACETAMOL,
+        quantity=1,
+        unit_code="HGZ-1",
+    )
+    assert order.due_on == rules.local_day(world.now) + timedelta(days=7)
