@@ -77,6 +77,14 @@ def test_the_contract_s_life_through_the_api(
         ("deductiva", Decimal("0.95")),
     ]
 
+    # The 10 rejected never replaced: closed short, a deductiva of 10 × 9.50 × 1 % = 0.95 more.
+    problem(client.post(f"/api/v1/orders/{order_id}/closure", json={"reason": "x"}, headers=a), 403)
+    closed = client.post(
+        f"/api/v1/orders/{order_id}/closure", json={"reason": "Faltante"}, headers=imss
+    )
+    assert closed.json()["status"] == rules.ORDER_CERRADA
+    assert Decimal(closed.json()["deductiva"]) == Decimal("1.90")
+
     rows = list(
         csv.reader(
             io.StringIO(client.get("/api/v1/orders.csv", headers=a).content.decode("utf-8-sig"))

@@ -289,3 +289,32 @@ def test_the_tender_s_terms_become_the_contract_s(world: World) -> None:
         unit_code="HGZ-1",
     )
     assert order.due_on == rules.local_day(world.now) + timedelta(days=7)
+
+
+def test_an_order_closed_short_charges_a_deductiva_for_what_never_came(
+    world: World, fallo: Awarded
+) -> None:
+    service.create_contracts(world.buyer(), tender_id=fallo.tender.id)
+    contract = signed(world, "IMSS", "a")
+    imss = planner(world, "IMSS")
+    order = service.issue_order(
+        imss, contract_id=contract.id, clave=PARACETAMOL, quantity=100, unit_code="HGZ-1"
+    )
+    service.confirm_order(supplier(world, "a"), order_id=order.id)
+    shipment = service.record_shipment(
+        supplier(world, "a"), order_id=order.id, lots=lots(("L1", 60))
+    )
+    with pytest.raises(ValidationFailed):  # in time, and a shipment on its way
+        service.close_short(planner(world, "IMSS"), order_id=order.id, reason="Faltante")
+    service.receive_shipment(
+        planner(world, "IMSS"), shipment_id=shipment.id, lots=[service.LotReceipt("L1", 60)]
+    )
+    world.clock.advance(timedelta(days=rules.DELIVERY_DAYS + 1))
+    with pytest.raises(Forbidden):
+        service.close_short(supplier(world, "a"), order_id=order.id, reason="Faltante")
+    service.close_short(planner(world, "IMSS"), order_id=order.id, reason="Faltante")
+    # 40 pieces never came: 40 × $9.50 = $380.00 × 1 % = $3.80.
+    assert order.deductiva == Decimal("3.80")
+    assert order.status == rules.ORDER_CERRADA
+    [row] = service.fill_rates(world.db, by=["contract"], as_of=rules.local_day(world.now))
+    assert (row.on_time_accepted, row.ordered_due) == (60, 100)

@@ -337,6 +337,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/orders.csv"): Case(CONTRACT_READ),
     ("POST", "/api/v1/orders/{order_id}/confirmation"): Case(SUPPLIER_WRITE),
     ("POST", "/api/v1/orders/{order_id}/shipments"): Case(SUPPLIER_WRITE, body=_shipment),
+    ("POST", "/api/v1/orders/{order_id}/closure"): Case(DEMAND_WRITE, body=_reason),
     ("POST", "/api/v1/shipments/{shipment_id}/receipt"): Case(DEMAND_WRITE, body=_receipt),
     ("GET", "/api/v1/fill-rate"): Case(PUBLIC),
     ("GET", "/contratos"): Case(CONTRACT_READ),

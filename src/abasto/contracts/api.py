@@ -159,6 +159,12 @@ def confirm_order(order_id: OrderId, ctx: Supplier) -> OrderRead:
     return OrderRead.of(service.confirm_order(ctx, order_id=order_id))
 
 
+@router.post("/orders/{order_id}/closure", response_model=OrderRead)
+def close_short(order_id: OrderId, body: ExemptionWrite, ctx: Institution) -> OrderRead:
+    """Close an order past its due date with pieces missing: a deductiva for them."""
+    return OrderRead.of(service.close_short(ctx, order_id=order_id, reason=body.reason))
+
+
 @router.post("/orders/{order_id}/shipments", response_model=ShipmentRead, status_code=201)
 def record_shipment(order_id: OrderId, body: ShipmentWrite, ctx: Supplier) -> ShipmentRead:
     shipment = service.record_shipment(

@@ -96,11 +96,13 @@ def check_transition(current: str, target: str) -> None:
 ORDER_EMITIDA = "emitida"
 ORDER_CONFIRMADA = "confirmada"
 ORDER_SURTIDA = "surtida"
+ORDER_CERRADA = "cerrada"
 ORDER_CANCELADA = "cancelada"
 ORDER_LABELS = {
     ORDER_EMITIDA: "Emitida",
     ORDER_CONFIRMADA: "Confirmada por el proveedor",
     ORDER_SURTIDA: "Surtida",
+    ORDER_CERRADA: "Cerrada con faltante",
     ORDER_CANCELADA: "Cancelada",
 }
 REJECTION_REASONS = {

@@ -70,6 +70,8 @@ class GuaranteeWrite(BaseModel):
 
 
 class ExemptionWrite(BaseModel):
+    """A reason: for a guarantee's exemption, or for closing an order short."""
+
     reason: str = Field(max_length=2000)
 
 

@@ -745,6 +745,71 @@ def confirm_order(ctx: Context, *, order_id: int) -> SupplyOrder:
     return order
 
 
+def close_short(ctx: Context, *, order_id: int, reason: str) -> SupplyOrder:
+    """The institution closes an order past its due date that was not supplied in full: the
+    pieces never accepted charge a deductiva (partial delivery); they still count as due in the
+    fill rate."""
+    order = get_order(ctx, order_id)
+    contract = get_contract(ctx, order.contract_id, lock=True)
+    ctx.require_institution(contract.institution_id)
+    if order.status not in (rules.ORDER_EMITIDA, rules.ORDER_CONFIRMADA):
+        raise Conflict(f"La orden {order.number} está «{rules.ORDER_LABELS[order.status]}».")
+    day = rules.local_day(ctx.now)
+    problems: list[Problem] = []
+    if day <= order.due_on:
+        problems.append(
+            Problem(
+                "La orden aún está en plazo",
+                field="due_on",
+                value=order.due_on.isoformat(),
+                expected=f"cerrarla después del {order.due_on.isoformat()}",
+            )
+        )
+    if _pending(ctx, order):
+        problems.append(
+            Problem(
+                "Hay envíos sin recibir",
+                field="shipments",
+                expected="recibir antes los envíos en camino",
+            )
+        )
+    if not reason.strip():
+        problems.append(Problem("Falta el motivo", field="reason"))
+    rules.refuse(f"No se cerró la orden {order.number}.", problems)
+    missing = order.quantity - order.accepted_qty
+    base = rules.amount(missing, order.unit_price)
+    amount = to_money(rules.deductiva(base, terms(contract).deductiva_rate))
+    ctx.db.add(
+        Penalty(
+            contract_id=contract.id,
+            order_id=order.id,
+            shipment_id=None,
+            kind="deductiva",
+            base_value=base,
+            days_late=0,
+            rate=terms(contract).deductiva_rate,
+            computed=amount,
+            amount=amount,
+            at=ctx.now,
+        )
+    )
+    order.deductiva += amount
+    order.status = rules.ORDER_CERRADA
+    ctx.db.flush()
+    ctx.record(
+        "order.close",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "order": order.number,
+            "missing": missing,
+            "deductiva": amount,
+            "reason": reason.strip(),
+        },
+    )
+    return order
+
+
 # ----- shipments and receipts ----------------------------------------------------------------
 
 
