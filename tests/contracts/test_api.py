@@ -104,6 +104,12 @@ def test_the_contract_s_life_through_the_api(
         }
     ]
     problem(client.get("/api/v1/fill-rate", params={"by": "color"}), 422)
+    page = client.get("/surtimiento", params={"by": "clave"})
+    assert page.status_code == 200
+    assert f'data-key="{PARACETAMOL}"' in page.text
+    assert 'data-rate="0"' in page.text
+    sheet = client.get("/api/v1/fill-rate.csv", params={"by": "clave"}).content.decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(sheet)))[1] == [PARACETAMOL, "100", "0", "0.0000"]
 
 
 def test_a_convenio_beyond_the_cap_is_refused_with_the_figures(

@@ -340,6 +340,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/orders/{order_id}/closure"): Case(DEMAND_WRITE, body=_reason),
     ("POST", "/api/v1/shipments/{shipment_id}/receipt"): Case(DEMAND_WRITE, body=_receipt),
     ("GET", "/api/v1/fill-rate"): Case(PUBLIC),
+    ("GET", "/api/v1/fill-rate.csv"): Case(PUBLIC),
+    ("GET", "/surtimiento"): Case(PUBLIC),
     ("GET", "/contratos"): Case(CONTRACT_READ),
     ("GET", "/contratos/{contract_id}"): Case(CONTRACT_READ),
     ("POST", "/contratos/{contract_id}/firmar"): Case(CONTRACT_PARTY),

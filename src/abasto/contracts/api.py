@@ -44,6 +44,10 @@ Supplier = Annotated[Context, Depends(allow(C, P))]
 ContractId = Annotated[int, Path(ge=1, le=INT_MAX, description="Id del contrato.")]
 OrderId = Annotated[int, Path(ge=1, le=INT_MAX, description="Id de la orden de suministro.")]
 ShipmentId = Annotated[int, Path(ge=1, le=INT_MAX, description="Id del envío.")]
+By = Annotated[
+    list[str],
+    Query(max_length=6, description="supplier, contract, clave, institution, state, month"),
+]
 
 
 @router.post("/tenders/{tender_id}/contracts", response_model=list[ContractRead], status_code=201)
@@ -193,10 +197,7 @@ def receive_shipment(shipment_id: ShipmentId, body: ReceiptWrite, ctx: Instituti
 @router.get("/fill-rate", response_model=list[FillRateRead])
 def fill_rate(
     ctx: Public,
-    by: Annotated[
-        list[str],
-        Query(max_length=6, description="supplier, contract, clave, institution, state, month"),
-    ] = ["supplier"],  # noqa: B006
+    by: By = ["supplier"],  # noqa: B006
     as_of: DayQuery = None,
 ) -> list[FillRateRead]:
     """Nivel de surtimiento: pieces delivered on time and accepted ÷ pieces ordered and due."""
@@ -210,3 +211,18 @@ def fill_rate(
         )
         for row in service.fill_rates(ctx.db, by=by, as_of=day)
     ]
+
+
+@router.get("/fill-rate.csv")
+def fill_rate_csv(
+    ctx: Public,
+    by: By = ["supplier"],  # noqa: B006
+    as_of: DayQuery = None,
+) -> Response:
+    """The fill rate as CSV, grouped as ``by`` says."""
+    rows = service.fill_rates(ctx.db, by=by, as_of=as_of or rules.local_day(ctx.now))
+    return Response(
+        service.fill_rates_csv(rows, by),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="surtimiento.csv"'},
+    )

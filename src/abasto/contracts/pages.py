@@ -11,18 +11,20 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from abasto.contracts import rules, service
-from abasto.contracts.api import ContractId, OrderId, ShipmentId
+from abasto.contracts.api import By, ContractId, OrderId, ShipmentId
 from abasto.core.bounds import within_days
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Problem, ValidationFailed
 from abasto.core.numbers import count_of
 from abasto.identity.models import Role
-from abasto.web.deps import allow
+from abasto.web.deps import allow, public
+from abasto.web.params import DayQuery
 from abasto.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 C, INST, P, A = Role.comprador, Role.institucion, Role.proveedor, Role.auditor
+Public = Annotated[Context, Depends(public)]
 Reader = Annotated[Context, Depends(allow(C, INST, P, A))]
 Party = Annotated[Context, Depends(allow(C, INST, P))]
 Institution = Annotated[Context, Depends(allow(C, INST))]
@@ -298,4 +300,34 @@ def receive_shipment(
         work,
         lambda exc: _order_page(request, ctx, shipment.order_id, error=exc),
         f"/ordenes/{shipment.order_id}",
+    )
+
+
+# ----- the public fill rate ------------------------------------------------------------------
+
+BAR_WIDTH = 240
+"""Pixels of a 100 % bar in the chart (drawn by the server as SVG, no script)."""
+
+
+@router.get("/surtimiento")
+def fill_rate_page(
+    request: Request,
+    ctx: Public,
+    by: By = ["supplier"],  # noqa: B006
+    as_of: DayQuery = None,
+) -> Response:
+    """Nivel de surtimiento for everyone: a table, bars and the CSV."""
+    chosen = [b for b in by if b in service.FILL_DIMENSIONS] or ["supplier"]
+    day = as_of or rules.local_day(ctx.now)
+    rows = service.fill_rates(ctx.db, by=chosen, as_of=day)
+    return render(
+        request,
+        "contracts/fill_rate.html",
+        ctx,
+        rows=rows,
+        by=chosen,
+        labels=service.FILL_LABELS,
+        as_of=day,
+        bar=BAR_WIDTH,
+        query="&".join(f"by={b}" for b in chosen) + f"&as_of={day.isoformat()}",
     )

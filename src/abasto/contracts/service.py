@@ -1291,3 +1291,28 @@ def orders_csv(orders: Sequence[SupplyOrder]) -> bytes:
             ]
         )
     return b"\xef\xbb\xbf" + out.getvalue().encode()
+
+
+FILL_LABELS = {
+    "supplier": "Proveedor (RFC)",
+    "contract": "Contrato",
+    "clave": "Clave",
+    "institution": "Institución",
+    "state": "Entidad",
+    "month": "Mes de entrega",
+}
+
+
+def fill_rates_csv(rows: Sequence[FillRow], by: Sequence[str]) -> bytes:
+    """The fill rate as CSV (UTF-8 with BOM), every cell neutralised."""
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(
+        [*(FILL_LABELS[b] for b in by), "Ordenadas vencidas", "A tiempo y aceptadas", "Surtimiento"]
+    )
+    for row in rows:
+        rate = row.rate
+        writer.writerow(
+            [*row.key, row.ordered_due, row.on_time_accepted, "" if rate is None else f"{rate:.4f}"]
+        )
+    return b"\xef\xbb\xbf" + out.getvalue().encode()
