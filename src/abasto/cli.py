@@ -38,6 +38,16 @@ LAZY: dict[str, tuple[str, str, str]] = {
         "prices_app",
         "Precios de referencia (investigación de mercado).",
     ),
+    "contracts": (
+        "abasto.contracts.cli",
+        "app",
+        "Contratos, órdenes de suministro y nivel de surtimiento.",
+    ),
+    "inventory": (
+        "abasto.inventory.cli",
+        "app",
+        "Inventario de las unidades: existencias, indicadores, redistribución.",
+    ),
     "ocds": ("abasto.transparency.ocds.cli", "app", "Datos abiertos en OCDS."),
     "redflags": ("abasto.transparency.redflags.cli", "app", "Banderas rojas."),
     "datos": ("abasto.transparency.opendata.cli", "app", "Tablas de datos abiertos."),

@@ -10,6 +10,16 @@ from abasto.award.models import (
     TechnicalEvaluation,
 )
 from abasto.catalog.models import Clave, Homologation
+from abasto.contracts.models import (
+    Contract,
+    ContractLine,
+    Convenio,
+    DeliveryPoint,
+    Penalty,
+    Shipment,
+    ShipmentLot,
+    SupplyOrder,
+)
 from abasto.core.checkpoints import LedgerCheckpoint, LedgerTree, LedgerTreeNode
 from abasto.core.db import Base
 from abasto.core.ledger import LedgerEntry, LedgerHead
@@ -54,8 +64,12 @@ __all__ = [
     "BidRequest",
     "Clave",
     "Consumption",
+    "Contract",
     "ContractDraft",
+    "ContractLine",
+    "Convenio",
     "Credential",
+    "DeliveryPoint",
     "DemandLine",
     "DemandObservation",
     "DemandRound",
@@ -76,15 +90,19 @@ __all__ = [
     "LoginThrottle",
     "Partida",
     "PartidaDemand",
+    "Penalty",
     "PriceObservation",
     "Question",
     "RedFlag",
     "RedFlagRun",
     "RoundInstitution",
     "Sanction",
+    "Shipment",
+    "ShipmentLot",
     "Supplier",
     "SupplierName",
     "SupplierRename",
+    "SupplyOrder",
     "TechnicalEvaluation",
     "Tender",
     "Unit",

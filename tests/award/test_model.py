@@ -195,6 +195,7 @@ def small_instances(draw: st.DrawFn) -> Instance:
         max_supplier_share=None if share is None else Decimal(share),
         min_suppliers_critical=draw(st.integers(1, 3)),
         critical_min_share=Decimal(draw(st.sampled_from(["0", "0.3", "0.5"]))),
+        lot_deliveries=draw(st.sampled_from([None, 12, 2, 1])),
     )
     return instance(partidas, bids, capacities=capacities, parameters=params)
 
@@ -223,7 +224,12 @@ def brute_force(inst: Instance) -> tuple[int, int, Decimal]:
         able = sum(1 for qty in offered.values() if qty >= least)
         need = min(params.min_suppliers_critical, able, p.max_qty // least) if p.critical else 0
         options = []
-        ranges = [range(min(line.offered_qty, p.max_qty) + 1) for line in allowed]
+        # A line gets nothing or at least the minimum lot (one delivery's worth).
+        lot = min(
+            p.max_qty,
+            1 if params.lot_deliveries is None else -(-p.max_qty // params.lot_deliveries),
+        )
+        ranges = [[0, *range(lot, min(line.offered_qty, p.max_qty) + 1)] for line in allowed]
         for qs in itertools.product(*ranges):
             if sum(qs) > p.max_qty:
                 continue
@@ -284,6 +290,55 @@ def test_the_model_finds_the_optimum_and_every_mode_respects_its_rules(inst: Ins
         rules.award_by_rule(inst, Mode.SPLIT),
     ):
         assert rules.check(inst, result) == [], result.mode
+
+
+NALOXONA = 53_653
+
+
+def naloxona(lot_deliveries: int | None) -> Instance:
+    """A's capacity covers partida 1 (where it is far cheaper) and 8 more pieces: the leftover
+    of the demo's optimal fallo, 8 naloxona out of 53,653, for the lowest bidder."""
+    return instance(
+        [partida(1, max_qty=1_000), partida(2, max_qty=NALOXONA)],
+        [
+            bid("B1", "A", [(1, "90.00", 1_000), (2, "99.00", NALOXONA)]),
+            bid("B2", "B", [(1, "105.00", 1_000), (2, "100.00", NALOXONA)], minute=1),
+        ],
+        capacities={"A": 1_008},
+        parameters=Parameters(lot_deliveries=lot_deliveries),
+    )
+
+
+def test_without_a_minimum_lot_the_model_hands_out_a_few_pieces() -> None:
+    # The positive control: the case does produce the 8 pieces when lots are off.
+    result = model.solve_optimal(naloxona(None), rel_gap=0.0)
+    assert quantities(result, 1) == {"B1": 1_000}
+    assert quantities(result, 2) == {"B1": 8, "B2": NALOXONA - 8}
+
+
+def test_no_bidder_gets_fewer_pieces_than_one_delivery() -> None:
+    inst = naloxona(12)
+    lot = rules.minimum_lot(inst.partidas[1], inst.parameters)
+    assert lot == 4_472  # ⌈53,653 / 12⌉
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    assert quantities(result, 1) == {"B1": 1_000}
+    assert quantities(result, 2) == {"B2": NALOXONA}
+    assert rules.check(inst, result) == []
+    # The checker refuses the old answer.
+    old = model.solve_optimal(naloxona(None), rel_gap=0.0)
+    assert any(v.rule == "lote mínimo" for v in rules.check(inst, old))
+
+
+def test_a_lot_the_cheapest_line_can_reach_is_given_whole() -> None:
+    # A offers 30 of 100 at the best price; the lot is 50: A can take nothing.
+    inst = instance(
+        [partida(1, max_qty=100)],
+        [bid("B1", "A", [(1, "90.00", 30)]), bid("B2", "B", [(1, "95.00", 100)], minute=1)],
+        parameters=Parameters(lot_deliveries=2),
+    )
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    assert quantities(result) == {"B2": 100}
+    assert rules.check(inst, result) == []
 
 
 @pytest.mark.parametrize("mode", list(Mode))

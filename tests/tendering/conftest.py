@@ -289,6 +289,13 @@ def world(
     cheap_passwords: None,
 ) -> World:
     """Three claves, four eligible suppliers and a sanctioned one, a user for each, staff."""
+    return build_world(ctx, clock, settings, sessions)
+
+
+def build_world(
+    ctx: Context, clock: FixedClock, settings: Settings, sessions: sessionmaker[Session]
+) -> World:
+    """The ``world`` fixture's content, in any session (a committed database's too)."""
     catalog.import_catalog(
         ctx,
         content=(

@@ -31,6 +31,9 @@ ALL = frozenset(Role)
 C, INST, P, E, A = Role.comprador, Role.institucion, Role.proveedor, Role.evaluador, Role.auditor
 DEMAND_READ = frozenset({C, INST, A})
 DEMAND_WRITE = frozenset({C, INST})
+CONTRACT_READ = frozenset({C, INST, P, A})
+CONTRACT_PARTY = frozenset({C, INST, P})
+SUPPLIER_WRITE = frozenset({C, P})
 ROUND = "/api/v1/demand/rounds/{round_name}"
 TENDER = "/api/v1/tenders/{tender_id}"
 MINE = "/proveedor/licitaciones/{tender_id}"
@@ -120,6 +123,31 @@ def _unit() -> dict[str, Any]:
 
 def _kept_checkpoint() -> dict[str, Any]:
     return {"json": {"note": "no es una nota firmada\n"}}
+
+
+def _empty() -> dict[str, Any]:
+    return {"json": {}}
+
+
+def _signature() -> dict[str, Any]:
+    return {"json": {"party": "institucion"}}
+
+
+def _guarantee() -> dict[str, Any]:
+    return {"json": {"issuer": "Afianzadora", "document": "Póliza 1"}}
+
+
+def _order() -> dict[str, Any]:
+    return {"json": {"clave": CLAVE, "quantity": 1, "unit": "U1"}}
+
+
+def _shipment() -> dict[str, Any]:
+    lot = {"lot": "L1", "expiry": "2030-01-01", "quantity": 1, "registro_sanitario": "R"}
+    return {"json": {"lots": [lot]}}
+
+
+def _receipt() -> dict[str, Any]:
+    return {"json": {"lots": [{"lot": "L1", "accepted": 1}]}}
 
 
 @dataclass(frozen=True)
@@ -339,6 +367,38 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/redflags"): Case(PUBLIC),
     ("GET", "/api/v1/redflags/indicators"): Case(PUBLIC),
     ("GET", "/banderas"): Case(PUBLIC),
+    # Contracts: the ids do not exist, so scope is checked in tests/contracts, not here.
+    ("POST", "/api/v1/tenders/{tender_id}/contracts"): Case(frozenset({C}), body=_empty),
+    ("GET", "/api/v1/contracts"): Case(CONTRACT_READ),
+    ("GET", "/api/v1/contracts/{contract_id}"): Case(CONTRACT_READ),
+    ("GET", "/api/v1/contracts/{contract_id}/document.pdf"): Case(CONTRACT_READ),
+    ("POST", "/api/v1/contracts/{contract_id}/signatures"): Case(CONTRACT_PARTY, body=_signature),
+    ("POST", "/api/v1/contracts/{contract_id}/guarantee"): Case(CONTRACT_PARTY, body=_guarantee),
+    ("POST", "/api/v1/contracts/{contract_id}/guarantee-exemption"): Case(
+        DEMAND_WRITE, body=_reason
+    ),
+    ("POST", "/api/v1/contracts/{contract_id}/convenios"): Case(DEMAND_WRITE, body=_reason),
+    ("GET", "/api/v1/contracts/{contract_id}/penalties"): Case(CONTRACT_READ),
+    ("POST", "/api/v1/contracts/{contract_id}/orders"): Case(DEMAND_WRITE, body=_order),
+    ("GET", "/api/v1/orders"): Case(CONTRACT_READ),
+    ("GET", "/api/v1/orders.csv"): Case(CONTRACT_READ),
+    ("POST", "/api/v1/orders/{order_id}/confirmation"): Case(SUPPLIER_WRITE),
+    ("POST", "/api/v1/orders/{order_id}/shipments"): Case(SUPPLIER_WRITE, body=_shipment),
+    ("POST", "/api/v1/orders/{order_id}/closure"): Case(DEMAND_WRITE, body=_reason),
+    ("POST", "/api/v1/shipments/{shipment_id}/receipt"): Case(DEMAND_WRITE, body=_receipt),
+    ("GET", "/api/v1/fill-rate"): Case(PUBLIC),
+    ("GET", "/api/v1/fill-rate.csv"): Case(PUBLIC),
+    ("GET", "/surtimiento"): Case(PUBLIC),
+    ("GET", "/contratos"): Case(CONTRACT_READ),
+    ("GET", "/contratos/{contract_id}"): Case(CONTRACT_READ),
+    ("POST", "/contratos/{contract_id}/firmar"): Case(CONTRACT_PARTY),
+    ("POST", "/contratos/{contract_id}/garantia"): Case(CONTRACT_PARTY),
+    ("POST", "/contratos/{contract_id}/ordenes"): Case(DEMAND_WRITE),
+    ("GET", "/ordenes"): Case(CONTRACT_READ),
+    ("GET", "/ordenes/{order_id}"): Case(CONTRACT_READ),
+    ("POST", "/ordenes/{order_id}/confirmar"): Case(SUPPLIER_WRITE),
+    ("POST", "/ordenes/{order_id}/envios"): Case(SUPPLIER_WRITE),
+    ("POST", "/envios/{shipment_id}/recepcion"): Case(DEMAND_WRITE),
 }
 
 SAMPLE_PATH_VALUES = {
@@ -354,6 +414,9 @@ SAMPLE_PATH_VALUES = {
     "ocid": "ocds-abasto-AB-2026-0001",
     "seq": "1",
     "unit_code": "IMSS-ALM",
+    "contract_id": "999999",
+    "order_id": "999999",
+    "shipment_id": "999999",
 }
 
 

@@ -293,6 +293,12 @@ def parameter_rows(parameters: dict[str, Any]) -> tuple[tuple[str, str], ...]:
             rate("max_supplier_share") or "sin límite",
         ),
         (
+            "Lote mínimo (modelo óptimo)",
+            f"la demanda entre {parameters['lot_deliveries']} entregas"
+            if parameters.get("lot_deliveries") is not None
+            else None,
+        ),
+        (
             "Proveedores mínimos en partidas críticas",
             str(parameters["min_suppliers_critical"])
             if parameters.get("min_suppliers_critical") is not None

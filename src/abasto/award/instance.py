@@ -11,7 +11,8 @@ An instance file is one JSON object (unknown keys are ignored)::
         "split_shares": ["60", "40"],        // percentages of the places, adding up to 100
         "max_supplier_share": "0.15",        // of the total awarded value; null: no limit
         "min_suppliers_critical": 2,
-        "critical_min_share": "0.10"         // least share of a critical partida to count
+        "critical_min_share": "0.10",        // least share of a critical partida to count
+        "lot_deliveries": 12                 // minimum lot: ⌈demand / 12⌉; null: any quantity
       },
       "partidas": [
         {"number": 1, "clave": "010.000.0104.00", "max_qty": 12000,
@@ -155,6 +156,13 @@ class _Reader:
             or 0,
             critical_min_share=self.decimal_or(
                 raw, "critical_min_share", defaults.critical_min_share
+            ),
+            lot_deliveries=(
+                self.integer("parameters.lot_deliveries", raw["lot_deliveries"])
+                if raw.get("lot_deliveries") is not None
+                else None
+                if "lot_deliveries" in raw
+                else defaults.lot_deliveries
             ),
         )
 
@@ -308,6 +316,7 @@ def as_dict(instance: Instance) -> dict[str, Any]:
             else str(p.max_supplier_share),
             "min_suppliers_critical": p.min_suppliers_critical,
             "critical_min_share": str(p.critical_min_share),
+            "lot_deliveries": p.lot_deliveries,
         },
         "partidas": [
             {

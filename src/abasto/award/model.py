@@ -2,7 +2,10 @@
 
 Variables
     ``x[o]`` integer, ``0 ≤ x[o] ≤ min(offered, demand)``: units awarded to eligible line ``o``
-    (solvent, and allowed by the margin rule of ``rules.eligible_offers``);
+    (solvent, and allowed by the margin rule of ``rules.eligible_offers``); a line offering
+    less than the partida's minimum lot (``rules.minimum_lot``: one delivery's worth) gets
+    nothing;
+    ``z[o]`` binary, lines whose minimum lot is above one unit: ``o`` is awarded anything;
     ``u[p]`` integer, ``d[p] − Σ offered ≤ u[p] ≤ d[p]``: units of partida ``p`` left uncovered;
     ``y[p, s]`` binary, critical partidas only: supplier ``s`` counts as one of ``p``'s suppliers;
     ``w[p]`` integer ≥ 0: suppliers a critical partida is short of.
@@ -13,6 +16,7 @@ Constraints
     maximum share ``v[s] ≤ share · T``, with ``v[s] = Σ_o∈s price[o]·x[o]`` the value awarded to
                   supplier ``s`` and ``T = Σ_o price[o]·x[o]`` the total awarded value: both
                   sides linear in ``x``
+    minimum lot   ``lot[p]·z[o] ≤ x[o] ≤ ub[o]·z[o]``: nothing, or at least the lot
     counting      ``least[p]·y[p, s] ≤ Σ_o∈(p, s) x[o]``: a supplier counts only with at least
                   ``least[p]`` units (``rules.counting_minimum``)
     suppliers     ``Σ_s y[p, s] + w[p] ≥ required[p]`` (``rules.required_suppliers``)
@@ -138,6 +142,7 @@ def build(instance: Instance, evaluation: rules.Evaluation) -> Built:
     offers: list[EvaluatedLine] = []
     offer_partida: list[int] = []
     demands: list[int] = []
+    lots: list[int] = []
     required: dict[int, int] = {}
     critical: list[tuple[int, int, list[int]]] = []
     """(required, least, offer positions) of each critical partida."""
@@ -150,6 +155,7 @@ def build(instance: Instance, evaluation: rules.Evaluation) -> Built:
         offers.extend(eligible)
         offer_partida.extend([len(demands)] * len(eligible))
         demands.append(partida.max_qty)
+        lots.append(min(rules.minimum_lot(partida, params), partida.max_qty))
         needed = rules.required_suppliers(partida, eligible, params)
         if needed:
             required[partida.number] = needed
@@ -166,6 +172,10 @@ def build(instance: Instance, evaluation: rules.Evaluation) -> Built:
     demand = np.asarray(demands, dtype=np.int64)
     offered = np.fromiter((o.offered_qty for o in offers), np.int64, n)
     ub = np.minimum(offered, demand[x_partida]) if n else np.zeros(0, dtype=np.int64)
+    lot = np.asarray(lots, dtype=np.int64)[x_partida] if n else np.zeros(0, dtype=np.int64)
+    # A line that cannot reach the minimum lot gets nothing; the others nothing or a lot.
+    ub = np.where(ub >= lot, ub, 0)
+    lotted = np.flatnonzero((lot > 1) & (ub > 0)).astype(np.int64)
     x_cols = np.arange(n, dtype=np.int64)
     u_cols = n + np.arange(n_part, dtype=np.int64)
     short = np.maximum(0, demand - np.bincount(x_partida, weights=ub, minlength=n_part))
@@ -181,7 +191,9 @@ def build(instance: Instance, evaluation: rules.Evaluation) -> Built:
     n_y, n_w = len(y_keys), len(critical)
     y_cols = n + n_part + np.arange(n_y, dtype=np.int64)
     w_cols = n + n_part + n_y + np.arange(n_w, dtype=np.int64)
-    num_col = n + n_part + n_y + n_w
+    n_z = len(lotted)
+    z_cols = n + n_part + n_y + n_w + np.arange(n_z, dtype=np.int64)
+    num_col = n + n_part + n_y + n_w + n_z
 
     rows: list[IntArray] = []
     cols: list[IntArray] = []
@@ -245,6 +257,19 @@ def build(instance: Instance, evaluation: rules.Evaluation) -> Built:
             np.full(n_w, kHighsInf),
         )
 
+    if n_z:
+        # Two rows per line: x − lot·z ≥ 0 and x − ub·z ≤ 0.
+        pairs = np.arange(2 * n_z, dtype=np.int64)
+        block(
+            np.repeat(pairs, 2),
+            np.column_stack([np.repeat(lotted, 2), np.repeat(z_cols, 2)]).ravel(),
+            np.column_stack([np.ones(2 * n_z), -np.column_stack([lot[lotted], ub[lotted]]).ravel()])
+            .ravel()
+            .astype(np.float64),
+            np.tile([0.0, -kHighsInf], n_z),
+            np.tile([kHighsInf, 0.0], n_z),
+        )
+    integrality = np.full(num_col, int(HighsVarType.kInteger), dtype=np.int64)
     r_all = np.concatenate(rows)
     c_all = np.concatenate(cols)
     order = np.lexsort((c_all, r_all))
@@ -264,13 +289,21 @@ def build(instance: Instance, evaluation: rules.Evaluation) -> Built:
         start=np.searchsorted(r_all[order], np.arange(num_row + 1)).astype(np.int64),
         index=c_all[order],
         value=np.concatenate(vals)[order],
-        col_lower=np.concatenate([np.zeros(n), short.astype(np.float64), np.zeros(n_y + n_w)]),
+        col_lower=np.concatenate(
+            [np.zeros(n), short.astype(np.float64), np.zeros(n_y + n_w + n_z)]
+        ),
         col_upper=np.concatenate(
-            [ub.astype(np.float64), demand.astype(np.float64), np.ones(n_y), needed_all]
+            [
+                ub.astype(np.float64),
+                demand.astype(np.float64),
+                np.ones(n_y),
+                needed_all,
+                np.ones(n_z),
+            ]
         ),
         row_lower=np.concatenate(lower),
         row_upper=np.concatenate(upper),
-        integrality=np.full(num_col, int(HighsVarType.kInteger), dtype=np.int64),
+        integrality=integrality,
         slack=slack,
         penalty=np.concatenate([np.full(n_part, float(needed_all.sum()) + 1.0), np.ones(n_w)]),
         required=required,
@@ -312,6 +345,7 @@ class _Solver:
         total, or ``"T"`` for the exact rows against the total awarded value. ``relax``: the
         linear relaxation (its bound only). ``floor``: also ``T ≥`` the constant total."""
         b = self.built
+        limit = slack_limit
         highs = _Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("threads", self.threads)
@@ -389,6 +423,22 @@ class _Solver:
                 )
             raise RuntimeError(f"HiGHS: {highs.modelStatusToString(status)}")
         values = np.asarray(highs.getSolution().col_value, dtype=np.float64)[: b.num_col]
+        primal = float(info.objective_function_value)
+        if start is not None and abs(float(values @ cost) - primal) > 1e-6 * max(1.0, abs(primal)):
+            # HiGHS 1.16 has been seen to report a better objective than the start it was given
+            # while handing back the start itself (with the minimum-lot rows): solve it again
+            # without the start, whose solution is then the one reported.
+            log.warning("HiGHS returned a solution that is not its objective; solving again")
+            return self.run(
+                cost=cost,
+                slack_limit=limit,
+                share_total=share_total,
+                rel_gap=rel_gap,
+                abs_gap=abs_gap,
+                start=None,
+                relax=relax,
+                floor=floor,
+            )
         return _Outcome(
             values=values,
             optimal=status == HighsModelStatus.kOptimal,

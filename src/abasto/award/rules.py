@@ -67,6 +67,9 @@ from abasto.core.money import format_mxn, format_percent
 
 MAX_SPLIT_MARGIN = Decimal("0.10")
 """The law's ceiling for the margin of an *abastecimiento simultáneo*."""
+LOT_DELIVERIES = 12
+"""Deliveries an open contract's maximum is spread over (monthly for a year): one delivery's
+worth is the default minimum lot of the optimal award."""
 HUNDRED = Decimal(100)
 
 
@@ -90,6 +93,9 @@ class Parameters:
     min_suppliers_critical: int = 2
     critical_min_share: Decimal = Decimal(0)
     """Least share of a critical partida's demand a supplier must get to count (0: one unit)."""
+    lot_deliveries: int | None = LOT_DELIVERIES
+    """The optimal award gives a bid line nothing or at least one delivery's worth of the
+    partida's demand, ``⌈demand / lot_deliveries⌉`` (the minimum lot); None: any quantity."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +189,13 @@ def parameter_problems(parameters: Parameters) -> list[Problem]:
             "participación máxima fuera de rango",
             p.max_supplier_share,
             "mayor que 0 y a lo más 1, p. ej. 0.15; o ninguna",
+        )
+    if p.lot_deliveries is not None and not 1 <= p.lot_deliveries <= 366:
+        bad(
+            "lot_deliveries",
+            "número de entregas no válido",
+            p.lot_deliveries,
+            "entre 1 y 366 entregas (el lote mínimo es la demanda entre ellas); o ninguno",
         )
     if p.min_suppliers_critical < 1:
         bad(
@@ -497,6 +510,14 @@ def eligible_offers(
     if sum(o.offered_qty for o in near) >= demand:
         return near
     return tuple(offers)
+
+
+def minimum_lot(partida: Partida, params: Parameters) -> int:
+    """The least a bid line may be awarded in the optimal mode, if anything: one delivery's
+    worth of the demand (an open contract's maximum delivered monthly over a year: 1/12)."""
+    if params.lot_deliveries is None:
+        return 1
+    return max(1, math.ceil(partida.max_qty / params.lot_deliveries))
 
 
 def counting_minimum(partida: Partida, params: Parameters) -> int:
@@ -860,6 +881,16 @@ def check(
             out.extend(_check_ranking(partida, offers, given, params, result.mode))
         if tender_wide:
             out.extend(_check_critical(partida, award, offers, given, lines, params))
+            lot = min(minimum_lot(partida, params), partida.max_qty)
+            out.extend(
+                Violation(
+                    "lote mínimo",
+                    f"{bid_id} recibe {qty:,} piezas, menos que el lote mínimo de {lot:,}",
+                    partida.number,
+                )
+                for bid_id, qty in sorted(given.items())
+                if 0 < qty < lot
+            )
     if total != result.objective:
         out.append(
             Violation(

@@ -595,6 +595,13 @@ def _parameters_from(terms: Mapping[str, Any]) -> rules.Parameters:
         max_supplier_share=Decimal(str(share)) if share is not None else None,
         min_suppliers_critical=int(given.get("min_suppliers_critical", 2)),
         critical_min_share=Decimal(str(given.get("critical_min_share", 0))),
+        lot_deliveries=(
+            int(given["lot_deliveries"])
+            if given.get("lot_deliveries") is not None
+            else None
+            if "lot_deliveries" in given
+            else defaults.lot_deliveries
+        ),
     )
 
 
@@ -819,6 +826,7 @@ def _parameters_payload(parameters: rules.Parameters) -> dict[str, Any]:
             str(parameters.max_supplier_share) if parameters.max_supplier_share else None
         ),
         "min_suppliers_critical": parameters.min_suppliers_critical,
+        "lot_deliveries": parameters.lot_deliveries,
     }
 
 

@@ -36,6 +36,19 @@ class AwardTerms(BaseModel):
     max_supplier_share: Decimal | None = Field(default=None, description="P. ej. 0.15.")
     min_suppliers_critical: Count | None = None
     critical_partidas: list[Id] | None = Field(default=None, description="Partidas críticas.")
+    lot_deliveries: int | None = Field(
+        default=None,
+        ge=1,
+        le=366,
+        description="Lote mínimo del modelo óptimo: la demanda entre estas entregas (12).",
+    )
+    signing_days: int | None = Field(default=None, ge=1, le=90, description="Días para firmar.")
+    guarantee_rate: Decimal | None = Field(default=None, ge=0, le=1, description="P. ej. 0.10.")
+    modification_cap: Decimal | None = Field(default=None, ge=0, le=1, description="0.20.")
+    penalty_rate: Decimal | None = Field(default=None, ge=0, le=1, description="Por día: 0.01.")
+    deductiva_rate: Decimal | None = Field(default=None, ge=0, le=1, description="P. ej. 0.01.")
+    shelf_life_months: int | None = Field(default=None, ge=0, le=120, description="12.")
+    delivery_days: int | None = Field(default=None, ge=1, le=365, description="20.")
 
     def given(self) -> dict[str, object]:
         """As stored with the tender: Decimals as text, so JSON keeps them exact."""

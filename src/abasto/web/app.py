@@ -17,6 +17,8 @@ from abasto.award import api as award_api
 from abasto.award import pages as award_pages
 from abasto.catalog import api as catalog_api
 from abasto.catalog import pages as catalog_pages
+from abasto.contracts import api as contracts_api
+from abasto.contracts import pages as contracts_pages
 from abasto.core import checkpoints
 from abasto.core.clock import Clock, SystemClock
 from abasto.core.config import Settings, load_settings
@@ -131,12 +133,14 @@ def create_app(
         ocds_api.router,
         redflags_api.router,
         portal_api.router,
+        contracts_api.router,
         pages.router,
         identity_pages.router,
         catalog_pages.router,
         demand_pages.router,
         tendering_pages.router,
         award_pages.router,
+        contracts_pages.router,
         transparency_pages.router,
         redflags_pages.router,
         opendata_pages.router,

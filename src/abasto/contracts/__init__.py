@@ -1,0 +1,1 @@
+"""Contracts after the fallo: signing, guarantee, convenios, orders, deliveries, penalties."""

@@ -1,0 +1,1318 @@
+"""Use cases of contracts: from the fallo's drafts to signed contracts, orders, receipts,
+penalties and the fill rate.
+
+Scope: an institution's users act only on their institution's contracts, a supplier only on its
+own, the buyer on all (``Context.require_institution`` / ``require_supplier``); auditors read.
+Orders and receipts lock their contract's row first (``SELECT … FOR UPDATE``; SQLite's single
+writer does the same), so concurrent orders never take a line above its maximum and concurrent
+receipts never charge penalties beyond the guarantee.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+
+from abasto.award.models import ContractDraft, Fallo
+from abasto.catalog.models import Clave
+from abasto.contracts import document, rules
+from abasto.contracts.models import (
+    Contract,
+    ContractLine,
+    Convenio,
+    DeliveryPoint,
+    Penalty,
+    Shipment,
+    ShipmentLot,
+    SupplyOrder,
+)
+from abasto.core import ledger
+from abasto.core.context import Context
+from abasto.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationFailed,
+    check_version,
+)
+from abasto.core.money import to_money
+from abasto.core.spreadsheet import CsvWriter
+from abasto.identity.models import Institution, Supplier, Unit
+from abasto.tendering.models import Partida, Tender
+
+T = TypeVar("T")
+TERM_DAYS = 365
+"""An open contract's validity when the buyer names none: a year from its start."""
+ZERO = Decimal(0)
+
+# ----- scope ---------------------------------------------------------------------------------
+
+
+def _readable(ctx: Context, contract: Contract) -> None:
+    """Buyers and auditors read every contract; each party its own."""
+    actor = ctx.actor
+    if actor.has_role("comprador", "auditor"):
+        return
+    if actor.has_role("institucion") and actor.institution_id == contract.institution_id:
+        return
+    if actor.has_role("proveedor") and actor.supplier_id == contract.supplier_id:
+        return
+    raise Forbidden("Su usuario no puede ver este contrato.")
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """Which side of a contract the actor may act for (the buyer, for both)."""
+
+    institution: bool
+    supplier: bool
+
+
+def parties(ctx: Context, contract: Contract) -> Parties:
+    actor = ctx.actor
+    buyer = actor.has_role("comprador")
+    return Parties(
+        institution=buyer
+        or (actor.has_role("institucion") and actor.institution_id == contract.institution_id),
+        supplier=buyer
+        or (actor.has_role("proveedor") and actor.supplier_id == contract.supplier_id),
+    )
+
+
+def _scoped(ctx: Context, query: Select[T]) -> Select[T]:
+    """``query`` (over ``Contract``) narrowed to the contracts the actor may see."""
+    actor = ctx.actor
+    if actor.has_role("institucion"):
+        return query.where(Contract.institution_id == (actor.institution_id or -1))
+    if actor.has_role("proveedor"):
+        return query.where(Contract.supplier_id == (actor.supplier_id or -1))
+    if not actor.has_role("comprador", "auditor"):
+        raise Forbidden("Su usuario no puede ver contratos.")
+    return query
+
+
+def _next_number(ctx: Context, column: InstrumentedAttribute[int], where: Any) -> int:
+    """The next number of a contract's convenio or order, an order's shipment."""
+    return (ctx.db.scalar(select(func.max(column)).where(where)) or 0) + 1
+
+
+def _entity(contract: Contract) -> str:
+    return f"contract:{contract.id}"
+
+
+def get_contract(ctx: Context, contract_id: int, *, lock: bool = False) -> Contract:
+    query = select(Contract).where(Contract.id == contract_id)
+    if lock:
+        query = query.with_for_update()
+    contract = ctx.db.scalar(query)
+    if contract is None:
+        raise NotFound(f"No existe el contrato {contract_id}.")
+    _readable(ctx, contract)
+    return contract
+
+
+def list_contracts(ctx: Context, *, status: str | None = None) -> list[Contract]:
+    """The contracts the actor may see, newest first."""
+    query = select(Contract).options(
+        selectinload(Contract.institution), selectinload(Contract.supplier)
+    )
+    query = _scoped(ctx, query)
+    if status:
+        query = query.where(Contract.status == status)
+    return list(ctx.db.scalars(query.order_by(Contract.id.desc())))
+
+
+def terms(contract: Contract) -> rules.Terms:
+    return rules.terms_of(dict(contract.terms))
+
+
+# ----- contracts from the fallo --------------------------------------------------------------
+
+
+def create_contracts(
+    ctx: Context, *, tender_id: int, starts_on: date | None = None, ends_on: date | None = None
+) -> list[Contract]:
+    """One contract per institution × supplier of the fallo's drafts, in ``borrador``, with its
+    partidas, validity, delivery points (the institution's units) and the tender's terms."""
+    if not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador formaliza los contratos de un fallo.")
+    tender = ctx.db.get(Tender, tender_id)
+    if tender is None:
+        raise NotFound(f"No existe la licitación {tender_id}.")
+    fallo = ctx.db.scalar(select(Fallo).where(Fallo.tender_id == tender.id))
+    if fallo is None:
+        raise NotFound(f"La licitación {tender.number} no tiene fallo todavía.")
+    if ctx.db.scalar(select(Contract.id).where(Contract.fallo_id == fallo.id).limit(1)):
+        raise Conflict(f"Los contratos del fallo de {tender.number} ya se hicieron.")
+    agreed = rules.terms_of(dict(tender.params.get("award") or {}))
+    start = starts_on or rules.local_day(fallo.issued_at)
+    end = ends_on or start + timedelta(days=TERM_DAYS - 1)
+    if end < start:
+        raise ValidationFailed(
+            "La vigencia termina antes de empezar.",
+            problems=[Problem("Vigencia invertida", field="ends_on", value=end.isoformat())],
+        )
+    drafts: dict[tuple[int, int], list[ContractDraft]] = defaultdict(list)
+    for draft in ctx.db.scalars(
+        select(ContractDraft)
+        .where(ContractDraft.fallo_id == fallo.id)
+        .order_by(ContractDraft.institution_id, ContractDraft.supplier_id, ContractDraft.id)
+    ):
+        drafts[(draft.institution_id, draft.supplier_id)].append(draft)
+    partidas = {
+        p.id: (p, clave)
+        for p, clave in ctx.db.execute(
+            select(Partida, Clave)
+            .join(Clave, Clave.id == Partida.clave_id)
+            .where(Partida.tender_id == tender.id)
+        ).all()
+    }
+    units: dict[int, list[int]] = defaultdict(list)
+    for unit_id, institution_id in ctx.db.execute(
+        select(Unit.id, Unit.institution_id)
+        .where(Unit.institution_id.in_({i for i, _ in drafts}))
+        .order_by(Unit.id)
+    ).all():
+        units[institution_id].append(unit_id)
+    codes = dict(
+        ctx.db.execute(
+            select(Institution.id, Institution.code).where(
+                Institution.id.in_({i for i, _ in drafts})
+            )
+        ).all()
+    )
+    made: list[Contract] = []
+    for n, ((institution_id, supplier_id), mine) in enumerate(sorted(drafts.items()), start=1):
+        lines = [
+            ContractLine(
+                partida_id=d.partida_id,
+                clave_id=partidas[d.partida_id][1].id,
+                clave=partidas[d.partida_id][1].clave,
+                description=partidas[d.partida_id][1].description,
+                min_qty=d.min_qty,
+                max_qty=d.max_qty,
+                original_max_qty=d.max_qty,
+                unit_price=d.unit_price,
+            )
+            for d in mine
+        ]
+        total = sum((rules.amount(line.max_qty, line.unit_price) for line in lines), ZERO)
+        contract = Contract(
+            number=f"{tender.number}-{codes[institution_id]}-{n:03d}",
+            fallo_id=fallo.id,
+            tender_id=tender.id,
+            institution_id=institution_id,
+            supplier_id=supplier_id,
+            status=rules.BORRADOR,
+            notice_at=fallo.issued_at,
+            signing_deadline=rules.signing_deadline(fallo.issued_at, agreed.signing_days),
+            starts_on=start,
+            ends_on=end,
+            terms=rules.terms_payload(agreed),
+            original_amount=total,
+            max_amount=total,
+            guarantee_amount=rules.guarantee_amount(total, agreed.guarantee_rate),
+            created_at=ctx.now,
+            lines=lines,
+            points=[DeliveryPoint(unit_id=u) for u in units[institution_id]],
+        )
+        ctx.db.add(contract)
+        made.append(contract)
+    ctx.db.flush()
+    ctx.record_many(
+        [
+            ledger.Record(
+                "contract.create",
+                _entity(c),
+                {
+                    "number": c.number,
+                    "tender": tender.number,
+                    "fallo": fallo.id,
+                    "institution": c.institution_id,
+                    "supplier": c.supplier_id,
+                    "starts_on": c.starts_on,
+                    "ends_on": c.ends_on,
+                    "max_amount": c.max_amount,
+                    "guarantee_amount": c.guarantee_amount,
+                    "signing_deadline": c.signing_deadline,
+                    "terms": c.terms,
+                    "lines": [
+                        {
+                            "clave": line.clave,
+                            "min_qty": line.min_qty,
+                            "max_qty": line.max_qty,
+                            "unit_price": line.unit_price,
+                        }
+                        for line in c.lines
+                    ],
+                    "delivery_points": len(c.points),
+                },
+                True,
+            )
+            for c in made
+        ]
+    )
+    return made
+
+
+def contract_pdf(ctx: Context, contract: Contract) -> bytes:
+    """The contract as a PDF, drawn from its data only: the same bytes every time."""
+    return document.contract_pdf(document.build(ctx.db, contract))
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def sign(ctx: Context, *, contract_id: int, party: str, version: int | None = None) -> Contract:
+    """The institution signs, then the supplier, the same document (its SHA-256 is kept); a
+    signature after the deadline flags the contract as signed late."""
+    contract = get_contract(ctx, contract_id, lock=True)
+    check_version(f"El contrato {contract.number}", version, contract.version)
+    if party == "institucion":
+        ctx.require_institution(contract.institution_id)
+        target = rules.FIRMADO_INSTITUCION
+    elif party == "proveedor":
+        ctx.require_supplier(contract.supplier_id)
+        target = rules.FIRMADO_PROVEEDOR
+    else:
+        raise ValidationFailed(
+            "Parte desconocida.",
+            problems=[
+                Problem(
+                    "Parte no válida",
+                    field="party",
+                    value=party,
+                    expected="institucion o proveedor",
+                )
+            ],
+        )
+    rules.check_transition(contract.status, target)
+    digest = _sha256(contract_pdf(ctx, contract))
+    if party == "proveedor" and digest != contract.document_sha256:
+        raise Conflict(
+            f"El documento del contrato {contract.number} cambió desde la firma de la "
+            "institución; no se firmó.",
+            problems=[
+                Problem(
+                    "SHA-256 distinto",
+                    field="document_sha256",
+                    value=digest,
+                    expected=contract.document_sha256,
+                )
+            ],
+        )
+    late = rules.signed_late(contract.notice_at, ctx.now, terms(contract).signing_days)
+    contract.status = target
+    contract.document_sha256 = digest
+    contract.signed_late = contract.signed_late or late
+    if party == "institucion":
+        contract.institution_signed_at, contract.institution_signed_by = ctx.now, ctx.actor.label
+    else:
+        contract.supplier_signed_at, contract.supplier_signed_by = ctx.now, ctx.actor.label
+    ctx.db.flush()
+    ctx.record(
+        "contract.sign",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "party": party,
+            "document_sha256": digest,
+            "signing_deadline": contract.signing_deadline,
+            "late": late,
+        },
+    )
+    _maybe_effective(ctx, contract)
+    return contract
+
+
+def _require_party(ctx: Context, contract: Contract) -> None:
+    """Either party of the contract (or the buyer)."""
+    if ctx.actor.has_role("proveedor"):
+        ctx.require_supplier(contract.supplier_id)
+    else:
+        ctx.require_institution(contract.institution_id)
+
+
+def record_guarantee(ctx: Context, *, contract_id: int, issuer: str, document_ref: str) -> Contract:
+    """The garantía de cumplimiento as delivered: its issuer (afianzadora) and document."""
+    contract = get_contract(ctx, contract_id, lock=True)
+    _require_party(ctx, contract)
+    if contract.status in (rules.CONCLUIDO, rules.RESCINDIDO, rules.VIGENTE):
+        raise Conflict(f"El contrato {contract.number} ya no recibe garantía.")
+    problems = [
+        Problem(f"Falta {label}", field=field, expected=expected)
+        for field, label, value, expected in (
+            ("issuer", "la afianzadora o emisora", issuer, "quién emite la garantía"),
+            ("document", "el documento", document_ref, "número de póliza o documento"),
+        )
+        if not value.strip()
+    ]
+    rules.refuse("No se registró la garantía.", problems)
+    contract.guarantee_issuer = " ".join(issuer.split())
+    contract.guarantee_document = " ".join(document_ref.split())
+    contract.guarantee_recorded_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "contract.guarantee",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "issuer": contract.guarantee_issuer,
+            "document": contract.guarantee_document,
+            "amount": contract.guarantee_amount,
+        },
+    )
+    _maybe_effective(ctx, contract)
+    return contract
+
+
+def exempt_guarantee(ctx: Context, *, contract_id: int, reason: str) -> Contract:
+    """The institution exempts the guarantee (LAASSP art. 48), with the reason."""
+    contract = get_contract(ctx, contract_id, lock=True)
+    ctx.require_institution(contract.institution_id)
+    if contract.status in (rules.CONCLUIDO, rules.RESCINDIDO, rules.VIGENTE):
+        raise Conflict(f"El contrato {contract.number} ya no cambia de garantía.")
+    if not reason.strip():
+        raise ValidationFailed(
+            "Una excepción de garantía lleva su motivo.",
+            problems=[Problem("Falta el motivo", field="reason", expected="el fundamento")],
+        )
+    contract.guarantee_exempt_reason = reason.strip()
+    ctx.db.flush()
+    ctx.record(
+        "contract.guarantee_exempt",
+        _entity(contract),
+        {"number": contract.number, "reason": contract.guarantee_exempt_reason},
+    )
+    _maybe_effective(ctx, contract)
+    return contract
+
+
+def _maybe_effective(ctx: Context, contract: Contract) -> None:
+    """Signed by both with the guarantee (or its exemption): the contract is vigente."""
+    covered = contract.guarantee_recorded_at is not None or contract.guarantee_exempt_reason
+    if contract.status != rules.FIRMADO_PROVEEDOR or not covered:
+        return
+    contract.status = rules.VIGENTE
+    contract.effective_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "contract.effective",
+        _entity(contract),
+        {"number": contract.number, "signed_late": contract.signed_late},
+    )
+
+
+def close_contract(ctx: Context, *, contract_id: int, rescind: bool, reason: str) -> Contract:
+    """Conclude a vigente contract or rescind one (the buyer decides a rescisión)."""
+    contract = get_contract(ctx, contract_id, lock=True)
+    if rescind and not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador rescinde un contrato.")
+    ctx.require_institution(contract.institution_id)
+    target = rules.RESCINDIDO if rescind else rules.CONCLUIDO
+    rules.check_transition(contract.status, target)
+    if not reason.strip():
+        raise ValidationFailed(
+            "Indique el motivo.", problems=[Problem("Falta el motivo", field="reason")]
+        )
+    contract.status = target
+    contract.closed_at = ctx.now
+    contract.close_reason = reason.strip()
+    ctx.db.flush()
+    ctx.record(
+        f"contract.{target}",
+        _entity(contract),
+        {"number": contract.number, "reason": contract.close_reason},
+    )
+    return contract
+
+
+# ----- convenios modificatorios --------------------------------------------------------------
+
+
+def modify(
+    ctx: Context,
+    *,
+    contract_id: int,
+    reason: str,
+    max_qty: dict[str, int] | None = None,
+    ends_on: date | None = None,
+) -> Convenio:
+    """A convenio modificatorio: new maxima per clave and/or a later end, each within the cap
+    (+20 % of what was contracted, in total) of its line, of the amount and of the term."""
+    contract = get_contract(ctx, contract_id, lock=True)
+    ctx.require_institution(contract.institution_id)
+    if contract.status not in (rules.VIGENTE,):
+        raise Conflict(f"El contrato {contract.number} no está vigente; no admite convenios.")
+    cap = terms(contract).modification_cap
+    wanted = dict(max_qty or {})
+    problems: list[Problem] = []
+    if not reason.strip():
+        problems.append(Problem("Falta el motivo", field="reason", expected="por qué se modifica"))
+    if not wanted and ends_on is None:
+        problems.append(Problem("El convenio no cambia nada", field="max_qty"))
+    lines = {line.clave: line for line in contract.lines}
+    for clave in wanted:
+        if clave not in lines:
+            problems.append(
+                Problem(
+                    "Clave fuera del contrato",
+                    field="max_qty",
+                    value=clave,
+                    expected=", ".join(sorted(lines)),
+                )
+            )
+    new_amount = ZERO
+    for clave, line in lines.items():
+        proposed = wanted.get(clave, line.max_qty)
+        if clave in wanted:
+            found = rules.check_modification(
+                what=f"Clave {clave}",
+                field=f"max_qty.{clave}",
+                original=line.original_max_qty,
+                current=line.max_qty,
+                proposed=proposed,
+                cap=cap,
+            )
+            if found:
+                problems.append(found)
+        new_amount += rules.amount(proposed, line.unit_price)
+    found = rules.check_modification(
+        what="Importe máximo",
+        field="amount",
+        original=int(contract.original_amount * 100),
+        current=int(contract.max_amount * 100),
+        proposed=int(new_amount * 100),
+        cap=cap,
+        money=True,
+    )
+    if found:
+        problems.append(found)
+    first = ctx.db.scalar(
+        select(Convenio.changes)
+        .where(Convenio.contract_id == contract.id)
+        .order_by(Convenio.number)
+        .limit(1)
+    )
+    original_end = date.fromisoformat(first["original_ends_on"]) if first else contract.ends_on
+    if ends_on is not None:
+        found = rules.check_modification(
+            what="Plazo (días)",
+            field="ends_on",
+            original=(original_end - contract.starts_on).days + 1,
+            current=(contract.ends_on - contract.starts_on).days + 1,
+            proposed=(ends_on - contract.starts_on).days + 1,
+            cap=cap,
+        )
+        if found:
+            problems.append(found)
+    rules.refuse(f"No se registró el convenio del contrato {contract.number}.", problems)
+    changes: dict[str, Any] = {"original_ends_on": original_end.isoformat()}
+    if wanted:
+        changes["max_qty"] = {
+            clave: [lines[clave].max_qty, qty] for clave, qty in sorted(wanted.items())
+        }
+        for clave, qty in wanted.items():
+            lines[clave].max_qty = qty
+    if ends_on is not None:
+        changes["ends_on"] = [contract.ends_on.isoformat(), ends_on.isoformat()]
+        contract.ends_on = ends_on
+    number = _next_number(ctx, Convenio.number, Convenio.contract_id == contract.id)
+    convenio = Convenio(
+        contract_id=contract.id,
+        number=number,
+        reason=reason.strip(),
+        changes=changes,
+        amount_before=contract.max_amount,
+        amount_after=new_amount,
+        at=ctx.now,
+        by=ctx.actor.label,
+    )
+    contract.max_amount = new_amount
+    ctx.db.add(convenio)
+    ctx.db.flush()
+    ctx.record(
+        "contract.amend",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "convenio": number,
+            "reason": convenio.reason,
+            "changes": changes,
+            "amount_before": convenio.amount_before,
+            "amount_after": convenio.amount_after,
+            "original_amount": contract.original_amount,
+        },
+    )
+    return convenio
+
+
+def convenios_of(ctx: Context, contract: Contract) -> list[Convenio]:
+    return list(
+        ctx.db.scalars(
+            select(Convenio).where(Convenio.contract_id == contract.id).order_by(Convenio.number)
+        )
+    )
+
+
+# ----- supply orders -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineProgress:
+    """A contract line with what has been ordered against it (cancelled orders excepted)."""
+
+    line: ContractLine
+    ordered: int
+
+    @property
+    def remaining(self) -> int:
+        return self.line.max_qty - self.ordered
+
+    @property
+    def minimum_progress(self) -> Decimal:
+        return rules.minimum_progress(self.ordered, self.line.min_qty)
+
+
+def progress(ctx: Context, contract: Contract) -> list[LineProgress]:
+    ordered = dict(
+        ctx.db.execute(
+            select(SupplyOrder.line_id, func.sum(SupplyOrder.quantity))
+            .where(
+                SupplyOrder.contract_id == contract.id,
+                SupplyOrder.status != rules.ORDER_CANCELADA,
+            )
+            .group_by(SupplyOrder.line_id)
+        ).all()
+    )
+    return [LineProgress(line, int(ordered.get(line.id) or 0)) for line in contract.lines]
+
+
+def issue_order(
+    ctx: Context,
+    *,
+    contract_id: int,
+    clave: str,
+    quantity: int,
+    unit_code: str,
+    due_on: date | None = None,
+) -> SupplyOrder:
+    """An orden de suministro against a vigente contract; never above the line's maximum, even
+    when orders race (the contract's row is locked while the sum is read)."""
+    contract = get_contract(ctx, contract_id, lock=True)
+    ctx.require_institution(contract.institution_id)
+    if contract.status != rules.VIGENTE:
+        raise Conflict(
+            f"El contrato {contract.number} está «{rules.STATUS_LABELS[contract.status]}»; "
+            "sólo un contrato vigente recibe órdenes."
+        )
+    line = next((x for x in contract.lines if x.clave == clave.strip()), None)
+    if line is None:
+        raise ValidationFailed(
+            "La clave no está en el contrato.",
+            problems=[
+                Problem(
+                    "Clave fuera del contrato",
+                    field="clave",
+                    value=clave,
+                    expected=", ".join(x.clave for x in contract.lines),
+                )
+            ],
+        )
+    points = {p.unit.code: p.unit for p in contract.points}
+    unit = points.get(unit_code.strip().upper())
+    if unit is None:
+        raise ValidationFailed(
+            "El punto de entrega no es del contrato.",
+            problems=[
+                Problem(
+                    "Punto de entrega no válido",
+                    field="unit",
+                    value=unit_code,
+                    expected=", ".join(sorted(points)) or "una unidad registrada",
+                )
+            ],
+        )
+    day = rules.local_day(ctx.now)
+    due = due_on or rules.due_date(ctx.now, terms(contract).delivery_days)
+    if due < day or due > contract.ends_on + timedelta(days=terms(contract).delivery_days):
+        raise ValidationFailed(
+            "Fecha de entrega fuera de plazo.",
+            problems=[
+                Problem(
+                    "Fecha de entrega no válida",
+                    field="due_on",
+                    value=due.isoformat(),
+                    expected=f"entre {day.isoformat()} y el fin de la vigencia",
+                )
+            ],
+        )
+    ordered = next(p.ordered for p in progress(ctx, contract) if p.line.id == line.id)
+    problem = rules.order_problem(
+        clave=line.clave, max_qty=line.max_qty, ordered=ordered, quantity=quantity
+    )
+    if problem is not None:
+        error = Conflict if quantity >= 1 else ValidationFailed
+        raise error(f"No se emitió la orden del contrato {contract.number}.", problems=[problem])
+    number = _next_number(ctx, SupplyOrder.number, SupplyOrder.contract_id == contract.id)
+    order = SupplyOrder(
+        contract_id=contract.id,
+        line_id=line.id,
+        number=number,
+        unit_id=unit.id,
+        quantity=quantity,
+        unit_price=line.unit_price,
+        status=rules.ORDER_EMITIDA,
+        issued_at=ctx.now,
+        issued_by=ctx.actor.label,
+        due_on=due,
+        accepted_qty=0,
+        on_time_qty=0,
+        rejected_qty=0,
+        penalty=ZERO,
+        deductiva=ZERO,
+    )
+    ctx.db.add(order)
+    ctx.db.flush()
+    ctx.record(
+        "order.issue",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "order": number,
+            "clave": line.clave,
+            "quantity": quantity,
+            "unit": unit.code,
+            "due_on": due,
+            "unit_price": line.unit_price,
+            "ordered_after": ordered + quantity,
+            "max_qty": line.max_qty,
+        },
+    )
+    return order
+
+
+def get_order(ctx: Context, order_id: int) -> SupplyOrder:
+    order = ctx.db.get(SupplyOrder, order_id)
+    if order is None:
+        raise NotFound(f"No existe la orden {order_id}.")
+    _readable(ctx, order.contract)
+    return order
+
+
+def list_orders(ctx: Context, *, contract_id: int | None = None) -> list[SupplyOrder]:
+    """The orders the actor may see (one contract's, or all of theirs), newest first."""
+    query = (
+        select(SupplyOrder)
+        .join(Contract, Contract.id == SupplyOrder.contract_id)
+        .options(
+            selectinload(SupplyOrder.line),
+            selectinload(SupplyOrder.unit),
+            selectinload(SupplyOrder.contract),
+        )
+    )
+    if contract_id is not None:
+        get_contract(ctx, contract_id)
+        query = query.where(SupplyOrder.contract_id == contract_id)
+    query = _scoped(ctx, query)
+    return list(ctx.db.scalars(query.order_by(SupplyOrder.id.desc())))
+
+
+def confirm_order(ctx: Context, *, order_id: int) -> SupplyOrder:
+    order = get_order(ctx, order_id)
+    ctx.require_supplier(order.contract.supplier_id)
+    if order.status != rules.ORDER_EMITIDA:
+        raise Conflict(f"La orden {order.number} está «{rules.ORDER_LABELS[order.status]}».")
+    order.status = rules.ORDER_CONFIRMADA
+    order.confirmed_at = ctx.now
+    ctx.db.flush()
+    ctx.record(
+        "order.confirm",
+        _entity(order.contract),
+        {"number": order.contract.number, "order": order.number},
+    )
+    return order
+
+
+def close_short(ctx: Context, *, order_id: int, reason: str) -> SupplyOrder:
+    """The institution closes an order past its due date that was not supplied in full: the
+    pieces never accepted charge a deductiva (partial delivery); they still count as due in the
+    fill rate."""
+    order = get_order(ctx, order_id)
+    contract = get_contract(ctx, order.contract_id, lock=True)
+    ctx.require_institution(contract.institution_id)
+    if order.status not in (rules.ORDER_EMITIDA, rules.ORDER_CONFIRMADA):
+        raise Conflict(f"La orden {order.number} está «{rules.ORDER_LABELS[order.status]}».")
+    day = rules.local_day(ctx.now)
+    problems: list[Problem] = []
+    if day <= order.due_on:
+        problems.append(
+            Problem(
+                "La orden aún está en plazo",
+                field="due_on",
+                value=order.due_on.isoformat(),
+                expected=f"cerrarla después del {order.due_on.isoformat()}",
+            )
+        )
+    if _pending(ctx, order):
+        problems.append(
+            Problem(
+                "Hay envíos sin recibir",
+                field="shipments",
+                expected="recibir antes los envíos en camino",
+            )
+        )
+    if not reason.strip():
+        problems.append(Problem("Falta el motivo", field="reason"))
+    rules.refuse(f"No se cerró la orden {order.number}.", problems)
+    missing = order.quantity - order.accepted_qty
+    base = rules.amount(missing, order.unit_price)
+    amount = to_money(rules.deductiva(base, terms(contract).deductiva_rate))
+    ctx.db.add(
+        Penalty(
+            contract_id=contract.id,
+            order_id=order.id,
+            shipment_id=None,
+            kind="deductiva",
+            base_value=base,
+            days_late=0,
+            rate=terms(contract).deductiva_rate,
+            computed=amount,
+            amount=amount,
+            at=ctx.now,
+        )
+    )
+    order.deductiva += amount
+    order.status = rules.ORDER_CERRADA
+    ctx.db.flush()
+    ctx.record(
+        "order.close",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "order": order.number,
+            "missing": missing,
+            "deductiva": amount,
+            "reason": reason.strip(),
+        },
+    )
+    return order
+
+
+# ----- shipments and receipts ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LotInput:
+    """A lot as the supplier ships it."""
+
+    lot: str
+    expiry: date
+    quantity: int
+    registro_sanitario: str
+
+
+@dataclass(frozen=True, slots=True)
+class LotReceipt:
+    """A lot as the unit receives it: accepted and rejected pieces, the reason for rejecting."""
+
+    lot: str
+    accepted: int
+    rejected: int = 0
+    reason: str | None = None
+    note: str | None = None
+
+
+def _pending(ctx: Context, order: SupplyOrder) -> int:
+    """Pieces shipped and not received yet."""
+    return int(
+        ctx.db.scalar(
+            select(func.coalesce(func.sum(ShipmentLot.quantity), 0))
+            .join(Shipment, Shipment.id == ShipmentLot.shipment_id)
+            .where(Shipment.order_id == order.id, Shipment.status == "enviado")
+        )
+        or 0
+    )
+
+
+def record_shipment(ctx: Context, *, order_id: int, lots: Sequence[LotInput]) -> Shipment:
+    """The supplier's shipment against a confirmed order: its lots with expiry, quantity and
+    registro sanitario; never more than the order still lacks."""
+    order = get_order(ctx, order_id)
+    contract = get_contract(ctx, order.contract_id, lock=True)
+    ctx.require_supplier(contract.supplier_id)
+    if order.status != rules.ORDER_CONFIRMADA:
+        raise Conflict(
+            f"La orden {order.number} está «{rules.ORDER_LABELS[order.status]}»; se envía "
+            "contra una orden confirmada."
+        )
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for n, lot in enumerate(lots, start=1):
+        name = lot.lot.strip()
+        if not name:
+            problems.append(Problem("Falta el lote", field="lot", row=n))
+        elif name in seen:
+            problems.append(Problem("Lote repetido", field="lot", value=name, row=n))
+        seen.add(name)
+        if lot.quantity < 1:
+            problems.append(
+                Problem(
+                    "Cantidad no válida",
+                    field="quantity",
+                    value=str(lot.quantity),
+                    expected="1 o más",
+                    row=n,
+                )
+            )
+        if not lot.registro_sanitario.strip():
+            problems.append(
+                Problem("Falta el registro sanitario", field="registro_sanitario", row=n)
+            )
+    if not lots:
+        problems.append(Problem("El envío no tiene lotes", field="lots"))
+    shipped = sum(max(0, lot.quantity) for lot in lots)
+    lacking = order.quantity - order.accepted_qty - _pending(ctx, order)
+    if shipped > lacking:
+        problems.append(
+            Problem(
+                f"Se envían {shipped:,} piezas; a la orden le faltan {lacking:,} "
+                f"(ordenadas {order.quantity:,}, aceptadas {order.accepted_qty:,}, "
+                "en camino el resto)",
+                field="quantity",
+                value=str(shipped),
+                expected=f"a lo más {lacking:,}",
+            )
+        )
+    rules.refuse(f"No se registró el envío de la orden {order.number}.", problems)
+    number = _next_number(ctx, Shipment.number, Shipment.order_id == order.id)
+    shipment = Shipment(
+        order_id=order.id,
+        number=number,
+        status="enviado",
+        shipped_at=ctx.now,
+        recorded_by=ctx.actor.label,
+        lots=[
+            ShipmentLot(
+                lot=lot.lot.strip(),
+                expiry=lot.expiry,
+                quantity=lot.quantity,
+                registro_sanitario=" ".join(lot.registro_sanitario.split()),
+            )
+            for lot in lots
+        ],
+    )
+    ctx.db.add(shipment)
+    ctx.db.flush()
+    ctx.record(
+        "shipment.record",
+        _entity(contract),
+        {
+            "number": contract.number,
+            "order": order.number,
+            "shipment": number,
+            "lots": [
+                {
+                    "lot": x.lot,
+                    "expiry": x.expiry,
+                    "quantity": x.quantity,
+                    "registro_sanitario": x.registro_sanitario,
+                }
+                for x in shipment.lots
+            ],
+        },
+    )
+    return shipment
+
+
+def get_shipment(ctx: Context, shipment_id: int) -> Shipment:
+    shipment = ctx.db.get(Shipment, shipment_id)
+    if shipment is None:
+        raise NotFound(f"No existe el envío {shipment_id}.")
+    get_order(ctx, shipment.order_id)
+    return shipment
+
+
+def shipments_of(ctx: Context, order: SupplyOrder) -> list[Shipment]:
+    return list(
+        ctx.db.scalars(
+            select(Shipment)
+            .where(Shipment.order_id == order.id)
+            .order_by(Shipment.number)
+            .options(selectinload(Shipment.lots))
+        )
+    )
+
+
+def receive_shipment(ctx: Context, *, shipment_id: int, lots: Sequence[LotReceipt]) -> Shipment:
+    """The unit receives a shipment: accepted and rejected pieces per lot, shelf life checked;
+    a late receipt charges its pena convencional, rejected pieces a deductiva."""
+    shipment = get_shipment(ctx, shipment_id)
+    order = get_order(ctx, shipment.order_id)
+    contract = get_contract(ctx, order.contract_id, lock=True)
+    ctx.require_institution(contract.institution_id)
+    if shipment.status != "enviado":
+        raise Conflict(f"El envío {shipment.number} de la orden {order.number} ya se recibió.")
+    agreed = terms(contract)
+    day = rules.local_day(ctx.now)
+    given = {r.lot.strip(): r for r in lots}
+    problems: list[Problem] = []
+    for lot in shipment.lots:
+        receipt = given.get(lot.lot)
+        if receipt is None:
+            problems.append(Problem("Falta la recepción del lote", field="lots", value=lot.lot))
+            continue
+        where = f"lote {lot.lot}"
+        if receipt.accepted < 0 or receipt.rejected < 0:
+            problems.append(Problem(f"{where}: cantidades negativas", field="accepted"))
+        elif receipt.accepted + receipt.rejected != lot.quantity:
+            problems.append(
+                Problem(
+                    f"{where}: aceptadas + rechazadas deben sumar lo enviado",
+                    field="accepted",
+                    value=f"{receipt.accepted} + {receipt.rejected}",
+                    expected=f"{lot.quantity:,}",
+                )
+            )
+        if receipt.rejected > 0 and receipt.reason not in rules.REJECTION_REASONS:
+            problems.append(
+                Problem(
+                    f"{where}: falta el motivo del rechazo",
+                    field="reason",
+                    value=receipt.reason or "",
+                    expected=", ".join(rules.REJECTION_REASONS),
+                )
+            )
+        if receipt.accepted > 0:
+            found = rules.shelf_life_problem(day, lot.expiry, agreed.shelf_life_months, lot=lot.lot)
+            if found is not None:
+                problems.append(found)
+    unknown = set(given) - {lot.lot for lot in shipment.lots}
+    problems.extend(
+        Problem("Lote que no vino en el envío", field="lots", value=x) for x in sorted(unknown)
+    )
+    rules.refuse(f"No se recibió el envío {shipment.number} de la orden {order.number}.", problems)
+    accepted = rejected = 0
+    for lot in shipment.lots:
+        receipt = given[lot.lot]
+        lot.accepted_qty, lot.rejected_qty = receipt.accepted, receipt.rejected
+        lot.reason = receipt.reason if receipt.rejected else None
+        lot.note = (receipt.note or "").strip() or None
+        accepted += receipt.accepted
+        rejected += receipt.rejected
+    late = rules.days_late(order.due_on, day)
+    order.accepted_qty += accepted
+    order.rejected_qty += rejected
+    if not late:
+        order.on_time_qty += accepted
+    if order.accepted_qty >= order.quantity:
+        order.status = rules.ORDER_SURTIDA
+    shipment.status = "recibido"
+    shipment.received_at = ctx.now
+    shipment.received_by = ctx.actor.label
+    charged = _charge(ctx, contract, order, shipment, accepted, rejected, late)
+    receipt_doc = {
+        "contract": contract.number,
+        "order": order.number,
+        "shipment": shipment.number,
+        "received_at": ctx.now,
+        "received_on": day,
+        "due_on": order.due_on,
+        "days_late": late,
+        "lots": [
+            {
+                "lot": x.lot,
+                "expiry": x.expiry,
+                "quantity": x.quantity,
+                "registro_sanitario": x.registro_sanitario,
+                "accepted": x.accepted_qty,
+                "rejected": x.rejected_qty,
+                "reason": x.reason,
+            }
+            for x in shipment.lots
+        ],
+        "penalties": charged,
+    }
+    shipment.receipt_sha256 = _sha256(ledger.canonical_json(receipt_doc).encode())
+    ctx.db.flush()
+    ctx.record(
+        "shipment.receive",
+        _entity(contract),
+        {**receipt_doc, "receipt_sha256": shipment.receipt_sha256},
+    )
+    return shipment
+
+
+def _charge(
+    ctx: Context,
+    contract: Contract,
+    order: SupplyOrder,
+    shipment: Shipment,
+    accepted: int,
+    rejected: int,
+    late: int,
+) -> list[dict[str, Any]]:
+    """The pena for pieces accepted late (capped at the guarantee), the deductiva for pieces
+    rejected; each a row, and the order's totals."""
+    agreed = terms(contract)
+    charged: list[dict[str, Any]] = []
+    if late and accepted:
+        base = rules.amount(accepted, order.unit_price)
+        accrued = (
+            ctx.db.scalar(
+                select(func.coalesce(func.sum(Penalty.amount), 0)).where(
+                    Penalty.contract_id == contract.id, Penalty.kind == "pena"
+                )
+            )
+            or ZERO
+        )
+        capped = rules.cap_penalty(
+            rules.late_penalty(base, late, agreed.penalty_rate),
+            Decimal(accrued),
+            contract.guarantee_amount,
+        )
+        charged.append(
+            _penalty(
+                ctx,
+                contract,
+                order,
+                shipment,
+                "pena",
+                base,
+                late,
+                agreed.penalty_rate,
+                capped.computed,
+                capped.charged,
+            )
+        )
+        order.penalty += capped.charged
+        if capped.reaches_cap and not contract.penalties_at_cap:
+            contract.penalties_at_cap = True
+            ctx.db.flush()
+            ctx.record(
+                "contract.penalty_cap",
+                _entity(contract),
+                {
+                    "number": contract.number,
+                    "cap": contract.guarantee_amount,
+                    "note": "Las penas alcanzaron la garantía: procede evaluar la rescisión.",
+                },
+            )
+    if rejected:
+        base = rules.amount(rejected, order.unit_price)
+        amount = to_money(rules.deductiva(base, agreed.deductiva_rate))
+        charged.append(
+            _penalty(
+                ctx,
+                contract,
+                order,
+                shipment,
+                "deductiva",
+                base,
+                0,
+                agreed.deductiva_rate,
+                amount,
+                amount,
+            )
+        )
+        order.deductiva += amount
+    return charged
+
+
+def _penalty(
+    ctx: Context,
+    contract: Contract,
+    order: SupplyOrder,
+    shipment: Shipment,
+    kind: str,
+    base: Decimal,
+    days: int,
+    rate: Decimal,
+    computed: Decimal,
+    charged: Decimal,
+) -> dict[str, Any]:
+    ctx.db.add(
+        Penalty(
+            contract_id=contract.id,
+            order_id=order.id,
+            shipment_id=shipment.id,
+            kind=kind,
+            base_value=base,
+            days_late=days,
+            rate=rate,
+            computed=computed,
+            amount=charged,
+            at=ctx.now,
+        )
+    )
+    return {
+        "kind": kind,
+        "base_value": base,
+        "days_late": days,
+        "rate": rate,
+        "computed": computed,
+        "amount": charged,
+    }
+
+
+def penalties_of(ctx: Context, contract: Contract) -> list[Penalty]:
+    return list(
+        ctx.db.scalars(
+            select(Penalty).where(Penalty.contract_id == contract.id).order_by(Penalty.id)
+        )
+    )
+
+
+# ----- the fill rate -------------------------------------------------------------------------
+
+FILL_DIMENSIONS = ("supplier", "contract", "clave", "institution", "state", "month")
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """Nivel de surtimiento of one group: on-time accepted pieces over pieces ordered and due."""
+
+    key: tuple[str, ...]
+    ordered_due: int
+    on_time_accepted: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return rules.fill_rate(self.on_time_accepted, self.ordered_due)
+
+
+def fill_rates(
+    db: Session,
+    *,
+    by: Sequence[str],
+    as_of: date,
+    supplier_id: int | None = None,
+    contract_id: int | None = None,
+) -> list[FillRow]:
+    """The fill rate grouped ``by`` any of ``FILL_DIMENSIONS``, over orders due by ``as_of``
+    (cancelled ones excepted)."""
+    unknown = [b for b in by if b not in FILL_DIMENSIONS]
+    if unknown:
+        raise ValidationFailed(
+            "Agrupación desconocida.",
+            problems=[
+                Problem(
+                    "Dimensión no válida", field="by", value=u, expected=", ".join(FILL_DIMENSIONS)
+                )
+                for u in unknown
+            ],
+        )
+    columns = {
+        "supplier": Supplier.rfc,
+        "contract": Contract.number,
+        "clave": ContractLine.clave,
+        "institution": Institution.code,
+        "state": func.coalesce(Unit.state_code, ""),
+        "month": SupplyOrder.due_on,
+    }
+    chosen = [columns[b] for b in by]
+    query = (
+        select(*chosen, func.sum(SupplyOrder.quantity), func.sum(SupplyOrder.on_time_qty))
+        .join(Contract, Contract.id == SupplyOrder.contract_id)
+        .join(ContractLine, ContractLine.id == SupplyOrder.line_id)
+        .join(Supplier, Supplier.id == Contract.supplier_id)
+        .join(Institution, Institution.id == Contract.institution_id)
+        .join(Unit, Unit.id == SupplyOrder.unit_id)
+        .where(SupplyOrder.due_on <= as_of, SupplyOrder.status != rules.ORDER_CANCELADA)
+        .group_by(*chosen)
+    )
+    if supplier_id is not None:
+        query = query.where(Contract.supplier_id == supplier_id)
+    if contract_id is not None:
+        query = query.where(Contract.id == contract_id)
+    # Months are folded here from the due day: the same SQL on SQLite and PostgreSQL.
+    totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for row in db.execute(query):
+        values = list(row)
+        key = tuple(
+            (v.strftime("%Y-%m") if isinstance(v, date) else str(v)) for v in values[: len(by)]
+        )
+        totals[key][0] += int(values[-2] or 0)
+        totals[key][1] += int(values[-1] or 0)
+    return [FillRow(k, v[0], v[1]) for k, v in sorted(totals.items())]
+
+
+ORDER_COLUMNS = (
+    "Contrato",
+    "Orden",
+    "Clave",
+    "Punto de entrega",
+    "Cantidad",
+    "Precio unitario",
+    "Estado",
+    "Emitida",
+    "Fecha de entrega",
+    "Aceptadas",
+    "A tiempo",
+    "Rechazadas",
+    "Pena",
+    "Deductiva",
+)
+
+
+def orders_csv(orders: Sequence[SupplyOrder]) -> bytes:
+    """The orders as CSV (UTF-8 with BOM, so Excel reads the accents), every cell neutralised."""
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(ORDER_COLUMNS)
+    for o in orders:
+        writer.writerow(
+            [
+                o.contract.number,
+                o.number,
+                o.line.clave,
+                o.unit.code,
+                o.quantity,
+                o.unit_price,
+                rules.ORDER_LABELS[o.status],
+                rules.local_day(o.issued_at).isoformat(),
+                o.due_on.isoformat(),
+                o.accepted_qty,
+                o.on_time_qty,
+                o.rejected_qty,
+                o.penalty,
+                o.deductiva,
+            ]
+        )
+    return b"\xef\xbb\xbf" + out.getvalue().encode()
+
+
+FILL_LABELS = {
+    "supplier": "Proveedor (RFC)",
+    "contract": "Contrato",
+    "clave": "Clave",
+    "institution": "Institución",
+    "state": "Entidad",
+    "month": "Mes de entrega",
+}
+
+
+def fill_rates_csv(rows: Sequence[FillRow], by: Sequence[str]) -> bytes:
+    """The fill rate as CSV (UTF-8 with BOM), every cell neutralised."""
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(
+        [*(FILL_LABELS[b] for b in by), "Ordenadas vencidas", "A tiempo y aceptadas", "Surtimiento"]
+    )
+    for row in rows:
+        rate = row.rate
+        writer.writerow(
+            [*row.key, row.ordered_due, row.on_time_accepted, "" if rate is None else f"{rate:.4f}"]
+        )
+    return b"\xef\xbb\xbf" + out.getvalue().encode()
