@@ -32,6 +32,15 @@ from abasto.identity.models import (
     Unit,
     User,
 )
+from abasto.inventory.models import (
+    DailyAbasto,
+    DailyStock,
+    InventoryRequest,
+    StockBalance,
+    StockMovement,
+    StockPolicyRow,
+    StockTransfer,
+)
 from abasto.tendering.models import (
     Amendment,
     Bid,
@@ -55,6 +64,8 @@ __all__ = [
     "Consumption",
     "ContractDraft",
     "Credential",
+    "DailyAbasto",
+    "DailyStock",
     "DemandLine",
     "DemandRound",
     "Fallo",
@@ -65,6 +76,7 @@ __all__ = [
     "Homologation",
     "Institution",
     "InstitutionAlias",
+    "InventoryRequest",
     "Invitation",
     "LedgerCheckpoint",
     "LedgerEntry",
@@ -80,6 +92,10 @@ __all__ = [
     "RedFlagRun",
     "RoundInstitution",
     "Sanction",
+    "StockBalance",
+    "StockMovement",
+    "StockPolicyRow",
+    "StockTransfer",
     "Supplier",
     "SupplierName",
     "SupplierRename",
