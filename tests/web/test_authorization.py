@@ -35,6 +35,7 @@ ROUND = "/api/v1/demand/rounds/{round_name}"
 TENDER = "/api/v1/tenders/{tender_id}"
 MINE = "/proveedor/licitaciones/{tender_id}"
 MANAGE = "/comprador/licitaciones/{tender_id}"
+INVENTORY_UNIT = "/api/v1/inventory/units/{code}/{unit}"
 
 HOME_RFC = make_rfc("FAB", date(2001, 5, 17), "K3")
 OTHER_RFC = make_rfc("DIS", date(1999, 2, 3), "P7")
@@ -78,6 +79,50 @@ def _rejection() -> dict[str, Any]:
 
 def _note() -> dict[str, Any]:
     return {"json": {"note": ""}}
+
+
+def _dispensing() -> dict[str, Any]:
+    return {
+        "json": {"lines": [{"clave": CLAVE, "quantity": 1}]},
+        "headers": {"Idempotency-Key": "k-1"},
+    }
+
+
+def _receipt() -> dict[str, Any]:
+    line = {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": 1}
+    return {"json": {"lines": [line]}}
+
+
+def _count() -> dict[str, Any]:
+    return {"json": {"clave": CLAVE, "lots": []}}
+
+
+def _adjustment() -> dict[str, Any]:
+    line = {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": 1}
+    return {"json": {**line, "reason": "Prueba"}}
+
+
+def _movements_csv() -> dict[str, Any]:
+    return _csv(
+        f"Fecha,Clave,Movimiento,Lote,Caducidad,Cantidad\n2026-11-01,{CLAVE},inicial,L1,2027-06-30,1\n"
+    )
+
+
+def _transfer() -> dict[str, Any]:
+    return {
+        "json": {
+            "from_institution": "IMSS",
+            "from_unit": "HGZ-1",
+            "to_institution": "ISSSTE",
+            "to_unit": "CMF-1",
+            "clave": CLAVE,
+            "quantity": 1,
+        }
+    }
+
+
+def _version() -> dict[str, Any]:
+    return {"json": {"version": None}}
 
 
 def _login_form() -> dict[str, Any]:
@@ -288,6 +333,28 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/redflags"): Case(PUBLIC),
     ("GET", "/api/v1/redflags/indicators"): Case(PUBLIC),
     ("GET", "/banderas"): Case(PUBLIC),
+    ("GET", INVENTORY_UNIT + "/stock"): Case(DEMAND_READ, scope="institution"),
+    ("POST", INVENTORY_UNIT + "/dispensings"): Case(
+        DEMAND_WRITE, scope="institution", body=_dispensing
+    ),
+    ("POST", INVENTORY_UNIT + "/receipts"): Case(DEMAND_WRITE, scope="institution", body=_receipt),
+    ("POST", INVENTORY_UNIT + "/counts"): Case(DEMAND_WRITE, scope="institution", body=_count),
+    ("POST", INVENTORY_UNIT + "/adjustments"): Case(
+        DEMAND_WRITE, scope="institution", body=_adjustment
+    ),
+    ("POST", INVENTORY_UNIT + "/expired"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", INVENTORY_UNIT + "/uploads"): Case(
+        DEMAND_WRITE, scope="institution", body=_movements_csv
+    ),
+    ("GET", "/api/v1/inventory/upload-template"): Case(PUBLIC),
+    ("POST", "/api/v1/inventory/transfers"): Case(
+        DEMAND_WRITE, scope="institution", body=_transfer
+    ),
+    ("POST", "/api/v1/inventory/transfers/{transfer_id}/issue"): Case(DEMAND_WRITE, body=_version),
+    ("POST", "/api/v1/inventory/transfers/{transfer_id}/receive"): Case(DEMAND_WRITE),
+    ("POST", "/api/v1/inventory/transfers/{transfer_id}/cancel"): Case(DEMAND_WRITE),
+    ("POST", "/api/v1/inventory/snapshots"): Case(frozenset({C})),
+    ("GET", "/api/v1/inventory/abasto"): Case(PUBLIC),
 }
 
 SAMPLE_PATH_VALUES = {
@@ -301,6 +368,8 @@ SAMPLE_PATH_VALUES = {
     "bid_id": "0" * 32,
     "ocid": "ocds-abasto-AB-2026-0001",
     "seq": "1",
+    "unit": "HGZ-1",
+    "transfer_id": "999999",
 }
 
 
@@ -410,13 +479,9 @@ def test_routes_admit_and_refuse_as_stated(
         path = template.format(**SAMPLE_PATH_VALUES)
         headers = {"Authorization": f"Bearer {_token(world, principal)}"} if role else {}
         client.cookies.clear()
-        response = client.request(
-            method,
-            path,
-            headers=headers,
-            follow_redirects=False,
-            **(case.body() if case.body else {}),
-        )
+        body = case.body() if case.body else {}
+        headers |= body.pop("headers", {})
+        response = client.request(method, path, headers=headers, follow_redirects=False, **body)
         expected = _expected(case, principal, role)
         if expected == "admitted":
             ok = response.status_code not in (401, 403) and response.status_code < 500

@@ -33,11 +33,19 @@ from sqlalchemy.orm import Session
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
-from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed, check_version
+from abasto.core.errors import (
+    AbastoError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationFailed,
+    check_version,
+)
 from abasto.core.money import MEXICO_CITY
 from abasto.identity.models import Institution, Unit
 from abasto.identity.service import get_institution
-from abasto.inventory import rules
+from abasto.inventory import rules, upload
 from abasto.inventory.models import (
     DailyAbasto,
     DailyStock,
@@ -92,6 +100,14 @@ def acting_unit(ctx: Context, institution_code: str, unit_code: str) -> Unit:
     institution = get_institution(ctx.db, institution_code)
     ctx.require_institution(institution.id)
     return _unit_of(ctx.db, institution, unit_code)
+
+
+def readable_unit(ctx: Context, institution_code: str, unit_code: str) -> Unit:
+    """The unit, if the actor may read it: buyers and auditors read every unit, an
+    institution's users only their institution's."""
+    if ctx.actor.has_role("comprador", "auditor"):
+        return get_unit(ctx.db, institution_code, unit_code)
+    return acting_unit(ctx, institution_code, unit_code)
 
 
 def _clave_ids(db: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -746,8 +762,6 @@ def set_policy(
 ) -> StockPolicyRow:
     """The max-min (months of consumption) of a kind of unit; buyers set it for everyone."""
     if not ctx.actor.has_role("comprador"):
-        from abasto.core.errors import Forbidden
-
         raise Forbidden("Sólo el comprador coordinador fija el máximo y el mínimo.")
     policy = StockPolicy(min_months, max_months)
     row = ctx.db.scalar(select(StockPolicyRow).where(StockPolicyRow.unit_kind == unit_kind))
@@ -1173,4 +1187,140 @@ def unit_indicators(
             .where(DailyStock.day == day, DailyStock.unit_id == unit.id)
             .order_by(Clave.clave)
         ).all()
+    )
+
+
+# ----- uploads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSummary:
+    filename: str
+    sha256: str
+    layout: str
+    rows: int
+    movements: int
+    claves: int
+    days: int
+
+
+def _located(error: AbastoError, sheet: str, row: int) -> AbastoError:
+    """The same error, its problems placed on the file's row."""
+    problems = [
+        Problem(p.message, sheet=sheet, row=row, column=p.field, value=p.value, expected=p.expected)
+        for p in error.problems
+    ] or [Problem(error.detail, sheet=sheet, row=row)]
+    return type(error)(
+        f"Fila {row} de «{sheet}»: {error.detail} No se registró ningún movimiento del archivo.",
+        problems=problems,
+    )
+
+
+def import_upload(ctx: Context, *, unit: Unit, content: bytes, filename: str) -> UploadSummary:
+    """Post a file of the unit's daily movements, or a snapshot of its stock, all or nothing.
+
+    The layouts are ``upload``'s. Movements are posted day by day in the file's order; a
+    snapshot is a physical count of each clave it lists. The same file twice is refused
+    (its movements carry ``source="upload:<sha256>"``).
+    """
+    ctx.require_institution(unit.institution_id)
+    moves, counts = upload.read(content, filename)
+    sha = hashlib.sha256(content).hexdigest()
+    source = f"upload:{sha}"
+    _check_source(ctx.db, source)
+    rows: Sequence[upload.MovementRow | upload.SnapshotRow] = (
+        moves if moves is not None else counts or []
+    )
+    ids = _require_claves(
+        ctx.db,
+        [r.clave for r in rows],
+        where=[{"sheet": r.sheet, "row": r.row, "column": "Clave"} for r in rows],
+    )
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    postings: list[_Posting] = []
+    if moves is not None:
+        current = today(ctx)
+        for row in moves:
+            if row.day > current:
+                raise _located(ValidationFailed("La fecha es futura."), row.sheet, row.row)
+        by_day: dict[date, list[upload.MovementRow]] = defaultdict(list)
+        for row in moves:
+            by_day[row.day].append(row)
+        for day in sorted(by_day):
+            posting = _Posting(ctx, unit, day=day, source=source)
+            for row in by_day[day]:
+                try:
+                    _post_row(posting, locked[ids[row.clave]], ids[row.clave], row)
+                except AbastoError as exc:
+                    raise _located(exc, row.sheet, row.row) from exc
+            postings.append(posting)
+        layout = "movimientos"
+    else:
+        posting = _Posting(ctx, unit, day=today(ctx), source=source)
+        by_clave: dict[str, list[upload.SnapshotRow]] = defaultdict(list)
+        for found in counts or []:
+            by_clave[found.clave].append(found)
+        for clave, found_rows in by_clave.items():
+            held = locked[ids[clave]]
+            try:
+                changes = rules.count_adjustments(
+                    _lots(held), [Counted(r.lot, r.expiry, r.quantity) for r in found_rows]
+                )
+                for change in changes:
+                    posting.move(
+                        held,
+                        clave_id=ids[clave],
+                        clave=clave,
+                        lot=change.lot,
+                        expiry=change.expiry,
+                        kind=Kind.physical_count,
+                        quantity=change.quantity,
+                        reason="Existencias cargadas",
+                    )
+            except AbastoError as exc:
+                raise _located(exc, found_rows[0].sheet, found_rows[0].row) from exc
+        postings.append(posting)
+        layout = "existencias"
+    summary = UploadSummary(
+        filename=filename,
+        sha256=sha,
+        layout=layout,
+        rows=len(rows),
+        movements=sum(len(p.rows) for p in postings),
+        claves=len(set(ids.values())),
+        days=len(postings),
+    )
+    for posting in postings:
+        posting.finish("stock.upload", {"filename": filename, "sha256": sha, "layout": layout})
+    return summary
+
+
+def _post_row(
+    posting: _Posting, held: list[StockBalance], clave_id: int, row: upload.MovementRow
+) -> None:
+    if row.kind is Kind.dispense:
+        posting.take(
+            held,
+            clave_id=clave_id,
+            clave=row.clave,
+            quantity=row.quantity,
+            kind=row.kind,
+            lot=row.lot,
+            reason=row.reason,
+        )
+        return
+    expiry = row.expiry
+    if expiry is None:  # an expiry write-off of a named lot keeps the lot's own
+        expiry = next((b.expiry for b in held if b.lot == row.lot), None)
+    if expiry is None or row.lot is None:
+        raise ValidationFailed("El lote no está registrado en la unidad.")
+    posting.move(
+        held,
+        clave_id=clave_id,
+        clave=row.clave,
+        lot=row.lot,
+        expiry=expiry,
+        kind=row.kind,
+        quantity=-row.quantity if row.kind is Kind.expiry else row.quantity,
+        reason=row.reason,
     )

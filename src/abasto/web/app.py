@@ -26,6 +26,7 @@ from abasto.demand import api as demand_api
 from abasto.demand import pages as demand_pages
 from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
+from abasto.inventory import api as inventory_api
 from abasto.tendering import api as tendering_api
 from abasto.tendering import pages as tendering_pages
 from abasto.tendering.live import FeedHub
@@ -127,6 +128,7 @@ def create_app(
         demand_api.router,
         tendering_api.router,
         award_api.router,
+        inventory_api.router,
         transparency_api.router,
         ocds_api.router,
         redflags_api.router,
