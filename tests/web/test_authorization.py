@@ -125,6 +125,26 @@ def _version() -> dict[str, Any]:
     return {"json": {"version": None}}
 
 
+def _receipt_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": "1"}}
+
+
+def _dispensing_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE, "quantity": "1"}}
+
+
+def _count_query() -> dict[str, Any]:
+    return {"params": {"clave": CLAVE}}
+
+
+def _count_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": "1"}}
+
+
+def _transfer_form() -> dict[str, Any]:
+    return {"data": {"to_unit": "IMSS/UMF-2", "clave": CLAVE, "quantity": "1"}}
+
+
 def _login_form() -> dict[str, Any]:
     return {"data": {"username": "comprador", "password": PASSWORD}}
 
@@ -355,6 +375,28 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/inventory/transfers/{transfer_id}/cancel"): Case(DEMAND_WRITE),
     ("POST", "/api/v1/inventory/snapshots"): Case(frozenset({C})),
     ("GET", "/api/v1/inventory/abasto"): Case(PUBLIC),
+    ("GET", "/inventario"): Case(DEMAND_READ),
+    ("GET", "/inventario/{code}/{unit}"): Case(DEMAND_READ, scope="institution"),
+    ("POST", "/inventario/{code}/{unit}/recibir"): Case(
+        DEMAND_WRITE, scope="institution", body=_receipt_form
+    ),
+    ("POST", "/inventario/{code}/{unit}/dispensar"): Case(
+        DEMAND_WRITE, scope="institution", body=_dispensing_form
+    ),
+    ("GET", "/inventario/{code}/{unit}/contar"): Case(
+        DEMAND_WRITE, scope="institution", body=_count_query
+    ),
+    ("POST", "/inventario/{code}/{unit}/contar"): Case(
+        DEMAND_WRITE, scope="institution", body=_count_form
+    ),
+    ("POST", "/inventario/{code}/{unit}/transferir"): Case(
+        DEMAND_WRITE, scope="institution", body=_transfer_form
+    ),
+    ("POST", "/inventario/{code}/{unit}/caducados"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", "/inventario/{code}/{unit}/transferencias/{transfer_id}/{step}"): Case(
+        DEMAND_WRITE, scope="institution"
+    ),
+    ("GET", "/abasto"): Case(PUBLIC),
 }
 
 SAMPLE_PATH_VALUES = {
@@ -370,6 +412,7 @@ SAMPLE_PATH_VALUES = {
     "seq": "1",
     "unit": "HGZ-1",
     "transfer_id": "999999",
+    "step": "emitir",
 }
 
 

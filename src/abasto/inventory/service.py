@@ -947,6 +947,20 @@ def transfers(
     return list(db.scalars(query))
 
 
+def unit_transfers(db: Session, unit: Unit, *, limit: int = 30) -> list[StockTransfer]:
+    """Transfers from or to the unit that are still open (suggested or in transit), then the
+    latest others, newest first."""
+    touching = or_(StockTransfer.from_unit_id == unit.id, StockTransfer.to_unit_id == unit.id)
+    return list(
+        db.scalars(
+            select(StockTransfer)
+            .where(touching)
+            .order_by(StockTransfer.status.in_([SUGGESTED, ISSUED]).desc(), StockTransfer.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 # ----- daily indicators ----------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from abasto.demand import pages as demand_pages
 from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
 from abasto.inventory import api as inventory_api
+from abasto.inventory import pages as inventory_pages
 from abasto.tendering import api as tendering_api
 from abasto.tendering import pages as tendering_pages
 from abasto.tendering.live import FeedHub
@@ -139,6 +140,7 @@ def create_app(
         demand_pages.router,
         tendering_pages.router,
         award_pages.router,
+        inventory_pages.router,
         transparency_pages.router,
         redflags_pages.router,
         opendata_pages.router,
