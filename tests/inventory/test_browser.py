@@ -6,11 +6,10 @@ tests/tendering/test_browser.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
@@ -23,11 +22,11 @@ cheap_passwords = tendering_fixtures.cheap_passwords
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def warehouse(fresh_database_url: str, cheap_passwords: None) -> Iterator[str]:
+def warehouse(fresh_database_url: str, cheap_passwords: None) -> str:
     engine = make_engine(fresh_database_url)
     with transaction(session_factory(engine)) as db:
         ctx = Context(db=db, actor=operator("pruebas"), now=T0)
@@ -35,7 +34,7 @@ def warehouse(fresh_database_url: str, cheap_passwords: None) -> Iterator[str]:
         stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10), ("B", SOON, 5))
         make_user(ctx, "almacen", "institucion", institution="IMSS")
     engine.dispose()
-    yield fresh_database_url
+    return fresh_database_url
 
 
 def _lots(url: str) -> list[tuple[str, int]]:

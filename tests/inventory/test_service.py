@@ -352,3 +352,53 @@ def test_parallel_dispensing_never_takes_stock_below_zero(fresh_database_url: st
             )
     finally:
         engine.dispose()
+
+
+def test_end_to_end_receipt_to_stockout_to_a_suggested_transfer_to_indicators(
+    sector: Context,
+) -> None:
+    """A delivery's receipt stocks two units; one dispenses until it runs out; the snapshot
+    shows the stock-out; redistribution suggests a transfer from the other; it is issued and
+    received; the next snapshot shows the unit stocked again."""
+    hgz, umf = unit(sector), unit(sector, code="UMF-2")
+    today = service.today(sector)
+    start = today - timedelta(days=60)
+    for where, quantity, source in ((hgz, 300, "receipt:1"), (umf, 60, "receipt:2")):
+        service.receive(
+            sector,
+            unit=where,
+            lines=[ReceiptLine(PARACETAMOL, f"L-{where.code}", EXPIRES, quantity)],
+            source=source,
+            day=start,
+        )
+    # HGZ-1 uses 1 a day: 61 of its 300 (about ten months of stock, above its maximum of 3).
+    # UMF-2 uses 2 a day: its 60 last 30 days, then it is out for the last 31.
+    for back in range(60, -1, -1):
+        day = today - timedelta(days=back)
+        service.dispense(sector, unit=hgz, lines=[IssueLine(PARACETAMOL, 1)], day=day)
+        if back > 30:
+            service.dispense(sector, unit=umf, lines=[IssueLine(PARACETAMOL, 2)], day=day)
+    service.snapshot(sector)
+    before = {r.key: r.abasto.share for r in service.abasto_of(sector.db, scope="state")}
+    assert before == {"09": Decimal(1), "15": Decimal(0)}
+    [(row, _)] = service.unit_indicators(sector.db, umf)
+    assert (row.on_hand, row.level, row.amc) == (0, "stockout", Decimal("60.88"))
+
+    suggested = service.suggest_redistribution(sector, clave=PARACETAMOL)
+    [transfer] = suggested.transfers
+    assert (transfer.from_unit_id, transfer.to_unit_id) == (hgz.id, umf.id)
+    # UMF-2 is brought to its maximum (3 months of 60.88 = 183); HGZ-1 keeps its safety stock
+    # (1 month of 30.44 = 31) of its 239.
+    assert transfer.quantity == 183
+    assert transfer.lot == "L-HGZ-1"
+    service.issue_transfer(sector, transfer_id=transfer.id)
+    service.receive_transfer(sector, transfer_id=transfer.id)
+    service.snapshot(sector)
+    after = {r.key: r.abasto.share for r in service.abasto_of(sector.db, scope="state")}
+    assert after == {"09": Decimal(1), "15": Decimal(1)}
+    [(row, _)] = service.unit_indicators(sector.db, umf)
+    # Today now counts as a day with stock and no dispensing: the AMC falls to 60 over 31 days
+    # (58.91), so the 183 are 3.11 months, just over the maximum.
+    assert (row.on_hand, row.amc, row.months) == (183, Decimal("58.91"), Decimal("3.11"))
+    assert row.level == "above_max"
+    assert service.ledger_balance_check(sector.db) == []

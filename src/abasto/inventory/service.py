@@ -45,7 +45,7 @@ from abasto.core.errors import (
 from abasto.core.money import MEXICO_CITY
 from abasto.identity.models import Institution, Unit
 from abasto.identity.service import get_institution
-from abasto.inventory import rules, upload
+from abasto.inventory import redistribution, rules, upload
 from abasto.inventory.models import (
     DailyAbasto,
     DailyStock,
@@ -1338,3 +1338,105 @@ def _post_row(
         quantity=-row.quantity if row.kind is Kind.expiry else row.quantity,
         reason=row.reason,
     )
+
+
+# ----- redistribution ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RedistributionSummary:
+    clave: str
+    transfers: list[StockTransfer]
+    moved: int
+    cost: int
+
+
+def suggest_redistribution(ctx: Context, *, clave: str) -> RedistributionSummary:
+    """Suggest transfers of a clave from units with stock to spare to units short of it
+    (``redistribution.plan``): consumption from the latest snapshot, stock as it is now, the
+    max-min of each kind of unit, costs from the units' states. Earlier suggestions of the
+    clave not issued yet are cancelled; the new ones wait for review (``issue_transfer``)."""
+    if not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador coordinador sugiere redistribuciones entre unidades.")
+    ids = _require_claves(ctx.db, [clave])
+    clave_id, code = ids[clave], "".join(clave.split())
+    current = today(ctx)
+    day = latest_day(ctx.db)
+    amcs: dict[int, Decimal | None] = {}
+    if day is not None:
+        amcs = dict(
+            ctx.db.execute(
+                select(DailyStock.unit_id, DailyStock.amc).where(
+                    DailyStock.day == day, DailyStock.clave_id == clave_id
+                )
+            ).all()
+        )
+    lots: dict[int, list[Lot]] = defaultdict(list)
+    for unit_id, lot, expiry, quantity in ctx.db.execute(
+        select(
+            StockBalance.unit_id, StockBalance.lot, StockBalance.expiry, StockBalance.quantity
+        ).where(
+            StockBalance.clave_id == clave_id,
+            StockBalance.quantity > 0,
+            StockBalance.expiry >= current,
+        )
+    ):
+        lots[unit_id].append(Lot(lot, expiry, quantity))
+    unit_ids = sorted(set(amcs) | set(lots))
+    units = {u.id: u for u in ctx.db.scalars(select(Unit).where(Unit.id.in_(unit_ids)))}
+    by_kind = policies(ctx.db)
+    sites = []
+    for unit_id in unit_ids:
+        amc = amcs.get(unit_id)
+        policy = by_kind.get(units[unit_id].kind, rules.DEFAULT_POLICY)
+        on_hand = sum(x.quantity for x in lots[unit_id])
+        safety = rules.units_needed(amc, policy.min_months)
+        short = amc is not None and amc > 0 and on_hand < safety
+        need = max(rules.units_needed(amc, policy.max_months) - on_hand, 0) if short else 0
+        # Consumption unknown: nothing says how much it can spare, so it keeps all it has.
+        keep = on_hand if amc is None else safety
+        sites.append(redistribution.Site(unit_id, tuple(lots[unit_id]), amc, keep, need))
+    found = redistribution.plan(
+        sites,
+        today=current,
+        cost=redistribution.state_cost({u.id: u.state_code for u in units.values()}),
+    )
+    for stale in ctx.db.scalars(
+        select(StockTransfer).where(
+            StockTransfer.clave_id == clave_id,
+            StockTransfer.status == SUGGESTED,
+            StockTransfer.origin.like("redistribution:%"),
+        )
+    ):
+        stale.status = CANCELLED
+    origin = f"redistribution:{current.isoformat()}"
+    made = []
+    for move in found.moves:
+        transfer = StockTransfer(
+            clave_id=clave_id,
+            from_unit_id=move.from_unit,
+            to_unit_id=move.to_unit,
+            quantity=move.quantity,
+            lot=move.lot,
+            status=SUGGESTED,
+            origin=origin,
+            cost=Decimal(move.cost * move.quantity),
+            created_at=ctx.now,
+        )
+        ctx.db.add(transfer)
+        made.append(transfer)
+    ctx.db.flush()
+    ctx.record(
+        "redistribution.suggest",
+        f"clave:{code}",
+        {
+            "clave": code,
+            "snapshot_day": day,
+            "units": len(sites),
+            "moved": found.moved,
+            "cost": found.cost,
+            "transfers": [t.id for t in made],
+        },
+        public=False,
+    )
+    return RedistributionSummary(code, made, found.moved, found.cost)
