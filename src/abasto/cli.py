@@ -15,6 +15,7 @@ from abasto.core.db import upgrade
 from abasto.core.signed_note import NoteError
 from abasto.demand import cli as demand_cli
 from abasto.identity import cli as identity_cli
+from abasto.inventory import cli as inventory_cli
 from abasto.scenario import cli as scenario_cli
 from abasto.tendering import cli as tendering_cli
 from abasto.transparency.ocds import cli as ocds_cli
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(demand_cli.app, name="demand")
+app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(identity_cli.users_app, name="users")
 app.add_typer(identity_cli.suppliers_app, name="suppliers")
 app.add_typer(scenario_cli.app, name="scenario")

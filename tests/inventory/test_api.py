@@ -209,3 +209,26 @@ def test_transfers_through_the_api(
     assert received.json()["status"] == "received"
     umf = client.get("/api/v1/inventory/units/IMSS/UMF-2/stock", headers=pharmacy).json()
     assert umf[0]["on_hand"] == 6
+
+
+def test_the_buyer_suggests_a_redistribution_and_the_unit_sees_it(
+    client: TestClient, ctx: Context, pharmacy: dict[str, str]
+) -> None:
+    make_user(ctx, "comprador", "comprador")
+    ctx.db.commit()
+    buyer = bearer(client, "comprador")
+    assert (
+        client.post(
+            "/api/v1/inventory/redistributions", json={"clave": PARACETAMOL}, headers=pharmacy
+        ).status_code
+        == 403
+    )
+    # Without a snapshot no consumption is known: nobody is short, nothing is suggested.
+    done = client.post(
+        "/api/v1/inventory/redistributions", json={"clave": PARACETAMOL}, headers=buyer
+    )
+    assert done.status_code == 201, done.text
+    assert done.json() == {"clave": PARACETAMOL, "transfers": [], "moved": 0, "cost": 0}
+    listed = client.get("/api/v1/inventory/transfers", headers=pharmacy)
+    assert listed.status_code == 200
+    assert listed.json() == []

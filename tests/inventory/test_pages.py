@@ -145,3 +145,18 @@ def test_the_public_dashboard_reads_the_stored_snapshot(
     assert "<title>México: 100 %</title>" in page.text
     desabasto = page.text.split('id="desabasto"')[1]
     assert PARACETAMOL in desabasto
+
+
+def test_the_buyer_runs_a_redistribution_from_the_transfers_page(
+    client: TestClient, warehouse: Context
+) -> None:
+    make_user(warehouse, "comprador", "comprador")
+    warehouse.db.commit()
+    assert "Sugerir una redistribución" not in client.get("/inventario/transferencias").text
+    client.cookies.clear()
+    log_in(client, "comprador")
+    page = client.post("/inventario/transferencias", data={"clave": PARACETAMOL})
+    assert page.status_code == 200
+    assert f"Redistribución de {PARACETAMOL}: 0 transferencias sugeridas" in page.text
+    refused = client.post("/inventario/transferencias", data={"clave": "999.999.9999.99"})
+    assert refused.status_code == 422

@@ -145,6 +145,14 @@ def _transfer_form() -> dict[str, Any]:
     return {"data": {"to_unit": "IMSS/UMF-2", "clave": CLAVE, "quantity": "1"}}
 
 
+def _redistribution() -> dict[str, Any]:
+    return {"json": {"clave": CLAVE}}
+
+
+def _redistribution_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE}}
+
+
 def _login_form() -> dict[str, Any]:
     return {"data": {"username": "comprador", "password": PASSWORD}}
 
@@ -397,6 +405,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         DEMAND_WRITE, scope="institution"
     ),
     ("GET", "/abasto"): Case(PUBLIC),
+    ("GET", "/api/v1/inventory/transfers"): Case(DEMAND_READ),
+    ("POST", "/api/v1/inventory/redistributions"): Case(frozenset({C}), body=_redistribution),
+    ("GET", "/inventario/transferencias"): Case(DEMAND_READ),
+    ("POST", "/inventario/transferencias"): Case(frozenset({C}), body=_redistribution_form),
 }
 
 SAMPLE_PATH_VALUES = {

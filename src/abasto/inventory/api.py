@@ -21,6 +21,8 @@ from abasto.inventory.schemas import (
     MovementRead,
     PostedRead,
     ReceiptWrite,
+    RedistributionRead,
+    RedistributionWrite,
     SnapshotRead,
     TransferRead,
     TransferWrite,
@@ -225,6 +227,35 @@ def cancel_transfer(transfer_id: TransferId, ctx: Writer) -> TransferRead:
 def snapshot(ctx: Buyer, day: DayQuery = None) -> SnapshotRead:
     """Compute and store the day's indicators (the tick does it every day)."""
     return SnapshotRead.model_validate(service.snapshot(ctx, day=day))
+
+
+@router.get("/transfers", response_model=list[TransferRead])
+def list_transfers(
+    ctx: Reader,
+    status: Annotated[
+        Literal["suggested", "issued", "received", "cancelled"] | None, Query()
+    ] = None,
+) -> list[TransferRead]:
+    """The latest transfers (200), newest first: an institution's users see those of their
+    institution's units, buyers and auditors every one."""
+    institution = ctx.actor.institution_id if ctx.actor.has_role("institucion") else None
+    return [
+        transfer_read(t)
+        for t in service.transfers(ctx.db, institution_id=institution, status=status)
+    ]
+
+
+@router.post("/redistributions", response_model=RedistributionRead, status_code=201)
+def redistribute(body: RedistributionWrite, ctx: Buyer) -> RedistributionRead:
+    """Suggest transfers of a clave from units with stock to spare to units short of it (HiGHS);
+    they wait for review and move nothing until issued."""
+    found = service.suggest_redistribution(ctx, clave=body.clave)
+    return RedistributionRead(
+        clave=found.clave,
+        transfers=[transfer_read(t) for t in found.transfers],
+        moved=found.moved,
+        cost=found.cost,
+    )
 
 
 @router.get("/abasto", response_model=list[AbastoRead])

@@ -27,6 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Context, Depends(allow(Role.comprador, Role.institucion, Role.auditor))]
 Writer = Annotated[Context, Depends(allow(Role.comprador, Role.institucion))]
+Buyer = Annotated[Context, Depends(allow(Role.comprador))]
 Public = Annotated[Context, Depends(public)]
 Text = Annotated[str, Form(max_length=60)]
 OptionalText = Annotated[str, Form(max_length=60)]
@@ -155,6 +156,45 @@ def units_page(request: Request, ctx: Reader) -> Response:
         units=ctx.db.scalars(query.limit(500)).all(),
         unit_url=unit_url,
     )
+
+
+def _transfers_page(
+    request: Request,
+    ctx: Context,
+    *,
+    status_code: int = 200,
+    error: AbastoError | None = None,
+    summary: service.RedistributionSummary | None = None,
+) -> Response:
+    institution = ctx.actor.institution_id if ctx.actor.has_role("institucion") else None
+    return render(
+        request,
+        "inventory/transfers.html",
+        ctx,
+        status_code,
+        transfers=service.transfers(ctx.db, institution_id=institution),
+        transfer_labels=service.TRANSFER_LABELS,
+        unit_url=unit_url,
+        error=error,
+        summary=summary,
+    )
+
+
+@router.get("/inventario/transferencias")
+def transfers_page(request: Request, ctx: Reader) -> Response:
+    """Transfers to review and issue (each from its origin unit's page), and, for the buyer,
+    the redistribution of a clave between units."""
+    return _transfers_page(request, ctx)
+
+
+@router.post("/inventario/transferencias")
+def redistribute(request: Request, ctx: Buyer, clave: Text) -> Response:
+    try:
+        summary = service.suggest_redistribution(ctx, clave=clave)
+    except AbastoError as exc:
+        ctx.db.rollback()
+        return _transfers_page(request, ctx, status_code=exc.status, error=exc)
+    return _transfers_page(request, ctx, summary=summary)
 
 
 @router.get("/inventario/{code}/{unit}")

@@ -159,4 +159,4 @@ class RedistributionRead(BaseModel):
     clave: str
     transfers: list[TransferRead]
     moved: int
-    cost: Decimal
+    cost: int

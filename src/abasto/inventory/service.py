@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select
+from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1440,3 +1440,41 @@ def suggest_redistribution(ctx: Context, *, clave: str) -> RedistributionSummary
         public=False,
     )
     return RedistributionSummary(code, made, found.moved, found.cost)
+
+
+# ----- partitions ----------------------------------------------------------------------------
+
+
+def _month_after(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def ensure_month_partitions(ctx: Context, *, start: date, months: int) -> list[str]:
+    """Create the monthly partitions of ``stock_movements`` from ``start``'s month on PostgreSQL
+    (ahead of time: a month whose rows already sit in the default partition cannot be split
+    off); the names created, none on SQLite, which has no partitions."""
+    if ctx.db.get_bind().dialect.name != "postgresql":
+        return []
+    if not 1 <= months <= 120:
+        raise ValidationFailed(
+            "Se crean de 1 a 120 meses a la vez.",
+            problems=[Problem("Meses no válidos.", field="months", value=str(months))],
+        )
+    month, made = date(start.year, start.month, 1), []
+    for _ in range(months):
+        name = f"stock_movements_{month:%Y_%m}"
+        exists_already = ctx.db.scalar(
+            text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}
+        )
+        if not exists_already:
+            ctx.db.execute(
+                text(
+                    f"CREATE TABLE {name} PARTITION OF stock_movements FOR VALUES "
+                    f"FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
+                )
+            )
+            made.append(name)
+        month = _month_after(month)
+    if made:
+        ctx.record("inventory.partitions", "stock_movements", {"created": made}, public=False)
+    return made
