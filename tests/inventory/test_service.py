@@ -8,7 +8,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from abasto.core.clock import FixedClock
+from abasto.core.config import Settings
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -17,6 +20,8 @@ from abasto.inventory import service
 from abasto.inventory.models import DailyAbasto, StockBalance, StockMovement
 from abasto.inventory.rules import Counted, Lot
 from abasto.inventory.service import IssueLine, ReceiptLine
+from abasto.tendering.sealing import Sealer
+from abasto.tendering.tick import Ticker
 from tests.conftest import T0
 from tests.inventory.factories import (
     ASPIRINA,
@@ -402,3 +407,18 @@ def test_end_to_end_receipt_to_stockout_to_a_suggested_transfer_to_indicators(
     assert (row.on_hand, row.amc, row.months) == (183, Decimal("58.91"), Decimal("3.11"))
     assert row.level == "above_max"
     assert service.ledger_balance_check(sector.db) == []
+
+
+def test_the_tick_computes_yesterdays_snapshot_once(
+    sector: Context, sessions: sessionmaker[Session], clock: FixedClock, settings: Settings
+) -> None:
+    ticker = Ticker(sessions, clock, Sealer.from_settings(settings))
+    assert ticker.tick().snapshot is None  # no stock anywhere yet
+    stock(sector, unit(sector), PARACETAMOL, ("A", EXPIRES, 5))
+    sector.db.commit()
+    yesterday = service.today(sector) - timedelta(days=1)
+    assert ticker.tick().snapshot == yesterday
+    assert ticker.tick().snapshot is None
+    [nation] = service.abasto_of(sector.db, scope="nation")
+    # Yesterday the receipt had not come: the clave was listed and out of stock.
+    assert (nation.day, nation.abasto.listed, nation.abasto.with_stock) == (yesterday, 1, 0)

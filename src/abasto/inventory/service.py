@@ -1104,6 +1104,16 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
     return summary
 
 
+def snapshot_due(db: Session, current: date) -> date | None:
+    """The day the daily snapshot is due for: yesterday, when it is not computed yet and some
+    unit holds stock (or ever did)."""
+    yesterday = current - timedelta(days=1)
+    done = db.scalar(select(exists().where(DailyAbasto.day == yesterday)))
+    if done or not db.scalar(select(exists().where(StockBalance.id.is_not(None)))):
+        return None
+    return yesterday
+
+
 def latest_day(db: Session) -> date | None:
     return db.scalar(select(func.max(DailyAbasto.day)))
 
