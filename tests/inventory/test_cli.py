@@ -50,6 +50,11 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
     )
     assert code == 0, err
     assert "0 piezas en 0 transferencias" in out
+    code, out, err = invoke_abasto(
+        fresh_database_url, tmp_path, "inventory", "consumption", "2026-11"
+    )
+    assert code == 0, err
+    assert "1 renglones" in out
     engine = make_engine(fresh_database_url)
     with transaction(session_factory(engine)) as db:
         ctx = Context(db, operator("pruebas"), T0)

@@ -16,6 +16,7 @@ from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from abasto.core.ledger import LedgerEntry
+from abasto.demand.models import Consumption
 from abasto.inventory import service
 from abasto.inventory.models import DailyAbasto, StockBalance, StockMovement
 from abasto.inventory.rules import Counted, Lot
@@ -422,3 +423,28 @@ def test_the_tick_computes_yesterdays_snapshot_once(
     [nation] = service.abasto_of(sector.db, scope="nation")
     # Yesterday the receipt had not come: the clave was listed and out of stock.
     assert (nation.day, nation.abasto.listed, nation.abasto.with_stock) == (yesterday, 1, 0)
+
+
+def test_a_months_consumption_feeds_the_demand_forecasts_with_its_stockout_days(
+    sector: Context,
+) -> None:
+    hgz = unit(sector)
+    october = date(2026, 10, 1)
+    service.receive(
+        sector, unit=hgz, lines=[ReceiptLine(PARACETAMOL, "A", EXPIRES, 50)], day=date(2026, 9, 20)
+    )
+    # 10 a day from the 1st to the 5th: out of stock from the 5th's end to the 31st (26 days).
+    for day in range(1, 6):
+        service.dispense(
+            sector, unit=hgz, lines=[IssueLine(PARACETAMOL, 10)], day=date(2026, 10, day)
+        )
+    [row] = service.monthly_consumption(sector.db, month=october)
+    assert (row.unit_code, row.clave, row.consumed, row.stockout_days) == (
+        "HGZ-1",
+        PARACETAMOL,
+        50,
+        26,
+    )
+    assert service.feed_demand(sector, month=october) == 1
+    stored = sector.db.scalars(select(Consumption)).one()
+    assert (stored.month, stored.consumed, stored.stockout_days) == (october, 50, 26)

@@ -89,3 +89,16 @@ def partitions(
     console.print(
         f"Particiones creadas: {', '.join(made)}." if made else "No hubo particiones que crear."
     )
+
+
+@app.command("consumption")
+def consumption(
+    month: str = typer.Argument(..., help="Mes (aaaa-mm)."),
+) -> None:
+    """Pasa el consumo del mes por unidad y clave, con sus días sin existencia, a los
+    pronósticos de demanda."""
+    first = _day(f"{month}-01")
+    assert first is not None
+    with unit_of_work() as ctx:
+        rows = service.feed_demand(ctx, month=first)
+    console.print(f"Consumo de {month}: {rows} renglones unidad × clave pasados a la demanda.")

@@ -19,6 +19,7 @@ doubles the stock.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +44,8 @@ from abasto.core.errors import (
     check_version,
 )
 from abasto.core.money import MEXICO_CITY
+from abasto.core.spreadsheet import CsvWriter
+from abasto.demand import service as demand
 from abasto.identity.models import Institution, Unit
 from abasto.identity.service import get_institution
 from abasto.inventory import redistribution, rules, upload
@@ -1488,3 +1491,165 @@ def ensure_month_partitions(ctx: Context, *, start: date, months: int) -> list[s
     if made:
         ctx.record("inventory.partitions", "stock_movements", {"created": made}, public=False)
     return made
+
+
+# ----- bulk history --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A movement of a unit's past, as a legacy system or a scenario hands it over."""
+
+    day: date
+    clave: str
+    lot: str
+    expiry: date
+    kind: Kind
+    quantity: int
+    reason: str | None = None
+
+
+def post_history(ctx: Context, *, unit: Unit, rows: Sequence[HistoryRow], source: str) -> int:
+    """Post a unit's movements over many days at once, in day order, all or nothing: each lot is
+    replayed from its balance now and refused (``Conflict``) where it would go below zero. The
+    movements are inserted in one statement and the balances written once each, with one ledger
+    entry for the whole batch; the number of movements posted."""
+    ctx.require_institution(unit.institution_id)
+    _check_source(ctx.db, source)
+    current = today(ctx)
+    if any(r.day > current for r in rows):
+        raise ValidationFailed("La historia trae días que aún no llegan; no se registró nada.")
+    ids = _require_claves(ctx.db, sorted({r.clave for r in rows}))
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    held = {(b.clave_id, b.lot): b for found in locked.values() for b in found}
+    balance = {key: (b.quantity, b.expiry) for key, b in held.items()}
+    movements = []
+    for row in sorted(rows, key=lambda r: r.day):
+        key = (ids[row.clave], row.lot)
+        before, expiry = balance.get(key, (0, row.expiry))
+        balance[key] = (rules.apply(before, row.quantity, clave=row.clave, lot=row.lot), expiry)
+        movements.append(
+            {
+                "day": row.day,
+                "at": ctx.now,
+                "unit_id": unit.id,
+                "clave_id": key[0],
+                "lot": row.lot,
+                "expiry": expiry,
+                "kind": row.kind.value,
+                "quantity": row.quantity,
+                "reason": row.reason,
+                "source": source,
+                "actor": ctx.actor.label,
+            }
+        )
+    for (clave_id, lot), (quantity, expiry) in balance.items():
+        found = held.get((clave_id, lot))
+        if found is None:
+            ctx.db.add(
+                StockBalance(
+                    unit_id=unit.id,
+                    clave_id=clave_id,
+                    lot=lot,
+                    expiry=expiry,
+                    quantity=quantity,
+                    updated_at=ctx.now,
+                )
+            )
+        else:
+            found.quantity, found.updated_at = quantity, ctx.now
+    ctx.db.flush()
+    if movements:
+        ctx.db.execute(insert(cast(Table, StockMovement.__table__)), movements)
+    ctx.record(
+        "stock.history",
+        f"unit:{unit.institution.code}/{unit.code}",
+        {
+            "source": source,
+            "movements": len(movements),
+            "claves": len(ids),
+            "first_day": min((r.day for r in rows), default=None),
+            "last_day": max((r.day for r in rows), default=None),
+        },
+        public=False,
+    )
+    return len(movements)
+
+
+# ----- consumption for the demand forecasts --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyConsumption:
+    unit_code: str
+    clave: str
+    consumed: int
+    stockout_days: int
+
+
+def monthly_consumption(db: Session, *, month: date) -> list[MonthlyConsumption]:
+    """What each unit dispensed of each clave in the month (its first day), and the days it had
+    none to give (``rules.Day.stockout``), rebuilt from the movements."""
+    start = date(month.year, month.month, 1)
+    end = _month_after(start) - timedelta(days=1)
+    opening: dict[tuple[int, int], int] = {}
+    for unit_id, clave_id, total in db.execute(
+        select(StockMovement.unit_id, StockMovement.clave_id, func.sum(StockMovement.quantity))
+        .where(StockMovement.day < start)
+        .group_by(StockMovement.unit_id, StockMovement.clave_id)
+    ):
+        opening[(unit_id, clave_id)] = int(total)
+    window: dict[tuple[int, int], dict[date, tuple[int, int]]] = defaultdict(dict)
+    dispensed = func.sum(
+        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
+    )
+    for unit_id, clave_id, day, out, net in db.execute(
+        select(
+            StockMovement.unit_id,
+            StockMovement.clave_id,
+            StockMovement.day,
+            dispensed,
+            func.sum(StockMovement.quantity),
+        )
+        .where(StockMovement.day >= start, StockMovement.day <= end)
+        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.day)
+    ):
+        window[(unit_id, clave_id)][day] = (int(out), int(net))
+    keys = set(window) | {k for k, v in opening.items() if v > 0}
+    units = dict(db.execute(select(Unit.id, Unit.code)).all())
+    claves = dict(db.execute(select(Clave.id, Clave.clave)).all())
+    found = []
+    for unit_id, clave_id in sorted(keys):
+        days = rules.daily_series(
+            start=start,
+            end=end,
+            opening=opening.get((unit_id, clave_id), 0),
+            movements=window.get((unit_id, clave_id), {}),
+        )
+        found.append(
+            MonthlyConsumption(
+                units[unit_id],
+                claves[clave_id],
+                sum(d.dispensed for d in days),
+                rules.stockout_days(days),
+            )
+        )
+    return found
+
+
+def feed_demand(ctx: Context, *, month: date) -> int:
+    """Hand the month's consumption per unit × clave, with its stock-out days, to the demand
+    forecasts (``demand.service.import_consumption``, which adjusts for the stock-outs); the
+    rows handed over."""
+    rows = monthly_consumption(ctx.db, month=month)
+    if not rows:
+        return 0
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(["Unidad", "Clave", "Mes", "Consumo", "Días sin existencia"])
+    label = f"{month:%Y-%m}"
+    writer.writerows([r.unit_code, r.clave, label, r.consumed, r.stockout_days] for r in rows)
+    demand.import_consumption(
+        ctx, content=out.getvalue().encode(), filename=f"consumo-inventario-{label}.csv"
+    )
+    return len(rows)
