@@ -28,6 +28,7 @@ from benchmarks import ledger as ledger_bench
 from benchmarks.award import section as award_section
 from benchmarks.checkpoints import section as checkpoints_section
 from benchmarks.databases import fresh_postgres
+from benchmarks.inventory import section as inventory_section
 from benchmarks.ocds import section as ocds_section
 from benchmarks.redflags import section as redflags_section
 from benchmarks.uploads import section as uploads_section
@@ -223,7 +224,17 @@ def main() -> None:
 
 def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, float, str, str]]]]]:
     """Benchmarks of later stages, each a module whose ``run()`` returns plain figure tuples."""
-    from benchmarks import award, checkpoints, demand, forecast, ocds, redflags, tendering, uploads
+    from benchmarks import (
+        award,
+        checkpoints,
+        demand,
+        forecast,
+        inventory,
+        ocds,
+        redflags,
+        tendering,
+        uploads,
+    )
 
     return [
         ("ledger: audit verify --against a kept checkpoint", checkpoints.run),
@@ -234,6 +245,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         ("award: the whole-tender model of a national instance", award.run),
         ("transparency: red flags over 1,000,000 awards and 5,000,000 bids", redflags.run),
         ("transparency: OCDS export of 100,000 releases", ocds.run),
+        ("inventory: redistribution of one clave across 15,000 units", inventory.run),
     ]
 
 
@@ -318,6 +330,7 @@ def write_report(figures: list[Figure], speed: str) -> None:
         *award_section(),
         *redflags_section(),
         *ocds_section(),
+        *inventory_section(),
         "",
     ]
     out = ROOT / "docs" / "benchmarks.md"

@@ -151,3 +151,17 @@ def test_distances_from_state_capitals() -> None:
     cost = redistribution.state_cost({1: "09", 2: "09", 3: None})
     assert cost(1, 2) == redistribution.BASE_COST
     assert cost(1, 3) == redistribution.BASE_COST + redistribution.UNKNOWN_DISTANCE
+
+
+def test_neighbours_limits_each_receiver_to_its_cheapest_givers() -> None:
+    late = TODAY + timedelta(days=300)
+    sites = [
+        Site(1, (Lot("NEAR", late, 5),), Decimal(0), 0, 0),
+        Site(2, (Lot("FAR", late, 50),), Decimal(0), 0, 0),
+        Site(3, (), Decimal("30.44"), 10, 20),
+    ]
+    cost = {(1, 3): 5, (2, 3): 50}
+    every = redistribution.plan(sites, today=TODAY, cost=lambda a, b: cost[(a, b)])
+    assert every.moved == 20
+    nearest = redistribution.plan(sites, today=TODAY, cost=lambda a, b: cost[(a, b)], neighbours=1)
+    assert [(m.lot, m.quantity) for m in nearest.moves] == [("NEAR", 5)]

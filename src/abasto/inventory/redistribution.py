@@ -14,13 +14,23 @@ to one that is:
   those sent) is at most what it uses until ``E``: one row per receiver and expiry date;
 * first the most units are moved to where they are needed, then, among the ways to move that
   many, the cheapest (cost per unit between the two units: distance, ``cost``). Two solves of
-  the same integer model; the second fixes the quantity of the first.
+  the same model; the second fixes the quantity of the first.
+
+**Whole units from a linear program.** Each column (a lot of a giver to a receiver) sits in one
+chain of origin rows (the giver, its lot) and one chain of destination rows (the receiver, its
+expiry dates up to the lot's; the total of the second solve contains them all): the rows are two
+laminar families, so the matrix is totally unimodular and every vertex the simplex method
+returns is whole. The LP is solved; a fractional answer (which would be a bug) is solved again
+with integer columns.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -60,6 +70,11 @@ class Move:
 @dataclass(frozen=True, slots=True)
 class Plan:
     moves: tuple[Move, ...]
+    arcs: int = 0
+    build_seconds: float = 0.0
+    """Building the arcs and rows."""
+    solve_seconds: float = 0.0
+    """Inside HiGHS (both solves): what a bare solve of the model would take."""
 
     @property
     def moved(self) -> int:
@@ -89,26 +104,59 @@ class _Arc:
     cost: int
 
 
-def _arcs(sites: Sequence[Site], today: date, cost: Callable[[int, int], int]) -> list[_Arc]:
+def _arcs(
+    sites: Sequence[Site],
+    today: date,
+    cost: Callable[[int, int], int],
+    neighbours: int | None,
+    places: Mapping[int, str] | None,
+) -> list[_Arc]:
     receivers = [s for s in sites if s.need > 0]
+    givers = [s for s in sites if s.need == 0 and s.on_hand > s.safety]
+    by_place: dict[str, list[Site]] = defaultdict(list)
+    for giver in givers:
+        by_place[places.get(giver.unit, "") if places else str(giver.unit)].append(giver)
     arcs = []
-    for giver in sites:
-        if giver.need > 0 or giver.on_hand <= giver.safety:
-            continue
-        for lot in giver.lots:
-            if lot.quantity <= 0 or lot.expiry < today:
-                continue
-            for receiver in receivers:
-                if receiver.unit != giver.unit and usable_by(receiver, lot.expiry, today) > 0:
+    for receiver in receivers:
+        # Places (one per giver without ``places``) from the cheapest to reach; a place's cost is
+        # any of its givers' since ``places`` says the cost depends only on the place.
+        order = sorted(by_place.values(), key=lambda group: cost(group[0].unit, receiver.unit))
+        near: list[Site] = []
+        for group in order:
+            near.extend(g for g in group if g.unit != receiver.unit)
+            if neighbours is not None and len(near) >= neighbours:
+                near = near[:neighbours]
+                break
+        for giver in near:
+            for lot in giver.lots:
+                if (
+                    lot.quantity > 0
+                    and lot.expiry >= today
+                    and usable_by(receiver, lot.expiry, today) > 0
+                ):
                     arcs.append(
                         _Arc(giver.unit, lot, receiver.unit, cost(giver.unit, receiver.unit))
                     )
     return arcs
 
 
-def plan(sites: Sequence[Site], *, today: date, cost: Callable[[int, int], int]) -> Plan:
-    """The transfers that move the most to where it is needed, at the least cost (module doc)."""
-    arcs = _arcs(sites, today, cost)
+def plan(
+    sites: Sequence[Site],
+    *,
+    today: date,
+    cost: Callable[[int, int], int],
+    neighbours: int | None = None,
+    places: Mapping[int, str] | None = None,
+) -> Plan:
+    """The transfers that move the most to where it is needed, at the least cost (module doc).
+
+    ``neighbours`` limits each receiver to that many givers, the cheapest to reach (at national
+    scale every giver × receiver pair would be hundreds of millions of arcs); None is all.
+    ``places`` (unit → place) says the cost depends only on the two units' places (their
+    states), so givers are ranked by place, not one by one.
+    """
+    began = time.perf_counter()
+    arcs = _arcs(sites, today, cost, neighbours, places)
     if not arcs:
         return Plan(())
     by_unit = {s.unit: s for s in sites}
@@ -136,34 +184,48 @@ def plan(sites: Sequence[Site], *, today: date, cost: Callable[[int, int], int])
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("random_seed", 0)
     highs.addVars(n, np.zeros(n), np.full(n, kHighsInf))
-    highs.changeColsIntegrality(n, np.arange(n), np.full(n, HighsVarType.kInteger))
     for upper, cols in rows:
         highs.addRow(-kHighsInf, float(upper), len(cols), np.array(cols), np.ones(len(cols)))
+    built = time.perf_counter() - began
     # First the most units moved to where they are needed …
     highs.changeColsCost(n, np.arange(n), np.full(n, -1.0))
-    moved = _solve(highs, n)
+    moved, first = _solve(highs, n)
     total = round(sum(moved))
     if total == 0:
-        return Plan(())
+        return Plan((), n, built, first)
     # … then the cheapest way to move exactly that many.
     highs.addRow(float(total), float(total), n, np.arange(n), np.ones(n))
     highs.changeColsCost(n, np.arange(n), np.array([float(a.cost) for a in arcs]))
-    chosen = _solve(highs, n)
+    chosen, second = _solve(highs, n)
     return Plan(
         tuple(
             Move(a.giver, a.receiver, a.lot.lot, a.lot.expiry, round(x), a.cost)
             for a, x in zip(arcs, chosen, strict=True)
             if round(x) > 0
-        )
+        ),
+        n,
+        built,
+        first + second,
     )
 
 
-def _solve(highs: _Highs, n: int) -> list[float]:
-    highs.run()
-    status = highs.getModelStatus()
-    if status != HighsModelStatus.kOptimal:
-        raise RuntimeError(f"HiGHS did not solve the redistribution model: {status}")
-    return list(highs.getSolution().col_value)[:n]
+def _solve(highs: _Highs, n: int) -> tuple[list[float], float]:
+    """An optimal vertex: whole numbers, since the rows are two laminar families (module doc);
+    should one come out fractional, the columns are made integer and solved again."""
+    spent = 0.0
+    for integral in (False, True):
+        if integral:
+            highs.changeColsIntegrality(n, np.arange(n), np.full(n, HighsVarType.kInteger))
+        began = time.perf_counter()
+        highs.run()
+        spent += time.perf_counter() - began
+        status = highs.getModelStatus()
+        if status != HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS did not solve the redistribution model: {status}")
+        values = list(highs.getSolution().col_value)[:n]
+        if all(abs(x - round(x)) < 1e-6 for x in values):
+            return values, spent
+    raise RuntimeError("HiGHS gave a fractional redistribution")
 
 
 # ----- distances -----------------------------------------------------------------------------
@@ -201,13 +263,16 @@ def distance_km(a: tuple[float, float] | None, b: tuple[float, float] | None) ->
     return round(2 * 6371 * math.asin(math.sqrt(h)))
 
 
-def state_cost(states: dict[int, str | None]) -> Callable[[int, int], int]:
+def state_cost(states: Mapping[int, str | None]) -> Callable[[int, int], int]:
     """Cost per unit between two units from their states' capitals (``BASE_COST`` + km)."""
 
-    def cost(a: int, b: int) -> int:
-        sa, sb = states.get(a), states.get(b)
+    @functools.cache
+    def between(a: str | None, b: str | None) -> int:
         return BASE_COST + distance_km(
-            STATE_CENTRES.get(sa) if sa else None, STATE_CENTRES.get(sb) if sb else None
+            STATE_CENTRES.get(a) if a else None, STATE_CENTRES.get(b) if b else None
         )
+
+    def cost(a: int, b: int) -> int:
+        return between(states.get(a), states.get(b))
 
     return cost

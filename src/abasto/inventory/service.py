@@ -64,6 +64,8 @@ REASON_MAX = 300
 SOURCE_MAX = 120
 MAX_LINES = 1_000
 """Lines of one posting (a dispensing request, a receipt): a pharmacy day of one unit fits."""
+REDISTRIBUTION_NEIGHBOURS = 25
+"""Givers considered per short unit: its 25 cheapest to reach (docs/scale.md)."""
 SUGGESTED, ISSUED, RECEIVED, CANCELLED = "suggested", "issued", "received", "cancelled"
 TRANSFER_LABELS = {
     SUGGESTED: "Sugerida",
@@ -1409,10 +1411,13 @@ def suggest_redistribution(ctx: Context, *, clave: str) -> RedistributionSummary
         # Consumption unknown: nothing says how much it can spare, so it keeps all it has.
         keep = on_hand if amc is None else safety
         sites.append(redistribution.Site(unit_id, tuple(lots[unit_id]), amc, keep, need))
+    states = {u.id: u.state_code for u in units.values()}
     found = redistribution.plan(
         sites,
         today=current,
-        cost=redistribution.state_cost({u.id: u.state_code for u in units.values()}),
+        cost=redistribution.state_cost(states),
+        neighbours=REDISTRIBUTION_NEIGHBOURS,
+        places={unit: state or "" for unit, state in states.items()},
     )
     for stale in ctx.db.scalars(
         select(StockTransfer).where(
