@@ -290,8 +290,7 @@ class _Posting:
             db.flush()
         except IntegrityError as exc:  # the CHECK: only reachable if a lock was bypassed
             raise Conflict("La existencia cambió al mismo tiempo; no se registró nada.") from exc
-        if self.rows:
-            db.execute(insert(cast(Table, StockMovement.__table__)), self.rows)
+        _insert_movements(db, self.rows)
         return self.ctx.record(
             action,
             f"unit:{self.unit.institution.code}/{self.unit.code}",
@@ -1564,8 +1563,7 @@ def post_history(ctx: Context, *, unit: Unit, rows: Sequence[HistoryRow], source
         else:
             found.quantity, found.updated_at = quantity, ctx.now
     ctx.db.flush()
-    if movements:
-        ctx.db.execute(insert(cast(Table, StockMovement.__table__)), movements)
+    _insert_movements(ctx.db, movements)
     ctx.record(
         "stock.history",
         f"unit:{unit.institution.code}/{unit.code}",
@@ -1579,6 +1577,38 @@ def post_history(ctx: Context, *, unit: Unit, rows: Sequence[HistoryRow], source
         public=False,
     )
     return len(movements)
+
+
+_COPIED = [
+    "day",
+    "at",
+    "unit_id",
+    "clave_id",
+    "lot",
+    "expiry",
+    "kind",
+    "quantity",
+    "reason",
+    "source",
+    "actor",
+]
+
+
+def _insert_movements(db: Session, movements: Sequence[Mapping[str, Any]]) -> None:
+    """Insert movement rows in the session's transaction: by COPY on PostgreSQL (the bulk
+    path of docs/scale.md), by one multi-row INSERT elsewhere."""
+    if not movements:
+        return
+    if db.get_bind().dialect.name != "postgresql":
+        db.execute(insert(cast(Table, StockMovement.__table__)), list(movements))
+        return
+    driver: Any = db.connection().connection.dbapi_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY stock_movements ({', '.join(_COPIED)}) FROM STDIN") as copy,
+    ):
+        for row in movements:
+            copy.write_row([row[c] for c in _COPIED])
 
 
 # ----- consumption for the demand forecasts --------------------------------------------------
