@@ -145,6 +145,17 @@ def test_the_public_dashboard_reads_the_stored_snapshot(
     assert "<title>México: 100 %</title>" in page.text
     desabasto = page.text.split('id="desabasto"')[1]
     assert PARACETAMOL in desabasto
+    # Drill-down: the institution's units, then one unit's claves.
+    imss = client.get("/abasto/IMSS").text.split('id="unidades"')[1]
+    assert 'href="/abasto/IMSS/HGZ-1"' in imss
+    rows = imss.split("<tr>")
+    hgz_row = next(r for r in rows if "HGZ-1</a>" in r)
+    umf_row = next(r for r in rows if "UMF-2</a>" in r)
+    assert '<td class="num">0 %</td>' in hgz_row
+    assert '<td class="num">100 %</td>' in umf_row
+    unit_page = client.get("/abasto/IMSS/HGZ-1")
+    assert unit_page.status_code == 200
+    assert "Desabasto" in unit_page.text.split('id="claves"')[1]
 
 
 def test_the_buyer_runs_a_redistribution_from_the_transfers_page(

@@ -405,6 +405,10 @@ MATRIX: dict[tuple[str, str], Case] = {
         DEMAND_WRITE, scope="institution"
     ),
     ("GET", "/abasto"): Case(PUBLIC),
+    ("GET", "/abasto/{code}"): Case(PUBLIC),
+    ("GET", "/abasto/{code}/{unit}"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/abasto_daily.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/abasto_daily.parquet"): Case(PUBLIC),
     ("GET", "/api/v1/inventory/transfers"): Case(DEMAND_READ),
     ("POST", "/api/v1/inventory/redistributions"): Case(frozenset({C}), body=_redistribution),
     ("GET", "/inventario/transferencias"): Case(DEMAND_READ),

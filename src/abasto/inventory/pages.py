@@ -17,6 +17,7 @@ from abasto.core.bounds import FIRST_DAY, LAST_DAY
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Problem, ValidationFailed
 from abasto.identity.models import Institution, Role, Unit
+from abasto.identity.service import get_institution
 from abasto.inventory import chart, rules, service
 from abasto.inventory.rules import Counted
 from abasto.inventory.service import IssueLine, ReceiptLine
@@ -380,6 +381,35 @@ def transfer_step(
 
 
 # ----- the public dashboard ------------------------------------------------------------------
+
+
+@router.get("/abasto/{code}")
+def institution_abasto_page(request: Request, code: Code, ctx: Public) -> Response:
+    """An institution's units with their abasto: the dashboard's drill-down."""
+    institution = get_institution(ctx.db, code)
+    return render(
+        request,
+        "inventory/abasto_institution.html",
+        ctx,
+        institution=institution,
+        units=service.institution_units_abasto(ctx.db, institution),
+        day=service.latest_day(ctx.db),
+    )
+
+
+@router.get("/abasto/{code}/{unit}")
+def unit_abasto_page(request: Request, code: Code, unit: UnitCode, ctx: Public) -> Response:
+    """A unit's claves with their level on the last day computed (no lots, no quantities)."""
+    found = service.get_unit(ctx.db, code, unit)
+    return render(
+        request,
+        "inventory/abasto_unit.html",
+        ctx,
+        unit=found,
+        rows=service.unit_indicators(ctx.db, found),
+        day=service.latest_day(ctx.db),
+        level_labels=rules.LEVEL_LABELS,
+    )
 
 
 @router.get("/abasto")

@@ -1156,6 +1156,15 @@ def abasto_of(db: Session, *, scope: str, day: date | None = None) -> list[Abast
     ]
 
 
+def institution_units_abasto(
+    db: Session, institution: Institution, *, day: date | None = None
+) -> list[tuple[Unit, AbastoRow | None]]:
+    """Each unit of the institution with its stored abasto on a day (None where it keeps no
+    clave), for the public drill-down."""
+    found = {r.key: r for r in abasto_of(db, scope="unit", day=day)}
+    return [(u, found.get(str(u.id))) for u in institution.units]
+
+
 def abasto_trend(
     db: Session, *, scope: str = "nation", key: str = "", days: int = 365
 ) -> list[AbastoRow]:
