@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from abasto.catalog.models import Clave
 from abasto.core.clock import FixedClock
 from abasto.core.config import Settings
 from abasto.core.context import Context, operator
@@ -19,7 +20,7 @@ from abasto.core.ledger import LedgerEntry
 from abasto.demand.models import Consumption
 from abasto.inventory import service
 from abasto.inventory.models import DailyAbasto, StockBalance, StockMovement
-from abasto.inventory.rules import Counted, Lot
+from abasto.inventory.rules import Counted, Kind, Lot
 from abasto.inventory.service import IssueLine, ReceiptLine
 from abasto.tendering.sealing import Sealer
 from abasto.tendering.tick import Ticker
@@ -448,3 +449,33 @@ def test_a_months_consumption_feeds_the_demand_forecasts_with_its_stockout_days(
     assert service.feed_demand(sector, month=october) == 1
     stored = sector.db.scalars(select(Consumption)).one()
     assert (stored.month, stored.consumed, stored.stockout_days) == (october, 50, 26)
+
+
+def test_a_day_loaded_in_bulk_adds_to_the_balances_and_refuses_going_below_zero(
+    sector: Context,
+) -> None:
+    hgz, umf = unit(sector), unit(sector, code="UMF-2")
+    stock(sector, hgz, PARACETAMOL, ("A", EXPIRES, 5))
+    clave_id = sector.db.scalar(select(Clave.id).where(Clave.clave == PARACETAMOL))
+    assert clave_id is not None
+    day = service.today(sector)
+    rows = [
+        service.DayRow(hgz.id, clave_id, "A", EXPIRES, Kind.dispense, -3),
+        service.DayRow(umf.id, clave_id, "N", SOON, Kind.initial, 40),
+        service.DayRow(umf.id, clave_id, "N", SOON, Kind.dispense, -15),
+    ]
+    assert service.load_day(sector, day=day, rows=rows, source="dia:1") == 3
+    assert _lots(sector) == [Lot("A", EXPIRES, 2)]
+    assert _lots(sector, where="UMF-2") == [Lot("N", SOON, 25)]
+    assert service.ledger_balance_check(sector.db) == []
+    with pytest.raises(Conflict):
+        service.load_day(
+            sector,
+            day=day,
+            rows=[service.DayRow(hgz.id, clave_id, "A", EXPIRES, Kind.dispense, -3)],
+            source="dia:2",
+        )
+    with pytest.raises(Conflict):  # the same source twice
+        service.load_day(sector, day=day, rows=rows, source="dia:1")
+    with pytest.raises(Forbidden):
+        service.load_day(staff(sector, "IMSS"), day=day, rows=rows, source="dia:3")

@@ -1697,3 +1697,104 @@ def feed_demand(ctx: Context, *, month: date) -> int:
         ctx, content=out.getvalue().encode(), filename=f"consumo-inventario-{label}.csv"
     )
     return len(rows)
+
+
+# ----- a national day in bulk ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    """A movement of a national day's load: unit and clave by id, as a feed gives them."""
+
+    unit_id: int
+    clave_id: int
+    lot: str
+    expiry: date
+    kind: Kind
+    quantity: int
+
+
+def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) -> int:
+    """Load a day of movements of many units in set operations (the national path of
+    docs/scale.md): the rows go to a temporary table (by COPY on PostgreSQL), then into
+    ``stock_movements`` in one ``INSERT … SELECT``, and each lot's net change is added to its
+    balance in one ``UPDATE … FROM`` (new lots in one ``INSERT … SELECT``). A day is a set,
+    not a sequence: the check is that no lot ends the day below zero (the balances' CHECK
+    refuses the whole load otherwise). Buyers only; one ledger entry; the movements loaded."""
+    if not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador coordinador carga días completos de movimientos.")
+    if day > today(ctx):
+        raise ValidationFailed("No se cargan días que aún no llegan.")
+    _check_source(ctx.db, source)
+    db = ctx.db
+    db.execute(
+        text(
+            "CREATE TEMPORARY TABLE day_load (unit_id integer, clave_id integer, lot varchar(40),"
+            " expiry date, kind varchar(20), quantity integer)"
+        )
+    )
+    try:
+        if db.get_bind().dialect.name == "postgresql":
+            driver: Any = db.connection().connection.dbapi_connection
+            with driver.cursor() as cursor, cursor.copy("COPY day_load FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(
+                        (r.unit_id, r.clave_id, r.lot, r.expiry, r.kind.value, r.quantity)
+                    )
+        elif rows:
+            db.execute(
+                text("INSERT INTO day_load VALUES (:u, :c, :l, :e, :k, :q)"),
+                [
+                    {"u": r.unit_id, "c": r.clave_id, "l": r.lot, "e": r.expiry}
+                    | {"k": r.kind.value, "q": r.quantity}
+                    for r in rows
+                ],
+            )
+        values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
+        db.execute(
+            text(
+                "INSERT INTO stock_movements (day, at, unit_id, clave_id, lot, expiry, kind,"
+                " quantity, source, actor) SELECT :day, :at, unit_id, clave_id, lot, expiry, kind,"
+                " quantity, :source, :actor FROM day_load"
+            ),
+            values,
+        )
+        try:
+            with db.begin_nested():
+                net = (
+                    "(SELECT unit_id, clave_id, lot, MIN(expiry) AS expiry, SUM(quantity) AS total"
+                    " FROM day_load GROUP BY unit_id, clave_id, lot) AS net"
+                )
+                same_lot = (
+                    "net.unit_id = stock_balances.unit_id AND net.clave_id ="
+                    " stock_balances.clave_id AND net.lot = stock_balances.lot"
+                )
+                db.execute(
+                    text(
+                        "UPDATE stock_balances SET quantity = stock_balances.quantity + net.total,"
+                        f" updated_at = :at FROM {net} WHERE {same_lot}"
+                    ),
+                    values,
+                )
+                db.execute(
+                    text(
+                        "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
+                        f" updated_at) SELECT net.unit_id, net.clave_id, net.lot, net.expiry,"
+                        f" net.total, :at FROM {net} WHERE NOT EXISTS (SELECT 1 FROM"
+                        f" stock_balances WHERE {same_lot})"
+                    ),
+                    values,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"La carga del {day.isoformat()} dejaría algún lote bajo cero; no se cargó nada."
+            ) from exc
+    finally:
+        db.execute(text("DROP TABLE day_load"))
+    ctx.record(
+        "stock.day",
+        "inventory",
+        {"day": day, "source": source, "movements": len(rows)},
+        public=False,
+    )
+    return len(rows)
