@@ -176,7 +176,8 @@ def load_day() -> list[Figure]:
     return [
         (
             f"inventory day loaded in bulk by service.load_day ({LOAD_UNITS:,} units × "
-            f"{LOAD_CLAVES:,} claves: {stock_rows:,} stock rows, {movements - stock_rows:,} dispensing lines)",
+            f"{LOAD_CLAVES:,} claves: {stock_rows:,} stock rows, "
+            f"{movements - stock_rows:,} dispensing lines)",
             "PostgreSQL",
             loaded,
             "s",
