@@ -968,6 +968,30 @@ def unit_transfers(db: Session, unit: Unit, *, limit: int = 30) -> list[StockTra
 # ----- daily indicators ----------------------------------------------------------------------
 
 
+def _daily_moves(
+    db: Session, *, start: date, end: date
+) -> dict[tuple[int, int], dict[date, tuple[int, int]]]:
+    """Per (unit, clave), each day's (dispensed, net change of stock) from ``start`` to ``end``:
+    what ``rules.daily_series`` rebuilds the days from."""
+    found: dict[tuple[int, int], dict[date, tuple[int, int]]] = defaultdict(dict)
+    dispensed = func.sum(
+        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
+    )
+    for unit_id, clave_id, day, out, net in db.execute(
+        select(
+            StockMovement.unit_id,
+            StockMovement.clave_id,
+            StockMovement.day,
+            dispensed,
+            func.sum(StockMovement.quantity),
+        )
+        .where(StockMovement.day >= start, StockMovement.day <= end)
+        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.day)
+    ):
+        found[(unit_id, clave_id)][day] = (int(out), int(net))
+    return found
+
+
 @dataclass(slots=True)
 class _Series:
     lots: dict[str, Lot] = field(default_factory=dict)
@@ -1016,21 +1040,8 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
         .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.lot)
     ):
         series[(unit_id, clave_id)].after[lot] = int(total)
-    dispensed = func.sum(
-        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
-    )
-    for unit_id, clave_id, moved_on, out, net in db.execute(
-        select(
-            StockMovement.unit_id,
-            StockMovement.clave_id,
-            StockMovement.day,
-            dispensed,
-            func.sum(StockMovement.quantity),
-        )
-        .where(StockMovement.day >= start, StockMovement.day <= day)
-        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.day)
-    ):
-        series[(unit_id, clave_id)].window[moved_on] = (int(out), int(net))
+    for pair, moves in _daily_moves(db, start=start, end=day).items():
+        series[pair].window = moves
     units = {
         u.id: (u.kind, u.state_code, code)
         for u, code in db.execute(select(Unit, Institution.code).join(Institution)).all()
@@ -1643,22 +1654,7 @@ def monthly_consumption(db: Session, *, month: date) -> list[MonthlyConsumption]
         .group_by(StockMovement.unit_id, StockMovement.clave_id)
     ):
         opening[(unit_id, clave_id)] = int(total)
-    window: dict[tuple[int, int], dict[date, tuple[int, int]]] = defaultdict(dict)
-    dispensed = func.sum(
-        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
-    )
-    for unit_id, clave_id, day, out, net in db.execute(
-        select(
-            StockMovement.unit_id,
-            StockMovement.clave_id,
-            StockMovement.day,
-            dispensed,
-            func.sum(StockMovement.quantity),
-        )
-        .where(StockMovement.day >= start, StockMovement.day <= end)
-        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.day)
-    ):
-        window[(unit_id, clave_id)][day] = (int(out), int(net))
+    window = _daily_moves(db, start=start, end=end)
     keys = set(window) | {k for k, v in opening.items() if v > 0}
     units = dict(db.execute(select(Unit.id, Unit.code)).all())
     claves = dict(db.execute(select(Clave.id, Clave.clave)).all())
