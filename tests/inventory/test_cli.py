@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
 
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.errors import Conflict
 from abasto.inventory import service
 from abasto.inventory.models import DailyAbasto
 from tests.conftest import T0, invoke_abasto
@@ -93,6 +95,15 @@ def test_partitions_are_created_ahead_and_receive_their_month(
         db.flush()
         where = db.scalar(text("SELECT tableoid::regclass::text FROM stock_movements"))
         assert where == "stock_movements_2026_12"
+        # A month whose movements already sit in the default partition cannot be split off.
+        earlier = Context(db, operator("pruebas"), T0)
+        service.receive(
+            earlier,
+            unit=unit(earlier),
+            lines=[service.ReceiptLine(ASPIRINA, "R1", T0.date().replace(year=2027), 5)],
+        )
+        with pytest.raises(Conflict):
+            service.ensure_month_partitions(earlier, start=T0.date(), months=1)
     engine.dispose()
     # Asked again, nothing is created twice.
     code, out, err = invoke_abasto(

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from abasto.catalog.models import Clave
@@ -1504,12 +1504,20 @@ def ensure_month_partitions(ctx: Context, *, start: date, months: int) -> list[s
             text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}
         )
         if not exists_already:
-            ctx.db.execute(
-                text(
-                    f"CREATE TABLE {name} PARTITION OF stock_movements FOR VALUES "
-                    f"FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
-                )
-            )
+            try:
+                with ctx.db.begin_nested():
+                    ctx.db.execute(
+                        text(
+                            f"CREATE TABLE {name} PARTITION OF stock_movements FOR VALUES "
+                            f"FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
+                        )
+                    )
+            except DBAPIError as exc:
+                raise Conflict(
+                    f"Ya hay movimientos de {month:%Y-%m} en la partición por omisión: ese mes "
+                    "no puede tener partición propia. Cree las particiones antes de que lleguen "
+                    "sus movimientos; no se creó ninguna."
+                ) from exc
             made.append(name)
         month = _month_after(month)
     if made:
