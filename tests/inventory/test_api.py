@@ -232,3 +232,15 @@ def test_the_buyer_suggests_a_redistribution_and_the_unit_sees_it(
     listed = client.get("/api/v1/inventory/transfers", headers=pharmacy)
     assert listed.status_code == 200
     assert listed.json() == []
+
+
+def test_a_units_indicators_are_read_from_the_snapshot(
+    client: TestClient, ctx: Context, pharmacy: dict[str, str]
+) -> None:
+    assert client.get(UNIT + "/indicators", headers=pharmacy).json() == []
+    service.snapshot(ctx)
+    ctx.db.commit()
+    [row] = client.get(UNIT + "/indicators", headers=pharmacy).json()
+    assert (row["clave"], row["on_hand"], row["level"]) == (PARACETAMOL, 15, "unknown")
+    assert row["stockout_days"] == 89  # stocked only today, of the 90 days
+    assert client.get(UNIT + "/indicators", headers=bearer(client, "ajena")).status_code == 403

@@ -362,6 +362,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/redflags/indicators"): Case(PUBLIC),
     ("GET", "/banderas"): Case(PUBLIC),
     ("GET", INVENTORY_UNIT + "/stock"): Case(DEMAND_READ, scope="institution"),
+    ("GET", INVENTORY_UNIT + "/indicators"): Case(DEMAND_READ, scope="institution"),
     ("POST", INVENTORY_UNIT + "/dispensings"): Case(
         DEMAND_WRITE, scope="institution", body=_dispensing
     ),

@@ -18,6 +18,7 @@ from abasto.inventory.schemas import (
     ClaveStockRead,
     CountWrite,
     DispensingWrite,
+    IndicatorRead,
     MovementRead,
     PostedRead,
     ReceiptWrite,
@@ -84,6 +85,28 @@ def unit_stock(code: Code, unit: UnitCode, ctx: Reader) -> list[ClaveStockRead]:
     """The unit's stock per clave, lot by lot (only lots with stock)."""
     found = service.readable_unit(ctx, code, unit)
     return [ClaveStockRead.model_validate(s) for s in service.unit_stock(ctx.db, found)]
+
+
+@router.get(UNIT + "/indicators", response_model=list[IndicatorRead])
+def unit_indicators(
+    code: Code, unit: UnitCode, ctx: Reader, day: DayQuery = None
+) -> list[IndicatorRead]:
+    """The unit's stored indicators per clave on a day (the latest computed by default)."""
+    found = service.readable_unit(ctx, code, unit)
+    return [
+        IndicatorRead(
+            clave=clave,
+            day=row.day,
+            on_hand=row.on_hand,
+            amc=row.amc,
+            months=row.months,
+            stockout_days=row.stockout_days,
+            expiring=row.expiring,
+            expired=row.expired,
+            level=row.level,
+        )
+        for row, clave in service.unit_indicators(ctx.db, found, day=day)
+    ]
 
 
 @router.post(UNIT + "/dispensings", response_model=PostedRead, status_code=201)

@@ -160,3 +160,15 @@ class RedistributionRead(BaseModel):
     transfers: list[TransferRead]
     moved: int
     cost: int
+
+
+class IndicatorRead(BaseModel):
+    clave: str
+    day: date
+    on_hand: int
+    amc: Decimal | None = Field(description="Consumo promedio mensual ajustado por desabasto.")
+    months: Decimal | None = Field(description="Meses de existencia.")
+    stockout_days: int = Field(description="Días sin existencia de los últimos 90.")
+    expiring: int = Field(description="Piezas que caducan en 90 días o menos.")
+    expired: int
+    level: str = Field(description="stockout, below_min, ok, above_max o unknown.")

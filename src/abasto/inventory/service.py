@@ -1085,8 +1085,15 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
             ("nation", ""),
         ):
             groups[group].append((level, expiring))
-    if rows:
-        db.execute(insert(cast(Table, DailyStock.__table__)), rows)
+    try:
+        with db.begin_nested():
+            if rows:
+                db.execute(insert(cast(Table, DailyStock.__table__)), rows)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Otro cálculo de los indicadores del {day.isoformat()} terminó al mismo tiempo; "
+            "no se guardó este."
+        ) from exc
     abasto_rows = []
     for (scope_name, key), found_levels in groups.items():
         share = rules.abasto(level for level, _ in found_levels)
