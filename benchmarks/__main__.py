@@ -29,6 +29,7 @@ from benchmarks.appendix import section as appendix_section
 from benchmarks.award import section as award_section
 from benchmarks.checkpoints import section as checkpoints_section
 from benchmarks.databases import fresh_postgres
+from benchmarks.inventory import section as inventory_section
 from benchmarks.ocds import section as ocds_section
 from benchmarks.redflags import section as redflags_section
 from benchmarks.uploads import section as uploads_section
@@ -230,6 +231,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         checkpoints,
         demand,
         forecast,
+        inventory,
         ocds,
         redflags,
         registry,
@@ -248,6 +250,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         ("award: the whole-tender model of a national instance", award.run),
         ("transparency: red flags over 1,000,000 awards and 5,000,000 bids", redflags.run),
         ("transparency: OCDS export of 100,000 releases", ocds.run),
+        ("inventory: redistribution of one clave across 15,000 units", inventory.run),
     ]
 
 
@@ -334,6 +337,7 @@ def write_report(figures: list[Figure], speed: str) -> None:
         *award_section(),
         *redflags_section(),
         *ocds_section(),
+        *inventory_section(),
         "",
     ]
     out = ROOT / "docs" / "benchmarks.md"

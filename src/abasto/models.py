@@ -43,6 +43,15 @@ from abasto.identity.models import (
     Unit,
     User,
 )
+from abasto.inventory.models import (
+    DailyAbasto,
+    DailyStock,
+    InventoryRequest,
+    StockBalance,
+    StockMovement,
+    StockPolicyRow,
+    StockTransfer,
+)
 from abasto.tendering.models import (
     Amendment,
     Bid,
@@ -69,6 +78,8 @@ __all__ = [
     "ContractLine",
     "Convenio",
     "Credential",
+    "DailyAbasto",
+    "DailyStock",
     "DeliveryPoint",
     "DemandLine",
     "DemandObservation",
@@ -81,6 +92,7 @@ __all__ = [
     "Homologation",
     "Institution",
     "InstitutionAlias",
+    "InventoryRequest",
     "Invitation",
     "LedgerCheckpoint",
     "LedgerEntry",
@@ -99,6 +111,10 @@ __all__ = [
     "Sanction",
     "Shipment",
     "ShipmentLot",
+    "StockBalance",
+    "StockMovement",
+    "StockPolicyRow",
+    "StockTransfer",
     "Supplier",
     "SupplierName",
     "SupplierRename",

@@ -38,6 +38,7 @@ ROUND = "/api/v1/demand/rounds/{round_name}"
 TENDER = "/api/v1/tenders/{tender_id}"
 MINE = "/proveedor/licitaciones/{tender_id}"
 MANAGE = "/comprador/licitaciones/{tender_id}"
+INVENTORY_UNIT = "/api/v1/inventory/units/{code}/{unit}"
 
 HOME_RFC = make_rfc("FAB", date(2001, 5, 17), "K3")
 OTHER_RFC = make_rfc("DIS", date(1999, 2, 3), "P7")
@@ -89,6 +90,78 @@ def _note() -> dict[str, Any]:
 
 def _reason() -> dict[str, Any]:
     return {"json": {"reason": "así lo publicó la dependencia"}}
+
+
+def _dispensing() -> dict[str, Any]:
+    return {
+        "json": {"lines": [{"clave": CLAVE, "quantity": 1}]},
+        "headers": {"Idempotency-Key": "k-1"},
+    }
+
+
+def _receipt() -> dict[str, Any]:
+    line = {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": 1}
+    return {"json": {"lines": [line]}}
+
+
+def _count() -> dict[str, Any]:
+    return {"json": {"clave": CLAVE, "lots": []}}
+
+
+def _adjustment() -> dict[str, Any]:
+    line = {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": 1}
+    return {"json": {**line, "reason": "Prueba"}}
+
+
+def _movements_csv() -> dict[str, Any]:
+    return _csv(
+        f"Fecha,Clave,Movimiento,Lote,Caducidad,Cantidad\n2026-11-01,{CLAVE},inicial,L1,2027-06-30,1\n"
+    )
+
+
+def _transfer() -> dict[str, Any]:
+    return {
+        "json": {
+            "from_institution": "IMSS",
+            "from_unit": "HGZ-1",
+            "to_institution": "ISSSTE",
+            "to_unit": "CMF-1",
+            "clave": CLAVE,
+            "quantity": 1,
+        }
+    }
+
+
+def _version() -> dict[str, Any]:
+    return {"json": {"version": None}}
+
+
+def _receipt_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": "1"}}
+
+
+def _dispensing_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE, "quantity": "1"}}
+
+
+def _count_query() -> dict[str, Any]:
+    return {"params": {"clave": CLAVE}}
+
+
+def _count_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE, "lot": "L1", "expiry": "2027-06-30", "quantity": "1"}}
+
+
+def _transfer_form() -> dict[str, Any]:
+    return {"data": {"to_unit": "IMSS/UMF-2", "clave": CLAVE, "quantity": "1"}}
+
+
+def _redistribution() -> dict[str, Any]:
+    return {"json": {"clave": CLAVE}}
+
+
+def _redistribution_form() -> dict[str, Any]:
+    return {"data": {"clave": CLAVE}}
 
 
 def _login_form() -> dict[str, Any]:
@@ -146,7 +219,7 @@ def _shipment() -> dict[str, Any]:
     return {"json": {"lots": [lot]}}
 
 
-def _receipt() -> dict[str, Any]:
+def _shipment_receipt() -> dict[str, Any]:
     return {"json": {"lots": [{"lot": "L1", "accepted": 1}]}}
 
 
@@ -385,7 +458,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/orders/{order_id}/confirmation"): Case(SUPPLIER_WRITE),
     ("POST", "/api/v1/orders/{order_id}/shipments"): Case(SUPPLIER_WRITE, body=_shipment),
     ("POST", "/api/v1/orders/{order_id}/closure"): Case(DEMAND_WRITE, body=_reason),
-    ("POST", "/api/v1/shipments/{shipment_id}/receipt"): Case(DEMAND_WRITE, body=_receipt),
+    ("POST", "/api/v1/shipments/{shipment_id}/receipt"): Case(DEMAND_WRITE, body=_shipment_receipt),
     ("GET", "/api/v1/fill-rate"): Case(PUBLIC),
     ("GET", "/api/v1/fill-rate.csv"): Case(PUBLIC),
     ("GET", "/surtimiento"): Case(PUBLIC),
@@ -399,6 +472,59 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/ordenes/{order_id}/confirmar"): Case(SUPPLIER_WRITE),
     ("POST", "/ordenes/{order_id}/envios"): Case(SUPPLIER_WRITE),
     ("POST", "/envios/{shipment_id}/recepcion"): Case(DEMAND_WRITE),
+    ("GET", INVENTORY_UNIT + "/stock"): Case(DEMAND_READ, scope="institution"),
+    ("GET", INVENTORY_UNIT + "/indicators"): Case(DEMAND_READ, scope="institution"),
+    ("POST", INVENTORY_UNIT + "/dispensings"): Case(
+        DEMAND_WRITE, scope="institution", body=_dispensing
+    ),
+    ("POST", INVENTORY_UNIT + "/receipts"): Case(DEMAND_WRITE, scope="institution", body=_receipt),
+    ("POST", INVENTORY_UNIT + "/counts"): Case(DEMAND_WRITE, scope="institution", body=_count),
+    ("POST", INVENTORY_UNIT + "/adjustments"): Case(
+        DEMAND_WRITE, scope="institution", body=_adjustment
+    ),
+    ("POST", INVENTORY_UNIT + "/expired"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", INVENTORY_UNIT + "/uploads"): Case(
+        DEMAND_WRITE, scope="institution", body=_movements_csv
+    ),
+    ("GET", "/api/v1/inventory/upload-template"): Case(PUBLIC),
+    ("POST", "/api/v1/inventory/transfers"): Case(
+        DEMAND_WRITE, scope="institution", body=_transfer
+    ),
+    ("POST", "/api/v1/inventory/transfers/{transfer_id}/issue"): Case(DEMAND_WRITE, body=_version),
+    ("POST", "/api/v1/inventory/transfers/{transfer_id}/receive"): Case(DEMAND_WRITE),
+    ("POST", "/api/v1/inventory/transfers/{transfer_id}/cancel"): Case(DEMAND_WRITE),
+    ("POST", "/api/v1/inventory/snapshots"): Case(frozenset({C})),
+    ("GET", "/api/v1/inventory/abasto"): Case(PUBLIC),
+    ("GET", "/inventario"): Case(DEMAND_READ),
+    ("GET", "/inventario/{code}/{unit}"): Case(DEMAND_READ, scope="institution"),
+    ("POST", "/inventario/{code}/{unit}/recibir"): Case(
+        DEMAND_WRITE, scope="institution", body=_receipt_form
+    ),
+    ("POST", "/inventario/{code}/{unit}/dispensar"): Case(
+        DEMAND_WRITE, scope="institution", body=_dispensing_form
+    ),
+    ("GET", "/inventario/{code}/{unit}/contar"): Case(
+        DEMAND_WRITE, scope="institution", body=_count_query
+    ),
+    ("POST", "/inventario/{code}/{unit}/contar"): Case(
+        DEMAND_WRITE, scope="institution", body=_count_form
+    ),
+    ("POST", "/inventario/{code}/{unit}/transferir"): Case(
+        DEMAND_WRITE, scope="institution", body=_transfer_form
+    ),
+    ("POST", "/inventario/{code}/{unit}/caducados"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", "/inventario/{code}/{unit}/transferencias/{transfer_id}/{step}"): Case(
+        DEMAND_WRITE, scope="institution"
+    ),
+    ("GET", "/abasto"): Case(PUBLIC),
+    ("GET", "/abasto/{code}"): Case(PUBLIC),
+    ("GET", "/abasto/{code}/{unit}"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/abasto_daily.csv"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/abasto_daily.parquet"): Case(PUBLIC),
+    ("GET", "/api/v1/inventory/transfers"): Case(DEMAND_READ),
+    ("POST", "/api/v1/inventory/redistributions"): Case(frozenset({C}), body=_redistribution),
+    ("GET", "/inventario/transferencias"): Case(DEMAND_READ),
+    ("POST", "/inventario/transferencias"): Case(frozenset({C}), body=_redistribution_form),
 }
 
 SAMPLE_PATH_VALUES = {
@@ -417,6 +543,9 @@ SAMPLE_PATH_VALUES = {
     "contract_id": "999999",
     "order_id": "999999",
     "shipment_id": "999999",
+    "unit": "HGZ-1",
+    "transfer_id": "999999",
+    "step": "emitir",
 }
 
 
@@ -526,13 +655,9 @@ def test_routes_admit_and_refuse_as_stated(
         path = template.format(**SAMPLE_PATH_VALUES)
         headers = {"Authorization": f"Bearer {_token(world, principal)}"} if role else {}
         client.cookies.clear()
-        response = client.request(
-            method,
-            path,
-            headers=headers,
-            follow_redirects=False,
-            **(case.body() if case.body else {}),
-        )
+        body = case.body() if case.body else {}
+        headers |= body.pop("headers", {})
+        response = client.request(method, path, headers=headers, follow_redirects=False, **body)
         expected = _expected(case, principal, role)
         if expected == "admitted":
             ok = response.status_code not in (401, 403) and response.status_code < 500

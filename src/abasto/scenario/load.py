@@ -7,6 +7,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy import select
@@ -24,13 +25,15 @@ from abasto.demand import service as demand
 from abasto.identity import registry
 from abasto.identity import service as identity
 from abasto.identity.models import Role, SupplierStatus
+from abasto.inventory import service as inventory
+from abasto.scenario import inventory as stocked_inventory
 from abasto.scenario.build import Scenario
 from abasto.scenario.catalog import ClaveSpec
 from abasto.scenario.institutions import InstitutionSpec, Scale
 from abasto.scenario.sanctions import build_sanctions, sanctions_csv
 from abasto.scenario.suppliers import SupplierSpec
 
-Stage = Literal["institutions", "catalog", "suppliers", "sanctions", "users", "demand"]
+Stage = Literal["institutions", "catalog", "suppliers", "sanctions", "users", "demand", "inventory"]
 STAGES: dict[Stage, str] = {
     "institutions": "Instituciones y unidades",
     "catalog": "Catálogo de claves",
@@ -38,6 +41,7 @@ STAGES: dict[Stage, str] = {
     "sanctions": "Lista de sancionados",
     "users": "Usuarios de demostración",
     "demand": "Ronda de demanda",
+    "inventory": "Un año de existencias y dispensación",
 }
 LoadProgress = Callable[[Stage, int, int], None]
 """Hears (stage, done, total) as each stage advances."""
@@ -283,6 +287,8 @@ def load_scenario(
     round_lines = load_demand(ctx, scenario, forecast=forecast)
     report("demand", 1, 1)
 
+    movements = load_inventory(ctx, scenario, progress=report)
+
     units = sum(len(i.units) for i in institutions)
     last_seq = ctx.record(
         SCENARIO_LOAD,
@@ -300,6 +306,7 @@ def load_scenario(
             "users": len(users),
             "demand_round": DEMO_ROUND,
             "demand_lines": round_lines,
+            "stock_movements": movements,
             "note": "Datos generados para demostración; no son datos reales.",
         },
     )
@@ -317,6 +324,28 @@ def load_scenario(
         pending=DEMO_PENDING,
         ledger_entries=last_seq - first_seq,
     )
+
+
+def load_inventory(ctx: Context, scenario: Scenario, *, progress: LoadProgress = _nothing) -> int:
+    """A year of stock and dispensing of the stocked units (``scenario.inventory``), ending
+    yesterday, and the indicators of every 60th day and of yesterday: the
+    dashboard's trend. The number of movements posted."""
+    last = inventory.today(ctx) - timedelta(days=1)
+    units = list(stocked_inventory.stocked_units(scenario))
+    progress("inventory", 0, len(units))
+    posted = 0
+    for done, (institution, spec) in enumerate(units, start=1):
+        posted += inventory.post_history(
+            ctx,
+            unit=inventory.get_unit(ctx.db, institution, spec.code),
+            rows=stocked_inventory.history(scenario, institution, spec, last=last),
+            source=f"scenario:{scenario.seed}:{institution}/{spec.code}",
+        )
+        progress("inventory", done, len(units))
+    for back in range(stocked_inventory.DAYS // 60, 0, -1):
+        inventory.snapshot(ctx, day=last - timedelta(days=60 * back))
+    inventory.snapshot(ctx, day=last)
+    return posted
 
 
 def demand_stated(scenario: Scenario) -> dict[str, dict[str, tuple[int, int]]]:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,7 @@ from abasto.core.clock import Clock
 from abasto.core.context import Actor, Context
 from abasto.core.db import transaction
 from abasto.core.signed_note import Signer
+from abasto.inventory import service as inventory
 from abasto.tendering import rules, service
 from abasto.tendering.sealing import Sealer
 from abasto.transparency.redflags import service as redflags
@@ -44,6 +46,8 @@ class TickReport:
     """Red flags per code when a fallo issued since their last run made the tick recompute."""
     checkpoint: int | None = None
     """The tree size of the ledger checkpoint signed this tick, if one was."""
+    snapshot: date | None = None
+    """The day whose inventory indicators this tick computed (the first tick of each day)."""
 
 
 @dataclass
@@ -89,9 +93,23 @@ class Ticker:
         if flags_due:
             with transaction(self.sessions) as db:
                 report.flags = redflags.refresh(self._context(db))
+        report.snapshot = self._snapshot()
         if self.signer is not None:
             report.checkpoint = self.checkpoint(every_seconds=self.checkpoint_seconds)
         return report
+
+    def _snapshot(self) -> date | None:
+        """Yesterday's inventory indicators, once yesterday is over and if not computed yet."""
+        try:
+            with transaction(self.sessions) as db:
+                ctx = self._context(db)
+                day = inventory.snapshot_due(db, inventory.today(ctx))
+                if day is not None:
+                    inventory.snapshot(ctx, day=day)
+                return day
+        except Exception as exc:
+            log.error("tick: the inventory snapshot failed (%s)", error_kind(exc))
+            return None
 
     def _hold(self, tender_id: int, step: str, exc: Exception) -> None:
         """Hold the tender for the buyer's attention, in a transaction of its own.

@@ -28,6 +28,8 @@ from abasto.demand import api as demand_api
 from abasto.demand import pages as demand_pages
 from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
+from abasto.inventory import api as inventory_api
+from abasto.inventory import pages as inventory_pages
 from abasto.tendering import api as tendering_api
 from abasto.tendering import pages as tendering_pages
 from abasto.tendering.live import FeedHub
@@ -129,6 +131,7 @@ def create_app(
         demand_api.router,
         tendering_api.router,
         award_api.router,
+        inventory_api.router,
         transparency_api.router,
         ocds_api.router,
         redflags_api.router,
@@ -141,6 +144,7 @@ def create_app(
         tendering_pages.router,
         award_pages.router,
         contracts_pages.router,
+        inventory_pages.router,
         transparency_pages.router,
         redflags_pages.router,
         opendata_pages.router,

@@ -18,6 +18,7 @@ from abasto.award.models import ContractDraft, Fallo, FalloLine, PriceObservatio
 from abasto.catalog.models import Clave
 from abasto.demand.models import DemandRound
 from abasto.identity.models import Institution, Supplier
+from abasto.inventory.models import DailyAbasto
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, PartidaDemand, Tender
 
@@ -314,6 +315,40 @@ TABLES: tuple[Table, ...] = (
             Column("registered_on", DATE, "Fecha de registro.", Supplier.registered_on),
         ),
         lambda q: q.order_by(Supplier.rfc),
+    ),
+    Table(
+        "abasto_daily",
+        "Abasto diario",
+        "El indicador de abasto de cada día: de la lista de claves de las unidades, cuántas "
+        "tenían existencia y cuántas al menos su mínimo de meses de consumo, por unidad, "
+        "institución, entidad federativa y el país.",
+        (
+            Column("day", DATE, "Día del indicador.", DailyAbasto.day),
+            Column(
+                "scope",
+                TEXT,
+                "Alcance: unit (unidad), institution, state (entidad) o nation (país).",
+                DailyAbasto.scope,
+            ),
+            Column(
+                "key",
+                TEXT,
+                "Id de la unidad, clave de la institución o clave INEGI de la entidad; vacío "
+                "para el país.",
+                DailyAbasto.key,
+            ),
+            Column("listed", INTEGER, "Claves-unidad de la lista.", DailyAbasto.listed),
+            Column("with_stock", INTEGER, "Con existencia.", DailyAbasto.with_stock),
+            Column(
+                "at_minimum", INTEGER, "Con al menos su mínimo de meses.", DailyAbasto.at_minimum
+            ),
+            Column("below_min", INTEGER, "Bajo el mínimo.", DailyAbasto.below_min),
+            Column("above_max", INTEGER, "Sobre el máximo.", DailyAbasto.above_max),
+            Column(
+                "expiring", INTEGER, "Piezas que caducan en 90 días o menos.", DailyAbasto.expiring
+            ),
+        ),
+        lambda q: q.order_by(DailyAbasto.day, DailyAbasto.scope, DailyAbasto.key),
     ),
 )
 BY_NAME = {table.name: table for table in TABLES}

@@ -1,0 +1,1 @@
+"""Inventory: stock per unit × clave × lot as movements, FEFO, indicators, redistribution."""

@@ -1,0 +1,106 @@
+"""CLI of inventory: uploads of a unit's movements, the daily snapshot, redistribution,
+monthly partitions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from abasto.core.cli import console, read_input, unit_of_work
+from abasto.core.money import count_of
+from abasto.core.spreadsheet import EXPECTED_FILE
+from abasto.inventory import service
+
+app = typer.Typer(
+    help="Inventario de las unidades: existencias, indicadores, redistribución.",
+    no_args_is_help=True,
+)
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"«{value}» no es una fecha aaaa-mm-dd") from None
+
+
+@app.command("upload")
+def upload(
+    institution: str = typer.Argument(..., help="Clave de la institución, p. ej. IMSS."),
+    unit: str = typer.Argument(..., help="Clave de la unidad."),
+    path: Path = typer.Argument(..., help="Archivo .xlsx o .csv de movimientos o existencias."),
+) -> None:
+    """Registra los movimientos del día (o las existencias) de una unidad; todo o nada."""
+    content = read_input(path, expected=EXPECTED_FILE)
+    with unit_of_work() as ctx:
+        found = service.get_unit(ctx.db, institution, unit)
+        summary = service.import_upload(ctx, unit=found, content=content, filename=path.name)
+    console.print(
+        f"{summary.layout.capitalize()}: {count_of(summary.rows, 'fila', 'filas')}, "
+        f"{count_of(summary.movements, 'movimiento', 'movimientos')} de "
+        f"{count_of(summary.claves, 'clave', 'claves')} en {count_of(summary.days, 'día', 'días')}."
+    )
+
+
+@app.command("snapshot")
+def snapshot(
+    day: str | None = typer.Option(None, "--day", help="Día (aaaa-mm-dd); por omisión, hoy."),
+) -> None:
+    """Calcula y guarda los indicadores del día (existencia, consumo, meses, abasto)."""
+    with unit_of_work() as ctx:
+        summary = service.snapshot(ctx, day=_day(day))
+    console.print(
+        f"Indicadores del {summary.day.isoformat()}: {summary.rows} claves-unidad de "
+        f"{summary.units} unidades, {summary.stockouts} en desabasto."
+    )
+
+
+@app.command("redistribute")
+def redistribute(clave: str = typer.Argument(..., help="Clave del Compendio.")) -> None:
+    """Sugiere transferencias de una clave entre unidades (quedan por revisar y emitir)."""
+    with unit_of_work() as ctx:
+        found = service.suggest_redistribution(ctx, clave=clave)
+        table = Table("#", "Origen", "Destino", "Lote", "Cantidad")
+        for t in found.transfers:
+            table.add_row(
+                str(t.id),
+                f"{t.from_unit.institution.code}/{t.from_unit.code}",
+                f"{t.to_unit.institution.code}/{t.to_unit.code}",
+                t.lot or "",
+                str(t.quantity),
+            )
+    console.print(table)
+    console.print(f"{found.moved} piezas en {len(found.transfers)} transferencias sugeridas.")
+
+
+@app.command("partitions")
+def partitions(
+    months: int = typer.Option(12, "--months", min=1, max=120, help="Meses a crear desde hoy."),
+    start: str | None = typer.Option(None, "--from", help="Primer mes (aaaa-mm-dd)."),
+) -> None:
+    """Crea por adelantado las particiones mensuales de los movimientos (PostgreSQL)."""
+    with unit_of_work() as ctx:
+        made = service.ensure_month_partitions(
+            ctx, start=_day(start) or service.today(ctx), months=months
+        )
+    console.print(
+        f"Particiones creadas: {', '.join(made)}." if made else "No hubo particiones que crear."
+    )
+
+
+@app.command("consumption")
+def consumption(
+    month: str = typer.Argument(..., help="Mes (aaaa-mm)."),
+) -> None:
+    """Pasa el consumo del mes por unidad y clave, con sus días sin existencia, a los
+    pronósticos de demanda."""
+    first = _day(f"{month}-01")
+    assert first is not None
+    with unit_of_work() as ctx:
+        rows = service.feed_demand(ctx, month=first)
+    console.print(f"Consumo de {month}: {rows} renglones unidad × clave pasados a la demanda.")

@@ -1,0 +1,1811 @@
+"""Use cases of inventory: post movements, dispense, count, transfer, snapshot the indicators.
+
+Every function that writes takes the ``Context`` and keyword arguments, flushes and never
+commits, and appends one ledger entry (private: a unit's shelves are the institution's
+business; the public sees the daily indicators) in the caller's transaction.
+
+**Stock never goes below zero, under concurrency too.** A movement that takes stock first locks
+the balance rows of the unit's clave (``SELECT … FOR UPDATE``, in a fixed order so two issues
+never deadlock), picks the lots (``rules.pick_fefo``) from what it read under the lock and
+updates those rows in the same transaction; a concurrent issue waits for the lock and then sees
+what the first left. SQLite's single writer (``BEGIN IMMEDIATE``) does the same, and the
+``not_negative`` CHECK on ``stock_balances`` refuses anything that slipped past both.
+
+**Receipts from contracts.** A receipt of an accepted delivery posts through ``receive`` with
+``source="receipt:<id>"``; a source already posted is refused, so a retried receipt never
+doubles the stock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from abasto.catalog.models import Clave
+from abasto.core.context import Context
+from abasto.core.errors import (
+    AbastoError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationFailed,
+    check_version,
+)
+from abasto.core.money import MEXICO_CITY
+from abasto.core.spreadsheet import CsvWriter
+from abasto.demand import service as demand
+from abasto.identity.models import Institution, Unit
+from abasto.identity.service import get_institution
+from abasto.inventory import redistribution, rules, upload
+from abasto.inventory.models import (
+    DailyAbasto,
+    DailyStock,
+    InventoryRequest,
+    StockBalance,
+    StockMovement,
+    StockPolicyRow,
+    StockTransfer,
+)
+from abasto.inventory.rules import Counted, Kind, Lot, StockPolicy, Take
+
+REASON_MAX = 300
+SOURCE_MAX = 120
+MAX_LINES = 1_000
+"""Lines of one posting (a dispensing request, a receipt): a pharmacy day of one unit fits."""
+REDISTRIBUTION_NEIGHBOURS = 25
+"""Givers considered per short unit: its 25 cheapest to reach (docs/scale.md)."""
+SUGGESTED, ISSUED, RECEIVED, CANCELLED = "suggested", "issued", "received", "cancelled"
+TRANSFER_LABELS = {
+    SUGGESTED: "Sugerida",
+    ISSUED: "En tránsito",
+    RECEIVED: "Recibida",
+    CANCELLED: "Cancelada",
+}
+
+
+def today(ctx: Context) -> date:
+    """The day of this request in Mexico City: the day movements are booked on by default."""
+    return ctx.now.astimezone(MEXICO_CITY).date()
+
+
+# ----- finding things ------------------------------------------------------------------------
+
+
+def get_unit(db: Session, institution_code: str, unit_code: str) -> Unit:
+    institution = get_institution(db, institution_code)
+    return _unit_of(db, institution, unit_code)
+
+
+def _unit_of(db: Session, institution: Institution, unit_code: str) -> Unit:
+    found = db.scalar(
+        select(Unit).where(
+            Unit.institution_id == institution.id, Unit.code == unit_code.strip().upper()
+        )
+    )
+    if found is None:
+        raise NotFound(f"La institución «{institution.code}» no tiene la unidad «{unit_code}».")
+    return found
+
+
+def acting_unit(ctx: Context, institution_code: str, unit_code: str) -> Unit:
+    """The unit, once the actor may act for its institution (checked before the unit is looked
+    up, so a planner of another institution learns nothing of its units)."""
+    institution = get_institution(ctx.db, institution_code)
+    ctx.require_institution(institution.id)
+    return _unit_of(ctx.db, institution, unit_code)
+
+
+def readable_unit(ctx: Context, institution_code: str, unit_code: str) -> Unit:
+    """The unit, if the actor may read it: buyers and auditors read every unit, an
+    institution's users only their institution's."""
+    if ctx.actor.has_role("comprador", "auditor"):
+        return get_unit(ctx.db, institution_code, unit_code)
+    return acting_unit(ctx, institution_code, unit_code)
+
+
+def _clave_ids(db: Session, codes: Iterable[str]) -> dict[str, int]:
+    wanted = sorted({"".join(c.split()) for c in codes})
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        found.update(
+            db.execute(
+                select(Clave.clave, Clave.id).where(Clave.clave.in_(wanted[start : start + 500]))
+            ).all()
+        )
+    return found
+
+
+def _require_claves(
+    db: Session, codes: Sequence[str], *, where: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, int]:
+    """Each code's clave id; every unknown one a problem (located by ``where``)."""
+    found = _clave_ids(db, codes)
+    problems = [
+        Problem(
+            "La clave no está en el catálogo.",
+            value=code,
+            expected="una clave del Compendio registrada en Abasto",
+            **(dict(where[i]) if where else {"field": "clave"}),
+        )
+        for i, code in enumerate(codes)
+        if "".join(code.split()) not in found
+    ]
+    if problems:
+        raise ValidationFailed(
+            "Hay claves que no están en el catálogo; no se registró nada.", problems=problems
+        )
+    return {code: found["".join(code.split())] for code in codes}
+
+
+# ----- posting -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A movement as posted, for answers and the ledger."""
+
+    clave: str
+    lot: str
+    expiry: date
+    kind: str
+    quantity: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clave": self.clave,
+            "lot": self.lot,
+            "expiry": self.expiry.isoformat(),
+            "kind": self.kind,
+            "quantity": self.quantity,
+        }
+
+
+def _locked_lots(
+    db: Session, unit_id: int, clave_ids: Iterable[int]
+) -> dict[int, list[StockBalance]]:
+    """The unit's balance rows of these claves, locked until the commit, in (clave, lot) order."""
+    ids = sorted(set(clave_ids))
+    rows = db.scalars(
+        select(StockBalance)
+        .where(StockBalance.unit_id == unit_id, StockBalance.clave_id.in_(ids))
+        .order_by(StockBalance.clave_id, StockBalance.lot)
+        .with_for_update()
+    ).all()
+    found: dict[int, list[StockBalance]] = {i: [] for i in ids}
+    for row in rows:
+        found[row.clave_id].append(row)
+    return found
+
+
+def _lots(rows: Iterable[StockBalance]) -> list[Lot]:
+    return [Lot(r.lot, r.expiry, r.quantity) for r in rows]
+
+
+class _Posting:
+    """The movements of one use case on one unit: balances changed under their locks, movement
+    rows inserted at once."""
+
+    def __init__(self, ctx: Context, unit: Unit, *, day: date, source: str | None) -> None:
+        self.ctx, self.unit, self.day, self.source = ctx, unit, day, source
+        self.rows: list[dict[str, Any]] = []
+        self.posted: list[Posted] = []
+
+    def move(
+        self,
+        locked: list[StockBalance],
+        *,
+        clave_id: int,
+        clave: str,
+        lot: str,
+        expiry: date,
+        kind: Kind,
+        quantity: int,
+        reason: str | None = None,
+    ) -> None:
+        row = next((r for r in locked if r.lot == lot), None)
+        if row is None:
+            if quantity < 0:
+                raise rules.insufficient(clave, -quantity, 0, lot=lot)
+            row = StockBalance(
+                unit_id=self.unit.id,
+                clave_id=clave_id,
+                lot=lot,
+                expiry=expiry,
+                quantity=0,
+                updated_at=self.ctx.now,
+            )
+            self.ctx.db.add(row)
+            locked.append(row)
+        elif row.expiry != expiry:
+            raise ValidationFailed(
+                f"El lote «{lot}» de la clave {clave} ya está registrado con otra caducidad.",
+                problems=[
+                    Problem(
+                        "La caducidad no coincide con la del lote.",
+                        field="expiry",
+                        value=expiry.isoformat(),
+                        expected=row.expiry.isoformat(),
+                    )
+                ],
+            )
+        row.quantity = rules.apply(row.quantity, quantity, clave=clave, lot=lot)
+        row.updated_at = self.ctx.now
+        self.rows.append(
+            {
+                "day": self.day,
+                "at": self.ctx.now,
+                "unit_id": self.unit.id,
+                "clave_id": clave_id,
+                "lot": lot,
+                "expiry": expiry,
+                "kind": kind.value,
+                "quantity": quantity,
+                "reason": reason,
+                "source": self.source,
+                "actor": self.ctx.actor.label,
+            }
+        )
+        self.posted.append(Posted(clave, lot, expiry, kind.value, quantity))
+
+    def take(
+        self,
+        locked: list[StockBalance],
+        *,
+        clave_id: int,
+        clave: str,
+        quantity: int,
+        kind: Kind,
+        lot: str | None = None,
+        reason: str | None = None,
+    ) -> list[Take]:
+        takes = rules.pick_fefo(_lots(locked), quantity, today=self.day, clave=clave, lot=lot)
+        for t in takes:
+            self.move(
+                locked,
+                clave_id=clave_id,
+                clave=clave,
+                lot=t.lot,
+                expiry=t.expiry,
+                kind=kind,
+                quantity=-t.quantity,
+                reason=reason,
+            )
+        return takes
+
+    def finish(self, action: str, extra: Mapping[str, Any] | None = None) -> int:
+        db = self.ctx.db
+        try:
+            db.flush()
+        except IntegrityError as exc:  # the CHECK: only reachable if a lock was bypassed
+            raise Conflict("La existencia cambió al mismo tiempo; no se registró nada.") from exc
+        _insert_movements(db, self.rows)
+        return self.ctx.record(
+            action,
+            f"unit:{self.unit.institution.code}/{self.unit.code}",
+            {
+                "day": self.day,
+                "source": self.source,
+                "movements": [p.as_dict() for p in self.posted],
+                **(extra or {}),
+            },
+            public=False,
+        )
+
+
+def _day(ctx: Context, day: date | None) -> date:
+    current = today(ctx)
+    if day is None:
+        return current
+    if day > current:
+        raise ValidationFailed(
+            "No se registran movimientos de días que aún no llegan.",
+            problems=[
+                Problem(
+                    "Fecha futura.",
+                    field="day",
+                    value=day.isoformat(),
+                    expected=f"a lo más {current.isoformat()}",
+                )
+            ],
+        )
+    return day
+
+
+def _check_source(db: Session, source: str | None) -> None:
+    if source is None:
+        return
+    if len(source) > SOURCE_MAX:
+        raise ValidationFailed(
+            "El origen del movimiento es demasiado largo.",
+            problems=[
+                Problem(
+                    "Origen no válido.",
+                    field="source",
+                    expected=f"a lo más {SOURCE_MAX} caracteres",
+                )
+            ],
+        )
+    if db.scalar(select(exists().where(StockMovement.source == source))):
+        raise Conflict(
+            f"Los movimientos de «{source}» ya están registrados; no se registraron otra vez.",
+            problems=[Problem("Origen ya registrado.", field="source", value=source)],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    clave: str
+    lot: str
+    expiry: date
+    quantity: int
+
+
+def receive(
+    ctx: Context,
+    *,
+    unit: Unit,
+    lines: Sequence[ReceiptLine],
+    source: str | None = None,
+    initial: bool = False,
+    day: date | None = None,
+) -> list[Posted]:
+    """Stock received into the unit (a delivery's receipt, or an initial count with ``initial``).
+
+    ``source`` names what is received (``receipt:<id>`` for a receipt of an accepted delivery
+    of the contracts domain): posting the same source twice is refused.
+    """
+    ctx.require_institution(unit.institution_id)
+    _check_lines(lines)
+    problems = [
+        p
+        for i, line in enumerate(lines)
+        for p in [
+            *rules.check_lot(line.lot.strip(), line.expiry, field=f"lines[{i}].lot"),
+            *_positive(line.quantity, f"lines[{i}].quantity"),
+        ]
+    ]
+    if problems:
+        raise ValidationFailed(
+            "La recepción tiene datos no válidos; no se registró nada.", problems=problems
+        )
+    _check_source(ctx.db, source)
+    ids = _require_claves(ctx.db, [line.clave for line in lines])
+    posting = _Posting(ctx, unit, day=_day(ctx, day), source=source)
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    for line in lines:
+        posting.move(
+            locked[ids[line.clave]],
+            clave_id=ids[line.clave],
+            clave="".join(line.clave.split()),
+            lot=line.lot.strip(),
+            expiry=line.expiry,
+            kind=Kind.initial if initial else Kind.receipt,
+            quantity=line.quantity,
+        )
+    posting.finish("stock.initial" if initial else "stock.receive")
+    return posting.posted
+
+
+def _positive(quantity: int, where: str) -> list[Problem]:
+    if 0 < quantity <= rules.MAX_QUANTITY:
+        return []
+    return [
+        Problem(
+            "La cantidad debe ser mayor que cero.",
+            field=where,
+            value=str(quantity),
+            expected="un entero de 1 en adelante",
+        )
+    ]
+
+
+def _check_lines(lines: Sequence[object]) -> None:
+    if not lines or len(lines) > MAX_LINES:
+        raise ValidationFailed(
+            "Se esperaba de 1 a 1,000 renglones.",
+            problems=[
+                Problem("Número de renglones no válido.", field="lines", value=str(len(lines)))
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssueLine:
+    """A line of a dispensing: a clave, how many, and a lot when the person names one."""
+
+    clave: str
+    quantity: int
+    lot: str | None = None
+
+
+def dispense(
+    ctx: Context,
+    *,
+    unit: Unit,
+    lines: Sequence[IssueLine],
+    day: date | None = None,
+    source: str | None = None,
+) -> list[Posted]:
+    """Dispense (or consume) in the unit: each line takes its lots FEFO unless it names one.
+
+    All lines or none: one line beyond the stock refuses the whole dispensing (409).
+    """
+    ctx.require_institution(unit.institution_id)
+    _check_lines(lines)
+    problems = [
+        p for i, line in enumerate(lines) for p in _positive(line.quantity, f"lines[{i}].quantity")
+    ]
+    if problems:
+        raise ValidationFailed(
+            "La dispensación tiene datos no válidos; no se registró nada.", problems=problems
+        )
+    ids = _require_claves(ctx.db, [line.clave for line in lines])
+    posting = _Posting(ctx, unit, day=_day(ctx, day), source=source)
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    for line in lines:
+        posting.take(
+            locked[ids[line.clave]],
+            clave_id=ids[line.clave],
+            clave="".join(line.clave.split()),
+            quantity=line.quantity,
+            kind=Kind.dispense,
+            lot=line.lot.strip() if line.lot else None,
+        )
+    posting.finish("stock.dispense")
+    return posting.posted
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > REASON_MAX:
+        raise ValidationFailed(
+            "Un ajuste necesita su motivo.",
+            problems=[
+                Problem(
+                    "Motivo no válido.", field="reason", expected=f"de 1 a {REASON_MAX} caracteres"
+                )
+            ],
+        )
+    return reason
+
+
+def adjust(
+    ctx: Context,
+    *,
+    unit: Unit,
+    clave: str,
+    lot: str,
+    expiry: date,
+    quantity: int,
+    reason: str,
+) -> list[Posted]:
+    """Add to (positive) or take from (negative) one lot, with the reason on the ledger."""
+    ctx.require_institution(unit.institution_id)
+    reason = _reason(reason)
+    if quantity == 0 or abs(quantity) > rules.MAX_QUANTITY:
+        raise ValidationFailed(
+            "Un ajuste cambia la existencia.",
+            problems=[Problem("Cantidad no válida.", field="quantity", value=str(quantity))],
+        )
+    ids = _require_claves(ctx.db, [clave])
+    posting = _Posting(ctx, unit, day=today(ctx), source=None)
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    posting.move(
+        locked[ids[clave]],
+        clave_id=ids[clave],
+        clave="".join(clave.split()),
+        lot=lot.strip(),
+        expiry=expiry,
+        kind=Kind.adjustment,
+        quantity=quantity,
+        reason=reason,
+    )
+    posting.finish("stock.adjust", {"reason": reason})
+    return posting.posted
+
+
+def record_count(
+    ctx: Context, *, unit: Unit, clave: str, counted: Sequence[Counted], source: str | None = None
+) -> list[Posted]:
+    """A physical count of a clave in the unit: each lot's difference from the books becomes a
+    ``count`` movement; lots not listed were not found and go to zero."""
+    ctx.require_institution(unit.institution_id)
+    problems = [
+        p
+        for i, c in enumerate(counted)
+        for p in rules.check_lot(c.lot.strip(), c.expiry, field=f"lots[{i}].lot")
+    ]
+    if problems:
+        raise ValidationFailed(
+            "El conteo tiene datos no válidos; no se registró nada.", problems=problems
+        )
+    ids = _require_claves(ctx.db, [clave])
+    posting = _Posting(ctx, unit, day=today(ctx), source=source)
+    locked = _locked_lots(ctx.db, unit.id, ids.values())[ids[clave]]
+    changes = rules.count_adjustments(
+        _lots(locked), [Counted(c.lot.strip(), c.expiry, c.quantity) for c in counted]
+    )
+    for change in changes:
+        posting.move(
+            locked,
+            clave_id=ids[clave],
+            clave="".join(clave.split()),
+            lot=change.lot,
+            expiry=change.expiry,
+            kind=Kind.physical_count,
+            quantity=change.quantity,
+            reason="Conteo físico",
+        )
+    posting.finish(
+        "stock.count",
+        {
+            "clave": "".join(clave.split()),
+            "counted": [
+                {"lot": c.lot, "expiry": c.expiry, "quantity": c.quantity} for c in counted
+            ],
+        },
+    )
+    return posting.posted
+
+
+def write_off_expired(ctx: Context, *, unit: Unit) -> list[Posted]:
+    """Write off every lot of the unit that expired before today (an ``expiry`` movement each)."""
+    ctx.require_institution(unit.institution_id)
+    day = today(ctx)
+    clave_ids = ctx.db.scalars(
+        select(StockBalance.clave_id)
+        .where(
+            StockBalance.unit_id == unit.id, StockBalance.expiry < day, StockBalance.quantity > 0
+        )
+        .distinct()
+    ).all()
+    posting = _Posting(ctx, unit, day=day, source=None)
+    if not clave_ids:
+        return []
+    codes = dict(ctx.db.execute(select(Clave.id, Clave.clave).where(Clave.id.in_(clave_ids))).all())
+    for clave_id, locked in _locked_lots(ctx.db, unit.id, clave_ids).items():
+        for row in list(locked):
+            if row.expiry < day and row.quantity > 0:
+                posting.move(
+                    locked,
+                    clave_id=clave_id,
+                    clave=codes[clave_id],
+                    lot=row.lot,
+                    expiry=row.expiry,
+                    kind=Kind.expiry,
+                    quantity=-row.quantity,
+                    reason="Caducado",
+                )
+    posting.finish("stock.expiry")
+    return posting.posted
+
+
+# ----- idempotent requests -------------------------------------------------------------------
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An API answer kept with its Idempotency-Key; ``replayed`` when it is the first one again."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+def dispense_once(
+    ctx: Context, *, unit: Unit, key: str, lines: Sequence[IssueLine], day: date | None = None
+) -> Answer:
+    """``dispense`` under an Idempotency-Key: the first request posts; a repeat with the same
+    content gets the first answer and posts nothing; other content under the key is refused."""
+    ctx.require_institution(unit.institution_id)
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise ValidationFailed(
+            "Falta la Idempotency-Key.",
+            problems=[
+                Problem(
+                    "Encabezado no válido.",
+                    field="Idempotency-Key",
+                    expected="de 1 a 200 caracteres",
+                )
+            ],
+        )
+    digest = _digest(
+        {
+            "day": day.isoformat() if day else None,
+            "lines": [[line.clave, line.quantity, line.lot] for line in lines],
+        }
+    )
+    earlier = ctx.db.scalar(
+        select(InventoryRequest).where(
+            InventoryRequest.unit_id == unit.id, InventoryRequest.key == key
+        )
+    )
+    if earlier is None:
+        earlier = InventoryRequest(
+            unit_id=unit.id, key=key, digest=digest, response=None, at=ctx.now
+        )
+        try:
+            # The key is claimed first: a concurrent request with it waits on the unique index
+            # and is refused, instead of posting the same lines twice.
+            with ctx.db.begin_nested():
+                ctx.db.add(earlier)
+                ctx.db.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                "Otra solicitud con la misma Idempotency-Key llegó al mismo tiempo; repítala "
+                "para recibir su respuesta."
+            ) from exc
+        posted = dispense(ctx, unit=unit, lines=lines, day=day, source=f"request:{earlier.id}")
+        earlier.response = {
+            "request": earlier.id,
+            "unit": unit.code,
+            "institution": unit.institution.code,
+            "day": (day or today(ctx)).isoformat(),
+            "movements": [p.as_dict() for p in posted],
+        }
+        ctx.db.flush()
+        return Answer(dict(earlier.response), replayed=False)
+    if earlier.digest != digest:
+        raise Conflict(
+            f"La Idempotency-Key «{key}» ya se usó con otro contenido; no se registró nada.",
+            problems=[
+                Problem(
+                    "La clave ya corresponde a otra solicitud.",
+                    field="Idempotency-Key",
+                    value=key,
+                    expected="una clave nueva para cada solicitud distinta",
+                )
+            ],
+        )
+    return Answer(dict(earlier.response or {}), replayed=True)
+
+
+# ----- reading stock -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaveStock:
+    clave: str
+    description: str
+    lots: tuple[Lot, ...]
+
+    @property
+    def on_hand(self) -> int:
+        return sum(x.quantity for x in self.lots)
+
+
+def unit_stock(db: Session, unit: Unit, *, clave: str | None = None) -> list[ClaveStock]:
+    """The unit's stock per clave with its lots (those with stock), in clave order."""
+    query = (
+        select(
+            Clave.clave,
+            Clave.description,
+            StockBalance.lot,
+            StockBalance.expiry,
+            StockBalance.quantity,
+        )
+        .join(Clave, Clave.id == StockBalance.clave_id)
+        .where(StockBalance.unit_id == unit.id, StockBalance.quantity > 0)
+        .order_by(Clave.clave, StockBalance.expiry, StockBalance.lot)
+    )
+    if clave is not None:
+        query = query.where(Clave.clave == "".join(clave.split()))
+    grouped: dict[str, tuple[str, list[Lot]]] = {}
+    for code, description, lot, expiry, quantity in db.execute(query):
+        grouped.setdefault(code, (description, []))[1].append(Lot(lot, expiry, quantity))
+    return [ClaveStock(code, d, tuple(lots)) for code, (d, lots) in grouped.items()]
+
+
+def movements(db: Session, unit: Unit, *, limit: int = 50) -> list[tuple[StockMovement, str]]:
+    """The unit's latest movements with their clave, newest first."""
+    rows = db.execute(
+        select(StockMovement, Clave.clave)
+        .join(Clave, Clave.id == StockMovement.clave_id)
+        .where(StockMovement.unit_id == unit.id)
+        .order_by(StockMovement.id.desc())
+        .limit(limit)
+    ).all()
+    return list(rows)
+
+
+def ledger_balance_check(db: Session) -> list[tuple[int, int, str, int, int]]:
+    """Balances that differ from the sum of their movements (unit, clave, lot, balance, sum):
+    empty when the derived table agrees with the facts."""
+    sums = (
+        select(
+            StockMovement.unit_id,
+            StockMovement.clave_id,
+            StockMovement.lot,
+            func.sum(StockMovement.quantity).label("total"),
+        )
+        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.lot)
+        .subquery()
+    )
+    rows = db.execute(
+        select(
+            StockBalance.unit_id,
+            StockBalance.clave_id,
+            StockBalance.lot,
+            StockBalance.quantity,
+            func.coalesce(sums.c.total, 0),
+        ).outerjoin(
+            sums,
+            and_(
+                sums.c.unit_id == StockBalance.unit_id,
+                sums.c.clave_id == StockBalance.clave_id,
+                sums.c.lot == StockBalance.lot,
+            ),
+        )
+    ).all()
+    return [(u, c, lot, q, int(t)) for u, c, lot, q, t in rows if q != int(t)]
+
+
+# ----- policies ------------------------------------------------------------------------------
+
+
+def set_policy(
+    ctx: Context, *, unit_kind: str, min_months: Decimal, max_months: Decimal
+) -> StockPolicyRow:
+    """The max-min (months of consumption) of a kind of unit; buyers set it for everyone."""
+    if not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador coordinador fija el máximo y el mínimo.")
+    policy = StockPolicy(min_months, max_months)
+    row = ctx.db.scalar(select(StockPolicyRow).where(StockPolicyRow.unit_kind == unit_kind))
+    if row is None:
+        row = StockPolicyRow(
+            unit_kind=unit_kind,
+            min_months=policy.min_months,
+            max_months=policy.max_months,
+            updated_at=ctx.now,
+        )
+        ctx.db.add(row)
+    else:
+        row.min_months, row.max_months, row.updated_at = (
+            policy.min_months,
+            policy.max_months,
+            ctx.now,
+        )
+    ctx.db.flush()
+    ctx.record(
+        "stock.policy",
+        f"stock-policy:{unit_kind}",
+        {"unit_kind": unit_kind, "min_months": policy.min_months, "max_months": policy.max_months},
+    )
+    return row
+
+
+def policies(db: Session) -> dict[str, StockPolicy]:
+    return {
+        row.unit_kind: StockPolicy(Decimal(row.min_months), Decimal(row.max_months))
+        for row in db.scalars(select(StockPolicyRow))
+    }
+
+
+# ----- transfers -----------------------------------------------------------------------------
+
+
+def get_transfer(db: Session, transfer_id: int) -> StockTransfer:
+    found = db.get(StockTransfer, transfer_id)
+    if found is None:
+        raise NotFound(f"No existe la transferencia {transfer_id}.")
+    return found
+
+
+def create_transfer(
+    ctx: Context,
+    *,
+    from_unit: Unit,
+    to_unit: Unit,
+    clave: str,
+    quantity: int,
+    lot: str | None = None,
+    origin: str = "manual",
+    cost: Decimal | None = None,
+) -> StockTransfer:
+    """A transfer to review (status ``suggested``); nothing moves until it is issued."""
+    ctx.require_institution(from_unit.institution_id)
+    if from_unit.id == to_unit.id:
+        raise ValidationFailed(
+            "Una transferencia va de una unidad a otra.",
+            problems=[Problem("Misma unidad.", field="to_unit", value=to_unit.code)],
+        )
+    problems = _positive(quantity, "quantity")
+    if problems:
+        raise ValidationFailed("Cantidad no válida.", problems=problems)
+    ids = _require_claves(ctx.db, [clave])
+    transfer = StockTransfer(
+        clave_id=ids[clave],
+        from_unit_id=from_unit.id,
+        to_unit_id=to_unit.id,
+        quantity=quantity,
+        lot=lot,
+        status=SUGGESTED,
+        origin=origin,
+        cost=cost,
+        created_at=ctx.now,
+    )
+    ctx.db.add(transfer)
+    ctx.db.flush()
+    ctx.record(
+        "transfer.create",
+        f"transfer:{transfer.id}",
+        {
+            "clave": "".join(clave.split()),
+            "from": f"{from_unit.institution.code}/{from_unit.code}",
+            "to": f"{to_unit.institution.code}/{to_unit.code}",
+            "quantity": quantity,
+            "lot": lot,
+            "origin": origin,
+        },
+        public=False,
+    )
+    return transfer
+
+
+def issue_transfer(ctx: Context, *, transfer_id: int, version: int | None = None) -> StockTransfer:
+    """Send a suggested transfer: its stock leaves the origin (FEFO, or its named lot) and is
+    in transit until the destination receives it."""
+    transfer = _locked_transfer(ctx, transfer_id)
+    ctx.require_institution(transfer.from_unit.institution_id)
+    check_version("La transferencia", version, transfer.version)
+    _expect(transfer, SUGGESTED)
+    posting = _Posting(ctx, transfer.from_unit, day=today(ctx), source=f"transfer:{transfer.id}")
+    locked = _locked_lots(ctx.db, transfer.from_unit_id, [transfer.clave_id])[transfer.clave_id]
+    takes = posting.take(
+        locked,
+        clave_id=transfer.clave_id,
+        clave=transfer.clave.clave,
+        quantity=transfer.quantity,
+        kind=Kind.transfer_out,
+        lot=transfer.lot,
+    )
+    transfer.lots = [
+        {"lot": t.lot, "expiry": t.expiry.isoformat(), "quantity": t.quantity} for t in takes
+    ]
+    transfer.status, transfer.issued_at = ISSUED, ctx.now
+    posting.finish("transfer.issue", {"transfer": transfer.id})
+    return transfer
+
+
+def receive_transfer(ctx: Context, *, transfer_id: int) -> StockTransfer:
+    """The destination receives an issued transfer: the same lots enter its stock."""
+    transfer = _locked_transfer(ctx, transfer_id)
+    ctx.require_institution(transfer.to_unit.institution_id)
+    _expect(transfer, ISSUED)
+    posting = _Posting(ctx, transfer.to_unit, day=today(ctx), source=f"transfer:{transfer.id}")
+    locked = _locked_lots(ctx.db, transfer.to_unit_id, [transfer.clave_id])[transfer.clave_id]
+    for lot in transfer.lots or []:
+        posting.move(
+            locked,
+            clave_id=transfer.clave_id,
+            clave=transfer.clave.clave,
+            lot=str(lot["lot"]),
+            expiry=date.fromisoformat(str(lot["expiry"])),
+            kind=Kind.transfer_in,
+            quantity=int(cast(int, lot["quantity"])),
+        )
+    transfer.status, transfer.received_at = RECEIVED, ctx.now
+    posting.finish("transfer.receive", {"transfer": transfer.id})
+    return transfer
+
+
+def cancel_transfer(ctx: Context, *, transfer_id: int) -> StockTransfer:
+    transfer = _locked_transfer(ctx, transfer_id)
+    ctx.require_institution(transfer.from_unit.institution_id)
+    _expect(transfer, SUGGESTED)
+    transfer.status = CANCELLED
+    ctx.db.flush()
+    ctx.record(
+        "transfer.cancel", f"transfer:{transfer.id}", {"transfer": transfer.id}, public=False
+    )
+    return transfer
+
+
+def _locked_transfer(ctx: Context, transfer_id: int) -> StockTransfer:
+    found = ctx.db.scalar(
+        select(StockTransfer).where(StockTransfer.id == transfer_id).with_for_update()
+    )
+    if found is None:
+        raise NotFound(f"No existe la transferencia {transfer_id}.")
+    return found
+
+
+def _expect(transfer: StockTransfer, status: str) -> None:
+    if transfer.status != status:
+        raise Conflict(
+            f"La transferencia {transfer.id} está «{TRANSFER_LABELS[transfer.status]}»; "
+            f"se esperaba «{TRANSFER_LABELS[status]}».",
+        )
+
+
+def transfers(
+    db: Session, *, institution_id: int | None = None, status: str | None = None, limit: int = 200
+) -> list[StockTransfer]:
+    """Transfers touching an institution's units (all of them for None), newest first."""
+    query = select(StockTransfer).order_by(StockTransfer.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(StockTransfer.status == status)
+    if institution_id is not None:
+        units = select(Unit.id).where(Unit.institution_id == institution_id)
+        query = query.where(
+            or_(StockTransfer.from_unit_id.in_(units), StockTransfer.to_unit_id.in_(units))
+        )
+    return list(db.scalars(query))
+
+
+def unit_transfers(db: Session, unit: Unit, *, limit: int = 30) -> list[StockTransfer]:
+    """Transfers from or to the unit that are still open (suggested or in transit), then the
+    latest others, newest first."""
+    touching = or_(StockTransfer.from_unit_id == unit.id, StockTransfer.to_unit_id == unit.id)
+    return list(
+        db.scalars(
+            select(StockTransfer)
+            .where(touching)
+            .order_by(StockTransfer.status.in_([SUGGESTED, ISSUED]).desc(), StockTransfer.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# ----- daily indicators ----------------------------------------------------------------------
+
+
+def _daily_moves(
+    db: Session, *, start: date, end: date
+) -> dict[tuple[int, int], dict[date, tuple[int, int]]]:
+    """Per (unit, clave), each day's (dispensed, net change of stock) from ``start`` to ``end``:
+    what ``rules.daily_series`` rebuilds the days from."""
+    found: dict[tuple[int, int], dict[date, tuple[int, int]]] = defaultdict(dict)
+    dispensed = func.sum(
+        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
+    )
+    for unit_id, clave_id, day, out, net in db.execute(
+        select(
+            StockMovement.unit_id,
+            StockMovement.clave_id,
+            StockMovement.day,
+            dispensed,
+            func.sum(StockMovement.quantity),
+        )
+        .where(StockMovement.day >= start, StockMovement.day <= end)
+        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.day)
+    ):
+        found[(unit_id, clave_id)][day] = (int(out), int(net))
+    return found
+
+
+@dataclass(slots=True)
+class _Series:
+    lots: dict[str, Lot] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+    window: dict[date, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSummary:
+    day: date
+    rows: int
+    units: int
+    stockouts: int
+
+
+def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
+    """Compute and store the day's indicators of every unit × clave and the abasto of every
+    unit, institution, state and the nation (replacing that day's, if computed before).
+
+    Pages and the API read these tables; nothing is recomputed on a page view. The stock at the
+    end of ``day`` is the balance less what moved after it, and the window's daily series is
+    rebuilt from the movements of the ``CONSUMPTION_WINDOW_DAYS`` before it.
+    """
+    day = day or today(ctx)
+    start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
+    db = ctx.db
+    series: dict[tuple[int, int], _Series] = defaultdict(_Series)
+    for unit_id, clave_id, lot, expiry, quantity in db.execute(
+        select(
+            StockBalance.unit_id,
+            StockBalance.clave_id,
+            StockBalance.lot,
+            StockBalance.expiry,
+            StockBalance.quantity,
+        )
+    ):
+        series[(unit_id, clave_id)].lots[lot] = Lot(lot, expiry, quantity)
+    for unit_id, clave_id, lot, total in db.execute(
+        select(
+            StockMovement.unit_id,
+            StockMovement.clave_id,
+            StockMovement.lot,
+            func.sum(StockMovement.quantity),
+        )
+        .where(StockMovement.day > day)
+        .group_by(StockMovement.unit_id, StockMovement.clave_id, StockMovement.lot)
+    ):
+        series[(unit_id, clave_id)].after[lot] = int(total)
+    for pair, moves in _daily_moves(db, start=start, end=day).items():
+        series[pair].window = moves
+    units = {
+        u.id: (u.kind, u.state_code, code)
+        for u, code in db.execute(select(Unit, Institution.code).join(Institution)).all()
+    }
+    by_kind = policies(db)
+    db.execute(delete(DailyStock).where(DailyStock.day == day))
+    db.execute(delete(DailyAbasto).where(DailyAbasto.day == day))
+    rows: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str], list[tuple[rules.Level, int]]] = defaultdict(list)
+    for (unit_id, clave_id), found in series.items():
+        lots = [
+            Lot(x.lot, x.expiry, x.quantity - found.after.get(x.lot, 0))
+            for x in found.lots.values()
+        ]
+        on_hand = sum(x.quantity for x in lots)
+        opening = on_hand - sum(net for _, net in found.window.values())
+        days = rules.daily_series(start=start, end=day, opening=opening, movements=found.window)
+        amc = rules.adjusted_monthly_consumption(days)
+        months = rules.months_of_stock(on_hand, amc)
+        kind, state, institution = units[unit_id]
+        level = rules.level(on_hand, months, by_kind.get(kind, rules.DEFAULT_POLICY))
+        expiring = rules.expiring(lots, today=day)
+        rows.append(
+            {
+                "day": day,
+                "unit_id": unit_id,
+                "clave_id": clave_id,
+                "on_hand": on_hand,
+                "amc": amc,
+                "months": months,
+                "stockout_days": rules.stockout_days(days),
+                "expiring": expiring,
+                "expired": rules.expired(lots, today=day),
+                "level": level.value,
+            }
+        )
+        for group in (
+            ("unit", str(unit_id)),
+            ("institution", institution),
+            ("state", state or ""),
+            ("nation", ""),
+        ):
+            groups[group].append((level, expiring))
+    try:
+        with db.begin_nested():
+            if rows:
+                db.execute(insert(cast(Table, DailyStock.__table__)), rows)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Otro cálculo de los indicadores del {day.isoformat()} terminó al mismo tiempo; "
+            "no se guardó este."
+        ) from exc
+    abasto_rows = []
+    for (scope_name, key), found_levels in groups.items():
+        share = rules.abasto(level for level, _ in found_levels)
+        abasto_rows.append(
+            {
+                "day": day,
+                "scope": scope_name,
+                "key": key,
+                "listed": share.listed,
+                "with_stock": share.with_stock,
+                "at_minimum": share.at_minimum,
+                "below_min": sum(1 for level, _ in found_levels if level is rules.Level.below_min),
+                "above_max": sum(1 for level, _ in found_levels if level is rules.Level.above_max),
+                "expiring": sum(e for _, e in found_levels),
+            }
+        )
+    if abasto_rows:
+        db.execute(insert(cast(Table, DailyAbasto.__table__)), abasto_rows)
+    summary = SnapshotSummary(
+        day=day,
+        rows=len(rows),
+        units=len({r["unit_id"] for r in rows}),
+        stockouts=sum(1 for r in rows if r["level"] == rules.Level.stockout.value),
+    )
+    ctx.record(
+        "inventory.snapshot",
+        "inventory",
+        {"day": day, "rows": summary.rows, "units": summary.units, "stockouts": summary.stockouts},
+    )
+    return summary
+
+
+def snapshot_due(db: Session, current: date) -> date | None:
+    """The day the daily snapshot is due for: yesterday, when it is not computed yet and some
+    unit holds stock (or ever did)."""
+    yesterday = current - timedelta(days=1)
+    done = db.scalar(select(exists().where(DailyAbasto.day == yesterday)))
+    if done or not db.scalar(select(exists().where(StockBalance.id.is_not(None)))):
+        return None
+    return yesterday
+
+
+def latest_day(db: Session) -> date | None:
+    return db.scalar(select(func.max(DailyAbasto.day)))
+
+
+@dataclass(frozen=True, slots=True)
+class AbastoRow:
+    scope: str
+    key: str
+    day: date
+    abasto: rules.Abasto
+    below_min: int
+    above_max: int
+    expiring: int
+
+
+def abasto_of(db: Session, *, scope: str, day: date | None = None) -> list[AbastoRow]:
+    """The stored abasto of every key of a scope on a day (the latest computed by default)."""
+    day = day or latest_day(db)
+    if day is None:
+        return []
+    return [
+        AbastoRow(
+            r.scope,
+            r.key,
+            r.day,
+            rules.Abasto(r.listed, r.with_stock, r.at_minimum),
+            r.below_min,
+            r.above_max,
+            r.expiring,
+        )
+        for r in db.scalars(
+            select(DailyAbasto)
+            .where(DailyAbasto.day == day, DailyAbasto.scope == scope)
+            .order_by(DailyAbasto.key)
+        )
+    ]
+
+
+def institution_units_abasto(
+    db: Session, institution: Institution, *, day: date | None = None
+) -> list[tuple[Unit, AbastoRow | None]]:
+    """Each unit of the institution with its stored abasto on a day (None where it keeps no
+    clave), for the public drill-down."""
+    found = {r.key: r for r in abasto_of(db, scope="unit", day=day)}
+    return [(u, found.get(str(u.id))) for u in institution.units]
+
+
+def abasto_trend(
+    db: Session, *, scope: str = "nation", key: str = "", days: int = 365
+) -> list[AbastoRow]:
+    """A scope's abasto day by day, oldest first, over the last ``days`` computed."""
+    rows = db.scalars(
+        select(DailyAbasto)
+        .where(DailyAbasto.scope == scope, DailyAbasto.key == key)
+        .order_by(DailyAbasto.day.desc())
+        .limit(days)
+    ).all()
+    return [
+        AbastoRow(
+            r.scope,
+            r.key,
+            r.day,
+            rules.Abasto(r.listed, r.with_stock, r.at_minimum),
+            r.below_min,
+            r.above_max,
+            r.expiring,
+        )
+        for r in reversed(rows)
+    ]
+
+
+def most_stocked_out(
+    db: Session, *, day: date | None = None, limit: int = 20
+) -> list[tuple[str, str, int, int]]:
+    """The claves out of stock in most units on a day: (clave, description, units out, units
+    listing it)."""
+    day = day or latest_day(db)
+    if day is None:
+        return []
+    out = func.sum(case((DailyStock.level == rules.Level.stockout.value, 1), else_=0))
+    rows = db.execute(
+        select(Clave.clave, Clave.description, out, func.count())
+        .join(Clave, Clave.id == DailyStock.clave_id)
+        .where(DailyStock.day == day)
+        .group_by(Clave.clave, Clave.description)
+        .having(out > 0)
+        .order_by(out.desc(), Clave.clave)
+        .limit(limit)
+    ).all()
+    return [(c, d, int(o), int(n)) for c, d, o, n in rows]
+
+
+def unit_indicators(
+    db: Session, unit: Unit, *, day: date | None = None
+) -> list[tuple[DailyStock, str]]:
+    """The unit's stored indicators per clave on a day (the latest computed by default)."""
+    day = day or latest_day(db)
+    if day is None:
+        return []
+    return list(
+        db.execute(
+            select(DailyStock, Clave.clave)
+            .join(Clave, Clave.id == DailyStock.clave_id)
+            .where(DailyStock.day == day, DailyStock.unit_id == unit.id)
+            .order_by(Clave.clave)
+        ).all()
+    )
+
+
+# ----- uploads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSummary:
+    filename: str
+    sha256: str
+    layout: str
+    rows: int
+    movements: int
+    claves: int
+    days: int
+
+
+def _located(error: AbastoError, sheet: str, row: int) -> AbastoError:
+    """The same error, its problems placed on the file's row."""
+    problems = [
+        Problem(p.message, sheet=sheet, row=row, column=p.field, value=p.value, expected=p.expected)
+        for p in error.problems
+    ] or [Problem(error.detail, sheet=sheet, row=row)]
+    return type(error)(
+        f"Fila {row} de «{sheet}»: {error.detail} No se registró ningún movimiento del archivo.",
+        problems=problems,
+    )
+
+
+def import_upload(ctx: Context, *, unit: Unit, content: bytes, filename: str) -> UploadSummary:
+    """Post a file of the unit's daily movements, or a snapshot of its stock, all or nothing.
+
+    The layouts are ``upload``'s. Movements are posted day by day in the file's order; a
+    snapshot is a physical count of each clave it lists. The same file twice is refused
+    (its movements carry ``source="upload:<sha256>"``).
+    """
+    ctx.require_institution(unit.institution_id)
+    moves, counts = upload.read(content, filename)
+    sha = hashlib.sha256(content).hexdigest()
+    source = f"upload:{sha}"
+    _check_source(ctx.db, source)
+    rows: Sequence[upload.MovementRow | upload.SnapshotRow] = (
+        moves if moves is not None else counts or []
+    )
+    ids = _require_claves(
+        ctx.db,
+        [r.clave for r in rows],
+        where=[{"sheet": r.sheet, "row": r.row, "column": "Clave"} for r in rows],
+    )
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    postings: list[_Posting] = []
+    if moves is not None:
+        current = today(ctx)
+        for row in moves:
+            if row.day > current:
+                raise _located(ValidationFailed("La fecha es futura."), row.sheet, row.row)
+        by_day: dict[date, list[upload.MovementRow]] = defaultdict(list)
+        for row in moves:
+            by_day[row.day].append(row)
+        for day in sorted(by_day):
+            posting = _Posting(ctx, unit, day=day, source=source)
+            for row in by_day[day]:
+                try:
+                    _post_row(posting, locked[ids[row.clave]], ids[row.clave], row)
+                except AbastoError as exc:
+                    raise _located(exc, row.sheet, row.row) from exc
+            postings.append(posting)
+        layout = "movimientos"
+    else:
+        posting = _Posting(ctx, unit, day=today(ctx), source=source)
+        by_clave: dict[str, list[upload.SnapshotRow]] = defaultdict(list)
+        for found in counts or []:
+            by_clave[found.clave].append(found)
+        for clave, found_rows in by_clave.items():
+            held = locked[ids[clave]]
+            try:
+                changes = rules.count_adjustments(
+                    _lots(held), [Counted(r.lot, r.expiry, r.quantity) for r in found_rows]
+                )
+                for change in changes:
+                    posting.move(
+                        held,
+                        clave_id=ids[clave],
+                        clave=clave,
+                        lot=change.lot,
+                        expiry=change.expiry,
+                        kind=Kind.physical_count,
+                        quantity=change.quantity,
+                        reason="Existencias cargadas",
+                    )
+            except AbastoError as exc:
+                raise _located(exc, found_rows[0].sheet, found_rows[0].row) from exc
+        postings.append(posting)
+        layout = "existencias"
+    summary = UploadSummary(
+        filename=filename,
+        sha256=sha,
+        layout=layout,
+        rows=len(rows),
+        movements=sum(len(p.rows) for p in postings),
+        claves=len(set(ids.values())),
+        days=len(postings),
+    )
+    for posting in postings:
+        posting.finish("stock.upload", {"filename": filename, "sha256": sha, "layout": layout})
+    return summary
+
+
+def _post_row(
+    posting: _Posting, held: list[StockBalance], clave_id: int, row: upload.MovementRow
+) -> None:
+    if row.kind is Kind.dispense:
+        posting.take(
+            held,
+            clave_id=clave_id,
+            clave=row.clave,
+            quantity=row.quantity,
+            kind=row.kind,
+            lot=row.lot,
+            reason=row.reason,
+        )
+        return
+    expiry = row.expiry
+    if expiry is None:  # an expiry write-off of a named lot keeps the lot's own
+        expiry = next((b.expiry for b in held if b.lot == row.lot), None)
+    if expiry is None or row.lot is None:
+        raise ValidationFailed("El lote no está registrado en la unidad.")
+    posting.move(
+        held,
+        clave_id=clave_id,
+        clave=row.clave,
+        lot=row.lot,
+        expiry=expiry,
+        kind=row.kind,
+        quantity=-row.quantity if row.kind is Kind.expiry else row.quantity,
+        reason=row.reason,
+    )
+
+
+# ----- redistribution ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RedistributionSummary:
+    clave: str
+    transfers: list[StockTransfer]
+    moved: int
+    cost: int
+
+
+def suggest_redistribution(ctx: Context, *, clave: str) -> RedistributionSummary:
+    """Suggest transfers of a clave from units with stock to spare to units short of it
+    (``redistribution.plan``): consumption from the latest snapshot, stock as it is now, the
+    max-min of each kind of unit, costs from the units' states. Earlier suggestions of the
+    clave not issued yet are cancelled; the new ones wait for review (``issue_transfer``)."""
+    if not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador coordinador sugiere redistribuciones entre unidades.")
+    ids = _require_claves(ctx.db, [clave])
+    clave_id, code = ids[clave], "".join(clave.split())
+    current = today(ctx)
+    day = latest_day(ctx.db)
+    amcs: dict[int, Decimal | None] = {}
+    if day is not None:
+        amcs = dict(
+            ctx.db.execute(
+                select(DailyStock.unit_id, DailyStock.amc).where(
+                    DailyStock.day == day, DailyStock.clave_id == clave_id
+                )
+            ).all()
+        )
+    lots: dict[int, list[Lot]] = defaultdict(list)
+    for unit_id, lot, expiry, quantity in ctx.db.execute(
+        select(
+            StockBalance.unit_id, StockBalance.lot, StockBalance.expiry, StockBalance.quantity
+        ).where(
+            StockBalance.clave_id == clave_id,
+            StockBalance.quantity > 0,
+            StockBalance.expiry >= current,
+        )
+    ):
+        lots[unit_id].append(Lot(lot, expiry, quantity))
+    unit_ids = sorted(set(amcs) | set(lots))
+    units = {u.id: u for u in ctx.db.scalars(select(Unit).where(Unit.id.in_(unit_ids)))}
+    by_kind = policies(ctx.db)
+    sites = []
+    for unit_id in unit_ids:
+        amc = amcs.get(unit_id)
+        policy = by_kind.get(units[unit_id].kind, rules.DEFAULT_POLICY)
+        on_hand = sum(x.quantity for x in lots[unit_id])
+        safety = rules.units_needed(amc, policy.min_months)
+        short = amc is not None and amc > 0 and on_hand < safety
+        need = max(rules.units_needed(amc, policy.max_months) - on_hand, 0) if short else 0
+        # Consumption unknown: nothing says how much it can spare, so it keeps all it has.
+        keep = on_hand if amc is None else safety
+        sites.append(redistribution.Site(unit_id, tuple(lots[unit_id]), amc, keep, need))
+    states = {u.id: u.state_code for u in units.values()}
+    found = redistribution.plan(
+        sites,
+        today=current,
+        cost=redistribution.state_cost(states),
+        neighbours=REDISTRIBUTION_NEIGHBOURS,
+        places={unit: state or "" for unit, state in states.items()},
+    )
+    for stale in ctx.db.scalars(
+        select(StockTransfer).where(
+            StockTransfer.clave_id == clave_id,
+            StockTransfer.status == SUGGESTED,
+            StockTransfer.origin.like("redistribution:%"),
+        )
+    ):
+        stale.status = CANCELLED
+    origin = f"redistribution:{current.isoformat()}"
+    made = []
+    for move in found.moves:
+        transfer = StockTransfer(
+            clave_id=clave_id,
+            from_unit_id=move.from_unit,
+            to_unit_id=move.to_unit,
+            quantity=move.quantity,
+            lot=move.lot,
+            status=SUGGESTED,
+            origin=origin,
+            cost=Decimal(move.cost * move.quantity),
+            created_at=ctx.now,
+        )
+        ctx.db.add(transfer)
+        made.append(transfer)
+    ctx.db.flush()
+    ctx.record(
+        "redistribution.suggest",
+        f"clave:{code}",
+        {
+            "clave": code,
+            "snapshot_day": day,
+            "units": len(sites),
+            "moved": found.moved,
+            "cost": found.cost,
+            "transfers": [t.id for t in made],
+        },
+        public=False,
+    )
+    return RedistributionSummary(code, made, found.moved, found.cost)
+
+
+# ----- partitions ----------------------------------------------------------------------------
+
+
+def _month_after(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def ensure_month_partitions(ctx: Context, *, start: date, months: int) -> list[str]:
+    """Create the monthly partitions of ``stock_movements`` from ``start``'s month on PostgreSQL
+    (ahead of time: a month whose rows already sit in the default partition cannot be split
+    off); the names created, none on SQLite, which has no partitions."""
+    if ctx.db.get_bind().dialect.name != "postgresql":
+        return []
+    if not 1 <= months <= 120:
+        raise ValidationFailed(
+            "Se crean de 1 a 120 meses a la vez.",
+            problems=[Problem("Meses no válidos.", field="months", value=str(months))],
+        )
+    month, made = date(start.year, start.month, 1), []
+    for _ in range(months):
+        name = f"stock_movements_{month:%Y_%m}"
+        exists_already = ctx.db.scalar(
+            text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}
+        )
+        if not exists_already:
+            try:
+                with ctx.db.begin_nested():
+                    ctx.db.execute(
+                        text(
+                            f"CREATE TABLE {name} PARTITION OF stock_movements FOR VALUES "
+                            f"FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
+                        )
+                    )
+            except DBAPIError as exc:
+                raise Conflict(
+                    f"Ya hay movimientos de {month:%Y-%m} en la partición por omisión: ese mes "
+                    "no puede tener partición propia. Cree las particiones antes de que lleguen "
+                    "sus movimientos; no se creó ninguna."
+                ) from exc
+            made.append(name)
+        month = _month_after(month)
+    if made:
+        ctx.record("inventory.partitions", "stock_movements", {"created": made}, public=False)
+    return made
+
+
+# ----- bulk history --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """A movement of a unit's past, as a legacy system or a scenario hands it over."""
+
+    day: date
+    clave: str
+    lot: str
+    expiry: date
+    kind: Kind
+    quantity: int
+    reason: str | None = None
+
+
+def post_history(ctx: Context, *, unit: Unit, rows: Sequence[HistoryRow], source: str) -> int:
+    """Post a unit's movements over many days at once, in day order, all or nothing: each lot is
+    replayed from its balance now and refused (``Conflict``) where it would go below zero. The
+    movements are inserted in one statement and the balances written once each, with one ledger
+    entry for the whole batch; the number of movements posted."""
+    ctx.require_institution(unit.institution_id)
+    _check_source(ctx.db, source)
+    current = today(ctx)
+    if any(r.day > current for r in rows):
+        raise ValidationFailed("La historia trae días que aún no llegan; no se registró nada.")
+    ids = _require_claves(ctx.db, sorted({r.clave for r in rows}))
+    locked = _locked_lots(ctx.db, unit.id, ids.values())
+    held = {(b.clave_id, b.lot): b for found in locked.values() for b in found}
+    balance = {key: (b.quantity, b.expiry) for key, b in held.items()}
+    movements = []
+    for row in sorted(rows, key=lambda r: r.day):
+        key = (ids[row.clave], row.lot)
+        before, expiry = balance.get(key, (0, row.expiry))
+        balance[key] = (rules.apply(before, row.quantity, clave=row.clave, lot=row.lot), expiry)
+        movements.append(
+            {
+                "day": row.day,
+                "at": ctx.now,
+                "unit_id": unit.id,
+                "clave_id": key[0],
+                "lot": row.lot,
+                "expiry": expiry,
+                "kind": row.kind.value,
+                "quantity": row.quantity,
+                "reason": row.reason,
+                "source": source,
+                "actor": ctx.actor.label,
+            }
+        )
+    for (clave_id, lot), (quantity, expiry) in balance.items():
+        found = held.get((clave_id, lot))
+        if found is None:
+            ctx.db.add(
+                StockBalance(
+                    unit_id=unit.id,
+                    clave_id=clave_id,
+                    lot=lot,
+                    expiry=expiry,
+                    quantity=quantity,
+                    updated_at=ctx.now,
+                )
+            )
+        else:
+            found.quantity, found.updated_at = quantity, ctx.now
+    ctx.db.flush()
+    _insert_movements(ctx.db, movements)
+    ctx.record(
+        "stock.history",
+        f"unit:{unit.institution.code}/{unit.code}",
+        {
+            "source": source,
+            "movements": len(movements),
+            "claves": len(ids),
+            "first_day": min((r.day for r in rows), default=None),
+            "last_day": max((r.day for r in rows), default=None),
+        },
+        public=False,
+    )
+    return len(movements)
+
+
+_COPIED = [
+    "day",
+    "at",
+    "unit_id",
+    "clave_id",
+    "lot",
+    "expiry",
+    "kind",
+    "quantity",
+    "reason",
+    "source",
+    "actor",
+]
+
+
+def _insert_movements(db: Session, movements: Sequence[Mapping[str, Any]]) -> None:
+    """Insert movement rows in the session's transaction: by COPY on PostgreSQL (the bulk
+    path of docs/scale.md), by one multi-row INSERT elsewhere."""
+    if not movements:
+        return
+    if db.get_bind().dialect.name != "postgresql":
+        db.execute(insert(cast(Table, StockMovement.__table__)), list(movements))
+        return
+    driver: Any = db.connection().connection.dbapi_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY stock_movements ({', '.join(_COPIED)}) FROM STDIN") as copy,
+    ):
+        for row in movements:
+            copy.write_row([row[c] for c in _COPIED])
+
+
+# ----- consumption for the demand forecasts --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyConsumption:
+    unit_code: str
+    clave: str
+    consumed: int
+    stockout_days: int
+
+
+def monthly_consumption(db: Session, *, month: date) -> list[MonthlyConsumption]:
+    """What each unit dispensed of each clave in the month (its first day), and the days it had
+    none to give (``rules.Day.stockout``), rebuilt from the movements."""
+    start = date(month.year, month.month, 1)
+    end = _month_after(start) - timedelta(days=1)
+    opening: dict[tuple[int, int], int] = {}
+    for unit_id, clave_id, total in db.execute(
+        select(StockMovement.unit_id, StockMovement.clave_id, func.sum(StockMovement.quantity))
+        .where(StockMovement.day < start)
+        .group_by(StockMovement.unit_id, StockMovement.clave_id)
+    ):
+        opening[(unit_id, clave_id)] = int(total)
+    window = _daily_moves(db, start=start, end=end)
+    keys = set(window) | {k for k, v in opening.items() if v > 0}
+    units = dict(db.execute(select(Unit.id, Unit.code)).all())
+    claves = dict(db.execute(select(Clave.id, Clave.clave)).all())
+    found = []
+    for unit_id, clave_id in sorted(keys):
+        days = rules.daily_series(
+            start=start,
+            end=end,
+            opening=opening.get((unit_id, clave_id), 0),
+            movements=window.get((unit_id, clave_id), {}),
+        )
+        found.append(
+            MonthlyConsumption(
+                units[unit_id],
+                claves[clave_id],
+                sum(d.dispensed for d in days),
+                rules.stockout_days(days),
+            )
+        )
+    return found
+
+
+def feed_demand(ctx: Context, *, month: date) -> int:
+    """Hand the month's consumption per unit × clave, with its stock-out days, to the demand
+    forecasts (``demand.service.import_consumption``, which adjusts for the stock-outs); the
+    rows handed over."""
+    rows = monthly_consumption(ctx.db, month=month)
+    if not rows:
+        return 0
+    out = io.StringIO()
+    writer = CsvWriter(out)
+    writer.writerow(["Unidad", "Clave", "Mes", "Consumo", "Días sin existencia"])
+    label = f"{month:%Y-%m}"
+    writer.writerows([r.unit_code, r.clave, label, r.consumed, r.stockout_days] for r in rows)
+    demand.import_consumption(
+        ctx, content=out.getvalue().encode(), filename=f"consumo-inventario-{label}.csv"
+    )
+    return len(rows)
+
+
+# ----- a national day in bulk ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    """A movement of a national day's load: unit and clave by id, as a feed gives them."""
+
+    unit_id: int
+    clave_id: int
+    lot: str
+    expiry: date
+    kind: Kind
+    quantity: int
+
+
+def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) -> int:
+    """Load a day of movements of many units in set operations (the national path of
+    docs/scale.md): the rows go to a temporary table (by COPY on PostgreSQL), then into
+    ``stock_movements`` in one ``INSERT … SELECT``, and each lot's net change is added to its
+    balance in one ``UPDATE … FROM`` (new lots in one ``INSERT … SELECT``). A day is a set,
+    not a sequence: the check is that no lot ends the day below zero (the balances' CHECK
+    refuses the whole load otherwise). Buyers only; one ledger entry; the movements loaded."""
+    if not ctx.actor.has_role("comprador"):
+        raise Forbidden("Sólo el comprador coordinador carga días completos de movimientos.")
+    if day > today(ctx):
+        raise ValidationFailed("No se cargan días que aún no llegan.")
+    _check_source(ctx.db, source)
+    db = ctx.db
+    db.execute(
+        text(
+            "CREATE TEMPORARY TABLE day_load (unit_id integer, clave_id integer, lot varchar(40),"
+            " expiry date, kind varchar(20), quantity integer)"
+        )
+    )
+    try:
+        if db.get_bind().dialect.name == "postgresql":
+            driver: Any = db.connection().connection.dbapi_connection
+            with driver.cursor() as cursor, cursor.copy("COPY day_load FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row(
+                        (r.unit_id, r.clave_id, r.lot, r.expiry, r.kind.value, r.quantity)
+                    )
+        elif rows:
+            db.execute(
+                text("INSERT INTO day_load VALUES (:u, :c, :l, :e, :k, :q)"),
+                [
+                    {"u": r.unit_id, "c": r.clave_id, "l": r.lot, "e": r.expiry}
+                    | {"k": r.kind.value, "q": r.quantity}
+                    for r in rows
+                ],
+            )
+        values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
+        db.execute(
+            text(
+                "INSERT INTO stock_movements (day, at, unit_id, clave_id, lot, expiry, kind,"
+                " quantity, source, actor) SELECT :day, :at, unit_id, clave_id, lot, expiry, kind,"
+                " quantity, :source, :actor FROM day_load"
+            ),
+            values,
+        )
+        try:
+            with db.begin_nested():
+                net = (
+                    "(SELECT unit_id, clave_id, lot, MIN(expiry) AS expiry, SUM(quantity) AS total"
+                    " FROM day_load GROUP BY unit_id, clave_id, lot) AS net"
+                )
+                same_lot = (
+                    "net.unit_id = stock_balances.unit_id AND net.clave_id ="
+                    " stock_balances.clave_id AND net.lot = stock_balances.lot"
+                )
+                db.execute(
+                    text(
+                        "UPDATE stock_balances SET quantity = stock_balances.quantity + net.total,"
+                        f" updated_at = :at FROM {net} WHERE {same_lot}"
+                    ),
+                    values,
+                )
+                db.execute(
+                    text(
+                        "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
+                        f" updated_at) SELECT net.unit_id, net.clave_id, net.lot, net.expiry,"
+                        f" net.total, :at FROM {net} WHERE NOT EXISTS (SELECT 1 FROM"
+                        f" stock_balances WHERE {same_lot})"
+                    ),
+                    values,
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"La carga del {day.isoformat()} dejaría algún lote bajo cero; no se cargó nada."
+            ) from exc
+    finally:
+        db.execute(text("DROP TABLE day_load"))
+    ctx.record(
+        "stock.day",
+        "inventory",
+        {"day": day, "source": source, "movements": len(rows)},
+        public=False,
+    )
+    return len(rows)

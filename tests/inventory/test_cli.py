@@ -1,0 +1,119 @@
+"""The `abasto inventory` commands in-process against a committed database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.errors import Conflict
+from abasto.inventory import service
+from abasto.inventory.models import DailyAbasto
+from tests.conftest import T0, invoke_abasto
+from tests.inventory.factories import ASPIRINA, build_sector, unit
+
+
+def _prepare(url: str) -> None:
+    engine = make_engine(url)
+    with transaction(session_factory(engine)) as db:
+        build_sector(Context(db, operator("pruebas"), T0))
+    engine.dispose()
+
+
+def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_path: Path) -> None:
+    _prepare(fresh_database_url)
+    sheet = tmp_path / "dia.csv"
+    sheet.write_text(
+        "Fecha,Clave,Movimiento,Lote,Caducidad,Cantidad,Motivo\n"
+        f"2026-11-01,{ASPIRINA},inicial,R1,2027-05-31,40,\n"
+        f"2026-11-02,{ASPIRINA},dispensación,,,12,\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke_abasto(
+        fresh_database_url, tmp_path, "inventory", "upload", "IMSS", "HGZ-1", str(sheet)
+    )
+    assert code == 0, err
+    assert "2 movimientos" in out
+    code, out, err = invoke_abasto(
+        fresh_database_url, tmp_path, "inventory", "upload", "IMSS", "HGZ-1", str(sheet)
+    )
+    assert code == 1
+    assert "ya están registrados" in err
+    code, out, err = invoke_abasto(
+        fresh_database_url, tmp_path, "inventory", "snapshot", "--day", "2026-11-02"
+    )
+    assert code == 0, err
+    assert "1 claves-unidad de 1 unidades, 0 en desabasto" in out
+    code, out, err = invoke_abasto(
+        fresh_database_url, tmp_path, "inventory", "redistribute", ASPIRINA
+    )
+    assert code == 0, err
+    assert "0 piezas en 0 transferencias" in out
+    code, out, err = invoke_abasto(
+        fresh_database_url, tmp_path, "inventory", "consumption", "2026-11"
+    )
+    assert code == 0, err
+    assert "1 renglones" in out
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db, operator("pruebas"), T0)
+        assert service.unit_stock(db, unit(ctx))[0].on_hand == 28
+        assert db.scalars(select(DailyAbasto.scope)).all().count("nation") == 1
+    engine.dispose()
+
+
+def test_partitions_are_created_ahead_and_receive_their_month(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    _prepare(fresh_database_url)
+    code, out, err = invoke_abasto(
+        fresh_database_url,
+        tmp_path,
+        "inventory",
+        "partitions",
+        "--from",
+        "2026-12-01",
+        "--months",
+        "2",
+    )
+    assert code == 0, err
+    if not fresh_database_url.startswith("postgresql"):
+        assert "No hubo particiones" in out
+        return
+    assert "stock_movements_2026_12, stock_movements_2027_01" in out
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db, operator("pruebas"), T0.replace(month=12, day=15))
+        service.receive(
+            ctx,
+            unit=unit(ctx),
+            lines=[service.ReceiptLine(ASPIRINA, "R1", T0.date().replace(year=2027), 5)],
+        )
+        db.flush()
+        where = db.scalar(text("SELECT tableoid::regclass::text FROM stock_movements"))
+        assert where == "stock_movements_2026_12"
+        # A month whose movements already sit in the default partition cannot be split off.
+        earlier = Context(db, operator("pruebas"), T0)
+        service.receive(
+            earlier,
+            unit=unit(earlier),
+            lines=[service.ReceiptLine(ASPIRINA, "R1", T0.date().replace(year=2027), 5)],
+        )
+        with pytest.raises(Conflict):
+            service.ensure_month_partitions(earlier, start=T0.date(), months=1)
+    engine.dispose()
+    # Asked again, nothing is created twice.
+    code, out, err = invoke_abasto(
+        fresh_database_url,
+        tmp_path,
+        "inventory",
+        "partitions",
+        "--from",
+        "2026-12-01",
+        "--months",
+        "1",
+    )
+    assert "No hubo particiones" in out
