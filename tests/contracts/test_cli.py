@@ -19,13 +19,13 @@ def test_the_cli_formalises_a_fallo_and_reports_the_fill_rate(
         world, number = built.world, built.tender_number
         code, out, err = invoke_abasto(fresh_database_url, tmp_path, "contracts", "create", number)
         assert code == 0, err
-        assert "5 contrato(s) en borrador" in out
+        assert "5 contratos en borrador" in out
         code, out, err = invoke_abasto(fresh_database_url, tmp_path, "contracts", "create", number)
         assert code == 1
         assert "ya se hicieron" in err
         code, out, _ = invoke_abasto(fresh_database_url, tmp_path, "contracts", "list")
         assert code == 0
-        assert "5 contrato(s)." in out
+        assert "5 contratos." in out
         assert "Borrador" in out
 
         with transaction(built.factory) as db:

@@ -14,6 +14,7 @@ from abasto.contracts import rules, service
 from abasto.contracts.models import Penalty
 from abasto.core.errors import Conflict
 from abasto.core.ledger import LedgerEntry, verify
+from abasto.inventory import service as inventory
 from tests.contracts.factories import Awarded, lots, planner, signed, supplier
 from tests.tendering.conftest import ASPIRINA, NICOTINA, PARACETAMOL, World
 
@@ -126,6 +127,25 @@ def test_fallo_to_fill_rate(world: World, fallo: Awarded) -> None:
     charged = world.db.scalars(select(Penalty).where(Penalty.order_id == four.id)).one()
     assert (charged.computed, charged.amount) == (Decimal("182.40"), Decimal("91.20"))
     assert sedena_b.penalties_at_cap
+
+    # What the units accepted is on their shelves (issue 17): HGZ-1 holds order 1's 400
+    # accepted paracetamol in its three lots, UMF-7 order 2's 300 aspirina; the 50 damaged
+    # pieces never reach the shelf.
+    hgz = inventory.get_unit(world.db, "IMSS", "HGZ-1")
+    (shelf,) = inventory.unit_stock(world.db, hgz, clave=PARACETAMOL)
+    assert (shelf.on_hand, sorted(x.lot for x in shelf.lots)) == (400, ["L1", "L2", "L3"])
+    l3 = next(x for x in shelf.lots if x.lot == "L3")
+    (aspirina,) = inventory.unit_stock(
+        world.db, inventory.get_unit(world.db, "IMSS", "UMF-7"), clave=ASPIRINA
+    )
+    assert aspirina.on_hand == 300
+    with pytest.raises(Conflict):  # a receipt never posts twice
+        inventory.receive(
+            planner(world, "IMSS"),
+            unit=hgz,
+            lines=[inventory.ReceiptLine(PARACETAMOL, "L3", l3.expiry, 50)],
+            source=f"receipt:{second.id}",
+        )
 
     penalties = service.penalties_of(planner(world, "IMSS"), imss_a)
     assert [(p.kind, p.days_late, p.amount) for p in penalties] == [

@@ -48,6 +48,7 @@ from abasto.core.errors import (
 from abasto.core.money import to_money
 from abasto.core.spreadsheet import CsvWriter
 from abasto.identity.models import Institution, Supplier, Unit
+from abasto.inventory import service as inventory
 from abasto.tendering.models import Partida, Tender
 
 T = TypeVar("T")
@@ -1051,6 +1052,17 @@ def receive_shipment(ctx: Context, *, shipment_id: int, lots: Sequence[LotReceip
         _entity(contract),
         {**receipt_doc, "receipt_sha256": shipment.receipt_sha256},
     )
+    # What the unit accepted is on its shelf: the receipt posts into the unit's stock, once
+    # (inventory refuses a source posted before), in this same transaction.
+    received = [
+        inventory.ReceiptLine(order.line.clave, x.lot, x.expiry, x.accepted_qty)
+        for x in shipment.lots
+        if x.accepted_qty
+    ]
+    if received:
+        inventory.receive(
+            ctx, unit=order.unit, lines=received, source=f"receipt:{shipment.id}", day=day
+        )
     return shipment
 
 
