@@ -187,6 +187,20 @@ def test_a_round_of_some_institutions_with_its_own_share(world: Context) -> None
     assert found.min_share == Decimal("0.5")
 
 
+def test_a_retired_institution_is_offered_for_no_new_round(world: Context) -> None:
+    """Issue 15, item 1: retiring keeps the history and offers the institution for nothing new."""
+    identity.retire_institution(world, code="HGM", reason="Se integró a otra institución")
+
+    everyone = service.open_round(world, name="Sin retiradas", periods=["2029"])
+    progress = service.round_progress(world.db, name=everyone.name)
+    assert [i.code for i in progress.institutions] == ["IMSS", "ISSSTE", "CCINSHAE", "INCAN"]
+    with pytest.raises(ValidationFailed) as refused:
+        service.open_round(world, name="Con retirada", periods=["2029"], institutions=["HGM"])
+    assert [(p.value, p.message) for p in refused.value.problems] == [
+        ("HGM", "La institución está retirada del registro.")
+    ]
+
+
 def test_opening_refuses_every_problem_at_once_and_a_repeated_name(world: Context) -> None:
     with pytest.raises(ValidationFailed) as caught:
         service.open_round(

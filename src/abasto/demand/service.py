@@ -240,7 +240,9 @@ def _participants(
     if codes is None:
         return list(
             db.scalars(
-                select(Institution).where(Institution.kind != BUYER_KIND).order_by(Institution.id)
+                select(Institution)
+                .where(Institution.kind != BUYER_KIND, Institution.retired_at.is_(None))
+                .order_by(Institution.id)
             )
         )
     wanted = list(dict.fromkeys(code.strip().upper() for code in codes if code.strip()))
@@ -253,6 +255,15 @@ def _participants(
                     field="institutions",
                     value=code,
                     expected="la clave de una institución registrada (p. ej. IMSS), o «all»",
+                )
+            )
+        elif found[code].retired_at is not None:
+            problems.append(
+                Problem(
+                    "La institución está retirada del registro.",
+                    field="institutions",
+                    value=code,
+                    expected="una institución vigente",
                 )
             )
     if not wanted:
