@@ -13,6 +13,7 @@ import platform
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -214,13 +215,24 @@ def main() -> None:
             report(figure)
             figures.append(figure)
             engine.dispose()
+    failed: list[str] = []
     for title, module_run in _stage_benchmarks():
         print(f"… {title}", flush=True)
-        for name, database, value, unit, note in module_run():
+        # One benchmark that breaks must not cost the figures of the others: it is reported
+        # (in the table too) and the run goes on, and ends with a non-zero status.
+        try:
+            produced = module_run()
+        except Exception as exc:
+            failed.append(title)
+            traceback.print_exc()
+            produced = [(f"{title}: FAILED ({type(exc).__name__}: {exc})"[:300], "—", 0, "", "")]
+        for name, database, value, unit, note in produced:
             figure = Figure(name, database, value, unit, note)
             report(figure)
             figures.append(figure)
     write_report(figures, speed)
+    if failed:
+        sys.exit(f"benchmarks that failed: {', '.join(failed)}")
 
 
 def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, float, str, str]]]]]:
