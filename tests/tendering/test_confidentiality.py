@@ -205,6 +205,14 @@ class Scene:
             "ocid": [f"ocds-abasto-{self.tender.number}"],
             # The inclusion proof of a bid's own entries: hashes, never what a bid holds.
             "seq": [str(self.seq_before_bids + 1), str(head(self.world.db)[0])],
+            # Contracts, orders and units exist only after a fallo: their pages answer 404 here,
+            # and must leak nothing all the same.
+            "contract_id": ["1"],
+            "order_id": ["1"],
+            "shipment_id": ["1"],
+            "transfer_id": ["1"],
+            "unit": ["HGZ-1"],
+            "unit_code": ["HGZ-1"],
         }
         assert name in samples, f"a GET route has the path parameter {{{name}}}: give a sample"
         return samples[name]

@@ -121,13 +121,15 @@ def test_serve_runs_uvicorn_without_its_server_header(monkeypatch: pytest.Monkey
     import uvicorn
 
     from abasto import cli
+    from abasto.core import cli as core_cli
     from abasto.tendering import tick
     from abasto.web import app
 
     seen: dict[str, Any] = {}
     # Only the call to uvicorn is under test: no database, app or ticker is needed for it.
     monkeypatch.setattr(uvicorn, "run", lambda application, **options: seen.update(options))
-    monkeypatch.setattr(cli, "engine", lambda: None)
+    # ``serve`` imports what it uses when it runs (abasto.cli starts without its domains).
+    monkeypatch.setattr(core_cli, "engine", lambda: None)
     monkeypatch.setattr(app, "create_app", lambda *a, **k: SimpleNamespace(state=_state()))
     monkeypatch.setattr(app, "freeze_heap", lambda: None)
     monkeypatch.setattr(tick, "Ticker", lambda *a, **k: None)
