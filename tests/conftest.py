@@ -279,6 +279,12 @@ def _invoked(url: str, tmp_path: Path, args: Sequence[str]) -> Result:
     from typer.testing import CliRunner
 
     from abasto.cli import app
+    from abasto.core import cli as core_cli
+
+    # Rich reads COLUMNS once, when its console is made, at the first import of core.cli,
+    # which in a worker may come from any test: give every invocation the same wide page.
+    for shown in (core_cli.console, core_cli.err_console):
+        shown.width = 200
 
     env = {
         "ABASTO_DATABASE_URL": url,
