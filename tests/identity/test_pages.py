@@ -259,6 +259,7 @@ def test_the_buyer_verifies_a_registration_from_the_review_page(
     assert done.status_code == 200
     assert "quedó verificado y ya puede participar" in text_of(done.text)
     assert "Registros pendientes de verificación (0)" in text_of(done.text)
+    ctx.db.expire_all()  # the request wrote through its own session: read the row again
     assert service.get_supplier_standing(ctx.db, CLEAN_RFC).eligible
 
 
