@@ -8,9 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from abasto.award import service as award
+from abasto.award.models import ContractDraft
 from abasto.contracts import rules, service
 from abasto.contracts.models import Contract
 from abasto.core.errors import Conflict, Forbidden, ValidationFailed
@@ -68,6 +69,16 @@ def test_the_fallo_s_drafts_become_one_contract_per_institution_and_supplier(
 def test_only_the_buyer_formalises_a_fallo(world: World, fallo: Awarded) -> None:
     with pytest.raises(Forbidden):
         service.create_contracts(planner(world, "IMSS"), tender_id=fallo.tender.id)
+
+
+def test_a_fallo_that_awarded_nothing_has_no_contracts_to_make(
+    world: World, fallo: Awarded
+) -> None:
+    """Every partida desierta: a conflict that says so (the API fuzz found a 500 here)."""
+    world.db.execute(delete(ContractDraft))
+    with pytest.raises(Conflict, match="no adjudicó ninguna partida"):
+        service.create_contracts(world.buyer(), tender_id=fallo.tender.id)
+    assert world.db.scalar(select(func.count()).select_from(Contract)) == 0
 
 
 def test_both_parties_sign_the_same_document_and_the_guarantee_makes_it_vigente(

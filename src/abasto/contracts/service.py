@@ -170,6 +170,10 @@ def create_contracts(
         .order_by(ContractDraft.institution_id, ContractDraft.supplier_id, ContractDraft.id)
     ):
         drafts[(draft.institution_id, draft.supplier_id)].append(draft)
+    if not drafts:
+        raise Conflict(
+            f"El fallo de {tender.number} no adjudicó ninguna partida: no hay contratos que hacer."
+        )
     partidas = {
         p.id: (p, clave)
         for p, clave in ctx.db.execute(
