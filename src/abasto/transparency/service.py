@@ -217,12 +217,8 @@ def ledger_page(
 ) -> tuple[Sequence[LedgerEntry], int]:
     """Newest first, by page number, for the API. The public sees public entries; auditors see
     every entry."""
-    query = select(LedgerEntry)
-    count = select(func.count()).select_from(LedgerEntry)
-    if not ctx.actor.has_role("auditor"):
-        query = query.where(LedgerEntry.public)
-        count = count.where(LedgerEntry.public)
-    total = ctx.db.scalar(count) or 0
+    query = _visible(ctx, LedgerFilters())
+    total = ctx.db.scalar(select(func.count()).select_from(query.subquery())) or 0
     entries = ctx.db.scalars(
         query.order_by(LedgerEntry.seq.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
