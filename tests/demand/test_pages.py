@@ -95,7 +95,9 @@ def test_round_page_shows_progress_and_the_buyer_freezes_and_reopens(
     log_in(client, "comprador")
 
     page = client.get(PAGE)
-    frozen = client.post(f"{PAGE}/congelar", follow_redirects=False)
+    unconfirmed = client.post(f"{PAGE}/congelar")
+    still_open = service.get_round(world.db, ROUND).status
+    frozen = client.post(f"{PAGE}/congelar", data={"confirmar": "si"}, follow_redirects=False)
     after = client.get(PAGE)
     no_reason = client.post(f"{PAGE}/reabrir", data={"reason": ""})
     reopened = client.post(
@@ -107,6 +109,10 @@ def test_round_page_shows_progress_and_the_buyer_freezes_and_reopens(
     assert '<span class="badge ok">Enviada</span>' in page.text
     assert page.text.count('<span class="badge bad">Pendiente</span>') == 4
     assert f'action="{PAGE}/congelar"' in page.text
+    assert 'name="confirmar" value="si" required' in page.text
+    assert unconfirmed.status_code == 422
+    assert "No se congeló la ronda: falta confirmar el congelamiento." in unconfirmed.text
+    assert still_open == "open"
     assert frozen.status_code == 303
     assert f'action="{PAGE}/reabrir"' in after.text
     assert "Congelada" in after.text
@@ -522,3 +528,27 @@ def test_the_round_page_lists_observations_and_the_buyer_accepts_one(
     assert accepted.status_code == 303
     assert f'action="{action}"' not in after.text
     assert "Así lo publicó IMSS" in after.text
+
+
+@pytest.mark.browser
+def test_the_buyer_ticks_none_then_all_institutions_when_opening_a_round(
+    server: str, browser: Browser, fresh_database_url: str
+) -> None:
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        make_user(Context(db=db, actor=operator("pruebas"), now=T0), "comprador", "comprador")
+    engine.dispose()
+    page = browser.new_page()
+    page.goto(server + "/entrar?siguiente=/demanda")
+    page.get_by_label("Usuario").fill("comprador")
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Entrar").click()
+    expect(page.get_by_role("heading", name="Abrir una ronda")).to_be_visible()
+    page.locator("summary", has_text="instituciones").click()
+    boxes = page.locator('input[name="institutions"]')
+    assert boxes.count() >= 2
+
+    page.get_by_role("button", name="Ninguna", exact=True).click()
+    assert page.locator('input[name="institutions"]:checked').count() == 0
+    page.get_by_role("button", name="Todas", exact=True).click()
+    assert page.locator('input[name="institutions"]:checked').count() == boxes.count()

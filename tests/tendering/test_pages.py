@@ -282,13 +282,18 @@ def test_a_supplier_bids_with_the_filled_template_replaces_and_withdraws(
         client, tender, fill_template(template, {1: "11.90"}), submission="k2", replaces=bid_id
     )
     new_id = replaced_at.split("/")[-1].split("?")[0]
+    unconfirmed = client.post(f"{WORKSPACE}/{tender.id}/proposiciones/{new_id}/retirar")
     withdrawn = client.post(
-        f"{WORKSPACE}/{tender.id}/proposiciones/{new_id}/retirar", follow_redirects=False
+        f"{WORKSPACE}/{tender.id}/proposiciones/{new_id}/retirar",
+        data={"confirmar": "si"},
+        follow_redirects=False,
     )
     final = client.get(withdrawn.headers["location"])
 
     assert status == 303
     assert new_id != bid_id
+    assert unconfirmed.status_code == 422
+    assert "No se retiró la proposición: falta confirmar el retiro." in unconfirmed.text
     assert withdrawn.status_code == 303
     assert f"Se retiró la proposición {new_id}" in final.text
     assert "Sustituida" in row_of(final.text, f'<tr data-bid="{bid_id}">')

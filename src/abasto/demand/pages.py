@@ -18,7 +18,7 @@ from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import delivery_points, get_institution
 from abasto.web.deps import allow, read_uploads
-from abasto.web.params import ObservationId
+from abasto.web.params import ObservationId, unconfirmed
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -154,12 +154,25 @@ def _own(ctx: Context) -> Institution | None:
 
 
 @router.post("/demanda/{round_name}/congelar")
-def freeze(request: Request, round_name: str, ctx: Buyer) -> Response:
+def freeze(
+    request: Request,
+    round_name: str,
+    ctx: Buyer,
+    confirmar: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Freezing ends the institutions' capture: the form asks the buyer to confirm it."""
     try:
+        refused = unconfirmed(
+            confirmar,
+            refusal="No se congeló la ronda: falta confirmar el congelamiento.",
+            label="Confirmo que la ronda se congela",
+        )
+        if refused is not None:
+            raise refused
         found = service.freeze_round(ctx, name=round_name)
-    except Conflict as exc:
+    except (ValidationFailed, Conflict) as exc:
         ctx.db.rollback()
-        return _round_page(request, ctx, round_name, status_code=409, error=exc)
+        return _round_page(request, ctx, round_name, status_code=exc.status, error=exc)
     return RedirectResponse(_round_url(found.name), status_code=303)
 
 

@@ -33,7 +33,7 @@ from abasto.tendering.models import BidLine, Partida, Tender
 from abasto.transparency.ocds.releases import ocid_of
 from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, app_state, public, read_uploads
-from abasto.web.params import query_day
+from abasto.web.params import query_day, unconfirmed
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -841,10 +841,25 @@ def receipt_page(
 
 
 @router.post("/proveedor/licitaciones/{tender_id}/proposiciones/{bid_id}/retirar")
-def withdraw_bid(request: Request, tender_id: int, bid_id: str, ctx: Bidder) -> Response:
+def withdraw_bid(
+    request: Request,
+    tender_id: int,
+    bid_id: str,
+    ctx: Bidder,
+    confirmar: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Withdrawing a sealed bid cannot be undone (a new one must be sealed before the close):
+    the form asks the supplier to confirm it."""
     try:
+        refused = unconfirmed(
+            confirmar,
+            refusal="No se retiró la proposición: falta confirmar el retiro.",
+            label="Confirmo el retiro",
+        )
+        if refused is not None:
+            raise refused
         service.withdraw_bid(ctx, app_state(request).sealer, tender_id=tender_id, bid_id=bid_id)
-    except (Conflict, Forbidden, NotFound) as exc:
+    except (ValidationFailed, Conflict, Forbidden, NotFound) as exc:
         ctx.db.rollback()
         return _workspace(request, ctx, status_code=exc.status, error=exc, error_tender=tender_id)
     return RedirectResponse(
@@ -983,17 +998,12 @@ def publish_tender(
 ) -> Response:
     """Publishing cannot be undone: the form asks the buyer to confirm it (a checkbox the
     browser requires), and a request without the confirmation changes nothing."""
-    if confirmar != "si":
-        error = ValidationFailed(
-            "No se publicó la licitación: falta confirmar la publicación.",
-            problems=[
-                Problem(
-                    "Falta la confirmación",
-                    field="confirmar",
-                    expected="marcar «Confirmo la publicación»",
-                )
-            ],
-        )
+    error = unconfirmed(
+        confirmar,
+        refusal="No se publicó la licitación: falta confirmar la publicación.",
+        label="Confirmo la publicación",
+    )
+    if error is not None:
         return _manage_page(request, ctx, tender_id, status_code=422, error=error)
     return _buyer_action(
         request,

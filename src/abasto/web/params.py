@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from abasto.core.bounds import FIRST_DAY, INT_MAX, LAST_DAY, Day
-from abasto.core.errors import Problem
+from abasto.core.errors import Problem, ValidationFailed
 
 MAX_PER_PAGE = 500
 PER_PAGE = 50
@@ -51,3 +51,23 @@ def query_day(value: str, *, field: str, label: str, problems: list[Problem]) ->
         )
         return None
     return found
+
+
+CONFIRMED = "si"
+"""The value of an irreversible action's ``confirmar`` checkbox when the user ticked it."""
+
+
+def unconfirmed(value: str, *, refusal: str, label: str) -> ValidationFailed | None:
+    """The refusal of an irreversible action (publish, freeze, withdraw, issue) whose form came
+    without its ``confirmar`` checkbox ticked (``label`` is the checkbox's text), or None.
+
+    The browser requires the checkbox; this is for a request that does not come from the form,
+    which then changes nothing."""
+    if value == CONFIRMED:
+        return None
+    return ValidationFailed(
+        refusal,
+        problems=[
+            Problem("Falta la confirmación", field="confirmar", expected=f"marcar «{label}»")
+        ],
+    )
