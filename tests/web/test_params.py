@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from annotated_types import Ge, Le
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from abasto.core.bounds import INT_MAX
@@ -29,6 +31,43 @@ def test_an_id_beyond_the_column_is_a_422_problem(client: TestClient, url: str) 
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["errors"][0]["field"] == "path.tender_id"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/licitaciones/99999999999999999999",
+        "/licitaciones/2147483648/apertura",
+        "/licitaciones/1/fallo?page=9223372036854775808",
+        "/catalogo?page=99999999999999999999",
+    ],
+)
+def test_a_page_given_an_id_beyond_the_column_is_a_422_page(client: TestClient, url: str) -> None:
+    """A page's path took any integer: past 2**63 SQLite answered 500 (OverflowError)."""
+    refused = client.get(url)
+
+    assert refused.status_code == 422, refused.text
+    assert "Datos no válidos" in refused.text
+
+
+def test_a_malformed_id_is_explained_in_spanish(client: TestClient) -> None:
+    """pydantic's own text ("Input should be a valid integer…") reached the pages and the API."""
+    page = client.get("/licitaciones/abc")
+    api = client.get("/api/v1/tenders/abc?per_page=0").json()
+
+    assert page.status_code == 422
+    assert "no es un número entero" in page.text
+    assert "Input should" not in page.text
+    assert {e["message"] for e in api["errors"]} == {"no es un número entero"}
+    assert [e.get("expected") for e in api["errors"]] == ["un número entero"]
+
+
+def test_a_bound_is_named_in_the_expected_value(client: TestClient) -> None:
+    refused = client.get("/api/v1/claves?page=0").json()["errors"][0]
+
+    assert refused["message"] == "es menor que el mínimo"
+    assert refused["expected"] == "un valor mayor o igual que 1"
+    assert refused["value"] == "0"
 
 
 def test_the_largest_id_is_only_not_found(client: TestClient) -> None:
@@ -83,6 +122,31 @@ def _document() -> dict[str, Any]:
 
 def _alternatives(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+
+
+def test_every_route_bounds_its_integer_parameters() -> None:
+    """Pages are not in the OpenAPI document, so the test below does not see them: every route,
+    page or API, path, query or form, declares an integer's range (``web.params``)."""
+    settings = Settings(database_url="sqlite://", data_dir=Path("."), secret_key="documento")
+    unbounded = []
+    for context in iter_route_contexts(create_app(settings, check=False).routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        dependants = [route.dependant]
+        while dependants:
+            dependant = dependants.pop()
+            dependants.extend(dependant.dependencies)
+            for field in dependant.path_params + dependant.query_params + dependant.body_params:
+                if int not in (
+                    get_args(field.field_info.annotation) or (field.field_info.annotation,)
+                ):
+                    continue
+                low = [m.ge for m in field.field_info.metadata if isinstance(m, Ge)]
+                high = [m.le for m in field.field_info.metadata if isinstance(m, Le)]
+                if not (low and high and low[0] >= 0 and high[0] <= INT_MAX):
+                    unbounded.append(f"{context.path} {field.name}")
+    assert unbounded == []
 
 
 def test_every_integer_and_date_parameter_declares_its_range() -> None:

@@ -19,6 +19,7 @@ from abasto.award import fallo_doc, rules, service
 from abasto.award.models import TechnicalEvaluation
 from abasto.catalog.models import Clave
 from abasto.core import numbers
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, NotFound, Problem, ValidationFailed
 from abasto.core.text import fold
@@ -28,6 +29,7 @@ from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, Tender
 from abasto.web.deps import allow, app_state, public, read_uploads
+from abasto.web.params import Page, TenderId
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -105,13 +107,13 @@ def _document(
 @router.get("/licitaciones/{tender_id}/fallo")
 def fallo_page(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Public,
     q: Annotated[str, Query(max_length=200)] = "",
     estado: Annotated[str, Query(max_length=20)] = "",
     orden: Annotated[str, Query(max_length=20)] = "partida",
     sentido: Annotated[str, Query(max_length=4)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     emitido: Annotated[bool, Query()] = False,
 ) -> Response:
     """The fallo: totals, savings by group, per partida the winners and every bid's outcome."""
@@ -178,7 +180,7 @@ def fallo_page(
 
 
 @router.get("/licitaciones/{tender_id}/fallo/documento")
-def fallo_document(request: Request, tender_id: int, ctx: Public) -> Response:
+def fallo_document(request: Request, tender_id: TenderId, ctx: Public) -> Response:
     """The whole fallo, printable: every partida, every bid line and its reasons."""
     doc = _document(request, ctx, tender_id)
     if isinstance(doc, Response):
@@ -196,7 +198,7 @@ def fallo_document(request: Request, tender_id: int, ctx: Public) -> Response:
 
 
 @router.get("/licitaciones/{tender_id}/fallo.pdf")
-def fallo_pdf(request: Request, tender_id: int, ctx: Public) -> Response:
+def fallo_pdf(request: Request, tender_id: TenderId, ctx: Public) -> Response:
     doc = _document(request, ctx, tender_id)
     if isinstance(doc, Response):
         return doc
@@ -303,10 +305,10 @@ def _contracts(ctx: Context, tender_id: int) -> list[Contract]:
 @router.get("/licitaciones/{tender_id}/contratos")
 def contracts_page(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Public,
     q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """Contract drafts per institution × supplier: partidas, minimum, maximum, price, amount."""
     tender = tendering.view_tender(ctx, tender_id)
@@ -614,15 +616,15 @@ EVALUATION_NOTICES = {"veredicto": "Se registró el veredicto."}
 @router.get("/evaluacion/licitaciones/{tender_id}")
 def evaluation_page(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Reviewer,
     q: Annotated[str, Query(max_length=200)] = "",
     estado: Annotated[str, Query(max_length=20)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     hecho: Annotated[str, Query(max_length=20)] = "",
-    registrados: Annotated[int | None, Query(ge=0)] = None,
-    cambiados: Annotated[int, Query(ge=0)] = 0,
-    iguales: Annotated[int, Query(ge=0)] = 0,
+    registrados: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
+    cambiados: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
+    iguales: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
 ) -> Response:
     """Technical evaluation: progress, each bid line's requirements proposed and recorded."""
     notice = EVALUATION_NOTICES.get(hecho)
@@ -643,7 +645,7 @@ def _back_to_evaluation(tender_id: int, back: Mapping[str, object], anchor: str 
 @router.post("/evaluacion/licitaciones/{tender_id}/veredictos")
 def record_verdict(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Evaluator,
     bid_id: Annotated[str, Form(max_length=40)] = "",
     partida: Annotated[str, Form(max_length=10)] = "",
@@ -652,7 +654,7 @@ def record_verdict(
     reason: Annotated[str, Form(max_length=2000)] = "",
     q: Annotated[str, Form(max_length=200)] = "",
     estado: Annotated[str, Form(max_length=20)] = "",
-    page: Annotated[int, Form(ge=1)] = 1,
+    page: Annotated[int, Form(ge=1, le=INT_MAX)] = 1,
 ) -> Response:
     """Record (or correct) one verdict: a bid line, a requirement, complies or not, and why."""
     back = {"q": q, "estado": estado, "page": page}
@@ -709,7 +711,7 @@ def record_verdict(
 @router.post("/evaluacion/licitaciones/{tender_id}/hoja", dependencies=[Depends(read_uploads)])
 def upload_sheet(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Evaluator,
     file: Annotated[UploadFile | None, File()] = None,
     confirmar: Annotated[str, Form(max_length=64)] = "",
@@ -772,7 +774,7 @@ def upload_sheet(
 @router.post("/comprador/licitaciones/{tender_id}/fallo")
 def issue_fallo(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     mode: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:

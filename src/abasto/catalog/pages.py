@@ -16,6 +16,7 @@ from abasto.transparency.portal import service as portal
 from abasto.transparency.portal.chart import price_chart
 from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, public, read_uploads
+from abasto.web.params import Page
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,7 @@ def search_page(
     request: Request,
     ctx: Annotated[Context, Depends(public)],
     q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """The whole page, or only the results when htmx asks for them while the user types."""
     items, total = service.search_claves(ctx.db, q=q, page=page, per_page=PER_PAGE)

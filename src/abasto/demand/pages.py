@@ -18,7 +18,7 @@ from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import delivery_points, get_institution
 from abasto.web.deps import allow, read_uploads
-from abasto.web.params import ObservationId, unconfirmed
+from abasto.web.params import ObservationId, Page, unconfirmed
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -256,7 +256,7 @@ def consolidated_page(
     ctx: Reader,
     q: Annotated[str, Query(max_length=200)] = "",
     orden: Annotated[str, Query(pattern="^(clave|total)$")] = "clave",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """Per clave, the total and its breakdown; searchable, sortable, with the downloads."""
     result = service.consolidated_page(
@@ -290,7 +290,7 @@ def institution_page(
     q: Annotated[str, Query(max_length=200)] = "",
     unidad: Annotated[str, Query(max_length=60)] = "",
     ver: Annotated[str, Query(pattern="^(todas|con-cantidades|alertas)$")] = "todas",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """The planner's page: the round's claves, each line saved on change without reloading."""
     result = service.institution_lines(

@@ -40,6 +40,7 @@ from abasto.web.deps import (
     public,
     read_uploads,
 )
+from abasto.web.params import Page, RenameId
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -374,7 +375,7 @@ def suppliers_page(
     request: Request,
     ctx: Annotated[Context, Depends(public)],
     q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """The whole page, or only the results when htmx asks for them while the user types."""
     items, total = service.search_suppliers(ctx.db, q=q, page=page, per_page=PER_PAGE)
@@ -587,7 +588,7 @@ def reject_supplier(
 @router.post("/comprador/cambios-de-nombre/{rename_id}/aprobar")
 def approve_rename(
     request: Request,
-    rename_id: int,
+    rename_id: RenameId,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -601,7 +602,7 @@ def approve_rename(
 @router.post("/comprador/cambios-de-nombre/{rename_id}/rechazar")
 def reject_rename(
     request: Request,
-    rename_id: int,
+    rename_id: RenameId,
     ctx: Annotated[Context, Depends(allow(Role.comprador))],
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 
 from abasto.catalog.models import Clave
 from abasto.core import numbers
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from abasto.core.money import MEXICO_CITY
@@ -33,7 +34,7 @@ from abasto.tendering.models import BidLine, Partida, Tender
 from abasto.transparency.ocds.releases import ocid_of
 from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, app_state, public, read_uploads
-from abasto.web.params import query_day, unconfirmed
+from abasto.web.params import Number, Page, TenderId, query_day, unconfirmed
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -222,7 +223,7 @@ def tenders_page(
     publicada_hasta: Annotated[str, Query(max_length=20)] = "",
     apertura_desde: Annotated[str, Query(max_length=20)] = "",
     apertura_hasta: Annotated[str, Query(max_length=20)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """Every published tender, newest first; buyers and auditors see the drafts too. Filters:
     words, status, procedure, an institution's demand, publication and opening dates (days in
@@ -528,10 +529,10 @@ def _partidas_page(
 @router.get("/licitaciones/{tender_id}")
 def tender_page(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Public,
     q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """The tender as the public sees it: before the opening only commitments, after it all."""
     tender = service.view_tender(ctx, tender_id)
@@ -637,7 +638,7 @@ def opening_view(ctx: Context, tender: Tender) -> OpeningView:
 
 
 @router.get("/licitaciones/{tender_id}/apertura")
-def opening_page(request: Request, tender_id: int, ctx: Public) -> Response:
+def opening_page(request: Request, tender_id: TenderId, ctx: Public) -> Response:
     """The opening as it happens: rows for what the feed has, then live.js adds each new one."""
     tender = service.view_tender(ctx, tender_id)
     view = opening_view(ctx, tender)
@@ -666,7 +667,7 @@ def opening_page(request: Request, tender_id: int, ctx: Public) -> Response:
 
 
 @router.get("/licitaciones/{tender_id}/acta")
-def acta_page(request: Request, tender_id: int, ctx: Public) -> Response:
+def acta_page(request: Request, tender_id: TenderId, ctx: Public) -> Response:
     """Every bid the opening read out, its commitment, salt and check, and every line."""
     found = acta.build_acta(ctx, tender_id=tender_id)
     return render(
@@ -680,7 +681,7 @@ def acta_page(request: Request, tender_id: int, ctx: Public) -> Response:
 
 
 @router.get("/licitaciones/{tender_id}/acta.pdf")
-def acta_pdf(tender_id: int, ctx: Public) -> Response:
+def acta_pdf(tender_id: TenderId, ctx: Public) -> Response:
     found = acta.build_acta(ctx, tender_id=tender_id)
     state = "definitiva" if found.finished else "parcial"
     return Response(
@@ -747,7 +748,7 @@ def supplier_page(
     request: Request,
     ctx: Bidder,
     retirada: Annotated[str, Query(max_length=40)] = "",
-    pregunta: Annotated[int | None, Query(ge=1)] = None,
+    pregunta: Annotated[int | None, Query(ge=1, le=INT_MAX)] = None,
 ) -> Response:
     """The tenders the supplier may bid on, its bids and receipts, and what it may do now."""
     notice = None
@@ -766,7 +767,7 @@ def supplier_page(
 )
 def submit_bid(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Bidder,
     file: Annotated[UploadFile | None, File()] = None,
     replaces: Annotated[str, Form(max_length=40)] = "",
@@ -801,7 +802,7 @@ def submit_bid(
 @router.get("/proveedor/licitaciones/{tender_id}/proposiciones/{bid_id}")
 def receipt_page(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     bid_id: str,
     ctx: Bidder,
     nueva: Annotated[bool, Query()] = False,
@@ -843,7 +844,7 @@ def receipt_page(
 @router.post("/proveedor/licitaciones/{tender_id}/proposiciones/{bid_id}/retirar")
 def withdraw_bid(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     bid_id: str,
     ctx: Bidder,
     confirmar: Annotated[str, Form(max_length=10)] = "",
@@ -870,7 +871,7 @@ def withdraw_bid(
 @router.post("/proveedor/licitaciones/{tender_id}/preguntas")
 def ask_question(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Bidder,
     text: Annotated[str, Form(max_length=4000)] = "",
     partida: Annotated[str, Form(max_length=10)] = "",
@@ -964,7 +965,7 @@ def _draft_form(ctx: Context, tender: Tender) -> dict[str, Any]:
 @router.get("/comprador/licitaciones/{tender_id}")
 def manage_page(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     hecho: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
@@ -991,7 +992,7 @@ def _buyer_action(
 @router.post("/comprador/licitaciones/{tender_id}/publicar")
 def publish_tender(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     version: Annotated[str, Form(max_length=20)] = "",
     confirmar: Annotated[str, Form(max_length=10)] = "",
@@ -1015,7 +1016,7 @@ def publish_tender(
 
 
 @router.post("/comprador/licitaciones/{tender_id}/borrador")
-async def edit_draft(request: Request, tender_id: int, ctx: Buyer) -> Response:
+async def edit_draft(request: Request, tender_id: TenderId, ctx: Buyer) -> Response:
     """The draft's form: title, dates and the claves it tenders (checkboxes, several values)."""
     form = await request.form(max_files=0, max_fields=25_000)
     problems: list[Problem] = []
@@ -1053,7 +1054,7 @@ async def edit_draft(request: Request, tender_id: int, ctx: Buyer) -> Response:
 @router.post("/comprador/licitaciones/{tender_id}/modificar")
 def amend_tender(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     description: Annotated[str, Form(max_length=4000)] = "",
     clarification_deadline: Annotated[str, Form(max_length=40)] = "",
@@ -1091,7 +1092,7 @@ def amend_tender(
 @router.post("/comprador/licitaciones/{tender_id}/cancelar")
 def cancel_tender(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     reason: Annotated[str, Form(max_length=4000)] = "",
     version: Annotated[str, Form(max_length=20)] = "",
@@ -1110,7 +1111,7 @@ def cancel_tender(
 @router.post("/comprador/licitaciones/{tender_id}/suspender")
 def suspend_opening(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
@@ -1126,7 +1127,7 @@ def suspend_opening(
 @router.post("/comprador/licitaciones/{tender_id}/reanudar")
 def resume_opening(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
@@ -1142,7 +1143,7 @@ def resume_opening(
 @router.post("/comprador/licitaciones/{tender_id}/desierta")
 def declare_desierta(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     partida: Annotated[str, Form(max_length=10)] = "",
     reason: Annotated[str, Form(max_length=4000)] = "",
@@ -1173,8 +1174,8 @@ def declare_desierta(
 @router.post("/comprador/licitaciones/{tender_id}/preguntas/{number}/responder")
 def answer_question(
     request: Request,
-    tender_id: int,
-    number: int,
+    tender_id: TenderId,
+    number: Number,
     ctx: Buyer,
     answer: Annotated[str, Form(max_length=8000)] = "",
 ) -> Response:
@@ -1188,7 +1189,7 @@ def answer_question(
 
 
 @router.post("/comprador/licitaciones/{tender_id}/apertura")
-def start_opening(request: Request, tender_id: int, ctx: Buyer) -> Response:
+def start_opening(request: Request, tender_id: TenderId, ctx: Buyer) -> Response:
     """Start the public opening and go to its live page, where the bids appear one by one."""
     try:
         service.start_opening(ctx, tender_id=tender_id)

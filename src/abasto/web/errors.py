@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,27 +86,79 @@ def error_response(request: Request, exc: AbastoError) -> Response:
     return response
 
 
-def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        location = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
-        if error.get("type") == "json_invalid":
-            problems.append(
-                Problem(
-                    "el cuerpo de la solicitud no es JSON válido",
-                    field="body",
-                    expected="un documento JSON (Content-Type: application/json)",
-                )
-            )
-            continue
-        problems.append(
-            Problem(
-                error.get("msg", "valor no válido"),
-                field=".".join(location) or None,
-                value=None if error.get("input") is None else str(error.get("input"))[:200],
-            )
+_PYDANTIC_MESSAGES: dict[str, tuple[str, str | None]] = {
+    # type → (message, what was expected); the placeholders are the error's ``ctx``.
+    "missing": ("falta el valor", "un valor"),
+    "int_parsing": ("no es un número entero", "un número entero"),
+    "int_type": ("no es un número entero", "un número entero"),
+    "int_from_float": ("no es un número entero", "un número entero, sin decimales"),
+    "float_parsing": ("no es un número", "un número"),
+    "float_type": ("no es un número", "un número"),
+    "decimal_parsing": ("no es un número", "un número"),
+    "decimal_type": ("no es un número", "un número"),
+    "finite_number": ("no es un número finito", "un número"),
+    "bool_parsing": ("no es sí o no", "true o false"),
+    "bool_type": ("no es sí o no", "true o false"),
+    "string_type": ("no es un texto", "un texto"),
+    "date_parsing": ("no es una fecha", "una fecha aaaa-mm-dd"),
+    "date_from_datetime_parsing": ("no es una fecha", "una fecha aaaa-mm-dd"),
+    "date_type": ("no es una fecha", "una fecha aaaa-mm-dd"),
+    "datetime_parsing": ("no es una fecha y hora", "una fecha y hora ISO 8601"),
+    "datetime_from_date_parsing": ("no es una fecha y hora", "una fecha y hora ISO 8601"),
+    "datetime_type": ("no es una fecha y hora", "una fecha y hora ISO 8601"),
+    "uuid_parsing": ("no es un identificador UUID", "un UUID"),
+    "greater_than_equal": ("es menor que el mínimo", "un valor mayor o igual que {ge}"),
+    "greater_than": ("es demasiado pequeño", "un valor mayor que {gt}"),
+    "less_than_equal": ("es mayor que el máximo", "un valor menor o igual que {le}"),
+    "less_than": ("es demasiado grande", "un valor menor que {lt}"),
+    "string_too_long": ("es demasiado largo", "a lo más {max_length} caracteres"),
+    "string_too_short": ("es demasiado corto", "al menos {min_length} caracteres"),
+    "too_long": ("tiene demasiados elementos", "a lo más {max_length}"),
+    "too_short": ("tiene muy pocos elementos", "al menos {min_length}"),
+    "string_pattern_mismatch": ("no tiene la forma esperada", "el patrón {pattern}"),
+    "literal_error": ("no es uno de los valores admitidos", "uno de: {expected}"),
+    "enum": ("no es uno de los valores admitidos", "uno de: {expected}"),
+    "extra_forbidden": ("no es un campo admitido", "sólo los campos documentados"),
+    "list_type": ("no es una lista", "una lista"),
+    "dict_type": ("no es un objeto", "un objeto JSON"),
+    "model_attributes_type": ("no es un objeto", "un objeto JSON"),
+    "model_type": ("no es un objeto", "un objeto JSON"),
+    "decimal_max_digits": ("tiene demasiados dígitos", "a lo más {max_digits} dígitos"),
+    "decimal_max_places": ("tiene demasiados decimales", "a lo más {decimal_places} decimales"),
+    "json_invalid": ("el cuerpo de la solicitud no es JSON válido", None),
+}
+
+
+def _pydantic_problem(error: Mapping[str, Any]) -> Problem:
+    """One of pydantic's errors in Spanish: its English ``msg`` never reaches a user. A rule of
+    ours (a ``ValueError`` in a validator) already speaks Spanish and keeps its text. The field
+    stays the request's own name (``path.tender_id``, ``lines[1].unit_price``): clients read it."""
+    kind = str(error.get("type", ""))
+    context = error.get("ctx") or {}
+    location = [str(p) for p in error.get("loc", ()) if p != "body"]
+    field = ".".join(location) or None
+    value = error.get("input")
+    shown = None if value is None or kind == "missing" else str(value)[:200]
+    if kind == "json_invalid":
+        return Problem(
+            _PYDANTIC_MESSAGES[kind][0],
+            field="body",
+            expected="un documento JSON (Content-Type: application/json)",
         )
-    return problems
+    if kind == "value_error":
+        message = str(context.get("error") or error.get("msg", "valor no válido"))
+        return Problem(message.removeprefix("Value error, "), field=field, value=shown)
+    message, expected = _PYDANTIC_MESSAGES.get(kind, ("valor no válido", None))
+    if expected is not None:
+        try:
+            expected = expected.format(**{k: str(v) for k, v in context.items()})
+        except (KeyError, IndexError):
+            expected = None
+    return Problem(message, field=field, value=shown, expected=expected)
+
+
+def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
+    return [_pydantic_problem(error) for error in exc.errors()]
 
 
 def install(app: FastAPI) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from abasto.core.context import Context
@@ -13,6 +13,7 @@ from abasto.transparency.redflags import service
 from abasto.transparency.redflags.api import check_code
 from abasto.transparency.redflags.indicators import CODES, INDICATORS, KINDS
 from abasto.web.deps import public
+from abasto.web.params import Page
 from abasto.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +28,7 @@ def flags_page(
     institucion: str = "",
     clave: str = "",
     licitacion: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     filters: dict[str, str | None] = {
         "rfc": proveedor.strip().upper() or None,
