@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -756,3 +756,15 @@ def test_sixty_failures_are_a_few_private_ledger_entries(ctx: Context) -> None:
     opened = entries(ctx.db, "login.failed")[-1].data()
     assert opened["previous_window"]["failures"] == rules.ACCOUNT_LIMIT.failures
     assert opened["previous_window"]["refused"] == 60 - rules.ACCOUNT_LIMIT.failures
+
+
+def test_a_registration_late_in_the_evening_is_on_mexico_citys_day(ctx: Context) -> None:
+    """Registered at 23:17 in Mexico City (05:17 the next day in UTC): the supplier's record said
+    the next day."""
+    evening = Context(db=ctx.db, actor=ctx.actor, now=datetime(2026, 11, 3, 5, 17, tzinfo=UTC))
+
+    supplier = service.register_supplier(
+        evening, rfc=CLEAN_RFC, razon_social="Farmacéutica de Prueba SA de CV"
+    )
+
+    assert supplier.registered_on == date(2026, 11, 2)

@@ -37,7 +37,7 @@ from abasto.catalog.models import Clave
 from abasto.core import checkpoints, ledger
 from abasto.core.context import Context
 from abasto.core.errors import Conflict, NotFound, Problem, ValidationFailed
-from abasto.core.money import count_of
+from abasto.core.money import count_of, local_day
 from abasto.core.signed_note import Signer
 from abasto.core.spreadsheet import Column, find_header, read_sheets, text
 from abasto.core.text import fold, neutralise_cell
@@ -913,7 +913,7 @@ def _store_result(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardR
             "original_price": w.unit_price,
             "currency": "MXN",
             "rate": Decimal(1),
-            "observed_on": ctx.now.date(),
+            "observed_on": local_day(ctx.now),
             "imported_at": ctx.now,
             "import_id": f"fallo-{fallo.id}",
         }

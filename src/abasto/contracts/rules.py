@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from abasto.core.errors import Conflict, Problem, ValidationFailed
-from abasto.core.money import MEXICO_CITY, format_int, format_mxn, format_percent, to_money
+from abasto.core.money import format_int, format_mxn, format_percent, to_money
+from abasto.core.money import local_day as local_day  # the contracts' natural days
 
 # ----- parameters and their defaults ---------------------------------------------------------
 
@@ -114,11 +115,6 @@ REJECTION_REASONS = {
 
 
 # ----- days ----------------------------------------------------------------------------------
-
-
-def local_day(moment: datetime) -> date:
-    """The natural day of an instant in Mexico City: the law counts days where it applies."""
-    return moment.astimezone(MEXICO_CITY).date()
 
 
 def signing_deadline(notice: datetime, days: int = SIGNING_DAYS) -> date:

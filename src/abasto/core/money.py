@@ -37,6 +37,12 @@ def format_percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f} %"
 
 
+def local_day(moment: datetime) -> date:
+    """The natural day of an instant in Mexico City: the law counts days where it applies, and a
+    registration at 23:17 there is on that day, not on the next day's UTC date."""
+    return moment.astimezone(MEXICO_CITY).date()
+
+
 def format_date(value: date | datetime) -> str:
     """``dd/mm/aaaa``, in Mexico City time for instants."""
     if isinstance(value, datetime):

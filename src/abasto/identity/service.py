@@ -30,7 +30,7 @@ from abasto.core.errors import (
     ValidationFailed,
 )
 from abasto.core.ledger import LedgerHead, Record
-from abasto.core.money import count_of
+from abasto.core.money import count_of, local_day
 from abasto.core.text import fold
 from abasto.identity import clues, registry, rules
 from abasto.identity.models import (
@@ -1051,7 +1051,7 @@ def register_supplier(
         razon_social=name,
         normalised_name=rules.normalize_company_name(name),
         state_code=state_code,
-        registered_on=registered_on or ctx.now.date(),
+        registered_on=registered_on or local_day(ctx.now),
         created_at=ctx.now,
         status=status,
         sanctioned=False,

@@ -43,7 +43,7 @@ from abasto.core.errors import (
     ValidationFailed,
     check_version,
 )
-from abasto.core.money import MEXICO_CITY
+from abasto.core.money import local_day
 from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import service as demand
 from abasto.identity.models import Institution, Unit
@@ -77,7 +77,7 @@ TRANSFER_LABELS = {
 
 def today(ctx: Context) -> date:
     """The day of this request in Mexico City: the day movements are booked on by default."""
-    return ctx.now.astimezone(MEXICO_CITY).date()
+    return local_day(ctx.now)
 
 
 # ----- finding things ------------------------------------------------------------------------
