@@ -193,6 +193,15 @@ def audit_checkpoint(
     console.print(made.note, highlight=False, markup=False)
 
 
+def address(host: str, port: int) -> str:
+    """The address a person opens to reach the server: one listening on every interface
+    (``0.0.0.0``, ``::``) is reached on this machine at 127.0.0.1."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Dirección en la que escuchar."),
@@ -227,7 +236,7 @@ def serve(
     )
     stop = threading.Event()
     run_in_background(ticker, settings.tick_seconds, stop)
-    console.print(f"Abasto en http://{host}:{port}  (API: http://{host}:{port}/docs)")
+    console.print(f"Abasto en {address(host, port)}  (API: {address(host, port)}/docs)")
     try:
         # Live feeds never end by themselves: give open connections a few seconds, then close.
         # No «server: uvicorn»: what runs the site is nobody's business (docs/security).
@@ -262,5 +271,5 @@ def demo(
             f"[yellow]Llave de demostración para firmar la bitácora creada en {written}: "
             "sólo para la demo; en producción configure ABASTO_LOG_KEY.[/yellow]"
         )
-    scenario_cli.prepare_demo(seed=seed, scale=scale, fresh=fresh)
+    scenario_cli.prepare_demo(seed=seed, scale=scale, fresh=fresh, base_url=address(host, port))
     serve(host=host, port=port)

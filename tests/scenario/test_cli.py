@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from abasto.cli import address
 from abasto.scenario.load import DEMO_PASSWORD
 
 DEMO_START_LIMIT = 60.0
@@ -121,6 +125,10 @@ def test_demo_creates_loads_and_serves_then_serves_at_once(tmp_path: Path) -> No
         assert "Escenario de semilla 7, escala small, cargado" in output
         assert DEMO_PASSWORD in output
         assert "http://127.0.0.1:" in output
+        # The links it prints are the address it serves (they said «http://<servidor>/…»).
+        assert re.search(r"http://127\.0\.0\.1:\d+/licitaciones/\d+/fallo", output), output
+        assert re.search(r"http://127\.0\.0\.1:\d+/licitaciones/\d+/apertura", output), output
+        assert "<servidor>" not in output
     assert (tmp_path / "data" / "abasto.db").exists()
 
     with _demo(tmp_path, "second.log", "--seed", "7") as (_, output):
@@ -131,3 +139,16 @@ def test_demo_creates_loads_and_serves_then_serves_at_once(tmp_path: Path) -> No
     with _demo(tmp_path, "fresh.log", "--seed", "8", "--fresh") as (_, output):
         assert "Base de datos borrada" in output
         assert "Escenario de semilla 8, escala small, cargado" in output
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("0.0.0.0", "http://127.0.0.1:8000"),
+        ("abasto.example.mx", "http://abasto.example.mx:8000"),
+        ("::1", "http://[::1]:8000"),
+    ],
+)
+def test_the_printed_address_is_one_a_browser_opens(host: str, shown: str) -> None:
+    assert address(host, 8000) == shown

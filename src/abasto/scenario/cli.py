@@ -120,8 +120,9 @@ def _delete_sqlite(url: str) -> None:
     console.print(f"Base de datos borrada: {database}", highlight=False)
 
 
-def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
-    """Make the configured database hold a scenario: created and loaded when new or empty."""
+def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool, base_url: str = "") -> None:
+    """Make the configured database hold a scenario: created and loaded when new or empty.
+    ``base_url`` is where the demo will be served: the links it prints start with it."""
     settings = load_settings()
     if fresh:
         if not settings.is_sqlite:
@@ -140,8 +141,8 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
         loaded = loaded_scenario(ctx.db)
     if counts.institutions == 0:
         print_demo_users(_load(bound, seed, scale).users)
-        _stage_awarded_tender(bound, seed, scale.value)
-        _stage_live_opening(bound, seed, scale.value)
+        _stage_awarded_tender(bound, seed, scale.value, base_url)
+        _stage_live_opening(bound, seed, scale.value, base_url)
         return
     if loaded is None:
         console.print(
@@ -163,11 +164,11 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool) -> None:
             highlight=False,
         )
     print_demo_users(demo_users(build_scenario(loaded.seed, loaded.scale)))
-    _stage_awarded_tender(bound, loaded.seed, loaded.scale)
-    _stage_live_opening(bound, loaded.seed, loaded.scale)
+    _stage_awarded_tender(bound, loaded.seed, loaded.scale, base_url)
+    _stage_live_opening(bound, loaded.seed, loaded.scale, base_url)
 
 
-def _stage_awarded_tender(bound: Engine, seed: int, scale: Scale) -> None:
+def _stage_awarded_tender(bound: Engine, seed: int, scale: Scale, base_url: str) -> None:
     """A tender already awarded (generated, dated in the past), unless there is a fallo already."""
     settings = load_settings()
     sealer = Sealer.from_settings(settings)
@@ -179,12 +180,12 @@ def _stage_awarded_tender(bound: Engine, seed: int, scale: Scale) -> None:
     console.print(
         f"Licitación {staged.number} con fallo emitido ({staged.awarded} de {staged.partidas} "
         f"partidas adjudicadas, {staged.bids} licitantes): "
-        f"http://<servidor>/licitaciones/{staged.tender_id}/fallo",
+        f"{base_url}/licitaciones/{staged.tender_id}/fallo",
         highlight=False,
     )
 
 
-def _stage_live_opening(bound: Engine, seed: int, scale: Scale) -> None:
+def _stage_live_opening(bound: Engine, seed: int, scale: Scale, base_url: str) -> None:
     """A tender that opens in public a few minutes from now, unless one is already pending."""
     sealer = Sealer.from_settings(load_settings())
     with unit_of_work(bound) as ctx:
@@ -201,6 +202,6 @@ def _stage_live_opening(bound: Engine, seed: int, scale: Scale) -> None:
     )
     console.print(
         f"Apertura en vivo de la licitación {number} {when}: "
-        f"http://<servidor>/licitaciones/{tender_id}/apertura",
+        f"{base_url}/licitaciones/{tender_id}/apertura",
         highlight=False,
     )
