@@ -8,6 +8,7 @@ hub in this same process; on PostgreSQL it arrives through LISTEN/NOTIFY.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -187,6 +188,10 @@ def test_the_live_page_is_usable_on_a_phone(
         row = page.locator(f'[data-bid="{opening.bids["b"]}"]')
         expect(row).to_be_visible()
         expect(row).to_contain_text(PARTIES["b"].name)
+        # Who bid and how much, not only the commitment's hash (issue 18, item 8).
+        expect(row.locator('[data-field="total"]')).to_be_visible()
+        expect(row.locator('[data-field="total"]')).to_have_text(re.compile(r"^\$[\d,]+\.\d\d$"))
+        expect(row.locator('[data-field="rfc"]')).to_be_visible()
         # Nothing wider than the screen: no sideways scrolling to read a bid.
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width}px wide on a 390px screen"
