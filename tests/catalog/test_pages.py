@@ -65,7 +65,7 @@ def test_empty_search_shows_the_total_and_pages(client: TestClient, ctx: Context
     assert "Página 1 de 2" in first.text
     assert 'href="/catalogo?q=&amp;page=2"' in first.text
     assert "060.066.0030" in second.text
-    assert "060.066.0001" not in second.text
+    assert 'href="/catalogo/060.066.0001"' not in second.text
     assert "16 %" in second.text
 
 
@@ -75,6 +75,35 @@ def test_no_match_says_what_to_try(client: TestClient, ctx: Context) -> None:
     response = client.get("/catalogo", params={"q": "ibuprofeno"})
 
     assert "Ninguna clave coincide con «ibuprofeno»" in response.text
+
+
+def test_the_search_hints_name_a_clave_this_catalog_has(client: TestClient, ctx: Context) -> None:
+    """The hints named 010.000.0104.00 on a catalog without it (the demo's): an example that
+    finds nothing. They take the catalog's first clave of paracetamol, else its first clave."""
+    rows = [
+        (f"060.066.{n:04d}", f"Gasa número {n}. Sobre con 10 piezas.", "Sobre", "") for n in (7, 9)
+    ]
+    service.import_catalog(ctx, content=catalog_csv(rows), filename="gasas.csv")
+
+    search = client.get("/catalogo")
+    home = client.get("/")
+    nothing = client.get("/catalogo", params={"q": "ibuprofeno"})
+    found = client.get("/catalogo", params={"q": "0007"})
+
+    assert 'placeholder="Clave o descripción, p. ej. 060.066.0007 o gasa"' in search.text
+    assert '<span class="clave">060.066</span> o <span class="clave">0007</span>' in search.text
+    assert "p. ej. 060.066.0007 o gasa" in home.text
+    assert "0104" not in search.text + home.text
+    assert '(p. ej. <span class="clave">0007</span>)' in nothing.text
+    assert "<strong>1</strong> clave coincide" in found.text
+
+
+def test_with_paracetamol_in_the_catalog_the_hints_use_it(client: TestClient, ctx: Context) -> None:
+    import_small_catalog(ctx)
+
+    search = client.get("/catalogo")
+
+    assert "p. ej. 010.000.0104.00 o paracetamol" in search.text
 
 
 def test_clave_page_shows_every_field_and_institution_codes(

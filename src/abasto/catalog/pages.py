@@ -40,6 +40,7 @@ def search_page(
         ctx,
         q=q.strip(),
         items=[ClaveRead.of(c) for c in items],
+        example=service.example(ctx.db),
         total=total,
         page=page,
         pages=max(1, -(-total // PER_PAGE)),

@@ -39,6 +39,46 @@ def count_claves(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(Clave)) or 0
 
 
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A clave of this catalog to show in the search's hints, so the example finds something:
+    the whole clave, a prefix with dots, a group of digits and a word of its description."""
+
+    clave: str
+    prefix: str
+    digits: str
+    word: str
+
+
+EXAMPLE_WORD = "paracetamol"
+_NO_CATALOG = Example("010.000.0104.00", "010.000.0104", "0104", EXAMPLE_WORD)
+
+
+def example(db: Session) -> Example:
+    """The first clave of paracetamol (the first clave when there is none), as an ``Example``;
+    the Compendio's own 010.000.0104.00 while the catalog is empty."""
+    found = (
+        db.scalars(
+            select(Clave)
+            .where(Clave.search_text.like(f"%{EXAMPLE_WORD}%"))
+            .order_by(Clave.clave)
+            .limit(1)
+        ).first()
+        or db.scalars(select(Clave).order_by(Clave.clave).limit(1)).first()
+    )
+    if found is None:
+        return _NO_CATALOG
+    groups = found.clave.split(".")
+    words = [w for w in fold(found.description).split() if len(w) >= 4 and w.isalpha()]
+    word = EXAMPLE_WORD if EXAMPLE_WORD in found.search_text else (words[0] if words else "")
+    return Example(
+        clave=found.clave,
+        prefix=".".join(groups[:-1]) if len(groups) > 1 else found.clave,
+        digits=groups[2] if len(groups) > 2 else found.clave[-4:],
+        word=word,
+    )
+
+
 _CLAVE_PREFIX = re.compile(r"[0-9]+(\.[0-9]*)+")
 _CUCOP_DIGITS = 18  # a CUCoP fits a BIGINT; longer digit strings are not one
 

@@ -27,6 +27,7 @@ def home(request: Request, ctx: Annotated[Context, Depends(public)]) -> Response
         ctx,
         counts=counts,
         claves=catalog.count_claves(ctx.db),
+        example=catalog.example(ctx.db),
         head_seq=head_seq,
         head_hash=head_hash,
     )
