@@ -19,14 +19,25 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from abasto.award.models import ContractDraft, FalloLine, PriceObservation
+from abasto.catalog.models import Clave
+from abasto.contracts.models import (
+    Contract,
+    ContractLine,
+    Convenio,
+    Penalty,
+    Shipment,
+    ShipmentLot,
+    SupplyOrder,
+)
 from abasto.core.errors import ValidationFailed
 from abasto.identity import service as identity
-from abasto.identity.models import Institution, Supplier
+from abasto.identity.models import Institution, Supplier, Unit
 from abasto.inventory import service as inventory
 from abasto.inventory.models import DailyAbasto
-from abasto.tendering.models import BidLine, Partida, PartidaDemand, Tender
+from abasto.tendering.models import Amendment, BidLine, Partida, PartidaDemand, Question, Tender
 from abasto.transparency.opendata import service
 from abasto.transparency.opendata.tables import BY_NAME, TABLES
+from abasto.transparency.redflags.models import RedFlag
 from tests.conftest import run_abasto
 from tests.tendering.conftest import PARACETAMOL, PARTIES
 from tests.tendering.test_confidentiality import price_forms
@@ -39,18 +50,41 @@ from tests.transparency.conftest import (
     SECOND_OFFERS,
     Purchases,
 )
+from tests.transparency.factories import after_the_fallo
 
 # What each table counts, straight from the tables it reads.
 SOURCES: dict[str, Any] = {
     "tenders": select(func.count()).select_from(Tender).where(Tender.status != "draft"),
     "partidas": select(func.count()).select_from(Partida),
     "partida_demands": select(func.count()).select_from(PartidaDemand),
+    "questions": select(func.count()).select_from(Question),
+    "tender_amendments": select(func.count()).select_from(Amendment),
     "bids": select(func.count()).select_from(BidLine),
     "awards": select(func.count()).select_from(FalloLine),
-    "contracts": select(func.count()).select_from(ContractDraft),
+    "contract_drafts": select(func.count()).select_from(ContractDraft),
     "reference_prices": select(func.count()).select_from(PriceObservation),
+    "claves": select(func.count()).select_from(Clave),
+    "institutions": select(func.count()).select_from(Institution),
+    "units": select(func.count()).select_from(Unit),
     "suppliers": select(func.count()).select_from(Supplier),
+    "contracts": select(func.count()).select_from(Contract),
+    "contract_lines": select(func.count()).select_from(ContractLine),
+    "contract_amendments": select(func.count()).select_from(Convenio),
+    "supply_orders": select(func.count()).select_from(SupplyOrder),
+    "deliveries": select(func.count()).select_from(Shipment),
+    "delivery_lots": select(func.count()).select_from(ShipmentLot),
+    "receipts": select(func.count())
+    .select_from(ShipmentLot)
+    .where(ShipmentLot.accepted_qty.is_not(None)),
+    "penalties": select(func.count()).select_from(Penalty),
+    "red_flags": select(func.count()).select_from(RedFlag),
     "abasto_daily": select(func.count()).select_from(DailyAbasto),
+    **{
+        f"abasto_{scope}_daily": select(func.count())
+        .select_from(DailyAbasto)
+        .where(DailyAbasto.scope == key)
+        for scope, key in (("units", "unit"), ("institutions", "institution"), ("states", "state"))
+    },
 }
 
 
@@ -72,10 +106,15 @@ def stocked_unit(purchases: Purchases) -> None:
     inventory.snapshot(ctx)
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def csv_rows(db: Session, name: str) -> list[dict[str, str]]:
     out = io.BytesIO()
     service.write(db, BY_NAME[name], service.CSV, out)
-    return list(csv.DictReader(io.StringIO(out.getvalue().decode("utf-8"))))
+    content = out.getvalue()
+    assert content.startswith(BOM), name
+    return list(csv.DictReader(io.StringIO(content[len(BOM) :].decode("utf-8"))))
 
 
 def parquet_table(db: Session, name: str) -> pa.Table:
@@ -88,6 +127,8 @@ def as_text(value: object) -> str:
     """A Parquet value written as the CSV writes it."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if hasattr(value, "astimezone"):
         return value.astimezone(UTC).isoformat()  # type: ignore[no-any-return]
     if hasattr(value, "isoformat"):
@@ -98,6 +139,7 @@ def as_text(value: object) -> str:
 def test_every_table_as_csv_and_parquet_equals_the_database(purchases: Purchases) -> None:
     db = purchases.world.db
     stocked_unit(purchases)
+    after_the_fallo(purchases)
     counts = service.row_counts(db)
     assert set(counts) == set(SOURCES)
     for table in TABLES:
@@ -118,7 +160,8 @@ def test_every_table_as_csv_and_parquet_equals_the_database(purchases: Purchases
     prices = parquet_table(db, "reference_prices").schema
     assert prices.field("rate").type == pa.decimal128(18, 6)
     assert prices.field("observed_on").type == pa.date32()
-    assert "precio" in prices.field("unit_price").metadata[b"description"].decode().lower()
+    assert "precio" in prices.field("unit_price").metadata[b"title"].decode().lower()
+    assert "price" in prices.field("unit_price").metadata[b"description"].decode().lower()
 
     first = purchases.first.tender.number
     won = {
@@ -143,7 +186,7 @@ def test_every_table_as_csv_and_parquet_equals_the_database(purchases: Purchases
     assert row["fallo_issued_at"] == purchases.first.tender.fallo_at
     split = {
         r["institution_code"]: (int(r["max_qty"]), r["unit_price"])
-        for r in csv_rows(db, "contracts")
+        for r in csv_rows(db, "contract_drafts")
         if r["clave"] == PARACETAMOL
     }
     assert split == {code: (qty, "9.50") for code, qty in PARACETAMOL_SPLIT.items()}
@@ -181,7 +224,7 @@ def test_no_bid_shows_before_its_opening_in_any_download(purchases: Purchases) -
         for rows in (text, parquet):
             dumped = json.dumps(rows, default=str)
             assert not {m for m in forbidden if m in dumped}, table.name
-            if table.name in ("bids", "awards", "contracts"):
+            if table.name in ("bids", "awards", "contract_drafts", "contracts"):
                 assert all(r["tender_number"] != sealed for r in rows), table.name
 
 
@@ -198,13 +241,13 @@ def test_the_export_writes_every_file_or_nothing(
     manifest = json.loads((target / service.MANIFEST).read_text(encoding="utf-8"))
     rows = {r["path"]: r["rows"] for r in manifest["resources"]}
     assert rows["awards.csv"] == rows["awards.parquet"] == service.row_counts(db)["awards"]
-    assert pq.read_table(target / "contracts.parquet").num_rows == len(PARACETAMOL_SPLIT) + 6
+    assert pq.read_table(target / "contract_drafts.parquet").num_rows == len(PARACETAMOL_SPLIT) + 6
     before = {p.name: p.read_bytes() for p in target.iterdir()}
 
     real = service.write_parquet
 
     def failing(db: Session, table: Any, out: Any, progress: Any = None) -> int:
-        if table.name == "contracts":
+        if table.name == "contract_drafts":
             raise OSError("disco lleno")
         return real(db, table, out, progress)
 
@@ -237,7 +280,7 @@ def test_the_export_command(fresh_database_url: str, tmp_path: Path) -> None:
         service.MANIFEST
     }
     assert f"Escritos {len(TABLES)} archivos" in done.stdout
-    header = (target / "tenders.csv").read_text(encoding="utf-8").splitlines()
+    header = (target / "tenders.csv").read_text(encoding="utf-8-sig").splitlines()
     assert header == [",".join(c.name for c in BY_NAME["tenders"].columns)]
 
     refused = run_abasto(
@@ -266,8 +309,10 @@ def test_the_download_page_lists_every_table_and_its_files(
     assert download.status_code == 200
     assert download.headers["content-type"] == "text/csv; charset=utf-8"
     assert 'filename="awards.csv"' in download.headers["content-disposition"]
-    assert download.text.splitlines()[0].startswith("tender_id,tender_number,fallo_issued_at")
-    assert len(download.text.splitlines()) == counts["awards"] + 1
+    assert download.content.startswith(BOM)
+    lines = download.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("tender_id,tender_number,fallo_issued_at")
+    assert len(lines) == counts["awards"] + 1
     parquet = client.get("/datos-abiertos/suppliers.parquet")
     assert parquet.headers["content-type"] == "application/vnd.apache.parquet"
     suppliers = pq.read_table(io.BytesIO(parquet.content)).column("rfc").to_pylist()

@@ -24,6 +24,8 @@ from abasto.core.context import Context
 from abasto.identity import service as identity
 from abasto.identity.models import Role, User
 from abasto.identity.rules import make_rfc
+from abasto.transparency.opendata.service import FORMATS
+from abasto.transparency.opendata.tables import TABLES
 from abasto.web.deps import policy_roles
 
 PUBLIC = None
@@ -418,22 +420,13 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/ocds/records/{ocid}"): Case(PUBLIC),
     ("GET", "/api/v1/ocds/policy"): Case(PUBLIC),
     ("GET", "/datos-abiertos"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/tenders.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/tenders.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/partidas.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/partidas.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/partida_demands.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/partida_demands.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/bids.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/bids.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/awards.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/awards.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/contracts.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/contracts.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/reference_prices.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/reference_prices.parquet"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/suppliers.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/suppliers.parquet"): Case(PUBLIC),
+    ("GET", "/datos-abiertos/datapackage.json"): Case(PUBLIC),
+    # Every file of every open data table is public (transparency/opendata/tables.py).
+    **{
+        ("GET", f"/datos-abiertos/{table.name}.{fmt}"): Case(PUBLIC)
+        for table in TABLES
+        for fmt in FORMATS
+    },
     ("GET", "/api/v1/claves/{clave}/price-history"): Case(PUBLIC),
     ("GET", "/api/v1/suppliers/{rfc}/summary"): Case(PUBLIC),
     ("GET", "/api/v1/institutions/{code}/summary"): Case(PUBLIC),
@@ -519,8 +512,6 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/abasto"): Case(PUBLIC),
     ("GET", "/abasto/{code}"): Case(PUBLIC),
     ("GET", "/abasto/{code}/{unit}"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/abasto_daily.csv"): Case(PUBLIC),
-    ("GET", "/datos-abiertos/abasto_daily.parquet"): Case(PUBLIC),
     ("GET", "/api/v1/inventory/transfers"): Case(DEMAND_READ),
     ("POST", "/api/v1/inventory/redistributions"): Case(frozenset({C}), body=_redistribution),
     ("GET", "/inventario/transferencias"): Case(DEMAND_READ),

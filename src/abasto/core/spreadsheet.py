@@ -690,6 +690,16 @@ def _is_sub_header(below: Row, found: Mapping[str, tuple[int, ...]]) -> bool:
 # ----- writing -------------------------------------------------------------------------------
 
 
+UTF8_BOM = "\ufeff"
+"""What every CSV Abasto writes starts with: Excel (as set up in Mexico) then reads the file as
+UTF-8 and shows «Instituto», «núm.» and «Peñoles» right instead of guessing Windows-1252."""
+
+
+def csv_bytes(text: str) -> bytes:
+    """A whole CSV's text as the bytes of a download: UTF-8 with its BOM."""
+    return (UTF8_BOM + text).encode("utf-8")
+
+
 class CsvWriter:
     """``csv.writer`` whose every cell passes through ``core.text.neutralise_cell``."""
 

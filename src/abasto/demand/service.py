@@ -50,7 +50,7 @@ from abasto.core.errors import (
     check_version,
 )
 from abasto.core.ledger import Record
-from abasto.core.spreadsheet import Progress, find_headers, read_sheets
+from abasto.core.spreadsheet import Progress, csv_bytes, find_headers, read_sheets
 from abasto.core.text import fold, neutralise_cell
 from abasto.demand import appendix, forecast, rules
 from abasto.demand.models import (
@@ -2671,7 +2671,7 @@ def export_csv(db: Session, *, round_name: str) -> bytes:
     safe = frame.with_columns(
         pl.col(pl.String).map_elements(neutralise_cell, return_dtype=pl.String)
     )
-    return b"\xef\xbb\xbf" + safe.write_csv().encode()
+    return csv_bytes(safe.write_csv())
 
 
 def export_parquet(db: Session, *, round_name: str) -> bytes:

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from abasto.core.context import Context
 from abasto.transparency.opendata import service
-from abasto.transparency.opendata.tables import DATE, DATETIME, DECIMAL, INTEGER, TABLES, Table
+from abasto.transparency.opendata.tables import KIND_LABELS, TABLES, Table
 from abasto.web.deps import public
 from abasto.web.templating import render
 
@@ -19,12 +19,6 @@ router = APIRouter(include_in_schema=False)
 
 Public = Annotated[Context, Depends(public)]
 
-KIND_LABELS = {
-    DECIMAL: "decimal exacto",
-    INTEGER: "entero",
-    DATETIME: "fecha y hora (ISO 8601, UTC)",
-    DATE: "fecha (aaaa-mm-dd)",
-}
 SPOOL = 16 * 1024 * 1024
 """A file up to this size is built in memory; a larger one spills to a temporary file."""
 CHUNK = 256 * 1024
@@ -40,6 +34,19 @@ def opendata_page(request: Request, ctx: Public) -> Response:
         tables=TABLES,
         counts=service.row_counts(ctx.db),
         kind_label=lambda kind: KIND_LABELS.get(kind, "texto"),
+    )
+
+
+@router.get(f"/datos-abiertos/{service.MANIFEST}")
+def datapackage(ctx: Public) -> Response:
+    """Every file of this page as a Frictionless data package: types, keys, descriptions."""
+    counts = service.row_counts(ctx.db)
+    files = [
+        (t.name, fmt, f"{t.name}.{fmt}", counts[t.name]) for t in TABLES for fmt in service.FORMATS
+    ]
+    return JSONResponse(
+        service.datapackage(files, ctx.now),
+        headers={"Content-Disposition": f'inline; filename="{service.MANIFEST}"'},
     )
 
 
