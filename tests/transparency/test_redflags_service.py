@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
@@ -150,7 +151,9 @@ def local_noon(day: date) -> datetime:
     return datetime.combine(day, time(12), MEXICO_CITY)
 
 
-def test_contracts_executed_late_amended_and_penalised_are_flagged_by_name(world: World) -> None:
+def test_contracts_executed_late_amended_and_penalised_are_flagged_by_name(
+    world: World, client: TestClient
+) -> None:
     """IMSS signs with «a» a day after the deadline and amends it to exactly 20 %, then 20.125 %
     (the tender allows 25 %); SEDENA's nicotina from «b» arrives 20 days late, its penalty
     capped at the guarantee."""
@@ -240,6 +243,14 @@ def test_contracts_executed_late_amended_and_penalised_are_flagged_by_name(world
         (flag,) = by_code(stored(world.db, rfc=b_party.rfc))[code]
         assert flag.explanation.startswith(f"{b_party.name} ({b_party.rfc})")
     assert "20 días después" in by_code(stored(world.db))["AB07"][0].explanation
+    assert late_signed.detail["place"] == f"{tender.number}, contrato {imss_a.number}"
+
+    # The public page names the indicator in Spanish and the company by its name.
+    world.db.flush()
+    page = client.get("/banderas", params={"indicador": "AB09"})
+    assert page.status_code == 200
+    assert "Contrato firmado fuera de plazo" in page.text
+    assert f"{a.name} ({a.rfc})</a>" in page.text.replace("&amp;", "&")
 
 
 def test_add_months_keeps_the_day_or_the_months_last() -> None:

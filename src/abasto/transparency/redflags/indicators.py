@@ -93,9 +93,11 @@ class Flag:
 
     @property
     def place(self) -> str:
-        """Where it happened, in words: the process and lot, or the subject."""
+        """Where it happened, in words: the process and lot (or contract), or the subject."""
         if self.process_id and self.lot_label and self.lot_label != self.process_id:
             return f"{self.process_id}, {self.lot_label}"
+        if self.process_id and self.kind == "contrato":
+            return f"{self.process_id}, contrato {self.subject}"
         return self.process_id or self.subject
 
 
