@@ -759,6 +759,10 @@ def test_a_signed_amended_and_late_contract_is_released_and_compiled(
     assert local_day(contract["period"]["startDate"]) == done.contract.starts_on.isoformat()
     # 1,100 × $9.50 + 300 × $19.00 after the convenio (it was $15,200.00).
     assert contract["value"] == {"amount": 16150, "currency": "MXN"}
+    assert contract["description"] == (
+        f"Contrato abierto {done.contract.number}: de 520 a 1,400 piezas en total; importe "
+        "máximo antes de IVA."
+    )
     items = {i["classification"]["id"]: i for i in contract["items"]}
     assert {c: (i["quantity"], i["unit"]["value"]["amount"]) for c, i in items.items()} == {
         PARACETAMOL: (1100, 9.5),

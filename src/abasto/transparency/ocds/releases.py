@@ -345,6 +345,8 @@ class ContractState:
     facts: ContractFacts
     lines: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
     """Clave → (maximum quantity, unit price)."""
+    minimum: int = 0
+    """Pieces of the contracted minima, in total (convenios only raise maxima)."""
     signatures: dict[str, datetime] = field(default_factory=dict)
     in_force: bool = False
     last_release: str | None = None
@@ -353,6 +355,14 @@ class ContractState:
     @property
     def ocds_id(self) -> str:
         return contract_ocds_id(self.facts.institution, self.facts.rfc)
+
+    @property
+    def description(self) -> str:
+        maximum = sum(quantity for quantity, _ in self.lines.values())
+        return (
+            f"Contrato abierto {self.facts.number}: de {format_int(self.minimum)} a "
+            f"{format_int(maximum)} piezas en total; importe máximo antes de IVA."
+        )
 
 
 Built = tuple[list[str], dict[str, Any], list[str]]
@@ -912,17 +922,13 @@ class Process:
             line["clave"]: (int(line["max_qty"]), Decimal(str(line["unit_price"])))
             for line in data["lines"]
         }
-        low = sum(int(line["min_qty"]) for line in data["lines"])
-        high = sum(int(line["max_qty"]) for line in data["lines"])
+        state.minimum = sum(int(line["min_qty"]) for line in data["lines"])
         fields = {
             "title": (
                 f"Contrato {facts.number} de {self.parties[payer]['name']} con "
                 f"{self.parties[supplier]['name']}"
             ),
-            "description": (
-                f"Contrato abierto {facts.number}: de {format_int(low)} a {format_int(high)} "
-                "piezas en total; importe máximo antes de IVA."
-            ),
+            "description": state.description,
             "status": "pending",
             "period": {
                 "startDate": day_start(data["starts_on"]),
@@ -1014,6 +1020,7 @@ class Process:
         if previous:
             amendment["amendsReleaseID"] = previous
         fields["value"] = money(after)
+        fields["description"] = state.description
         if changes.get("max_qty"):
             fields["items"] = self._contract_items(state, seq, sorted(changes["max_qty"]))
         fields["amendments"] = [amendment]
