@@ -162,7 +162,7 @@ def _write(
         for entity in dict.fromkeys(tenders):
             tender_id = tender_id_of(entity)
             rows = db.execute(
-                stage_query().where(process_entities(tender_id)).order_by(LedgerEntry.seq)
+                stage_query().where(process_entities(db, tender_id)).order_by(LedgerEntry.seq)
             )
             entries = [Entry.of(row) for row in rows]
             mine = []

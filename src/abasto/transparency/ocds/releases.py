@@ -59,7 +59,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, String, cast, literal, or_, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
 from abasto.award.models import ContractDraft, Fallo, FalloOutcome
@@ -1149,13 +1149,15 @@ def tender_id_of(entity: str) -> int:
     return int(entity.split(":", 1)[1])
 
 
-def process_entities(tender_id: int) -> ColumnElement[bool]:
+def process_entities(db: Session, tender_id: int) -> ColumnElement[bool]:
     """The ledger entities of one contracting process: its tender and the contracts made from
-    its fallo."""
-    contracts = select(literal(CONTRACT_ENTITY) + cast(Contract.id, String)).where(
-        Contract.tender_id == tender_id
+    its fallo, named one by one so the ledger's entity index finds them."""
+    contracts = db.scalars(
+        select(Contract.id).where(Contract.tender_id == tender_id).order_by(Contract.id)
     )
-    return or_(LedgerEntry.entity == feed_entity(tender_id), LedgerEntry.entity.in_(contracts))
+    return LedgerEntry.entity.in_(
+        [feed_entity(tender_id), *(f"{CONTRACT_ENTITY}{c}" for c in contracts)]
+    )
 
 
 def tenders_of(db: Session, entities: Iterable[str]) -> dict[str, int]:
@@ -1204,7 +1206,7 @@ def tender_releases(
     directory: Directory | None = None,
 ) -> list[dict[str, Any]]:
     """Every release of one process (up to the entry ``upto``), oldest first."""
-    query = stage_query().where(process_entities(tender_id))
+    query = stage_query().where(process_entities(db, tender_id))
     if upto is not None:
         query = query.where(LedgerEntry.seq <= upto)
     entries = [Entry.of(row) for row in db.execute(query.order_by(LedgerEntry.seq))]

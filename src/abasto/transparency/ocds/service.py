@@ -152,7 +152,7 @@ def release_page(
     if filters.until is not None:
         base = base.where(LedgerEntry.at < filters.until)
     if filters.ocid is not None:
-        base = base.where(process_entities(tender_of_ocid(db, prefix, filters.ocid)))
+        base = base.where(process_entities(db, tender_of_ocid(db, prefix, filters.ocid)))
     if before is not None:
         rows = list(db.execute(base.where(seq < before).order_by(seq.desc()).limit(limit)))
         rows.reverse()
