@@ -820,3 +820,48 @@ def test_a_rescinded_contract_never_signed_is_cancelled(client: TestClient, worl
     assert found["status"] == "cancelled"
     assert "El proveedor no firmó." in found["description"]
     assert record["releases"][-1]["tag"] == ["contractTermination"]
+
+
+def test_an_order_closed_unsupplied_is_not_met_and_a_concluded_contract_terminated(
+    client: TestClient, world: World
+) -> None:
+    register_buyer(world.buyer())
+    tender = contract_factories.awarded(world).tender
+    contracts.create_contracts(world.buyer(), tender_id=tender.id)
+    contract = contract_factories.signed(world, "SEDENA", "b")
+    due = contract_rules.local_day(world.now) + timedelta(days=5)
+    order = contracts.issue_order(
+        contract_factories.planner(world, "SEDENA"),
+        contract_id=contract.id,
+        clave=NICOTINA,
+        quantity=19,
+        unit_code="HCM-1",
+        due_on=due,
+    )
+    world.clock.set(datetime.combine(due + timedelta(days=1), datetime.min.time(), MEXICO))
+    contracts.close_short(
+        contract_factories.planner(world, "SEDENA"), order_id=order.id, reason="No surtió."
+    )
+    contracts.close_contract(
+        contract_factories.planner(world, "SEDENA"),
+        contract_id=contract.id,
+        rescind=False,
+        reason="Concluyó la vigencia.",
+    )
+    world.db.flush()
+    served = all_releases(client)  # every release validated against the schema
+    ocid = ocds.ocid_of(PREFIX, tender.number)
+    assert [r["tag"] for r in served if r["ocid"] == ocid][-3:] == [
+        ["implementation"],
+        ["implementationUpdate"],
+        ["contractTermination"],
+    ]
+    (record,) = client.get(f"/api/v1/ocds/records/{ocid}").json()["records"]
+    (found,) = [
+        c for c in record["compiledRelease"]["contracts"] if c["id"] == f"SEDENA-{PARTIES['b'].rfc}"
+    ]
+    assert found["status"] == "terminated"
+    (milestone,) = found["implementation"]["milestones"]
+    assert milestone["status"] == "notMet"
+    assert "cerrada con 19 sin surtir: No surtió." in milestone["description"]
+    assert "dateMet" not in milestone
