@@ -32,6 +32,9 @@ from referencing.jsonschema import DRAFT4
 from abasto.award import rules as award_rules
 from abasto.award import service as award
 from abasto.catalog import service as catalog
+from abasto.contracts import rules as contract_rules
+from abasto.contracts import service as contracts
+from abasto.contracts.models import Contract, SupplyOrder
 from abasto.core.config import Settings, load_settings
 from abasto.core.context import Context
 from abasto.core.ledger import LedgerEntry, format_instant
@@ -53,8 +56,17 @@ from tests.award.test_service import (
     verdicts_with,
 )
 from tests.conftest import SHARED, run_abasto
+from tests.contracts import factories as contract_factories
 from tests.tendering import conftest as tendering_world
-from tests.tendering.conftest import CLAVES, NICOTINA, PARTIES, World, plan_for
+from tests.tendering.conftest import (
+    ASPIRINA,
+    CLAVES,
+    NICOTINA,
+    PARACETAMOL,
+    PARTIES,
+    World,
+    plan_for,
+)
 
 world = tendering_world.world
 cheap_passwords = tendering_world.cheap_passwords
@@ -632,3 +644,224 @@ def test_packages_declare_their_extensions_and_the_policy_url_of_the_settings(
     written = [json.loads(p.read_text()) for p in (tmp_path / "ocds").rglob("*.json")]
     assert written
     assert {p["publicationPolicy"] for p in written} == {policy}
+
+
+# ----- after the fallo: the contracts ------------------------------------------------------------
+
+
+@dataclass
+class Executed:
+    world: World
+    tender: Tender
+    contract: Contract
+    order: SupplyOrder
+    institution_signed_at: datetime
+    supplier_signed_at: datetime
+
+
+def executed_contract(world: World) -> Executed:
+    """IMSS's contract with «a» (1,000 paracetamol at $9.50, 300 aspirina at $19.00): signed
+    by the institution, by the supplier a day later, guaranteed, amended to 1,100 paracetamol,
+    with an order of 400 delivered 3 days late, 10 of them rejected."""
+    register_buyer(world.buyer())
+    tender = contract_factories.awarded(world).tender
+    contracts.create_contracts(world.buyer(), tender_id=tender.id)
+    contract = contract_factories.contract_of(world, "IMSS", "a")
+    contracts.sign(
+        contract_factories.planner(world, "IMSS"), contract_id=contract.id, party="institucion"
+    )
+    first = world.now
+    world.clock.advance(timedelta(days=1))
+    contracts.sign(world.as_supplier("a"), contract_id=contract.id, party="proveedor")
+    second = world.now
+    contracts.record_guarantee(
+        world.as_supplier("a"),
+        contract_id=contract.id,
+        issuer="Afianzadora Sofimex, S.A.",
+        document_ref="Póliza 123",
+    )
+    world.clock.advance(timedelta(days=1))
+    contracts.modify(
+        contract_factories.planner(world, "IMSS"),
+        contract_id=contract.id,
+        reason="Demanda invernal mayor a la prevista.",
+        max_qty={PARACETAMOL: 1100},
+    )
+    imss = contract_factories.planner(world, "IMSS")
+    due = contract_rules.local_day(world.now) + timedelta(days=10)
+    order = contracts.issue_order(
+        imss,
+        contract_id=contract.id,
+        clave=PARACETAMOL,
+        quantity=400,
+        unit_code="HGZ-1",
+        due_on=due,
+    )
+    contracts.confirm_order(world.as_supplier("a"), order_id=order.id)
+    shipment = contracts.record_shipment(
+        world.as_supplier("a"), order_id=order.id, lots=contract_factories.lots(("L1", 400))
+    )
+    world.clock.set(datetime.combine(due + timedelta(days=3), datetime.min.time(), MEXICO))
+    world.clock.advance(timedelta(hours=12))
+    contracts.receive_shipment(
+        contract_factories.planner(world, "IMSS"),
+        shipment_id=shipment.id,
+        lots=[contracts.LotReceipt("L1", 390, 10, "danado")],
+    )
+    world.db.flush()
+    return Executed(world, tender, contract, order, first, second)
+
+
+def test_a_signed_amended_and_late_contract_is_released_and_compiled(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    done = executed_contract(world)
+    served, served_records = check_export_matches_api(world.db, client, tmp_path / "ocds")
+    ocid = ocds.ocid_of(PREFIX, done.tender.number)
+    mine = [r for r in served if r["ocid"] == ocid]
+    # Filtered by its ocid, or read two ledger entries a page, the contracts' releases are the
+    # same: each page folds their process from its start.
+    assert all_releases(client, f"/api/v1/ocds/releases?ocid={quote(ocid)}") == mine
+    assert all_releases(client, "/api/v1/ocds/releases?limit=2") == served
+    made = len(contracts.list_contracts(done.world.buyer()))
+    assert [r["tag"] for r in mine][-(made + 8) :] == [
+        ["award", "contract"],  # the fallo's drafts
+        *[["contract"]] * made,  # made from the drafts
+        ["contractUpdate"],  # the institution signs
+        ["contractUpdate"],  # the supplier signs
+        ["contractUpdate"],  # the guarantee
+        ["contractUpdate"],  # in force
+        ["contractAmendment"],
+        ["implementation"],  # the order
+        ["implementationUpdate"],  # its late delivery
+    ]
+    contract_id = f"IMSS-{PARTIES['a'].rfc}"
+    signing = [
+        c
+        for r in mine
+        for c in r.get("contracts", [])
+        if c["id"] == contract_id and "documents" in c
+    ]
+    # Signed by the institution only, it has no dateSigned; by both, the later signature.
+    assert "dateSigned" not in signing[0]
+    assert signing[1]["dateSigned"] == format_instant(done.supplier_signed_at)
+    assert done.supplier_signed_at > done.institution_signed_at
+
+    compiled = served_records[ocid]["compiledRelease"]
+    (contract,) = [c for c in compiled["contracts"] if c["id"] == contract_id]
+    assert contract["status"] == "active"
+    assert contract["awardID"] == f"adjudicacion-{PARTIES['a'].rfc}"
+    assert contract["dateSigned"] == format_instant(done.supplier_signed_at)
+    assert contract["period"] == {
+        "startDate": ocds.day_start(done.contract.starts_on),
+        "endDate": ocds.day_end(done.contract.ends_on),
+    }
+    assert local_day(contract["period"]["startDate"]) == done.contract.starts_on.isoformat()
+    # 1,100 × $9.50 + 300 × $19.00 after the convenio (it was $15,200.00).
+    assert contract["value"] == {"amount": 16150, "currency": "MXN"}
+    assert contract["description"] == (
+        f"Contrato abierto {done.contract.number}: de 520 a 1,400 piezas en total; importe "
+        "máximo antes de IVA."
+    )
+    items = {i["classification"]["id"]: i for i in contract["items"]}
+    assert {c: (i["quantity"], i["unit"]["value"]["amount"]) for c, i in items.items()} == {
+        PARACETAMOL: (1100, 9.5),
+        ASPIRINA: (300, 19),
+    }
+    documents = {d["id"]: d for d in contract["documents"]}
+    signed_pdf = documents["contrato-firmado"]
+    assert signed_pdf["documentType"] == "contractSigned"
+    assert done.contract.document_sha256 in signed_pdf["description"]
+    assert "la institución y el proveedor" in signed_pdf["description"]
+    assert documents["garantia"]["documentType"] == "contractGuarantees"
+    assert "$1,520.00" in documents["garantia"]["description"]
+
+    (amendment,) = contract["amendments"]
+    releases_of_contract = [
+        r["id"] for r in mine if any(c["id"] == contract_id for c in r.get("contracts", []))
+    ]
+    amending = releases_of_contract.index(amendment["releaseID"])
+    assert amendment["amendsReleaseID"] == releases_of_contract[amending - 1]
+    assert amendment["rationale"] == "Demanda invernal mayor a la prevista."
+    assert "de 1,000 a 1,100 piezas" in amendment["description"]
+    assert "$15,200.00 a $16,150.00" in amendment["description"]
+
+    implementation = contract["implementation"]
+    assert "transactions" not in implementation  # Abasto records no payments
+    milestones = {m["id"]: m for m in implementation["milestones"]}
+    order, receipt = milestones["orden-1"], milestones["orden-1-envio-1"]
+    assert order["type"] == receipt["type"] == "delivery"
+    assert local_day(order["dueDate"]) == done.order.due_on.isoformat()
+    assert order["status"] == "partiallyMet"  # 390 of 400 accepted
+    assert "dateMet" not in order
+    assert receipt["status"] == "met"
+    assert receipt["dateMet"] > receipt["dueDate"]
+    assert local_day(receipt["dateMet"]) == (done.order.due_on + timedelta(days=3)).isoformat()
+    assert "3 días después" in receipt["description"]
+    assert "10 rechazadas (producto dañado)" in receipt["description"]
+    # The other contracts of the fallo were never made formal: still pending drafts.
+    assert {c["status"] for c in compiled["contracts"] if c["id"] != contract_id} == {"pending"}
+
+
+def test_a_rescinded_contract_never_signed_is_cancelled(client: TestClient, world: World) -> None:
+    register_buyer(world.buyer())
+    tender = contract_factories.awarded(world).tender
+    contracts.create_contracts(world.buyer(), tender_id=tender.id)
+    contract = contract_factories.contract_of(world, "SEDENA", "b")
+    contracts.close_contract(
+        world.buyer(), contract_id=contract.id, rescind=True, reason="El proveedor no firmó."
+    )
+    world.db.flush()
+    ocid = ocds.ocid_of(PREFIX, tender.number)
+    (record,) = client.get(f"/api/v1/ocds/records/{ocid}").json()["records"]
+    (found,) = [
+        c for c in record["compiledRelease"]["contracts"] if c["id"] == f"SEDENA-{PARTIES['b'].rfc}"
+    ]
+    assert found["status"] == "cancelled"
+    assert "El proveedor no firmó." in found["description"]
+    assert record["releases"][-1]["tag"] == ["contractTermination"]
+
+
+def test_an_order_closed_unsupplied_is_not_met_and_a_concluded_contract_terminated(
+    client: TestClient, world: World
+) -> None:
+    register_buyer(world.buyer())
+    tender = contract_factories.awarded(world).tender
+    contracts.create_contracts(world.buyer(), tender_id=tender.id)
+    contract = contract_factories.signed(world, "SEDENA", "b")
+    due = contract_rules.local_day(world.now) + timedelta(days=5)
+    order = contracts.issue_order(
+        contract_factories.planner(world, "SEDENA"),
+        contract_id=contract.id,
+        clave=NICOTINA,
+        quantity=19,
+        unit_code="HCM-1",
+        due_on=due,
+    )
+    world.clock.set(datetime.combine(due + timedelta(days=1), datetime.min.time(), MEXICO))
+    contracts.close_short(
+        contract_factories.planner(world, "SEDENA"), order_id=order.id, reason="No surtió."
+    )
+    contracts.close_contract(
+        contract_factories.planner(world, "SEDENA"),
+        contract_id=contract.id,
+        rescind=False,
+        reason="Concluyó la vigencia.",
+    )
+    world.db.flush()
+    served = all_releases(client)  # every release validated against the schema
+    ocid = ocds.ocid_of(PREFIX, tender.number)
+    assert [r["tag"] for r in served if r["ocid"] == ocid][-3:] == [
+        ["implementation"],
+        ["implementationUpdate"],
+        ["contractTermination"],
+    ]
+    (record,) = client.get(f"/api/v1/ocds/records/{ocid}").json()["records"]
+    (found,) = [
+        c for c in record["compiledRelease"]["contracts"] if c["id"] == f"SEDENA-{PARTIES['b'].rfc}"
+    ]
+    assert found["status"] == "terminated"
+    (milestone,) = found["implementation"]["milestones"]
+    assert milestone["status"] == "notMet"
+    assert "cerrada con 19 sin surtir: No surtió." in milestone["description"]
+    assert "dateMet" not in milestone

@@ -513,6 +513,139 @@ def test_ab06_flags_a_clave_more_concentrated_than_hhi_2500() -> None:
     assert flags("AB06", **world(3, processes=1)) == []  # one procedure only
 
 
+# ----- AB07–AB11: after the fallo ------------------------------------------------------------
+
+SERRAL = [{"party_id": "S", "name": "Laboratorios Serral, S.A. de C.V.", "registered_on": None}]
+"""The supplier «S» by its name: every flag of these indicators names the company."""
+DEADLINE = date(2026, 3, 17)
+
+
+def mexico(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=MX)
+
+
+def signed_contract(
+    *,
+    max_amount: str = "10000.00",
+    signed_at: datetime | None = None,
+    penalties: str = "0",
+    convenios: int = 0,
+) -> dict[str, Any]:
+    """Contract C-1 of «S» with IMSS: $10,000.00 as first contracted, a $1,000.00 guarantee."""
+    return {
+        "contract_id": "C-1",
+        "process_id": "P",
+        "buyer_id": "IMSS",
+        "supplier_id": "S",
+        "currency": "MXN",
+        "original_amount": Decimal("10000.00"),
+        "max_amount": Decimal(max_amount),
+        "convenios": convenios,
+        "signing_deadline": DEADLINE,
+        "signed_at": signed_at,
+        "guarantee_amount": Decimal("1000.00"),
+        "penalties": Decimal(penalties),
+    }
+
+
+def test_ab07_flags_a_supplier_with_more_than_10_percent_of_its_deliveries_late() -> None:
+    due = date(2026, 4, 1)
+
+    def deliveries(late: int, total: int = 10) -> list[dict[str, Any]]:
+        return [
+            {
+                "delivery_id": f"C-1/orden-{n}/envio-1",
+                "contract_id": "C-1",
+                "supplier_id": "S",
+                "clave": "010.000.0104.00",
+                "due_on": due,
+                # The last minute of the due day in Mexico City is on time (already the next
+                # day in UTC); the first of the next day is one day late.
+                "received_at": mexico(due + timedelta(days=1), 0, 1)
+                if n < late
+                else mexico(due, 23, 59),
+                "accepted": 10,
+                "rejected": 0,
+            }
+            for n in range(total)
+        ]
+
+    assert flags("AB07", deliveries=deliveries(1), parties=SERRAL) == []  # exactly 10 %
+    (found,) = flags("AB07", deliveries=deliveries(2), parties=SERRAL)
+    assert (found.kind, found.supplier_id, found.value, found.threshold) == (
+        "proveedor",
+        "S",
+        0.2,
+        0.1,
+    )
+    assert found.evidence["late_deliveries"] == ["C-1/orden-0/envio-1", "C-1/orden-1/envio-1"]
+    assert found.explanation.startswith(
+        "Laboratorios Serral, S.A. de C.V. (S) entregó tarde 2 de 10 entregas recibidas (20.00 %)"
+    )
+    assert "1 día después" in found.explanation
+    assert flags("AB07", deliveries=deliveries(0), parties=SERRAL) == []
+    # 11 of 100 is above 10 %: the share, not the count, decides.
+    assert len(flags("AB07", deliveries=deliveries(11, 100), parties=SERRAL)) == 1
+
+
+def test_ab08_flags_a_contract_amended_above_20_percent_of_its_original_amount() -> None:
+    at_cap = signed_contract(max_amount="12000.00", convenios=1)
+    assert flags("AB08", signed_contracts=[at_cap], parties=SERRAL) == []
+    above = signed_contract(max_amount="12001.00", convenios=2)
+    (found,) = flags("AB08", signed_contracts=[above], parties=SERRAL)
+    assert (found.kind, found.subject, found.process_id, found.buyer_id) == (
+        "contrato",
+        "C-1",
+        "P",
+        "IMSS",
+    )
+    assert found.value == pytest.approx(0.2001)
+    assert found.explanation == (
+        "El contrato C-1 con Laboratorios Serral, S.A. de C.V. (S) pasó de $10,000.00 a "
+        "$12,001.00 con 2 convenios modificatorios: 20.01 % más; el tope es 20.0 %."
+    )
+
+
+def test_ab09_flags_a_contract_signed_after_its_deadlines_last_day_in_mexico_city() -> None:
+    on_time = signed_contract(signed_at=mexico(DEADLINE, 23, 59))
+    assert flags("AB09", signed_contracts=[on_time], parties=SERRAL) == []
+    late = signed_contract(signed_at=mexico(DEADLINE + timedelta(days=1), 0, 0))
+    (found,) = flags("AB09", signed_contracts=[late], parties=SERRAL)
+    assert (found.value, found.threshold) == (1, 0)
+    assert "1 día después del plazo para firmar, que venció el 17/03/2026" in found.explanation
+    assert "Laboratorios Serral" in found.explanation
+    # Not signed by both yet: nothing to measure.
+    assert flags("AB09", signed_contracts=[signed_contract()], parties=SERRAL) == []
+
+
+def test_ab10_flags_a_fill_rate_below_90_percent_not_at_it() -> None:
+    def rate(on_time: int) -> list[dict[str, Any]]:
+        return [{"supplier_id": "S", "ordered_due": 10_000, "on_time_accepted": on_time}]
+
+    assert flags("AB10", fill_rates=rate(9_000), parties=SERRAL) == []
+    (found,) = flags("AB10", fill_rates=rate(8_999), parties=SERRAL)
+    assert found.value == pytest.approx(0.8999)
+    assert found.explanation == (
+        "Laboratorios Serral, S.A. de C.V. (S) entregó a tiempo y con aceptación 8,999 de "
+        "10,000 piezas ordenadas con fecha de entrega vencida: nivel de surtimiento de "
+        "89.99 %; el mínimo es 90.0 %."
+    )
+    nothing_due = [{"supplier_id": "S", "ordered_due": 0, "on_time_accepted": 0}]
+    assert flags("AB10", fill_rates=nothing_due, parties=SERRAL) == []
+
+
+def test_ab11_flags_penalties_that_reached_the_guarantee() -> None:
+    below = signed_contract(penalties="999.99")
+    assert flags("AB11", signed_contracts=[below], parties=SERRAL) == []
+    (found,) = flags(
+        "AB11", signed_contracts=[signed_contract(penalties="1000.00")], parties=SERRAL
+    )
+    assert (found.kind, found.subject, found.value, found.threshold) == ("contrato", "C-1", 1, 1)
+    assert "suman $1,000.00, el tope de su garantía de cumplimiento ($1,000.00)" in (
+        found.explanation
+    )
+
+
 # ----- the machinery -------------------------------------------------------------------------
 
 

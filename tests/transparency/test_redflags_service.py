@@ -5,29 +5,34 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from abasto.award import rules
+from abasto.contracts import rules as contract_rules
+from abasto.contracts import service as contracts
 from abasto.core import ledger
 from abasto.core.clock import FixedClock
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import LedgerEntry
+from abasto.core.money import MEXICO_CITY
 from abasto.identity import service as identity
 from abasto.transparency.ocds import export as exporting
 from abasto.transparency.redflags import indicators, service, source_abasto, source_ocds
 from abasto.transparency.redflags.models import RedFlag
 from tests.award.test_service import Offer, awarded_tender
 from tests.conftest import invoke_abasto
+from tests.contracts import factories as contract_factories
 from tests.identity.test_sanctions import HEADER, _csv
 from tests.tendering import conftest as tendering_world
-from tests.tendering.conftest import NICOTINA, PARTIES, World
+from tests.tendering.conftest import ASPIRINA, NICOTINA, PARACETAMOL, PARTIES, World
 from tests.transparency.conftest import Committed, build_purchases
 
 world = tendering_world.world
@@ -140,6 +145,112 @@ def test_the_tick_recomputes_only_after_a_new_fallo(world: World) -> None:
     world.db.commit()
     assert world.tick().flags is not None
     assert world.tick().flags is None
+
+
+def local_noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), MEXICO_CITY)
+
+
+def test_contracts_executed_late_amended_and_penalised_are_flagged_by_name(
+    world: World, client: TestClient
+) -> None:
+    """IMSS signs with «a» a day after the deadline and amends it to exactly 20 %, then 20.125 %
+    (the tender allows 25 %); SEDENA's nicotina from «b» arrives 20 days late, its penalty
+    capped at the guarantee."""
+    tender = contract_factories.awarded(world, {"modification_cap": "0.25"}).tender
+    contracts.create_contracts(world.buyer(), tender_id=tender.id)
+    sedena_b = contract_factories.signed(world, "SEDENA", "b")
+    imss_a = contract_factories.contract_of(world, "IMSS", "a")
+    # The institution signs on the deadline's last day, the supplier the day after.
+    world.clock.set(local_noon(imss_a.signing_deadline))
+    contracts.sign(
+        contract_factories.planner(world, "IMSS"), contract_id=imss_a.id, party="institucion"
+    )
+    world.clock.set(local_noon(imss_a.signing_deadline + timedelta(days=1)))
+    contracts.sign(
+        contract_factories.supplier(world, "a"), contract_id=imss_a.id, party="proveedor"
+    )
+    contracts.record_guarantee(
+        contract_factories.supplier(world, "a"),
+        contract_id=imss_a.id,
+        issuer="Afianzadora Sofimex, S.A.",
+        document_ref="Póliza 1",
+    )
+    # $15,200.00 contracted: +250 paracetamol × $9.50 + 35 aspirina × $19.00 = +$3,040.00.
+    contracts.modify(
+        contract_factories.planner(world, "IMSS"),
+        contract_id=imss_a.id,
+        reason="Brote estacional.",
+        max_qty={PARACETAMOL: 1250, ASPIRINA: 335},
+    )
+    service.refresh(world.buyer())
+    assert stored(world.db, code="AB08") == []  # exactly 20 %
+
+    contracts.modify(
+        contract_factories.planner(world, "IMSS"),
+        contract_id=imss_a.id,
+        reason="Brote estacional, segunda ampliación.",
+        max_qty={ASPIRINA: 336},
+    )
+    sedena = contract_factories.planner(world, "SEDENA")
+    order = contracts.issue_order(
+        sedena,
+        contract_id=sedena_b.id,
+        clave=NICOTINA,
+        quantity=19,
+        unit_code="HCM-1",
+        due_on=contract_rules.local_day(world.now) + timedelta(days=5),
+    )
+    b = contract_factories.supplier(world, "b")
+    contracts.confirm_order(b, order_id=order.id)
+    shipment = contracts.record_shipment(
+        b, order_id=order.id, lots=contract_factories.lots(("N1", 19))
+    )
+    world.clock.set(local_noon(order.due_on + timedelta(days=20)))
+    contracts.receive_shipment(
+        contract_factories.planner(world, "SEDENA"),
+        shipment_id=shipment.id,
+        lots=[contracts.LotReceipt("N1", 19)],
+    )
+    assert sedena_b.penalties_at_cap
+    assert service.due(world.db)  # a contract was amended and delivered to since the last run
+
+    counts = service.refresh(world.buyer())
+    assert not service.due(world.db)
+    flags = by_code(stored(world.db, tender_id=tender.id))
+    assert {code: counts[code] for code in ("AB07", "AB08", "AB09", "AB10", "AB11")} == {
+        "AB07": 1,
+        "AB08": 1,
+        "AB09": 1,
+        "AB10": 1,
+        "AB11": 1,
+    }
+    a, b_party = PARTIES["a"], PARTIES["b"]
+    (late_signed,) = flags["AB09"]
+    assert (late_signed.tender_number, late_signed.institution_code) == (tender.number, "IMSS")
+    assert (late_signed.subject, late_signed.supplier_rfc) == (imss_a.number, a.rfc)
+    assert late_signed.value == 1
+    assert late_signed.detail["supplier_name"] == a.name
+    assert f"con {a.name} ({a.rfc}) quedó firmado" in late_signed.explanation
+    (amended,) = flags["AB08"]
+    assert amended.subject == imss_a.number
+    assert amended.value == pytest.approx(3059 / 15200)
+    assert "$15,200.00 a $18,259.00 con 2 convenios modificatorios: 20.12 %" in amended.explanation
+    (capped,) = flags["AB11"]
+    assert (capped.subject, capped.supplier_rfc) == (sedena_b.number, b_party.rfc)
+    assert "suman $91.20" in capped.explanation
+    for code in ("AB07", "AB10"):
+        (flag,) = by_code(stored(world.db, rfc=b_party.rfc))[code]
+        assert flag.explanation.startswith(f"{b_party.name} ({b_party.rfc})")
+    assert "20 días después" in by_code(stored(world.db))["AB07"][0].explanation
+    assert late_signed.detail["place"] == f"{tender.number}, contrato {imss_a.number}"
+
+    # The public page names the indicator in Spanish and the company by its name.
+    world.db.flush()
+    page = client.get("/banderas", params={"indicador": "AB09"})
+    assert page.status_code == 200
+    assert "Contrato firmado fuera de plazo" in page.text
+    assert f"{a.name} ({a.rfc})</a>" in page.text.replace("&amp;", "&")
 
 
 def test_add_months_keeps_the_day_or_the_months_last() -> None:

@@ -33,6 +33,7 @@ from abasto.transparency.ocds.releases import (
     Directory,
     Entry,
     fold,
+    process_entities,
     stage_query,
     tender_id_of,
 )
@@ -159,12 +160,13 @@ def _write(
         (folder / COMPILED).open("w", encoding="utf-8") as compiled,
     ):
         for entity in dict.fromkeys(tenders):
+            tender_id = tender_id_of(entity)
             rows = db.execute(
-                stage_query().where(LedgerEntry.entity == entity).order_by(LedgerEntry.seq)
+                stage_query().where(process_entities(db, tender_id)).order_by(LedgerEntry.seq)
             )
             entries = [Entry.of(row) for row in rows]
             mine = []
-            for _entry, release in fold(db, directory, prefix, tender_id_of(entity), entries):
+            for _entry, release in fold(db, directory, prefix, tender_id, entries):
                 releases.add(release)
                 mine.append(release)
                 written += 1

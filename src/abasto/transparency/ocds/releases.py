@@ -23,6 +23,30 @@ Mapping:
   institution × supplier (the drafts), each lot bid's status from the fallo (``valid`` when
   solvent, ``disqualified`` when not), and the reference prices of the market research:
   ``tender.value`` (their total), each tender item's ``unit.value`` and each lot's value.
+
+The contract made from those drafts (``contracts`` domain, ledger entity ``contract:{id}``)
+belongs to its tender's process and keeps the draft's OCDS id ``{institution}-{rfc}``:
+
+- ``contract.create`` → ``contract``: pending, with its period, value (the maximum amount before
+  IVA) and items (each partida's clave, maximum quantity and unit price).
+- ``contract.sign`` → ``contractUpdate``: the signed PDF as a ``contractSigned`` document (its
+  SHA-256; the PDF is not public, so no url); ``dateSigned`` once both parties signed (the
+  later signature). ``contract.guarantee``/``contract.guarantee_exempt`` → ``contractUpdate``
+  with the guarantee as a ``contractGuarantees`` document; ``contract.effective`` → ``active``.
+- ``contract.amend`` (a convenio modificatorio) → ``contractAmendment``: an amendment (date,
+  rationale, the changes, ``amendsReleaseID`` the contract's previous release and ``releaseID``
+  this one) with the new value, maxima and end.
+- ``order.issue`` → ``implementation``: a delivery milestone per supply order (due at the end of
+  its due day in Mexico City, ``scheduled``); ``shipment.receive`` → ``implementationUpdate``:
+  a milestone per receipt (``met`` when pieces were accepted, ``notMet`` when all were
+  rejected) and the order's milestone ``met`` once all its pieces are accepted (else
+  ``partiallyMet``); ``dateMet`` after ``dueDate`` is a late delivery, and the description says by
+  how many days (the closed milestone codelist has no «late»); ``order.close`` →
+  ``implementationUpdate``: the order ``notMet`` or ``partiallyMet``, closed short.
+- ``contract.concluido`` → ``contractTermination``, ``terminated``; ``contract.rescindido`` →
+  ``terminated`` once it was in force, ``cancelled`` before.
+
+The contracts domain records no payments: no ``implementation.transactions`` are published.
 """
 
 from __future__ import annotations
@@ -31,17 +55,19 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
 from abasto.award.models import ContractDraft, Fallo, FalloOutcome
 from abasto.catalog.models import Clave
+from abasto.contracts.models import Contract
+from abasto.contracts.rules import REJECTION_REASONS
 from abasto.core.ledger import LedgerEntry, format_instant
-from abasto.core.money import count_of
+from abasto.core.money import MEXICO_CITY, count_of, format_date, format_int, format_mxn
 from abasto.demand.models import DemandRound
 from abasto.demand.service import BUYER_KIND
 from abasto.identity.models import Institution, Supplier
@@ -50,7 +76,7 @@ from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Partida, PartidaDemand, Tender
 from abasto.tendering.service import MATCHES
 
-STAGES = (
+TENDER_STAGES = (
     "tender.publish",
     "tender.amend",
     "tender.cancel",
@@ -60,7 +86,23 @@ STAGES = (
     "partida.desierta",
     "fallo.issue",
 )
+CONTRACT_STAGES = (
+    "contract.create",
+    "contract.sign",
+    "contract.guarantee",
+    "contract.guarantee_exempt",
+    "contract.effective",
+    "contract.amend",
+    "contract.concluido",
+    "contract.rescindido",
+    "order.issue",
+    "order.close",
+    "shipment.receive",
+)
+"""Stages of a contract made from the tender's fallo (its ledger entity ``contract:{id}``)."""
+STAGES = TENDER_STAGES + CONTRACT_STAGES
 """The ledger actions that are a stage of a contracting process; every other one is not."""
+CONTRACT_ENTITY = "contract:"
 
 CURRENCY = "MXN"
 CLAVE_SCHEME = "MX-CNIS"
@@ -117,6 +159,30 @@ def instant(value: datetime | str) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return format_instant(value)
+
+
+def day_start(day: date | str) -> str:
+    """The first instant of a natural day in Mexico City (a contract's start)."""
+    return instant(datetime.combine(_day(day), time.min, MEXICO_CITY))
+
+
+def day_end(day: date | str) -> str:
+    """The last instant of a natural day in Mexico City (a contract's end, an order's due day:
+    delivered on that day is on time)."""
+    return instant(datetime.combine(_day(day), time.max, MEXICO_CITY))
+
+
+def _day(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def contract_ocds_id(code: str, rfc: str) -> str:
+    """A contract of one institution with one supplier: the same id as the fallo's draft."""
+    return f"{code}-{rfc}"
+
+
+def award_ocds_id(rfc: str) -> str:
+    return f"adjudicacion-{rfc}"
 
 
 # ----- what is fixed once it happened -------------------------------------------------------
@@ -200,9 +266,18 @@ class PartidaFacts:
     max_qty: int
 
 
+@dataclass(frozen=True, slots=True)
+class ContractFacts:
+    """A contract's parties and number: fixed when it is made."""
+
+    number: str
+    institution: str
+    rfc: str
+
+
 @dataclass
 class Facts:
-    """A tender's rows that do not change after publication."""
+    """A tender's rows that do not change after publication (its contracts', once made)."""
 
     tender_id: int
     number: str
@@ -210,6 +285,11 @@ class Facts:
     partidas: dict[int, PartidaFacts]
     payers: list[str]
     """Codes of the institutions whose demand the tender buys."""
+    contracts: dict[int, ContractFacts] = field(default_factory=dict)
+
+    def partida_of(self, clave: str) -> int | None:
+        """The partida that tenders a clave (one per clave)."""
+        return next((p.number for p in self.partidas.values() if p.clave == clave), None)
 
     @classmethod
     def load(cls, db: Session, tender_id: int) -> Facts:
@@ -235,7 +315,54 @@ class Facts:
             .where(Partida.tender_id == tender_id)
             .order_by(Institution.code)
         ).all()
-        return cls(tender_id, tender.number, tender.name, partidas, list(payers))
+        contracts = {
+            row.id: ContractFacts(row.number, row.code, row.rfc)
+            for row in db.execute(
+                select(Contract.id, Contract.number, Institution.code, Supplier.rfc)
+                .join(Institution, Institution.id == Contract.institution_id)
+                .join(Supplier, Supplier.id == Contract.supplier_id)
+                .where(Contract.tender_id == tender_id)
+            )
+        }
+        return cls(tender_id, tender.number, tender.name, partidas, list(payers), contracts)
+
+
+@dataclass
+class OrderState:
+    """A supply order as its entries so far left it."""
+
+    clave: str
+    quantity: int
+    due_on: date
+    unit: str
+    accepted: int = 0
+
+
+@dataclass
+class ContractState:
+    """A contract as its entries so far left it: what a later release must know."""
+
+    facts: ContractFacts
+    lines: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    """Clave → (maximum quantity, unit price)."""
+    minimum: int = 0
+    """Pieces of the contracted minima, in total (convenios only raise maxima)."""
+    signatures: dict[str, datetime] = field(default_factory=dict)
+    in_force: bool = False
+    last_release: str | None = None
+    orders: dict[int, OrderState] = field(default_factory=dict)
+
+    @property
+    def ocds_id(self) -> str:
+        return contract_ocds_id(self.facts.institution, self.facts.rfc)
+
+    @property
+    def description(self) -> str:
+        maximum = sum(quantity for quantity, _ in self.lines.values())
+        return (
+            f"Contrato abierto {self.facts.number}: de {format_int(self.minimum)} a "
+            f"{format_int(maximum)} piezas en total; importe máximo antes de IVA."
+        )
 
 
 Built = tuple[list[str], dict[str, Any], list[str]]
@@ -264,6 +391,8 @@ class Process:
     """Opened bid → its supplier's party id (None when it could not be unsealed)."""
     bidders: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     """Partida → the parties whose opened bid matched its commitment and offered it."""
+    signed: dict[int, ContractState] = field(default_factory=dict)
+    """The tender's contracts (by their id in Abasto), as their entries so far left them."""
 
     @property
     def ocid(self) -> str:
@@ -611,7 +740,7 @@ class Process:
                 (Decimal(str(w["unit_price"])) * int(w["quantity"]) for _, w in lines), Decimal(0)
             )
             award = {
-                "id": f"adjudicacion-{rfc}",
+                "id": award_ocds_id(rfc),
                 "title": f"Adjudicación a {self.parties[party]['name']}",
                 "status": "active",
                 "date": at,
@@ -730,8 +859,8 @@ class Process:
             high = sum(line.max_qty for line in lines)
             contracts.append(
                 {
-                    "id": f"{code}-{rfc}",
-                    "awardID": f"adjudicacion-{rfc}",
+                    "id": contract_ocds_id(code, rfc),
+                    "awardID": award_ocds_id(rfc),
                     "title": (
                         f"Contrato abierto de {self.parties[payer]['name']} con "
                         f"{self.parties[supplier]['name']}"
@@ -752,6 +881,260 @@ class Process:
             )
         return contracts, list(dict.fromkeys(payers))
 
+    # -- contracts --
+
+    def _contract(self, entry: Entry) -> ContractState:
+        contract_id = int(entry.entity.removeprefix(CONTRACT_ENTITY))
+        state = self.signed.get(contract_id)
+        if state is None:
+            state = self.signed[contract_id] = ContractState(self.facts.contracts[contract_id])
+        return state
+
+    def _contract_built(
+        self, entry: Entry, tag: str, fields: dict[str, Any], named: Sequence[str] = ()
+    ) -> Built:
+        """A contract's release: its id and award, and what this entry changed."""
+        state = self._contract(entry)
+        state.last_release = f"{self.ocid}-{entry.seq}"
+        contract = {"id": state.ocds_id, "awardID": award_ocds_id(state.facts.rfc), **fields}
+        return [tag], {"contracts": [contract]}, list(named)
+
+    def _contract_items(self, state: ContractState, seq: int, claves: Iterable[str]) -> list[Any]:
+        items = []
+        for clave in claves:
+            quantity, price = state.lines[clave]
+            number = self.facts.partida_of(clave)
+            if number is None:
+                item = {"id": clave, "classification": {"scheme": CLAVE_SCHEME, "id": clave}}
+                items.append({**item, "quantity": quantity, "unit": {"value": money(price)}})
+            else:
+                items.append(self._priced(number, seq, quantity, price))
+        return items
+
+    def _contract_create(self, entry: Entry) -> Built:
+        data, seq = entry.data, entry.seq
+        state = self._contract(entry)
+        facts = state.facts
+        self.directory.load([f"institution:{facts.institution}"])
+        payer = self._institution(facts.institution, seq, "payer")
+        supplier = self._supplier(facts.rfc, None, "supplier")
+        state.lines = {
+            line["clave"]: (int(line["max_qty"]), Decimal(str(line["unit_price"])))
+            for line in data["lines"]
+        }
+        state.minimum = sum(int(line["min_qty"]) for line in data["lines"])
+        fields = {
+            "title": (
+                f"Contrato {facts.number} de {self.parties[payer]['name']} con "
+                f"{self.parties[supplier]['name']}"
+            ),
+            "description": state.description,
+            "status": "pending",
+            "period": {
+                "startDate": day_start(data["starts_on"]),
+                "endDate": day_end(data["ends_on"]),
+            },
+            "value": money(str(data["max_amount"])),
+            "items": self._contract_items(state, seq, state.lines),
+        }
+        return self._contract_built(entry, "contract", fields, [payer, supplier])
+
+    def _contract_sign(self, entry: Entry) -> Built:
+        data = entry.data
+        state = self._contract(entry)
+        state.signatures[data["party"]] = entry.at
+        who = " y ".join(
+            label
+            for party, label in (("institucion", "la institución"), ("proveedor", "el proveedor"))
+            if party in state.signatures
+        )
+        document = {
+            "id": "contrato-firmado",
+            "documentType": "contractSigned",
+            "title": f"Contrato {state.facts.number} firmado (PDF)",
+            "description": (
+                f"Firmado por {who}. SHA-256 del PDF firmado: {data['document_sha256']}."
+            ),
+            "format": "application/pdf",
+            "language": "es",
+            "datePublished": instant(min(state.signatures.values())),
+            "dateModified": instant(entry.at),
+        }
+        fields: dict[str, Any] = {"documents": [document]}
+        if {"institucion", "proveedor"} <= state.signatures.keys():
+            fields["dateSigned"] = instant(max(state.signatures.values()))
+        return self._contract_built(entry, "contractUpdate", fields)
+
+    def _guarantee(self, entry: Entry, description: str) -> Built:
+        document = {
+            "id": "garantia",
+            "documentType": "contractGuarantees",
+            "title": "Garantía de cumplimiento",
+            "description": description,
+            "language": "es",
+            "datePublished": instant(entry.at),
+        }
+        return self._contract_built(entry, "contractUpdate", {"documents": [document]})
+
+    def _contract_guarantee(self, entry: Entry) -> Built:
+        data = entry.data
+        return self._guarantee(
+            entry,
+            f"{data['document']}, de {data['issuer']}, por "
+            f"{format_mxn(Decimal(str(data['amount'])))}.",
+        )
+
+    def _contract_guarantee_exempt(self, entry: Entry) -> Built:
+        return self._guarantee(entry, f"Exceptuada por la institución: {entry.data['reason']}")
+
+    def _contract_effective(self, entry: Entry) -> Built:
+        self._contract(entry).in_force = True
+        return self._contract_built(entry, "contractUpdate", {"status": "active"})
+
+    def _contract_amend(self, entry: Entry) -> Built:
+        data, seq = entry.data, entry.seq
+        state = self._contract(entry)
+        previous = state.last_release
+        changes = data["changes"]
+        said = []
+        for clave, (old, new) in sorted(changes.get("max_qty", {}).items()):
+            state.lines[clave] = (int(new), state.lines[clave][1])
+            said.append(f"clave {clave}: máximo de {format_int(old)} a {format_int(new)} piezas")
+        fields: dict[str, Any] = {}
+        if "ends_on" in changes:
+            old_end, new_end = changes["ends_on"]
+            said.append(
+                f"vigencia hasta el {format_date(_day(new_end))} (era el "
+                f"{format_date(_day(old_end))})"
+            )
+            fields["period"] = {"endDate": day_end(new_end)}
+        before, after = Decimal(str(data["amount_before"])), Decimal(str(data["amount_after"]))
+        said.append(f"importe máximo de {format_mxn(before)} a {format_mxn(after)}")
+        amendment: dict[str, Any] = {
+            "id": f"convenio-{data['convenio']}",
+            "date": instant(entry.at),
+            "rationale": data["reason"],
+            "description": f"Convenio modificatorio {data['convenio']}: " + "; ".join(said) + ".",
+            "releaseID": f"{self.ocid}-{seq}",
+        }
+        if previous:
+            amendment["amendsReleaseID"] = previous
+        fields["value"] = money(after)
+        fields["description"] = state.description
+        if changes.get("max_qty"):
+            fields["items"] = self._contract_items(state, seq, sorted(changes["max_qty"]))
+        fields["amendments"] = [amendment]
+        return self._contract_built(entry, "contractAmendment", fields)
+
+    def _closed(self, entry: Entry, status: str, said: str) -> Built:
+        state = self._contract(entry)
+        fields = {
+            "status": status,
+            "description": (
+                f"Contrato {state.facts.number} {said} el {format_date(entry.at)}: "
+                f"{entry.data['reason']}"
+            ),
+        }
+        return self._contract_built(entry, "contractTermination", fields)
+
+    def _contract_concluido(self, entry: Entry) -> Built:
+        return self._closed(entry, "terminated", "concluido")
+
+    def _contract_rescindido(self, entry: Entry) -> Built:
+        # Rescinded once in force it ended early (terminated); before, it never was (cancelled).
+        status = "terminated" if self._contract(entry).in_force else "cancelled"
+        return self._closed(entry, status, "rescindido")
+
+    def _milestones(self, entry: Entry, tag: str, milestones: list[dict[str, Any]]) -> Built:
+        return self._contract_built(entry, tag, {"implementation": {"milestones": milestones}})
+
+    def _order_issue(self, entry: Entry) -> Built:
+        data = entry.data
+        state = self._contract(entry)
+        order = OrderState(data["clave"], int(data["quantity"]), _day(data["due_on"]), data["unit"])
+        state.orders[int(data["order"])] = order
+        milestone = {
+            "id": f"orden-{data['order']}",
+            "title": f"Orden de suministro {data['order']}",
+            "type": "delivery",
+            "description": (
+                f"{count_of(order.quantity, 'pieza', 'piezas')} de la clave {order.clave} en "
+                f"{order.unit}, a {format_mxn(Decimal(str(data['unit_price'])))} cada una; "
+                f"entrega a más tardar el {format_date(order.due_on)}."
+            ),
+            "dueDate": day_end(order.due_on),
+            "status": "scheduled",
+            "dateModified": instant(entry.at),
+        }
+        return self._milestones(entry, "implementation", [milestone])
+
+    def _order_status(self, order: OrderState) -> str:
+        if order.accepted >= order.quantity:
+            return "met"
+        return "partiallyMet" if order.accepted else "scheduled"
+
+    def _shipment_receive(self, entry: Entry) -> Built:
+        data, at = entry.data, instant(entry.at)
+        state = self._contract(entry)
+        number = int(data["order"])
+        order = state.orders[number]
+        accepted = sum(int(lot["accepted"] or 0) for lot in data["lots"])
+        rejected = sum(int(lot["rejected"] or 0) for lot in data["lots"])
+        order.accepted += accepted
+        late = int(data["days_late"])
+        reasons = sorted(
+            {
+                REJECTION_REASONS.get(lot["reason"], lot["reason"])
+                for lot in data["lots"]
+                if lot["rejected"]
+            }
+        )
+        said = (
+            f"Recibidas {format_int(accepted + rejected)} piezas: {format_int(accepted)} aceptadas"
+        )
+        if rejected:
+            said += f", {format_int(rejected)} rechazadas ({'; '.join(reasons).lower()})"
+        said += (
+            f"; {count_of(late, 'día', 'días')} después de la fecha de entrega."
+            if late
+            else "; a tiempo."
+        )
+        receipt = {
+            "id": f"orden-{number}-envio-{data['shipment']}",
+            "title": f"Entrega {data['shipment']} de la orden de suministro {number}",
+            "type": "delivery",
+            "description": said,
+            "dueDate": day_end(order.due_on),
+            "dateMet": at,
+            "status": "met" if accepted else "notMet",
+            "dateModified": at,
+        }
+        whole: dict[str, Any] = {
+            "id": f"orden-{number}",
+            "status": self._order_status(order),
+            "dateModified": at,
+        }
+        if order.accepted >= order.quantity:
+            whole["dateMet"] = at
+        return self._milestones(entry, "implementationUpdate", [whole, receipt])
+
+    def _order_close(self, entry: Entry) -> Built:
+        data = entry.data
+        state = self._contract(entry)
+        number = int(data["order"])
+        order = state.orders[number]
+        milestone = {
+            "id": f"orden-{number}",
+            "status": "partiallyMet" if order.accepted else "notMet",
+            "dateModified": instant(entry.at),
+            "description": (
+                f"{count_of(order.quantity, 'pieza', 'piezas')} de la clave {order.clave} en "
+                f"{order.unit}; cerrada con {format_int(int(data['missing']))} sin surtir: "
+                f"{data['reason']}"
+            ),
+        }
+        return self._milestones(entry, "implementationUpdate", [milestone])
+
 
 # ----- reading -------------------------------------------------------------------------------
 
@@ -766,6 +1149,39 @@ def tender_id_of(entity: str) -> int:
     return int(entity.split(":", 1)[1])
 
 
+def process_entities(db: Session, tender_id: int) -> ColumnElement[bool]:
+    """The ledger entities of one contracting process: its tender and the contracts made from
+    its fallo, named one by one so the ledger's entity index finds them."""
+    contracts = db.scalars(
+        select(Contract.id).where(Contract.tender_id == tender_id).order_by(Contract.id)
+    )
+    return LedgerEntry.entity.in_(
+        [feed_entity(tender_id), *(f"{CONTRACT_ENTITY}{c}" for c in contracts)]
+    )
+
+
+def tenders_of(db: Session, entities: Iterable[str]) -> dict[str, int]:
+    """The tender whose process each entity (a tender's or a contract's) belongs to."""
+    found: dict[str, int] = {}
+    contracts: list[int] = []
+    for entity in set(entities):
+        if entity.startswith(CONTRACT_ENTITY):
+            contracts.append(int(entity.removeprefix(CONTRACT_ENTITY)))
+        else:
+            found[entity] = tender_id_of(entity)
+    contracts.sort()
+    for start in range(0, len(contracts), 500):
+        found.update(
+            (f"{CONTRACT_ENTITY}{contract}", tender)
+            for contract, tender in db.execute(
+                select(Contract.id, Contract.tender_id).where(
+                    Contract.id.in_(contracts[start : start + 500])
+                )
+            )
+        )
+    return found
+
+
 def fold(
     db: Session,
     directory: Directory,
@@ -773,7 +1189,7 @@ def fold(
     tender_id: int,
     entries: Iterable[Entry],
 ) -> Iterator[tuple[Entry, dict[str, Any]]]:
-    """Each entry of one tender, in seq order, with its release (unpublished ones skipped)."""
+    """Each entry of one process, in seq order, with its release (unpublished ones skipped)."""
     process = Process(Facts.load(db, tender_id), directory, prefix)
     for entry in entries:
         release = process.release(entry)
@@ -789,8 +1205,8 @@ def tender_releases(
     upto: int | None = None,
     directory: Directory | None = None,
 ) -> list[dict[str, Any]]:
-    """Every release of one tender (up to the entry ``upto``), oldest first."""
-    query = stage_query().where(LedgerEntry.entity == feed_entity(tender_id))
+    """Every release of one process (up to the entry ``upto``), oldest first."""
+    query = stage_query().where(process_entities(db, tender_id))
     if upto is not None:
         query = query.where(LedgerEntry.seq <= upto)
     entries = [Entry.of(row) for row in db.execute(query.order_by(LedgerEntry.seq))]
@@ -798,13 +1214,15 @@ def tender_releases(
 
 
 def releases_for(db: Session, prefix: str, entries: Sequence[Entry]) -> dict[int, dict[str, Any]]:
-    """The releases of these entries (any tenders), by seq: each tender folded from its start."""
+    """The releases of these entries (any processes), by seq: each process folded from its
+    start."""
     directory = Directory(db)
     wanted = {e.seq for e in entries}
+    tenders = tenders_of(db, (e.entity for e in entries))
     found: dict[int, dict[str, Any]] = {}
     last: dict[int, int] = {}
     for entry in entries:
-        tender = tender_id_of(entry.entity)
+        tender = tenders[entry.entity]
         last[tender] = max(last.get(tender, 0), entry.seq)
     for tender, upto in sorted(last.items()):
         for release in tender_releases(db, prefix, tender, upto=upto, directory=directory):

@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from abasto.core import bounds, numbers
 from abasto.core.errors import NotFound, Problem, ValidationFailed
 from abasto.core.ledger import LedgerEntry
-from abasto.tendering.live import feed_entity
 from abasto.tendering.models import Tender
 from abasto.transparency.ocds.merge_rules import MERGE_RULES
 from abasto.transparency.ocds.releases import (
     EXTENSIONS,
     Entry,
+    process_entities,
     releases_for,
     stage_query,
     tender_releases,
@@ -43,9 +43,12 @@ POLICY = (
     "leída de la bitácora encadenada, que no se reescribe: planeación (la ronda de demanda), "
     "convocatoria, modificaciones, cancelación, respuestas a preguntas, proposiciones "
     "(sólo desde el inicio de la apertura pública; antes nadie puede leerlas), fallo y proyectos "
-    "de contrato. El ocid de cada licitación es «{prefix}-<número>»; cada entrega es "
-    "«<ocid>-<entrada de la bitácora>». Los proveedores se identifican por su RFC (esquema "
-    "MX-RFC), las instituciones por su clave en el registro de Abasto (MX-ABASTO) y los "
+    "de contrato; después, cada contrato: su firma (el SHA-256 del PDF firmado), su garantía, "
+    "su entrada en vigor, sus convenios modificatorios, sus órdenes de suministro y entregas "
+    "(como hitos de la ejecución) y su conclusión o rescisión. Abasto no registra pagos, así "
+    "que no publica transacciones. El ocid de cada licitación es «{prefix}-<número>»; cada "
+    "entrega es «<ocid>-<entrada de la bitácora>». Los proveedores se identifican por su RFC "
+    "(esquema MX-RFC), las instituciones por su clave en el registro de Abasto (MX-ABASTO) y los "
     "insumos por su clave del Compendio Nacional de Insumos para la Salud (MX-CNIS). Los "
     "importes están en pesos mexicanos (MXN)."
 )
@@ -149,9 +152,7 @@ def release_page(
     if filters.until is not None:
         base = base.where(LedgerEntry.at < filters.until)
     if filters.ocid is not None:
-        base = base.where(
-            LedgerEntry.entity == feed_entity(tender_of_ocid(db, prefix, filters.ocid))
-        )
+        base = base.where(process_entities(db, tender_of_ocid(db, prefix, filters.ocid)))
     if before is not None:
         rows = list(db.execute(base.where(seq < before).order_by(seq.desc()).limit(limit)))
         rows.reverse()

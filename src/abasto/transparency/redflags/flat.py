@@ -1,7 +1,9 @@
 """The flat input of the indicators: a few relational tables, the same whoever published the data.
 
 Both loaders (Abasto's own database in ``source_abasto``, another publisher's OCDS file in
-``source_ocds``) fill these tables as Arrow columns; ``connect`` registers them in an in-memory
+``source_ocds``) fill these tables as Arrow columns (the contracts' execution — signatures against
+their deadline, convenios against the original amount, deliveries, the fill rate, penalties against
+the guarantee — only from Abasto's database); ``connect`` registers them in an in-memory
 DuckDB connection, where every indicator is one SQL query over whole tables.
 
 A *process* is a contracting process (an ocid; an Abasto tender). A *lot* is what bids compete
@@ -94,6 +96,42 @@ SCHEMAS: dict[str, pa.Schema] = {
     "parties": pa.schema(
         [("party_id", pa.string()), ("name", pa.string()), ("registered_on", pa.date32())]
     ),
+    # After the fallo (Abasto's own data only: OCDS does not carry these figures).
+    "signed_contracts": pa.schema(
+        [
+            ("contract_id", pa.string()),
+            ("process_id", pa.string()),
+            ("buyer_id", pa.string()),
+            ("supplier_id", pa.string()),
+            ("currency", pa.string()),
+            ("original_amount", MONEY),
+            ("max_amount", MONEY),
+            ("convenios", pa.int32()),
+            ("signing_deadline", pa.date32()),
+            ("signed_at", INSTANT),
+            ("guarantee_amount", MONEY),
+            ("penalties", MONEY),
+        ]
+    ),
+    "deliveries": pa.schema(
+        [
+            ("delivery_id", pa.string()),
+            ("contract_id", pa.string()),
+            ("supplier_id", pa.string()),
+            ("clave", pa.string()),
+            ("due_on", pa.date32()),
+            ("received_at", INSTANT),
+            ("accepted", pa.int64()),
+            ("rejected", pa.int64()),
+        ]
+    ),
+    "fill_rates": pa.schema(
+        [
+            ("supplier_id", pa.string()),
+            ("ordered_due", pa.int64()),
+            ("on_time_accepted", pa.int64()),
+        ]
+    ),
     "sanctions": pa.schema(
         [
             ("party_id", pa.string()),
@@ -130,6 +168,9 @@ class Frames:
     contracts: pa.Table = field(default_factory=lambda: _empty("contracts"))
     parties: pa.Table = field(default_factory=lambda: _empty("parties"))
     sanctions: pa.Table = field(default_factory=lambda: _empty("sanctions"))
+    signed_contracts: pa.Table = field(default_factory=lambda: _empty("signed_contracts"))
+    deliveries: pa.Table = field(default_factory=lambda: _empty("deliveries"))
+    fill_rates: pa.Table = field(default_factory=lambda: _empty("fill_rates"))
 
     def tables(self) -> dict[str, pa.Table]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SCHEMAS}

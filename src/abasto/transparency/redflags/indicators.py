@@ -1,4 +1,4 @@
-"""The indicators: OCP Cardinal's eleven and Abasto's six, each one SQL query over the flat tables.
+"""The indicators: OCP Cardinal's eleven and Abasto's eleven, each one SQL query over flat tables.
 
 Definitions, default thresholds and exclusions follow Cardinal (open-contracting/cardinal-rs,
 ``docs/cli/indicators``); docs/redflags.md states each one, its source and where Abasto differs.
@@ -22,7 +22,8 @@ from typing import Any
 
 import duckdb
 
-from abasto.core.money import count_of, format_date, format_mxn
+from abasto.contracts.rules import MODIFICATION_CAP
+from abasto.core.money import count_of, format_date, format_int, format_mxn
 from abasto.transparency.redflags.flat import Frames, connect
 
 
@@ -52,6 +53,9 @@ class Parameters:
     split_window_days: int = 30
     hhi_threshold: float = 2500.0
     hhi_minimum_processes: int = 2
+    late_share: Decimal = Decimal("0.10")
+    modification_cap: Decimal = MODIFICATION_CAP
+    fill_rate_minimum: Decimal = Decimal("0.90")
     evidence_limit: int = 50
     """At most this many row ids per list in a flag's evidence (the total is always given)."""
 
@@ -89,9 +93,11 @@ class Flag:
 
     @property
     def place(self) -> str:
-        """Where it happened, in words: the process and lot, or the subject."""
+        """Where it happened, in words: the process and lot (or contract), or the subject."""
         if self.process_id and self.lot_label and self.lot_label != self.process_id:
             return f"{self.process_id}, {self.lot_label}"
+        if self.process_id and self.kind == "contrato":
+            return f"{self.process_id}, contrato {self.subject}"
         return self.process_id or self.subject
 
 
@@ -102,6 +108,7 @@ KINDS = {
     "comprador": "Comprador",
     "adjudicacion": "Adjudicación",
     "clave": "Clave",
+    "contrato": "Contrato",
 }
 
 
@@ -714,6 +721,135 @@ def ab06(p: Parameters) -> str:
         WHERE h.hhi > {p.hhi_threshold}"""
 
 
+# ----- after the fallo: contracts, deliveries, penalties ---------------------------------------
+
+_NAME = "LEFT JOIN (SELECT party_id, any_value(name) AS name FROM parties GROUP BY party_id) pa"
+"""A supplier's name (its razón social) beside its RFC: flags name companies by their name."""
+_LOCAL_DAY = "(({0}) AT TIME ZONE 'America/Mexico_City')::DATE"
+
+
+@_indicator(
+    "AB07",
+    "Entregas tardías",
+    definition="La parte de las entregas recibidas de un proveedor que llegaron después de la "
+    "fecha de entrega de su orden de suministro supera el umbral (entregar el mismo día es a "
+    "tiempo).",
+    threshold="más de 10 % de sus entregas recibidas",
+    source="Abasto; la fecha de entrega de cada orden de suministro, contada en días naturales "
+    "de la Ciudad de México, como las penas convencionales (LAASSP art. 53)",
+    cardinal=False,
+)
+def ab07(p: Parameters) -> str:
+    late = f"date_diff('day', due_on, {_LOCAL_DAY.format('received_at')})"
+    return f"""
+        WITH d AS (
+            SELECT *, {late} AS days_late FROM deliveries
+            WHERE supplier_id IS NOT NULL AND received_at IS NOT NULL AND due_on IS NOT NULL),
+        s AS (
+            SELECT supplier_id, count(*) AS n, count(*) FILTER (WHERE days_late > 0) AS late,
+                   max(days_late) AS worst,
+                   list(delivery_id ORDER BY days_late DESC, delivery_id)
+                       FILTER (WHERE days_late > 0)[1:{p.evidence_limit}] AS late_deliveries
+            FROM d GROUP BY supplier_id)
+        SELECT 'proveedor' AS kind, s.supplier_id AS subject, NULL AS lot_id, NULL AS process_id,
+               s.supplier_id, NULL AS buyer_id, NULL AS clave, (s.late / s.n)::DOUBLE AS value,
+               {p.late_share} AS threshold,
+               {{'supplier_name': pa.name, 'late': s.late, 'deliveries': s.n,
+                 'worst_days_late': s.worst, 'late_deliveries': s.late_deliveries}} AS evidence
+        FROM s {_NAME} ON pa.party_id = s.supplier_id
+        WHERE s.late > s.n * {p.late_share}"""
+
+
+@_indicator(
+    "AB08",
+    "Contrato ampliado más de 20 %",
+    definition="Los convenios modificatorios llevaron el importe máximo de un contrato más "
+    "del tope arriba del importe originalmente contratado.",
+    threshold="más de 20 % sobre el importe original (exactamente 20 % no se marca)",
+    source="Abasto; el tope de los convenios modificatorios (LAASSP art. 52)",
+    cardinal=False,
+)
+def ab08(p: Parameters) -> str:
+    return f"""
+        SELECT 'contrato' AS kind, c.contract_id AS subject, NULL AS lot_id, c.process_id,
+               c.supplier_id, c.buyer_id, NULL AS clave,
+               ((c.max_amount - c.original_amount) / c.original_amount)::DOUBLE AS value,
+               {p.modification_cap} AS threshold,
+               {{'supplier_name': pa.name, 'original_amount': c.original_amount,
+                 'max_amount': c.max_amount, 'convenios': c.convenios}} AS evidence
+        FROM signed_contracts c {_NAME} ON pa.party_id = c.supplier_id
+        WHERE c.currency = '{p.currency}' AND c.original_amount > 0
+          AND c.max_amount > c.original_amount * (1 + {p.modification_cap})"""
+
+
+@_indicator(
+    "AB09",
+    "Contrato firmado fuera de plazo",
+    definition="La última de las dos firmas del contrato (institución y proveedor) es "
+    "posterior al último día del plazo para firmar, contado desde la notificación del fallo.",
+    threshold="después del plazo (15 días naturales desde la notificación del fallo, o los "
+    "que fije la convocatoria)",
+    source="Abasto; LAASSP art. 46 (el plazo de las reglas de contratos)",
+    cardinal=False,
+)
+def ab09(p: Parameters) -> str:
+    days = f"date_diff('day', signing_deadline, {_LOCAL_DAY.format('signed_at')})"
+    return f"""
+        WITH c AS (
+            SELECT *, {days} AS days_late FROM signed_contracts
+            WHERE signed_at IS NOT NULL AND signing_deadline IS NOT NULL)
+        SELECT 'contrato' AS kind, c.contract_id AS subject, NULL AS lot_id, c.process_id,
+               c.supplier_id, c.buyer_id, NULL AS clave, c.days_late AS value, 0 AS threshold,
+               {{'supplier_name': pa.name, 'signing_deadline': c.signing_deadline,
+                 'signed_at': c.signed_at}} AS evidence
+        FROM c {_NAME} ON pa.party_id = c.supplier_id
+        WHERE c.days_late > 0"""
+
+
+@_indicator(
+    "AB10",
+    "Nivel de surtimiento bajo",
+    definition="Las piezas que un proveedor entregó a tiempo y le fueron aceptadas, entre las "
+    "piezas de sus órdenes de suministro ya vencidas, quedan debajo del mínimo.",
+    threshold="menos de 90 % (exactamente 90 % no se marca)",
+    source="Abasto; el nivel de surtimiento con que el sector mide a sus proveedores",
+    cardinal=False,
+)
+def ab10(p: Parameters) -> str:
+    return f"""
+        SELECT 'proveedor' AS kind, f.supplier_id AS subject, NULL AS lot_id,
+               NULL AS process_id, f.supplier_id, NULL AS buyer_id, NULL AS clave,
+               (f.on_time_accepted / f.ordered_due)::DOUBLE AS value,
+               {p.fill_rate_minimum} AS threshold,
+               {{'supplier_name': pa.name, 'on_time_accepted': f.on_time_accepted,
+                 'ordered_due': f.ordered_due}} AS evidence
+        FROM fill_rates f {_NAME} ON pa.party_id = f.supplier_id
+        WHERE f.ordered_due > 0
+          AND f.on_time_accepted < f.ordered_due * {p.fill_rate_minimum}"""
+
+
+@_indicator(
+    "AB11",
+    "Penas en el tope",
+    definition="Las penas convencionales cobradas en un contrato alcanzaron el importe de su "
+    "garantía de cumplimiento, su tope: procede evaluar la rescisión.",
+    threshold="penas iguales o mayores que la garantía",
+    source="Abasto; LAASSP art. 53 (las penas no exceden la garantía de cumplimiento) y "
+    "art. 54 (rescisión)",
+    cardinal=False,
+)
+def ab11(p: Parameters) -> str:
+    return f"""
+        SELECT 'contrato' AS kind, c.contract_id AS subject, NULL AS lot_id, c.process_id,
+               c.supplier_id, c.buyer_id, NULL AS clave,
+               (c.penalties / c.guarantee_amount)::DOUBLE AS value, 1 AS threshold,
+               {{'supplier_name': pa.name, 'penalties': c.penalties,
+                 'guarantee_amount': c.guarantee_amount}} AS evidence
+        FROM signed_contracts c {_NAME} ON pa.party_id = c.supplier_id
+        WHERE c.currency = '{p.currency}' AND c.guarantee_amount > 0
+          AND c.penalties >= c.guarantee_amount"""
+
+
 CODES = sorted(INDICATORS, key=lambda code: (not INDICATORS[code].cardinal, code))
 """Cardinal's first, then Abasto's, each by code."""
 
@@ -811,6 +947,17 @@ def _below(evidence: Mapping[str, Any]) -> float | None:
     if winner is None or not second:
         return None
     return float((Decimal(second) - Decimal(winner)) / Decimal(second))
+
+
+def _pct2(value: float | None) -> str:
+    """A share to the hundredth of a point: 20.01 % is not 20 %."""
+    return "—" if value is None else f"{value * 100:.2f} %"
+
+
+def _company(flag: Flag) -> str:
+    """A supplier by its name, with its RFC; the RFC alone when the name is unknown."""
+    name = flag.evidence.get("supplier_name")
+    return f"{name} ({flag.supplier_id})" if name else str(flag.supplier_id)
 
 
 def _day(value: object) -> str:
@@ -937,6 +1084,45 @@ EXPLAIN: dict[str, Callable[[Flag], str]] = {
         f"días uno de otro, por {_money(f.evidence.get('total'))} en total: "
         + _ids([c.get("contract") for c in f.evidence.get("contracts") or []])
         + "."
+    ),
+    "AB07": lambda f: (
+        f"{_company(f)} entregó tarde "
+        f"{format_int(int(f.evidence.get('late') or 0))} de "
+        + count_of(int(f.evidence.get("deliveries") or 0), "entrega recibida", "entregas recibidas")
+        + f" ({_pct2(f.value)}); la más tardía llegó "
+        f"{count_of(int(f.evidence.get('worst_days_late') or 0), 'día', 'días')} después de la "
+        f"fecha de entrega; el umbral es {_pct(f.threshold)}: "
+        + _ids(f.evidence.get("late_deliveries"))
+        + "."
+    ),
+    "AB08": lambda f: (
+        f"El contrato {f.subject} con {_company(f)} pasó de "
+        f"{_money(f.evidence.get('original_amount'))} a {_money(f.evidence.get('max_amount'))} "
+        + "con "
+        + count_of(
+            int(f.evidence.get("convenios") or 0),
+            "convenio modificatorio",
+            "convenios modificatorios",
+        )
+        + f": {_pct2(f.value)} más; el tope es {_pct(f.threshold)}."
+    ),
+    "AB09": lambda f: (
+        f"El contrato {f.subject} con {_company(f)} quedó firmado por ambas partes el "
+        f"{_day(f.evidence.get('signed_at'))}, "
+        f"{count_of(round(f.value), 'día', 'días')} después del plazo para firmar, que venció "
+        f"el {_day(f.evidence.get('signing_deadline'))}."
+    ),
+    "AB10": lambda f: (
+        f"{_company(f)} entregó a tiempo y con aceptación "
+        f"{format_int(int(f.evidence.get('on_time_accepted') or 0))} de "
+        f"{count_of(int(f.evidence.get('ordered_due') or 0), 'pieza ordenada', 'piezas ordenadas')}"
+        f" con fecha de entrega vencida: nivel de surtimiento de {_pct2(f.value)}; el mínimo es "
+        f"{_pct(f.threshold)}."
+    ),
+    "AB11": lambda f: (
+        f"Las penas convencionales del contrato {f.subject} con {_company(f)} suman "
+        f"{_money(f.evidence.get('penalties'))}, el tope de su garantía de cumplimiento "
+        f"({_money(f.evidence.get('guarantee_amount'))}): procede evaluar la rescisión."
     ),
     "AB06": lambda f: (
         f"HHI {f.value:,.0f} (umbral {f.threshold or 0:,.0f}) en "

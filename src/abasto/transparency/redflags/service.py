@@ -19,8 +19,10 @@ from sqlalchemy.sql import Select
 
 from abasto.award.models import Fallo
 from abasto.catalog.models import Clave
+from abasto.contracts import rules as contract_rules
 from abasto.core import numbers
 from abasto.core.context import Context
+from abasto.core.ledger import LedgerEntry
 from abasto.core.text import neutralise_cell
 from abasto.identity.models import Institution, Supplier
 from abasto.tendering.models import Partida, Tender
@@ -83,9 +85,12 @@ def flag_json(flag: Flag) -> dict[str, Any]:
     }
 
 
-def compute(db: Session, params: Parameters | None = None) -> list[Flag]:
-    """Every indicator over Abasto's own data, nothing stored."""
-    return indicators.compute(source_abasto.load(db), params)
+def compute(
+    db: Session, params: Parameters | None = None, *, as_of: date | None = None
+) -> list[Flag]:
+    """Every indicator over Abasto's own data, nothing stored; the fill rate counts the orders
+    due by ``as_of`` (none without it)."""
+    return indicators.compute(source_abasto.load(db, as_of=as_of), params)
 
 
 STORE_BATCH = 5_000
@@ -102,7 +107,7 @@ def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]
     each stores its run's flags and deletes every other run's in the same transaction, so a
     reader sees the old flags or the new ones, never both.
     """
-    flags = compute(ctx.db, params)
+    flags = compute(ctx.db, params, as_of=contract_rules.local_day(ctx.now))
     counts = dict(sorted(Counter(f.code for f in flags).items()))
     if ctx.db.get_bind().dialect.name == "postgresql":
         ctx.db.execute(select(func.pg_advisory_xact_lock(_REFRESH_LOCK)))
@@ -124,7 +129,10 @@ def refresh(ctx: Context, *, params: Parameters | None = None) -> dict[str, int]
 def _rows(db: Session, flags: Sequence[Flag], run_id: int) -> list[dict[str, Any]]:
     """The stored form of each flag, with the ids of what it names."""
     tenders = dict(db.execute(select(Tender.number, Tender.id)).all())
-    suppliers = dict(db.execute(select(Supplier.rfc, Supplier.id)).all())
+    suppliers = {
+        rfc: (id_, name)
+        for rfc, id_, name in db.execute(select(Supplier.rfc, Supplier.id, Supplier.razon_social))
+    }
     institutions = dict(db.execute(select(Institution.code, Institution.id)).all())
     # A partida's flag names its clave too, so the clave's page shows it.
     flagged = sorted({f.process_id for f in flags if f.lot_id and f.process_id})
@@ -151,7 +159,7 @@ def _rows(db: Session, flags: Sequence[Flag], run_id: int) -> list[dict[str, Any
                 "tender_id": tenders.get(f.process_id or ""),
                 "tender_number": f.process_id,
                 "partida_number": number,
-                "supplier_id": suppliers.get(f.supplier_id or ""),
+                "supplier_id": suppliers[f.supplier_id][0] if f.supplier_id in suppliers else None,
                 "supplier_rfc": f.supplier_id if f.supplier_id in suppliers else None,
                 "institution_id": institutions.get(f.buyer_id or ""),
                 "institution_code": f.buyer_id if f.buyer_id in institutions else None,
@@ -163,6 +171,10 @@ def _rows(db: Session, flags: Sequence[Flag], run_id: int) -> list[dict[str, Any
                     "title": f.indicator.title,
                     "place": f.place,
                     "evidence": _plain(f.evidence),
+                    # Companies are named by their name on the pages, not only by their RFC.
+                    "supplier_name": (
+                        suppliers[f.supplier_id][1] if f.supplier_id in suppliers else None
+                    ),
                 },
                 "run_id": run_id,
             }
@@ -170,13 +182,25 @@ def _rows(db: Session, flags: Sequence[Flag], run_id: int) -> list[dict[str, Any
     return rows
 
 
+EXECUTION = ("contract.sign", "contract.amend", "shipment.receive", "contract.penalty_cap")
+"""Ledger actions after which the contracts' flags may change (AB07–AB11)."""
+
+
 def due(db: Session) -> bool:
-    """Whether a fallo was issued since the last run: one indexed look each."""
+    """Whether a fallo was issued, or a contract signed, amended or delivered to, since the last
+    run: a few indexed looks."""
     newest = db.scalar(select(func.max(Fallo.id)))
     if newest is None:
         return False
-    seen = db.scalar(select(RedFlagRun.last_fallo_id).order_by(RedFlagRun.id.desc()).limit(1))
-    return seen is None or newest > seen
+    last = db.execute(
+        select(RedFlagRun.last_fallo_id, RedFlagRun.ledger_seq)
+        .order_by(RedFlagRun.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.last_fallo_id is None or newest > last.last_fallo_id:
+        return True
+    executed = db.scalar(select(func.max(LedgerEntry.seq)).where(LedgerEntry.action.in_(EXECUTION)))
+    return executed is not None and executed > last.ledger_seq
 
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])

@@ -8,19 +8,35 @@ no indicator can count sealed bids. Every tender is run by the coordinating buye
 institution of kind «compra consolidada»), which processes name, as our OCDS does; a per-buyer
 comparison has no peers then, and R038 compares buyers only when there are two or more.
 Contracts name the institution that signs them.
+
+After the fallo, the contracts made from it (``signed_contracts``: signatures against their
+deadline, convenios against the original amount, penalties against the guarantee), their
+received shipments (``deliveries``) and each supplier's fill rate as the contracts domain
+computes it (``fill_rates``, orders due by the day given).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from abasto.award.models import ContractDraft, Fallo, FalloLine, FalloOutcome
 from abasto.catalog.models import Clave
+from abasto.contracts import service as contracts_service
+from abasto.contracts.models import (
+    Contract,
+    ContractLine,
+    Convenio,
+    Penalty,
+    Shipment,
+    ShipmentLot,
+    SupplyOrder,
+)
 from abasto.demand.service import BUYER_KIND
 from abasto.identity.models import Institution, Sanction, Supplier
 from abasto.identity.rules import is_acquittal
@@ -49,8 +65,10 @@ def add_months(day: date, months: int) -> date:
     raise ValueError(day)
 
 
-def load(db: Session) -> Frames:
-    """The flat tables of every published tender, its opened bids, fallo and contract drafts."""
+def load(db: Session, *, as_of: date | None = None) -> Frames:
+    """The flat tables of every published tender, its opened bids, fallo and contract drafts,
+    and of the contracts made from them; the fill rate counts the orders due by ``as_of`` (none
+    without it)."""
     tenders = db.execute(
         select(
             Tender.id,
@@ -247,7 +265,124 @@ def load(db: Session) -> Frames:
         contracts=table("contracts", contracts),
         parties=table("parties", parties),
         sanctions=table("sanctions", _sanctions(db, {s.normalised_name: s.rfc for s in suppliers})),
+        signed_contracts=table("signed_contracts", _signed_contracts(db)),
+        deliveries=table("deliveries", _deliveries(db)),
+        fill_rates=table(
+            "fill_rates",
+            [
+                {
+                    "supplier_id": row.key[0],
+                    "ordered_due": row.ordered_due,
+                    "on_time_accepted": row.on_time_accepted,
+                }
+                for row in (
+                    contracts_service.fill_rates(db, by=["supplier"], as_of=as_of) if as_of else []
+                )
+            ],
+        ),
     )
+
+
+def _signed_contracts(db: Session) -> list[dict[str, Any]]:
+    """Each contract with its amounts, convenios, signing deadline and the later of its two
+    signatures (none until both signed), its guarantee and the penas charged (grouped in SQL)."""
+    penas = (
+        select(Penalty.contract_id, func.sum(Penalty.amount).label("amount"))
+        .where(Penalty.kind == "pena")
+        .group_by(Penalty.contract_id)
+        .subquery()
+    )
+    convenios = (
+        select(Convenio.contract_id, func.count().label("n"))
+        .group_by(Convenio.contract_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(
+            Contract.number,
+            Tender.number.label("process"),
+            Institution.code,
+            Supplier.rfc,
+            Contract.original_amount,
+            Contract.max_amount,
+            convenios.c.n,
+            Contract.signing_deadline,
+            Contract.institution_signed_at,
+            Contract.supplier_signed_at,
+            Contract.guarantee_amount,
+            penas.c.amount,
+        )
+        .join(Tender, Tender.id == Contract.tender_id)
+        .join(Institution, Institution.id == Contract.institution_id)
+        .join(Supplier, Supplier.id == Contract.supplier_id)
+        .outerjoin(penas, penas.c.contract_id == Contract.id)
+        .outerjoin(convenios, convenios.c.contract_id == Contract.id)
+        .order_by(Contract.id)
+    )
+    return [
+        {
+            "contract_id": r.number,
+            "process_id": r.process,
+            "buyer_id": r.code,
+            "supplier_id": r.rfc,
+            "currency": "MXN",
+            "original_amount": r.original_amount,
+            "max_amount": r.max_amount,
+            "convenios": r.n or 0,
+            "signing_deadline": r.signing_deadline,
+            "signed_at": (
+                max(r.institution_signed_at, r.supplier_signed_at)
+                if r.institution_signed_at and r.supplier_signed_at
+                else None
+            ),
+            "guarantee_amount": r.guarantee_amount,
+            "penalties": Decimal(str(r.amount or 0)),
+        }
+        for r in rows
+    ]
+
+
+def _deliveries(db: Session) -> dict[str, list[Any]]:
+    """Each received shipment: its order's due day and supplier, when it was received, and the
+    pieces accepted and rejected (summed over its lots in SQL)."""
+    rows = db.execute(
+        select(
+            Contract.number,
+            SupplyOrder.number,
+            Shipment.number,
+            Supplier.rfc,
+            ContractLine.clave,
+            SupplyOrder.due_on,
+            Shipment.received_at,
+            func.sum(func.coalesce(ShipmentLot.accepted_qty, 0)),
+            func.sum(func.coalesce(ShipmentLot.rejected_qty, 0)),
+        )
+        .join(SupplyOrder, SupplyOrder.id == Shipment.order_id)
+        .join(ShipmentLot, ShipmentLot.shipment_id == Shipment.id)
+        .join(Contract, Contract.id == SupplyOrder.contract_id)
+        .join(ContractLine, ContractLine.id == SupplyOrder.line_id)
+        .join(Supplier, Supplier.id == Contract.supplier_id)
+        .where(Shipment.received_at.is_not(None))
+        .group_by(
+            Contract.number,
+            SupplyOrder.number,
+            Shipment.number,
+            Supplier.rfc,
+            ContractLine.clave,
+            SupplyOrder.due_on,
+            Shipment.received_at,
+        )
+    ).all()
+    return {
+        "delivery_id": [f"{r[0]}/orden-{r[1]}/envio-{r[2]}" for r in rows],
+        "contract_id": [r[0] for r in rows],
+        "supplier_id": [r[3] for r in rows],
+        "clave": [r[4] for r in rows],
+        "due_on": [r[5] for r in rows],
+        "received_at": [r[6] for r in rows],
+        "accepted": [int(r[7]) for r in rows],
+        "rejected": [int(r[8]) for r in rows],
+    }
 
 
 def _sanctions(db: Session, rfc_by_name: dict[str, str]) -> list[dict[str, Any]]:
