@@ -122,7 +122,7 @@ def test_the_cli_on_an_ocds_file_counts_flags_and_skips_and_writes_them(tmp_path
         app, ["redflags", "run", "--ocds", str(ocds_file(tmp_path)), "--out", str(csv_out)]
     )
     assert result.exit_code == 0, result.output
-    assert csv_out.read_text().splitlines()[0].startswith("code,title,kind")
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbfcode,title,kind")
 
 
 def test_the_cli_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:

@@ -281,7 +281,8 @@ def write_flags(flags: Sequence[Flag], path: str) -> None:
     """``--out``: the flags as JSON (a list) or CSV (one row each, evidence as JSON)."""
     data = [flag_json(f) for f in flags]
     if path.lower().endswith(".csv"):
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+        # utf-8-sig: the file starts with the BOM, as every CSV Abasto writes (Excel in Mexico).
+        with open(path, "w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.DictWriter(handle, fieldnames=FIELDS)
             writer.writeheader()
             for row in data:
