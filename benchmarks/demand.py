@@ -105,7 +105,7 @@ def _measure(
         xlsx, xlsx_seconds = _timed(lambda: service.export_xlsx(db, round_name=ROUND))
         csv, csv_seconds = _timed(lambda: service.export_csv(db, round_name=ROUND))
         parquet, parquet_seconds = _timed(lambda: service.export_parquet(db, round_name=ROUND))
-    if len(consolidation.lines) != len(page.consolidation.lines):
+    if len(consolidation.lines) != page.consolidation.claves:
         raise RuntimeError("the page and the consolidation disagree")
     size = f"{INSTITUTIONS} institutions × {lines // INSTITUTIONS:,} claves = {lines:,} lines"
     return [
