@@ -223,6 +223,7 @@ def open_round(
         ctx.db.flush()
     except IntegrityError as exc:
         raise Conflict(f"Otra solicitud abrió la ronda «{name}» al mismo tiempo.") from exc
+    _keep_consolidated(ctx.db, opened)
     ctx.record(
         "round.open",
         f"round:{name}",
@@ -2667,7 +2668,11 @@ def _kept(db: Session, found: DemandRound) -> ConsolidatedRound:
     kept = db.get(ConsolidatedRound, found.id)
     if kept is not None and _still_current(db, found, kept):
         return kept
-    # Under the round's lock, so that two first readers do not both write it.
+    return _rebuild_on_read(db, found)
+
+
+def _rebuild_on_read(db: Session, found: DemandRound) -> ConsolidatedRound:
+    # Under the round's lock, as the writers, so that two first readers do not both write it.
     db.execute(select(DemandRound.id).where(DemandRound.id == found.id).with_for_update())
     _keep_consolidated(db, found)
     kept = db.get(ConsolidatedRound, found.id)
