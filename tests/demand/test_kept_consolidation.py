@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
+from abasto.catalog import service as catalog
 from abasto.core.context import Context
 from abasto.demand import rules, service
 from abasto.demand.models import ConsolidatedDemand, ConsolidatedRound, DemandLine
@@ -94,7 +95,7 @@ def version_of(ctx: Context, institution: str, clave: str, unit_code: str) -> in
         select(DemandLine.version).where(
             DemandLine.round_id == found.id,
             DemandLine.institution_id == identity.get_institution(ctx.db, institution).id,
-            DemandLine.clave_id == service.get_clave(ctx.db, clave).id,
+            DemandLine.clave_id == catalog.get_clave(ctx.db, clave).id,
             DemandLine.unit_code == unit_code,
             DemandLine.period == "",
         )
