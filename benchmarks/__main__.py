@@ -35,6 +35,7 @@ from benchmarks.databases import fresh_postgres
 from benchmarks.inventory import section as inventory_section
 from benchmarks.ocds import section as ocds_section
 from benchmarks.redflags import section as redflags_section
+from benchmarks.redflags_refresh import section as redflags_refresh_section
 from benchmarks.uploads import section as uploads_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,6 +250,7 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         inventory,
         ocds,
         redflags,
+        redflags_refresh,
         registry,
         tendering,
         uploads,
@@ -264,6 +266,10 @@ def _stage_benchmarks() -> list[tuple[str, Callable[[], list[tuple[str, str, flo
         ("uploads: eight users' row-bomb uploads while the public reads a page", uploads.run),
         ("award: the whole-tender model of a national instance", award.run),
         ("transparency: red flags over 1,000,000 awards and 5,000,000 bids", redflags.run),
+        (
+            "transparency: red flags refresh from the database, a bid sealed during it",
+            redflags_refresh.run,
+        ),
         ("transparency: OCDS export of 100,000 releases", ocds.run),
         ("inventory: redistribution of one clave across 15,000 units", inventory.run),
         ("cli: `abasto --help` and `audit verify` started as processes", cli_start.run),
@@ -358,6 +364,7 @@ def write_report(figures: list[Figure], speed: str) -> None:
         *uploads_section(),
         *award_section(),
         *redflags_section(),
+        *redflags_refresh_section(),
         *ocds_section(),
         *inventory_section(),
         *cli_start_section(),
