@@ -10,8 +10,8 @@ one contract draft per award). Meanwhile this process seals bids on an open tend
 latency during the refresh against the same seals on a quiet database (goal p99 ≤ 250 ms).
 The floor the refresh is compared with is a bare ``COPY … TO STDOUT`` of the rows it reads.
 ``ABASTO_BENCH_REFRESH_AWARDS`` sets the size (default 200,000: with today's loader, which
-builds a Python dict per row, the refresh's process took 735 MiB at 40,000 awards, so
-1,000,000 would want about 18 GB);
+builds a Python dict per row, the refresh's process peaked at 2.6 GB at 200,000 awards, so
+1,000,000 would want about 13 GB);
 ``python -m benchmarks.redflags_refresh`` runs only this benchmark.
 """
 
