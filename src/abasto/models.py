@@ -24,6 +24,8 @@ from abasto.core.checkpoints import LedgerCheckpoint, LedgerTree, LedgerTreeNode
 from abasto.core.db import Base
 from abasto.core.ledger import LedgerEntry, LedgerHead
 from abasto.demand.models import (
+    ConsolidatedDemand,
+    ConsolidatedRound,
     Consumption,
     DemandLine,
     DemandObservation,
@@ -72,6 +74,8 @@ __all__ = [
     "BidLine",
     "BidRequest",
     "Clave",
+    "ConsolidatedDemand",
+    "ConsolidatedRound",
     "Consumption",
     "Contract",
     "ContractDraft",

@@ -325,6 +325,63 @@ def test_the_consolidated_page_has_pages(client: TestClient, ctx: Context) -> No
     assert "060.066.0001" not in second.text
 
 
+@pytest.mark.browser
+def test_the_buyer_sorts_and_searches_the_consolidation_and_sees_each_change(
+    fresh_database_url: str, tmp_path: Path, browser: Browser
+) -> None:
+    engine = make_engine(fresh_database_url)
+
+    def capture(institution: str, clave: str, low: int, high: int) -> None:
+        with transaction(session_factory(engine)) as db:
+            ctx = Context(db=db, actor=operator("pruebas"), now=T0)
+            found = service.get_line(
+                ctx, round_name=ROUND, institution_code=institution, clave=clave
+            )
+            service.set_line(
+                ctx, round_name=ROUND, institution_code=institution, clave=clave,
+                min_qty=low, max_qty=high, version=found.version,
+            )  # fmt: skip
+
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db=db, actor=operator("pruebas"), now=T0)
+        build_world(ctx)
+        make_user(ctx, "comprador", "comprador")
+    capture("IMSS", PARACETAMOL, 40, 100)
+    capture("ISSSTE", ASPIRINA, 400, 1000)
+    capture("INCAN", PARACETAMOL, 4, 10)
+    try:
+        with served(fresh_database_url, tmp_path) as base:
+            page = browser.new_page()
+            page.goto(base + "/entrar?siguiente=" + f"{PAGE}/consolidado")
+            page.get_by_label("Usuario").fill("comprador")
+            page.get_by_label("Contraseña").fill(PASSWORD)
+            page.get_by_role("button", name="Entrar").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(
+                f"Demanda consolidada {ROUND}"
+            )
+            page.evaluate("window.sinRecargar = true")
+            claves = page.locator("table.consolidated > tbody > tr > td.clave")
+            expect(claves).to_have_text([ASPIRINA, PARACETAMOL])
+
+            page.get_by_label("Ordenar por").select_option("total")
+            expect(claves).to_have_text([ASPIRINA, PARACETAMOL])
+            capture("IMSS", PARACETAMOL, 800, 2000)
+            page.get_by_label("Ordenar por").select_option("clave")
+            expect(claves).to_have_text([ASPIRINA, PARACETAMOL])
+            page.get_by_label("Ordenar por").select_option("total")
+            expect(claves).to_have_text([PARACETAMOL, ASPIRINA])
+            expect(page.locator("table.consolidated > tbody > tr").first).to_contain_text("2,010")
+
+            page.get_by_label("Buscar").fill("acetilsalicilico")
+            expect(claves).to_have_text([ASPIRINA])
+            expect(page.locator(".results-count")).to_contain_text("1 clave")
+            assert page.evaluate("window.sinRecargar") is True
+            assert "q=acetilsalicilico" in page.url
+            assert "orden=total" in page.url
+    finally:
+        engine.dispose()
+
+
 # ----- in a real browser ---------------------------------------------------------------------
 
 

@@ -1,14 +1,18 @@
-"""Tables of demand: rounds, each institution's lines, consumption history and forecasts."""
+"""Tables of demand: rounds, each institution's lines, the consolidation kept per round,
+consumption history and forecasts."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -150,6 +154,49 @@ class DemandObservation(Base):
     clave: Mapped[Clave] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class ConsolidatedRound(Base):
+    """What the kept consolidation of a round was built from: the institutions with lines.
+
+    Written with the round's ``consolidated_demand`` rows, in the transaction that changed its
+    lines (``service.set_line``, the imports, freezing). ``institutions`` lists, in the round's
+    order, ``[id, code, coordinator_id]`` of each institution with lines, so a reader sees at
+    once when the registry changed what counts (a new coordinator) and rebuilds; ``columns``
+    is each institution's own total (``code → [min, max]``, an appendix's totals row).
+    """
+
+    __tablename__ = "consolidated_rounds"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    institutions: Mapped[list[list[Any]]] = mapped_column(JSON)
+    columns: Mapped[dict[str, list[int]]] = mapped_column(JSON)
+
+
+class ConsolidatedDemand(Base):
+    """One clave of a round consolidated (``rules.consolidate``), kept so that the page sorts,
+    searches and pages it in SQL instead of consolidating the round on every view.
+
+    ``breakdown`` is ``{"counted": [[code, min, max], …], "members": {coordinator: [[code,
+    min, max], …]}}`` in the round's order of institutions.
+    """
+
+    __tablename__ = "consolidated_demand"
+    __table_args__ = (
+        Index("ix_consolidated_demand_round_clave", "round_id", "clave"),
+        Index("ix_consolidated_demand_round_total", "round_id", "total_max"),
+    )
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("demand_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"), primary_key=True)
+    clave: Mapped[str] = mapped_column(String(20))
+    total_min: Mapped[int] = mapped_column(BigInteger)
+    total_max: Mapped[int] = mapped_column(BigInteger)
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class Consumption(Base):

@@ -429,7 +429,7 @@ class ConsolidatedPageRead(BaseModel):
         consolidation = page.consolidation
         return cls(
             round=consolidation.round.name,
-            claves=len(consolidation.lines),
+            claves=consolidation.claves,
             total=Quantities.of(consolidation.total),
             institutions=[
                 InstitutionColumnRead(

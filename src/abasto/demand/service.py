@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from abasto.catalog.models import Clave, Homologation
@@ -54,6 +54,8 @@ from abasto.core.spreadsheet import Progress, csv_bytes, find_headers, read_shee
 from abasto.core.text import fold, neutralise_cell
 from abasto.demand import appendix, forecast, rules
 from abasto.demand.models import (
+    ConsolidatedDemand,
+    ConsolidatedRound,
     Consumption,
     DemandLine,
     DemandObservation,
@@ -221,6 +223,7 @@ def open_round(
         ctx.db.flush()
     except IntegrityError as exc:
         raise Conflict(f"Otra solicitud abrió la ronda «{name}» al mismo tiempo.") from exc
+    _keep_consolidated(ctx.db, opened)
     ctx.record(
         "round.open",
         f"round:{name}",
@@ -291,6 +294,8 @@ def freeze_round(ctx: Context, *, name: str, version: int | None = None) -> Dema
     found.status = FROZEN
     found.frozen_at = ctx.now
     _flush_round(ctx, found)
+    # What the tender will be built from is kept exactly as the frozen lines say.
+    _keep_consolidated(ctx.db, found)
     lines, digest, total = _lines_digest(ctx.db, found)
     ctx.record(
         "round.freeze",
@@ -780,6 +785,7 @@ def set_line(
             _flush_line(ctx, known.clave, version)
             participant.last_change_at = ctx.now
             ctx.record("line.remove", entity, payload)
+            _keep_consolidated(ctx.db, found, [known.id])
     elif line is None:
         line = DemandLine(
             round_id=found.id,
@@ -793,6 +799,7 @@ def set_line(
         ctx.db.add(line)
         _flush_line(ctx, known.clave, version)
         participant.last_change_at = ctx.now
+        _keep_consolidated(ctx.db, found, [known.id])
         ctx.record(
             "line.set",
             entity,
@@ -803,6 +810,7 @@ def set_line(
         line.min_qty, line.max_qty, line.updated_at = low, high, ctx.now
         _flush_line(ctx, known.clave, version)
         participant.last_change_at = ctx.now
+        _keep_consolidated(ctx.db, found, [known.id])
         ctx.record(
             "line.set",
             entity,
@@ -1788,6 +1796,7 @@ def import_appendix(
     _guard_removals(plan, codes, f"El apéndice «{filename}»", replace=replace)
     counts = _apply(ctx, found, plan)
     joined = _mark_submitted(ctx, found, institutions, submitted=True)
+    _keep_consolidated(ctx.db, found)
     sha256 = hashlib.sha256(content).hexdigest()
     _store_observations(ctx, found, observed, whole, units, source=sha256)
     named_as: dict[int, list[str]] = defaultdict(list)
@@ -2355,6 +2364,7 @@ def import_institution_sheet(
     )
     counts = _apply(ctx, found, plan).get(institution.id, _Counts())
     _mark_submitted(ctx, found, [institution.id], submitted=True)
+    _keep_consolidated(ctx.db, found)
     summary = SheetImportSummary(
         round=found.name,
         institution=institution.code,
@@ -2415,13 +2425,40 @@ class Consolidation:
     total: Pair
 
 
-def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """A round's lines consolidated (every clave, or the ones asked for)."""
+
+    ranked: list[Institution]
+    """The institutions with lines in those claves, in the round's order."""
+    coordinators: dict[str, str]
+    claves: dict[str, rules.ConsolidatedClave]
+    """Clave → its consolidation, by clave."""
+    clave_rows: dict[str, tuple[int, str, str | None]]
+    """Clave → (id, description, unit)."""
+
+
+def _round_order(db: Session, found: DemandRound, institution_ids: Iterable[int]) -> list[int]:
+    """The institutions in the round's order (those that joined it last, by id), so that every
+    clave's breakdown lists them the same way whatever order the database grouped them in."""
+    order = db.scalars(
+        select(RoundInstitution.institution_id)
+        .where(RoundInstitution.round_id == found.id)
+        .order_by(RoundInstitution.id)
+    ).all()
+    rank = {institution_id: position for position, institution_id in enumerate(order)}
+    return sorted(set(institution_ids), key=lambda i: (rank.get(i, len(rank)), i))
+
+
+def _build(db: Session, found: DemandRound, clave_ids: Sequence[int] | None = None) -> _Built:
     """Per clave, the sum over institutions without counting a coordinator's members twice.
 
     The database adds up each institution's lines by level (``GROUP BY``); ``rules.consolidate``
     decides what counts (see its module).
     """
-    found = get_round(db, round_name)
+    scope: list[ColumnElement[bool]] = [DemandLine.round_id == found.id]
+    if clave_ids is not None:
+        scope.append(DemandLine.clave_id.in_(sorted(clave_ids)))
     whole = case((DemandLine.unit_code == "", 1), else_=0)
     rows = db.execute(
         select(
@@ -2431,17 +2468,9 @@ def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
             func.sum(DemandLine.min_qty),
             func.sum(DemandLine.max_qty),
         )
-        .where(DemandLine.round_id == found.id)
+        .where(*scope)
         .group_by(DemandLine.clave_id, DemandLine.institution_id, whole)
     ).all()
-    order = [
-        institution_id
-        for (institution_id,) in db.execute(
-            select(RoundInstitution.institution_id)
-            .where(RoundInstitution.round_id == found.id)
-            .order_by(RoundInstitution.id)
-        )
-    ]
     with_lines = {row[1] for row in rows}
     institutions = {
         i.id: i
@@ -2454,14 +2483,14 @@ def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
         ).all()
     )
     clave_rows = {
-        clave_id: (clave, description, unit)
+        clave: (clave_id, description, unit)
         for clave_id, clave, description, unit in db.execute(
             select(Clave.id, Clave.clave, Clave.description, Clave.unit).where(
-                Clave.id.in_(select(DemandLine.clave_id).where(DemandLine.round_id == found.id))
+                Clave.id.in_(select(DemandLine.clave_id).where(*scope))
             )
         )
     }
-    clave_code = {clave_id: row[0] for clave_id, row in clave_rows.items()}
+    clave_code = {row[0]: clave for clave, row in clave_rows.items()}
     institution_code = {i.id: i.code for i in institutions.values()}
     levels: dict[tuple[int, int], list[Pair | None]] = {}
     for clave_id, institution_id, is_whole, low, high in rows:
@@ -2469,10 +2498,7 @@ def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
         if slot is None:
             slot = levels[(clave_id, institution_id)] = [None, None]
         slot[0 if is_whole else 1] = Pair(int(low), int(high))
-    # Institutions in the round's order (those that joined it last, by id), so that every
-    # clave's breakdown lists them the same way whatever order the database grouped them in.
-    rank = {institution_id: position for position, institution_id in enumerate(order)}
-    ranked = sorted(with_lines, key=lambda i: (rank.get(i, len(rank)), i))
+    ranked = _round_order(db, found, with_lines)
     position = {institution_id: n for n, institution_id in enumerate(ranked)}
     quantities = [
         rules.Quantity(clave_code[clave_id], institution_code[institution_id], whole, units)
@@ -2486,26 +2512,215 @@ def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
         if i.coordinator_id is not None and i.coordinator_id in coordinator_codes
     }
     consolidated = rules.consolidate(quantities, coordinators)
-    by_clave = {clave: (description, unit) for clave, description, unit in clave_rows.values()}
+    return _Built(
+        ranked=[institutions[i] for i in ranked],
+        coordinators=coordinators,
+        claves=dict(sorted(consolidated.items())),
+        clave_rows=clave_rows,
+    )
+
+
+def consolidate_round(db: Session, *, round_name: str) -> Consolidation:
+    """The round consolidated from its lines, every clave (``_build``): what the exports and
+    the tender read, and what the kept consolidation of the page must always equal."""
+    found = get_round(db, round_name)
+    built = _build(db, found)
     lines = [
         ConsolidatedLine(
             clave=clave,
-            description=by_clave[clave][0],
-            unit=by_clave[clave][1],
+            description=built.clave_rows[clave][1],
+            unit=built.clave_rows[clave][2],
             total=item.total,
             counted=item.counted,
             members=item.members,
         )
-        for clave, item in sorted(consolidated.items())
+        for clave, item in built.claves.items()
     ]
-    columns, total = rules.column_totals(consolidated.values())
+    columns, total = rules.column_totals(built.claves.values())
     return Consolidation(
         round=found,
-        institutions={institutions[i].code: institutions[i].name for i in ranked},
-        coordinators=coordinators,
+        institutions={i.code: i.name for i in built.ranked},
+        coordinators=built.coordinators,
         lines=lines,
         columns=columns,
         total=total,
+    )
+
+
+# The page reads the consolidation kept per round (``consolidated_demand``) instead of
+# consolidating 150,000 lines on every view: each writer of a round's lines calls
+# ``_keep_consolidated`` in its transaction, under the round's row lock (a line saved: only
+# its clave; an import or freezing: the whole round), and a reader rebuilds it when it is
+# missing (a round from before it was kept) or the registry changed what counts.
+
+
+def _breakdown(item: rules.ConsolidatedClave) -> dict[str, Any]:
+    return {
+        "counted": [[code, p.min, p.max] for code, p in item.counted.items()],
+        "members": {
+            coordinator: [[code, p.min, p.max] for code, p in members.items()]
+            for coordinator, members in item.members.items()
+        },
+    }
+
+
+def _stated(breakdown: Mapping[str, Any]) -> Iterable[tuple[str, int, int]]:
+    """Every institution's own quantity in a kept breakdown, counted or not."""
+    for code, low, high in breakdown["counted"]:
+        yield code, low, high
+    for members in breakdown["members"].values():
+        for code, low, high in members:
+            yield code, low, high
+
+
+def _registry_of(db: Session, institution_ids: Sequence[int]) -> list[list[Any]]:
+    """``[id, code, coordinator_id]`` of these institutions, as a kept consolidation names them."""
+    found = {
+        row[0]: [row[0], row[1], row[2]]
+        for row in db.execute(
+            select(Institution.id, Institution.code, Institution.coordinator_id).where(
+                Institution.id.in_(sorted(institution_ids))
+            )
+        )
+    }
+    return [found[i] for i in institution_ids if i in found]
+
+
+def _still_current(db: Session, found: DemandRound, kept: ConsolidatedRound) -> bool:
+    """Whether the registry and the round's order still say what they said when it was kept."""
+    ids = [entry[0] for entry in kept.institutions]
+    return _registry_of(db, _round_order(db, found, ids)) == kept.institutions
+
+
+def _keep_consolidated(
+    db: Session, found: DemandRound, clave_ids: Sequence[int] | None = None
+) -> None:
+    """Write the round's kept consolidation from its lines, in the caller's transaction.
+
+    With ``clave_ids`` only those claves are consolidated again (a line saved), the
+    institutions with lines and their totals adjusted; without them, or when what is kept
+    is missing or no longer current, the whole round.
+    """
+    table = cast(Table, ConsolidatedDemand.__table__)
+    kept = db.scalar(
+        select(ConsolidatedRound)
+        .where(ConsolidatedRound.round_id == found.id)
+        .execution_options(populate_existing=True)
+    )
+    if clave_ids is not None and (kept is None or not _still_current(db, found, kept)):
+        clave_ids = None
+    built = _build(db, found, clave_ids)
+    scope = [table.c.round_id == found.id]
+    if clave_ids is not None:
+        scope.append(table.c.clave_id.in_(sorted(clave_ids)))
+    if kept is None or clave_ids is None:
+        columns = {
+            code: [pair.min, pair.max]
+            for code, pair in rules.column_totals(built.claves.values())[0].items()
+        }
+        registry: list[list[Any]] = [[i.id, i.code, i.coordinator_id] for i in built.ranked]
+    else:
+        sums: dict[str, list[int]] = {code: list(pair) for code, pair in kept.columns.items()}
+        for old in db.scalars(select(table.c.breakdown).where(*scope)):
+            for code, low, high in _stated(old):
+                column = sums.setdefault(code, [0, 0])
+                column[0] -= low
+                column[1] -= high
+        for item in built.claves.values():
+            for code, pair in item.stated().items():
+                column = sums.setdefault(code, [0, 0])
+                column[0] += pair.min
+                column[1] += pair.max
+        candidates = {entry[0] for entry in kept.institutions} | {i.id for i in built.ranked}
+        with_lines = db.scalars(
+            select(Institution.id).where(
+                Institution.id.in_(sorted(candidates)),
+                select(DemandLine.id)
+                .where(DemandLine.round_id == found.id, DemandLine.institution_id == Institution.id)
+                .exists(),
+            )
+        ).all()
+        registry = _registry_of(db, _round_order(db, found, with_lines))
+        columns = {entry[1]: sums.get(entry[1], [0, 0]) for entry in registry}
+    db.execute(delete(table).where(*scope))
+    rows = [
+        {
+            "round_id": found.id,
+            "clave_id": built.clave_rows[clave][0],
+            "clave": clave,
+            "total_min": item.total.min,
+            "total_max": item.total.max,
+            "breakdown": _breakdown(item),
+        }
+        for clave, item in built.claves.items()
+    ]
+    for start in range(0, len(rows), _INSERT_BATCH):
+        db.execute(insert(table), rows[start : start + _INSERT_BATCH])
+    if kept is None:
+        db.add(ConsolidatedRound(round_id=found.id, institutions=registry, columns=columns))
+    else:
+        kept.institutions, kept.columns = registry, columns
+    db.flush()
+
+
+def _kept(db: Session, found: DemandRound) -> ConsolidatedRound:
+    """The round's kept consolidation, built first when it is missing or no longer current."""
+    kept = db.get(ConsolidatedRound, found.id)
+    if kept is not None and _still_current(db, found, kept):
+        return kept
+    return _rebuild_on_read(db, found)
+
+
+def _rebuild_on_read(db: Session, found: DemandRound) -> ConsolidatedRound:
+    # Under the round's lock, as the writers, so that two first readers do not both write it.
+    db.execute(select(DemandRound.id).where(DemandRound.id == found.id).with_for_update())
+    _keep_consolidated(db, found)
+    kept = db.get(ConsolidatedRound, found.id)
+    assert kept is not None
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidationSummary:
+    """What the kept consolidation says of the whole round, without its claves."""
+
+    round: DemandRound
+    institutions: dict[str, str]
+    """Code → name of every institution with lines, in the round's order."""
+    coordinators: dict[str, str]
+    """Member code → coordinator code, for the institutions with lines."""
+    columns: dict[str, Pair]
+    """Per institution, the sum of what it states (an appendix's totals row)."""
+    claves: int
+    total: Pair
+
+
+def _summary(db: Session, found: DemandRound, kept: ConsolidatedRound) -> ConsolidationSummary:
+    coordinator = aliased(Institution)
+    named = {
+        code: (name, coordinator_code)
+        for code, name, coordinator_code in db.execute(
+            select(Institution.code, Institution.name, coordinator.code)
+            .outerjoin(coordinator, coordinator.id == Institution.coordinator_id)
+            .where(Institution.id.in_([entry[0] for entry in kept.institutions]))
+        )
+    }
+    table = ConsolidatedDemand
+    claves, low, high = db.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(table.total_min), 0),
+            func.coalesce(func.sum(table.total_max), 0),
+        ).where(table.round_id == found.id)
+    ).one()
+    codes = [entry[1] for entry in kept.institutions]
+    return ConsolidationSummary(
+        round=found,
+        institutions={code: named[code][0] for code in codes},
+        coordinators={code: named[code][1] for code in codes if named[code][1] is not None},
+        columns={code: Pair(*kept.columns[code]) for code in codes},
+        claves=int(claves),
+        total=Pair(int(low), int(high)),
     )
 
 
@@ -2514,7 +2729,7 @@ CONSOLIDATED_SORTS = ("clave", "total")
 
 @dataclass(frozen=True, slots=True)
 class ConsolidatedPage:
-    consolidation: Consolidation
+    consolidation: ConsolidationSummary
     items: list[ConsolidatedLine]
     total: int
     page: int
@@ -2523,6 +2738,21 @@ class ConsolidatedPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def _kept_line(row: Any) -> ConsolidatedLine:
+    clave, description, unit, low, high, breakdown = row
+    return ConsolidatedLine(
+        clave=clave,
+        description=description,
+        unit=unit,
+        total=Pair(int(low), int(high)),
+        counted={code: Pair(a, b) for code, a, b in breakdown["counted"]},
+        members={
+            coordinator: {code: Pair(a, b) for code, a, b in members}
+            for coordinator, members in breakdown["members"].items()
+        },
+    )
 
 
 def consolidated_page(
@@ -2535,18 +2765,47 @@ def consolidated_page(
     per_page: int = 50,
 ) -> ConsolidatedPage:
     """One page of the consolidated claves matching ``q`` (as the catalog's search does),
-    by clave or by total maximum (largest first)."""
-    consolidation = consolidate_round(db, round_name=round_name)
-    lines = consolidation.lines
-    if q.strip():
-        matching = set(db.scalars(select(Clave.clave).where(*_search_conditions(q))))
-        lines = [line for line in lines if line.clave in matching]
-    if sort == "total":
-        lines = sorted(lines, key=lambda line: (-line.total.max, -line.total.min, line.clave))
-    start = (max(page, 1) - 1) * per_page
-    return ConsolidatedPage(
-        consolidation, lines[start : start + per_page], len(lines), page, per_page
+    by clave or by total maximum (largest first): searched, sorted and cut in SQL over the
+    round's kept consolidation."""
+    found = get_round(db, round_name)
+    summary = _summary(db, found, _kept(db, found))
+    table = ConsolidatedDemand
+    # The page's claves are chosen on the narrow columns, and only theirs read whole: sorting
+    # every clave with its breakdown (62 institutions: 1.5 kB each) took most of the query.
+    chosen = (
+        select(table.clave_id, table.clave, table.total_min, table.total_max)
+        .join(Clave, Clave.id == table.clave_id)
+        .where(table.round_id == found.id)
     )
+    matching = summary.claves
+    if q.strip():
+        chosen = chosen.where(*_search_conditions(q))
+        matching = db.scalar(select(func.count()).select_from(chosen.subquery())) or 0
+
+    def order(low: Any, high: Any, clave: Any) -> tuple[Any, ...]:
+        return (high.desc(), low.desc(), clave) if sort == "total" else (clave,)
+
+    start = (max(page, 1) - 1) * per_page
+    cut = (
+        chosen.order_by(*order(table.total_min, table.total_max, table.clave))
+        .offset(start)
+        .limit(per_page)
+        .subquery()
+    )
+    rows = db.execute(
+        select(
+            cut.c.clave,
+            Clave.description,
+            Clave.unit,
+            cut.c.total_min,
+            cut.c.total_max,
+            table.breakdown,
+        )
+        .join(Clave, Clave.id == cut.c.clave_id)
+        .join(table, and_(table.round_id == found.id, table.clave_id == cut.c.clave_id))
+        .order_by(*order(cut.c.total_min, cut.c.total_max, cut.c.clave))
+    ).all()
+    return ConsolidatedPage(summary, [_kept_line(row) for row in rows], matching, page, per_page)
 
 
 def export_xlsx(db: Session, *, round_name: str) -> bytes:
