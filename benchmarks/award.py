@@ -23,7 +23,8 @@ from benchmarks import print_standalone
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
 
-PARTIDAS = 4000
+PARTIDAS = int(os.environ.get("ABASTO_BENCH_AWARD_PARTIDAS", "4000"))
+"""``ABASTO_BENCH_AWARD_PARTIDAS`` runs a reduced instance while developing."""
 BIDS_PER_PARTIDA = 10
 SUPPLIERS = 300
 SEED = 1
