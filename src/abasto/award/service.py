@@ -714,19 +714,6 @@ def build_instance(db: Session, tender: Tender) -> Built:
     )
 
 
-def apportion(total: int, weights: Sequence[int]) -> list[int]:
-    """``total`` whole units split in proportion to ``weights``, adding up exactly (largest
-    remainder; ties go to the earlier weight)."""
-    whole = sum(weights)
-    if total <= 0 or whole <= 0:
-        return [0 for _ in weights]
-    shares = [total * w // whole for w in weights]
-    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
-    for i in remainders[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
 SOLVE_SECONDS = 120.0
 
 
@@ -867,17 +854,18 @@ def _store_result(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardR
     evaluation = result.evaluation or rules.evaluate(built.instance)
     # The fallo states why a line does not comply, in the evaluator's words, not only that.
     technical = compliance(ctx.db, fallo.tender_id)
+    explained = rules.explain(built.instance, result)
     for number, lines in evaluation.lines.items():
         for line in lines:
             given = awarded.get((line.bid_id, number), 0)
             if given:
-                outcome, reasons = "adjudicada", [f"Adjudicadas {given:,} piezas."]
+                outcome, reasons = "adjudicada", [explained[(number, line.bid_id)]]
             elif line.findings:
                 outcome = line.findings[0].outcome.value
                 reasons = [f.message for f in line.findings]
                 reasons += technical.get((line.bid_id, number), (True, []))[1]
             else:
-                outcome, reasons = "solvente", ["Solvente, no adjudicada: hubo mejores precios."]
+                outcome, reasons = "solvente", [explained[(number, line.bid_id)]]
             outcome_rows.append(
                 {
                     "fallo_id": fallo.id,
@@ -929,7 +917,8 @@ def fallo_source(fallo: Fallo) -> str:
 
 
 def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardResult) -> int:
-    """Each winner's quantity spread over the institutions in proportion to their demand."""
+    """Each winner's quantity spread over the institutions in proportion to their demand, no
+    institution's line below the partida's minimum lot (``rules.apportion_lots``)."""
     demands: dict[int, list[PartidaDemand]] = defaultdict(list)
     for demand in ctx.db.scalars(
         select(PartidaDemand)
@@ -939,6 +928,8 @@ def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.Awa
         demands[demand.partida_id].append(demand)
     partidas = {p.id: p for p in tendering.partidas_of(ctx.db, fallo.tender_id)}
     rows: list[dict[str, Any]] = []
+    params = built.instance.parameters
+    lots = {p.number: min(rules.minimum_lot(p, params), p.max_qty) for p in built.instance.partidas}
     for p in result.partidas:
         partida_id = built.partida_ids[p.number]
         members = demands.get(partida_id, [])
@@ -946,9 +937,9 @@ def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.Awa
             continue
         partida = partidas[partida_id]
         for w in p.winners:
-            maxima = apportion(w.quantity, [d.max_qty for d in members])
+            maxima = rules.apportion_lots(w.quantity, [d.max_qty for d in members], lots[p.number])
             low = w.quantity * partida.min_qty // partida.max_qty if partida.max_qty else 0
-            minima = apportion(low, [d.max_qty for d in members])
+            minima = rules.apportion(low, maxima)
             for demand, high, small in zip(members, maxima, minima, strict=True):
                 if high:
                     rows.append(
