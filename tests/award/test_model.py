@@ -388,3 +388,34 @@ def test_a_tie_gives_the_earlier_receipt_what_its_capacity_and_the_lot_allow() -
     result = model.solve_optimal(inst, rel_gap=0.0)
     assert quantities(result) == {"B2": 1_001 - 84, "B1": 84}
     assert rules.check(inst, result) == []
+
+
+def test_each_allocation_is_explained_with_what_limited_it() -> None:
+    inst = instance(
+        [partida(1, max_qty=100), partida(2, max_qty=100)],
+        [
+            bid("B1", "A", [(1, "10.00", 100), (2, "10.00", 100)]),
+            bid("B2", "B", [(1, "11.00", 100), (2, "11.00", 100)], minute=1),
+            bid("B3", "C", [(1, "10.50", 100), (2, "10.80", 100)], minute=2),
+        ],
+        parameters=Parameters(max_supplier_share=Decimal("0.40"), lot_deliveries=12),
+    )
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    explained = rules.explain(inst, result)
+    a_gets = quantities(result, 1)["B1"]
+    assert explained[(1, "B1")] == (
+        f"Adjudicadas {a_gets} piezas: precio más bajo; "
+        "limitado por la participación máxima del proveedor de 40 %."
+    )
+    assert explained[(1, "B2")] == (
+        "Solvente, no adjudicada: hubo mejores precios que cubren la demanda."
+    )
+    # The lot: a line offering less than one delivery's worth gets nothing, and says so.
+    short = instance(
+        [partida(1, max_qty=120)],
+        [bid("B1", "A", [(1, "9.00", 5)]), bid("B2", "B", [(1, "10.00", 120)], minute=1)],
+    )
+    result = model.solve_optimal(short, rel_gap=0.0)
+    assert rules.explain(short, result)[(1, "B1")] == (
+        "Solvente, no adjudicada: ofrece menos que el lote mínimo de 10 piezas."
+    )
