@@ -144,7 +144,9 @@ def section() -> list[str]:
         "constraint matrix assembled with numpy and passed to HiGHS in one call.",
         "- *solve*: phase 1 (the most demand covered, then the suppliers of critical partidas) "
         "and phase 2 (least cost), the maximum share probed against a constant total and "
-        "bisected between proven bound and best solution (see `abasto/award/model.py`). The "
+        "bisected between proven bound and best solution (see `abasto/award/model.py`); the "
+        "minimum lot (one delivery's worth, 12 deliveries) added lazily, only for the partidas "
+        "where a line fell under it, first with continuous quantities. The "
         "cost is recomputed exactly in centavos and the result passes the independent checker. "
         "Written directly, with one row for the total awarded value, the same model did not "
         "finish in 10 minutes (HiGHS's root heuristics propagate that dense row after every "
