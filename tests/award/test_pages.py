@@ -690,6 +690,7 @@ def test_the_buyer_previews_every_mode_and_issues_the_fallo_after_confirming(
     # The split's detail: each allocation explained, the confirmation asked for.
     detail = section_of(preview.text, 'id="detalle"', "</section>")
     assert "Participación de cada proveedor" in detail
+    assert re.search(r">\d+(\.\d{1,2})? %</td>", detail)  # a readable percentage
     assert "Adjudicadas 150 piezas: precio más bajo" in detail
     assert "abastecimiento simultáneo: lugar 2" in detail
     assert 'name="confirmar" value="si" required' in preview.text

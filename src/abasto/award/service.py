@@ -981,7 +981,7 @@ class SupplierShare:
     units: int
     value: Decimal
     share: Decimal
-    """Of the total awarded value."""
+    """Of the total awarded value, to a hundredth of a percent."""
     partidas: int
     contracts: int
     """Institution × supplier contracts its drafts make."""
@@ -1069,7 +1069,7 @@ def preview_fallo(db: Session, tender_id: int) -> Preview:
                 name=names.get(rfc, rfc),
                 units=units,
                 value=value,
-                share=value / whole if whole else Decimal(0),
+                share=(value / whole).quantize(Decimal("0.0001")) if whole else Decimal(0),
                 partidas=partidas[rfc],
                 contracts=len(contracts[rfc]),
             )
