@@ -709,6 +709,9 @@ def test_the_buyer_previews_every_mode_and_issues_the_fallo_after_confirming(
     assert "150 × $11.50" in paracetamol
     assert "100 × $11.75" in paracetamol
     assert "Adjudicadas 100 piezas: abastecimiento simultáneo: lugar 2" in paracetamol
+    assert "Adjudicadas 150 piezas: precio más bajo; su lugar del reparto: 60 %." in paracetamol
+    document = client.get(f"/licitaciones/{done.tender.id}/fallo/documento").text
+    assert "Adjudicadas 100 piezas: abastecimiento simultáneo: lugar 2" in document
     assert again.status_code == 409
     assert "ya tiene fallo" in again.text
     assert "Ver el fallo" in again.text

@@ -874,6 +874,9 @@ def explain(instance: Instance, result: AwardResult) -> dict[tuple[int, str], st
         lot = min(minimum_lot(partida, params), partida.max_qty) if optimal else 1
         near = within_margin(offers, params.split_margin)
         places = min(len(near), len(params.split_shares))
+        place_shares = list(params.split_shares[:places])
+        if place_shares:
+            place_shares[0] += sum(params.split_shares[places:], Decimal(0))
         for i, line in enumerate(offers):
             qty = given.get(line.bid_id, 0)
             tied_before = any(o.unit_price == line.unit_price for o in offers[:i])
@@ -892,7 +895,7 @@ def explain(instance: Instance, result: AwardResult) -> dict[tuple[int, str], st
                     why.append("empate: recibida después; las recibidas antes no pueden más")
                 if qty < min(line.offered_qty, partida.max_qty):
                     if result.mode is Mode.SPLIT and i < places:
-                        why.append(f"su lugar del reparto ({_shares_text(params.split_shares)})")
+                        why.append(f"su lugar del reparto: {place_shares[i].normalize():f} %")
                     why.extend(limits(line))
                     if award.suppliers_required and len(award.winners) > 1:
                         why.append(
