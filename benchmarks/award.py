@@ -23,7 +23,8 @@ from benchmarks import print_standalone
 Figure = tuple[str, str, float, str, str]
 """(name, database, value, unit, note), as ``benchmarks.__main__.Figure`` takes them."""
 
-PARTIDAS = 4000
+PARTIDAS = int(os.environ.get("ABASTO_BENCH_AWARD_PARTIDAS", "4000"))
+"""``ABASTO_BENCH_AWARD_PARTIDAS`` runs a reduced instance while developing."""
 BIDS_PER_PARTIDA = 10
 SUPPLIERS = 300
 SEED = 1
@@ -143,7 +144,9 @@ def section() -> list[str]:
         "constraint matrix assembled with numpy and passed to HiGHS in one call.",
         "- *solve*: phase 1 (the most demand covered, then the suppliers of critical partidas) "
         "and phase 2 (least cost), the maximum share probed against a constant total and "
-        "bisected between proven bound and best solution (see `abasto/award/model.py`). The "
+        "bisected between proven bound and best solution (see `abasto/award/model.py`); the "
+        "minimum lot (one delivery's worth, 12 deliveries) added lazily, only for the partidas "
+        "where a line fell under it, first with continuous quantities. The "
         "cost is recomputed exactly in centavos and the result passes the independent checker. "
         "Written directly, with one row for the total awarded value, the same model did not "
         "finish in 10 minutes (HiGHS's root heuristics propagate that dense row after every "

@@ -307,9 +307,25 @@ def test_the_buyer_issues_the_fallo_and_anyone_reads_it_and_its_drafts(
     assert problem(bogus, 422)["errors"][0]["value"] == "sorteo"
     assert count(world, Fallo) == 0
 
+    preview = client.get(tenders_url(draft, "/fallo/preview"), headers=buyer)
+    assert preview.status_code == 200, preview.text
+    modes = {m["mode"]: m for m in preview.json()["modes"]}
+    assert set(modes) == {"lowest", "split", "optimal"}
+    split = modes["split"]
+    assert Decimal(split["savings_vs_reference"]) == Decimal(split["reference_total"]) - Decimal(
+        split["total"]
+    )
+    explained = {a["quantity"]: a["explanation"] for a in split["allocations"]}
+    assert explained[700].startswith("Adjudicadas 700 piezas: abastecimiento simultáneo")
+    assert sum(s["contracts"] for s in split["suppliers"]) == split["contracts"] > 0
+    # The lowest price gives all of paracetamol to a; the split shares it: a difference.
+    assert preview.json()["differences"]
+    assert count(world, Fallo) == 0  # a preview stores nothing
+
     issued = client.post(fallo_url, json={"mode": "split"}, headers=buyer)
 
     assert issued.status_code == 201, issued.text
+    assert Decimal(issued.json()["total"]) == Decimal(split["total"])
     fallo = issued.json()
     assert (fallo["mode"], fallo["status"], fallo["tender_id"]) == ("split", "rule", draft.id)
     assert Decimal(fallo["savings_vs_reference"]) == Decimal(fallo["reference_total"]) - Decimal(
@@ -351,7 +367,9 @@ def test_a_fallo_refused_by_the_service_is_a_409_and_writes_nothing(
     head = ledger.head(world.db)
 
     response = client.post(tenders_url(opened.tender, "/fallo"), json={}, headers=buyer)
+    preview = client.get(tenders_url(opened.tender, "/fallo/preview"), headers=buyer)
 
     assert "Faltan evaluaciones técnicas" in problem(response, 409)["detail"]
+    assert "Faltan evaluaciones técnicas" in problem(preview, 409)["detail"]
     assert ledger.head(world.db) == head
     assert count(world, Fallo) == 0

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from abasto.award import rules as award_rules
 from abasto.catalog.rules import group_of
 from abasto.core.clock import FixedClock
 from abasto.core.config import Settings
@@ -45,8 +46,9 @@ class Served:
     tender_id: int
 
 
-@pytest.fixture
-def awarded(fresh_database_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator[Served]:
+def _tender(
+    fresh_database_url: str, tmp_path: Path, mode: award_rules.Mode | None
+) -> Iterator[Served]:
     engine = make_engine(fresh_database_url)
     sessions = session_factory(engine)
     # The same secret as served(): the opening unwraps the tender's key with it.
@@ -67,12 +69,30 @@ def awarded(fresh_database_url: str, tmp_path: Path, cheap_passwords: None) -> I
                 role=Role.proveedor,
                 supplier_rfc=party.rfc,
             )
+        identity.create_user(
+            ctx,
+            username="comprador-web",
+            full_name="Compradora",
+            password=PASSWORD,
+            role=Role.comprador,
+        )
         db.flush()
         world = World(db, clock, sealer, sessions)
         world.users = {user.username: user for user in db.scalars(select(User))}
-        tender_id = award_tender(world).tender.id
+        tender_id = award_tender(world, mode=mode).tender.id
     yield Served(fresh_database_url, tender_id)
     engine.dispose()
+
+
+@pytest.fixture
+def awarded(fresh_database_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator[Served]:
+    yield from _tender(fresh_database_url, tmp_path, award_rules.Mode.LOWEST)
+
+
+@pytest.fixture
+def evaluated(fresh_database_url: str, tmp_path: Path, cheap_passwords: None) -> Iterator[Served]:
+    """Opened, priced and evaluated: the fallo is the buyer's to issue."""
+    yield from _tender(fresh_database_url, tmp_path, None)
 
 
 def api_group_savings(page: Page, base: str, tender_id: int) -> dict[str, Decimal]:
@@ -174,3 +194,47 @@ def test_the_fallo_is_readable_on_a_phone(
         assert box["width"] <= 390
         expect(page.locator("#partida-3")).to_contain_text(PARTIES["a"].name)
         context.close()
+
+
+def test_the_buyer_previews_the_modes_confirms_and_issues_the_fallo(
+    evaluated: Served, browser: Browser, tmp_path: Path
+) -> None:
+    with served(evaluated.url, tmp_path) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/entrar")
+        page.get_by_label("Usuario").fill("comprador-web")
+        page.get_by_label("Contraseña").fill(PASSWORD)
+        page.get_by_role("button", name="Entrar").click()
+        page.wait_for_load_state()
+        page.goto(f"{base}/comprador/licitaciones/{evaluated.tender_id}")
+        form = page.locator("#fallo-modos")
+        form.get_by_label("Abastecimiento simultáneo").check()
+        form.get_by_role("button", name="Calcular la vista previa del fallo").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Vista previa del fallo")
+        expect(page).to_have_url(re.compile(r"/fallo\?modo=split"))
+        for mode in ("lowest", "split", "optimal"):
+            expect(page.locator(f'table.fallo-modes tr[data-mode="{mode}"]')).to_be_visible()
+        expect(page.locator("#detalle")).to_contain_text("abastecimiento simultáneo: lugar 2")
+        # Another mode's preview, then back to the split.
+        page.locator('table.fallo-modes tr[data-mode="optimal"] a').click()
+        expect(page.locator('tr[data-mode="optimal"]')).to_have_class("chosen")
+        page.locator('input[name="modo"][value="split"]').check()
+        page.get_by_role("button", name="Ver la vista previa de este modo").click()
+        expect(page.locator('tr[data-mode="split"]')).to_have_class("chosen")
+
+        issue = page.get_by_role("button", name="Emitir el fallo")
+        # The checkbox is required: without it the browser does not send the form.
+        issue.click()
+        expect(page).to_have_url(re.compile(r"/fallo\?modo=split"))
+        page.get_by_label(re.compile("Confirmo el fallo")).check()
+        issue.click()
+        expect(page).to_have_url(
+            re.compile(rf"/licitaciones/{evaluated.tender_id}/fallo\?emitido=1")
+        )
+        expect(page.locator("body")).to_contain_text("Abastecimiento simultáneo")
+        expect(page.locator("#partida-3")).to_contain_text("Adjudicadas 100 piezas")
+
+        # Issued: the preview keeps the button disabled and says why.
+        page.goto(f"{base}/comprador/licitaciones/{evaluated.tender_id}/fallo")
+        expect(page.get_by_role("button", name="Emitir el fallo")).to_be_disabled()
+        expect(page.locator("#motivo-bloqueo")).to_contain_text("ya tiene fallo")

@@ -351,3 +351,71 @@ def test_award_dispatches_every_mode(mode: Mode) -> None:
     assert result.mode is mode
     expected = {Mode.LOWEST: {"B1": 100}, Mode.SPLIT: {"B1": 60, "B2": 40}}
     assert quantities(result) == expected.get(mode, {"B1": 100})
+
+
+# ----- ties ----------------------------------------------------------------------------------
+
+
+def test_a_tie_at_the_same_price_goes_to_the_earlier_receipt() -> None:
+    # Issue 18: the later bid at the same price got 1,001 units and the earlier none.
+    inst = instance(
+        [partida(1, max_qty=1_001)],
+        [
+            bid("B2", "LATER", [(1, "95.00", 1_001)], minute=5),
+            bid("B9", "EARLIER", [(1, "95.00", 1_001)], minute=1),
+        ],
+    )
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    assert quantities(result) == {"B9": 1_001}
+    assert rules.check(inst, result) == []
+
+
+def test_a_tie_gives_the_earlier_receipt_what_its_capacity_and_the_lot_allow() -> None:
+    # The earlier bidder can deliver 700 of 1,001: it gets them, the later one the rest, which
+    # is above the lot of ⌈1,001 / 12⌉ = 84.
+    inst = instance(
+        [partida(1, max_qty=1_001)],
+        [
+            bid("B1", "LATER", [(1, "95.00", 1_001)], minute=5),
+            bid("B2", "EARLIER", [(1, "95.00", 1_001)], minute=1),
+        ],
+        capacities={"EARLIER": 700},
+    )
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    assert quantities(result) == {"B2": 700, "B1": 301}
+    # With 960 of capacity the later line would keep 41, under its lot: it keeps 84 instead.
+    inst = instance(list(inst.partidas), list(inst.bids), capacities={"EARLIER": 960})
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    assert quantities(result) == {"B2": 1_001 - 84, "B1": 84}
+    assert rules.check(inst, result) == []
+
+
+def test_each_allocation_is_explained_with_what_limited_it() -> None:
+    inst = instance(
+        [partida(1, max_qty=100), partida(2, max_qty=100)],
+        [
+            bid("B1", "A", [(1, "10.00", 100), (2, "10.00", 100)]),
+            bid("B2", "B", [(1, "11.00", 100), (2, "11.00", 100)], minute=1),
+            bid("B3", "C", [(1, "10.50", 100), (2, "10.80", 100)], minute=2),
+        ],
+        parameters=Parameters(max_supplier_share=Decimal("0.40"), lot_deliveries=12),
+    )
+    result = model.solve_optimal(inst, rel_gap=0.0)
+    explained = rules.explain(inst, result)
+    a_gets = quantities(result, 1)["B1"]
+    assert explained[(1, "B1")] == (
+        f"Adjudicadas {a_gets} piezas: precio más bajo; "
+        "limitado por la participación máxima del proveedor de 40 %."
+    )
+    assert explained[(1, "B2")] == (
+        "Solvente, no adjudicada: hubo mejores precios que cubren la demanda."
+    )
+    # The lot: a line offering less than one delivery's worth gets nothing, and says so.
+    short = instance(
+        [partida(1, max_qty=120)],
+        [bid("B1", "A", [(1, "9.00", 5)]), bid("B2", "B", [(1, "10.00", 120)], minute=1)],
+    )
+    result = model.solve_optimal(short, rel_gap=0.0)
+    assert rules.explain(short, result)[(1, "B1")] == (
+        "Solvente, no adjudicada: ofrece menos que el lote mínimo de 10 piezas."
+    )

@@ -667,31 +667,55 @@ def test_a_sheet_that_changes_a_recorded_no_asks_to_confirm_each_change(
     ]
 
 
-def test_the_buyer_issues_the_fallo_from_the_evaluation_page(
+def test_the_buyer_previews_every_mode_and_issues_the_fallo_after_confirming(
     client: TestClient, world: World
 ) -> None:
     done = award_tender(world, mode=None)
     log_in(client, "comprador")
     action = f"/comprador/licitaciones/{done.tender.id}/fallo"
+    manage = client.get(f"/comprador/licitaciones/{done.tender.id}").text
+    assert 'id="fallo-modos"' in section_of(manage, 'id="fallo"', "</form>")
 
-    unknown = client.post(action, data={"mode": "sorteo"})
-    issued = client.post(action, data={"mode": "split"}, follow_redirects=False)
-    again = client.post(action, data={"mode": "lowest"})
+    preview = client.get(action, params={"modo": "split"})
+    unknown = client.post(action, data={"mode": "sorteo", "confirmar": "si"})
+    unconfirmed = client.post(action, data={"mode": "split"})
+    assert world.db.scalar(select(func.count()).select_from(Fallo)) == 0
+    issued = client.post(action, data={"mode": "split", "confirmar": "si"}, follow_redirects=False)
+    again = client.post(action, data={"mode": "lowest", "confirmar": "si"})
 
+    assert preview.status_code == 200
+    for mode in ("lowest", "split", "optimal"):
+        assert f'data-mode="{mode}"' in preview.text
+    assert 'data-mode="split" class="chosen"' in preview.text
+    # The split's detail: each allocation explained, the confirmation asked for.
+    detail = section_of(preview.text, 'id="detalle"', "</section>")
+    assert "Participación de cada proveedor" in detail
+    assert re.search(r">\d+(\.\d{1,2})? %</td>", detail)  # a readable percentage
+    assert "Adjudicadas 150 piezas: precio más bajo" in detail
+    assert "abastecimiento simultáneo: lugar 2" in detail
+    assert 'name="confirmar" value="si" required' in preview.text
+    assert 'name="mode" value="split"' in preview.text
     assert unknown.status_code == 422
     assert "Modo de adjudicación desconocido" in unknown.text
+    assert unconfirmed.status_code == 422
+    assert "falta la confirmación" in unconfirmed.text
     assert issued.status_code == 303
     assert issued.headers["location"] == f"/licitaciones/{done.tender.id}/fallo?emitido=1"
     page = client.get(issued.headers["location"]).text
     assert "Se emitió el fallo y quedó publicado en la bitácora" in page
     assert "<dt>Modo</dt><dd>Abastecimiento simultáneo</dd>" in page
-    # Paracetamol within 10 % of the lowest: a 60 % (150), b 40 % (100).
+    # Paracetamol within 10 % of the lowest: a 60 % (150), b 40 % (100), each explained.
     paracetamol = section_of(page, 'id="partida-3"')
     assert "150 × $11.50" in paracetamol
     assert "100 × $11.75" in paracetamol
+    assert "Adjudicadas 100 piezas: abastecimiento simultáneo: lugar 2" in paracetamol
+    assert "Adjudicadas 150 piezas: precio más bajo; su lugar del reparto: 60 %." in paracetamol
+    document = client.get(f"/licitaciones/{done.tender.id}/fallo/documento").text
+    assert "Adjudicadas 100 piezas: abastecimiento simultáneo: lugar 2" in document
     assert again.status_code == 409
     assert "ya tiene fallo" in again.text
     assert "Ver el fallo" in again.text
+    assert '<button type="submit" disabled' in again.text
 
 
 def test_the_fallo_is_refused_while_evaluations_or_prices_are_missing(
@@ -700,16 +724,31 @@ def test_the_fallo_is_refused_while_evaluations_or_prices_are_missing(
     done = award_tender(world, evaluate=False, prices=False, mode=None)
     log_in(client, "comprador")
     page = client.get(evaluation_url(done.tender)).text
+    action = f"/comprador/licitaciones/{done.tender.id}/fallo"
+    unevaluated = client.get(action).text
 
-    refused = client.post(
-        f"/comprador/licitaciones/{done.tender.id}/fallo", data={"mode": "optimal"}
-    )
+    refused = client.post(action, data={"mode": "optimal", "confirmar": "si"})
 
     assert "5 partidas sin precio de referencia" in page
     assert '<a href="/precios/importar">Importar precios</a>' in page
     assert refused.status_code == 409
     assert "Faltan evaluaciones técnicas" in refused.text
     assert world.db.scalar(select(func.count()).select_from(Fallo)) == 0
+    # The preview says why the button is disabled; with prices missing, where to import them.
+    assert "Faltan evaluaciones técnicas" in section_of(
+        unevaluated, 'id="motivo-bloqueo"', "</section>"
+    )
+    assert '<button type="submit" disabled' in unevaluated
+    award.record_evaluations(
+        world.buyer(),
+        tender_id=done.tender.id,
+        verdicts=award.propose_verdicts(world.db, done.tender.id),
+    )
+    world.db.flush()
+    unpriced = client.get(action).text
+    assert "sin precio de referencia" in section_of(unpriced, 'id="motivo-bloqueo"', "</section>")
+    assert '<a class="button" href="/precios/importar">' in unpriced
+    assert '<button type="submit" disabled' in unpriced
 
 
 # ----- market research -----------------------------------------------------------------------

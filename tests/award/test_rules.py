@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from abasto.award import rules
 from abasto.award.rules import (
@@ -437,3 +439,37 @@ def test_the_checker_refuses_a_share_above_the_maximum() -> None:
     lowest = rules.award_by_rule(inst, Mode.LOWEST)
     violations = rules.check(inst, lowest, tender_wide=True)
     assert [(v.rule, v.supplier) for v in violations] == [("participacion", "A")]
+
+
+# ----- apportioning a winner's quantity to the institutions ----------------------------------
+
+
+@given(
+    total=st.integers(min_value=1, max_value=10**7),
+    weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12),
+    deliveries=st.integers(min_value=1, max_value=24),
+)
+@settings(max_examples=400, deadline=None, derandomize=True)
+def test_no_institution_gets_a_line_below_the_minimum_lot(
+    total: int, weights: list[int], deliveries: int
+) -> None:
+    assume(any(weights))
+    least = -(-total // deliveries)
+    shares = rules.apportion_lots(total, weights, least)
+    assert sum(shares) == total
+    assert all(share == 0 or share >= least for share in shares)
+    assert all(weight or not share for share, weight in zip(shares, weights, strict=True))
+    plain = rules.apportion(total, weights)
+    if all(share == 0 or share >= least for share in plain):
+        assert shares == plain  # nothing to merge: the plain proportional split
+
+
+def test_a_small_share_goes_to_the_other_institutions() -> None:
+    # Issue 16: ISSSTE (weight 1) got a 1-piece contract of a 53,653-piece award.
+    assert rules.apportion(53_653, [40_000, 13_652, 1]) == [40_000, 13_652, 1]
+    assert rules.apportion_lots(53_653, [40_000, 13_652, 1], 4_472) == [40_001, 13_652, 0]
+    # Two small ones: the smaller drops first, then the other if still short.
+    assert rules.apportion_lots(100, [80, 12, 8], 10) == [87, 13, 0]
+    assert rules.apportion_lots(100, [90, 6, 4], 10) == [100, 0, 0]
+    # A quantity below the lot still goes whole to someone.
+    assert rules.apportion_lots(5, [1, 1], 10) == [5, 0]

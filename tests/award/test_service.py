@@ -305,10 +305,14 @@ def by_clave(db: Session, tender: Tender, offers: Mapping[str, Offer]) -> dict[i
 
 def assert_drafts_apportion_the_award(db: Session, tender: Tender) -> int:
     """Every winner's quantity split over the institutions exactly, in proportion to their
-    demand, at the winner's price; returns how many drafts there are."""
+    demand (``rules.apportion_lots``), no line below the partida's minimum lot unless the whole
+    winner's quantity is, at the winner's price; returns how many drafts there are."""
     fallo = service.get_fallo(db, tender.id)
+    deliveries = fallo.parameters.get("lot_deliveries")
     demands: dict[int, dict[int, int]] = defaultdict(dict)
+    lots: dict[int, int] = {}
     for partida in tendering.partidas_of(db, tender.id):
+        lots[partida.id] = 1 if deliveries is None else -(-partida.max_qty // deliveries)
         for asked in partida.demands:
             demands[partida.id][asked.institution_id] = asked.max_qty
     drafts: dict[tuple[int, int], list[ContractDraft]] = defaultdict(list)
@@ -320,15 +324,16 @@ def assert_drafts_apportion_the_award(db: Session, tender: Tender) -> int:
         mine = drafts[key]
         assert sum(d.max_qty for d in mine) == winner.quantity, key
         stated = demands[winner.partida_id]
-        total = sum(stated.values())
+        institutions = sorted(stated)
+        shares = rules.apportion_lots(
+            winner.quantity, [stated[i] for i in institutions], lots[winner.partida_id]
+        )
+        expected = {i: q for i, q in zip(institutions, shares, strict=True) if q}
+        assert {d.institution_id: d.max_qty for d in mine} == expected, key
         for draft in mine:
-            exact = Decimal(winner.quantity * stated[draft.institution_id]) / total
-            assert abs(draft.max_qty - exact) < 1, (key, draft.institution_id)
+            assert draft.max_qty >= min(lots[winner.partida_id], winner.quantity), key
             assert 0 <= draft.min_qty <= draft.max_qty
             assert draft.unit_price == winner.unit_price
-        missing = set(stated) - {d.institution_id for d in mine}
-        # An institution gets no draft only when its share rounds to nothing.
-        assert all(winner.quantity * stated[i] < total for i in missing)
     return sum(len(found) for found in drafts.values())
 
 
@@ -350,21 +355,21 @@ def assert_drafts_apportion_the_award(db: Session, tender: Tender) -> int:
 def test_apportion_adds_up_exactly_in_proportion(
     total: int, weights: list[int], shares: list[int]
 ) -> None:
-    assert service.apportion(total, weights) == shares
+    assert rules.apportion(total, weights) == shares
     assert sum(shares) == total
 
 
 def test_apportion_gives_a_tied_remainder_to_the_earlier_weight() -> None:
-    assert service.apportion(1, [1, 1]) == [1, 0]
-    assert service.apportion(2, [1, 1, 1]) == [1, 1, 0]
-    assert service.apportion(5, [2, 4, 2, 4]) == [1, 2, 1, 1]
-    assert service.apportion(3, [3, 1, 1, 1]) == [2, 1, 0, 0]
+    assert rules.apportion(1, [1, 1]) == [1, 0]
+    assert rules.apportion(2, [1, 1, 1]) == [1, 1, 0]
+    assert rules.apportion(5, [2, 4, 2, 4]) == [1, 2, 1, 1]
+    assert rules.apportion(3, [3, 1, 1, 1]) == [2, 1, 0, 0]
 
 
 def test_apportion_of_nothing_or_over_no_weight_is_all_zero() -> None:
-    assert service.apportion(0, [3, 4]) == [0, 0]
-    assert service.apportion(10, [0, 0, 0]) == [0, 0, 0]
-    assert service.apportion(10, []) == []
+    assert rules.apportion(0, [3, 4]) == [0, 0]
+    assert rules.apportion(10, [0, 0, 0]) == [0, 0, 0]
+    assert rules.apportion(10, []) == []
 
 
 def test_apportion_never_strays_a_unit_from_the_exact_share() -> None:
@@ -372,7 +377,7 @@ def test_apportion_never_strays_a_unit_from_the_exact_share() -> None:
     for _ in range(2_000):
         weights = [rng.choice((0, 1, rng.randrange(1, 10**6))) for _ in range(rng.randrange(1, 9))]
         total = rng.randrange(0, 10**7)
-        shares = service.apportion(total, weights)
+        shares = rules.apportion(total, weights)
         whole = sum(weights)
         if not whole:
             continue

@@ -10,12 +10,15 @@ from sqlalchemy import select
 
 from abasto.award import rules, service
 from abasto.award.schemas import (
+    DifferenceRead,
     DraftRead,
     EvaluationRecordRead,
     EvaluationStatusRead,
     FalloPartidaRead,
+    FalloPreviewRead,
     FalloRead,
     FalloRunWrite,
+    ModePreviewRead,
     OutcomeRead,
     PriceImportRead,
     ReferenceRead,
@@ -139,6 +142,28 @@ def evaluation_sheet(
         ctx, tender_id=tender_id, verdicts=verdicts, confirm=confirm
     )
     return _recorded(ctx, tender_id, recorded)
+
+
+@router.get("/tenders/{tender_id}/fallo/preview", response_model=FalloPreviewRead)
+def preview_fallo(tender_id: TenderId, ctx: Buyer) -> FalloPreviewRead:
+    """The award in every mode, computed and not stored: totals, savings against the reference
+    prices, desiertas, each supplier's share and contracts, each allocation explained, and the
+    partidas the modes award differently. 409 with the reason while it cannot be issued."""
+    preview = service.preview_fallo(ctx.db, tender_id)
+    if preview.blocked is not None:
+        raise preview.blocked
+    return FalloPreviewRead(
+        tender_id=tender_id,
+        modes=[ModePreviewRead.of(m) for m in preview.modes.values()],
+        differences=[
+            DifferenceRead(
+                partida=d.number,
+                clave=d.clave,
+                by_mode={m.value: list(w) for m, w in d.by_mode.items()},
+            )
+            for d in preview.differences
+        ],
+    )
 
 
 @router.post("/tenders/{tender_id}/fallo", response_model=FalloRead, status_code=201)

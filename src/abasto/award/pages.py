@@ -771,14 +771,61 @@ def upload_sheet(
 # ----- issuing the fallo (the buyer) ---------------------------------------------------------
 
 
+def _preview_url(tender_id: int) -> str:
+    return f"/comprador/licitaciones/{tender_id}/fallo"
+
+
+def _preview_page(
+    request: Request,
+    ctx: Context,
+    tender_id: int,
+    *,
+    mode: str,
+    status_code: int = 200,
+    error: AbastoError | None = None,
+) -> Response:
+    tendering.view_tender(ctx, tender_id)
+    preview = service.preview_fallo(ctx.db, tender_id)
+    chosen = rules.Mode(mode) if mode in set(rules.Mode) else rules.Mode.OPTIMAL
+    return render(
+        request,
+        "award/preview.html",
+        ctx,
+        status_code,
+        tender=preview.tender,
+        preview=preview,
+        chosen=preview.modes.get(chosen),
+        mode=chosen.value,
+        modes=[(m.value, fallo_doc.MODE_LABELS[m.value], MODE_HELP[m]) for m in rules.Mode],
+        mode_labels=fallo_doc.MODE_LABELS,
+        missing_prices=isinstance(preview.blocked, service.MissingReferences),
+        error=error,
+        **_page_values(ctx),
+    )
+
+
+@router.get("/comprador/licitaciones/{tender_id}/fallo")
+def fallo_preview(
+    request: Request,
+    tender_id: int,
+    ctx: Buyer,
+    modo: Annotated[str, Query(max_length=20)] = rules.Mode.OPTIMAL.value,
+) -> Response:
+    """The award in every mode, not stored, and the chosen one's detail: what the buyer confirms
+    before issuing the fallo."""
+    return _preview_page(request, ctx, tender_id, mode=modo)
+
+
 @router.post("/comprador/licitaciones/{tender_id}/fallo")
 def issue_fallo(
     request: Request,
     tender_id: TenderId,
     ctx: Buyer,
     mode: Annotated[str, Form(max_length=20)] = "",
+    confirmar: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Decide the award in the chosen mode and publish the fallo; then show it."""
+    """Decide the award in the chosen mode and publish the fallo, once the buyer confirmed it
+    after its preview; then show it."""
     try:
         try:
             chosen = rules.Mode(mode)
@@ -794,12 +841,22 @@ def issue_fallo(
                     )
                 ],
             ) from None
+        if confirmar != "si":
+            raise ValidationFailed(
+                "No se emitió el fallo: falta la confirmación.",
+                problems=[
+                    Problem(
+                        "Confirmación",
+                        field="confirmar",
+                        value=confirmar,
+                        expected="marcar «Confirmo el fallo» después de revisar la vista previa",
+                    )
+                ],
+            )
         service.issue_fallo(ctx, tender_id=tender_id, mode=chosen, signer=app_state(request).signer)
     except (ValidationFailed, Conflict, NotFound) as exc:
         ctx.db.rollback()
-        return _evaluation_page(
-            request, ctx, tender_id, status_code=exc.status, error=exc, mode=mode
-        )
+        return _preview_page(request, ctx, tender_id, mode=mode, status_code=exc.status, error=exc)
     return RedirectResponse(f"{_tender_url(tender_id)}/fallo?emitido=1", status_code=303)
 
 

@@ -540,6 +540,34 @@ def required_suppliers(
     return min(params.min_suppliers_critical, able, partida.max_qty // least)
 
 
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """``total`` whole units split in proportion to ``weights``, adding up exactly (largest
+    remainder; ties go to the earlier weight)."""
+    whole = sum(weights)
+    if total <= 0 or whole <= 0:
+        return [0 for _ in weights]
+    shares = [total * w // whole for w in weights]
+    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in remainders[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def apportion_lots(total: int, weights: Sequence[int], least: int) -> list[int]:
+    """``total`` split as ``apportion`` does, but no positive share below ``least`` (a contract
+    line of a few pieces is not worth signing): while a share is under it, the smallest weight
+    with such a share (the later on a tie) drops out and the total is split again over the
+    others, so its part goes to them in proportion. The last weight standing takes the whole
+    total, even below ``least`` (the award never gives a line less than its lot)."""
+    active = [w if w > 0 else 0 for w in weights]
+    while True:
+        shares = apportion(total, active)
+        small = [i for i, share in enumerate(shares) if active[i] and share < least]
+        if not small or sum(1 for w in active if w) <= 1:
+            return shares
+        active[min(small, key=lambda i: (active[i], -i))] = 0
+
+
 # ----- results -------------------------------------------------------------------------------
 
 
@@ -809,6 +837,88 @@ def award_by_rule(instance: Instance, mode: Mode) -> AwardResult:
         given = _cascade(offers, partida.max_qty, targets, params.split_margin)
         quantities.update({(partida.number, bid): qty for bid, qty in given.items()})
     return assemble(instance, evaluation, quantities, mode=mode, status="rule")
+
+
+# ----- why each line got what it got --------------------------------------------------------
+
+
+def explain(instance: Instance, result: AwardResult) -> dict[tuple[int, str], str]:
+    """Per ``(partida, bid id)`` of every solvent line: why it got its quantity, or nothing —
+    the price, a tie broken by receipt, the capacity, the maximum share, the minimum lot, the
+    split's place, a critical partida's suppliers. Stated on the fallo beside each line."""
+    params = instance.parameters
+    evaluation = result.evaluation or evaluate(instance)
+    capacities = {s.id: s.capacity for s in instance.suppliers}
+    totals = supplier_totals(result)
+    total = result.objective
+    share = params.max_supplier_share
+    optimal = result.mode is Mode.OPTIMAL
+    out: dict[tuple[int, str], str] = {}
+
+    def limits(line: EvaluatedLine) -> list[str]:
+        found: list[str] = []
+        used, value = totals.get(line.supplier, (0, Decimal(0)))
+        capacity = capacities.get(line.supplier)
+        if optimal and capacity is not None and used >= capacity:
+            found.append(f"limitado por la capacidad declarada del proveedor ({capacity:,} piezas)")
+        if optimal and share is not None and value + line.unit_price > share * total:
+            found.append(
+                f"limitado por la participación máxima del proveedor de {format_percent(share)}"
+            )
+        return found
+
+    for award in result.partidas:
+        partida = next(p for p in instance.partidas if p.number == award.number)
+        offers = evaluation.offers[award.number]
+        given = {w.bid_id: w.quantity for w in award.winners}
+        lot = min(minimum_lot(partida, params), partida.max_qty) if optimal else 1
+        near = within_margin(offers, params.split_margin)
+        places = min(len(near), len(params.split_shares))
+        place_shares = list(params.split_shares[:places])
+        if place_shares:
+            place_shares[0] += sum(params.split_shares[places:], Decimal(0))
+        for i, line in enumerate(offers):
+            qty = given.get(line.bid_id, 0)
+            tied_before = any(o.unit_price == line.unit_price for o in offers[:i])
+            tied_after = any(o.unit_price == line.unit_price for o in offers[i + 1 :])
+            why: list[str] = []
+            if qty:
+                if i == 0 or (tied_before and offers[0].unit_price == line.unit_price):
+                    why.append("precio más bajo")
+                elif result.mode is Mode.SPLIT and i < places:
+                    why.append(f"abastecimiento simultáneo: lugar {i + 1}")
+                else:
+                    why.append("siguiente precio: las mejor colocadas no cubren la demanda")
+                if tied_after and not tied_before:
+                    why.append("empate: recibida antes")
+                elif tied_before:
+                    why.append("empate: recibida después; las recibidas antes no pueden más")
+                if qty < min(line.offered_qty, partida.max_qty):
+                    if result.mode is Mode.SPLIT and i < places:
+                        why.append(f"su lugar del reparto: {place_shares[i].normalize():f} %")
+                    why.extend(limits(line))
+                    if award.suppliers_required and len(award.winners) > 1:
+                        why.append(
+                            f"partida crítica: {award.suppliers_required} proveedores al menos"
+                        )
+                if lot > 1 and qty == lot:
+                    why.append(f"lote mínimo de {lot:,} piezas")
+                out[(award.number, line.bid_id)] = f"Adjudicadas {qty:,} piezas: {'; '.join(why)}."
+                continue
+            if lot > 1 and min(line.offered_qty, partida.max_qty) < lot:
+                why.append(f"ofrece menos que el lote mínimo de {lot:,} piezas")
+            elif line not in near and sum(o.offered_qty for o in near) >= partida.max_qty:
+                why.append(
+                    f"fuera del margen de {format_percent(params.split_margin)} del precio más bajo"
+                )
+            elif tied_before and award.uncovered == 0:
+                why.append("empate: otra proposición al mismo precio se recibió antes")
+            else:
+                why.extend(limits(line))
+            if not why:
+                why.append("hubo mejores precios que cubren la demanda")
+            out[(award.number, line.bid_id)] = f"Solvente, no adjudicada: {'; '.join(why)}."
+    return out
 
 
 # ----- the checker ---------------------------------------------------------------------------

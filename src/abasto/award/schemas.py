@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from abasto.award import service
 from abasto.award.models import ContractDraft, Fallo, FalloOutcome, FalloPartida
@@ -200,3 +200,73 @@ def fallo_summary(fallo: Fallo) -> dict[str, object]:
         "parameters": fallo.parameters,
         "ledger_seq": fallo.ledger_seq,
     }
+
+
+class SupplierShareRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    rfc: str
+    name: str
+    units: int
+    value: Decimal
+    share: Decimal = Field(description="Of the total awarded value (0.4 = 40 %).")
+    partidas: int
+    contracts: int = Field(description="Institution × supplier contracts its drafts make.")
+
+
+class AllocationRead(BaseModel):
+    partida: int
+    bid_id: str
+    supplier_rfc: str
+    quantity: int
+    explanation: str
+
+
+class ModePreviewRead(BaseModel):
+    mode: str
+    status: str
+    total: Decimal
+    reference_total: Decimal
+    savings_vs_reference: Decimal
+    desiertas: list[int] = Field(description="Partidas (partly) desiertas.")
+    contracts: int
+    suppliers: list[SupplierShareRead]
+    allocations: list[AllocationRead]
+
+    @classmethod
+    def of(cls, preview: service.ModePreview) -> ModePreviewRead:
+        return cls(
+            mode=preview.mode.value,
+            status=preview.result.status,
+            total=preview.total,
+            reference_total=preview.reference_total,
+            savings_vs_reference=preview.savings,
+            desiertas=[p.number for p in preview.desiertas],
+            contracts=preview.contracts,
+            suppliers=[SupplierShareRead.model_validate(s) for s in preview.suppliers],
+            allocations=[
+                AllocationRead(
+                    partida=p.number,
+                    bid_id=w.bid_id,
+                    supplier_rfc=w.supplier,
+                    quantity=w.quantity,
+                    explanation=preview.explanations[(p.number, w.bid_id)],
+                )
+                for p in preview.result.partidas
+                for w in p.winners
+            ],
+        )
+
+
+class DifferenceRead(BaseModel):
+    partida: int
+    clave: str
+    by_mode: dict[str, list[tuple[str, int]]] = Field(
+        description="Per mode: (supplier RFC, quantity) of each winner."
+    )
+
+
+class FalloPreviewRead(BaseModel):
+    tender_id: int
+    modes: list[ModePreviewRead]
+    differences: list[DifferenceRead]

@@ -635,6 +635,10 @@ class Built:
     references: dict[str, Reference]
 
 
+class MissingReferences(Conflict):
+    """Partidas without a reference price: prices are imported at ``/precios/importar``."""
+
+
 def build_instance(db: Session, tender: Tender) -> Built:
     """The tender as an award instance: partidas with references, matching opened bid lines with
     their technical verdict. Refused until every line of every bid has been evaluated."""
@@ -649,10 +653,10 @@ def build_instance(db: Session, tender: Tender) -> Built:
     found = references(db, [p.clave.clave for p in partidas])
     missing = [p for p in partidas if p.clave.clave not in found]
     if missing:
-        raise Conflict(
+        raise MissingReferences(
             f"{count_of(len(missing), 'partida', 'partidas')} sin precio de referencia "
             "(investigación de mercado); "
-            "importe precios con «abasto prices import» antes de adjudicar.",
+            "importe precios en /precios/importar antes de adjudicar.",
             problems=[
                 Problem("Sin precio de referencia", value=f"partida {p.number}: {p.clave.clave}")
                 for p in missing[:50]
@@ -712,19 +716,6 @@ def build_instance(db: Session, tender: Tender) -> Built:
         suppliers={rfc: supplier_id for supplier_id, rfc in supplier_rfcs.items()},
         references=found,
     )
-
-
-def apportion(total: int, weights: Sequence[int]) -> list[int]:
-    """``total`` whole units split in proportion to ``weights``, adding up exactly (largest
-    remainder; ties go to the earlier weight)."""
-    whole = sum(weights)
-    if total <= 0 or whole <= 0:
-        return [0 for _ in weights]
-    shares = [total * w // whole for w in weights]
-    remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
-    for i in remainders[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
 
 
 SOLVE_SECONDS = 120.0
@@ -867,17 +858,18 @@ def _store_result(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardR
     evaluation = result.evaluation or rules.evaluate(built.instance)
     # The fallo states why a line does not comply, in the evaluator's words, not only that.
     technical = compliance(ctx.db, fallo.tender_id)
+    explained = rules.explain(built.instance, result)
     for number, lines in evaluation.lines.items():
         for line in lines:
             given = awarded.get((line.bid_id, number), 0)
             if given:
-                outcome, reasons = "adjudicada", [f"Adjudicadas {given:,} piezas."]
+                outcome, reasons = "adjudicada", [explained[(number, line.bid_id)]]
             elif line.findings:
                 outcome = line.findings[0].outcome.value
                 reasons = [f.message for f in line.findings]
                 reasons += technical.get((line.bid_id, number), (True, []))[1]
             else:
-                outcome, reasons = "solvente", ["Solvente, no adjudicada: hubo mejores precios."]
+                outcome, reasons = "solvente", [explained[(number, line.bid_id)]]
             outcome_rows.append(
                 {
                     "fallo_id": fallo.id,
@@ -929,31 +921,45 @@ def fallo_source(fallo: Fallo) -> str:
 
 
 def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.AwardResult) -> int:
-    """Each winner's quantity spread over the institutions in proportion to their demand."""
+    rows = [{"fallo_id": fallo.id, **row} for row in draft_rows(ctx.db, built, result)]
+    if rows:
+        ctx.db.execute(insert(ContractDraft), rows)
+    return len(rows)
+
+
+def draft_rows(db: Session, built: Built, result: rules.AwardResult) -> list[dict[str, Any]]:
+    """Each winner's quantity spread over the institutions in proportion to their demand, no
+    institution's line below the partida's minimum lot (``rules.apportion_lots``)."""
     demands: dict[int, list[PartidaDemand]] = defaultdict(list)
-    for demand in ctx.db.scalars(
+    for demand in db.scalars(
         select(PartidaDemand)
         .where(PartidaDemand.partida_id.in_(list(built.partida_ids.values())))
         .order_by(PartidaDemand.partida_id, PartidaDemand.institution_id)
     ):
         demands[demand.partida_id].append(demand)
-    partidas = {p.id: p for p in tendering.partidas_of(ctx.db, fallo.tender_id)}
+    min_qty = dict(
+        db.execute(
+            select(Partida.id, Partida.min_qty).where(
+                Partida.id.in_(list(built.partida_ids.values()))
+            )
+        ).all()
+    )
     rows: list[dict[str, Any]] = []
+    params = built.instance.parameters
+    lots = {p.number: min(rules.minimum_lot(p, params), p.max_qty) for p in built.instance.partidas}
     for p in result.partidas:
         partida_id = built.partida_ids[p.number]
         members = demands.get(partida_id, [])
         if not members:
             continue
-        partida = partidas[partida_id]
         for w in p.winners:
-            maxima = apportion(w.quantity, [d.max_qty for d in members])
-            low = w.quantity * partida.min_qty // partida.max_qty if partida.max_qty else 0
-            minima = apportion(low, [d.max_qty for d in members])
+            maxima = rules.apportion_lots(w.quantity, [d.max_qty for d in members], lots[p.number])
+            low = w.quantity * min_qty[partida_id] // p.demand if p.demand else 0
+            minima = rules.apportion(low, maxima)
             for demand, high, small in zip(members, maxima, minima, strict=True):
                 if high:
                     rows.append(
                         {
-                            "fallo_id": fallo.id,
                             "partida_id": partida_id,
                             "institution_id": demand.institution_id,
                             "supplier_id": built.suppliers[w.supplier],
@@ -962,9 +968,132 @@ def _draft_contracts(ctx: Context, fallo: Fallo, built: Built, result: rules.Awa
                             "unit_price": w.unit_price,
                         }
                     )
-    if rows:
-        ctx.db.execute(insert(ContractDraft), rows)
-    return len(rows)
+    return rows
+
+
+# ----- the preview of the fallo --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierShare:
+    rfc: str
+    name: str
+    units: int
+    value: Decimal
+    share: Decimal
+    """Of the total awarded value, to a hundredth of a percent."""
+    partidas: int
+    contracts: int
+    """Institution × supplier contracts its drafts make."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModePreview:
+    mode: rules.Mode
+    result: rules.AwardResult
+    reference_total: Decimal
+    """The reference prices of what is awarded: savings = reference_total − total."""
+    suppliers: tuple[SupplierShare, ...]
+    contracts: int
+    explanations: dict[tuple[int, str], str]
+
+    @property
+    def total(self) -> Decimal:
+        return self.result.objective
+
+    @property
+    def savings(self) -> Decimal:
+        return self.reference_total - self.result.objective
+
+    @property
+    def desiertas(self) -> tuple[rules.PartidaAward, ...]:
+        return self.result.desiertas
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """A partida the modes award differently: who gets what in each."""
+
+    number: int
+    clave: str
+    by_mode: dict[rules.Mode, tuple[tuple[str, int], ...]]
+    """Per mode: (supplier RFC, quantity) of its winners."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    tender: Tender
+    modes: dict[rules.Mode, ModePreview] = field(default_factory=dict)
+    differences: tuple[Difference, ...] = ()
+    blocked: Conflict | None = None
+    """Why the fallo cannot be issued now (nothing computed then)."""
+
+
+def preview_fallo(db: Session, tender_id: int) -> Preview:
+    """The award in every mode, computed and not stored: totals, savings against the reference
+    prices, desiertas, each supplier's share and contracts, where the modes differ. When the
+    fallo cannot be issued (not opened, evaluations or reference prices missing, already
+    issued), the reason, and nothing else."""
+    tender = tendering.get_tender(db, tender_id)
+    try:
+        _opened_tender(db, tender_id)
+        if db.scalar(select(Fallo.id).where(Fallo.tender_id == tender.id)) is not None:
+            raise Conflict(f"La licitación {tender.number} ya tiene fallo.")
+        built = build_instance(db, tender)
+    except Conflict as exc:
+        return Preview(tender=tender, blocked=exc)
+    names = dict(
+        db.execute(
+            select(Supplier.rfc, Supplier.razon_social).where(
+                Supplier.id.in_(list(built.suppliers.values()))
+            )
+        ).all()
+    )
+    rfc_of = {supplier_id: rfc for rfc, supplier_id in built.suppliers.items()}
+    reference = {p.number: p.reference_price for p in built.instance.partidas}
+    modes: dict[rules.Mode, ModePreview] = {}
+    for mode in rules.Mode:
+        result = model.award(built.instance, mode, time_limit=SOLVE_SECONDS)
+        contracts: dict[str, set[int]] = defaultdict(set)
+        for row in draft_rows(db, built, result):
+            contracts[rfc_of[row["supplier_id"]]].add(row["institution_id"])
+        partidas: dict[str, int] = defaultdict(int)
+        for p in result.partidas:
+            for rfc in {w.supplier for w in p.winners}:
+                partidas[rfc] += 1
+        totals = rules.supplier_totals(result)
+        whole = result.objective
+        shares = tuple(
+            SupplierShare(
+                rfc=rfc,
+                name=names.get(rfc, rfc),
+                units=units,
+                value=value,
+                share=(value / whole).quantize(Decimal("0.0001")) if whole else Decimal(0),
+                partidas=partidas[rfc],
+                contracts=len(contracts[rfc]),
+            )
+            for rfc, (units, value) in sorted(totals.items(), key=lambda kv: -kv[1][1])
+        )
+        modes[mode] = ModePreview(
+            mode=mode,
+            result=result,
+            reference_total=sum(
+                (reference[p.number] * p.awarded for p in result.partidas), Decimal(0)
+            ),
+            suppliers=shares,
+            contracts=sum(len(c) for c in contracts.values()),
+            explanations=rules.explain(built.instance, result),
+        )
+    differences = []
+    for at, partida in enumerate(built.instance.partidas):
+        by_mode = {
+            mode: tuple((w.supplier, w.quantity) for w in m.result.partidas[at].winners)
+            for mode, m in modes.items()
+        }
+        if len(set(by_mode.values())) > 1:
+            differences.append(Difference(partida.number, partida.clave, by_mode))
+    return Preview(tender=tender, modes=modes, differences=tuple(differences))
 
 
 # ----- evaluation spreadsheets and proposals -------------------------------------------------
