@@ -807,7 +807,7 @@ def _preview_page(
 @router.get("/comprador/licitaciones/{tender_id}/fallo")
 def fallo_preview(
     request: Request,
-    tender_id: int,
+    tender_id: TenderId,
     ctx: Buyer,
     modo: Annotated[str, Query(max_length=20)] = rules.Mode.OPTIMAL.value,
 ) -> Response:
