@@ -1420,6 +1420,16 @@ class _Problems:
         raise error(f"{detail}{tail}", problems=self.kept)
 
 
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """What a bulk load needs of a contract line."""
+
+    id: int
+    clave: str
+    max_qty: int
+    unit_price: Decimal
+
+
 @dataclass(slots=True)
 class _Late:
     """A receipt with pieces accepted late, waiting for its contract's cap in time order."""
@@ -1451,14 +1461,7 @@ def load_orders(ctx: Context, *, orders: Sequence[OrderRecord]) -> BulkLoaded:
     contracts = {
         c.id: c
         for c in ctx.db.scalars(
-            select(Contract)
-            .where(Contract.id.in_(ids))
-            .order_by(Contract.id)
-            .options(
-                selectinload(Contract.lines),
-                selectinload(Contract.points).selectinload(DeliveryPoint.unit),
-            )
-            .with_for_update(of=Contract)
+            select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id).with_for_update()
         )
     }
     problems = _Problems()
@@ -1499,8 +1502,30 @@ def load_orders(ctx: Context, *, orders: Sequence[OrderRecord]) -> BulkLoaded:
         .group_by(Penalty.contract_id)
     ):
         accrued[contract_id] = Decimal(charged or 0)
-    lines = {(c.id, x.clave): x for c in contracts.values() for x in c.lines}
-    points = {(c.id, p.unit.code): p.unit_id for c in contracts.values() for p in c.points}
+    # Plain rows, not ORM objects: a national load names thousands of contracts, each with
+    # its lines and its institution's units as delivery points.
+    lines: dict[tuple[int, str], _Line] = {}
+    claves: dict[int, list[str]] = defaultdict(list)
+    for contract_id, clave, line_id, max_qty, unit_price in ctx.db.execute(
+        select(
+            ContractLine.contract_id,
+            ContractLine.clave,
+            ContractLine.id,
+            ContractLine.max_qty,
+            ContractLine.unit_price,
+        ).where(ContractLine.contract_id.in_(ids))
+    ):
+        lines[(contract_id, clave)] = _Line(line_id, clave, max_qty, unit_price)
+        claves[contract_id].append(clave)
+    points: dict[tuple[int, str], int] = {}
+    units: dict[int, list[str]] = defaultdict(list)
+    for contract_id, code, point in ctx.db.execute(
+        select(DeliveryPoint.contract_id, Unit.code, Unit.id)
+        .join(Unit, Unit.id == DeliveryPoint.unit_id)
+        .where(DeliveryPoint.contract_id.in_(ids))
+    ):
+        points[(contract_id, code)] = point
+        units[contract_id].append(code)
     agreed = {c.id: terms(c) for c in contracts.values()}
     today = rules.local_day(ctx.now)
 
@@ -1519,7 +1544,9 @@ def load_orders(ctx: Context, *, orders: Sequence[OrderRecord]) -> BulkLoaded:
         contract = contracts[order.contract_id]
         line = lines.get((contract.id, order.clave))
         unit_id = points.get((contract.id, order.unit_code))
-        given = _order_problems(order, n, contract, line, unit_id, agreed[contract.id], ctx.now)
+        given = _order_problems(
+            order, n, contract, line, unit_id, agreed[contract.id], ctx.now, claves, units
+        )
         for problem in given:
             problems.add(problem)
         if given or line is None or unit_id is None:
@@ -1747,10 +1774,12 @@ def _order_problems(
     order: OrderRecord,
     row: int,
     contract: Contract,
-    line: ContractLine | None,
+    line: _Line | None,
     unit_id: int | None,
     agreed: rules.Terms,
     now: datetime,
+    claves: dict[int, list[str]],
+    units: dict[int, list[str]],
 ) -> list[Problem]:
     """What ``issue_order`` would refuse of one order of a bulk load (the maximum aside)."""
     found: list[Problem] = []
@@ -1761,7 +1790,7 @@ def _order_problems(
                 row=row,
                 field="clave",
                 value=order.clave,
-                expected=", ".join(x.clave for x in contract.lines),
+                expected=", ".join(sorted(claves[contract.id])),
             )
         )
     if unit_id is None:
@@ -1771,7 +1800,7 @@ def _order_problems(
                 row=row,
                 field="unit",
                 value=order.unit_code,
-                expected=", ".join(sorted(p.unit.code for p in contract.points)),
+                expected=", ".join(sorted(units[contract.id])[:20]),
             )
         )
     if not 1 <= order.quantity <= _INT_MAX:
