@@ -228,3 +228,98 @@ def test_the_penalties_cap_is_reached_in_the_order_receipts_happened(
         world.db.scalar(select(func.count()).where(LedgerEntry.action == "contract.penalty_cap"))
         == 1
     )
+
+
+def defined_fill_rates(
+    world: World, by: list[str], as_of: date
+) -> dict[tuple[str, ...], tuple[int, int]]:
+    """The fill rate by its definition, order by order in Python: pieces ordered and due by
+    ``as_of`` (cancelled orders excepted) and those accepted on time, per group."""
+    totals: dict[tuple[str, ...], tuple[int, int]] = {}
+    for order in world.db.scalars(select(SupplyOrder)):
+        if order.due_on > as_of or order.status == rules.ORDER_CANCELADA:
+            continue
+        values = {
+            "supplier": order.contract.supplier.rfc,
+            "contract": order.contract.number,
+            "clave": order.line.clave,
+            "institution": order.contract.institution.code,
+            "state": order.unit.state_code or "",
+            "month": order.due_on.strftime("%Y-%m"),
+        }
+        key = tuple(values[b] for b in by)
+        due, on_time = totals.get(key, (0, 0))
+        totals[key] = (due + order.quantity, on_time + order.on_time_qty)
+    return totals
+
+
+def test_the_national_report_s_query_is_the_fill_rate_s_definition(
+    world: World, fallo: Awarded
+) -> None:
+    service.create_contracts(world.buyer(), tender_id=fallo.tender.id)
+    imss_a = signed(world, "IMSS", "a")
+    sedena_b = signed(world, "SEDENA", "b")
+    issued = noon(date(2026, 11, 19))
+    world.clock.set(noon(date(2027, 1, 15)))
+    dec3, dec13, jan5 = date(2026, 12, 3), date(2026, 12, 13), date(2027, 1, 5)
+    service.load_orders(
+        world.buyer(),
+        orders=[
+            # December: 100 on time, 50 two days late.
+            service.OrderRecord(
+                imss_a.id,
+                PARACETAMOL,
+                "HGZ-1",
+                100,
+                issued,
+                dec3,
+                (delivery(1, dec3, "P1", 100),),
+            ),
+            service.OrderRecord(
+                imss_a.id,
+                PARACETAMOL,
+                "UMF-7",
+                50,
+                issued,
+                dec13,
+                (delivery(1, dec13 + timedelta(days=2), "P2", 50),),
+            ),
+            # January: 20 of 30 aspirina the day before, nicotina never came.
+            service.OrderRecord(
+                imss_a.id,
+                ASPIRINA,
+                "HGZ-1",
+                30,
+                issued,
+                jan5,
+                (delivery(1, jan5 - timedelta(1), "A1", 20),),
+            ),
+            service.OrderRecord(sedena_b.id, NICOTINA, "HCM-1", 10, issued, date(2027, 1, 6)),
+            # Due after the report's day: not counted.
+            service.OrderRecord(imss_a.id, PARACETAMOL, "HGZ-1", 40, issued, date(2027, 1, 20)),
+        ],
+    )
+    as_of = date(2027, 1, 10)
+    a, b = world.suppliers["a"].rfc, world.suppliers["b"].rfc
+    national = service.fill_rates(world.db, by=["supplier", "clave", "month"], as_of=as_of)
+    assert {r.key: (r.ordered_due, r.on_time_accepted) for r in national} == {
+        (a, PARACETAMOL, "2026-12"): (150, 100),
+        (a, ASPIRINA, "2027-01"): (30, 20),
+        (b, NICOTINA, "2027-01"): (10, 0),
+    }
+    assert [r.key for r in national] == sorted(r.key for r in national)
+    for by in (
+        *([d] for d in service.FILL_DIMENSIONS),
+        ["institution", "state", "month"],
+        ["contract", "clave"],
+        [],
+    ):
+        found = {
+            r.key: (r.ordered_due, r.on_time_accepted)
+            for r in service.fill_rates(world.db, by=by, as_of=as_of)
+        }
+        assert found == defined_fill_rates(world, by, as_of), by
+    [mine] = service.fill_rates(
+        world.db, by=["month"], as_of=as_of, supplier_id=world.suppliers["b"].id
+    )
+    assert (mine.key, mine.ordered_due) == (("2027-01",), 10)

@@ -1230,36 +1230,46 @@ def fill_rates(
                 for u in unknown
             ],
         )
-    columns = {
+    # One GROUP BY in the database, months folded there too (``to_char`` or ``strftime``), and
+    # only the joins the grouping needs: every join follows a required foreign key, so leaving
+    # one out drops no order.
+    month = (
+        func.to_char(SupplyOrder.due_on, "YYYY-MM")
+        if db.get_bind().dialect.name == "postgresql"
+        else func.strftime("%Y-%m", SupplyOrder.due_on)
+    )
+    columns: dict[str, Any] = {
         "supplier": Supplier.rfc,
         "contract": Contract.number,
         "clave": ContractLine.clave,
         "institution": Institution.code,
         "state": func.coalesce(Unit.state_code, ""),
-        "month": SupplyOrder.due_on,
+        "month": month,
     }
     chosen = [columns[b] for b in by]
     query = (
         select(*chosen, func.sum(SupplyOrder.quantity), func.sum(SupplyOrder.on_time_qty))
-        .join(Contract, Contract.id == SupplyOrder.contract_id)
-        .join(ContractLine, ContractLine.id == SupplyOrder.line_id)
-        .join(Supplier, Supplier.id == Contract.supplier_id)
-        .join(Institution, Institution.id == Contract.institution_id)
-        .join(Unit, Unit.id == SupplyOrder.unit_id)
         .where(SupplyOrder.due_on <= as_of, SupplyOrder.status != rules.ORDER_CANCELADA)
         .group_by(*chosen)
     )
+    if {"supplier", "contract", "institution"} & set(by) or supplier_id is not None:
+        query = query.join(Contract, Contract.id == SupplyOrder.contract_id)
+    if "clave" in by:
+        query = query.join(ContractLine, ContractLine.id == SupplyOrder.line_id)
+    if "supplier" in by:
+        query = query.join(Supplier, Supplier.id == Contract.supplier_id)
+    if "institution" in by:
+        query = query.join(Institution, Institution.id == Contract.institution_id)
+    if "state" in by:
+        query = query.join(Unit, Unit.id == SupplyOrder.unit_id)
     if supplier_id is not None:
         query = query.where(Contract.supplier_id == supplier_id)
     if contract_id is not None:
-        query = query.where(Contract.id == contract_id)
-    # Months are folded here from the due day: the same SQL on SQLite and PostgreSQL.
+        query = query.where(SupplyOrder.contract_id == contract_id)
     totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for row in db.execute(query):
         values = list(row)
-        key = tuple(
-            (v.strftime("%Y-%m") if isinstance(v, date) else str(v)) for v in values[: len(by)]
-        )
+        key = tuple(str(v) for v in values[: len(by)])
         totals[key][0] += int(values[-2] or 0)
         totals[key][1] += int(values[-1] or 0)
     return [FillRow(k, v[0], v[1]) for k, v in sorted(totals.items())]
@@ -1901,6 +1911,7 @@ def _shipment_problems(
         )
     seen: set[str] = set()
     shipped = 0
+    shortest = rules.add_months(received_on, shelf_life_months)
     for x in lots:
         name = x.lot.strip()
         if not name or len(name) > 60:
@@ -1941,7 +1952,7 @@ def _shipment_problems(
                     expected=", ".join(rules.REJECTION_REASONS),
                 )
             )
-        if x.accepted:
+        if x.accepted and x.expiry < shortest:
             short = rules.shelf_life_problem(received_on, x.expiry, shelf_life_months, lot=name)
             if short is not None:
                 found.append(replace(short, row=row))
