@@ -1230,42 +1230,55 @@ def fill_rates(
                 for u in unknown
             ],
         )
-    # One GROUP BY in the database, months folded there too (``to_char`` or ``strftime``), and
-    # only the joins the grouping needs: every join follows a required foreign key, so leaving
-    # one out drops no order.
+    # Two GROUP BYs in the database: the orders first, by the few integer keys the grouping
+    # needs (their line, their unit) and the month (folded there, ``to_char`` or
+    # ``strftime``), with no join; then those sums, far fewer rows, joined to the names and
+    # grouped by them. Every join follows a required foreign key, so none drops an order.
     month = (
         func.to_char(SupplyOrder.due_on, "YYYY-MM")
         if db.get_bind().dialect.name == "postgresql"
         else func.strftime("%Y-%m", SupplyOrder.due_on)
     )
+    wanted = set(by)
+    by_contract = bool({"supplier", "contract", "institution"} & wanted) or supplier_id is not None
+    keys: list[Any] = []
+    if by_contract or "clave" in wanted:
+        keys.append(SupplyOrder.line_id.label("line_id"))
+    if "state" in wanted:
+        keys.append(SupplyOrder.unit_id.label("unit_id"))
+    if "month" in wanted:
+        keys.append(month.label("month"))
+    orders = select(
+        *keys,
+        func.sum(SupplyOrder.quantity).label("due"),
+        func.sum(SupplyOrder.on_time_qty).label("on_time"),
+    ).where(SupplyOrder.due_on <= as_of, SupplyOrder.status != rules.ORDER_CANCELADA)
+    if contract_id is not None:
+        orders = orders.where(SupplyOrder.contract_id == contract_id)
+    sums = orders.group_by(*keys).subquery()
     columns: dict[str, Any] = {
         "supplier": Supplier.rfc,
         "contract": Contract.number,
         "clave": ContractLine.clave,
         "institution": Institution.code,
         "state": func.coalesce(Unit.state_code, ""),
-        "month": month,
+        "month": sums.c.month if "month" in wanted else None,
     }
     chosen = [columns[b] for b in by]
-    query = (
-        select(*chosen, func.sum(SupplyOrder.quantity), func.sum(SupplyOrder.on_time_qty))
-        .where(SupplyOrder.due_on <= as_of, SupplyOrder.status != rules.ORDER_CANCELADA)
-        .group_by(*chosen)
-    )
-    if {"supplier", "contract", "institution"} & set(by) or supplier_id is not None:
-        query = query.join(Contract, Contract.id == SupplyOrder.contract_id)
-    if "clave" in by:
-        query = query.join(ContractLine, ContractLine.id == SupplyOrder.line_id)
-    if "supplier" in by:
+    query = select(*chosen, func.sum(sums.c.due), func.sum(sums.c.on_time)).select_from(sums)
+    if by_contract or "clave" in wanted:
+        query = query.join(ContractLine, ContractLine.id == sums.c.line_id)
+    if by_contract:
+        query = query.join(Contract, Contract.id == ContractLine.contract_id)
+    if "supplier" in wanted:
         query = query.join(Supplier, Supplier.id == Contract.supplier_id)
-    if "institution" in by:
+    if "institution" in wanted:
         query = query.join(Institution, Institution.id == Contract.institution_id)
-    if "state" in by:
-        query = query.join(Unit, Unit.id == SupplyOrder.unit_id)
+    if "state" in wanted:
+        query = query.join(Unit, Unit.id == sums.c.unit_id)
     if supplier_id is not None:
         query = query.where(Contract.supplier_id == supplier_id)
-    if contract_id is not None:
-        query = query.where(SupplyOrder.contract_id == contract_id)
+    query = query.group_by(*chosen)
     totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for row in db.execute(query):
         values = list(row)
