@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, Table, func, insert, select, text
@@ -273,7 +274,15 @@ def create_contracts(
 
 def contract_pdf(ctx: Context, contract: Contract) -> bytes:
     """The contract as a PDF, drawn from its data only: the same bytes every time."""
-    return document.contract_pdf(document.build(ctx.db, contract))
+    return _drawn(document.build(ctx.db, contract))
+
+
+@lru_cache(maxsize=64)
+def _drawn(doc: document.ContractDocument) -> bytes:
+    # The same data draw the same bytes, and drawing takes most of a signature's time (fonts
+    # parsed and subset): the supplier's signature, which checks the document the
+    # institution signed, and a download after it reuse the drawing.
+    return document.contract_pdf(doc)
 
 
 def _sha256(content: bytes) -> str:
