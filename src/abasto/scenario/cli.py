@@ -26,6 +26,7 @@ from abasto.scenario.contracts import HISTORY, has_contracts, stage_contracts
 from abasto.scenario.institutions import Scale
 from abasto.scenario.load import (
     DEMO_PASSWORD,
+    LOAD_STAGES,
     STAGES,
     DemoUser,
     LoadProgress,
@@ -40,9 +41,6 @@ from abasto.scenario.tenders import OPENS_AFTER, pending_demo_opening, stage_dem
 from abasto.tendering.sealing import Sealer
 
 app = typer.Typer(help="Escenario de demostración generado.", no_args_is_help=True)
-
-LOAD_STAGES: tuple[Stage, ...] = tuple(s for s in STAGES if s != "contracts")
-"""The stages ``load_scenario`` reports; the contracts' comes after the demo's fallo."""
 
 
 def _migrated_engine() -> Engine:

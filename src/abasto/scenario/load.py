@@ -48,6 +48,8 @@ STAGES: dict[Stage, str] = {
 }
 """The stages of a load, and, last, the demo's: the contracts of its fallo and their year of
 orders (``scenario.contracts``, once the fallo is staged)."""
+LOAD_STAGES: tuple[Stage, ...] = tuple(s for s in STAGES if s != "contracts")
+"""The stages ``load_scenario`` reports; the contracts' comes after the demo's fallo."""
 LoadProgress = Callable[[Stage, int, int], None]
 """Hears (stage, done, total) as each stage advances."""
 
