@@ -27,11 +27,11 @@ def plans() -> list[staging.LinePlan]:
     first = TODAY - timedelta(days=360)
     return [
         staging.LinePlan(
-            1, "010.000.0104.00", 12_000, ("U1", "U2", "U3"), first, first + timedelta(364)
+            1, 10, "010.000.0104.00", 12_000, ("U1", "U2", "U3"), first, first + timedelta(364)
         ),
-        staging.LinePlan(1, "010.000.0101.00", 50, ("U1",), first, first + timedelta(364)),
+        staging.LinePlan(1, 10, "010.000.0101.00", 50, ("U1",), first, first + timedelta(364)),
         staging.LinePlan(
-            2, "010.000.0106.00", 900_000, ("U4", "U5"), first, first + timedelta(364)
+            2, 11, "010.000.0106.00", 900_000, ("U4", "U5"), first, first + timedelta(364)
         ),
     ]
 

@@ -61,6 +61,7 @@ class LinePlan:
     """What the order generator needs of one contract line."""
 
     contract_id: int
+    supplier_id: int
     clave: str
     max_qty: int
     units: tuple[str, ...]
@@ -145,6 +146,7 @@ def stage_contracts(
         plans.extend(
             LinePlan(
                 contract.id,
+                contract.supplier_id,
                 line.clave,
                 line.max_qty,
                 chosen,
@@ -177,6 +179,8 @@ AFIANZADORAS = (
     "Chubb Fianzas Monterrey, S.A.",
 )
 REJECTIONS = sorted(rules.REJECTION_REASONS)
+PUNCTUALITY = (0.97, 0.97, 0.93, 0.93, 0.8, 0.65)
+"""A supplier's share of orders delivered on time, drawn once per supplier."""
 
 
 def plan_orders(
@@ -186,12 +190,16 @@ def plan_orders(
     ``today``: pure, the same for the same seed and lines.
 
     Each month a line is ordered for one or two of its points, about 85–95 % of its maximum
-    over the year. Of the orders: 6 % never delivered, 64 % on time (up to a week early),
-    22 % one to ten days late, the rest up to six weeks late; 15 % delivered in two parts
-    (the second covering what the first lacked or had rejected); a tenth of the shipments
-    with some pieces rejected, for one of the four reasons.
+    over the year. Each supplier keeps its own pace (``PUNCTUALITY``: most deliver almost
+    every order on time, some one in five late, a few one in three); of what is not on time,
+    a sixth never comes, most is one to ten days late and the rest up to six weeks; 15 % of
+    the orders come in two parts (the second covering what the first lacked or had rejected);
+    a tenth of the shipments with some pieces rejected, for one of the four reasons.
     """
     rng = random.Random(f"abasto:{seed}:orders")
+    punctual = {
+        supplier: rng.choice(PUNCTUALITY) for supplier in sorted({p.supplier_id for p in plans})
+    }
     made: list[service.OrderRecord] = []
     for plan in plans:
         months = max(1, (plan.last_day - plan.first_day).days // ORDER_EVERY + 1)
@@ -215,7 +223,7 @@ def plan_orders(
                         quantity,
                         issued,
                         due,
-                        _deliveries(rng, quantity, day, due, today),
+                        _deliveries(rng, punctual[plan.supplier_id], quantity, day, due, today),
                     )
                 )
             day += timedelta(days=ORDER_EVERY + rng.randint(-3, 3))
@@ -223,14 +231,14 @@ def plan_orders(
 
 
 def _deliveries(
-    rng: random.Random, quantity: int, issued: date, due: date, today: date
+    rng: random.Random, on_time: float, quantity: int, issued: date, due: date, today: date
 ) -> tuple[service.DeliveryLine, ...]:
     draw = rng.random()
-    if draw < 0.06:
-        return ()
-    if draw < 0.70:
+    if draw < on_time:
         arrives = due - timedelta(days=rng.randint(0, 7))
-    elif draw < 0.92:
+    elif draw < on_time + (1 - on_time) / 6:
+        return ()
+    elif draw < on_time + (1 - on_time) * 0.8:
         arrives = due + timedelta(days=rng.randint(1, 10))
     else:
         arrives = due + timedelta(days=rng.randint(11, 42))
