@@ -20,8 +20,8 @@ from abasto.scenario.load import (
     DEMO_PASSWORD,
     DEMO_PENDING,
     DEMO_ROUND,
+    LOAD_STAGES,
     SCENARIO_LOAD,
-    STAGES,
     LoadSummary,
     catalog_csv,
     consumption_file,
@@ -165,7 +165,7 @@ def test_progress_is_told_every_stage_to_its_end(ctx: Context, small: Scenario) 
         progress=lambda stage, done, total: heard.update({stage: (done, total)}),
         forecast=False,
     )
-    assert list(heard) == list(STAGES)
+    assert list(heard) == list(LOAD_STAGES)
     assert all(done == total > 0 for done, total in heard.values())
 
 

@@ -14,12 +14,13 @@ import hashlib
 import io
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, insert, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from abasto.award.models import ContractDraft, Fallo
@@ -38,6 +39,7 @@ from abasto.contracts.models import (
 from abasto.core import ledger
 from abasto.core.context import Context
 from abasto.core.errors import (
+    AbastoError,
     Conflict,
     Forbidden,
     NotFound,
@@ -45,7 +47,7 @@ from abasto.core.errors import (
     ValidationFailed,
     check_version,
 )
-from abasto.core.money import to_money
+from abasto.core.money import count_of, to_money
 from abasto.core.spreadsheet import CsvWriter
 from abasto.identity.models import Institution, Supplier, Unit
 from abasto.inventory import service as inventory
@@ -272,7 +274,15 @@ def create_contracts(
 
 def contract_pdf(ctx: Context, contract: Contract) -> bytes:
     """The contract as a PDF, drawn from its data only: the same bytes every time."""
-    return document.contract_pdf(document.build(ctx.db, contract))
+    return _drawn(document.build(ctx.db, contract))
+
+
+@lru_cache(maxsize=64)
+def _drawn(doc: document.ContractDocument) -> bytes:
+    # The same data draw the same bytes, and drawing takes most of a signature's time (fonts
+    # parsed and subset): the supplier's signature, which checks the document the
+    # institution signed, and a download after it reuse the drawing.
+    return document.contract_pdf(doc)
 
 
 def _sha256(content: bytes) -> str:
@@ -1229,36 +1239,59 @@ def fill_rates(
                 for u in unknown
             ],
         )
-    columns = {
+    # Two GROUP BYs in the database: the orders first, by the few integer keys the grouping
+    # needs (their line, their unit) and the month (folded there, ``to_char`` or
+    # ``strftime``), with no join; then those sums, far fewer rows, joined to the names and
+    # grouped by them. Every join follows a required foreign key, so none drops an order.
+    month = (
+        func.to_char(SupplyOrder.due_on, "YYYY-MM")
+        if db.get_bind().dialect.name == "postgresql"
+        else func.strftime("%Y-%m", SupplyOrder.due_on)
+    )
+    wanted = set(by)
+    by_contract = bool({"supplier", "contract", "institution"} & wanted) or supplier_id is not None
+    keys: list[Any] = []
+    if by_contract or "clave" in wanted:
+        keys.append(SupplyOrder.line_id.label("line_id"))
+    if "state" in wanted:
+        keys.append(SupplyOrder.unit_id.label("unit_id"))
+    if "month" in wanted:
+        keys.append(month.label("month"))
+    orders = select(
+        *keys,
+        func.sum(SupplyOrder.quantity).label("due"),
+        func.sum(SupplyOrder.on_time_qty).label("on_time"),
+    ).where(SupplyOrder.due_on <= as_of, SupplyOrder.status != rules.ORDER_CANCELADA)
+    if contract_id is not None:
+        orders = orders.where(SupplyOrder.contract_id == contract_id)
+    sums = orders.group_by(*keys).subquery()
+    columns: dict[str, Any] = {
         "supplier": Supplier.rfc,
         "contract": Contract.number,
         "clave": ContractLine.clave,
         "institution": Institution.code,
         "state": func.coalesce(Unit.state_code, ""),
-        "month": SupplyOrder.due_on,
+        "month": sums.c.month if "month" in wanted else None,
     }
     chosen = [columns[b] for b in by]
-    query = (
-        select(*chosen, func.sum(SupplyOrder.quantity), func.sum(SupplyOrder.on_time_qty))
-        .join(Contract, Contract.id == SupplyOrder.contract_id)
-        .join(ContractLine, ContractLine.id == SupplyOrder.line_id)
-        .join(Supplier, Supplier.id == Contract.supplier_id)
-        .join(Institution, Institution.id == Contract.institution_id)
-        .join(Unit, Unit.id == SupplyOrder.unit_id)
-        .where(SupplyOrder.due_on <= as_of, SupplyOrder.status != rules.ORDER_CANCELADA)
-        .group_by(*chosen)
-    )
+    query = select(*chosen, func.sum(sums.c.due), func.sum(sums.c.on_time)).select_from(sums)
+    if by_contract or "clave" in wanted:
+        query = query.join(ContractLine, ContractLine.id == sums.c.line_id)
+    if by_contract:
+        query = query.join(Contract, Contract.id == ContractLine.contract_id)
+    if "supplier" in wanted:
+        query = query.join(Supplier, Supplier.id == Contract.supplier_id)
+    if "institution" in wanted:
+        query = query.join(Institution, Institution.id == Contract.institution_id)
+    if "state" in wanted:
+        query = query.join(Unit, Unit.id == sums.c.unit_id)
     if supplier_id is not None:
         query = query.where(Contract.supplier_id == supplier_id)
-    if contract_id is not None:
-        query = query.where(Contract.id == contract_id)
-    # Months are folded here from the due day: the same SQL on SQLite and PostgreSQL.
+    query = query.group_by(*chosen)
     totals: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for row in db.execute(query):
         values = list(row)
-        key = tuple(
-            (v.strftime("%Y-%m") if isinstance(v, date) else str(v)) for v in values[: len(by)]
-        )
+        key = tuple(str(v) for v in values[: len(by)])
         totals[key][0] += int(values[-2] or 0)
         totals[key][1] += int(values[-1] or 0)
     return [FillRow(k, v[0], v[1]) for k, v in sorted(totals.items())]
@@ -1332,3 +1365,662 @@ def fill_rates_csv(rows: Sequence[FillRow], by: Sequence[str]) -> bytes:
             [*row.key, row.ordered_due, row.on_time_accepted, "" if rate is None else f"{rate:.4f}"]
         )
     return b"\xef\xbb\xbf" + out.getvalue().encode()
+
+
+# ----- orders and their deliveries in bulk ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    """One lot of one of an order's receipts, as sent and as received (``load_orders``)."""
+
+    shipment: int
+    """The order's shipment it came in: 1, 2, …; its lots share one instant of receipt."""
+    received_at: datetime
+    lot: str
+    expiry: date
+    accepted: int
+    rejected: int = 0
+    reason: str | None = None
+    registro_sanitario: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order issued and what came of it, as ``load_orders`` takes it: a year of an
+    institution's history, a legacy system's orders, the demo's."""
+
+    contract_id: int
+    clave: str
+    unit_code: str
+    quantity: int
+    issued_at: datetime
+    due_on: date
+    deliveries: tuple[DeliveryLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BulkLoaded:
+    """What ``load_orders`` wrote."""
+
+    contracts: int
+    orders: int
+    shipments: int
+    lots: int
+    penalties: int
+
+
+BULK_PROBLEMS = 20
+"""A refused load names at most this many problems (and counts the rest)."""
+_INT_MAX = 2_147_483_647
+_ORDER_COLUMNS = (
+    "id, contract_id, line_id, number, unit_id, quantity, unit_price, status, issued_at, "
+    "issued_by, due_on, confirmed_at, accepted_qty, on_time_qty, rejected_qty, penalty, "
+    "deductiva, version"
+)
+_SHIPMENT_COLUMNS = (
+    "id, order_id, number, status, shipped_at, recorded_by, received_at, received_by, "
+    "receipt_sha256"
+)
+_LOT_COLUMNS = (
+    "id, shipment_id, lot, expiry, quantity, registro_sanitario, accepted_qty, rejected_qty, "
+    "reason, note"
+)
+_PENALTY_COLUMNS = (
+    "id, contract_id, order_id, shipment_id, kind, base_value, days_late, rate, computed, "
+    "amount, at"
+)
+
+
+class _Problems:
+    """Problems of a bulk load: the first ``BULK_PROBLEMS`` kept, all counted."""
+
+    def __init__(self) -> None:
+        self.kept: list[Problem] = []
+        self.count = 0
+
+    def add(self, problem: Problem) -> None:
+        self.count += 1
+        if len(self.kept) < BULK_PROBLEMS:
+            self.kept.append(problem)
+
+    def refuse(self, detail: str, error: type[AbastoError]) -> None:
+        if not self.count:
+            return
+        more = self.count - len(self.kept)
+        tail = f" (y {count_of(more, 'problema más', 'problemas más')})" if more else ""
+        raise error(f"{detail}{tail}", problems=self.kept)
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """What a bulk load needs of a contract line."""
+
+    id: int
+    clave: str
+    max_qty: int
+    unit_price: Decimal
+
+
+@dataclass(slots=True)
+class _Late:
+    """A receipt with pieces accepted late, waiting for its contract's cap in time order."""
+
+    contract_id: int
+    received_at: datetime
+    order: int
+    shipment_id: int
+    base: Decimal
+    days: int
+
+
+def load_orders(ctx: Context, *, orders: Sequence[OrderRecord]) -> BulkLoaded:
+    """Orders with their shipments and receipts in bulk, under the rules ``issue_order``,
+    ``record_shipment`` and ``receive_shipment`` apply one by one: a vigente contract of the
+    actor's institution, a clave and delivery point of the contract, a due date within its
+    term, never above a line's maximum (orders already there included; the contracts' rows are
+    locked as ``issue_order`` locks them), never more shipped than the order lacks, a reason
+    for every rejection, the shelf life at receipt; penas for pieces accepted late, capped at
+    the guarantee in the order the receipts happened, deductivas for rejected ones.
+
+    All or nothing: a refused load names its first problems and writes nothing. The rows go
+    in by COPY on PostgreSQL (executemany elsewhere) with ids reserved from the tables'
+    sequences; one ledger entry per contract. Receipts loaded this way post nothing into the
+    units' stock: a history of stock is loaded by inventory's own bulk path."""
+    if not ctx.actor.has_role("comprador", "institucion"):
+        raise Forbidden("Sólo el comprador o la institución cargan órdenes de suministro.")
+    ids = sorted({o.contract_id for o in orders})
+    contracts = {
+        c.id: c
+        for c in ctx.db.scalars(
+            select(Contract).where(Contract.id.in_(ids)).order_by(Contract.id).with_for_update()
+        )
+    }
+    problems = _Problems()
+    for missing in sorted(set(ids) - set(contracts)):
+        problems.add(Problem("No existe el contrato", field="contract_id", value=str(missing)))
+    problems.refuse("No se cargaron las órdenes.", NotFound)
+    for contract in contracts.values():
+        ctx.require_institution(contract.institution_id)
+        if contract.status != rules.VIGENTE:
+            problems.add(
+                Problem(
+                    f"El contrato {contract.number} está "
+                    f"«{rules.STATUS_LABELS[contract.status]}»; sólo un contrato vigente "
+                    "recibe órdenes",
+                    field="contract_id",
+                    value=str(contract.id),
+                )
+            )
+    problems.refuse("No se cargaron las órdenes.", Conflict)
+    ordered: dict[int, int] = defaultdict(int)
+    for line_id, total in ctx.db.execute(
+        select(SupplyOrder.line_id, func.sum(SupplyOrder.quantity))
+        .where(SupplyOrder.contract_id.in_(ids), SupplyOrder.status != rules.ORDER_CANCELADA)
+        .group_by(SupplyOrder.line_id)
+    ):
+        ordered[line_id] = int(total or 0)
+    numbers: dict[int, int] = defaultdict(int)
+    for contract_id, last in ctx.db.execute(
+        select(SupplyOrder.contract_id, func.max(SupplyOrder.number))
+        .where(SupplyOrder.contract_id.in_(ids))
+        .group_by(SupplyOrder.contract_id)
+    ):
+        numbers[contract_id] = int(last or 0)
+    accrued: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for contract_id, charged in ctx.db.execute(
+        select(Penalty.contract_id, func.sum(Penalty.amount))
+        .where(Penalty.contract_id.in_(ids), Penalty.kind == "pena")
+        .group_by(Penalty.contract_id)
+    ):
+        accrued[contract_id] = Decimal(charged or 0)
+    # Plain rows, not ORM objects: a national load names thousands of contracts, each with
+    # its lines and its institution's units as delivery points.
+    lines: dict[tuple[int, str], _Line] = {}
+    claves: dict[int, list[str]] = defaultdict(list)
+    for contract_id, clave, line_id, max_qty, unit_price in ctx.db.execute(
+        select(
+            ContractLine.contract_id,
+            ContractLine.clave,
+            ContractLine.id,
+            ContractLine.max_qty,
+            ContractLine.unit_price,
+        ).where(ContractLine.contract_id.in_(ids))
+    ):
+        lines[(contract_id, clave)] = _Line(line_id, clave, max_qty, unit_price)
+        claves[contract_id].append(clave)
+    points: dict[tuple[int, str], int] = {}
+    units: dict[int, list[str]] = defaultdict(list)
+    for contract_id, code, point in ctx.db.execute(
+        select(DeliveryPoint.contract_id, Unit.code, Unit.id)
+        .join(Unit, Unit.id == DeliveryPoint.unit_id)
+        .where(DeliveryPoint.contract_id.in_(ids))
+    ):
+        points[(contract_id, code)] = point
+        units[contract_id].append(code)
+    agreed = {c.id: terms(c) for c in contracts.values()}
+    today = rules.local_day(ctx.now)
+
+    order_ids = _reserve(ctx.db, "supply_orders", len(orders))
+    shipment_count = sum(len({d.shipment for d in o.deliveries}) for o in orders)
+    lot_count = sum(len(o.deliveries) for o in orders)
+    shipment_ids = _reserve(ctx.db, "shipments", shipment_count)
+    lot_ids = _reserve(ctx.db, "shipment_lots", lot_count)
+    order_rows: list[list[Any]] = []
+    shipment_rows: list[tuple[Any, ...]] = []
+    lot_rows: list[tuple[Any, ...]] = []
+    deductivas: list[tuple[int, int, int, Decimal, Decimal, datetime]] = []
+    late: list[_Late] = []
+    label = ctx.actor.label
+    for n, order in enumerate(orders, start=1):
+        contract = contracts[order.contract_id]
+        line = lines.get((contract.id, order.clave))
+        unit_id = points.get((contract.id, order.unit_code))
+        given = _order_problems(
+            order, n, contract, line, unit_id, agreed[contract.id], ctx.now, claves, units
+        )
+        for problem in given:
+            problems.add(problem)
+        if given or line is None or unit_id is None:
+            continue
+        above = rules.order_problem(
+            clave=line.clave,
+            max_qty=line.max_qty,
+            ordered=ordered[line.id],
+            quantity=order.quantity,
+        )
+        if above is not None:
+            problems.add(replace(above, row=n))
+            continue
+        ordered[line.id] += order.quantity
+        numbers[contract.id] += 1
+        order_id = order_ids + n - 1
+        accepted = on_time = rejected = 0
+        deductiva = ZERO
+        confirmed_at = None
+        shipments: dict[int, list[DeliveryLine]] = defaultdict(list)
+        for delivery in order.deliveries:
+            shipments[delivery.shipment].append(delivery)
+        previous: datetime | None = None
+        for number in sorted(shipments):
+            lots = shipments[number]
+            received_at = lots[0].received_at
+            received_on = rules.local_day(received_at)
+            found = _shipment_problems(
+                lots,
+                n,
+                number,
+                order,
+                received_on,
+                previous,
+                today,
+                accepted,
+                agreed[contract.id].shelf_life_months,
+            )
+            if found:
+                for problem in found:
+                    problems.add(problem)
+                break
+            previous = received_at
+            confirmed_at = confirmed_at or received_at
+            shipment_id = shipment_ids
+            shipment_ids += 1
+            shipment_rows.append(
+                (
+                    shipment_id,
+                    order_id,
+                    number,
+                    "recibido",
+                    received_at,
+                    label,
+                    received_at,
+                    label,
+                    None,
+                )
+            )
+            came = refused = 0
+            for delivery in lots:
+                lot_rows.append(
+                    (
+                        lot_ids,
+                        shipment_id,
+                        delivery.lot.strip(),
+                        delivery.expiry,
+                        delivery.accepted + delivery.rejected,
+                        " ".join(delivery.registro_sanitario.split()),
+                        delivery.accepted,
+                        delivery.rejected,
+                        delivery.reason if delivery.rejected else None,
+                        None,
+                    )
+                )
+                lot_ids += 1
+                came += delivery.accepted
+                refused += delivery.rejected
+            days = rules.days_late(order.due_on, received_on)
+            accepted += came
+            rejected += refused
+            if not days:
+                on_time += came
+            elif came:
+                base = rules.amount(came, line.unit_price)
+                late.append(
+                    _Late(contract.id, received_at, len(order_rows), shipment_id, base, days)
+                )
+            if refused:
+                base = rules.amount(refused, line.unit_price)
+                amount = to_money(rules.deductiva(base, agreed[contract.id].deductiva_rate))
+                deductivas.append((contract.id, order_id, shipment_id, base, amount, received_at))
+                deductiva += amount
+        if problems.count:
+            continue
+        status = (
+            rules.ORDER_SURTIDA
+            if accepted >= order.quantity
+            else rules.ORDER_CONFIRMADA
+            if order.deliveries
+            else rules.ORDER_EMITIDA
+        )
+        order_rows.append(
+            [
+                order_id,
+                contract.id,
+                line.id,
+                numbers[contract.id],
+                unit_id,
+                order.quantity,
+                line.unit_price,
+                status,
+                order.issued_at,
+                label,
+                order.due_on,
+                confirmed_at,
+                accepted,
+                on_time,
+                rejected,
+                ZERO,
+                deductiva,
+                1,
+            ]
+        )
+    problems.refuse("No se cargaron las órdenes.", ValidationFailed)
+    # The one-by-one path caps each receipt's pena at what the contract's earlier penas left
+    # of the guarantee: the same here, receipt by receipt in the order they happened.
+    penalty_rows: list[tuple[Any, ...]] = []
+    capped_now: set[int] = set()
+    late.sort(key=lambda x: (x.contract_id, x.received_at, x.order, x.shipment_id))
+    for receipt in late:
+        contract = contracts[receipt.contract_id]
+        rate = agreed[contract.id].penalty_rate
+        capped = rules.cap_penalty(
+            rules.late_penalty(receipt.base, receipt.days, rate),
+            accrued[contract.id],
+            contract.guarantee_amount,
+        )
+        accrued[contract.id] += capped.charged
+        row = order_rows[receipt.order]
+        row[15] += capped.charged
+        penalty_rows.append(
+            (
+                row[1],
+                row[0],
+                receipt.shipment_id,
+                "pena",
+                receipt.base,
+                receipt.days,
+                rate,
+                capped.computed,
+                capped.charged,
+                receipt.received_at,
+            )
+        )
+        if capped.reaches_cap and not contract.penalties_at_cap:
+            contract.penalties_at_cap = True
+            capped_now.add(contract.id)
+    for contract_id, order_id, shipment_id, base, amount, at in deductivas:
+        rate = agreed[contract_id].deductiva_rate
+        penalty_rows.append(
+            (contract_id, order_id, shipment_id, "deductiva", base, 0, rate, amount, amount, at)
+        )
+    penalty_ids = _reserve(ctx.db, "contract_penalties", len(penalty_rows))
+    _bulk_insert(ctx.db, "supply_orders", _ORDER_COLUMNS, order_rows)
+    _bulk_insert(ctx.db, "shipments", _SHIPMENT_COLUMNS, shipment_rows)
+    _bulk_insert(ctx.db, "shipment_lots", _LOT_COLUMNS, lot_rows)
+    _bulk_insert(
+        ctx.db,
+        "contract_penalties",
+        _PENALTY_COLUMNS,
+        [(penalty_ids + i, *row) for i, row in enumerate(penalty_rows)],
+    )
+    ctx.db.flush()
+    totals: dict[int, list[Any]] = {}
+    for row in order_rows:
+        sums = totals.setdefault(row[1], [0, 0, 0, 0, 0, ZERO, ZERO])
+        for i, value in enumerate((1, row[5], row[12], row[13], row[14], row[15], row[16])):
+            sums[i] += value
+    records = [
+        ledger.Record(
+            "order.load",
+            _entity(contracts[contract_id]),
+            {
+                "number": contracts[contract_id].number,
+                "orders": total[0],
+                "first_order": numbers[contract_id] - total[0] + 1,
+                "last_order": numbers[contract_id],
+                "ordered": total[1],
+                "accepted": total[2],
+                "on_time": total[3],
+                "rejected": total[4],
+                "penalty": total[5],
+                "deductiva": total[6],
+            },
+            True,
+        )
+        for contract_id, total in sorted(totals.items())
+    ]
+    records += [
+        ledger.Record(
+            "contract.penalty_cap",
+            _entity(contracts[contract_id]),
+            {
+                "number": contracts[contract_id].number,
+                "cap": contracts[contract_id].guarantee_amount,
+                "note": "Las penas alcanzaron la garantía: procede evaluar la rescisión.",
+            },
+            True,
+        )
+        for contract_id in sorted(capped_now)
+    ]
+    if records:
+        ctx.record_many(records)
+    return BulkLoaded(
+        contracts=len(totals),
+        orders=len(order_rows),
+        shipments=len(shipment_rows),
+        lots=len(lot_rows),
+        penalties=len(penalty_rows),
+    )
+
+
+def _order_problems(
+    order: OrderRecord,
+    row: int,
+    contract: Contract,
+    line: _Line | None,
+    unit_id: int | None,
+    agreed: rules.Terms,
+    now: datetime,
+    claves: dict[int, list[str]],
+    units: dict[int, list[str]],
+) -> list[Problem]:
+    """What ``issue_order`` would refuse of one order of a bulk load (the maximum aside)."""
+    found: list[Problem] = []
+    if line is None:
+        found.append(
+            Problem(
+                f"Clave fuera del contrato {contract.number}",
+                row=row,
+                field="clave",
+                value=order.clave,
+                expected=", ".join(sorted(claves[contract.id])),
+            )
+        )
+    if unit_id is None:
+        found.append(
+            Problem(
+                f"El punto de entrega no es del contrato {contract.number}",
+                row=row,
+                field="unit",
+                value=order.unit_code,
+                expected=", ".join(sorted(units[contract.id])[:20]),
+            )
+        )
+    if not 1 <= order.quantity <= _INT_MAX:
+        found.append(
+            Problem(
+                "La cantidad de una orden debe ser positiva",
+                row=row,
+                field="quantity",
+                value=str(order.quantity),
+                expected=f"un entero entre 1 y {_INT_MAX:,}",
+            )
+        )
+    if order.issued_at.tzinfo is None:
+        return [*found, Problem("Instante sin zona horaria", row=row, field="issued_at")]
+    effective = contract.effective_at or now
+    if not effective <= order.issued_at <= now:
+        found.append(
+            Problem(
+                "Orden emitida fuera de la vigencia del contrato o en el futuro",
+                row=row,
+                field="issued_at",
+                value=order.issued_at.isoformat(),
+                expected=f"entre {effective.isoformat()} y {now.isoformat()}",
+            )
+        )
+    issued = rules.local_day(order.issued_at)
+    last = contract.ends_on + timedelta(days=agreed.delivery_days)
+    if not issued <= order.due_on <= last:
+        found.append(
+            Problem(
+                "Fecha de entrega no válida",
+                row=row,
+                field="due_on",
+                value=order.due_on.isoformat(),
+                expected=f"entre {issued.isoformat()} y {last.isoformat()}",
+            )
+        )
+    elif issued > contract.ends_on:
+        found.append(
+            Problem(
+                "Orden emitida después del fin de la vigencia",
+                row=row,
+                field="issued_at",
+                value=issued.isoformat(),
+                expected=f"hasta el {contract.ends_on.isoformat()}",
+            )
+        )
+    return found
+
+
+def _shipment_problems(
+    lots: list[DeliveryLine],
+    row: int,
+    number: int,
+    order: OrderRecord,
+    received_on: date,
+    previous: datetime | None,
+    today: date,
+    accepted: int,
+    shelf_life_months: int,
+) -> list[Problem]:
+    """What ``record_shipment`` and ``receive_shipment`` would refuse of one shipment of a
+    bulk-loaded order; ``accepted``: the order's pieces accepted before it."""
+    where = f"envío {number}"
+    found: list[Problem] = []
+    first = lots[0].received_at
+    if number < 1:
+        found.append(Problem(f"{where}: número no válido", row=row, field="shipment"))
+    if first.tzinfo is None or any(x.received_at != first for x in lots):
+        found.append(
+            Problem(
+                f"{where}: sus lotes se reciben en un mismo instante, con zona horaria",
+                row=row,
+                field="received_at",
+            )
+        )
+        return found
+    if not rules.local_day(order.issued_at) <= received_on <= today:
+        found.append(
+            Problem(
+                f"{where}: recibido antes de emitirse la orden o en el futuro",
+                row=row,
+                field="received_at",
+                value=received_on.isoformat(),
+                expected=f"entre {rules.local_day(order.issued_at).isoformat()} y "
+                f"{today.isoformat()}",
+            )
+        )
+    if previous is not None and first < previous:
+        found.append(
+            Problem(
+                f"{where}: recibido antes que el envío anterior",
+                row=row,
+                field="received_at",
+                value=first.isoformat(),
+                expected=f"{previous.isoformat()} o después",
+            )
+        )
+    seen: set[str] = set()
+    shipped = 0
+    shortest = rules.add_months(received_on, shelf_life_months)
+    for x in lots:
+        name = x.lot.strip()
+        if not name or len(name) > 60:
+            found.append(
+                Problem(f"{where}: lote vacío o largo", row=row, field="lot", value=name[:60])
+            )
+        elif name in seen:
+            found.append(Problem(f"{where}: lote repetido", row=row, field="lot", value=name))
+        seen.add(name)
+        registro = " ".join(x.registro_sanitario.split())
+        if not registro or len(registro) > 100:
+            found.append(
+                Problem(
+                    f"{where}, lote {name}: falta el registro sanitario o es largo",
+                    row=row,
+                    field="registro_sanitario",
+                )
+            )
+        if x.accepted < 0 or x.rejected < 0 or x.accepted + x.rejected < 1:
+            found.append(
+                Problem(
+                    f"{where}, lote {name}: cantidades no válidas",
+                    row=row,
+                    field="accepted",
+                    value=f"{x.accepted} + {x.rejected}",
+                    expected="aceptadas y rechazadas no negativas, que sumen 1 o más",
+                )
+            )
+            continue
+        shipped += x.accepted + x.rejected
+        if x.rejected and x.reason not in rules.REJECTION_REASONS:
+            found.append(
+                Problem(
+                    f"{where}, lote {name}: falta el motivo del rechazo",
+                    row=row,
+                    field="reason",
+                    value=x.reason or "",
+                    expected=", ".join(rules.REJECTION_REASONS),
+                )
+            )
+        if x.accepted and x.expiry < shortest:
+            short = rules.shelf_life_problem(received_on, x.expiry, shelf_life_months, lot=name)
+            if short is not None:
+                found.append(replace(short, row=row))
+    lacking = order.quantity - accepted
+    if shipped > lacking:
+        found.append(
+            Problem(
+                f"{where}: se envían {shipped:,} piezas; a la orden le faltan {lacking:,}",
+                row=row,
+                field="quantity",
+                value=str(shipped),
+                expected=f"a lo más {lacking:,}",
+            )
+        )
+    return found
+
+
+def _reserve(db: Session, table: str, count: int) -> int:
+    """The first of ``count`` consecutive ids taken for ``table``'s new rows. On PostgreSQL
+    the table is locked against other inserts until the transaction ends (reads go on), so
+    the block moved past in its sequence is this load's alone."""
+    if db.get_bind().dialect.name != "postgresql":
+        return int(db.scalar(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")) or 1)
+    if not count:
+        return 1
+    db.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+    sequence = f"pg_get_serial_sequence('{table}', 'id')"
+    first = int(db.scalar(text(f"SELECT nextval({sequence})")) or 1)
+    db.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + count - 1})
+    return first
+
+
+def _bulk_insert(db: Session, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Rows (in ``columns``' order) into ``table``: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if db.get_bind().dialect.name == "postgresql":
+        driver: Any = db.connection().connection.dbapi_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    names = columns.split(", ")
+    target = Contract.metadata.tables[table]
+    assert isinstance(target, Table)
+    db.execute(insert(target), [dict(zip(names, row, strict=True)) for row in rows])

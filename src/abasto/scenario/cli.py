@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -17,13 +18,15 @@ from abasto.core import checkpoints
 from abasto.core.cli import console, engine, err_console, unit_of_work
 from abasto.core.config import load_settings
 from abasto.core.db import current_revision, upgrade
-from abasto.core.money import format_datetime
+from abasto.core.money import count_of, format_datetime
 from abasto.identity import service as identity
 from abasto.scenario.award import has_fallo, stage_awarded_tender
 from abasto.scenario.build import build_scenario
+from abasto.scenario.contracts import HISTORY, has_contracts, stage_contracts
 from abasto.scenario.institutions import Scale
 from abasto.scenario.load import (
     DEMO_PASSWORD,
+    LOAD_STAGES,
     STAGES,
     DemoUser,
     LoadProgress,
@@ -52,7 +55,7 @@ def _migrated_engine() -> Engine:
 
 
 @contextmanager
-def _stage_bars() -> Iterator[LoadProgress]:
+def _stage_bars(stages: Sequence[Stage] = LOAD_STAGES) -> Iterator[LoadProgress]:
     """One Rich bar per stage of the load, started as the stage starts."""
     with Progress(
         TextColumn("{task.description:<26}"),
@@ -63,9 +66,7 @@ def _stage_bars() -> Iterator[LoadProgress]:
         # Piped into a log, bars are noise: only the summary is printed there.
         disable=not console.is_terminal,
     ) as bars:
-        tasks = {
-            stage: bars.add_task(label, total=None, start=False) for stage, label in STAGES.items()
-        }
+        tasks = {stage: bars.add_task(STAGES[stage], total=None, start=False) for stage in stages}
 
         def progress(stage: Stage, done: int, total: int) -> None:
             bars.start_task(tasks[stage])
@@ -142,6 +143,7 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool, base_url: str = 
     if counts.institutions == 0:
         print_demo_users(_load(bound, seed, scale).users)
         _stage_awarded_tender(bound, seed, scale.value, base_url)
+        _stage_contracts(bound, seed, scale.value, base_url)
         _stage_live_opening(bound, seed, scale.value, base_url)
         return
     if loaded is None:
@@ -165,6 +167,7 @@ def prepare_demo(*, seed: int, scale: ScaleChoice, fresh: bool, base_url: str = 
         )
     print_demo_users(demo_users(build_scenario(loaded.seed, loaded.scale)))
     _stage_awarded_tender(bound, loaded.seed, loaded.scale, base_url)
+    _stage_contracts(bound, loaded.seed, loaded.scale, base_url)
     _stage_live_opening(bound, loaded.seed, loaded.scale, base_url)
 
 
@@ -176,11 +179,39 @@ def _stage_awarded_tender(bound: Engine, seed: int, scale: Scale, base_url: str)
     with unit_of_work(bound) as ctx:
         if has_fallo(ctx.db):
             return
-        staged = stage_awarded_tender(ctx, sealer, build_scenario(seed, scale), signer=signer)
+        # A year back, so that its contracts have a year of orders and deliveries to show.
+        staged = stage_awarded_tender(
+            replace(ctx, now=ctx.now - HISTORY), sealer, build_scenario(seed, scale), signer=signer
+        )
     console.print(
         f"Licitación {staged.number} con fallo emitido ({staged.awarded} de {staged.partidas} "
         f"partidas adjudicadas, {staged.bids} licitantes): "
         f"{base_url}/licitaciones/{staged.tender_id}/fallo",
+        highlight=False,
+    )
+
+
+def _stage_contracts(bound: Engine, seed: int, scale: Scale, base_url: str) -> None:
+    """The demo fallo's contracts signed, and their year of orders and deliveries, unless
+    they are there already."""
+    started = time.perf_counter()
+    with unit_of_work(bound) as ctx:
+        if has_contracts(ctx):
+            return
+        with _stage_bars(("contracts",)) as progress:
+            staged = stage_contracts(
+                ctx,
+                build_scenario(seed, scale),
+                progress=lambda done, total: progress("contracts", done, total),
+            )
+    loaded = staged.loaded
+    console.print(
+        f"{count_of(staged.contracts, 'contrato firmado', 'contratos firmados')} del fallo "
+        f"({staged.signed_late} fuera de plazo) y un año de surtimiento: "
+        f"{count_of(loaded.orders, 'orden de suministro', 'órdenes de suministro')}, "
+        f"{count_of(loaded.shipments, 'entrega recibida', 'entregas recibidas')}, "
+        f"{count_of(loaded.penalties, 'pena o deductiva', 'penas y deductivas')}, en "
+        f"{time.perf_counter() - started:.1f} s: {base_url}/surtimiento",
         highlight=False,
     )
 

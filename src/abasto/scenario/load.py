@@ -33,7 +33,9 @@ from abasto.scenario.institutions import InstitutionSpec, Scale
 from abasto.scenario.sanctions import build_sanctions, sanctions_csv
 from abasto.scenario.suppliers import SupplierSpec
 
-Stage = Literal["institutions", "catalog", "suppliers", "sanctions", "users", "demand", "inventory"]
+Stage = Literal[
+    "institutions", "catalog", "suppliers", "sanctions", "users", "demand", "inventory", "contracts"
+]
 STAGES: dict[Stage, str] = {
     "institutions": "Instituciones y unidades",
     "catalog": "Catálogo de claves",
@@ -42,7 +44,12 @@ STAGES: dict[Stage, str] = {
     "users": "Usuarios de demostración",
     "demand": "Ronda de demanda",
     "inventory": "Un año de existencias y dispensación",
+    "contracts": "Contratos, órdenes y entregas",
 }
+"""The stages of a load, and, last, the demo's: the contracts of its fallo and their year of
+orders (``scenario.contracts``, once the fallo is staged)."""
+LOAD_STAGES: tuple[Stage, ...] = tuple(s for s in STAGES if s != "contracts")
+"""The stages ``load_scenario`` reports; the contracts' comes after the demo's fallo."""
 LoadProgress = Callable[[Stage, int, int], None]
 """Hears (stage, done, total) as each stage advances."""
 

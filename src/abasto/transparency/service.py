@@ -56,6 +56,7 @@ ACTION_NAMES: dict[str, str] = {
     "order.close": "Orden de suministro cerrada",
     "order.confirm": "Orden de suministro confirmada por el proveedor",
     "order.issue": "Orden de suministro emitida",
+    "order.load": "Órdenes de suministro y entregas cargadas en bloque",
     "partida.desierta": "Partida declarada desierta",
     "prices.import": "Precios de referencia importados",
     "question.answer": "Pregunta respondida",
