@@ -301,6 +301,7 @@ def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: C
     assert "<html" not in searched.text
     assert PARACETAMOL in searched.text
     assert ASPIRINA not in searched.text
+    assert "<strong>1</strong> clave coincide con «paracetamol»" in searched.text
 
 
 def test_the_consolidated_page_has_pages(client: TestClient, ctx: Context) -> None:
