@@ -68,3 +68,24 @@ def test_sessions_plan_for_data_in_memory_unless_the_url_says_otherwise(pooled: 
         assert conn.execute(text("SHOW random_page_cost")).scalar_one() == "2"
         assert conn.execute(text("SHOW work_mem")).scalar_one() == "8MB"
     own.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics_head() -> None:
+    """``head_revision`` reads two lines of each migration instead of importing them all."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(core_db.alembic_config("sqlite://"))
+
+    assert core_db.head_revision() == script.get_current_head()
+
+
+def test_the_current_revision_is_alembics(engine: Engine) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    empty = make_engine("sqlite://")
+    with engine.connect() as connection:
+        expected = MigrationContext.configure(connection).get_current_revision()
+
+    assert core_db.current_revision(engine) == expected == core_db.head_revision()
+    assert core_db.current_revision(empty) is None
+    empty.dispose()
