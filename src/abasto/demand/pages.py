@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from abasto.core import numbers
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, Problem, ValidationFailed
 from abasto.demand import rules, service
@@ -18,7 +19,7 @@ from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import delivery_points, get_institution
 from abasto.web.deps import allow, read_uploads
-from abasto.web.params import ObservationId
+from abasto.web.params import ObservationId, query_day
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -65,8 +66,10 @@ def _rounds_page(
         institutions=institutions,
         own=_own(ctx),
         status_labels=service.STATUS_LABELS,
+        now=ctx.now,
         error=error,
-        form=form or {"name": "", "periods": "", "min_share": "40", "institutions": None},
+        form=form
+        or {"name": "", "periods": "", "min_share": "40", "institutions": None, "deadline": ""},
         round_url=_round_url,
     )
 
@@ -85,26 +88,39 @@ def open_round(
     periods: Annotated[str, Form(max_length=200)] = "",
     min_share: Annotated[str, Form(max_length=20)] = "40",
     institutions: Annotated[list[str] | None, Form()] = None,
+    deadline: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    form = {"name": name, "periods": periods, "min_share": min_share, "institutions": institutions}
+    form = {
+        "name": name,
+        "periods": periods,
+        "min_share": min_share,
+        "institutions": institutions,
+        "deadline": deadline,
+    }
+    problems: list[Problem] = []
+    day = query_day(deadline, field="deadline", label="Fecha límite de captura", problems=problems)
     try:
         share = numbers.decimal_of(min_share.strip().rstrip("%").replace(",", ".")) / 100
     except ValueError:
-        error = ValidationFailed(
-            "No se abrió la ronda.",
-            problems=[
-                Problem(
-                    "El mínimo no es un porcentaje.",
-                    field="min_share",
-                    value=min_share,
-                    expected="un porcentaje del máximo, p. ej. 40",
-                )
-            ],
+        problems.append(
+            Problem(
+                "El mínimo no es un porcentaje.",
+                field="min_share",
+                value=min_share,
+                expected="un porcentaje del máximo, p. ej. 40",
+            )
         )
+    if problems:
+        error = ValidationFailed("No se abrió la ronda.", problems=problems)
         return _rounds_page(request, ctx, status_code=422, error=error, form=form)
     try:
         opened = service.open_round(
-            ctx, name=name, periods=[periods], institutions=institutions or [], min_share=share
+            ctx,
+            name=name,
+            periods=[periods],
+            institutions=institutions or [],
+            min_share=share,
+            deadline=rules.deadline_of(day) if day else None,
         )
     except (ValidationFailed, Conflict) as exc:
         ctx.db.rollback()
@@ -139,6 +155,8 @@ def _round_page(
         observations=service.visible_observations(ctx, round_name=progress.round.name),
         status_labels=service.STATUS_LABELS,
         share=rules.format_share(progress.round.min_share),
+        now=ctx.now,
+        deadline_day=rules.deadline_day(progress.round.deadline),
         error=error,
         summary=summary,
         own=_own(ctx),
@@ -160,6 +178,32 @@ def freeze(request: Request, round_name: str, ctx: Buyer) -> Response:
     except Conflict as exc:
         ctx.db.rollback()
         return _round_page(request, ctx, round_name, status_code=409, error=exc)
+    return RedirectResponse(_round_url(found.name), status_code=303)
+
+
+@router.post("/demanda/{round_name}/plazo")
+def set_deadline(
+    request: Request,
+    round_name: str,
+    ctx: Buyer,
+    deadline: Annotated[str, Form(max_length=20)] = "",
+    version: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Set, move or (blank) remove the round's deadline."""
+    problems: list[Problem] = []
+    day = query_day(deadline, field="deadline", label="Fecha límite de captura", problems=problems)
+    try:
+        if problems:
+            raise ValidationFailed("No se cambió la fecha límite.", problems=problems)
+        found = service.set_deadline(
+            ctx,
+            name=round_name,
+            deadline=rules.deadline_of(day) if day else None,
+            version=_version(version),
+        )
+    except (ValidationFailed, Conflict) as exc:
+        ctx.db.rollback()
+        return _round_page(request, ctx, round_name, status_code=exc.status, error=exc)
     return RedirectResponse(_round_url(found.name), status_code=303)
 
 
@@ -278,6 +322,7 @@ def institution_page(
     unidad: Annotated[str, Query(max_length=60)] = "",
     ver: Annotated[str, Query(pattern="^(todas|con-cantidades|alertas)$")] = "todas",
     page: Annotated[int, Query(ge=1)] = 1,
+    pronosticos: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
 ) -> Response:
     """The planner's page: the round's claves, each line saved on change without reloading."""
     result = service.institution_lines(
@@ -306,6 +351,8 @@ def institution_page(
         and _can_write(ctx, institution.id)
         and result.round.status == service.OPEN,
         share=rules.format_share(result.round.min_share),
+        now=ctx.now,
+        forecasts=pronosticos,
         q=q.strip(),
         ver=ver,
         unidad=result.unit_code,
@@ -436,6 +483,18 @@ def upload_sheet(
             filename=name,
             replace=replace,
         ),
+    )
+
+
+@router.post("/demanda/{round_name}/{code}/pronosticos")
+def run_forecast(request: Request, round_name: str, code: str, ctx: Writer) -> Response:
+    """«Calcular pronósticos»: the institution's forecasts from its consumption on record, and
+    back to its page saying how many."""
+    summary = service.run_forecast(ctx, round_name=round_name, institution_code=code)
+    return RedirectResponse(
+        f"{_round_url(round_name)}/{quote(code.upper(), safe='')}"
+        f"?pronosticos={summary.suggestions}",
+        status_code=303,
     )
 
 
