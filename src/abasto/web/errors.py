@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from abasto.core.errors import AbastoError, Problem, TooManyRequests, Unauthorized
+from abasto.web import fields
 from abasto.web.templating import render
 
 log = logging.getLogger("abasto.web")
@@ -70,12 +71,14 @@ def error_response(request: Request, exc: AbastoError) -> Response:
     A route that must keep what it wrote before refusing (a failed sign-in counts towards the
     throttle) returns this instead of raising, so its unit of work commits.
     """
+    # A page names each field by its label, the API by the name its clients send.
+    shown = exc.problems if _wants_json(request) else [fields.for_page(p) for p in exc.problems]
     response = problem_response(
         request,
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
-        problems=[p.as_dict() for p in exc.problems],
+        problems=[p.as_dict() for p in shown],
         expected=exc.expected,
     )
     if isinstance(exc, Unauthorized) and not _wants_json(request):
@@ -85,10 +88,22 @@ def error_response(request: Request, exc: AbastoError) -> Response:
     return response
 
 
-def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
+def _pydantic_problems(exc: RequestValidationError, *, page: bool = False) -> list[Problem]:
+    """The problems pydantic found; for a page in Spanish, each field by its form's label."""
     problems = []
     for error in exc.errors():
         location = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
+        if page:
+            if location and location[0] in ("path", "query", "header", "cookie"):
+                location = location[1:]
+            problems.append(
+                Problem(
+                    fields.pydantic_message(error),
+                    field=fields.field_label(".".join(location)) or None,
+                    value=None if error.get("input") is None else str(error.get("input"))[:200],
+                )
+            )
+            continue
         if error.get("type") == "json_invalid":
             problems.append(
                 Problem(
@@ -120,7 +135,7 @@ def install(app: FastAPI) -> None:
             status=422,
             title="Datos no válidos",
             detail="La solicitud no tiene la forma esperada.",
-            problems=[p.as_dict() for p in _pydantic_problems(exc)],
+            problems=[p.as_dict() for p in _pydantic_problems(exc, page=not _wants_json(request))],
         )
 
     @app.exception_handler(StarletteHTTPException)
