@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from abasto.award import service as award
+from abasto.contracts import service as contracts
 from abasto.core.context import ANONYMOUS, Context
 from abasto.demand import service as demand
 from abasto.identity import service as identity
@@ -15,7 +16,7 @@ from abasto.pending import service
 from abasto.pending.service import Pending
 from tests.award.test_service import Opened, evaluator, verdicts_with
 from tests.conftest import bearer
-from tests.contracts.factories import planner
+from tests.contracts.factories import lots, planner
 from tests.pending.factories import ROUND, Busy, busy
 from tests.tendering.conftest import PARACETAMOL, World
 
@@ -121,6 +122,22 @@ def test_each_supplier_has_its_own_tenders_bids_contracts_and_orders(
     }
     order = {s.kind: s for s in b.sections}[service.ORDERS_TO_CONFIRM].tasks[0]
     assert order.detail.startswith("2 piezas de ")
+
+    contracts.confirm_order(world.as_supplier("b"), order_id=built.order_b)
+    (to_ship,) = links(service.my_pending(world.as_supplier("b"), world.sealer))[
+        service.ORDERS_TO_SHIP
+    ]
+    assert to_ship == f"/ordenes/{built.order_b}"
+    contracts.record_shipment(world.as_supplier("b"), order_id=built.order_b, lots=lots(("L1", 1)))
+    b = service.my_pending(world.as_supplier("b"), world.sealer)
+    shipping = {s.kind: s for s in b.sections}[service.ORDERS_TO_SHIP].tasks[0]
+    assert shipping.detail.startswith("1 pieza por enviar de 2 de ")
+    contracts.record_shipment(world.as_supplier("b"), order_id=built.order_b, lots=lots(("L2", 1)))
+    assert service.ORDERS_TO_SHIP not in links(
+        service.my_pending(world.as_supplier("b"), world.sealer)
+    )
+    receive = links(service.my_pending(planner(world, "SEDENA"), world.sealer))
+    assert len(receive[service.SHIPMENTS_TO_RECEIVE]) == 2
 
 
 def test_the_auditor_and_the_public_have_nothing_pending(world: World) -> None:

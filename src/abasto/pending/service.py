@@ -18,7 +18,13 @@ from abasto.award import service as award
 from abasto.award.models import Fallo
 from abasto.catalog.models import Clave
 from abasto.contracts import rules as contracts_rules
-from abasto.contracts.models import Contract, ContractLine, Shipment, SupplyOrder
+from abasto.contracts.models import (
+    Contract,
+    ContractLine,
+    Shipment,
+    ShipmentLot,
+    SupplyOrder,
+)
 from abasto.core.context import Context
 from abasto.core.money import MEXICO_CITY, count_of
 from abasto.demand import service as demand
@@ -402,24 +408,42 @@ def _contracts_to_sign(
 
 
 def _orders(db: Session, supplier_id: int, status: str) -> list[Task]:
+    """Its orders to confirm (emitida), or confirmed ones that still lack pieces not yet on
+    their way: what ``contracts.service.record_shipment`` would still accept."""
     kind = ORDERS_TO_CONFIRM if status == contracts_rules.ORDER_EMITIDA else ORDERS_TO_SHIP
+    in_transit = (
+        select(func.coalesce(func.sum(ShipmentLot.quantity), 0))
+        .join(Shipment, Shipment.id == ShipmentLot.shipment_id)
+        .where(Shipment.order_id == SupplyOrder.id, Shipment.status == "enviado")
+        .scalar_subquery()
+    )
     rows = db.execute(
-        select(SupplyOrder, Contract.number, ContractLine.clave)
+        select(SupplyOrder, Contract.number, ContractLine.clave, in_transit)
         .join(Contract, Contract.id == SupplyOrder.contract_id)
         .join(ContractLine, ContractLine.id == SupplyOrder.line_id)
         .where(Contract.supplier_id == supplier_id, SupplyOrder.status == status)
         .order_by(SupplyOrder.due_on, SupplyOrder.id)
     )
-    return [
-        Task(
-            kind,
-            f"Orden {order.number} del contrato {number}",
-            f"{count_of(order.quantity, 'pieza', 'piezas')} de {clave} · entrega a más tardar "
-            f"el {order.due_on:%d/%m/%Y}",
-            f"/ordenes/{order.id}",
+    tasks = []
+    for order, number, clave, travelling in rows:
+        lacking = order.quantity - order.accepted_qty - int(travelling or 0)
+        if lacking <= 0:
+            continue
+        pieces = count_of(order.quantity, "pieza", "piezas")
+        if kind == ORDERS_TO_SHIP:
+            pieces = (
+                f"{count_of(lacking, 'pieza por enviar', 'piezas por enviar')} "
+                f"de {order.quantity:,}"
+            )
+        tasks.append(
+            Task(
+                kind,
+                f"Orden {order.number} del contrato {number}",
+                f"{pieces} de {clave} · entrega a más tardar el {order.due_on:%d/%m/%Y}",
+                f"/ordenes/{order.id}",
+            )
         )
-        for order, number, clave in rows
-    ]
+    return tasks
 
 
 def _shipments_to_receive(db: Session, institution_id: int) -> list[Task]:
