@@ -803,9 +803,10 @@ def test_a_sheet_with_numeric_text_too_large_is_refused_naming_its_cell(
         ),
         422,
     )
-    assert [(e["row"], e["field"]) for e in body["errors"]] == [
-        (5, "unit_price"),
-        (6, "quantity"),
+    # A sheet's cell is named by its column as the file heads it, not by the API's field.
+    assert [(e["row"], e["column"], e.get("field")) for e in body["errors"]] == [
+        (5, "Precio Unitario", None),
+        (6, "Cantidad ofertada", None),
     ]
     assert all(len(e["value"]) < 100 for e in body["errors"])
 

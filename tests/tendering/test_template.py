@@ -166,7 +166,8 @@ def test_the_official_file_with_prices_is_read(real: RealFile) -> None:
     assert [(ln.partida, ln.unit_price) for ln in lines] == sorted(PRICED.items())
     # The official layout has no «Cantidad ofertada»: the service offers the maximum.
     assert {ln.quantity for ln in lines} == {None}
-    assert lines[-1].where == {"sheet": "MED_MAT", "row": 3904}
+    assert (lines[-1].where["sheet"], lines[-1].where["row"]) == ("MED_MAT", 3904)
+    assert lines[-1].where["columns"]["unit_price"] == "Precio Unitario"
 
 
 def test_the_official_file_is_a_bid_offering_each_maximum(world: World, real: RealFile) -> None:
