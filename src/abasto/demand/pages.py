@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -18,8 +19,9 @@ from abasto.demand import rules, service
 from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import delivery_points, get_institution
+from abasto.web import params
 from abasto.web.deps import allow, read_uploads
-from abasto.web.params import ObservationId, query_day
+from abasto.web.params import ObservationId
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -74,6 +76,14 @@ def _rounds_page(
     )
 
 
+def _deadline(text: str, problems: list[Problem]) -> datetime | None:
+    """A round's deadline as the form gives it (a day; blank for none)."""
+    day = params.query_day(
+        text, field="deadline", label="Fecha límite de captura", problems=problems
+    )
+    return rules.deadline_of(day) if day else None
+
+
 @router.get("/demanda")
 def rounds_page(request: Request, ctx: Reader) -> Response:
     """Every round; the buyer also gets the form to open one."""
@@ -98,7 +108,7 @@ def open_round(
         "deadline": deadline,
     }
     problems: list[Problem] = []
-    day = query_day(deadline, field="deadline", label="Fecha límite de captura", problems=problems)
+    until = _deadline(deadline, problems)
     try:
         share = numbers.decimal_of(min_share.strip().rstrip("%").replace(",", ".")) / 100
     except ValueError:
@@ -120,7 +130,7 @@ def open_round(
             periods=[periods],
             institutions=institutions or [],
             min_share=share,
-            deadline=rules.deadline_of(day) if day else None,
+            deadline=until,
         )
     except (ValidationFailed, Conflict) as exc:
         ctx.db.rollback()
@@ -191,14 +201,14 @@ def set_deadline(
 ) -> Response:
     """Set, move or (blank) remove the round's deadline."""
     problems: list[Problem] = []
-    day = query_day(deadline, field="deadline", label="Fecha límite de captura", problems=problems)
+    until = _deadline(deadline, problems)
     try:
         if problems:
             raise ValidationFailed("No se cambió la fecha límite.", problems=problems)
         found = service.set_deadline(
             ctx,
             name=round_name,
-            deadline=rules.deadline_of(day) if day else None,
+            deadline=until,
             version=_version(version),
         )
     except (ValidationFailed, Conflict) as exc:
@@ -318,11 +328,11 @@ def institution_page(
     round_name: str,
     code: str,
     ctx: Reader,
+    pronosticos: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
     q: Annotated[str, Query(max_length=200)] = "",
     unidad: Annotated[str, Query(max_length=60)] = "",
     ver: Annotated[str, Query(pattern="^(todas|con-cantidades|alertas)$")] = "todas",
     page: Annotated[int, Query(ge=1)] = 1,
-    pronosticos: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
 ) -> Response:
     """The planner's page: the round's claves, each line saved on change without reloading."""
     result = service.institution_lines(

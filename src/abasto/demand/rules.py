@@ -73,6 +73,11 @@ def deadline_day(deadline: datetime | None) -> str:
     return "" if deadline is None else deadline.astimezone(MEXICO_CITY).date().isoformat()
 
 
+def deadline_shown(deadline: datetime) -> str:
+    """The day of a deadline as a person reads it (dd/mm/aaaa, in Mexico City)."""
+    return f"{deadline.astimezone(MEXICO_CITY):%d/%m/%Y}"
+
+
 def deadline_problem(deadline: datetime, now: datetime, last_day: date) -> str | None:
     """Why a round cannot have this deadline, or None: it is past, or after the round ends."""
     if deadline <= now:

@@ -50,7 +50,6 @@ from abasto.core.errors import (
     check_version,
 )
 from abasto.core.ledger import Record
-from abasto.core.money import MEXICO_CITY
 from abasto.core.spreadsheet import Progress, find_headers, read_sheets
 from abasto.core.text import fold, neutralise_cell
 from abasto.demand import appendix, forecast, rules
@@ -229,15 +228,17 @@ def open_round(
         ctx.db.flush()
     except IntegrityError as exc:
         raise Conflict(f"Otra solicitud abrió la ronda «{name}» al mismo tiempo.") from exc
-    payload: dict[str, Any] = {
-        "name": name,
-        "periods": opened.periods,
-        "min_share": min_share,
-        "institutions": [i.code for i in members],
-    }
-    if deadline is not None:
-        payload["deadline"] = deadline
-    ctx.record("round.open", f"round:{name}", payload)
+    ctx.record(
+        "round.open",
+        f"round:{name}",
+        {
+            "name": name,
+            "periods": opened.periods,
+            "min_share": min_share,
+            "institutions": [i.code for i in members],
+            **({"deadline": deadline} if deadline is not None else {}),
+        },
+    )
     if _has_history(ctx.db, [i.id for i in members]):
         run_forecast(ctx, round_name=name, n_jobs=n_jobs)
     return opened
@@ -251,7 +252,7 @@ def _deadline_problems(deadline: datetime, now: datetime, last_day: date) -> lis
         Problem(
             f"La fecha límite no es válida: {why}.",
             field="deadline",
-            value=f"{deadline.astimezone(MEXICO_CITY):%d/%m/%Y}",
+            value=rules.deadline_shown(deadline),
             expected=rules.DEADLINE_EXPECTED,
         )
     ]

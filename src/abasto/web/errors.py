@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,14 +72,12 @@ def error_response(request: Request, exc: AbastoError) -> Response:
     A route that must keep what it wrote before refusing (a failed sign-in counts towards the
     throttle) returns this instead of raising, so its unit of work commits.
     """
-    # A page names each field by its label, the API by the name its clients send.
-    shown = exc.problems if _wants_json(request) else [fields.for_page(p) for p in exc.problems]
     response = problem_response(
         request,
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
-        problems=[p.as_dict() for p in shown],
+        problems=_shown(request, exc.problems),
         expected=exc.expected,
     )
     if isinstance(exc, Unauthorized) and not _wants_json(request):
@@ -88,22 +87,10 @@ def error_response(request: Request, exc: AbastoError) -> Response:
     return response
 
 
-def _pydantic_problems(exc: RequestValidationError, *, page: bool = False) -> list[Problem]:
-    """The problems pydantic found; for a page in Spanish, each field by its form's label."""
+def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
     problems = []
     for error in exc.errors():
         location = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
-        if page:
-            if location and location[0] in ("path", "query", "header", "cookie"):
-                location = location[1:]
-            problems.append(
-                Problem(
-                    fields.pydantic_message(error),
-                    field=fields.field_label(".".join(location)) or None,
-                    value=None if error.get("input") is None else str(error.get("input"))[:200],
-                )
-            )
-            continue
         if error.get("type") == "json_invalid":
             problems.append(
                 Problem(
@@ -123,6 +110,13 @@ def _pydantic_problems(exc: RequestValidationError, *, page: bool = False) -> li
     return problems
 
 
+def _shown(request: Request, problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    """A page names each field by its form's label, the API by the name its clients send."""
+    if _wants_json(request):
+        return [p.as_dict() for p in problems]
+    return [fields.for_page(p).as_dict() for p in problems]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AbastoError)
     async def _domain(request: Request, exc: AbastoError) -> Response:
@@ -135,7 +129,7 @@ def install(app: FastAPI) -> None:
             status=422,
             title="Datos no válidos",
             detail="La solicitud no tiene la forma esperada.",
-            problems=[p.as_dict() for p in _pydantic_problems(exc, page=not _wants_json(request))],
+            problems=_shown(request, _pydantic_problems(exc)),
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -1,16 +1,14 @@
 """What a page calls each field: a problem shown on a page names the field as the form labels
 it («Cierre de recepción de proposiciones»), never the name the code uses (``bid_deadline``).
 
-The API keeps the names (they are its contract); ``for_page`` relabels a problem for a page,
-and ``pydantic_message`` says in Spanish what pydantic found wrong with a form's field.
+The API keeps the names (they are its contract); ``for_page`` relabels a problem for a page
+(``web/errors`` for the error pages, the ``campo`` filter for the problems tables).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 from abasto.core.errors import Problem
 
@@ -117,6 +115,7 @@ FIELD_LABELS = {
 }
 
 _INDEX = re.compile(r"\[(\d+)\]")
+_LOCATIONS = frozenset({"path", "query", "header", "cookie"})
 
 
 def field_label(name: str | None) -> str | None:
@@ -126,7 +125,11 @@ def field_label(name: str | None) -> str | None:
     if name is None:
         return None
     parts = []
-    for part in name.split("."):
+    # Where pydantic found a parameter is not something a page's user filled in.
+    steps = name.split(".")
+    if len(steps) > 1 and steps[0] in _LOCATIONS:
+        steps = steps[1:]
+    for part in steps:
         index = _INDEX.search(part)
         base = _INDEX.sub("", part)
         label = FIELD_LABELS.get(base, base)
@@ -139,45 +142,3 @@ def for_page(problem: Problem) -> Problem:
     if problem.field is None:
         return problem
     return replace(problem, field=field_label(problem.field))
-
-
-_MESSAGES = {
-    "missing": "falta",
-    "string_too_long": "es demasiado largo: a lo más {max_length} caracteres",
-    "string_too_short": "es demasiado corto: al menos {min_length} caracteres",
-    "too_long": "tiene demasiados elementos: a lo más {max_length}",
-    "int_parsing": "no es un número entero",
-    "int_type": "no es un número entero",
-    "int_from_float": "no es un número entero",
-    "float_parsing": "no es un número",
-    "decimal_parsing": "no es un número",
-    "bool_parsing": "no es sí o no",
-    "greater_than_equal": "debe ser al menos {ge}",
-    "greater_than": "debe ser mayor que {gt}",
-    "less_than_equal": "debe ser a lo más {le}",
-    "less_than": "debe ser menor que {lt}",
-    "string_pattern_mismatch": "no tiene la forma esperada",
-    "literal_error": "no es una de las opciones: {expected}",
-    "enum": "no es una de las opciones: {expected}",
-    "date_parsing": "no es una fecha (aaaa-mm-dd)",
-    "date_from_datetime_parsing": "no es una fecha (aaaa-mm-dd)",
-    "datetime_parsing": "no es una fecha y hora",
-    "datetime_from_date_parsing": "no es una fecha y hora",
-    "url_parsing": "no es una dirección válida",
-}
-
-
-def pydantic_message(error: Mapping[str, Any]) -> str:
-    """What pydantic found wrong with a field, in Spanish (its own text is English)."""
-    kind = str(error.get("type", ""))
-    template = _MESSAGES.get(kind)
-    if template is None:
-        if kind == "value_error":
-            # Our own validators raise ValueError with a Spanish text; pydantic prefixes it.
-            return str(error.get("msg", "")).removeprefix("Value error, ") or "valor no válido"
-        return "valor no válido"
-    context = error.get("ctx") or {}
-    try:
-        return template.format(**context)
-    except (KeyError, IndexError):
-        return template.split(":")[0]
