@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -77,7 +76,7 @@ def error_response(request: Request, exc: AbastoError) -> Response:
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
-        problems=_shown(request, exc.problems),
+        problems=_shown(request, list(exc.problems)),
         expected=exc.expected,
     )
     if isinstance(exc, Unauthorized) and not _wants_json(request):
@@ -110,7 +109,7 @@ def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
     return problems
 
 
-def _shown(request: Request, problems: Iterable[Problem]) -> list[dict[str, Any]]:
+def _shown(request: Request, problems: list[Problem]) -> list[dict[str, Any]]:
     """A page names each field by its form's label, the API by the name its clients send."""
     if _wants_json(request):
         return [p.as_dict() for p in problems]
