@@ -193,6 +193,24 @@ def test_open_with_some_institutions_and_a_wrong_name(
     assert "No existe la ronda de demanda «2031»" in missing.stderr
 
 
+def test_open_with_a_deadline(fresh_database_url: str, tmp_path: Path) -> None:
+    prepare(fresh_database_url, real=False)
+    url = fresh_database_url
+
+    opened = run_abasto(
+        url, tmp_path, "demand", "open", "2099", "--periods", "2099",
+        "--institutions", "IMSS", "--deadline", "2099-03-15",
+    )  # fmt: skip
+    refused = run_abasto(
+        url, tmp_path, "demand", "open", "2098", "--periods", "2098", "--deadline", "15/03/2098"
+    )
+
+    assert opened.returncode == 0, opened.stderr
+    assert "1 institución, mínimo 40 % del máximo, fecha límite 15/03/2099 23:59" in opened.stdout
+    assert refused.returncode == 2
+    assert "«15/03/2098» no es una fecha" in refused.stderr
+
+
 def test_consumption_forecast_and_backtest(fresh_database_url: str, tmp_path: Path) -> None:
     prepare(fresh_database_url, real=False)
     url = fresh_database_url

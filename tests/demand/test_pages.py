@@ -83,6 +83,42 @@ def test_the_buyer_opens_a_round_from_the_form(client: TestClient, world: Contex
     assert "La ronda necesita al menos una institución." in refused.text
 
 
+def test_the_buyer_sets_the_deadline_and_the_planner_sees_it_and_forecasts(
+    client: TestClient, world: Context
+) -> None:
+    log_in(client, "comprador")
+    opened = client.post(
+        "/demanda",
+        data={
+            "name": "2029",
+            "periods": "2029",
+            "deadline": "2026-12-15",
+            "institutions": ["IMSS"],
+        },
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303
+    page = client.get("/demanda/2029")
+    assert "15/12/2026 23:59" in page.text
+    assert 'name="deadline" value="2026-12-15"' in page.text
+    moved = client.post(
+        "/demanda/2029/plazo", data={"deadline": "2027-01-10"}, follow_redirects=False
+    )
+    assert moved.status_code == 303
+    refused = client.post("/demanda/2029/plazo", data={"deadline": "2026-10-01"})
+    assert refused.status_code == 422
+    assert "la fecha límite ya pasó" in refused.text
+    assert "10/01/2027" in client.get("/demanda").text
+
+    log_in(client, "imss")
+    mine = client.get("/demanda/2029/IMSS")
+    assert "Fecha límite de captura: <strong>10/01/2027 23:59</strong>" in mine.text
+    computed = client.post("/demanda/2029/IMSS/pronosticos", follow_redirects=False)
+    assert computed.status_code == 303
+    assert computed.headers["location"] == "/demanda/2029/IMSS?pronosticos=0"
+    assert "Se calcularon 0 pronósticos" in client.get(computed.headers["location"]).text
+
+
 def test_round_page_shows_progress_and_the_buyer_freezes_and_reopens(
     client: TestClient, world: Context
 ) -> None:

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,10 +21,10 @@ from abasto.catalog import service as catalog
 from abasto.catalog.models import Clave
 from abasto.core import ledger
 from abasto.core.context import Context
-from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from abasto.core.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from abasto.core.ledger import LedgerEntry
 from abasto.core.text import fold
-from abasto.demand import appendix, service
+from abasto.demand import appendix, rules, service
 from abasto.demand.models import DemandLine, ForecastSuggestion
 from abasto.demand.rules import Pair
 from abasto.identity import service as identity
@@ -1492,3 +1492,122 @@ def test_backtest_measures_every_model(world: Context) -> None:
 def test_backtest_without_consumption_says_what_is_missing(world: Context) -> None:
     with pytest.raises(ValidationFailed, match="No hay consumo registrado"):
         service.backtest_history(world.db)
+
+
+# ----- deadlines and forecasts when a round opens ----------------------------------------------
+
+
+def test_a_round_opens_with_a_deadline_the_buyer_moves_and_capture_outlives_it(
+    world: Context,
+) -> None:
+    deadline = rules.deadline_of(date(2026, 12, 15))
+    found = service.open_round(world, name="2029", periods=["2029"], deadline=deadline)
+    assert found.deadline == deadline
+    opened = entries(world.db, "round.open")[-1].data()["deadline"]
+    assert datetime.fromisoformat(opened) == deadline
+
+    moved = service.set_deadline(
+        world, name="2029", deadline=rules.deadline_of(date(2027, 1, 10)), version=found.version
+    )
+    (entry,) = entries(world.db, "round.deadline")
+    assert datetime.fromisoformat(entry.data()["previous"]) == deadline
+    assert datetime.fromisoformat(entry.data()["deadline"]) == moved.deadline
+
+    # Past the deadline a planner still captures: the buyer's freeze closes the round.
+    late = replace(planner(world, "IMSS"), now=rules.deadline_of(date(2027, 1, 11)))
+    service.set_line(
+        late, round_name="2029", institution_code="IMSS", clave=PARACETAMOL,
+        min_qty=40, max_qty=100, version=None,
+    )  # fmt: skip
+    assert quantities(world.db, "2029") == {("IMSS", PARACETAMOL, ""): Pair(40, 100)}
+
+
+def test_a_deadline_in_the_past_or_after_the_round_is_refused(world: Context) -> None:
+    with pytest.raises(ValidationFailed) as past:
+        service.open_round(
+            world, name="2029", periods=["2029"], deadline=rules.deadline_of(date(2026, 11, 1))
+        )
+    assert [(p.field, p.message) for p in past.value.problems] == [
+        ("deadline", "La fecha límite no es válida: la fecha límite ya pasó.")
+    ]
+    with pytest.raises(ValidationFailed) as after:
+        service.set_deadline(world, name=ROUND, deadline=rules.deadline_of(date(2029, 1, 1)))
+    assert "posterior al fin de la ronda (31/12/2028)" in after.value.problems[0].message
+    assert service.get_round(world.db, ROUND).deadline is None
+
+
+def test_opening_a_round_forecasts_every_line_with_history(world: Context) -> None:
+    service.import_consumption(
+        world,
+        content=consumption_csv(
+            history("IMSS-ALM", PARACETAMOL, 100)
+            + history("IMSS-OOAD-01", ASPIRINA, 10, months=2)
+            + history("ISSSTE-ALM", PARACETAMOL, 20, months=5)
+            + history("ISSSTE-ALM", TORUNDA, 0, months=12)
+            + history("INCAN-01", ASPIRINA, 3, months=30)
+        ),
+        filename="consumo.csv",
+    )
+
+    service.open_round(world, name="2029", periods=["2029"], n_jobs=1)
+
+    found = service.get_round(world.db, "2029")
+    forecast = {
+        (code, clave)
+        for code, clave in world.db.execute(
+            select(Institution.code, Clave.clave)
+            .select_from(ForecastSuggestion)
+            .join(Institution, Institution.id == ForecastSuggestion.institution_id)
+            .join(Clave, Clave.id == ForecastSuggestion.clave_id)
+            .where(ForecastSuggestion.round_id == found.id)
+        )
+    }
+    assert forecast == {
+        ("IMSS", PARACETAMOL),
+        ("IMSS", ASPIRINA),
+        ("ISSSTE", PARACETAMOL),
+        ("ISSSTE", TORUNDA),
+        ("INCAN", ASPIRINA),
+    }
+    page = service.institution_lines(world, round_name="2029", institution_code="IMSS")
+    shown = {line.clave for line in page.items if line.suggestion is not None}
+    assert shown == {PARACETAMOL, ASPIRINA}
+    (run,) = entries(world.db, "forecast.run")
+    assert run.data()["suggestions"] == 5
+
+
+def test_a_planner_computes_its_own_forecasts_and_its_sheet_carries_them(
+    world: Context,
+) -> None:
+    imss, issste = planner(world, "IMSS"), planner(world, "ISSSTE")
+    service.import_consumption(
+        world,
+        content=consumption_csv(
+            history("IMSS-ALM", PARACETAMOL, 100) + history("ISSSTE-ALM", ASPIRINA, 20)
+        ),
+        filename="consumo.csv",
+    )
+
+    summary = service.run_forecast(imss, round_name=ROUND, institution_code="IMSS", n_jobs=1)
+
+    assert (summary.suggestions, summary.institutions) == (1, 1)
+    with pytest.raises(Forbidden):
+        service.run_forecast(issste, round_name=ROUND, institution_code="IMSS", n_jobs=1)
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(service.institution_sheet(imss, round_name=ROUND, institution_code="IMSS"))
+    ).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[3]]
+    assert header[-1] == "Máximo sugerido (pronóstico)"
+    suggested = {row[0]: row[-1] for row in sheet.iter_rows(min_row=4, values_only=True)}
+    assert isinstance(suggested[PARACETAMOL], int)
+    assert suggested[PARACETAMOL] > 1000
+    assert suggested[ASPIRINA] is None
+    # The sheet goes back in as downloaded: the suggestion is not a column it complains of.
+    skipped: list[Problem] = []
+    appendix.read_institution_sheet(
+        service.institution_sheet(imss, round_name=ROUND, institution_code="IMSS"),
+        "hoja.xlsx",
+        skipped=skipped,
+    )
+    assert not [p for p in skipped if "columnas no se leyeron" in p.message]

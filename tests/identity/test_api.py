@@ -121,7 +121,7 @@ def test_login_refuses_to_redirect_off_site(client: TestClient, ctx: Context) ->
         data={"username": "ana.lopez", "password": PASSWORD, "siguiente": "//evil.example"},
         follow_redirects=False,
     )
-    assert response.headers["location"] == "/"
+    assert response.headers["location"] == "/pendientes"
 
 
 def test_cross_site_form_post_with_the_session_cookie_is_refused(

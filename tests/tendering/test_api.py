@@ -372,7 +372,9 @@ def test_a_json_bid_with_an_idempotency_key(client: TestClient, world: World) ->
         "ledger_seq",
         "ledger_hash",
         "checkpoint",
+        "warnings",
     }
+    assert receipt["warnings"] == []
     assert re.fullmatch(r"[0-9a-f]{64}", receipt["commitment"])
     assert re.fullmatch(r"[0-9a-f]{64}", receipt["salt"])
     assert receipt["tender_id"] == tender.id
@@ -801,9 +803,10 @@ def test_a_sheet_with_numeric_text_too_large_is_refused_naming_its_cell(
         ),
         422,
     )
-    assert [(e["row"], e["field"]) for e in body["errors"]] == [
-        (5, "unit_price"),
-        (6, "quantity"),
+    # A sheet's cell is named by its column as the file heads it, not by the API's field.
+    assert [(e["row"], e["column"], e.get("field")) for e in body["errors"]] == [
+        (5, "Precio Unitario", None),
+        (6, "Cantidad ofertada", None),
     ]
     assert all(len(e["value"]) < 100 for e in body["errors"])
 
@@ -855,3 +858,18 @@ def test_the_tender_search_takes_percent_and_underscore_literally(
     for q, expected in cases:
         found = client.get("/api/v1/tenders", params={"q": q}).json()
         assert found["total"] == expected, q
+
+
+def test_a_json_bid_without_registro_or_country_is_sealed_with_warnings(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    body = bid_body((1, "10.00"), (2, "3.00"))
+    body["lines"][1] |= {"registro_sanitario": None, "country": " "}
+
+    sent = client.post(tenders_url(tender, "/bids"), json=body, headers=as_(client, "a"))
+
+    assert sent.status_code == 201, sent.text
+    (warning,) = sent.json()["warnings"]
+    assert warning["message"] == "Partida 2: sin registro sanitario ni país de origen"
+    assert warning["field"] == "lines[1].registro_sanitario, lines[1].country"

@@ -14,7 +14,15 @@ from abasto.core.money import MEXICO_CITY
 from abasto.tendering import rules, service
 from abasto.tendering.models import Bid, Tender
 from tests.catalog.test_pages import log_in
-from tests.tendering.conftest import COL_CLAVE, PARTIES, World, fill_template, seal_poison
+from tests.tendering.conftest import (
+    COL_CLAVE,
+    COL_COUNTRY,
+    COL_MANUFACTURER,
+    PARTIES,
+    World,
+    fill_template,
+    seal_poison,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WORKSPACE = "/proveedor/licitaciones"
@@ -691,3 +699,34 @@ def test_the_buyer_edits_a_draft_until_it_is_published(client: TestClient, world
     )
     assert late.status_code == 409
     assert "se cambia con una modificación publicada" in late.json()["detail"]
+
+
+def test_a_bid_with_incomplete_lines_is_sealed_only_once_the_supplier_confirms(
+    client: TestClient, world: World
+) -> None:
+    tender = world.tender()
+    template = service.bid_template(world.buyer(), tender_id=tender.id)[1]
+    incomplete = fill_template(
+        template,
+        {1: "12.50", 2: "3.10"},
+        cells={(2, COL_MANUFACTURER): "", (2, COL_COUNTRY): ""},
+    )
+    log_in(client, PARTIES["a"].username)
+
+    warned = upload(client, tender, incomplete, submission="k1")
+
+    assert warned[0] == 422
+    assert "La proposición no se selló: 1 partida sin registro sanitario" in warned[2]
+    assert "Partida 2: sin fabricante del bien ni país de origen" in warned[2]
+    assert "<td>Fabricante del bien, País de origen</td>" in warned[2]
+    assert "manufacturer" not in warned[2]
+    world.db.expire_all()
+    assert world.db.scalars(select(Bid)).all() == []
+
+    status, location, _ = upload(client, tender, incomplete, submission="k2", incompleta="true")
+    receipt = client.get(location)
+
+    assert status == 303
+    assert "1 partida sellada sin datos completos" in receipt.text
+    assert "Partida 2: sin fabricante del bien ni país de origen" in receipt.text
+    assert "(2 partidas)" in receipt.text

@@ -11,13 +11,17 @@ import pytest
 
 from abasto.catalog import service as catalog
 from abasto.core.errors import ValidationFailed
-from abasto.tendering import service, template
+from abasto.tendering import rules, service, template
 from abasto.tendering.template import TemplatePartida
 from tests.conftest import SHARED, xlsx
 from tests.tendering.conftest import (
     COL_CLAVE,
     COL_COUNTRY,
+    COL_MANUFACTURER,
     COL_PARTIDA,
+    COL_PRICE,
+    COL_QUANTITY,
+    COL_REGISTRO,
     World,
     fill_template,
     plan_for,
@@ -76,8 +80,8 @@ def test_a_filled_template_reads_back_as_bid_lines() -> None:
     )
     assert (first.manufacturer, first.country) == ("Fabricante de la Hoja", "México")
     assert second.country == "Países Bajos"
-    assert dict(first.where) == {"sheet": "MED_MAT", "row": 5}
-    assert dict(second.where) == {"sheet": "MED_MAT", "row": 7}
+    assert (first.where["sheet"], first.where["row"], second.where["row"]) == ("MED_MAT", 5, 7)
+    assert first.where["columns"]["unit_price"] == "Precio Unitario"
 
 
 def test_a_row_without_price_is_a_partida_not_bid() -> None:
@@ -162,7 +166,8 @@ def test_the_official_file_with_prices_is_read(real: RealFile) -> None:
     assert [(ln.partida, ln.unit_price) for ln in lines] == sorted(PRICED.items())
     # The official layout has no «Cantidad ofertada»: the service offers the maximum.
     assert {ln.quantity for ln in lines} == {None}
-    assert lines[-1].where == {"sheet": "MED_MAT", "row": 3904}
+    assert (lines[-1].where["sheet"], lines[-1].where["row"]) == ("MED_MAT", 3904)
+    assert lines[-1].where["columns"]["unit_price"] == "Precio Unitario"
 
 
 def test_the_official_file_is_a_bid_offering_each_maximum(world: World, real: RealFile) -> None:
@@ -235,3 +240,45 @@ def test_the_template_neutralises_formula_text_and_keeps_its_own_formulas() -> N
     assert sheet["H5"].value == "'@SUM(1)"
     formulas = {c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"}
     assert formulas == {"N5", "O5"}
+
+
+def test_a_sheets_bad_value_names_the_column_as_the_file_heads_it() -> None:
+    book = openpyxl.load_workbook(io.BytesIO(fill_template(written(), {1: "doce", 2: 5})))
+    sheet = book.active
+    assert sheet is not None
+    sheet.cell(3, COL_PRICE, "Precio unitario ofertado")
+    sheet.cell(6, COL_QUANTITY, 1_000)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    lines = template.read_template(buffer.getvalue(), "p.xlsx", CLAVES)
+
+    _, problems = rules.check_bid_lines(lines, {row.number: row.max_qty for row in ROWS})
+
+    assert [(p.row, p.column, p.field) for p in problems] == [
+        (5, "Precio unitario ofertado", None),
+        (6, "Cantidad ofertada", None),
+    ]
+    assert all("unit_price" not in str(p) and "quantity" not in str(p) for p in problems)
+
+
+def test_lines_without_registro_manufacturer_or_country_are_warned_where_they_are() -> None:
+    filled = fill_template(
+        written(),
+        {1: 10, 2: 11, 3: 12},
+        cells={(1, COL_REGISTRO): "  ", (3, COL_MANUFACTURER): "", (3, COL_COUNTRY): ""},
+    )
+    lines = template.read_template(filled, "p.xlsx", CLAVES)
+
+    warnings = rules.incomplete_lines(lines)
+
+    assert [(w.row, w.column, w.message) for w in warnings] == [
+        (5, "Registro Sanitario", "Partida 1: sin registro sanitario"),
+        (
+            7,
+            "Fabricante del bien, País de origen",
+            "Partida 3: sin fabricante del bien ni país de origen",
+        ),
+    ]
+    json_line = rules.BidLineInput(1, "10", 5, country=None, where={"field": "lines[0]"})
+    (warning,) = rules.incomplete_lines([json_line])
+    assert warning.field == "lines[0].registro_sanitario, lines[0].manufacturer, lines[0].country"

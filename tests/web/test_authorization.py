@@ -200,6 +200,10 @@ def _kept_checkpoint() -> dict[str, Any]:
     return {"json": {"note": "no es una nota firmada\n"}}
 
 
+def _deadline() -> dict[str, Any]:
+    return {"json": {"deadline": None}}
+
+
 def _empty() -> dict[str, Any]:
     return {"json": {}}
 
@@ -239,6 +243,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/auth/token"): Case(PUBLIC, body=_login_json),
     ("DELETE", "/api/v1/auth/token"): Case(ALL),
     ("GET", "/api/v1/me"): Case(ALL),
+    ("GET", "/api/v1/me/pending"): Case(ALL),
+    ("GET", "/pendientes"): Case(ALL),
     ("GET", "/api/v1/claves"): Case(PUBLIC),
     ("GET", "/api/v1/claves/{clave}"): Case(PUBLIC),
     ("POST", "/api/v1/catalog/imports"): Case(frozenset({C})),
@@ -336,6 +342,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", f"{ROUND}/consolidated.csv"): Case(DEMAND_READ),
     ("GET", f"{ROUND}/consolidated.parquet"): Case(DEMAND_READ),
     ("POST", f"{ROUND}/forecast"): Case(frozenset({C})),
+    ("POST", f"{ROUND}/institutions/{{code}}/forecast"): Case(DEMAND_WRITE, scope="institution"),
+    ("PUT", f"{ROUND}/deadline"): Case(frozenset({C}), body=_deadline),
     ("GET", f"{ROUND}/flags"): Case(DEMAND_READ),
     ("POST", "/api/v1/demand/consumption/imports"): Case(frozenset({C})),
     ("POST", "/api/v1/demand/institution-names"): Case(frozenset({C})),
@@ -351,6 +359,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("PUT", "/demanda/{round_name}/{code}/lineas/{clave}"): Case(DEMAND_WRITE, scope="institution"),
     ("POST", "/demanda/{round_name}/{code}/hoja"): Case(DEMAND_WRITE, scope="institution"),
     ("POST", "/demanda/{round_name}/{code}/enviar"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", "/demanda/{round_name}/{code}/pronosticos"): Case(DEMAND_WRITE, scope="institution"),
+    ("POST", "/demanda/{round_name}/plazo"): Case(frozenset({C})),
     ("GET", "/api/v1/tenders"): Case(PUBLIC),
     ("POST", "/api/v1/tenders"): Case(frozenset({C})),
     ("GET", TENDER): Case(PUBLIC),

@@ -13,6 +13,7 @@ from abasto.demand.schemas import (
     AppendixImportRead,
     ConsolidatedPageRead,
     ConsumptionImportRead,
+    DeadlineWrite,
     FlagRead,
     ForecastRead,
     LineRead,
@@ -100,7 +101,17 @@ def open_round(body: RoundCreate, ctx: Buyer) -> RoundRead:
             periods=body.periods,
             institutions=body.institutions,
             min_share=body.min_share,
+            deadline=body.deadline,
         )
+    )
+
+
+@router.put("/rounds/{round_name}/deadline", response_model=RoundRead)
+def set_deadline(round_name: str, body: DeadlineWrite, ctx: Buyer) -> RoundRead:
+    """Set, move or (null) remove the round's deadline; it must be after now and within the
+    round. Capture is still admitted after it, until the buyer freezes the round."""
+    return RoundRead.of(
+        service.set_deadline(ctx, name=round_name, deadline=body.deadline, version=body.version)
     )
 
 
@@ -304,6 +315,12 @@ def consolidated_parquet(round_name: str, ctx: Reader) -> Response:
 def run_forecast(round_name: str, ctx: Buyer) -> ForecastRead:
     """Suggest each institution's maximum per clave from its units' consumption."""
     return ForecastRead.of(service.run_forecast(ctx, round_name=round_name))
+
+
+@router.post("/rounds/{round_name}/institutions/{code}/forecast", response_model=ForecastRead)
+def run_institution_forecast(round_name: str, code: str, ctx: Writer) -> ForecastRead:
+    """The institution's forecasts only, from its units' consumption (its planner may run it)."""
+    return ForecastRead.of(service.run_forecast(ctx, round_name=round_name, institution_code=code))
 
 
 @router.get("/rounds/{round_name}/flags", response_model=list[FlagRead])

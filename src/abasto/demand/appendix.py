@@ -84,6 +84,10 @@ UNIT_CODE = Column(
 # Many: a sheet may hold a pair per period (the 2025-2026 template: 2025 and 2026).
 PLANNER_MINIMUM = Column("minimum", _MINIMUM_NAMES, many=True)
 PLANNER_MAXIMUM = Column("maximum", _MAXIMUM_NAMES, many=True)
+# Written beside the quantities for the planner to compare; read only to know it is ours.
+PLANNER_SUGGESTION = Column(
+    "suggestion", ("Máximo sugerido (pronóstico)", "Máximo sugerido"), required=False
+)
 PLANNER_COLUMNS = (
     PLANNER_CLAVE,
     INSTITUTION_CODE,
@@ -91,6 +95,7 @@ PLANNER_COLUMNS = (
     DESCRIPTION,
     PLANNER_MINIMUM,
     PLANNER_MAXIMUM,
+    PLANNER_SUGGESTION,
 )
 
 # ----- what is expected, as users read it ----------------------------------------------------
@@ -124,6 +129,7 @@ PLANNER_HEADER = (
     "Descripción",
     "Cantidad mínima",
     "Cantidad máxima",
+    "Máximo sugerido (pronóstico)",
 )
 _PLANNER_HEADER_ROW = 3
 
@@ -256,6 +262,8 @@ class PlannerRow:
     min_qty: int | None
     max_qty: int | None
     period: str = ""
+    suggested_max: int | None = None
+    """Written only: the forecast's suggested maximum, beside the quantities."""
 
 
 # ----- reading an appendix -------------------------------------------------------------------
@@ -833,6 +841,7 @@ def write_institution_sheet(
         [
             "Capture la cantidad mínima y la máxima de cada clave; deje las dos en blanco si"
             " no la requiere. «Unidad» en blanco: la institución en su conjunto."
+            " «Máximo sugerido» es el pronóstico de Abasto según su consumo: sólo de consulta."
         ]
     )
     worksheet.append(list(PLANNER_HEADER))
@@ -848,9 +857,10 @@ def write_institution_sheet(
             row.description,
             row.min_qty,
             row.max_qty,
+            row.suggested_max,
         ]
         worksheet.append([neutralise_cell(value) for value in values])
-    for index, size in enumerate((18, 20, 14, 60, 16, 16), start=1):
+    for index, size in enumerate((18, 20, 14, 60, 16, 16, 18), start=1):
         worksheet.column_dimensions[get_column_letter(index)].width = size
     # Codes typed in new lines stay text: Excel would drop an institutional code's leading zeros.
     for letter in "ABC":

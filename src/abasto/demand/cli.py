@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from abasto.catalog.cli import _reading_bar
+from abasto.core.bounds import DAYS_EXPECTED, within_days
 from abasto.core.cli import console, engine, err_console, read_input, unit_of_work
 from abasto.core.db import session_factory, transaction
 from abasto.core.errors import AbastoError, Problem
-from abasto.core.money import format_datetime
+from abasto.core.money import count_of, format_datetime
 from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.demand import forecast, rules, service
 
@@ -59,21 +61,47 @@ def open_round(
     min_share: str = typer.Option(
         "0.40", "--min-share", help="Mínimo como proporción del máximo: 0.40 o 40%."
     ),
+    deadline: str = typer.Option(
+        "",
+        "--deadline",
+        help="Fecha límite de captura (aaaa-mm-dd, hasta las 23:59 del centro de México).",
+    ),
 ) -> None:
-    """Abre una ronda de demanda para unos periodos e instituciones."""
+    """Abre una ronda de demanda para unos periodos e instituciones; con consumo registrado,
+    calcula de una vez los pronósticos de cada clave consumida."""
     codes = None if institutions.strip().lower() in ("all", "todas") else institutions.split(",")
     with unit_of_work() as ctx:
         opened = service.open_round(
-            ctx, name=name, periods=[periods], institutions=codes, min_share=_share(min_share)
+            ctx,
+            name=name,
+            periods=[periods],
+            institutions=codes,
+            min_share=_share(min_share),
+            deadline=rules.deadline_of(_day(deadline)) if deadline.strip() else None,
         )
         count = len(opened.participants)
+        until = f", fecha límite {format_datetime(opened.deadline)}" if opened.deadline else ""
     console.print(
         f"Ronda «{opened.name}» abierta: periodos "
-        f"{', '.join(p['label'] for p in opened.periods)}, {count} instituciones, mínimo "
-        f"{rules.format_share(opened.min_share)} del máximo.",
+        f"{', '.join(p['label'] for p in opened.periods)}, "
+        f"{count_of(count, 'institución', 'instituciones')}, mínimo "
+        f"{rules.format_share(opened.min_share)} del máximo{until}.",
         highlight=False,
         markup=False,
     )
+
+
+def _day(text: str) -> date:
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"«{text}» no es una fecha; se esperaba aaaa-mm-dd, p. ej. 2027-03-15.",
+            param_hint="--deadline",
+        ) from None
+    if not within_days(day):
+        raise typer.BadParameter(DAYS_EXPECTED, param_hint="--deadline")
+    return day
 
 
 @app.command("freeze")

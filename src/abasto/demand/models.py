@@ -39,6 +39,9 @@ class DemandRound(Base):
     min_share: Mapped[Decimal] = mapped_column(Numeric(5, 4))
     status: Mapped[str] = mapped_column(String(10))  # "open" or "frozen"
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the institutions should have captured and submitted their lines (a target shown
+    to everyone, not a lock: the buyer's freeze closes the round)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -11,12 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from abasto.core import numbers
+from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Conflict, Problem, ValidationFailed
 from abasto.demand import rules, service
 from abasto.demand.models import DemandRound, RoundInstitution
 from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import delivery_points, get_institution
+from abasto.web import params
 from abasto.web.deps import allow, read_uploads
 from abasto.web.params import ObservationId, Page, unconfirmed
 from abasto.web.templating import render, render_import, render_live
@@ -65,10 +68,20 @@ def _rounds_page(
         institutions=institutions,
         own=_own(ctx),
         status_labels=service.STATUS_LABELS,
+        now=ctx.now,
         error=error,
-        form=form or {"name": "", "periods": "", "min_share": "40", "institutions": None},
+        form=form
+        or {"name": "", "periods": "", "min_share": "40", "institutions": None, "deadline": ""},
         round_url=_round_url,
     )
+
+
+def _deadline(text: str, problems: list[Problem]) -> datetime | None:
+    """A round's deadline as the form gives it (a day; blank for none)."""
+    day = params.query_day(
+        text, field="deadline", label="Fecha límite de captura", problems=problems
+    )
+    return rules.deadline_of(day) if day else None
 
 
 @router.get("/demanda")
@@ -85,26 +98,39 @@ def open_round(
     periods: Annotated[str, Form(max_length=200)] = "",
     min_share: Annotated[str, Form(max_length=20)] = "40",
     institutions: Annotated[list[str] | None, Form()] = None,
+    deadline: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    form = {"name": name, "periods": periods, "min_share": min_share, "institutions": institutions}
+    form = {
+        "name": name,
+        "periods": periods,
+        "min_share": min_share,
+        "institutions": institutions,
+        "deadline": deadline,
+    }
+    problems: list[Problem] = []
+    until = _deadline(deadline, problems)
     try:
         share = numbers.decimal_of(min_share.strip().rstrip("%").replace(",", ".")) / 100
     except ValueError:
-        error = ValidationFailed(
-            "No se abrió la ronda.",
-            problems=[
-                Problem(
-                    "El mínimo no es un porcentaje.",
-                    field="min_share",
-                    value=min_share,
-                    expected="un porcentaje del máximo, p. ej. 40",
-                )
-            ],
+        problems.append(
+            Problem(
+                "El mínimo no es un porcentaje.",
+                field="min_share",
+                value=min_share,
+                expected="un porcentaje del máximo, p. ej. 40",
+            )
         )
+    if problems:
+        error = ValidationFailed("No se abrió la ronda.", problems=problems)
         return _rounds_page(request, ctx, status_code=422, error=error, form=form)
     try:
         opened = service.open_round(
-            ctx, name=name, periods=[periods], institutions=institutions or [], min_share=share
+            ctx,
+            name=name,
+            periods=[periods],
+            institutions=institutions or [],
+            min_share=share,
+            deadline=until,
         )
     except (ValidationFailed, Conflict) as exc:
         ctx.db.rollback()
@@ -139,6 +165,8 @@ def _round_page(
         observations=service.visible_observations(ctx, round_name=progress.round.name),
         status_labels=service.STATUS_LABELS,
         share=rules.format_share(progress.round.min_share),
+        now=ctx.now,
+        deadline_day=rules.deadline_day(progress.round.deadline),
         error=error,
         summary=summary,
         own=_own(ctx),
@@ -170,6 +198,32 @@ def freeze(
         if refused is not None:
             raise refused
         found = service.freeze_round(ctx, name=round_name)
+    except (ValidationFailed, Conflict) as exc:
+        ctx.db.rollback()
+        return _round_page(request, ctx, round_name, status_code=exc.status, error=exc)
+    return RedirectResponse(_round_url(found.name), status_code=303)
+
+
+@router.post("/demanda/{round_name}/plazo")
+def set_deadline(
+    request: Request,
+    round_name: str,
+    ctx: Buyer,
+    deadline: Annotated[str, Form(max_length=20)] = "",
+    version: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Set, move or (blank) remove the round's deadline."""
+    problems: list[Problem] = []
+    until = _deadline(deadline, problems)
+    try:
+        if problems:
+            raise ValidationFailed("No se cambió la fecha límite.", problems=problems)
+        found = service.set_deadline(
+            ctx,
+            name=round_name,
+            deadline=until,
+            version=_version(version),
+        )
     except (ValidationFailed, Conflict) as exc:
         ctx.db.rollback()
         return _round_page(request, ctx, round_name, status_code=exc.status, error=exc)
@@ -287,6 +341,7 @@ def institution_page(
     round_name: str,
     code: str,
     ctx: Reader,
+    pronosticos: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
     q: Annotated[str, Query(max_length=200)] = "",
     unidad: Annotated[str, Query(max_length=60)] = "",
     ver: Annotated[str, Query(pattern="^(todas|con-cantidades|alertas)$")] = "todas",
@@ -319,6 +374,8 @@ def institution_page(
         and _can_write(ctx, institution.id)
         and result.round.status == service.OPEN,
         share=rules.format_share(result.round.min_share),
+        now=ctx.now,
+        forecasts=pronosticos,
         q=q.strip(),
         ver=ver,
         unidad=result.unit_code,
@@ -449,6 +506,18 @@ def upload_sheet(
             filename=name,
             replace=replace,
         ),
+    )
+
+
+@router.post("/demanda/{round_name}/{code}/pronosticos")
+def run_forecast(request: Request, round_name: str, code: str, ctx: Writer) -> Response:
+    """«Calcular pronósticos»: the institution's forecasts from its consumption on record, and
+    back to its page saying how many."""
+    summary = service.run_forecast(ctx, round_name=round_name, institution_code=code)
+    return RedirectResponse(
+        f"{_round_url(round_name)}/{quote(code.upper(), safe='')}"
+        f"?pronosticos={summary.suggestions}",
+        status_code=303,
     )
 
 

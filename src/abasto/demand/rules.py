@@ -35,11 +35,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from decimal import ROUND_CEILING, Decimal
 from difflib import SequenceMatcher
 from typing import Literal
 
+from abasto.core.money import MEXICO_CITY
 from abasto.core.text import fold
 
 DEFAULT_MIN_SHARE = Decimal("0.40")
@@ -57,6 +58,33 @@ _ROUND_NAME = re.compile(r"[0-9A-Za-zÁÉÍÓÚÑáéíóúñü][0-9A-Za-zÁÉÍ
 _YEAR = re.compile(r"\d{4}")
 
 Field = Literal["min", "max"]
+
+DEADLINE_EXPECTED = "una fecha posterior a hoy (aaaa-mm-dd), hasta el último día de la ronda"
+
+
+def deadline_of(day: date) -> datetime:
+    """A round's deadline given as a day: the end of that day in Mexico City, where the
+    institutions capture (23:59:59, so «hasta el 15/03» includes the 15th)."""
+    return datetime.combine(day, time(23, 59, 59), MEXICO_CITY)
+
+
+def deadline_day(deadline: datetime | None) -> str:
+    """The day of a deadline as a date input shows it (aaaa-mm-dd), "" for none."""
+    return "" if deadline is None else deadline.astimezone(MEXICO_CITY).date().isoformat()
+
+
+def deadline_shown(deadline: datetime) -> str:
+    """The day of a deadline as a person reads it (dd/mm/aaaa, in Mexico City)."""
+    return f"{deadline.astimezone(MEXICO_CITY):%d/%m/%Y}"
+
+
+def deadline_problem(deadline: datetime, now: datetime, last_day: date) -> str | None:
+    """Why a round cannot have this deadline, or None: it is past, or after the round ends."""
+    if deadline <= now:
+        return "la fecha límite ya pasó"
+    if deadline.astimezone(MEXICO_CITY).date() > last_day:
+        return f"la fecha límite es posterior al fin de la ronda ({last_day:%d/%m/%Y})"
+    return None
 
 
 def minimum_for(max_qty: int, share: Decimal) -> int:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from abasto.core.bounds import Count
+from abasto.core.bounds import Count, Instant
 from abasto.demand import rules, service
 from abasto.demand.models import DemandRound
 from abasto.demand.rules import Pair
@@ -31,6 +31,20 @@ class RoundCreate(BaseModel):
     min_share: Decimal = Field(
         default=rules.DEFAULT_MIN_SHARE, description="Mínimo como proporción del máximo."
     )
+    deadline: Instant | None = Field(
+        default=None,
+        description="Fecha límite de captura de las instituciones (con zona horaria); la"
+        " captura sigue admitida después, hasta que el comprador congela la ronda.",
+    )
+
+
+class DeadlineWrite(BaseModel):
+    deadline: Instant | None = Field(
+        description="Nueva fecha límite de captura (con zona horaria); null la quita."
+    )
+    version: int | None = Field(
+        default=None, description="La versión de la ronda leída; si ya cambió, 409."
+    )
 
 
 class PeriodRead(BaseModel):
@@ -47,6 +61,7 @@ class RoundRead(BaseModel):
     min_share: Decimal
     created_at: datetime
     frozen_at: datetime | None
+    deadline: datetime | None
     version: int
 
     @classmethod
@@ -59,6 +74,7 @@ class RoundRead(BaseModel):
             min_share=found.min_share.normalize(),
             created_at=found.created_at,
             frozen_at=found.frozen_at,
+            deadline=found.deadline,
             version=found.version,
         )
 

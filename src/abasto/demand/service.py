@@ -185,11 +185,15 @@ def open_round(
     periods: Sequence[str],
     institutions: Sequence[str] | None = None,
     min_share: Decimal = rules.DEFAULT_MIN_SHARE,
+    deadline: datetime | None = None,
+    n_jobs: int = 2,
 ) -> DemandRound:
     """Open a round for these periods (years) and institutions (codes; None: all but the buyer).
 
     ``min_share`` is the minimum-share rule (see ``rules``): every line's minimum must be at
-    least ``ceil(max × min_share)``.
+    least ``ceil(max × min_share)``. ``deadline`` is when the institutions should have
+    submitted (``set_deadline``). When the participants have consumption on record, every
+    clave they consumed gets its forecast at once (``run_forecast``).
     """
     name = name.strip()
     problems = _round_problems(name, min_share)
@@ -205,6 +209,8 @@ def open_round(
             )
         )
         parsed = []
+    if deadline is not None and parsed:
+        problems.extend(_deadline_problems(deadline, ctx.now, parsed[-1].end))
     members = _participants(ctx.db, institutions, problems)
     if problems:
         raise ValidationFailed("No se abrió la ronda.", problems=problems)
@@ -215,6 +221,7 @@ def open_round(
         periods=[period.as_json() for period in parsed],
         min_share=min_share,
         status=OPEN,
+        deadline=deadline,
         created_at=ctx.now,
     )
     opened.participants = [RoundInstitution(institution_id=i.id) for i in members]
@@ -232,9 +239,52 @@ def open_round(
             "periods": opened.periods,
             "min_share": min_share,
             "institutions": [i.code for i in members],
+            **({"deadline": deadline} if deadline is not None else {}),
         },
     )
+    if _has_history(ctx.db, [i.id for i in members]):
+        run_forecast(ctx, round_name=name, n_jobs=n_jobs)
     return opened
+
+
+def _deadline_problems(deadline: datetime, now: datetime, last_day: date) -> list[Problem]:
+    why = rules.deadline_problem(deadline, now, last_day)
+    if why is None:
+        return []
+    return [
+        Problem(
+            f"La fecha límite no es válida: {why}.",
+            field="deadline",
+            value=rules.deadline_shown(deadline),
+            expected=rules.DEADLINE_EXPECTED,
+        )
+    ]
+
+
+def set_deadline(
+    ctx: Context, *, name: str, deadline: datetime | None, version: int | None = None
+) -> DemandRound:
+    """Set, move or (None) remove the round's deadline: the day the institutions should have
+    submitted by. A target everyone sees, not a lock: capture is still admitted after it
+    (lines and submissions made later show as late) until the buyer freezes the round, which
+    is what closes it — an appendix imported late or a correction the buyer asks for must not
+    be refused by the calendar."""
+    found = _locked_round(ctx, name)
+    _check_version(found, version)
+    if deadline is not None:
+        last_day = date.fromisoformat(found.periods[-1]["end"])
+        problems = _deadline_problems(deadline, ctx.now, last_day)
+        if problems:
+            raise ValidationFailed("No se cambió la fecha límite.", problems=problems)
+    previous = found.deadline
+    found.deadline = deadline
+    _flush_round(ctx, found)
+    ctx.record(
+        "round.deadline",
+        f"round:{found.name}",
+        {"name": found.name, "version": found.version, "deadline": deadline, "previous": previous},
+    )
+    return found
 
 
 def _participants(
@@ -2178,6 +2228,14 @@ def institution_sheet(ctx: Context, *, round_name: str, institution_code: str) -
             )
         )
     }
+    suggested = dict(
+        ctx.db.execute(
+            select(ForecastSuggestion.clave_id, ForecastSuggestion.suggested_max).where(
+                ForecastSuggestion.round_id == found.id,
+                ForecastSuggestion.institution_id == institution.id,
+            )
+        ).all()
+    )
     rows: list[appendix.PlannerRow] = []
     per_unit: list[appendix.PlannerRow] = []
     for clave_id, clave, description in ctx.db.execute(
@@ -2185,7 +2243,17 @@ def institution_sheet(ctx: Context, *, round_name: str, institution_code: str) -
     ):
         low, high = lines.get((clave_id, ""), (None, None))
         rows.append(
-            appendix.PlannerRow("", 0, clave, codes.get(clave_id), "", description, low, high)
+            appendix.PlannerRow(
+                "",
+                0,
+                clave,
+                codes.get(clave_id),
+                "",
+                description,
+                low,
+                high,
+                suggested_max=suggested.get(clave_id),
+            )
         )
     names = dict(ctx.db.execute(select(Clave.id, Clave.clave)).all())
     descriptions = {row.clave: row.description for row in rows}
@@ -3136,15 +3204,38 @@ def _months_from(last: date, first_of_round: date) -> int:
     return max(gap, 0)
 
 
-def run_forecast(ctx: Context, *, round_name: str, n_jobs: int = 2) -> ForecastSummary:
+def _has_history(db: Session, institution_ids: Sequence[int]) -> bool:
+    """Whether any unit of these institutions has consumption on record."""
+    if not institution_ids:
+        return False
+    return (
+        db.scalar(
+            select(Consumption.id)
+            .join(Unit, Unit.id == Consumption.unit_id)
+            .where(Unit.institution_id.in_(list(institution_ids)))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def run_forecast(
+    ctx: Context, *, round_name: str, institution_code: str | None = None, n_jobs: int = 2
+) -> ForecastSummary:
     """Suggest each participating institution's maximum of every clave it consumed.
 
     Each unit's series is forecast on its own (``forecast.forecast_many``) over the round's
     months, the months between the last consumption and the round's start forecast but not
     counted; an institution's suggestion is the sum over its units, shown with the model
-    that gave most of it (``detail`` keeps every unit's). Replaces the round's suggestions.
-    The models are fitted before the round is locked, so planners keep editing meanwhile.
+    that gave most of it (``detail`` keeps every unit's). Replaces the round's suggestions
+    (only that institution's when ``institution_code`` names one: a planner's «Calcular
+    pronósticos»). The models are fitted before the round is locked, so planners keep
+    editing meanwhile.
     """
+    institution = None
+    if institution_code is not None:
+        institution = get_institution(ctx.db, institution_code)
+        ctx.require_institution(institution.id)
     found = get_round(ctx.db, round_name)
     participants = [
         institution_id
@@ -3152,6 +3243,12 @@ def run_forecast(ctx: Context, *, round_name: str, n_jobs: int = 2) -> ForecastS
             select(RoundInstitution.institution_id).where(RoundInstitution.round_id == found.id)
         )
     ]
+    if institution is not None:
+        if institution.id not in participants:
+            raise Conflict(
+                f"La institución {institution.code} no participa en la ronda «{found.name}»."
+            )
+        participants = [institution.id]
     history, unit_institution, clave_ids = _histories(ctx.db, institution_ids=participants)
     horizon = rules.horizon_months(found.periods)
     lead = 0
@@ -3168,7 +3265,12 @@ def run_forecast(ctx: Context, *, round_name: str, n_jobs: int = 2) -> ForecastS
     for (unit, clave), suggestion in suggestions.items():
         grouped[(unit_institution[unit], clave_ids[clave])][unit] = suggestion
     found = _locked_round(ctx, round_name, writable=False)
-    ctx.db.execute(delete(ForecastSuggestion).where(ForecastSuggestion.round_id == found.id))
+    ctx.db.execute(
+        delete(ForecastSuggestion).where(
+            ForecastSuggestion.round_id == found.id,
+            ForecastSuggestion.institution_id.in_(participants),
+        )
+    )
     inserts = []
     models: dict[str, int] = defaultdict(int)
     for (institution_id, clave_id), by_unit in grouped.items():
@@ -3217,6 +3319,7 @@ def run_forecast(ctx: Context, *, round_name: str, n_jobs: int = 2) -> ForecastS
         f"round:{found.name}",
         {
             "round": found.name,
+            **({"institution": institution_code} if institution_code else {}),
             "suggestions": summary.suggestions,
             "institutions": summary.institutions,
             "series": summary.series,

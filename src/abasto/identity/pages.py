@@ -48,11 +48,16 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 25
 
 
+LANDING = "/pendientes"
+"""Where a user lands after signing in when no page asked for it: «Mis pendientes»."""
+
+
 def _safe_next(target: str | None) -> str:
     # Only paths on this site: an open redirect would let a phishing link borrow our login page.
-    if target and target.startswith("/") and not target.startswith("//"):
+    # The home page is where the public starts; a user signing in from it wants its tasks.
+    if target and target.startswith("/") and not target.startswith("//") and target != "/":
         return target
-    return "/"
+    return LANDING
 
 
 @router.get("/entrar")

@@ -772,8 +772,11 @@ def submit_bid(
     file: Annotated[UploadFile | None, File()] = None,
     replaces: Annotated[str, Form(max_length=40)] = "",
     submission: Annotated[str, Form(max_length=200)] = "",
+    incompleta: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Seal the filled template; the receipt page follows (POST-redirect-GET)."""
+    """Seal the filled template; the receipt page follows (POST-redirect-GET). A template with
+    lines lacking registro sanitario, manufacturer or country is sealed only when the supplier
+    ticks «Sellar aunque falten datos»; otherwise the page lists them and seals nothing."""
     try:
         if file is None or not file.filename:
             raise ValidationFailed(
@@ -789,6 +792,7 @@ def submit_bid(
             # The form's one-time key: a double click or a resubmitted form gives one bid.
             idempotency_key=submission.strip() or None,
             replaces=replaces.strip() or None,
+            seal_incomplete=incompleta,
         )
     except (ValidationFailed, Conflict, Forbidden) as exc:
         ctx.db.rollback()
@@ -836,6 +840,7 @@ def receipt_page(
         own=own,
         new=nueva,
         receipt_text=receipt_text,
+        warnings=rules.incomplete_lines([rules.BidLineInput(**line) for line in own.lines]),
         bid_states=BID_STATES,
         **_page_values(ctx),
     )

@@ -464,7 +464,9 @@ def check_bid_lines(
     for line in lines:
         where = dict(line.where)
         # A JSON line is located by its field ("lines[3]"); its bad value adds the member name.
+        # A sheet's line by its row, and its bad value by the column's header as the file has it.
         base = where.pop("field", None)
+        columns = where.pop("columns", None)
         label = f"Partida {line.partida}"
         if line.partida not in partidas:
             problems.append(
@@ -490,7 +492,7 @@ def check_bid_lines(
             problems.append(
                 Problem(
                     f"{label}: precio unitario no válido ({exc})",
-                    field=f"{base}.unit_price" if base else "unit_price",
+                    **_member(base, columns, "unit_price"),
                     value=numbers.shown(line.unit_price),
                     expected="un importe en pesos mayor que cero con a lo más 2 decimales",
                     **where,
@@ -506,7 +508,7 @@ def check_bid_lines(
             problems.append(
                 Problem(
                     f"{label}: cantidad ofertada no válida ({exc})",
-                    field=f"{base}.quantity" if base else "quantity",
+                    **_member(base, columns, "quantity"),
                     value=numbers.shown(line.quantity),
                     expected=f"un número entero de piezas de 1 a {most:,}",
                     **where,
@@ -525,6 +527,66 @@ def check_bid_lines(
             "country": _clean(line.country, 100),
         }
     return [clean[n] for n in sorted(clean)], problems
+
+
+BID_MEMBER_LABELS = {
+    "unit_price": "Precio Unitario",
+    "quantity": "Cantidad ofertada",
+    "presentation": "Presentación ofertada",
+    "registro_sanitario": "Registro Sanitario",
+    "manufacturer": "Fabricante del bien",
+    "country": "País de origen",
+}
+"""The template's header of each member of a bid line: what a person is told when a sheet's
+line names no header of its own for it (an optional column the file left out)."""
+
+
+def _member(base: str | None, columns: Mapping[str, str] | None, member: str) -> dict[str, Any]:
+    """Where a member of a line is: the sheet's column header, or the JSON field."""
+    if columns is not None:
+        return {"column": columns.get(member, BID_MEMBER_LABELS[member])}
+    return {"field": f"{base}.{member}" if base else member}
+
+
+COMPLETENESS = ("registro_sanitario", "manufacturer", "country")
+"""What a line should state besides its price for the evaluation to judge it: a line without
+one of these is sealed only if the supplier confirms it (a warning, not a refusal)."""
+
+
+def incomplete_lines(lines: Sequence[BidLineInput]) -> list[Problem]:
+    """A warning per line that leaves blank its registro sanitario, manufacturer or country of
+    origin, naming what is missing where the supplier wrote the line (its row and the sheet's
+    headers, or its JSON field)."""
+    warnings = []
+    for line in lines:
+        missing = [m for m in COMPLETENESS if not _clean(getattr(line, m), 300)]
+        if not missing:
+            continue
+        where = dict(line.where)
+        base = where.pop("field", None)
+        columns = where.pop("columns", None)
+        places = [_member(base, columns, m) for m in missing]
+        names = [place.get("column") or place["field"] for place in places]
+        if columns is not None:
+            located: dict[str, Any] = {"column": ", ".join(names), **where}
+        else:
+            located = {"field": ", ".join(names), **where}
+        warnings.append(
+            Problem(
+                f"Partida {line.partida}: sin "
+                + _listed([BID_MEMBER_LABELS[m].lower() for m in missing]),
+                expected="el registro sanitario, el fabricante y el país de origen del bien",
+                **located,
+            )
+        )
+    return warnings
+
+
+def _listed(items: Sequence[str]) -> str:
+    """«a», «a ni b», «a, b ni c»: what a line lacks, as a person lists it."""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " ni " + items[-1]
 
 
 def bid_content(

@@ -18,6 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 from abasto.core.bounds import Count, Id, Instant
 from abasto.tendering import rules, service
 from abasto.tendering.models import Amendment, Partida, Question, Tender
+from abasto.web.openapi import ProblemItem
 
 
 class PartidaWrite(BaseModel):
@@ -174,6 +175,11 @@ class ReceiptRead(BaseModel):
         description="El último punto de control firmado al recibirla (nota firmada); la prueba "
         "de inclusión está en /api/v1/ledger/proof/{ledger_seq} cuando otro posterior la cubre.",
     )
+    warnings: list[ProblemItem] = Field(
+        default_factory=list,
+        description="Las partidas selladas sin registro sanitario, fabricante o país de origen: "
+        "la proposición se selló, pero la evaluación técnica puede desecharlas.",
+    )
 
     @classmethod
     def of(cls, receipt: service.Receipt) -> ReceiptRead:
@@ -188,6 +194,7 @@ class ReceiptRead(BaseModel):
             ledger_seq=receipt.ledger_seq,
             ledger_hash=receipt.ledger_hash,
             checkpoint=receipt.checkpoint,
+            warnings=[ProblemItem.model_validate(w.as_dict()) for w in receipt.warnings],
         )
 
 

@@ -1237,6 +1237,15 @@ class Receipt:
     checkpoint: str | None = None
     """The latest signed checkpoint when the bid arrived; the proof that the entry is in the
     log comes from ``/api/v1/ledger/proof/{ledger_seq}`` once a later checkpoint covers it."""
+    warnings: tuple[Problem, ...] = ()
+    """The lines sealed without registro sanitario, manufacturer or country of origin."""
+
+
+class IncompleteBid(ValidationFailed):
+    """A bid some of whose lines lack registro sanitario, manufacturer or country of origin,
+    not sealed because the supplier has not confirmed it wants it sealed so."""
+
+    title = "Proposición incompleta"
 
 
 def _bidding_tender(ctx: Context, tender_id: int, sealer: Sealer) -> tuple[Tender, TenderKey]:
@@ -1275,8 +1284,13 @@ def submit_bid(
     lines: Sequence[rules.BidLineInput],
     idempotency_key: str | None = None,
     replaces: str | None = None,
+    seal_incomplete: bool = True,
 ) -> Receipt:
-    """Seal a bid and publish its commitment; ``replaces`` names the supplier's earlier bid."""
+    """Seal a bid and publish its commitment; ``replaces`` names the supplier's earlier bid.
+
+    A line without registro sanitario, manufacturer or country of origin is a warning the
+    receipt carries; with ``seal_incomplete=False`` such a bid is not sealed
+    (``IncompleteBid``), so the supplier decides first (the page asks)."""
     supplier_id = _supplier_id(ctx)
     # The owner tag needs the tender's key, and the key the tender's row: the key opened for an
     # earlier bid names the owner in the same read; the first bid of a tender reads twice.
@@ -1322,13 +1336,23 @@ def submit_bid(
             f"{count_of(len(problems), 'problema', 'problemas')}.",
             problems=problems,
         )
+    warnings = tuple(rules.incomplete_lines(lines))
+    if warnings and not seal_incomplete:
+        raise IncompleteBid(
+            f"La proposición no se selló: {count_of(len(warnings), 'partida', 'partidas')} sin "
+            "registro sanitario, fabricante o país de origen. Complételas en la plantilla, o "
+            "confirme que la sella así y envíela de nuevo.",
+            problems=warnings,
+        )
     # The lines are encoded once, for the request's digest, the commitment and the sealed bid.
     lines_json = canonical_json(canonical)
     request_digest = key.tag(
         "request", canonical_object({"lines": lines_json, "replaces": canonical_json(replaces)})
     )
     if tender.earlier_bid is not None and idempotency_key is not None:
-        return _replayed(ctx, key, tender, idempotency_key, request_digest)
+        return replace(
+            _replayed(ctx, key, tender, idempotency_key, request_digest), warnings=warnings
+        )
     if replaces is not None:
         if tender.replaces_tender != tender.id or tender.replaces_owner != owner:
             raise _not_yours(replaces, tender.number)
@@ -1399,6 +1423,7 @@ def submit_bid(
         seq,
         entry_hash,
         checkpoint,
+        warnings,
     )
 
 
@@ -1963,8 +1988,10 @@ def submit_bid_sheet(
     filename: str,
     idempotency_key: str | None = None,
     replaces: str | None = None,
+    seal_incomplete: bool = True,
 ) -> Receipt:
-    """A bid from the filled template; a partida without «Cantidad ofertada» offers its maximum."""
+    """A bid from the filled template; a partida without «Cantidad ofertada» offers its maximum.
+    ``seal_incomplete`` as in ``submit_bid``."""
     tender, _ = _bidding_tender(ctx, tender_id, sealer)
     partidas = partidas_of(ctx.db, tender.id)
     claves = {p.number: p.clave.clave for p in partidas}
@@ -1982,4 +2009,5 @@ def submit_bid_sheet(
         lines=lines,
         idempotency_key=idempotency_key,
         replaces=replaces,
+        seal_incomplete=seal_incomplete,
     )

@@ -118,6 +118,28 @@ def write_template(tender_number: str, title: str, partidas: Sequence[TemplatePa
     return buffer.getvalue()
 
 
+_MEMBERS = {
+    "unit_price": PRICE,
+    "quantity": QUANTITY,
+    "presentation": PRESENTATION,
+    "registro_sanitario": REGISTRO,
+    "manufacturer": MANUFACTURER,
+    "country": COUNTRY,
+}
+"""The column of each member of a bid line (``rules.BidLineInput``)."""
+
+
+def _headers(header: Header) -> dict[str, str]:
+    """Each member's column as this file names it («Precio unitario ofertado»), so a problem
+    points at the header the supplier sees; a column the file lacks is not named here."""
+    found = {}
+    for member, column in _MEMBERS.items():
+        index = header.index(column.key)
+        if index is not None:
+            found[member] = header.column_name(index)
+    return found
+
+
 def read_template(content: bytes, filename: str, claves: Mapping[int, str]) -> list[BidLineInput]:
     """The partidas the supplier priced; every problem at once, with its row and column.
 
@@ -137,6 +159,7 @@ def read_template(content: bytes, filename: str, claves: Mapping[int, str]) -> l
     problems: list[Problem] = []
     lines: list[BidLineInput] = []
     sheet_name = header.sheet.name
+    columns = _headers(header)
     for number, row in header.rows():
         price = header.value(row, PRICE.key)
         raw_partida = header.value(row, PARTIDA.key)
@@ -180,7 +203,7 @@ def read_template(content: bytes, filename: str, claves: Mapping[int, str]) -> l
                 registro_sanitario=text(header.value(row, REGISTRO.key)),
                 manufacturer=text(header.value(row, MANUFACTURER.key)),
                 country=text(header.value(row, COUNTRY.key)),
-                where=where,
+                where={**where, "columns": columns},
             )
         )
     if problems:

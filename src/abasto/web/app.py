@@ -30,6 +30,8 @@ from abasto.identity import api as identity_api
 from abasto.identity import pages as identity_pages
 from abasto.inventory import api as inventory_api
 from abasto.inventory import pages as inventory_pages
+from abasto.pending import api as pending_api
+from abasto.pending import pages as pending_pages
 from abasto.tendering import api as tendering_api
 from abasto.tendering import pages as tendering_pages
 from abasto.tendering.live import FeedHub
@@ -137,7 +139,9 @@ def create_app(
         redflags_api.router,
         portal_api.router,
         contracts_api.router,
+        pending_api.router,
         pages.router,
+        pending_pages.router,
         identity_pages.router,
         catalog_pages.router,
         demand_pages.router,

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from abasto.core.errors import AbastoError, Problem, TooManyRequests, Unauthorized
+from abasto.web import fields
 from abasto.web.templating import render
 
 log = logging.getLogger("abasto.web")
@@ -76,7 +77,7 @@ def error_response(request: Request, exc: AbastoError) -> Response:
         status=exc.status,
         title=exc.title,
         detail=exc.detail,
-        problems=[p.as_dict() for p in exc.problems],
+        problems=_shown(request, list(exc.problems)),
         expected=exc.expected,
     )
     if isinstance(exc, Unauthorized) and not _wants_json(request):
@@ -161,6 +162,13 @@ def _pydantic_problems(exc: RequestValidationError) -> list[Problem]:
     return [_pydantic_problem(error) for error in exc.errors()]
 
 
+def _shown(request: Request, problems: list[Problem]) -> list[dict[str, Any]]:
+    """A page names each field by its form's label, the API by the name its clients send."""
+    if _wants_json(request):
+        return [p.as_dict() for p in problems]
+    return [fields.for_page(p).as_dict() for p in problems]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AbastoError)
     async def _domain(request: Request, exc: AbastoError) -> Response:
@@ -173,7 +181,7 @@ def install(app: FastAPI) -> None:
             status=422,
             title="Datos no válidos",
             detail="La solicitud no tiene la forma esperada.",
-            problems=[p.as_dict() for p in _pydantic_problems(exc)],
+            problems=_shown(request, _pydantic_problems(exc)),
         )
 
     @app.exception_handler(StarletteHTTPException)

@@ -24,6 +24,7 @@ from abasto.core.money import (
 )
 from abasto.identity.models import ROLE_LABELS, Role
 from abasto.web.deps import SESSION_COOKIE
+from abasto.web.fields import field_label
 from abasto.web.security import CSRF_FIELD, csrf_token
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -34,6 +35,7 @@ templates.env.filters.update(
     entero=format_int,
     contar=count_of,
     porcentaje=format_percent,
+    campo=field_label,
 )
 
 

@@ -1,0 +1,1 @@
+"""What each user has to do now, gathered from every domain («Mis pendientes»)."""
