@@ -282,7 +282,7 @@ def test_an_import_that_would_remove_lines_says_how_many_and_needs_replace(
     assert header_only[0] == 1
     assert "«vacio.xlsx» no tiene ninguna cantidad; no se importó nada" in header_only[2]
     assert refused[0] == 1
-    assert "quitaría 1 línea ya capturadas; no se importó nada" in refused[2]
+    assert "quitaría 1 línea ya capturada; no se importó nada" in refused[2]
     assert "se quitarían 1 línea de IMSS" in refused[2]
     assert "--replace" in refused[2]
     assert after_refusals == before

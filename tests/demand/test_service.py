@@ -526,9 +526,7 @@ def test_an_appendix_that_would_remove_lines_needs_replace_and_says_how_many(
 
     error = _refused(world, second, "b.xlsx")
 
-    assert (
-        error.detail == "El apéndice «b.xlsx» quitaría 1 línea ya capturadas; no se importó nada."
-    )
+    assert error.detail == "El apéndice «b.xlsx» quitaría 1 línea ya capturada; no se importó nada."
     assert [(p.field, p.message) for p in error.problems] == [
         ("replace", "se quitarían 1 línea de IMSS")
     ]

@@ -50,6 +50,7 @@ from abasto.core.errors import (
     check_version,
 )
 from abasto.core.ledger import Record
+from abasto.core.money import count_of
 from abasto.core.spreadsheet import Progress, csv_bytes, find_headers, read_sheets
 from abasto.core.text import fold, neutralise_cell
 from abasto.demand import appendix, forecast, rules
@@ -1128,7 +1129,9 @@ def _guard_removals(plan: _Plan, codes: Mapping[int, str], subject: str, *, repl
         (codes[i], count.removed) for i, count in plan.counts.items() if count.removed
     )
     raise ValidationFailed(
-        f"{subject} quitaría {_lines(plan.removed)} ya capturadas; no se importó nada.",
+        f"{subject} quitaría "
+        f"{count_of(plan.removed, 'línea ya capturada', 'líneas ya capturadas')}; "
+        "no se importó nada.",
         problems=[
             Problem(
                 f"se quitarían {_lines(removed)} de {code}",
