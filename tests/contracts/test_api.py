@@ -110,6 +110,15 @@ def test_the_contract_s_life_through_the_api(
     assert 'data-rate="0"' in page.text
     sheet = client.get("/api/v1/fill-rate.csv", params={"by": "clave"}).content.decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(sheet)))[1] == [PARACETAMOL, "100", "0", "0.0000"]
+    # The supplier's public record shows it too (issue 16: «each supplier's public record»).
+    record = client.get(f"/proveedores/{world.suppliers['a'].rfc}")
+    assert 'data-fill="0"' in record.text
+    assert "0 de 100 piezas ordenadas entregadas a tiempo y aceptadas" in record.text
+    summary = client.get(f"/api/v1/suppliers/{world.suppliers['a'].rfc}/summary").json()
+    assert [(m["ordered_due"], m["on_time_accepted"]) for m in summary["fill_months"]] == [(100, 0)]
+    untouched = client.get(f"/proveedores/{world.suppliers['b'].rfc}")
+    assert "0 de 0 piezas ordenadas" in untouched.text
+    assert 'data-fill=""' in untouched.text
 
 
 def test_a_convenio_beyond_the_cap_is_refused_with_the_figures(

@@ -19,6 +19,7 @@ from abasto.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from abasto.core.money import local_day
 from abasto.identity import clues, service
 from abasto.identity.models import SUPPLIER_STATUS_LABELS, Role, User
 from abasto.identity.rules import (
@@ -478,7 +479,7 @@ def supplier_page(
         pending=service.pending_rename(ctx.db, standing.supplier),
         supplier_status_labels=SUPPLIER_STATUS_LABELS,
         flags=redflags.section(ctx.db, query={"proveedor": rfc}, rfc=rfc),
-        record=portal.supplier_record(ctx.db, rfc=rfc),
+        record=portal.supplier_record(ctx.db, rfc=rfc, as_of=local_day(ctx.now)),
         status_labels=tendering_rules.STATUS_LABELS,
         states=STATES_BY_CODE,
         just_registered=registrado,

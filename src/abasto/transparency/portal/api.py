@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from abasto.core.context import Context
+from abasto.core.money import local_day
 from abasto.transparency.portal import service
 from abasto.transparency.portal.service import InstitutionRecord, PriceHistory, SupplierRecord
 from abasto.web.deps import public
@@ -25,8 +26,9 @@ def price_history(clave: str, ctx: Public) -> PriceHistory:
 
 @router.get("/suppliers/{rfc}/summary", response_model=SupplierRecord)
 def supplier_summary(rfc: str, ctx: Public) -> SupplierRecord:
-    """Tenders it bid in (from their opening), partidas won, amounts, contract drafts."""
-    return service.supplier_record(ctx.db, rfc=rfc)
+    """Tenders it bid in (from their opening), partidas won, amounts, contract drafts, and its
+    nivel de surtimiento by month (orders due by today, Mexico City)."""
+    return service.supplier_record(ctx.db, rfc=rfc, as_of=local_day(ctx.now))
 
 
 @router.get("/institutions/{code}/summary", response_model=InstitutionRecord)

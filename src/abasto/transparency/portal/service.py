@@ -17,6 +17,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from abasto.award.models import ContractDraft, Fallo, FalloLine, FalloPartida
 from abasto.catalog import service as catalog
 from abasto.catalog.models import Clave
+from abasto.contracts import service as contracts_service
+from abasto.contracts.service import FillRow
 from abasto.identity import service as identity
 from abasto.identity.models import Institution, Supplier
 from abasto.tendering import service as tendering
@@ -177,6 +179,17 @@ class SupplierRecord:
     awarded_amount: Decimal
     contracts: list[ContractTotal]
     contracted_max: Decimal
+    fill_months: list[FillRow]
+    """Its nivel de surtimiento by month of the orders' due day, over orders due by then."""
+
+    @property
+    def fill(self) -> FillRow:
+        """Its nivel de surtimiento over every order due: on time and accepted ÷ ordered."""
+        return FillRow(
+            key=(),
+            ordered_due=sum(m.ordered_due for m in self.fill_months),
+            on_time_accepted=sum(m.on_time_accepted for m in self.fill_months),
+        )
 
 
 def _contract_totals(db: Session, *conditions: ColumnElement[bool]) -> list[ContractTotal]:
@@ -211,8 +224,9 @@ def _contract_totals(db: Session, *conditions: ColumnElement[bool]) -> list[Cont
     return [ContractTotal(*row) for row in rows]
 
 
-def supplier_record(db: Session, *, rfc: str) -> SupplierRecord:
-    """The supplier's opened bids, the partidas it won and the contracts drafted with it."""
+def supplier_record(db: Session, *, rfc: str, as_of: date) -> SupplierRecord:
+    """The supplier's opened bids, the partidas it won, the contracts drafted with it and its
+    nivel de surtimiento over the orders due by ``as_of``."""
     standing = identity.get_supplier_standing(db, rfc)
     supplier = standing.supplier
     bids = db.execute(
@@ -274,6 +288,9 @@ def supplier_record(db: Session, *, rfc: str) -> SupplierRecord:
         awarded_amount=amount or ZERO,
         contracts=contracts,
         contracted_max=sum((c.max_amount for c in contracts), ZERO),
+        fill_months=contracts_service.fill_rates(
+            db, by=["month"], as_of=as_of, supplier_id=supplier.id
+        ),
     )
 
 
