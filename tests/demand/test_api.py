@@ -259,7 +259,7 @@ def test_an_import_that_would_remove_lines_needs_replace_over_http(
     )
 
     assert refused.status_code == 422
-    assert "quitaría 1 línea ya capturadas" in refused.json()["detail"]
+    assert "quitaría 1 línea ya capturada" in refused.json()["detail"]
     assert [(e["field"], e["value"]) for e in refused.json()["errors"]] == [("replace", "1")]
     assert empty.status_code == 422
     assert "no tiene ninguna cantidad" in empty.json()["detail"]

@@ -302,7 +302,7 @@ def test_an_appendix_page_upload_that_would_remove_lines_needs_replace(
     )
 
     assert refused.status_code == 422
-    assert "quitaría 1 línea ya capturadas" in refused.text
+    assert "quitaría 1 línea ya capturada" in refused.text
     assert 'name="replace"' in refused.text
     assert replaced.status_code == 200
     assert "1 quitadas" in replaced.text

@@ -1193,7 +1193,7 @@ def test_download_fill_and_upload_the_institutions_sheet(world: Context) -> None
         service.import_institution_sheet(
             imss, round_name=ROUND, institution_code="IMSS", content=content, filename="hoja.xlsx"
         )
-    assert "quitaría 1 línea ya capturadas" in needs_replace.value.detail
+    assert "quitaría 1 línea ya capturada" in needs_replace.value.detail
     assert quantities(world.db) == {("IMSS", ASPIRINA, ""): Pair(2, 5)}
 
     summary = service.import_institution_sheet(

@@ -64,6 +64,7 @@ ACTION_NAMES: dict[str, str] = {
     "redflags.run": "Banderas rojas calculadas",
     "registry.sync": "Registro del sector sincronizado",
     "redistribution.suggest": "Redistribución sugerida",
+    "round.deadline": "Plazo de una ronda de demanda cambiado",
     "round.freeze": "Ronda de demanda congelada",
     "round.open": "Ronda de demanda abierta",
     "round.reopen": "Ronda de demanda reabierta",
