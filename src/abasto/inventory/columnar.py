@@ -110,43 +110,37 @@ stock AS (
         sum(CASE WHEN expiry < $day AND quantity > 0 THEN quantity ELSE 0 END)::BIGINT AS expired
     FROM lots_then GROUP BY unit_id, clave_id
 ),
-pairs AS (
-    SELECT unit_id, clave_id FROM lots
-    UNION SELECT unit_id, clave_id FROM after
-    UNION SELECT unit_id, clave_id FROM days WHERE day BETWEEN $start AND $day
-),
 moved AS (
     SELECT unit_id, clave_id, day, dispensed, net,
-        sum(net) OVER pair AS running,
-        lead(day) OVER pair AS next_day,
-        row_number() OVER pair AS nth
+        sum(net) OVER (PARTITION BY unit_id, clave_id ORDER BY day) AS running,
+        sum(net) OVER (PARTITION BY unit_id, clave_id) AS total,
+        lead(day) OVER (PARTITION BY unit_id, clave_id ORDER BY day) AS next_day,
+        min(day) OVER (PARTITION BY unit_id, clave_id) AS first_day
     FROM days WHERE day BETWEEN $start AND $day
-    WINDOW pair AS (PARTITION BY unit_id, clave_id ORDER BY day)
 ),
 series AS (
     -- Per pair: the window's net change, what was dispensed, and the stock-out days among the
-    -- days with movements and the runs of days after each (which keep its closing), measured
-    -- from the opening (the stock before the window = on hand less the window's net).
+    -- days with movements and the runs of days after each (which keep its closing); the
+    -- closing of a day is the opening (on hand less the window's net) plus the net so far.
     SELECT m.unit_id, m.clave_id,
-        sum(m.net)::BIGINT AS net,
+        any_value(m.total)::BIGINT AS net,
         sum(m.dispensed)::BIGINT AS dispensed,
         sum(
             (CASE WHEN m.closing <= 0 AND m.dispensed = 0 THEN 1 ELSE 0 END)
             + (CASE WHEN m.closing <= 0
                 THEN date_diff('day', m.day, coalesce(m.next_day, $day + 1)) - 1 ELSE 0 END)
         )::BIGINT AS after_days,
-        min(CASE WHEN m.nth = 1 THEN date_diff('day', $start, m.day) END)::BIGINT AS lead_days
+        date_diff('day', $start, any_value(m.first_day))::BIGINT AS lead_days
     FROM (
-        SELECT moved.*, coalesce(s.on_hand, 0) - t.total + moved.running AS closing
-        FROM moved
-        JOIN (SELECT unit_id, clave_id, sum(net) AS total FROM moved GROUP BY ALL) t
-            USING (unit_id, clave_id)
-        LEFT JOIN stock s USING (unit_id, clave_id)
+        SELECT moved.*, coalesce(s.on_hand, 0) - moved.total + moved.running AS closing
+        FROM moved LEFT JOIN stock s USING (unit_id, clave_id)
     ) m
     GROUP BY m.unit_id, m.clave_id
 ),
 measured AS (
-    SELECT p.unit_id, p.clave_id,
+    -- Every pair with a lot (a movement always leaves its lot's balance row) or with
+    -- movements in the window.
+    SELECT coalesce(s.unit_id, w.unit_id) AS unit_id, coalesce(s.clave_id, w.clave_id) AS clave_id,
         coalesce(s.on_hand, 0) AS on_hand,
         coalesce(s.expiring, 0) AS expiring,
         coalesce(s.expired, 0) AS expired,
@@ -157,9 +151,7 @@ measured AS (
             ELSE w.after_days
                 + CASE WHEN coalesce(s.on_hand, 0) - w.net <= 0 THEN w.lead_days ELSE 0 END
         END AS stockout_days
-    FROM pairs p
-    LEFT JOIN stock s USING (unit_id, clave_id)
-    LEFT JOIN series w USING (unit_id, clave_id)
+    FROM stock s FULL JOIN series w USING (unit_id, clave_id)
 ),
 rated AS (
     SELECT m.*, $span - m.stockout_days AS stocked,
