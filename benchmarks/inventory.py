@@ -365,21 +365,35 @@ def section() -> list[str]:
         "",
         "## Inventory",
         "",
-        f"Goal: redistribution of one clave across 15,000 units in under {GOAL_SECONDS:.0f} s. "
+        f"Goals (issue 17): a national day ({LOAD_UNITS:,} units × {LOAD_CLAVES:,} claves) "
+        f"loaded in under {DAY_GOAL_SECONDS:.0f} s, the national indicators in under "
+        f"{INDICATORS_GOAL_SECONDS:.0f} s, redistribution of one clave across 15,000 units in "
+        f"under {GOAL_SECONDS:.0f} s and of all {ALL_CLAVES:,} claves in under "
+        f"{ALL_GOAL_SECONDS / 60:.0f} min. "
         + (f"Measured {measured:%Y-%m-%d %H:%M} UTC; " if measured else "")
-        + "`python -m benchmarks.inventory` runs only this benchmark.",
+        + "`python -m benchmarks.inventory` runs only this benchmark (sizes: "
+        "`ABASTO_BENCH_INVENTORY_LOAD_UNITS`, `…_LOAD_CLAVES`, `…_WINDOW_DAYS`, `…_UNITS`, "
+        "`…_CLAVES`).",
         "",
+        "- *day loaded*: `load_day` registers the units and claves, writes the day's feed with "
+        "DuckDB (an initial lot of 100 for every unit × clave, a dispensing line of −7 for two "
+        "pairs in three: 15,000,000 + 10,000,000 rows at national size) and loads the file "
+        "through `inventory.service.load_day_feed` (one transaction: COPY of the file's chunks "
+        "to a temporary table, one scan of every rule, movements by INSERT … SELECT, the net "
+        "per lot grouped once, balances by one UPDATE … FROM and one INSERT … SELECT); the bare "
+        "figure COPYs the same file into a plain table of the feed's columns.",
+        "- *indicators*: DuckDB writes national Parquet files in `inventory.columnar`'s layout "
+        "(a lot per unit × clave, `…_WINDOW_DAYS` days of movements by two pairs in three, the "
+        "units in 32 states and 40 institutions) and `columnar.compute` answers every unit × "
+        "clave's indicators and the abasto per unit, institution, state and nation, with 2 "
+        "threads; the bare figure is one DuckDB `GROUP BY` per file of the same pairs, joined.",
         "- *redistribution*: `benchmarks.inventory.instance` (seed 17) places the units in the 32 "
         "states, 20 % above their maximum with one to three lots, 10 % below their minimum; "
         "`redistribution.plan` with the 25 cheapest givers per short unit, costs from the state "
-        "capitals. The bare figure is the time inside HiGHS's two `run` calls.",
-        "- *day loaded*: `load_day` registers the units and claves, then loads for every unit an "
-        "initial lot per clave and three dispensing lines per clave through "
-        "`inventory.service.load_day` (one transaction: COPY to a temporary table, movements by "
-        "INSERT … SELECT, balances by one UPDATE … FROM and one INSERT … SELECT); the bare "
-        "figure COPYs the same rows into a plain table of the same columns.",
-        "- Not measured yet: the national day itself and the national indicators over a "
-        "snapshot (issue 17).",
+        "capitals. The bare figure is the time inside HiGHS's `run` calls. For all claves, "
+        "each clave deals the same positions to the units in its own order (a rotation), "
+        f"planned by {WORKERS} processes; the bare figure is their HiGHS time shared by "
+        f"{WORKERS}.",
     ]
 
 

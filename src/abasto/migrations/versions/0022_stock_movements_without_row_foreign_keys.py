@@ -6,13 +6,13 @@ Create Date: 2026-12-07 00:25:00.000000
 
 A foreign key is checked by a trigger per inserted row (a lookup of the unit and of the clave,
 each locking the row it finds): on a national day of 25 million movements that is most of the
-load's time (benchmarks/inventory.py: an INSERT of 300,000 rows took 13× longer with the two
-keys than without). Every path that writes movements takes its unit and clave from the
-database (the services resolve them; ``load_day_feed`` refuses a feed naming an unknown one in
-one set-based scan before inserting), and units and claves are never deleted (a unit is
-retired), so the keys are dropped on PostgreSQL from the append-only movements and from the
-balances derived from them (whose first national load inserts 15 million lots). SQLite keeps
-them.
+load's time (on the shared development machine an INSERT … SELECT of 300,000 rows took 13×
+longer with the two keys than without). Every path that writes movements takes its unit and
+clave from the database (the services resolve them; ``load_day_feed`` refuses a feed naming an
+unknown one in one set-based scan before inserting), and units and claves are never deleted (a
+unit is retired), so the keys are dropped on PostgreSQL from the append-only movements and from
+the balances derived from them (whose first national load inserts 15 million lots). SQLite
+keeps them.
 """
 
 from collections.abc import Sequence
