@@ -47,6 +47,25 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
     )
     assert code == 0, err
     assert "1 claves-unidad de 1 unidades, 0 en desabasto" in out
+    # The same day by DuckDB over Parquet files: the same summary, the files left in the folder.
+    code, again, err = invoke_abasto(
+        fresh_database_url,
+        tmp_path,
+        "inventory",
+        "snapshot",
+        "--day",
+        "2026-11-02",
+        "--parquet",
+        str(tmp_path / "snapshot"),
+    )
+    assert code == 0, err
+    assert again == out
+    assert sorted(p.name for p in (tmp_path / "snapshot").iterdir()) == [
+        "after.parquet",
+        "days.parquet",
+        "lots.parquet",
+        "units.parquet",
+    ]
     code, out, err = invoke_abasto(
         fresh_database_url, tmp_path, "inventory", "redistribute", ASPIRINA
     )

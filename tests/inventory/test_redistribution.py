@@ -4,6 +4,7 @@ sends a lot that expires before use, never takes a unit below its safety stock."
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -165,3 +166,49 @@ def test_neighbours_limits_each_receiver_to_its_cheapest_givers() -> None:
     assert every.moved == 20
     nearest = redistribution.plan(sites, today=TODAY, cost=lambda a, b: cost[(a, b)], neighbours=1)
     assert [(m.lot, m.quantity) for m in nearest.moves] == [("NEAR", 5)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(), instances())
+def test_planning_each_part_alone_equals_one_model_of_all_the_arcs(
+    first: list[Site], second: list[Site]
+) -> None:
+    # Two instances side by side (the second's units renumbered), each its own place, every
+    # receiver limited to its nearest giver: the arcs fall apart into parts, planned one by one.
+    sites = first + [replace(s, unit=s.unit + 10) for s in second]
+    places = {s.unit: "a" if s.unit < 10 else "b" for s in sites}
+
+    def cost(a: int, b: int) -> int:
+        return _cost(a % 10, b % 10) + (0 if places[a] == places[b] else 100)
+
+    found = redistribution.plan(sites, today=TODAY, cost=cost, neighbours=1, places=places)
+    arcs = redistribution._arcs(sites, TODAY, cost, 1, places)
+    whole = redistribution._plan_component(arcs, {s.unit: s for s in sites}, TODAY)
+    _check_plan(sites, found)
+    assert (found.moved, found.cost) == (whole.moved, whole.cost)
+
+
+def test_units_no_arc_links_are_separate_parts() -> None:
+    late = TODAY + timedelta(days=300)
+    sites = [
+        Site(1, (Lot("A", late, 50),), Decimal(0), 0, 0),
+        Site(2, (), Decimal("30.44"), 10, 20),
+        Site(11, (Lot("B", late, 50),), Decimal(0), 0, 0),
+        Site(12, (), Decimal("30.44"), 10, 20),
+    ]
+    places = {1: "a", 2: "a", 11: "b", 12: "b"}
+
+    def cost(a: int, b: int) -> int:
+        return 1 if places[a] == places[b] else 100
+
+    arcs = redistribution._arcs(sites, TODAY, cost, 1, places)
+    parts = redistribution._components(arcs)
+    assert sorted(sorted({(a.giver, a.receiver) for a in p}) for p in parts) == [
+        [(1, 2)],
+        [(11, 12)],
+    ]
+    found = redistribution.plan(sites, today=TODAY, cost=cost, neighbours=1, places=places)
+    assert sorted((m.from_unit, m.to_unit, m.quantity) for m in found.moves) == [
+        (1, 2, 20),
+        (11, 12, 20),
+    ]

@@ -479,3 +479,45 @@ def test_a_day_loaded_in_bulk_adds_to_the_balances_and_refuses_going_below_zero(
         service.load_day(sector, day=day, rows=rows, source="dia:1")
     with pytest.raises(Forbidden):
         service.load_day(staff(sector, "IMSS"), day=day, rows=rows, source="dia:3")
+
+
+def test_a_day_feed_with_unknown_units_or_claves_or_bad_rows_is_refused_whole(
+    sector: Context,
+) -> None:
+    hgz = unit(sector)
+    stock(sector, hgz, PARACETAMOL, ("A", EXPIRES, 5))
+    clave_id = sector.db.scalar(select(Clave.id).where(Clave.clave == PARACETAMOL))
+    day = service.today(sector)
+    good = f"{hgz.id},{clave_id},A,{EXPIRES},dispense,-1\n"
+    before = sector.db.scalar(select(func.count()).select_from(StockMovement))
+
+    def refused(feed: str) -> ValidationFailed:
+        with pytest.raises(ValidationFailed) as caught:
+            service.load_day_feed(sector, day=day, feed=[feed.encode()], source="dia:x")
+        return caught.value
+
+    error = refused(
+        good
+        + f"999999,{clave_id},A,{EXPIRES},dispense,-1\n"
+        + f"999999,{clave_id},B,{EXPIRES},dispense,-1\n"
+        + f"{hgz.id},888888,A,{EXPIRES},dispense,-1\n"
+        + f"{hgz.id},{clave_id},A,{EXPIRES},dispense,4\n"
+        + f"{hgz.id},{clave_id},A,{EXPIRES},robo,-1\n"
+    )
+    found = {p.column: p for p in error.problems}
+    assert set(found) == {"unit_id", "clave_id", "quantity", "kind"}
+    assert found["unit_id"].message == "La unidad no existe. 2 renglones así."
+    assert found["unit_id"].value is not None
+    assert found["unit_id"].value.startswith("999999,")
+    assert found["clave_id"].message == "La clave no existe. 1 renglón así."
+    assert found["quantity"].value == f"{hgz.id},{clave_id},A,{EXPIRES},dispense,4"
+    # A row that is not the layout: refused with what was expected, on both databases.
+    error = refused(good + f"{hgz.id},{clave_id},A,mañana,dispense,-1\n")
+    assert error.problems[0].expected == "unit_id,clave_id,lote,aaaa-mm-dd,tipo,cantidad"
+    # Nothing of any refused feed was loaded, and the same transaction goes on.
+    assert sector.db.scalar(select(func.count()).select_from(StockMovement)) == before
+    assert _lots(sector) == [Lot("A", EXPIRES, 5)]
+    with pytest.raises(Conflict, match="lote «A»: había 5, el día mueve -6"):
+        service.load_day_feed(sector, day=day, feed=[(good * 6).encode()], source="dia:y")
+    assert service.load_day_feed(sector, day=day, feed=[good.encode()], source="dia:z") == 1
+    assert _lots(sector) == [Lot("A", EXPIRES, 4)]

@@ -50,10 +50,18 @@ def upload(
 @app.command("snapshot")
 def snapshot(
     day: str | None = typer.Option(None, "--day", help="Día (aaaa-mm-dd); por omisión, hoy."),
+    parquet: Path | None = typer.Option(
+        None,
+        "--parquet",
+        help="Carpeta donde escribir los archivos Parquet y calcular con DuckDB (escala nacional).",
+    ),
 ) -> None:
     """Calcula y guarda los indicadores del día (existencia, consumo, meses, abasto)."""
     with unit_of_work() as ctx:
-        summary = service.snapshot(ctx, day=_day(day))
+        if parquet is None:
+            summary = service.snapshot(ctx, day=_day(day))
+        else:
+            summary = service.snapshot_columnar(ctx, day=_day(day), directory=parquet)
     console.print(
         f"Indicadores del {summary.day.isoformat()}: {summary.rows} claves-unidad de "
         f"{summary.units} unidades, {summary.stockouts} en desabasto."

@@ -20,12 +20,20 @@ to one that is:
 chain of origin rows (the giver, its lot) and one chain of destination rows (the receiver, its
 expiry dates up to the lot's; the total of the second solve contains them all): the rows are two
 laminar families, so the matrix is totally unimodular and every vertex the simplex method
-returns is whole. The LP is solved; a fractional answer (which would be a bug) is solved again
-with integer columns.
+returns is whole. The destination chain is written with one running total per receiver and
+expiry (``total(k) = total(k − 1) + what arrives``, bounded by that expiry's room), which is
+the same polytope mapped one to one, with a number of nonzeros linear in the arcs instead of
+quadratic; expiries whose room is at least the need are implied by the need and left out. The
+LP is solved; a fractional answer (which would be a bug) is solved again with integer columns.
+
+**Parts.** The arcs fall apart into connected parts (units linked by no arc cannot trade); each
+part is solved alone, which gives the same lexicographic optimum (``_components``) and, at
+national scale, a few dozen small LPs instead of one large one.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import time
@@ -89,11 +97,13 @@ def usable_by(site: Site, expiry: date, today: date) -> int:
     """What ``site`` uses, at its rate, from ``today`` until ``expiry`` (whole units, down)."""
     if site.amc is None or site.amc <= 0 or expiry < today:
         return 0
-    return math.floor(site.amc / DAYS_PER_MONTH * (expiry - today).days)
+    return _used(site.amc, (expiry - today).days)
 
 
-def _held_by(site: Site, expiry: date) -> int:
-    return sum(x.quantity for x in site.lots if x.expiry <= expiry)
+@functools.lru_cache(maxsize=1 << 16)
+def _used(amc: Decimal, days: int) -> int:
+    # Cached: building the arcs and then the rows asks the same of every receiver's expiries.
+    return math.floor(amc / DAYS_PER_MONTH * days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,26 +127,31 @@ def _arcs(
     for giver in givers:
         by_place[places.get(giver.unit, "") if places else str(giver.unit)].append(giver)
     arcs = []
+    nearest: dict[str, list[Site]] = {}
     for receiver in receivers:
-        # Places (one per giver without ``places``) from the cheapest to reach; a place's cost is
-        # any of its givers' since ``places`` says the cost depends only on the place.
-        order = sorted(by_place.values(), key=lambda group: cost(group[0].unit, receiver.unit))
-        near: list[Site] = []
-        for group in order:
-            near.extend(g for g in group if g.unit != receiver.unit)
-            if neighbours is not None and len(near) >= neighbours:
-                near = near[:neighbours]
-                break
+        # A short unit is never a giver (its need is above zero), so with ``places`` the nearest
+        # givers of every short unit of a place are the same list, ranked once per place.
+        place = places.get(receiver.unit, "") if places else None
+        near = nearest.get(place) if place is not None else None
+        if near is None:
+            # Places (one per giver without ``places``) from the cheapest to reach; a place's
+            # cost is any of its givers' since ``places`` says it depends only on the place.
+            order = sorted(by_place.values(), key=lambda group: cost(group[0].unit, receiver.unit))
+            near = [giver for group in order for giver in group][:neighbours]
+            if place is not None:
+                nearest[place] = near
+        usable: dict[date, int] = {}
         for giver in near:
+            between = None
             for lot in giver.lots:
-                if (
-                    lot.quantity > 0
-                    and lot.expiry >= today
-                    and usable_by(receiver, lot.expiry, today) > 0
-                ):
-                    arcs.append(
-                        _Arc(giver.unit, lot, receiver.unit, cost(giver.unit, receiver.unit))
-                    )
+                if lot.quantity <= 0 or lot.expiry < today:
+                    continue
+                if lot.expiry not in usable:
+                    usable[lot.expiry] = usable_by(receiver, lot.expiry, today)
+                if usable[lot.expiry] > 0:
+                    if between is None:
+                        between = cost(giver.unit, receiver.unit)
+                    arcs.append(_Arc(giver.unit, lot, receiver.unit, between))
     return arcs
 
 
@@ -157,10 +172,60 @@ def plan(
     """
     began = time.perf_counter()
     arcs = _arcs(sites, today, cost, neighbours, places)
+    by_unit = {s.unit: s for s in sites}
+    found = Plan((), len(arcs), time.perf_counter() - began)
+    for part in _components(arcs):
+        solved = _plan_component(part, by_unit, today)
+        found = Plan(
+            found.moves + solved.moves,
+            found.arcs,
+            found.build_seconds + solved.build_seconds,
+            found.solve_seconds + solved.solve_seconds,
+        )
+    return found
+
+
+def _components(arcs: Sequence[_Arc]) -> list[list[_Arc]]:
+    """The arcs split where no unit links them (union-find over givers and receivers).
+
+    Each part is solved alone: the most moved overall is the sum of each part's most, and the
+    cheapest way to move that sum moves each part's most at its least cost, so the parts'
+    lexicographic optima make the whole's. At national scale a clave's givers and short units
+    fall apart by region, and a few small LPs solve much faster than one large one.
+    """
+    parent: dict[int, int] = {}
+
+    def root(unit: int) -> int:
+        parent.setdefault(unit, unit)
+        while parent[unit] != unit:
+            parent[unit] = parent[parent[unit]]
+            unit = parent[unit]
+        return unit
+
+    linked = None
+    for arc in arcs:
+        if (arc.giver, arc.receiver) == linked:  # a giver's lots to a receiver come together
+            continue
+        linked = arc.giver, arc.receiver
+        a, b = root(arc.giver), root(arc.receiver)
+        if a != b:
+            parent[a] = b
+    parts: dict[int, list[_Arc]] = defaultdict(list)
+    for arc in arcs:
+        parts[root(arc.giver)].append(arc)
+    return list(parts.values())
+
+
+def _plan_component(arcs: Sequence[_Arc], by_unit: Mapping[int, Site], today: date) -> Plan:
+    """The two solves of one connected part of the arcs (``plan``)."""
     if not arcs:
         return Plan(())
-    by_unit = {s.unit: s for s in sites}
-    rows: list[tuple[float, list[int]]] = []  # (upper bound, columns with coefficient 1)
+    began = time.perf_counter()
+    n = len(arcs)
+    # Rows as (lower, upper, columns, coefficients); columns n.. are the receivers' running totals.
+    rows: list[tuple[float, float, list[int], list[float]]] = []
+    lower: list[float] = [0.0] * n
+    upper: list[float] = [kHighsInf] * n
     givers: dict[int, list[int]] = {}
     lots: dict[tuple[int, str], list[int]] = {}
     receivers: dict[int, list[int]] = {}
@@ -170,22 +235,70 @@ def plan(
         receivers.setdefault(arc.receiver, []).append(i)
     for unit, cols in givers.items():
         site = by_unit[unit]
-        rows.append((site.on_hand - site.safety, cols))
+        rows.append((-kHighsInf, site.on_hand - site.safety, cols, [1.0] * len(cols)))
     for (unit, code), cols in lots.items():
-        rows.append((next(x.quantity for x in by_unit[unit].lots if x.lot == code), cols))
+        held = next(x.quantity for x in by_unit[unit].lots if x.lot == code)
+        rows.append((-kHighsInf, held, cols, [1.0] * len(cols)))
     for unit, cols in receivers.items():
         site = by_unit[unit]
-        rows.append((site.need, cols))
+        # A chain of running totals, one per expiry whose room is less than the need (the
+        # others are implied by the need) and the need last: total(k) = total(k − 1) + what
+        # arrives expiring after the previous link up to this one; at most the room of that
+        # expiry (what the unit uses by then less what it holds by then), or the need.
+        links: list[tuple[date, int]] = []
+        shelf = sorted(site.lots, key=lambda x: x.expiry)
+        taken = by_then = 0
         for expiry in sorted({arcs[i].lot.expiry for i in cols}):
-            room = usable_by(site, expiry, today) - _held_by(site, expiry)
-            rows.append((max(room, 0), [i for i in cols if arcs[i].lot.expiry <= expiry]))
-    n = len(arcs)
+            while taken < len(shelf) and shelf[taken].expiry <= expiry:
+                by_then += shelf[taken].quantity
+                taken += 1
+            room = max(usable_by(site, expiry, today) - by_then, 0)
+            if room < site.need:
+                links.append((expiry, room))
+        members: list[list[int]] = [[] for _ in range(len(links) + 1)]
+        for i in cols:
+            members[bisect.bisect_left(links, (arcs[i].lot.expiry,))].append(i)
+        bounds = [room for _, room in links] + [site.need]
+        previous: list[int] = []
+        for bound, arriving in zip(bounds, members, strict=True):
+            total = len(lower)
+            lower.append(0.0)
+            upper.append(float(bound))
+            rows.append(
+                (
+                    0.0,
+                    0.0,
+                    [total, *previous, *arriving],
+                    [1.0] + [-1.0] * (len(previous) + len(arriving)),
+                )
+            )
+            previous = [total]
     highs = _Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("random_seed", 0)
-    highs.addVars(n, np.zeros(n), np.full(n, kHighsInf))
-    for upper, cols in rows:
-        highs.addRow(-kHighsInf, float(upper), len(cols), np.array(cols), np.ones(len(cols)))
+    # Primal simplex without presolve: on these small network-like parts it is the fastest of
+    # HiGHS's choices (benchmarks/inventory.py), and the second solve starts from the first's
+    # optimal basis, still feasible with the cost changed.
+    highs.setOptionValue("presolve", "off")
+    highs.setOptionValue("simplex_strategy", 4)
+    columns = len(lower)
+    highs.addVars(columns, np.array(lower), np.array(upper))
+    starts: list[int] = []
+    indices: list[int] = []
+    values: list[float] = []
+    for _, _, cols, coefficients in rows:
+        starts.append(len(indices))
+        indices.extend(cols)
+        values.extend(coefficients)
+    highs.addRows(
+        len(rows),
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        len(indices),
+        np.array(starts, dtype=np.int32),
+        np.array(indices, dtype=np.int32),
+        np.array(values),
+    )
     built = time.perf_counter() - began
     # First the most units moved to where they are needed …
     highs.changeColsCost(n, np.arange(n), np.full(n, -1.0))

@@ -18,16 +18,21 @@ doubles the stock.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -43,12 +48,12 @@ from abasto.core.errors import (
     ValidationFailed,
     check_version,
 )
-from abasto.core.money import local_day
+from abasto.core.money import count_of, local_day
 from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import service as demand
 from abasto.identity.models import Institution, Unit
 from abasto.identity.service import get_institution
-from abasto.inventory import redistribution, rules, upload
+from abasto.inventory import columnar, redistribution, rules, upload
 from abasto.inventory.models import (
     DailyAbasto,
     DailyStock,
@@ -1085,15 +1090,6 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
             ("nation", ""),
         ):
             groups[group].append((level, expiring))
-    try:
-        with db.begin_nested():
-            if rows:
-                db.execute(insert(cast(Table, DailyStock.__table__)), rows)
-    except IntegrityError as exc:
-        raise Conflict(
-            f"Otro cálculo de los indicadores del {day.isoformat()} terminó al mismo tiempo; "
-            "no se guardó este."
-        ) from exc
     abasto_rows = []
     for (scope_name, key), found_levels in groups.items():
         share = rules.abasto(level for level, _ in found_levels)
@@ -1110,6 +1106,24 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
                 "expiring": sum(e for _, e in found_levels),
             }
         )
+    return _store_snapshot(ctx, day, rows, abasto_rows)
+
+
+def _store_snapshot(
+    ctx: Context, day: date, rows: list[dict[str, Any]], abasto_rows: list[dict[str, Any]]
+) -> SnapshotSummary:
+    """Write a day's computed indicators (after the day's earlier ones were deleted) and record
+    the snapshot in the ledger."""
+    db = ctx.db
+    try:
+        with db.begin_nested():
+            if rows:
+                db.execute(insert(cast(Table, DailyStock.__table__)), rows)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"Otro cálculo de los indicadores del {day.isoformat()} terminó al mismo tiempo; "
+            "no se guardó este."
+        ) from exc
     if abasto_rows:
         db.execute(insert(cast(Table, DailyAbasto.__table__)), abasto_rows)
     summary = SnapshotSummary(
@@ -1124,6 +1138,99 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
         {"day": day, "rows": summary.rows, "units": summary.units, "stockouts": summary.stockouts},
     )
     return summary
+
+
+def snapshot_columnar(ctx: Context, *, day: date | None = None, directory: Path) -> SnapshotSummary:
+    """The day's snapshot computed by DuckDB over Parquet files written to ``directory``
+    (``columnar``): the same rows as ``snapshot``, for national scale, where one query over
+    narrow columns replaces the pair-by-pair Python loop."""
+    day = day or today(ctx)
+    start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
+    db = ctx.db
+    dispensed = func.sum(
+        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
+    )
+    m = StockMovement
+    exports = {
+        "lots": select(
+            StockBalance.unit_id,
+            StockBalance.clave_id,
+            StockBalance.lot,
+            StockBalance.expiry,
+            StockBalance.quantity,
+        ),
+        "after": select(m.unit_id, m.clave_id, m.lot, func.sum(m.quantity).label("total"))
+        .where(m.day > day)
+        .group_by(m.unit_id, m.clave_id, m.lot),
+        "days": select(
+            m.unit_id,
+            m.clave_id,
+            m.day,
+            dispensed.label("dispensed"),
+            func.sum(m.quantity).label("net"),
+        )
+        .where(m.day >= start, m.day <= day)
+        .group_by(m.unit_id, m.clave_id, m.day),
+        "units": select(
+            Unit.id.label("unit_id"),
+            Unit.kind,
+            Unit.state_code.label("state"),
+            Institution.code.label("institution"),
+        ).join(Institution),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, query in exports.items():
+        result = db.execute(query)
+        columns = list(result.keys())
+        found = result.all()
+        table = pa.table(
+            {c: [r[i] for r in found] for i, c in enumerate(columns)},
+            schema=_EXPORT_SCHEMAS[name],
+        )
+        pq.write_table(table, directory / f"{name}.parquet")
+    computed = columnar.compute(directory, day=day, policies=policies(db))
+    db.execute(delete(DailyStock).where(DailyStock.day == day))
+    db.execute(delete(DailyAbasto).where(DailyAbasto.day == day))
+    return _store_snapshot(ctx, day, computed.daily.to_pylist(), computed.abasto.to_pylist())
+
+
+_EXPORT_SCHEMAS = {
+    "lots": pa.schema(
+        [
+            ("unit_id", pa.int64()),
+            ("clave_id", pa.int64()),
+            ("lot", pa.string()),
+            ("expiry", pa.date32()),
+            ("quantity", pa.int64()),
+        ]
+    ),
+    "after": pa.schema(
+        [
+            ("unit_id", pa.int64()),
+            ("clave_id", pa.int64()),
+            ("lot", pa.string()),
+            ("total", pa.int64()),
+        ]
+    ),
+    "days": pa.schema(
+        [
+            ("unit_id", pa.int64()),
+            ("clave_id", pa.int64()),
+            ("day", pa.date32()),
+            ("dispensed", pa.int64()),
+            ("net", pa.int64()),
+        ]
+    ),
+    "units": pa.schema(
+        [
+            ("unit_id", pa.int64()),
+            ("kind", pa.string()),
+            ("state", pa.string()),
+            ("institution", pa.string()),
+        ]
+    ),
+}
+"""The columns of ``columnar``'s Parquet files."""
 
 
 def snapshot_due(db: Session, current: date) -> date | None:
@@ -1726,18 +1833,50 @@ class DayRow:
 
 
 def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) -> int:
+    """``load_day_feed`` of rows in hand (a test, a small system): written as the feed's CSV."""
+
+    def feed() -> Iterator[bytes]:
+        out = io.StringIO()
+        writer = CsvWriter(out)
+        for start in range(0, len(rows), 10_000):
+            writer.writerows(
+                (r.unit_id, r.clave_id, r.lot, r.expiry.isoformat(), r.kind.value, r.quantity)
+                for r in rows[start : start + 10_000]
+            )
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+
+    return load_day_feed(ctx, day=day, feed=feed(), source=source)
+
+
+DAY_FEED_COLUMNS = ("unit_id", "clave_id", "lot", "expiry", "kind", "quantity")
+"""The columns of a day's feed, a CSV without header (docs/scale.md)."""
+_SIGNS = {
+    **{k.value: "> 0" for k in rules.INBOUND},
+    **{k.value: "< 0" for k in rules.OUTBOUND},
+    Kind.adjustment.value: "<> 0",
+    Kind.physical_count.value: "<> 0",
+}
+
+
+def load_day_feed(ctx: Context, *, day: date, feed: Iterable[bytes], source: str) -> int:
     """Load a day of movements of many units in set operations (the national path of
-    docs/scale.md): the rows go to a temporary table (by COPY on PostgreSQL), then into
-    ``stock_movements`` in one ``INSERT … SELECT``, and each lot's net change is added to its
-    balance in one ``UPDATE … FROM`` (new lots in one ``INSERT … SELECT``). A day is a set,
-    not a sequence: the check is that no lot ends the day below zero (the balances' CHECK
-    refuses the whole load otherwise). Buyers only; one ledger entry; the movements loaded."""
+    docs/scale.md), all or nothing: the feed (CSV chunks of ``DAY_FEED_COLUMNS``) is COPYed
+    as it comes into a temporary table on PostgreSQL (no Python per row); one scan checks every
+    row (known unit and clave, kind, the quantity's sign, lot and expiry) and a refused load
+    says what, how many rows and an example; then the rows go into ``stock_movements`` in one
+    ``INSERT … SELECT`` and each lot's net change into its balance in one ``UPDATE … FROM``
+    (new lots in one ``INSERT … SELECT``). A day is a set, not a sequence: no lot may end the
+    day below zero (the balances' CHECK refuses the whole load, naming a lot). Buyers only; one
+    ledger entry; the movements loaded."""
     if not ctx.actor.has_role("comprador"):
         raise Forbidden("Sólo el comprador coordinador carga días completos de movimientos.")
     if day > today(ctx):
         raise ValidationFailed("No se cargan días que aún no llegan.")
     _check_source(ctx.db, source)
     db = ctx.db
+    postgres = db.get_bind().dialect.name == "postgresql"
     db.execute(
         text(
             "CREATE TEMPORARY TABLE day_load (unit_id integer, clave_id integer, lot varchar(40),"
@@ -1745,22 +1884,16 @@ def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) ->
         )
     )
     try:
-        if db.get_bind().dialect.name == "postgresql":
-            driver: Any = db.connection().connection.dbapi_connection
-            with driver.cursor() as cursor, cursor.copy("COPY day_load FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row(
-                        (r.unit_id, r.clave_id, r.lot, r.expiry, r.kind.value, r.quantity)
-                    )
-        elif rows:
-            db.execute(
-                text("INSERT INTO day_load VALUES (:u, :c, :l, :e, :k, :q)"),
-                [
-                    {"u": r.unit_id, "c": r.clave_id, "l": r.lot, "e": r.expiry}
-                    | {"k": r.kind.value, "q": r.quantity}
-                    for r in rows
-                ],
-            )
+        if postgres:
+            # The grouping of a national day (15 M lots) fits in memory instead of spilling.
+            db.execute(text("SET LOCAL work_mem = '512MB'"))
+            _copy_feed(db, feed)
+            # A temporary table has no statistics until told: without them the joins below are
+            # planned for a handful of rows.
+            db.execute(text("ANALYZE day_load"))
+        else:
+            _insert_feed(db, feed)
+        loaded = _check_day_load(db)
         values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
         db.execute(
             text(
@@ -1770,20 +1903,27 @@ def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) ->
             ),
             values,
         )
+        # Each lot's net change, grouped once for the update, the new lots and the check.
+        db.execute(
+            text(
+                "CREATE TEMPORARY TABLE day_net AS SELECT unit_id, clave_id, lot,"
+                " MIN(expiry) AS expiry, SUM(quantity) AS total FROM day_load"
+                " GROUP BY unit_id, clave_id, lot"
+            )
+        )
+        if postgres:
+            db.execute(text("ANALYZE day_net"))
+        net = "day_net AS net"
+        same_lot = (
+            "net.unit_id = stock_balances.unit_id AND net.clave_id ="
+            " stock_balances.clave_id AND net.lot = stock_balances.lot"
+        )
         try:
             with db.begin_nested():
-                net = (
-                    "(SELECT unit_id, clave_id, lot, MIN(expiry) AS expiry, SUM(quantity) AS total"
-                    " FROM day_load GROUP BY unit_id, clave_id, lot) AS net"
-                )
-                same_lot = (
-                    "net.unit_id = stock_balances.unit_id AND net.clave_id ="
-                    " stock_balances.clave_id AND net.lot = stock_balances.lot"
-                )
                 db.execute(
                     text(
                         "UPDATE stock_balances SET quantity = stock_balances.quantity + net.total,"
-                        f" updated_at = :at FROM {net} WHERE {same_lot}"
+                        f" updated_at = :at FROM {net} WHERE {same_lot} AND net.total <> 0"
                     ),
                     values,
                 )
@@ -1793,19 +1933,161 @@ def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) ->
                         f" updated_at) SELECT net.unit_id, net.clave_id, net.lot, net.expiry,"
                         f" net.total, :at FROM {net} WHERE NOT EXISTS (SELECT 1 FROM"
                         f" stock_balances WHERE {same_lot})"
+                        # In the unique key's order: each index page is filled once instead of
+                        # visited at random (15 M lots do not fit in the buffers).
+                        " ORDER BY net.unit_id, net.clave_id, net.lot"
                     ),
                     values,
                 )
         except IntegrityError as exc:
+            below = db.execute(
+                text(
+                    "SELECT net.unit_id, net.clave_id, net.lot, COALESCE(stock_balances.quantity,"
+                    f" 0), net.total FROM {net} LEFT JOIN stock_balances ON {same_lot}"
+                    " WHERE COALESCE(stock_balances.quantity, 0) + net.total < 0"
+                    " ORDER BY net.unit_id, net.clave_id, net.lot LIMIT 1"
+                )
+            ).first()
+            where = (
+                f" (unidad {below[0]}, clave {below[1]}, lote «{below[2]}»: había {below[3]},"
+                f" el día mueve {below[4]})"
+                if below
+                else ""
+            )
             raise Conflict(
-                f"La carga del {day.isoformat()} dejaría algún lote bajo cero; no se cargó nada."
+                f"La carga del {day.isoformat()} dejaría algún lote bajo cero{where}; no se"
+                " cargó nada."
             ) from exc
     finally:
+        db.execute(text("DROP TABLE IF EXISTS day_net"))
         db.execute(text("DROP TABLE day_load"))
     ctx.record(
         "stock.day",
         "inventory",
-        {"day": day, "source": source, "movements": len(rows)},
+        {"day": day, "source": source, "movements": loaded},
         public=False,
     )
-    return len(rows)
+    return loaded
+
+
+def _copy_feed(db: Session, feed: Iterable[bytes]) -> None:
+    """COPY the feed's chunks as they come; a malformed row is refused with its line."""
+    try:
+        # In a savepoint (emitted when the session hands out its connection): a refused feed
+        # leaves the transaction usable, so the temporary table can be dropped.
+        with db.begin_nested():
+            driver: Any = db.connection().connection.dbapi_connection
+            with (
+                driver.cursor() as cursor,
+                cursor.copy("COPY day_load FROM STDIN (FORMAT csv)") as copy,
+            ):
+                for chunk in feed:
+                    copy.write(chunk)
+    except psycopg.Error as exc:
+        raise _feed_error(str(exc)) from exc
+
+
+def _feed_error(detail: str) -> ValidationFailed:
+    first = detail.strip().splitlines()[0] if detail.strip() else detail
+    context = next((x for x in detail.splitlines() if "COPY day_load" in x), "")
+    return ValidationFailed(
+        "El archivo del día no se pudo leer; no se cargó nada.",
+        problems=[
+            Problem(
+                "Renglón mal formado.",
+                value=" — ".join(x for x in (context.replace("CONTEXT:", "").strip(), first) if x)[
+                    :300
+                ],
+                expected="unit_id,clave_id,lote,aaaa-mm-dd,tipo,cantidad",
+            )
+        ],
+    )
+
+
+def _insert_feed(db: Session, feed: Iterable[bytes]) -> None:
+    """The feed into the temporary table where there is no COPY (SQLite: tests, demos)."""
+    text_feed = io.StringIO(b"".join(feed).decode("utf-8"))
+    rows = []
+    for number, row in enumerate(csv.reader(text_feed), start=1):
+        try:
+            unit_id, clave_id, lot, expiry, kind, quantity = row
+            rows.append(
+                {"u": int(unit_id), "c": int(clave_id), "l": lot, "e": date.fromisoformat(expiry)}
+                | {"k": kind, "q": int(quantity)}
+            )
+        except ValueError as exc:
+            raise ValidationFailed(
+                "El archivo del día no se pudo leer; no se cargó nada.",
+                problems=[
+                    Problem(
+                        "Renglón mal formado.",
+                        row=number,
+                        value=",".join(row)[:200],
+                        expected="unit_id,clave_id,lote,aaaa-mm-dd,tipo,cantidad",
+                    )
+                ],
+            ) from exc
+    if rows:
+        db.execute(text("INSERT INTO day_load VALUES (:u, :c, :l, :e, :k, :q)"), rows)
+
+
+_DAY_RULES = {
+    "unit": ("u.id IS NULL", "La unidad no existe.", "unit_id", "el id de una unidad registrada"),
+    "clave": ("c.id IS NULL", "La clave no existe.", "clave_id", "el id de una clave del catálogo"),
+    "kind": (
+        f"d.kind NOT IN ({', '.join(repr(k) for k in _SIGNS)})",
+        "Tipo de movimiento desconocido.",
+        "kind",
+        ", ".join(_SIGNS),
+    ),
+    "sign": (
+        " OR ".join(f"(d.kind = '{k}' AND NOT d.quantity {sign})" for k, sign in _SIGNS.items())
+        + " OR d.quantity IS NULL",
+        "La cantidad no tiene el signo de su tipo.",
+        "quantity",
+        "entradas positivas, salidas negativas, ajustes distintos de cero",
+    ),
+    "lot": (
+        "d.lot IS NULL OR LENGTH(d.lot) < 1 OR LENGTH(d.lot) > 40 OR d.expiry IS NULL",
+        "Falta el lote o su caducidad.",
+        "lot",
+        "un lote de 1 a 40 caracteres y su caducidad",
+    ),
+}
+
+
+def _check_day_load(db: Session) -> int:
+    """Every rule over the loaded rows in one scan; refused, the problems name each broken
+    rule, how many rows break it and one of them. The rows loaded."""
+    joined = (
+        "FROM day_load d LEFT JOIN units u ON u.id = d.unit_id"
+        " LEFT JOIN claves c ON c.id = d.clave_id"
+    )
+    counts = ", ".join(
+        f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)" for test, *_ in _DAY_RULES.values()
+    )
+    total, *broken = db.execute(text(f"SELECT COUNT(*), {counts} {joined}")).one()
+    problems = []
+    for (test, message, column, expected), count in zip(_DAY_RULES.values(), broken, strict=True):
+        if not count:
+            continue
+        example = db.execute(
+            text(
+                "SELECT d.unit_id, d.clave_id, d.lot, d.expiry, d.kind, d.quantity"
+                f" {joined} WHERE {test} LIMIT 1"
+            )
+        ).one()
+        problems.append(
+            Problem(
+                f"{message} {count_of(int(count), 'renglón', 'renglones')} así.",
+                column=column,
+                value=",".join("" if v is None else str(v) for v in example)[:200],
+                expected=expected,
+            )
+        )
+    if problems:
+        raise ValidationFailed(
+            "El archivo del día tiene renglones que no se pueden cargar; no se cargó nada.",
+            problems=problems,
+        )
+    return int(total or 0)

@@ -1,0 +1,210 @@
+"""The daily indicators of every unit × clave, and their abasto, by DuckDB over Parquet files.
+
+The national path of the daily snapshot (docs/scale.md): ``service.snapshot_columnar`` exports
+four narrow tables to Parquet and ``compute`` answers in one DuckDB query what
+``service.snapshot`` computes pair by pair in Python with the rules, to the cent:
+
+* ``lots.parquet`` — every lot's balance (``unit_id, clave_id, lot, expiry, quantity``);
+* ``after.parquet`` — each lot's net movement after the day (``unit_id, clave_id, lot, total``),
+  taken back from the balance to get the stock at the day's end;
+* ``days.parquet`` — each pair's day in the consumption window with movements
+  (``unit_id, clave_id, day, dispensed, net``), from which the closing stock of every day of
+  the window follows (days without movements carry the previous closing);
+* ``units.parquet`` — ``unit_id, kind, state, institution``.
+
+The rules, as integer arithmetic (so DuckDB and ``decimal`` agree to the cent): a stock-out day
+ends with no stock and nothing dispensed (``rules.Day.stockout``); the AMC is what was dispensed
+÷ days with stock × 30.4375, rounded half up to cents (``rules.adjusted_monthly_consumption``);
+months of stock is on hand ÷ AMC, to cents (``rules.months_of_stock``); the level follows
+``rules.level`` with the unit kind's max-min; the abasto of a scope follows ``rules.abasto``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from abasto.inventory import rules
+
+TABLES = ("lots", "after", "days", "units")
+_MONTH = int(rules.DAYS_PER_MONTH * 10_000)  # 30.4375 as 304375 ten-thousandths
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """What ``compute`` answers: one row per unit × clave (``inventory_daily``'s columns) and
+    one per unit, institution, state and the nation (``abasto_daily``'s)."""
+
+    daily: pa.Table
+    abasto: pa.Table
+
+
+def _cents(value: Decimal) -> int:
+    return int(value * 100)
+
+
+def compute(
+    directory: Path,
+    *,
+    day: date,
+    policies: Mapping[str, rules.StockPolicy],
+    threads: int | None = None,
+) -> Computed:
+    """The day's indicators from the Parquet files in ``directory`` (the module's layout)."""
+    start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
+    horizon = day + timedelta(days=rules.EXPIRY_HORIZON_DAYS)
+    db = duckdb.connect()
+    try:
+        if threads:
+            db.execute(f"SET threads = {int(threads)}")
+        for name in TABLES:
+            path = str(directory / f"{name}.parquet").replace("'", "''")
+            db.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+        kinds = pa.table(
+            {
+                "kind": list(policies),
+                "low": [_cents(p.min_months) for p in policies.values()],
+                "high": [_cents(p.max_months) for p in policies.values()],
+            },
+            schema=pa.schema([("kind", pa.string()), ("low", pa.int64()), ("high", pa.int64())]),
+        )
+        db.register("kinds", kinds)
+        default = rules.DEFAULT_POLICY
+        values = {
+            "day": day,
+            "start": start,
+            "horizon": horizon,
+            "span": rules.CONSUMPTION_WINDOW_DAYS,
+            "month": _MONTH,
+            "low": _cents(default.min_months),
+            "high": _cents(default.max_months),
+        }
+        db.execute(_DAILY, values)
+        daily = db.sql(
+            "SELECT day, unit_id, clave_id, on_hand, amc, months, stockout_days, expiring,"
+            " expired, level FROM daily ORDER BY unit_id, clave_id"
+        ).to_arrow_table()
+        abasto = db.sql(_ABASTO, params={"day": day}).to_arrow_table()
+    finally:
+        db.close()
+    return Computed(daily, abasto)
+
+
+_DAILY = """
+CREATE TEMP TABLE daily AS
+WITH lots_then AS (
+    SELECT l.unit_id, l.clave_id, l.expiry, l.quantity - coalesce(a.total, 0) AS quantity
+    FROM lots l LEFT JOIN after a USING (unit_id, clave_id, lot)
+),
+stock AS (
+    SELECT unit_id, clave_id,
+        sum(quantity)::BIGINT AS on_hand,
+        sum(CASE WHEN expiry BETWEEN $day AND $horizon AND quantity > 0 THEN quantity ELSE 0 END)
+            ::BIGINT AS expiring,
+        sum(CASE WHEN expiry < $day AND quantity > 0 THEN quantity ELSE 0 END)::BIGINT AS expired
+    FROM lots_then GROUP BY unit_id, clave_id
+),
+moved AS (
+    SELECT unit_id, clave_id, day, dispensed, net,
+        sum(net) OVER (PARTITION BY unit_id, clave_id ORDER BY day) AS running,
+        sum(net) OVER (PARTITION BY unit_id, clave_id) AS total,
+        lead(day) OVER (PARTITION BY unit_id, clave_id ORDER BY day) AS next_day,
+        min(day) OVER (PARTITION BY unit_id, clave_id) AS first_day
+    FROM days WHERE day BETWEEN $start AND $day
+),
+series AS (
+    -- Per pair: the window's net change, what was dispensed, and the stock-out days among the
+    -- days with movements and the runs of days after each (which keep its closing); the
+    -- closing of a day is the opening (on hand less the window's net) plus the net so far.
+    SELECT m.unit_id, m.clave_id,
+        any_value(m.total)::BIGINT AS net,
+        sum(m.dispensed)::BIGINT AS dispensed,
+        sum(
+            (CASE WHEN m.closing <= 0 AND m.dispensed = 0 THEN 1 ELSE 0 END)
+            + (CASE WHEN m.closing <= 0
+                THEN date_diff('day', m.day, coalesce(m.next_day, $day + 1)) - 1 ELSE 0 END)
+        )::BIGINT AS after_days,
+        date_diff('day', $start, any_value(m.first_day))::BIGINT AS lead_days
+    FROM (
+        SELECT moved.*, coalesce(s.on_hand, 0) - moved.total + moved.running AS closing
+        FROM moved LEFT JOIN stock s USING (unit_id, clave_id)
+    ) m
+    GROUP BY m.unit_id, m.clave_id
+),
+measured AS (
+    -- Every pair with a lot (a movement always leaves its lot's balance row) or with
+    -- movements in the window.
+    SELECT coalesce(s.unit_id, w.unit_id) AS unit_id, coalesce(s.clave_id, w.clave_id) AS clave_id,
+        coalesce(s.on_hand, 0) AS on_hand,
+        coalesce(s.expiring, 0) AS expiring,
+        coalesce(s.expired, 0) AS expired,
+        coalesce(w.dispensed, 0) AS dispensed,
+        CASE
+            WHEN w.unit_id IS NULL THEN
+                CASE WHEN coalesce(s.on_hand, 0) <= 0 THEN $span ELSE 0 END
+            ELSE w.after_days
+                + CASE WHEN coalesce(s.on_hand, 0) - w.net <= 0 THEN w.lead_days ELSE 0 END
+        END AS stockout_days
+    FROM stock s FULL JOIN series w USING (unit_id, clave_id)
+),
+rated AS (
+    SELECT m.*, $span - m.stockout_days AS stocked,
+        CASE WHEN $span - m.stockout_days > 0
+            THEN (2 * m.dispensed * $month + 100 * ($span - m.stockout_days))
+                // (200 * ($span - m.stockout_days))
+        END AS amc_cents
+    FROM measured m
+),
+leveled AS (
+    SELECT r.*,
+        CASE WHEN r.amc_cents > 0 THEN
+            sign(r.on_hand) * ((2 * abs(r.on_hand) * 10000 + r.amc_cents) // (2 * r.amc_cents))
+        END AS months_cents,
+        coalesce(k.low, $low) AS low, coalesce(k.high, $high) AS high
+    FROM rated r
+    JOIN units u USING (unit_id)
+    LEFT JOIN kinds k ON k.kind = u.kind
+)
+SELECT $day::DATE AS day, unit_id, clave_id, on_hand::INTEGER AS on_hand,
+    (amc_cents::DECIMAL(18, 0) * 0.01)::DECIMAL(14, 2) AS amc,
+    (months_cents::DECIMAL(18, 0) * 0.01)::DECIMAL(12, 2) AS months,
+    stockout_days::INTEGER AS stockout_days, expiring::INTEGER AS expiring,
+    expired::INTEGER AS expired,
+    CASE
+        WHEN on_hand <= 0 THEN 'stockout'
+        WHEN months_cents IS NULL THEN 'unknown'
+        WHEN months_cents < low THEN 'below_min'
+        WHEN months_cents > high THEN 'above_max'
+        ELSE 'ok'
+    END AS level
+FROM leveled
+"""
+
+_ABASTO = """
+WITH scoped AS (
+    SELECT d.*, u.institution, coalesce(u.state, '') AS state
+    FROM daily d JOIN units u USING (unit_id)
+),
+grouped AS (
+    SELECT 'unit' AS scope, unit_id::VARCHAR AS key, level, expiring FROM scoped
+    UNION ALL SELECT 'institution', institution, level, expiring FROM scoped
+    UNION ALL SELECT 'state', state, level, expiring FROM scoped
+    UNION ALL SELECT 'nation', '', level, expiring FROM scoped
+)
+SELECT $day::DATE AS day, scope, key,
+    count(*)::INTEGER AS listed,
+    count(*) FILTER (WHERE level <> 'stockout')::INTEGER AS with_stock,
+    count(*) FILTER (WHERE level IN ('ok', 'above_max', 'unknown'))::INTEGER AS at_minimum,
+    count(*) FILTER (WHERE level = 'below_min')::INTEGER AS below_min,
+    count(*) FILTER (WHERE level = 'above_max')::INTEGER AS above_max,
+    sum(expiring)::INTEGER AS expiring
+FROM grouped
+GROUP BY scope, key
+ORDER BY scope, key
+"""

@@ -1,0 +1,111 @@
+"""The DuckDB snapshot over Parquet equals the rules' snapshot (``service.snapshot``), row for
+row, on a sector with stock-outs, expiries, movements after the day and a max-min per kind."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from abasto.core.context import Context
+from abasto.inventory import service
+from abasto.inventory.models import DailyAbasto, DailyStock
+from abasto.inventory.rules import Kind
+from abasto.inventory.service import HistoryRow
+from tests.inventory.factories import (
+    ASPIRINA,
+    METFORMINA,
+    PARACETAMOL,
+    build_sector,
+    stock,
+    unit,
+)
+
+
+def _history(today: date, seed: int) -> list[HistoryRow]:
+    """About 130 days of one unit × clave: receipts of lots (some expiring soon), dispensing
+    that sometimes empties the shelf and stays empty for days, the last days after the
+    snapshot's day too."""
+    rng = random.Random(seed)
+    held: dict[str, tuple[date, int]] = {}
+    rows = []
+    for back in range(130, -1, -1):
+        day = today - timedelta(days=back)
+        if rng.random() < 0.06 or (not held and rng.random() < 0.02):
+            lot = f"L{back}"
+            expiry = day + timedelta(days=rng.choice([20, 60, 100, 400]))
+            quantity = 400 if seed % 4 == 0 else rng.randint(5, 60)
+            held[lot] = (expiry, quantity)
+            rows.append(HistoryRow(day, "", lot, expiry, Kind.receipt, quantity))
+        for lot, (expiry, quantity) in sorted(held.items()):
+            if quantity and rng.random() < 0.5:
+                taken = rng.randint(1, min(quantity, 6))
+                held[lot] = (expiry, quantity - taken)
+                rows.append(HistoryRow(day, "", lot, expiry, Kind.dispense, -taken))
+                break
+    return rows
+
+
+def _rows(ctx: Context, day: date) -> tuple[list[Any], list[Any]]:
+    daily = [
+        (
+            *(r.unit_id, r.clave_id, r.on_hand, r.amc, r.months),
+            *(r.stockout_days, r.expiring, r.expired, r.level),
+        )
+        for r in ctx.db.scalars(
+            select(DailyStock).where(DailyStock.day == day).order_by("unit_id", "clave_id")
+        )
+    ]
+    abasto = [
+        (r.scope, r.key, r.listed, r.with_stock, r.at_minimum, r.below_min, r.above_max, r.expiring)
+        for r in ctx.db.scalars(
+            select(DailyAbasto).where(DailyAbasto.day == day).order_by("scope", "key")
+        )
+    ]
+    return daily, abasto
+
+
+@pytest.mark.parametrize("back", [0, 7])
+def test_duckdb_over_parquet_gives_the_rules_snapshot(
+    ctx: Context, tmp_path: Path, back: int
+) -> None:
+    build_sector(ctx)
+    today = service.today(ctx)
+    seed = 0
+    for institution, code in (("IMSS", "HGZ-1"), ("IMSS", "UMF-2"), ("ISSSTE", "CMF-1")):
+        where = unit(ctx, institution, code)
+        rows = []
+        for clave in (PARACETAMOL, ASPIRINA, METFORMINA):
+            seed += 1
+            rows += [
+                HistoryRow(r.day, clave, r.lot, r.expiry, r.kind, r.quantity)
+                for r in _history(today, seed)
+            ]
+        service.post_history(ctx, unit=where, rows=rows, source=f"historia:{code}")
+    service.set_policy(ctx, unit_kind="clinica", min_months=Decimal(2), max_months=Decimal(4))
+    day = today - timedelta(days=back)
+    # Lots on both sides of the expiry horizon's last day.
+    stock(ctx, unit(ctx), ASPIRINA, ("EDGE", day + timedelta(days=90), 3))
+    stock(ctx, unit(ctx), ASPIRINA, ("PAST", day + timedelta(days=91), 4))
+
+    by_rules = service.snapshot(ctx, day=day)
+    expected = _rows(ctx, day)
+    ctx.db.execute(delete(DailyStock).where(DailyStock.day == day))
+    ctx.db.execute(delete(DailyAbasto).where(DailyAbasto.day == day))
+    by_duckdb = service.snapshot_columnar(ctx, day=day, directory=tmp_path)
+
+    assert by_duckdb == by_rules
+    assert _rows(ctx, day) == expected
+    daily, abasto = expected
+    # The case exercises what the rules distinguish: stock-outs, known and unknown consumption,
+    # levels on both sides of the max-min, lots expiring within the horizon.
+    levels = {row[-1] for row in daily}
+    assert {"stockout", "below_min", "above_max"} <= levels, levels
+    assert any(row[5] and row[3] is not None for row in daily)  # stock-out days and an AMC
+    assert any(row[6] for row in daily)
+    assert {r[0] for r in abasto} == {"unit", "institution", "state", "nation"}
