@@ -46,7 +46,7 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
         fresh_database_url, tmp_path, "inventory", "snapshot", "--day", "2026-11-02"
     )
     assert code == 0, err
-    assert "1 claves-unidad de 1 unidades, 0 en desabasto" in out
+    assert "1 clave-unidad de 1 unidad, 0 en desabasto" in out
     # The same day by DuckDB over Parquet files: the same summary, the files left in the folder.
     code, again, err = invoke_abasto(
         fresh_database_url,

@@ -63,8 +63,9 @@ def snapshot(
         else:
             summary = service.snapshot_columnar(ctx, day=_day(day), directory=parquet)
     console.print(
-        f"Indicadores del {summary.day.isoformat()}: {summary.rows} claves-unidad de "
-        f"{summary.units} unidades, {summary.stockouts} en desabasto."
+        f"Indicadores del {summary.day.isoformat()}: "
+        f"{count_of(summary.rows, 'clave-unidad', 'claves-unidad')} de "
+        f"{count_of(summary.units, 'unidad', 'unidades')}, {summary.stockouts:,} en desabasto."
     )
 
 
