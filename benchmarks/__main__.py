@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,7 +220,11 @@ def main() -> None:
             figures.append(figure)
             engine.dispose()
     failed: list[str] = []
-    for title, module_run in _stage_benchmarks():
+    stages = _stage_benchmarks()
+    for done, (title, module_run) in enumerate(stages):
+        # The report is rewritten before each benchmark: a run stopped part way (the whole takes
+        # about an hour) leaves the figures it has and names the benchmarks still to run.
+        write_report(figures, speed, pending=[t for t, _ in stages[done:]])
         print(f"… {title}", flush=True)
         # One benchmark that breaks must not cost the figures of the others: it is reported
         # (in the table too) and the run goes on, and ends with a non-zero status.
@@ -313,7 +317,7 @@ TENDERING_NOTES = [
 ]
 
 
-def write_report(figures: list[Figure], speed: str) -> None:
+def write_report(figures: list[Figure], speed: str, pending: Sequence[str] = ()) -> None:
     lines = [
         "# Benchmarks",
         "",
@@ -338,6 +342,13 @@ def write_report(figures: list[Figure], speed: str) -> None:
         "",
         "## Results",
         "",
+        *(
+            ["**Run not finished.** Benchmarks still to run when this file was written:", ""]
+            + [f"- {title}" for title in pending]
+            + [""]
+            if pending
+            else []
+        ),
         "| what | database | figure | unit | note |",
         "| --- | --- | ---: | --- | --- |",
         *(f"| {f.name} | {f.database} | {f.value:,.2f} | {f.unit} | {f.note} |" for f in figures),
