@@ -419,3 +419,15 @@ def test_each_allocation_is_explained_with_what_limited_it() -> None:
     assert rules.explain(short, result)[(1, "B1")] == (
         "Solvente, no adjudicada: ofrece menos que el lote mínimo de 10 piezas."
     )
+
+
+def test_solves_on_different_thread_counts_in_one_process() -> None:
+    """HiGHS starts one task scheduler per process; a solve on another thread count than the
+    first got an error from every run (the demo's fallo failed so in a CI test worker)."""
+    inst = instance_json.generate(partidas=6, bids_per_partida=3, suppliers=4, seed=5)
+
+    results = [model.solve_optimal(inst, threads=n) for n in (2, 1, 2)]
+
+    assert [r.status for r in results] == ["optimal"] * 3
+    assert len({r.objective for r in results}) == 1
+    assert all(rules.check(inst, r) == [] for r in results)
