@@ -527,6 +527,9 @@ def test_typing_min_tab_max_quickly_saves_every_keystroke(
             expect(page.locator(f"#linea-{clave.replace('.', '-')} td.state")).to_contain_text(
                 "Guardado"
             )
+        # «Guardado» may still be the previous round's: this round's save moves the version.
+        paracetamol_row = page.locator(f"#linea-{PARACETAMOL.replace('.', '-')}")
+        expect(paracetamol_row.locator('input[name="version"]')).to_have_value(str(2 + round_))
 
     for clave, (low, high) in typed.items():
         expect(page.get_by_label(f"Mínimo de {clave}")).to_have_value(low)
