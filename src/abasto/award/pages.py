@@ -29,7 +29,7 @@ from abasto.tendering import rules as tendering_rules
 from abasto.tendering import service as tendering
 from abasto.tendering.models import Bid, BidLine, Partida, Tender
 from abasto.web.deps import allow, app_state, public, read_uploads
-from abasto.web.params import Page, TenderId, unconfirmed
+from abasto.web.params import Page, TenderId, require_confirmation
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -841,13 +841,11 @@ def issue_fallo(
                     )
                 ],
             ) from None
-        refused = unconfirmed(
+        require_confirmation(
             confirmar,
             refusal="No se emitió el fallo: falta la confirmación.",
             label="Confirmo el fallo",
         )
-        if refused is not None:
-            raise refused
         service.issue_fallo(ctx, tender_id=tender_id, mode=chosen, signer=app_state(request).signer)
     except (ValidationFailed, Conflict, NotFound) as exc:
         ctx.db.rollback()

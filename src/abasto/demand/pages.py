@@ -21,7 +21,7 @@ from abasto.identity.models import Institution, Role, Unit
 from abasto.identity.service import delivery_points, get_institution
 from abasto.web import params
 from abasto.web.deps import allow, read_uploads
-from abasto.web.params import ObservationId, Page, unconfirmed
+from abasto.web.params import ObservationId, Page, require_confirmation
 from abasto.web.templating import render, render_import, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -190,13 +190,11 @@ def freeze(
 ) -> Response:
     """Freezing ends the institutions' capture: the form asks the buyer to confirm it."""
     try:
-        refused = unconfirmed(
+        require_confirmation(
             confirmar,
             refusal="No se congeló la ronda: falta confirmar el congelamiento.",
             label="Confirmo que la ronda se congela",
         )
-        if refused is not None:
-            raise refused
         found = service.freeze_round(ctx, name=round_name)
     except (ValidationFailed, Conflict) as exc:
         ctx.db.rollback()

@@ -34,7 +34,7 @@ from abasto.tendering.models import BidLine, Partida, Tender
 from abasto.transparency.ocds.releases import ocid_of
 from abasto.transparency.redflags import service as redflags
 from abasto.web.deps import allow, app_state, public, read_uploads
-from abasto.web.params import Number, Page, TenderId, query_day, unconfirmed
+from abasto.web.params import Number, Page, TenderId, query_day, require_confirmation
 from abasto.web.templating import render, render_live
 
 router = APIRouter(include_in_schema=False)
@@ -857,13 +857,11 @@ def withdraw_bid(
     """Withdrawing a sealed bid cannot be undone (a new one must be sealed before the close):
     the form asks the supplier to confirm it."""
     try:
-        refused = unconfirmed(
+        require_confirmation(
             confirmar,
             refusal="No se retiró la proposición: falta confirmar el retiro.",
             label="Confirmo el retiro",
         )
-        if refused is not None:
-            raise refused
         service.withdraw_bid(ctx, app_state(request).sealer, tender_id=tender_id, bid_id=bid_id)
     except (ValidationFailed, Conflict, Forbidden, NotFound) as exc:
         ctx.db.rollback()
@@ -1004,20 +1002,16 @@ def publish_tender(
 ) -> Response:
     """Publishing cannot be undone: the form asks the buyer to confirm it (a checkbox the
     browser requires), and a request without the confirmation changes nothing."""
-    error = unconfirmed(
-        confirmar,
-        refusal="No se publicó la licitación: falta confirmar la publicación.",
-        label="Confirmo la publicación",
-    )
-    if error is not None:
-        return _manage_page(request, ctx, tender_id, status_code=422, error=error)
-    return _buyer_action(
-        request,
-        ctx,
-        tender_id,
-        "publicada",
-        lambda: service.publish_tender(ctx, tender_id=tender_id, version=_version(version)),
-    )
+
+    def publish() -> None:
+        require_confirmation(
+            confirmar,
+            refusal="No se publicó la licitación: falta confirmar la publicación.",
+            label="Confirmo la publicación",
+        )
+        service.publish_tender(ctx, tender_id=tender_id, version=_version(version))
+
+    return _buyer_action(request, ctx, tender_id, "publicada", publish)
 
 
 @router.post("/comprador/licitaciones/{tender_id}/borrador")

@@ -57,15 +57,15 @@ CONFIRMED = "si"
 """The value of an irreversible action's ``confirmar`` checkbox when the user ticked it."""
 
 
-def unconfirmed(value: str, *, refusal: str, label: str) -> ValidationFailed | None:
-    """The refusal of an irreversible action (publish, freeze, withdraw, issue) whose form came
-    without its ``confirmar`` checkbox ticked (``label`` is the checkbox's text), or None.
+def require_confirmation(value: str, *, refusal: str, label: str) -> None:
+    """Refuse an irreversible action (publish, freeze, withdraw, issue) whose form came without
+    its ``confirmar`` checkbox ticked (``label`` is the checkbox's text).
 
     The browser requires the checkbox; this is for a request that does not come from the form,
     which then changes nothing."""
     if value == CONFIRMED:
-        return None
-    return ValidationFailed(
+        return
+    raise ValidationFailed(
         refusal,
         problems=[
             Problem("Falta la confirmación", field="confirmar", expected=f"marcar «{label}»")
