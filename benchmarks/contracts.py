@@ -35,7 +35,6 @@ import pyarrow as pa
 from sqlalchemy import Engine, text
 
 from abasto.award.models import ContractDraft, Fallo
-from abasto.catalog import service as catalog
 from abasto.contracts import rules, service
 from abasto.core.context import Context, operator
 from abasto.core.db import session_factory, transaction
@@ -44,7 +43,7 @@ from abasto.identity.models import SupplierStatus
 from abasto.scenario.suppliers import build_suppliers
 from abasto.tendering.models import Partida, Tender
 from benchmarks import print_standalone
-from benchmarks.databases import fresh_postgres
+from benchmarks.databases import fresh_postgres, import_synthetic_catalog, synthetic_claves
 
 Figure = tuple[str, str, float, str, str]
 ORDERS = int(os.environ.get("ABASTO_BENCH_ORDERS", "1000000"))
@@ -64,27 +63,17 @@ REGISTRO = "123M2015 SSA"
 measured: datetime | None = None
 
 
-def _claves(count: int) -> list[str]:
-    return [f"010.000.{i:04d}.00" for i in range(1, count + 1)]
-
-
 def setup(engine: Engine, now: datetime) -> list[tuple[int, int, str, list[str]]]:
     """The registry, the catalog and vigente contracts; for each contract line (contract id,
     contract line max, clave, the contract's delivery points)."""
     sessions = session_factory(engine)
-    claves = _claves(CLAVES)
+    claves = synthetic_claves(CLAVES)
     suppliers = build_suppliers(
         random.Random(f"abasto:{SEED}:suppliers"), "national", date(2025, 7, 1)
     )
     with transaction(sessions) as db:
         ctx = Context(db, operator("bench"), now)
-        catalog.import_catalog(
-            ctx,
-            content=(
-                "Clave,Descripción\n" + "".join(f"{c},Medicamento {c}\n" for c in claves)
-            ).encode(),
-            filename="catalogo.csv",
-        )
+        import_synthetic_catalog(ctx, claves)
         for i in range(INSTITUTIONS):
             identity.register_institution(
                 ctx,

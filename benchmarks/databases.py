@@ -1,10 +1,13 @@
-"""A fresh PostgreSQL database for a benchmark, recreated and migrated, beside the others'."""
+"""A fresh PostgreSQL database for a benchmark, recreated and migrated, beside the others';
+and a synthetic catalog to fill it with."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from abasto.catalog import service as catalog
+from abasto.core.context import Context
 from abasto.core.db import make_engine, normalise_url, upgrade
 
 
@@ -23,3 +26,19 @@ def fresh_postgres(url: str, *, suffix: str = "", migrate: bool = True) -> Engin
     if migrate:
         upgrade(engine)
     return engine
+
+
+def synthetic_claves(count: int) -> list[str]:
+    """``count`` claves in the Compendio's shape: 010.000.0001.00, 010.000.0002.00, …"""
+    return [f"010.000.{i:04d}.00" for i in range(1, count + 1)]
+
+
+def import_synthetic_catalog(ctx: Context, claves: list[str]) -> None:
+    """The claves as a catalog, through the catalog's import (as a buyer would load one)."""
+    catalog.import_catalog(
+        ctx,
+        content=(
+            "Clave,Descripción\n" + "".join(f"{c},Medicamento {c}\n" for c in claves)
+        ).encode(),
+        filename="catalogo.csv",
+    )

@@ -34,7 +34,6 @@ import pyarrow as pa
 import pyarrow.compute
 from sqlalchemy import text
 
-from abasto.catalog import service as catalog
 from abasto.core.context import Context, operator
 from abasto.core.db import session_factory, transaction
 from abasto.core.money import MEXICO_CITY
@@ -43,7 +42,7 @@ from abasto.inventory import columnar, redistribution, service
 from abasto.inventory.redistribution import Site
 from abasto.inventory.rules import Lot
 from benchmarks import print_standalone
-from benchmarks.databases import fresh_postgres
+from benchmarks.databases import fresh_postgres, import_synthetic_catalog, synthetic_claves
 
 Figure = tuple[str, str, float, str, str]
 UNITS = int(os.environ.get("ABASTO_BENCH_INVENTORY_UNITS", "15000"))
@@ -153,10 +152,6 @@ def all_claves(sites: list[Site], where: dict[int, str]) -> list[Figure]:
     ]
 
 
-def _claves(count: int) -> list[str]:
-    return [f"010.000.{i:04d}.00" for i in range(1, count + 1)]
-
-
 def _feed_file(path: Path, units: tuple[int, int], claves: tuple[int, int], expiry: date) -> int:
     """The day's feed as the CSV ``service.load_day_feed`` reads, written by DuckDB: an initial
     lot of every unit × clave (100) and, for two pairs in three, a dispensing line (−7); the
@@ -186,17 +181,11 @@ def load_day(directory: Path) -> list[Figure]:
     from the feed's CSV file and by a bare COPY of the same file."""
     engine = fresh_postgres(POSTGRES_URL, suffix="inventory")
     sessions = session_factory(engine)
-    claves = _claves(LOAD_CLAVES)
+    claves = synthetic_claves(LOAD_CLAVES)
     now = datetime.now(UTC)
     with transaction(sessions) as db:
         ctx = Context(db, operator("bench"), now)
-        catalog.import_catalog(
-            ctx,
-            content=(
-                "Clave,Descripción\n" + "".join(f"{c},Medicamento {c}\n" for c in claves)
-            ).encode(),
-            filename="catalogo.csv",
-        )
+        import_synthetic_catalog(ctx, claves)
         identity.register_institution(
             ctx,
             code="BENCH",
