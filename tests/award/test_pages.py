@@ -10,15 +10,18 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from abasto.award import model as award_model
 from abasto.award import pages
 from abasto.award import rules as award_rules
 from abasto.award import service as award
@@ -716,6 +719,39 @@ def test_the_buyer_previews_every_mode_and_issues_the_fallo_after_confirming(
     assert "ya tiene fallo" in again.text
     assert "Ver el fallo" in again.text
     assert '<button type="submit" disabled' in again.text
+
+
+def test_the_previewed_awards_are_the_ones_issued_and_a_changed_verdict_solves_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = award_tender(world, mode=None)
+    monkeypatch.setattr(award, "_solved", OrderedDict())
+    solves: list[award_rules.Mode] = []
+    solve = award_model.award
+
+    def counted(
+        instance: award_rules.Instance, mode: award_rules.Mode, **options: Any
+    ) -> award_rules.AwardResult:
+        solves.append(mode)
+        return solve(instance, mode, **options)
+
+    monkeypatch.setattr(award_model, "award", counted)
+
+    first = award.preview_fallo(world.db, done.tender.id)
+    award.preview_fallo(world.db, done.tender.id)  # the buyer reloads, or shows another mode
+    assert sorted(solves) == sorted(award_rules.Mode)
+    verdicts = award.propose_verdicts(world.db, done.tender.id)
+    flipped = replace(verdicts[0], complies=not verdicts[0].complies, reason="Corregido")
+    award.record_evaluations(
+        world.buyer(), tender_id=done.tender.id, verdicts=[flipped], confirm=True
+    )
+    world.db.flush()
+    changed = award.preview_fallo(world.db, done.tender.id)
+    fallo = award.issue_fallo(world.buyer(), tender_id=done.tender.id, mode=award_rules.Mode.SPLIT)
+
+    assert len(solves) == 2 * len(award_rules.Mode)  # the change solved every mode once more
+    assert changed.modes != first.modes
+    assert fallo.total == changed.modes[award_rules.Mode.SPLIT].result.objective
 
 
 def test_the_fallo_is_refused_while_evaluations_or_prices_are_missing(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import statistics
+import threading
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -719,6 +720,32 @@ def build_instance(db: Session, tender: Tender) -> Built:
 
 
 SOLVE_SECONDS = 120.0
+SOLVED_KEPT = 8
+"""Awards remembered per process (``solved``): a national one is a few megabytes."""
+_solved: OrderedDict[tuple[rules.Instance, rules.Mode], rules.AwardResult] = OrderedDict()
+_solved_lock = threading.Lock()
+
+
+def solved(instance: rules.Instance, mode: rules.Mode) -> rules.AwardResult:
+    """``model.award`` of ``instance`` in ``mode`` within ``SOLVE_SECONDS``, remembered.
+
+    The preview computes every mode (a national optimal solve takes seconds), and the buyer
+    then reloads it, changes the mode shown, and issues one: each of those reuses the award
+    already computed, so the fallo issued is exactly the one previewed. The instance is the
+    whole input (partidas, references, every bid line with its evaluation, the parameters) and
+    compares by value, so any change to it is another key and a new solve."""
+    key = (instance, mode)
+    with _solved_lock:
+        if key in _solved:
+            _solved.move_to_end(key)
+            return _solved[key]
+    # Solved outside the lock: two requests for the same award may both solve it once.
+    result = model.award(instance, mode, time_limit=SOLVE_SECONDS)
+    with _solved_lock:
+        _solved[key] = result
+        while len(_solved) > SOLVED_KEPT:
+            _solved.popitem(last=False)
+    return result
 
 
 def issue_fallo(
@@ -733,8 +760,8 @@ def issue_fallo(
     if ctx.db.scalar(select(Fallo.id).where(Fallo.tender_id == tender.id)) is not None:
         raise Conflict(f"La licitación {tender.number} ya tiene fallo.")
     built = build_instance(ctx.db, tender)
-    # A fallo is issued within one request: bound the solve (national instances take seconds).
-    result = model.award(built.instance, mode, time_limit=SOLVE_SECONDS)
+    # A fallo is issued within one request: the solve is bounded (national ones take seconds).
+    result = solved(built.instance, mode)
     baseline = (
         result
         if mode is rules.Mode.LOWEST
@@ -1053,7 +1080,7 @@ def preview_fallo(db: Session, tender_id: int) -> Preview:
     reference = {p.number: p.reference_price for p in built.instance.partidas}
     modes: dict[rules.Mode, ModePreview] = {}
     for mode in rules.Mode:
-        result = model.award(built.instance, mode, time_limit=SOLVE_SECONDS)
+        result = solved(built.instance, mode)
         contracts: dict[str, set[int]] = defaultdict(set)
         for row in draft_rows(db, built, result):
             contracts[rfc_of[row["supplier_id"]]].add(row["institution_id"])
