@@ -1,5 +1,6 @@
 """Contracts in Chromium, on a phone-sized screen: the institution and the supplier sign, the
-institution issues an order, the supplier ships it, the institution receives it.
+institution issues an order, the supplier ships it, the institution receives it, then loads
+its system's orders from a file.
 
 The awarded tender is built and committed in a database of its own and the app is served by
 uvicorn, as in tests/award/test_browser.py; each person signs in on the login page.
@@ -9,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
 
-from abasto.contracts import rules, service
+from abasto.contracts import orders_file, rules, service
 from abasto.contracts.models import Contract, SupplyOrder
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.ledger import LedgerEntry
+from abasto.core.money import MEXICO_CITY
 from tests.conftest import PASSWORD, served
 from tests.contracts.factories import FAR, committed, contract_of
 from tests.tendering import conftest as tendering_fixtures
@@ -116,6 +119,45 @@ def test_sign_order_ship_and_receive_in_the_browser(
         # Nothing on the page is wider than the phone's screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
 
+        # The institution's system exports its orders: the template names this contract.
+        page.goto(f"{base}/ordenes")
+        page.get_by_role("link", name="Importar órdenes y entregas").click()
+        with page.expect_download() as got:
+            page.get_by_role("link", name="Descargar la plantilla").click()
+        [example, _] = orders_file.read(Path(got.value.path()).read_bytes(), "plantilla.xlsx")
+        # Issued now (the contract became vigente a few steps ago), due in 20 days.
+        issued = datetime.now(MEXICO_CITY).replace(microsecond=0)
+        due = issued.date() + timedelta(days=20)
+        order = f"{example.contract},OS-77,{example.clave},{example.unit}"
+        row = order + f",{{}},{issued:%d/%m/%Y %H:%M:%S},{due:%d/%m/%Y}"
+        header = "Contrato,Folio,Clave,Unidad,Cantidad,Fecha de emisión,Fecha límite\n"
+        upload = page.get_by_label("Archivo de órdenes")
+        upload.set_input_files(
+            files=[
+                {
+                    "name": "os.csv",
+                    "mimeType": "text/csv",
+                    "buffer": (header + row.format("muchas")).encode(),
+                }
+            ]
+        )
+        page.get_by_role("button", name="Importar").click()
+        expect(page.get_by_role("alert")).to_contain_text("No se importó nada")
+        expect(page.locator("table.problems")).to_contain_text("muchas")
+        upload = page.get_by_label("Archivo de órdenes")
+        upload.set_input_files(
+            files=[
+                {
+                    "name": "os.csv",
+                    "mimeType": "text/csv",
+                    "buffer": (header + row.format(30)).encode(),
+                }
+            ]
+        )
+        page.get_by_role("button", name="Importar").click()
+        expect(page.get_by_role("status")).to_contain_text("1 orden de 1 contrato")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+
     engine = make_engine(contracted.url)
     with transaction(session_factory(engine)) as db:
         contract = db.get(Contract, contracted.contract_id)
@@ -123,8 +165,9 @@ def test_sign_order_ship_and_receive_in_the_browser(
         assert contract.status == rules.VIGENTE
         assert contract.institution_signed_by == "usuario:plan.imss"
         assert contract.supplier_signed_by == "usuario:prov.a"
-        order = db.scalars(select(SupplyOrder)).one()
+        order, loaded = db.scalars(select(SupplyOrder).order_by(SupplyOrder.number))
         assert (order.quantity, order.accepted_qty, order.rejected_qty) == (120, 100, 20)
+        assert (loaded.number, loaded.quantity, loaded.status) == (2, 30, rules.ORDER_EMITIDA)
         actions = db.scalars(
             select(LedgerEntry.action).where(LedgerEntry.entity == f"contract:{contract.id}")
         ).all()

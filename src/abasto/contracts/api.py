@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.responses import Response
 
-from abasto.contracts import rules, service
+from abasto.contracts import orders_file, rules, service
 from abasto.contracts.schemas import (
     ContractRead,
     ContractsWrite,
@@ -19,6 +19,7 @@ from abasto.contracts.schemas import (
     FillRateRead,
     GuaranteeWrite,
     OrderRead,
+    OrdersLoadedRead,
     OrderWrite,
     PenaltyRead,
     ReceiptWrite,
@@ -28,8 +29,9 @@ from abasto.contracts.schemas import (
 )
 from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
+from abasto.core.spreadsheet import XLSX_MEDIA_TYPE
 from abasto.identity.models import Role
-from abasto.web.deps import allow, public
+from abasto.web.deps import allow, public, read_uploads
 from abasto.web.params import DayQuery, TenderId
 
 router = APIRouter(prefix="/api/v1", tags=["contratos y entregas"])
@@ -141,6 +143,31 @@ def issue_order(contract_id: ContractId, body: OrderWrite, ctx: Institution) -> 
         due_on=body.due_on,
     )
     return OrderRead.of(order)
+
+
+@router.post(
+    "/orders/imports",
+    response_model=OrdersLoadedRead,
+    status_code=201,
+    dependencies=[Depends(read_uploads)],
+)
+def import_orders(
+    file: Annotated[UploadFile, File(description="Archivo .xlsx o .csv.")], ctx: Institution
+) -> OrdersLoadedRead:
+    """Orders with their deliveries from a file, one row per lot received (layout: the
+    template); all or nothing, 422 lists every problem with its sheet, row and column."""
+    loaded = service.import_orders(ctx, content=file.file.read(), filename=file.filename or "")
+    return OrdersLoadedRead.model_validate(loaded)
+
+
+@router.get("/orders/import-template")
+def orders_template(ctx: Institution) -> Response:
+    """The workbook of an orders file, with an example order of a vigente contract."""
+    return Response(
+        orders_file.template(*service.template_example(ctx)),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="plantilla-ordenes.xlsx"'},
+    )
 
 
 @router.get("/orders", response_model=list[OrderRead])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from abasto.contracts import rules, service
-from abasto.core.cli import console, unit_of_work
+from abasto.contracts import orders_file, rules, service
+from abasto.core.cli import console, read_input, unit_of_work
 from abasto.core.errors import NotFound, Problem, ValidationFailed
 from abasto.core.money import count_of, format_date, format_mxn
+from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.tendering.models import Tender
 
 app = typer.Typer(
@@ -75,6 +77,30 @@ def list_command(
             )
     console.print(table)
     console.print(f"{count_of(len(found), 'contrato', 'contratos')}.")
+
+
+@app.command("import-orders")
+def import_orders(
+    path: Path = typer.Argument(..., help="Archivo .xlsx o .csv de órdenes y entregas."),
+    template: bool = typer.Option(
+        False, "--template", help="Escribe en PATH la plantilla del archivo, sin cargar nada."
+    ),
+) -> None:
+    """Carga órdenes de suministro con sus entregas (una fila por lote recibido); todo o nada."""
+    if template:
+        path.write_bytes(orders_file.template())
+        console.print(f"Plantilla escrita en {path}.", highlight=False)
+        return
+    content = read_input(path, expected=EXPECTED_FILE)
+    with unit_of_work() as ctx:
+        loaded = service.import_orders(ctx, content=content, filename=path.name)
+    console.print(
+        f"{count_of(loaded.orders, 'orden', 'órdenes')} de "
+        f"{count_of(loaded.contracts, 'contrato', 'contratos')}, "
+        f"{count_of(loaded.shipments, 'entrega', 'entregas')} con "
+        f"{count_of(loaded.lots, 'lote', 'lotes')}, "
+        f"{count_of(loaded.penalties, 'pena o deductiva', 'penas y deductivas')}."
+    )
 
 
 @app.command("fill-rate")

@@ -7,19 +7,20 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from abasto.contracts import rules, service
+from abasto.contracts import orders_file, rules, service
 from abasto.contracts.api import By, ContractId, OrderId, ShipmentId
 from abasto.core.bounds import within_days
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Problem, ValidationFailed
 from abasto.core.numbers import count_of
+from abasto.core.spreadsheet import XLSX_MEDIA_TYPE
 from abasto.identity.models import Role
-from abasto.web.deps import allow, public
+from abasto.web.deps import allow, public, read_uploads
 from abasto.web.params import DayQuery
-from abasto.web.templating import render
+from abasto.web.templating import render, render_import
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,6 +196,38 @@ def orders_page(request: Request, ctx: Reader) -> Response:
         ctx,
         orders=service.list_orders(ctx),
         labels=rules.ORDER_LABELS,
+    )
+
+
+# Declared before /ordenes/{order_id}, which would otherwise take «importar» for an id.
+@router.get("/ordenes/importar")
+def import_orders_form(request: Request, ctx: Institution) -> Response:
+    return render(request, "contracts/import_orders.html", ctx, summary=None, error=None)
+
+
+@router.get("/ordenes/importar/plantilla.xlsx")
+def import_orders_template(ctx: Institution) -> Response:
+    """The orders file's template, with an example order of a vigente contract the user
+    may load orders for, when there is one."""
+    return Response(
+        orders_file.template(*service.template_example(ctx)),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="plantilla-ordenes.xlsx"'},
+    )
+
+
+@router.post("/ordenes/importar", dependencies=[Depends(read_uploads)])
+def import_orders(
+    request: Request, ctx: Institution, file: Annotated[UploadFile | None, File()] = None
+) -> Response:
+    return render_import(
+        request,
+        ctx,
+        "contracts/import_orders.html",
+        file,
+        missing="Elija el archivo de órdenes.",
+        expected="un archivo .xlsx o .csv con una fila por lote recibido (ver la plantilla)",
+        run=lambda content, name: service.import_orders(ctx, content=content, filename=name),
     )
 
 

@@ -181,6 +181,18 @@ class PenaltyRead(Read):
     at: datetime
 
 
+class OrdersLoadedRead(BaseModel):
+    """What an orders file loaded (``service.BulkLoaded``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    contracts: int
+    orders: int
+    shipments: int
+    lots: int
+    penalties: int
+
+
 class FillRateRead(BaseModel):
     key: dict[str, str]
     ordered_due: int

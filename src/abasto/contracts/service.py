@@ -25,7 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from abasto.award.models import ContractDraft, Fallo
 from abasto.catalog.models import Clave
-from abasto.contracts import document, rules
+from abasto.contracts import document, orders_file, rules
 from abasto.contracts.models import (
     Contract,
     ContractLine,
@@ -1799,6 +1799,114 @@ def load_orders(ctx: Context, *, orders: Sequence[OrderRecord]) -> BulkLoaded:
         shipments=len(shipment_rows),
         lots=len(lot_rows),
         penalties=len(penalty_rows),
+    )
+
+
+_FILE_COLUMNS = {
+    "contract_id": "Contrato",
+    "clave": "Clave",
+    "unit": "Unidad",
+    "quantity": "Cantidad",
+    "issued_at": "Fecha de emisión",
+    "due_on": "Fecha límite",
+    "shipment": "Remisión",
+    "received_at": "Fecha de recepción",
+    "lot": "Lote",
+    "expiry": "Caducidad",
+    "accepted": "Aceptadas",
+    "reason": "Motivo de rechazo",
+    "registro_sanitario": "Registro sanitario",
+}
+"""``load_orders``' fields by the column of the orders file (``orders_file``) that gives them."""
+
+
+def template_example(ctx: Context) -> tuple[str, str, str]:
+    """A vigente contract the actor may load orders for, one of its claves and one of its
+    delivery points, for the orders file's example rows; empty when there is none."""
+    mine = _scoped(ctx, select(Contract.id).where(Contract.status == rules.VIGENTE))
+    found = ctx.db.execute(
+        select(Contract.number, ContractLine.clave, Unit.code)
+        .join(ContractLine, ContractLine.contract_id == Contract.id)
+        .join(DeliveryPoint, DeliveryPoint.contract_id == Contract.id)
+        .join(Unit, Unit.id == DeliveryPoint.unit_id)
+        .where(Contract.id.in_(mine.scalar_subquery()))
+        .order_by(Contract.id, ContractLine.id, Unit.code)
+        .limit(1)
+    ).first()
+    return (found[0], found[1], found[2]) if found else ("", "", "")
+
+
+def import_orders(ctx: Context, *, content: bytes, filename: str) -> BulkLoaded:
+    """An orders file (``orders_file``: one row per lot received) loaded whole by
+    ``load_orders``; every problem names the file's sheet, row and column."""
+    read = orders_file.read(content, filename)
+    numbers = sorted({o.contract for o in read})
+    ids: dict[str, int] = dict(
+        ctx.db.execute(
+            select(Contract.number, Contract.id).where(Contract.number.in_(numbers))
+        ).all()
+    )
+    unknown = [o for o in read if o.contract not in ids]
+    if unknown:
+        raise NotFound(
+            f"{count_of(len({o.contract for o in unknown}), 'contrato', 'contratos')} del "
+            f"archivo «{filename}» no existen; no se cargó nada.",
+            problems=[
+                Problem(
+                    "No existe el contrato",
+                    sheet=o.sheet,
+                    row=o.row,
+                    column="Contrato",
+                    value=o.contract,
+                )
+                for o in {o.contract: o for o in reversed(unknown)}.values()
+            ][:BULK_PROBLEMS],
+        )
+    records = []
+    for order in read:
+        shipments = orders_file.delivery_numbers(order)
+        records.append(
+            OrderRecord(
+                contract_id=ids[order.contract],
+                clave=order.clave,
+                unit_code=order.unit,
+                quantity=order.quantity,
+                issued_at=order.issued_at,
+                due_on=order.due_on,
+                deliveries=tuple(
+                    DeliveryLine(
+                        shipment=shipments[lot.delivery],
+                        received_at=lot.received_at,
+                        lot=lot.lot,
+                        expiry=lot.expiry,
+                        accepted=lot.accepted,
+                        rejected=lot.rejected,
+                        reason=lot.reason,
+                        registro_sanitario=lot.registro,
+                    )
+                    for lot in order.lots
+                ),
+            )
+        )
+    try:
+        return load_orders(ctx, orders=records)
+    except AbastoError as exc:
+        exc.problems = tuple(_located(p, read) for p in exc.problems)
+        raise
+
+
+def _located(problem: Problem, read: Sequence[orders_file.OrderRows]) -> Problem:
+    """A problem of ``load_orders`` (its order's position, its field) at the file's order:
+    the order's first row and the column of the field."""
+    if problem.row is None or not 1 <= problem.row <= len(read):
+        return problem
+    order = read[problem.row - 1]
+    return replace(
+        problem,
+        sheet=order.sheet,
+        row=order.row,
+        column=_FILE_COLUMNS.get(problem.field or "", problem.column),
+        field=None,
     )
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -29,6 +29,7 @@ Row = tuple[Cell, ...]
 Progress = Callable[[int, int], None]
 """Called with (rows done, rows expected); the expected count is an estimate until the end."""
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SCAN_ROWS = 30
 """How many rows from the top may hold the header: titles and group rows come first."""
 
@@ -244,6 +245,54 @@ def text(value: Cell) -> str | None:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return str(value)
+
+
+DAY_EXPECTED = "una fecha aaaa-mm-dd o dd/mm/aaaa"
+MOMENT_EXPECTED = (
+    "una fecha, o fecha y hora: aaaa-mm-dd hh:mm o dd/mm/aaaa hh:mm (hora de la Ciudad de México)"
+)
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_DMY_DAY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+def parse_day(value: Cell) -> date | None:
+    """A day from a cell: a date, ``aaaa-mm-dd`` or ``dd/mm/aaaa`` (es-MX); None otherwise."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    raw = value.strip()
+    try:
+        if match := _ISO_DAY.fullmatch(raw):
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        if match := _DMY_DAY.fullmatch(raw):
+            return date(int(match[3]), int(match[2]), int(match[1]))
+    except ValueError:
+        return None
+    return None
+
+
+def parse_moment(value: Cell, *, zone: tzinfo, noon: bool = True) -> datetime | None:
+    """An instant from a cell, read in ``zone`` when it names none: a date and time, or a day
+    alone (then its noon, or its start when not ``noon``); None when it is neither."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    if isinstance(value, str) and len(parts := value.split()) == 2:
+        day, clock = parse_day(parts[0]), _CLOCK.fullmatch(parts[1])
+        if day is None or clock is None:
+            return None
+        try:
+            at = time(int(clock[1]), int(clock[2]), int(clock[3] or 0))
+        except ValueError:
+            return None
+        return datetime.combine(day, at, tzinfo=zone)
+    day = parse_day(value)
+    if day is None:
+        return None
+    return datetime.combine(day, time(12) if noon else time(0), tzinfo=zone)
 
 
 def _label(value: Cell) -> str | None:

@@ -19,21 +19,22 @@ nothing is posted while one remains.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import openpyxl
 
 from abasto.core import numbers
 from abasto.core.errors import Problem, ValidationFailed
 from abasto.core.spreadsheet import (
+    DAY_EXPECTED,
     Cell,
     Column,
     Header,
     find_header,
     find_headers,
     is_blank,
+    parse_day,
     read_sheets,
     text,
 )
@@ -73,9 +74,7 @@ LAYOUTS_EXPECTED = (
     "Clave, Lote, Caducidad y Existencia (existencias)"
 )
 KINDS_EXPECTED = "recepción, inicial, dispensación (o consumo), ajuste o caducidad"
-DATE_EXPECTED = "una fecha aaaa-mm-dd o dd/mm/aaaa"
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+DATE_EXPECTED = DAY_EXPECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,25 +98,6 @@ class SnapshotRow:
     lot: str
     expiry: date
     quantity: int
-
-
-def parse_day(value: Cell) -> date | None:
-    """A day from a cell: a date, ``aaaa-mm-dd`` or ``dd/mm/aaaa`` (es-MX); None otherwise."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        return None
-    raw = value.strip()
-    try:
-        if match := _ISO.fullmatch(raw):
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        if match := _DMY.fullmatch(raw):
-            return date(int(match[3]), int(match[2]), int(match[1]))
-    except ValueError:
-        return None
-    return None
 
 
 def _quantity(value: Cell, *, signed: bool) -> int | None:

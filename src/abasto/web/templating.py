@@ -13,7 +13,7 @@ from jinja2 import pass_context
 from markupsafe import Markup
 
 from abasto.core.context import Context
-from abasto.core.errors import ValidationFailed
+from abasto.core.errors import AbastoError, ValidationFailed
 from abasto.core.money import (
     count_of,
     format_date,
@@ -93,10 +93,10 @@ def render_import(
         return render(request, template, ctx, 422, summary=None, error=error)
     try:
         summary = run(file.file.read(), file.filename)
-    except ValidationFailed as exc:
+    except AbastoError as exc:
         # The page answers normally, so the request would commit: undo whatever was begun.
         ctx.db.rollback()
-        return render(request, template, ctx, 422, summary=None, error=exc)
+        return render(request, template, ctx, exc.status, summary=None, error=exc)
     return render(request, template, ctx, summary=summary, error=None)
 
 
