@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, expect
 from sqlalchemy import select
 
 from abasto.contracts import orders_file, rules, service
@@ -47,6 +47,10 @@ def contracted(fresh_database_url: str, tmp_path: Path, cheap_passwords: None) -
             service.create_contracts(built.world.buyer(), tender_id=built.tender_id)
             contract_id = contract_of(built.world, "IMSS", "a").id
         yield Served(fresh_database_url, contract_id)
+
+
+def csv_file(text: str) -> FilePayload:
+    return {"name": "os.csv", "mimeType": "text/csv", "buffer": text.encode()}
 
 
 def sign_in(page: Page, base: str, username: str) -> None:
@@ -128,31 +132,17 @@ def test_sign_order_ship_and_receive_in_the_browser(
         # Issued now (the contract became vigente a few steps ago), due in 20 days.
         issued = datetime.now(MEXICO_CITY).replace(microsecond=0)
         due = issued.date() + timedelta(days=20)
-        order = f"{example.contract},OS-77,{example.clave},{example.unit}"
-        row = order + f",{{}},{issued:%d/%m/%Y %H:%M:%S},{due:%d/%m/%Y}"
+        prefix = f"{example.contract},OS-77,{example.clave},{example.unit}"
+        row = prefix + f",{{}},{issued:%d/%m/%Y %H:%M:%S},{due:%d/%m/%Y}"
         header = "Contrato,Folio,Clave,Unidad,Cantidad,Fecha de emisión,Fecha límite\n"
-        upload = page.get_by_label("Archivo de órdenes")
-        upload.set_input_files(
-            files=[
-                {
-                    "name": "os.csv",
-                    "mimeType": "text/csv",
-                    "buffer": (header + row.format("muchas")).encode(),
-                }
-            ]
+        page.get_by_label("Archivo de órdenes").set_input_files(
+            files=csv_file(header + row.format("muchas"))
         )
         page.get_by_role("button", name="Importar").click()
         expect(page.get_by_role("alert")).to_contain_text("No se importó nada")
         expect(page.locator("table.problems")).to_contain_text("muchas")
-        upload = page.get_by_label("Archivo de órdenes")
-        upload.set_input_files(
-            files=[
-                {
-                    "name": "os.csv",
-                    "mimeType": "text/csv",
-                    "buffer": (header + row.format(30)).encode(),
-                }
-            ]
+        page.get_by_label("Archivo de órdenes").set_input_files(
+            files=csv_file(header + row.format(30))
         )
         page.get_by_role("button", name="Importar").click()
         expect(page.get_by_role("status")).to_contain_text("1 orden de 1 contrato")
@@ -165,7 +155,7 @@ def test_sign_order_ship_and_receive_in_the_browser(
         assert contract.status == rules.VIGENTE
         assert contract.institution_signed_by == "usuario:plan.imss"
         assert contract.supplier_signed_by == "usuario:prov.a"
-        order, loaded = db.scalars(select(SupplyOrder).order_by(SupplyOrder.number))
+        order, loaded = db.scalars(select(SupplyOrder).order_by(SupplyOrder.number)).all()
         assert (order.quantity, order.accepted_qty, order.rejected_qty) == (120, 100, 20)
         assert (loaded.number, loaded.quantity, loaded.status) == (2, 30, rules.ORDER_EMITIDA)
         actions = db.scalars(

@@ -47,7 +47,7 @@ from abasto.core.errors import (
     ValidationFailed,
     check_version,
 )
-from abasto.core.money import count_of, to_money
+from abasto.core.money import count_of, format_date, format_seconds, to_money
 from abasto.core.spreadsheet import CsvWriter
 from abasto.identity.models import Institution, Supplier, Unit
 from abasto.inventory import service as inventory
@@ -668,8 +668,8 @@ def issue_order(
                 Problem(
                     "Fecha de entrega no válida",
                     field="due_on",
-                    value=due.isoformat(),
-                    expected=f"entre {day.isoformat()} y el fin de la vigencia",
+                    value=format_date(due),
+                    expected=f"entre {format_date(day)} y el fin de la vigencia",
                 )
             ],
         )
@@ -776,8 +776,8 @@ def close_short(ctx: Context, *, order_id: int, reason: str) -> SupplyOrder:
             Problem(
                 "La orden aún está en plazo",
                 field="due_on",
-                value=order.due_on.isoformat(),
-                expected=f"cerrarla después del {order.due_on.isoformat()}",
+                value=format_date(order.due_on),
+                expected=f"cerrarla después del {format_date(order.due_on)}",
             )
         )
     if _pending(ctx, order):
@@ -1962,8 +1962,8 @@ def _order_problems(
                 "Orden emitida fuera de la vigencia del contrato o en el futuro",
                 row=row,
                 field="issued_at",
-                value=order.issued_at.isoformat(),
-                expected=f"entre {effective.isoformat()} y {now.isoformat()}",
+                value=format_seconds(order.issued_at),
+                expected=f"entre {format_seconds(effective)} y {format_seconds(now)}",
             )
         )
     issued = rules.local_day(order.issued_at)
@@ -1974,8 +1974,8 @@ def _order_problems(
                 "Fecha de entrega no válida",
                 row=row,
                 field="due_on",
-                value=order.due_on.isoformat(),
-                expected=f"entre {issued.isoformat()} y {last.isoformat()}",
+                value=format_date(order.due_on),
+                expected=f"entre {format_date(issued)} y {format_date(last)}",
             )
         )
     elif issued > contract.ends_on:
@@ -1984,8 +1984,8 @@ def _order_problems(
                 "Orden emitida después del fin de la vigencia",
                 row=row,
                 field="issued_at",
-                value=issued.isoformat(),
-                expected=f"hasta el {contract.ends_on.isoformat()}",
+                value=format_date(issued),
+                expected=f"hasta el {format_date(contract.ends_on)}",
             )
         )
     return found
@@ -2024,9 +2024,9 @@ def _shipment_problems(
                 f"{where}: recibido antes de emitirse la orden o en el futuro",
                 row=row,
                 field="received_at",
-                value=received_on.isoformat(),
-                expected=f"entre {rules.local_day(order.issued_at).isoformat()} y "
-                f"{today.isoformat()}",
+                value=format_date(received_on),
+                expected=f"entre {format_date(rules.local_day(order.issued_at))} y "
+                f"{format_date(today)}",
             )
         )
     if previous is not None and first < previous:
@@ -2035,8 +2035,8 @@ def _shipment_problems(
                 f"{where}: recibido antes que el envío anterior",
                 row=row,
                 field="received_at",
-                value=first.isoformat(),
-                expected=f"{previous.isoformat()} o después",
+                value=format_seconds(first),
+                expected=f"{format_seconds(previous)} o después",
             )
         )
     seen: set[str] = set()
