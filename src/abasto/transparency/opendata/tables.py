@@ -1599,6 +1599,12 @@ RED_FLAGS = Table(
         .outerjoin(FlagSupplier, FlagSupplier.id == RedFlag.supplier_id)
         .order_by(RedFlag.code, RedFlag.id)
     ),
+    links=(
+        Link(("tender_number",), "tenders", ("tender_number",)),
+        TO_SUPPLIER,
+        TO_INSTITUTION,
+        TO_CLAVE,
+    ),
 )
 
 # ----- inventory: the abasto indicator, daily ------------------------------------------------
