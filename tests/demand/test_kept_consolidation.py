@@ -309,6 +309,6 @@ def test_the_migration_counts_what_the_kept_rows_of_an_older_schema_say(
 
     with engine.connect() as connection:
         kept = select(ConsolidatedDemand.clave, ConsolidatedDemand.counted)
-        counted = {clave: n for clave, n in connection.execute(kept)}
+        counted = dict(connection.execute(kept).all())
     engine.dispose()
     assert counted == {PARACETAMOL: 2, ASPIRINA: 1}
