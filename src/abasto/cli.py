@@ -90,7 +90,9 @@ def _taken_as_typed(
     Typer coerces every option's value, even an absent flag's, through a pydantic adapter, so
     every command imported pydantic for the root's ``--install-completion`` alone; text and
     flags need no coercion, and pydantic was about a sixth of ``abasto audit verify``'s start
-    (issue 18, item 12). Options of other types (paths, numbers, choices) keep typer's.
+    (issue 18, item 12). Options of other types (paths, numbers, choices) keep typer's. The
+    hook (``_runtime_param``, ``PassThroughRuntimeParam``) is typer's own, of the version
+    ``constraints.txt`` pins; the CLI tests fail if it moves.
     """
     for param in command.get_params(ctx):
         if isinstance(param, TyperOption) and param.type_descriptor.annotation in (str, bool):
