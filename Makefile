@@ -13,10 +13,12 @@ WORKERS ?= 2
 .PHONY: install run test lint typecheck pytest bench chromium clean
 
 ## uv installs the pinned set in about 10 s where pip takes about 45 s; pip is the fallback.
-$(STAMP): pyproject.toml constraints.txt
+## Both compile the packages' bytecode (uv only when told): without it every `abasto` command
+## compiled SQLAlchemy, typer and rich again before doing anything (audit verify: 0.53 s).
+$(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]' \
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]' \
 	  || $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 

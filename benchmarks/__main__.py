@@ -373,7 +373,9 @@ def write_report(figures: list[Figure], speed: str, pending: Sequence[str] = ())
         f"{demand_bench.PAGE_VIEWS} views cycling over searches (none, words, clave prefixes), "
         "both sorts and three pages, p50 and p99 (goal: under 100 ms); it reads the "
         "consolidation kept per round (`consolidated_demand`, written with each change of the "
-        "round's lines), and its ratios are to the old path, the whole round consolidated again "
+        "round's lines) and lists each clave's totals, its breakdown by institution fetched when "
+        f"its row is opened ({demand_bench.OPENED} claves opened, timed apart, p50 and p99); "
+        "the page's ratios are to the old path, the whole round consolidated again "
         "per view (median of 5), and to a bare SQL `GROUP BY` of the lines per clave.",
         "- *forecasts*: `benchmarks/forecast.py` generates 240,000 monthly series of 36 months "
         "in memory (60 units × 4,000 claves; 40 % smooth, trending or with stock-outs, 60 % "

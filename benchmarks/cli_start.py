@@ -10,6 +10,7 @@ fresh PostgreSQL database. ``ABASTO_BENCH_CLI_RUNS`` sets the runs per command (
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import statistics
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy
 from sqlalchemy import Engine
 
 from abasto.core.db import make_engine, upgrade
@@ -74,6 +76,14 @@ def _started(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> Started:
     return Started(statistics.median(walls), statistics.median(cpus))
 
 
+def _bytecode() -> str:
+    """Whether the installed packages' bytecode is there, as SQLAlchemy's says: without it (an
+    install that did not compile it, and ``PYTHONDONTWRITEBYTECODE`` set) every start compiles
+    again what it imports, which more than doubled ``audit verify``'s."""
+    cached = Path(importlib.util.cache_from_source(sqlalchemy.__file__ or ""))
+    return "compiled" if cached.exists() else "NOT compiled (each start compiles what it imports)"
+
+
 def _ledger(engine: Engine) -> None:
     ledger.fill(engine, ENTRIES)
     engine.dispose()
@@ -99,7 +109,8 @@ def run() -> list[Figure]:
                 "—",
                 bare.wall,
                 "s",
-                f"CPU {bare.cpu:.3f} s; {RUNS} runs; load average {load:.1f} at the start",
+                f"CPU {bare.cpu:.3f} s; {RUNS} runs; load average {load:.1f} at the start; "
+                f"the installed packages' bytecode {_bytecode()}",
             )
         )
         figures.append(
@@ -151,6 +162,10 @@ def section() -> list[str]:
         "exit (and of its CPU time, user and system, which load on a shared machine does not "
         "inflate), compared with a bare `python -c pass` of the same interpreter, so the ratio "
         "is what importing the application costs on top of Python itself.",
+        "- The installed packages' bytecode is compiled at install (`make install`: uv with "
+        "`--compile-bytecode`, or pip); the bare start's note says whether it was there. "
+        "Without it, and with `PYTHONDONTWRITEBYTECODE` set, each start compiles SQLAlchemy, "
+        "typer and rich again.",
         f"- `audit verify` reads a valid chain of {ENTRIES:,} synthetic entries written by "
         "`benchmarks.ledger.fill` into a fresh SQLite file and a fresh PostgreSQL database.",
     ]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
 import typer
 from typer import _click
-from typer.core import TyperCommand, TyperGroup
+from typer._coercion import PassThroughRuntimeParam
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from abasto.scenario.options import SCALE, SEED, ScaleChoice
 
@@ -79,11 +81,40 @@ class _Deferred(TyperCommand):
         return command
 
 
+def _taken_as_typed(
+    command: _click.Command, ctx: _click.Context, skip: Container[str] = ()
+) -> None:
+    """Text and flag options of ``command`` and of the commands under it (but those named in
+    ``skip``) taken as typed.
+
+    Typer coerces every option's value, even an absent flag's, through a pydantic adapter, so
+    every command imported pydantic for the root's ``--install-completion`` alone; text and
+    flags need no coercion, and pydantic was about a sixth of ``abasto audit verify``'s start
+    (issue 18, item 12). Options of other types (paths, numbers, choices) keep typer's. The
+    hook (``_runtime_param``, ``PassThroughRuntimeParam``) is typer's own, of the version
+    ``constraints.txt`` pins; the CLI tests fail if it moves.
+    """
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperOption) and param.type_descriptor.annotation in (str, bool):
+            param._runtime_param = PassThroughRuntimeParam(
+                parameter_info=param.type_descriptor.parameter_info,
+                annotation=param.type_descriptor.annotation,
+            )
+    for name, sub in getattr(command, "commands", {}).items():
+        if name not in skip:
+            _taken_as_typed(sub, ctx)
+
+
 class _Root(TyperGroup):
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
         for name, (module, attribute, summary) in LAZY.items():
             self.commands.setdefault(name, _Deferred(name, module, attribute, summary))
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        # The root and this module's commands; a domain's (loaded with pydantic) keep typer's.
+        _taken_as_typed(self, ctx, skip=LAZY)
+        return super().parse_args(ctx, args)
 
     def resolve_command(
         self, ctx: _click.Context, args: list[str]

@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from abasto.catalog import service as catalog
-from abasto.core.context import Context
+from abasto.core.context import Context, operator
+from abasto.core.db import alembic_config, make_engine, session_factory, transaction
 from abasto.demand import rules, service
 from abasto.demand.models import ConsolidatedDemand, ConsolidatedRound, DemandLine
 from abasto.identity import service as identity
+from tests.conftest import T0
 from tests.demand.test_service import (
     ASPIRINA,
     PARACETAMOL,
@@ -77,6 +79,16 @@ def assert_kept_equals_recomputed(ctx: Context) -> None:
     by_total = service.consolidated_page(ctx.db, round_name=ROUND, sort="total", per_page=1_000)
 
     assert [shape(line) for line in page.items] == [shape(line) for line in recomputed.lines]
+    # What the page lists, and each clave's breakdown as it opens there.
+    listed = service.consolidated_totals(ctx.db, round_name=ROUND, per_page=1_000)
+    assert [(t.clave, t.description, t.unit, t.total, t.counted) for t in listed.items] == [
+        (line.clave, line.description, line.unit, line.total, len(line.counted))
+        for line in recomputed.lines
+    ]
+    opened = [
+        service.consolidated_line(ctx.db, round_name=ROUND, clave=t.clave) for t in listed.items
+    ]
+    assert [shape(line) for line in opened] == [shape(line) for line in recomputed.lines]
     ranked = sorted(
         recomputed.lines, key=lambda line: (-line.total.max, -line.total.min, line.clave)
     )
@@ -263,3 +275,40 @@ def test_a_round_kept_before_or_changed_by_the_registry_is_rebuilt_on_read(
 
     assert page.items[0].total == rules.Pair(16, 40)
     assert_kept_equals_recomputed(world)
+
+
+def test_the_migration_counts_what_the_kept_rows_of_an_older_schema_say(
+    fresh_database_url: str,
+) -> None:
+    """Migration 0020 adds ``counted`` and fills it from each kept breakdown."""
+    from alembic import command
+
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        ctx = build_world(Context(db=db, actor=operator("pruebas"), now=T0))
+        service.import_appendix(
+            ctx,
+            round_name=ROUND,
+            content=appendix_file(
+                ["IMSS", "CCINSHAE", "INCAN"],
+                [
+                    (PARACETAMOL, 40, 100, 4, 10, 4, 10),
+                    (ASPIRINA, 400, 1000, None, None, None, None),
+                ],
+            ),
+            filename="a.xlsx",
+        )
+    engine.dispose()
+    config = alembic_config(fresh_database_url)
+    command.downgrade(config, "0020-1")
+    with engine.connect() as connection:
+        assert "counted" not in {
+            c["name"] for c in inspect(connection).get_columns("consolidated_demand")
+        }
+    command.upgrade(config, "head")
+
+    with engine.connect() as connection:
+        kept = select(ConsolidatedDemand.clave, ConsolidatedDemand.counted)
+        counted = dict(connection.execute(kept).all())
+    engine.dispose()
+    assert counted == {PARACETAMOL: 2, ASPIRINA: 1}

@@ -309,9 +309,10 @@ def test_an_appendix_page_upload_that_would_remove_lines_needs_replace(
     assert quantities(world.db) == {("IMSS", PARACETAMOL, ""): Pair(40, 100)}
 
 
-def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: Context) -> None:
+def import_coordinated(ctx: Context) -> None:
+    """Paracetamol from IMSS and from CCINSHAE with its member INCAN; aspirina from IMSS."""
     service.import_appendix(
-        world,
+        ctx,
         round_name=ROUND,
         content=appendix_file(
             ["IMSS", "CCINSHAE", "INCAN"],
@@ -319,6 +320,10 @@ def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: C
         ),
         filename="a.xlsx",
     )
+
+
+def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: Context) -> None:
+    import_coordinated(world)
     log_in(client, "imss")
 
     by_clave = client.get(f"{PAGE}/consolidado")
@@ -333,11 +338,39 @@ def test_consolidated_page_searches_sorts_and_pages(client: TestClient, world: C
     assert "mínimo <strong>444</strong> · máximo <strong>1,110</strong>" in by_clave.text
     assert f'href="/api/v1/demand/rounds/{ROUND}/consolidated.xlsx"' in by_clave.text
     assert f'href="/api/v1/demand/rounds/{ROUND}/consolidated.parquet"' in by_clave.text
-    assert '<tr class="member muted"><td>INCAN</td>' in by_clave.text
+    assert "2 instituciones" in by_clave.text
+    assert f'hx-get="{PAGE}/consolidado/{PARACETAMOL}"' in by_clave.text
+    assert "<tr><td>IMSS</td>" not in by_clave.text  # each breakdown opens apart
     assert "<html" not in searched.text
     assert PARACETAMOL in searched.text
     assert ASPIRINA not in searched.text
     assert "<strong>1</strong> clave coincide con «paracetamol»" in searched.text
+
+
+def test_a_clave_breakdown_opens_alone_for_htmx_and_as_a_page_without_scripts(
+    client: TestClient, world: Context
+) -> None:
+    import_coordinated(world)
+    log_in(client, "comprador")
+
+    listed = client.get(f"{PAGE}/consolidado")
+    whole = client.get(f"{PAGE}/consolidado/{PARACETAMOL}")
+    opened = client.get(f"{PAGE}/consolidado/{PARACETAMOL}", headers={"HX-Request": "true"})
+    missing = client.get(f"{PAGE}/consolidado/010.000.9999.00")
+
+    assert f'<a href="{PAGE}/consolidado/{PARACETAMOL}">Ver el desglose</a>' in listed.text
+    assert whole.status_code == 200
+    assert f"Desglose de {PARACETAMOL} · {ROUND}" in whole.text
+    assert "mínimo <strong>44</strong> · máximo <strong>110</strong>" in whole.text
+    assert "<html" not in opened.text
+    assert opened.headers["vary"] == "HX-Request"
+    for shown in (whole.text, opened.text):
+        assert '<tr><td>IMSS</td><td class="num">40</td><td class="num">100</td></tr>' in shown
+        assert '<tr><td>CCINSHAE</td><td class="num">4</td><td class="num">10</td></tr>' in shown
+        assert '<tr class="member muted"><td>INCAN</td><td class="num">4</td>' in shown
+    assert ASPIRINA not in opened.text
+    assert missing.status_code == 404
+    assert "no tiene demanda de la clave «010.000.9999.00»" in missing.text
 
 
 def test_the_consolidated_page_has_pages(client: TestClient, ctx: Context) -> None:
@@ -412,6 +445,11 @@ def test_the_buyer_sorts_and_searches_the_consolidation_and_sees_each_change(
             page.get_by_label("Buscar").fill("acetilsalicilico")
             expect(claves).to_have_text([ASPIRINA])
             expect(page.locator(".results-count")).to_contain_text("1 clave")
+
+            opened = page.locator("table.consolidated details.breakdown")
+            expect(opened.locator("summary")).to_have_text("1 institución")
+            opened.locator("summary").click()
+            expect(opened.locator(".breakdown-body tbody tr")).to_have_text(["ISSSTE4001,000"])
             assert page.evaluate("window.sinRecargar") is True
             assert "q=acetilsalicilico" in page.url
             assert "orden=total" in page.url

@@ -355,6 +355,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("POST", "/demanda/{round_name}/importar"): Case(frozenset({C})),
     ("POST", "/demanda/{round_name}/observaciones/{observation_id}/aceptar"): Case(frozenset({C})),
     ("GET", "/demanda/{round_name}/consolidado"): Case(DEMAND_READ),
+    ("GET", "/demanda/{round_name}/consolidado/{clave}"): Case(DEMAND_READ),
     ("GET", "/demanda/{round_name}/{code}"): Case(DEMAND_READ, scope="institution"),
     ("PUT", "/demanda/{round_name}/{code}/lineas/{clave}"): Case(DEMAND_WRITE, scope="institution"),
     ("POST", "/demanda/{round_name}/{code}/hoja"): Case(DEMAND_WRITE, scope="institution"),

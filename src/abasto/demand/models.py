@@ -183,7 +183,8 @@ class ConsolidatedDemand(Base):
     searches and pages it in SQL instead of consolidating the round on every view.
 
     ``breakdown`` is ``{"counted": [[code, min, max], …], "members": {coordinator: [[code,
-    min, max], …]}}`` in the round's order of institutions.
+    min, max], …]}}`` in the round's order of institutions; ``counted`` is the length of its
+    ``counted`` list, so that the page lists claves without reading their breakdowns.
     """
 
     __tablename__ = "consolidated_demand"
@@ -200,6 +201,7 @@ class ConsolidatedDemand(Base):
     total_min: Mapped[int] = mapped_column(BigInteger)
     total_max: Mapped[int] = mapped_column(BigInteger)
     breakdown: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counted: Mapped[int] = mapped_column(Integer)
 
 
 class Consumption(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -310,8 +310,9 @@ def consolidated_page(
     orden: Annotated[str, Query(pattern="^(clave|total)$")] = "clave",
     page: Page = 1,
 ) -> Response:
-    """Per clave, the total and its breakdown; searchable, sortable, with the downloads."""
-    result = service.consolidated_page(
+    """Per clave, the total (its breakdown opens apart); searchable, sortable, with the
+    downloads."""
+    result = service.consolidated_totals(
         ctx.db, round_name=round_name, q=q, sort=orden, page=page, per_page=PER_PAGE
     )
     return render_live(
@@ -327,6 +328,25 @@ def consolidated_page(
         page=page,
         round_url=_round_url,
         quote=quote,
+    )
+
+
+@router.get("/demanda/{round_name}/consolidado/{clave}")
+def consolidated_clave_page(
+    request: Request, round_name: str, clave: Annotated[str, Path(max_length=40)], ctx: Reader
+) -> Response:
+    """One clave's breakdown by institution: the page's row opened (htmx fetches the table
+    alone), or a page of its own where the browser runs no script."""
+    line = service.consolidated_line(ctx.db, round_name=round_name, clave=clave)
+    found = service.get_round(ctx.db, round_name)
+    return render_live(
+        request,
+        "demand/consolidated_clave.html",
+        "demand/_breakdown.html",
+        ctx,
+        line=line,
+        found=found,
+        round_url=_round_url,
     )
 
 

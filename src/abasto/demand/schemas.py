@@ -441,7 +441,7 @@ class ConsolidatedPageRead(BaseModel):
     per_page: int
 
     @classmethod
-    def of(cls, page: service.ConsolidatedPage) -> ConsolidatedPageRead:
+    def of(cls, page: service.ConsolidatedPage[service.ConsolidatedLine]) -> ConsolidatedPageRead:
         consolidation = page.consolidation
         return cls(
             round=consolidation.round.name,

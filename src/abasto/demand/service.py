@@ -13,11 +13,11 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import polars as pl
 from sqlalchemy import (
@@ -34,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from abasto.catalog.models import Clave, Homologation
@@ -2722,6 +2722,7 @@ def _keep_consolidated(
             "total_min": item.total.min,
             "total_max": item.total.max,
             "breakdown": _breakdown(item),
+            "counted": len(item.counted),
         }
         for clave, item in built.claves.items()
     ]
@@ -2799,9 +2800,25 @@ CONSOLIDATED_SORTS = ("clave", "total")
 
 
 @dataclass(frozen=True, slots=True)
-class ConsolidatedPage:
+class ConsolidatedTotal:
+    """A consolidated clave without its breakdown: what the page lists (the breakdown of
+    each clave is read apart, ``consolidated_line``, when the buyer opens it)."""
+
+    clave: str
+    description: str
+    unit: str | None
+    total: Pair
+    counted: int
+    """How many institutions' quantities are in the total."""
+
+
+Item = TypeVar("Item", ConsolidatedLine, ConsolidatedTotal)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedPage(Generic[Item]):
     consolidation: ConsolidationSummary
-    items: list[ConsolidatedLine]
+    items: list[Item]
     total: int
     page: int
     per_page: int
@@ -2826,6 +2843,11 @@ def _kept_line(row: Any) -> ConsolidatedLine:
     )
 
 
+def _kept_total(row: Any) -> ConsolidatedTotal:
+    clave, description, unit, low, high, counted = row
+    return ConsolidatedTotal(clave, description, unit, Pair(int(low), int(high)), int(counted))
+
+
 def consolidated_page(
     db: Session,
     *,
@@ -2834,10 +2856,41 @@ def consolidated_page(
     sort: str = "clave",
     page: int = 1,
     per_page: int = 50,
-) -> ConsolidatedPage:
+) -> ConsolidatedPage[ConsolidatedLine]:
     """One page of the consolidated claves matching ``q`` (as the catalog's search does),
-    by clave or by total maximum (largest first): searched, sorted and cut in SQL over the
-    round's kept consolidation."""
+    by clave or by total maximum (largest first), each with its breakdown (the API's answer):
+    searched, sorted and cut in SQL over the round's kept consolidation."""
+    return _consolidated_page(
+        db, round_name, q, sort, page, per_page, ConsolidatedDemand.breakdown, _kept_line
+    )
+
+
+def consolidated_totals(
+    db: Session,
+    *,
+    round_name: str,
+    q: str = "",
+    sort: str = "clave",
+    page: int = 1,
+    per_page: int = 50,
+) -> ConsolidatedPage[ConsolidatedTotal]:
+    """``consolidated_page`` without the breakdowns, which are most of its weight (62
+    institutions: 1.5 kB per clave): what the page lists."""
+    return _consolidated_page(
+        db, round_name, q, sort, page, per_page, ConsolidatedDemand.counted, _kept_total
+    )
+
+
+def _consolidated_page(
+    db: Session,
+    round_name: str,
+    q: str,
+    sort: str,
+    page: int,
+    per_page: int,
+    column: InstrumentedAttribute[Any],
+    item: Callable[[Any], Item],
+) -> ConsolidatedPage[Item]:
     found = get_round(db, round_name)
     summary = _summary(db, found, _kept(db, found))
     table = ConsolidatedDemand
@@ -2864,19 +2917,35 @@ def consolidated_page(
         .subquery()
     )
     rows = db.execute(
-        select(
-            cut.c.clave,
-            Clave.description,
-            Clave.unit,
-            cut.c.total_min,
-            cut.c.total_max,
-            table.breakdown,
-        )
+        select(cut.c.clave, Clave.description, Clave.unit, cut.c.total_min, cut.c.total_max, column)
         .join(Clave, Clave.id == cut.c.clave_id)
         .join(table, and_(table.round_id == found.id, table.clave_id == cut.c.clave_id))
         .order_by(*order(cut.c.total_min, cut.c.total_max, cut.c.clave))
     ).all()
-    return ConsolidatedPage(summary, [_kept_line(row) for row in rows], matching, page, per_page)
+    return ConsolidatedPage(summary, [item(row) for row in rows], matching, page, per_page)
+
+
+def consolidated_line(db: Session, *, round_name: str, clave: str) -> ConsolidatedLine:
+    """One clave of the round's kept consolidation with its breakdown (what the page shows
+    when the buyer opens the clave), or ``NotFound`` when the round has no lines of it."""
+    found = get_round(db, round_name)
+    _kept(db, found)
+    table = ConsolidatedDemand
+    row = db.execute(
+        select(
+            table.clave,
+            Clave.description,
+            Clave.unit,
+            table.total_min,
+            table.total_max,
+            table.breakdown,
+        )
+        .join(Clave, Clave.id == table.clave_id)
+        .where(table.round_id == found.id, table.clave == clave.strip())
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"La ronda {found.name} no tiene demanda de la clave «{clave.strip()}».")
+    return _kept_line(row)
 
 
 def export_xlsx(db: Session, *, round_name: str) -> bytes:
