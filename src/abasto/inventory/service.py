@@ -2270,15 +2270,19 @@ def _apply_day_net(
         "net.unit_id = stock_balances.unit_id AND net.clave_id ="
         " stock_balances.clave_id AND net.lot = stock_balances.lot"
     )
-    new_lots = (
-        f"SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at FROM {net}"
-        f" WHERE NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
-    )
     try:
         with db.begin_nested():
             there = db.scalar(
                 text("SELECT COUNT(*) FROM (SELECT 1 FROM stock_balances LIMIT :n) AS b"),
                 {"n": loaded // 2 + 1},
+            )
+            new_lots = (
+                f"SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at FROM {net}"
+                + (
+                    f" WHERE NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
+                    if there
+                    else ""
+                )
             )
             if there:
                 db.execute(
@@ -2362,19 +2366,25 @@ def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock:
         db.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
     for name, _ in indexes:
         db.execute(text(f"DROP INDEX {name}"))
+    # Nobody else inserts a balance while the table is locked: the ids after this one are ours,
+    # numbered by a sequence of this session that caches them.
     sequence = "pg_get_serial_sequence('stock_balances', 'id')"
     first = db.scalar(text(f"SELECT nextval({sequence})"))
+    db.execute(
+        text(f"CREATE TEMPORARY SEQUENCE balance_ids START {first} MINVALUE {first} CACHE 10000")
+    )
     inserted = cast(
         CursorResult[Any],
         db.execute(
             text(
                 "INSERT INTO stock_balances (id, unit_id, clave_id, lot, expiry, quantity,"
-                f" updated_at) SELECT :first - 1 + row_number() OVER (), new.* FROM ({new_lots})"
+                f" updated_at) SELECT nextval('pg_temp.balance_ids'), new.* FROM ({new_lots})"
                 " AS new"
             ),
-            {**values, "first": first},
+            values,
         ),
     ).rowcount
+    db.execute(text("DROP SEQUENCE pg_temp.balance_ids"))
     if inserted > 1:
         db.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + inserted - 1})
     clock.lap("balances inserted")
