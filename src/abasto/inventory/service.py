@@ -2257,11 +2257,8 @@ def _apply_day_net(
     day: date = values["day"]
     # Each lot's net change, grouped where it is used rather than written to a table first.
     # In a day's partition, by its index's key (the day is one): read in order from the index.
-    by = (
-        "unit_id, clave_id, day, lot"
-        if rows.startswith("stock_movements_")
-        else "unit_id, clave_id, lot"
-    )
+    partition = rows.startswith("stock_movements_")
+    by = "unit_id, clave_id, day, lot" if partition else "unit_id, clave_id, lot"
     net = (
         "(SELECT unit_id, clave_id, lot, MIN(expiry) AS expiry, SUM(quantity) AS total"
         f" FROM {rows} GROUP BY {by}) AS net"
@@ -2270,6 +2267,10 @@ def _apply_day_net(
         "net.unit_id = stock_balances.unit_id AND net.clave_id ="
         " stock_balances.clave_id AND net.lot = stock_balances.lot"
     )
+    if partition:
+        # Grouped from the index in order (hashing 15 M lots costs more), in one process.
+        db.execute(text("SET LOCAL enable_hashagg = off"))
+        db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     try:
         with db.begin_nested():
             there = db.scalar(
@@ -2295,12 +2296,7 @@ def _apply_day_net(
                 )
             clock.lap("balances updated")
             if postgres and loaded >= REBUILD_BALANCES_AT and there * 2 <= loaded:
-                # Grouped from the index in order (hashing 15 M lots costs more), in one process.
-                db.execute(text("SET LOCAL enable_hashagg = off"))
-                db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
                 _rebuilt_balances(db, new_lots, values, clock)
-                db.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
-                db.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
             else:
                 db.execute(
                     text(
@@ -2331,6 +2327,10 @@ def _apply_day_net(
         raise Conflict(
             f"La carga del {day.isoformat()} dejaría algún lote bajo cero{where}; no se cargó nada."
         ) from exc
+    finally:
+        if partition:
+            db.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
+            db.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
 
 
 REBUILD_BALANCES_AT = 1_000_000

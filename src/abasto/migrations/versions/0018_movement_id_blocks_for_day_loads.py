@@ -43,6 +43,9 @@ def upgrade() -> None:
             f"CREATE SEQUENCE stock_movement_blocks AS bigint START {FIRST} INCREMENT {BLOCK}"
             f" MINVALUE {FIRST} MAXVALUE {2**53 - BLOCK} NO CYCLE"
         )
+        # A day's load updates millions of balances in place: room left in each page lets the
+        # new version stay on it (a HOT update) instead of touching the three indexes.
+        op.execute("ALTER TABLE stock_balances SET (fillfactor = 70)")
     op.drop_index(INDEX, table_name="stock_movements")
     op.create_index(
         INDEX,
@@ -56,4 +59,5 @@ def downgrade() -> None:
     op.drop_index(INDEX, table_name="stock_movements")
     op.create_index(INDEX, "stock_movements", ["unit_id", "clave_id", "day"])
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE stock_balances RESET (fillfactor)")
         op.execute("DROP SEQUENCE stock_movement_blocks")
