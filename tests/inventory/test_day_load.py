@@ -4,6 +4,8 @@ balances built at once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -13,11 +15,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from abasto.catalog.models import Clave
-from abasto.core.context import Context
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, ValidationFailed
 from abasto.inventory import service
 from abasto.inventory.models import StockBalance, StockMovement
 from abasto.inventory.rules import Lot
+from tests.conftest import T0
 from tests.inventory.factories import (
     ASPIRINA,
     EXPIRES,
@@ -283,3 +287,78 @@ def test_a_first_day_builds_the_balances_keys_once_and_keeps_their_rules(
             ),
             {"u": cmf.id, "c": aspirina, "e": EXPIRES},
         )
+
+
+@pytest.mark.parametrize("first_day", [False, True])
+def test_a_dispensing_during_a_load_waits_for_it_and_then_sees_its_balances(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, first_day: bool
+) -> None:
+    """The load holds the lots it moves (on a first day, the whole balances table) until it
+    commits; a dispensing of the same lot meanwhile waits, then takes from what the load left."""
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: nothing runs beside the load")
+    if first_day:
+        monkeypatch.setattr(service, "REBUILD_BALANCES_AT", 1)
+    engine, watching = make_engine(fresh_database_url), make_engine(fresh_database_url)
+    factory = session_factory(engine)
+    try:
+        with transaction(factory) as db:
+            ctx = Context(db, operator("a"), T0)
+            build_sector(ctx)
+            service.ensure_month_partitions(ctx, start=YESTERDAY, months=1)
+            stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10))
+            hgz, umf, paracetamol = unit(ctx).id, unit(ctx, code="UMF-2").id, _clave(ctx)
+        loading, waited, outcome = threading.Event(), threading.Event(), []
+
+        def dispense() -> None:
+            loading.wait(30)
+            try:
+                with transaction(factory) as db:
+                    ctx = Context(db, operator("b"), T0)
+                    give(ctx, unit(ctx), PARACETAMOL, 3)
+                outcome.append("ok")
+            except BaseException as exc:  # reported to the test below
+                outcome.append(repr(exc))
+
+        other = threading.Thread(target=dispense)
+        other.start()
+        with transaction(factory) as db:
+            ctx = Context(db, operator("a"), T0)
+            feed = _feed(
+                (hgz, paracetamol, "A", EXPIRES, "dispense", -4),
+                (umf, paracetamol, "N", SOON, "initial", 5),
+                (umf, paracetamol, "M", SOON, "initial", 5),
+            )
+            assert service.load_day_feed(ctx, day=TODAY, feed=feed, source="dia:1") == 3
+            loading.set()
+            # On a connection of its own: the load and the dispensing hold the engine's pool.
+            with watching.connect() as watch:
+                for _ in range(300):
+                    if watch.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND wait_event_type = 'Lock'"
+                            " AND backend_type = 'client backend'"
+                        )
+                    ):
+                        waited.set()
+                        break
+                    watch.rollback()  # the next look gets a fresh snapshot of the activity
+                    time.sleep(0.05)
+        other.join(timeout=60)
+        assert waited.is_set(), outcome
+        assert outcome == ["ok"]
+        with transaction(factory) as db:
+            quantities = db.scalars(
+                select(StockBalance.quantity).where(StockBalance.unit_id == hgz)
+            ).all()
+            assert quantities == [3]  # 10, the day's −4, then the dispensing's −3
+            assert service.ledger_balance_check(db) == []
+            # Every movement of the day, the waiting dispensing's too, in the day's partition.
+            where = db.execute(
+                text("SELECT tableoid::regclass::text, count(*) FROM stock_movements GROUP BY 1")
+            ).all()
+            assert where == [("stock_movements_2026_11_02", 5)]
+    finally:
+        engine.dispose()
+        watching.dispose()

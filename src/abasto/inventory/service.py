@@ -2013,10 +2013,10 @@ def _load_day_partition(
     driver: Any = db.connection().connection.dbapi_connection
     constants = {k: psycopg.sql.Literal(v).as_string(driver) for k, v in values.items()}
     after = psycopg.sql.Literal(day + timedelta(days=1)).as_string(driver)
-    # Made in the savepoint the COPY runs in, so that COPY may FREEZE the rows: no later pass
-    # over 25 M rows to set their hint bits, and the visibility map is set as they load.
     # The rows' ids: one block of ``stock_movement_blocks`` (migration 0018), numbered by a
     # sequence of this session that caches its values (the shared one costs a third of the COPY).
+    # Both made in the savepoint the COPY runs in, so that COPY may FREEZE the rows: no later
+    # pass over 25 M rows to set their hint bits, and the visibility map is set as they load.
     first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
     made = [
         f"CREATE TEMPORARY SEQUENCE day_ids START {first} MINVALUE {first}"
@@ -2115,7 +2115,14 @@ def _copy_feed(db: Session, feed: Iterable[bytes], into: str, made: Sequence[str
         # feed leaves the transaction usable, so the temporary table can be dropped.
         with nullcontext() if made else db.begin_nested():
             for statement in made:
-                db.execute(text(statement))
+                try:
+                    db.execute(text(statement))
+                except DBAPIError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != "42P07":  # duplicate table
+                        raise
+                    raise Conflict(
+                        "Otra carga de ese día terminó mientras tanto; no se cargó nada."
+                    ) from exc
             driver: Any = db.connection().connection.dbapi_connection
             options = "FORMAT csv, FREEZE" if made else "FORMAT csv"
             with (
