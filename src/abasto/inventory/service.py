@@ -2257,9 +2257,10 @@ def _apply_day_net(
 ) -> None:
     """Each lot's net change over the day's ``rows`` (``loaded`` of them) added to its balance
     by one ``UPDATE … FROM``; the new lots inserted by one ``INSERT … SELECT`` in key order, or,
-    on a first day (``_first_day``), with the balances' keys, indexes and foreign keys dropped
-    and built again once (``_rebuilt_balances``). A lot that would end the day below zero trips
-    the balances' CHECK: ``Conflict`` naming it."""
+    on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the balances there), with
+    the balances' keys, indexes and foreign keys dropped and built again once
+    (``_rebuilt_balances``). A lot that would end the day below zero trips the balances' CHECK:
+    ``Conflict`` naming it."""
     postgres = db.get_bind().dialect.name == "postgresql"
     day: date = values["day"]
     # Each lot's net change, grouped where it is used rather than written to a table first.
