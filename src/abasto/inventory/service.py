@@ -2014,7 +2014,7 @@ def _load_day_partition(
     constants = {k: psycopg.sql.Literal(v).as_string(driver) for k, v in values.items()}
     after = psycopg.sql.Literal(day + timedelta(days=1)).as_string(driver)
     # The rows' ids: one block of ``stock_movement_blocks`` (migration 0018), numbered by a
-    # sequence of this session that caches its values (the shared one costs a third of the COPY).
+    # sequence of this session that caches its values (the shared one cost ~30 % of the COPY).
     # Both made in the savepoint the COPY runs in, so that COPY may FREEZE the rows: no later
     # pass over 25 M rows to set their hint bits, and the visibility map is set as they load.
     first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
