@@ -6,7 +6,7 @@ Revises: 0017
 Create Date: 2026-12-07 03:00:00.000000
 
 A national day's load (``inventory.service.load_day_feed``) COPYs 25 million movements into a
-table of their own; drawing each row's id from ``stock_movements``' shared sequence costs about
+table of their own; drawing each row's id from ``stock_movements``' shared sequence costs
 about 30 % of that COPY. Instead each load takes one value of this sequence, the first id of a
 block of 2**28 (the most rows a day's feed may have), and numbers its rows from a sequence of
 its own session. Blocks start at 2**50, far above the ids the movements posted one by one will
