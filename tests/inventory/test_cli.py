@@ -113,7 +113,7 @@ def test_partitions_are_created_ahead_and_receive_their_month(
         )
         db.flush()
         where = db.scalar(text("SELECT tableoid::regclass::text FROM stock_movements"))
-        assert where == "stock_movements_2026_12"
+        assert where == "stock_movements_2026_12_default"  # the month, by day
         # A month whose movements already sit in the default partition cannot be split off.
         earlier = Context(db, operator("pruebas"), T0)
         service.receive(

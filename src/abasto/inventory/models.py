@@ -42,7 +42,16 @@ class StockMovement(Base):
 
     __tablename__ = "stock_movements"
     __table_args__ = (
-        Index("ix_stock_movements_unit_clave_day", "unit_id", "clave_id", "day"),
+        # The lot, its expiry and quantity too (migration 0018): a day's partition lists its
+        # rows in the balances' key order with what each lot's net change needs.
+        Index(
+            "ix_stock_movements_unit_clave_day",
+            "unit_id",
+            "clave_id",
+            "day",
+            "lot",
+            postgresql_include=["expiry", "quantity"],
+        ),
         Index("ix_stock_movements_source", "source"),
     )
 

@@ -22,8 +22,11 @@ import csv
 import hashlib
 import io
 import json
+import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,7 +36,19 @@ from typing import Any, cast
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Table, and_, case, delete, exists, func, insert, or_, select, text
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -725,7 +740,8 @@ def movements(db: Session, unit: Unit, *, limit: int = 50) -> list[tuple[StockMo
         select(StockMovement, Clave.clave)
         .join(Clave, Clave.id == StockMovement.clave_id)
         .where(StockMovement.unit_id == unit.id)
-        .order_by(StockMovement.id.desc())
+        # Not by id alone: a day loaded in bulk has ids of a block of its own (migration 0018).
+        .order_by(StockMovement.at.desc(), StockMovement.id.desc())
         .limit(limit)
     ).all()
     return list(rows)
@@ -1603,7 +1619,9 @@ def _month_after(month: date) -> date:
 def ensure_month_partitions(ctx: Context, *, start: date, months: int) -> list[str]:
     """Create the monthly partitions of ``stock_movements`` from ``start``'s month on PostgreSQL
     (ahead of time: a month whose rows already sit in the default partition cannot be split
-    off); the names created, none on SQLite, which has no partitions."""
+    off); the names created, none on SQLite, which has no partitions. Each month is partitioned
+    by day in turn: ``…_default`` takes the movements posted one by one, and a day loaded in
+    bulk (``load_day_feed``) becomes the day's own partition, ``stock_movements_aaaa_mm_dd``."""
     if ctx.db.get_bind().dialect.name != "postgresql":
         return []
     if not 1 <= months <= 120:
@@ -1620,12 +1638,17 @@ def ensure_month_partitions(ctx: Context, *, start: date, months: int) -> list[s
         if not exists_already:
             try:
                 with ctx.db.begin_nested():
+                    # Partitioned again by day: a national day's load is built as a table of
+                    # its own and attached (load_day_feed); every other movement goes to the
+                    # month's default partition.
                     ctx.db.execute(
                         text(
                             f"CREATE TABLE {name} PARTITION OF stock_movements FOR VALUES "
                             f"FROM ('{month.isoformat()}') TO ('{_month_after(month).isoformat()}')"
+                            " PARTITION BY RANGE (day)"
                         )
                     )
+                    ctx.db.execute(text(f"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT"))
             except DBAPIError as exc:
                 raise Conflict(
                     f"Ya hay movimientos de {month:%Y-%m} en la partición por omisión: ese mes "
@@ -1852,6 +1875,9 @@ def load_day(ctx: Context, *, day: date, rows: Sequence[DayRow], source: str) ->
 
 DAY_FEED_COLUMNS = ("unit_id", "clave_id", "lot", "expiry", "kind", "quantity")
 """The columns of a day's feed, a CSV without header (docs/scale.md)."""
+DAY_FEED_MAX_ROWS = 2**28
+"""The most rows a day's feed may have (268 M; a national day is about 25 M): on PostgreSQL,
+the block of ids a load takes (migration 0018)."""
 _SIGNS = {
     **{k.value: "> 0" for k in rules.INBOUND},
     **{k.value: "< 0" for k in rules.OUTBOUND},
@@ -1860,107 +1886,50 @@ _SIGNS = {
 }
 
 
-def load_day_feed(ctx: Context, *, day: date, feed: Iterable[bytes], source: str) -> int:
+def load_day_feed(
+    ctx: Context,
+    *,
+    day: date,
+    feed: Iterable[bytes],
+    source: str,
+    timings: dict[str, float] | None = None,
+) -> int:
     """Load a day of movements of many units in set operations (the national path of
-    docs/scale.md), all or nothing: the feed (CSV chunks of ``DAY_FEED_COLUMNS``) is COPYed
-    as it comes into a temporary table on PostgreSQL (no Python per row); one scan checks every
-    row (known unit and clave, kind, the quantity's sign, lot and expiry) and a refused load
-    says what, how many rows and an example; then the rows go into ``stock_movements`` in one
-    ``INSERT … SELECT`` and each lot's net change into its balance in one ``UPDATE … FROM``
-    (new lots in one ``INSERT … SELECT``). A day is a set, not a sequence: no lot may end the
-    day below zero (the balances' CHECK refuses the whole load, naming a lot). Buyers only; one
-    ledger entry; the movements loaded."""
+    docs/scale.md), all or nothing; the movements loaded. Buyers only; one ledger entry.
+
+    The feed (CSV chunks of ``DAY_FEED_COLUMNS``) is COPYed as it comes, no Python per row. On
+    PostgreSQL, when the day's month is partitioned by day (``ensure_month_partitions``) and
+    the day has no partition yet, the COPY goes into a new table that becomes the day's
+    partition: its rules are checked in one scan, its indexes built once, its foreign keys added
+    ``NOT VALID`` and validated in one pass each, the day's movements already posted one by one
+    moved in, and it is attached (its CHECK on ``day`` spares the attach a scan). Otherwise
+    (SQLite, a day loaded twice, a month of the old layout) it goes through a temporary table
+    and one ``INSERT … SELECT``. Either way a refused feed says which rule, how many rows and
+    one of them, and nothing is loaded; then each lot's net change is added to its balance
+    (``_apply_day_net``). A day is a set, not a sequence: no lot may end it below zero.
+    ``timings``, if given, receives the seconds of each step."""
     if not ctx.actor.has_role("comprador"):
         raise Forbidden("Sólo el comprador coordinador carga días completos de movimientos.")
     if day > today(ctx):
         raise ValidationFailed("No se cargan días que aún no llegan.")
     _check_source(ctx.db, source)
     db = ctx.db
-    postgres = db.get_bind().dialect.name == "postgresql"
-    db.execute(
-        text(
-            "CREATE TEMPORARY TABLE day_load (unit_id integer, clave_id integer, lot varchar(40),"
-            " expiry date, kind varchar(20), quantity integer)"
-        )
-    )
-    try:
-        if postgres:
-            # The grouping of a national day (15 M lots) fits in memory instead of spilling.
-            db.execute(text("SET LOCAL work_mem = '512MB'"))
-            _copy_feed(db, feed)
-            # A temporary table has no statistics until told: without them the joins below are
-            # planned for a handful of rows.
-            db.execute(text("ANALYZE day_load"))
+    clock = _Steps(timings)
+    values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
+    if db.get_bind().dialect.name != "postgresql":
+        loaded = _load_day_rows(db, feed, values, clock)
+    else:
+        # The grouping and the index builds of a national day fit in memory instead of
+        # spilling; index builds and scans of the day's table take two parallel workers.
+        db.execute(text("SET LOCAL work_mem = '1GB'"))
+        db.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+        month = _day_partition_parent(db, day)
+        if month is None:
+            loaded = _load_day_rows(db, feed, values, clock)
         else:
-            _insert_feed(db, feed)
-        loaded = _check_day_load(db)
-        values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
-        db.execute(
-            text(
-                "INSERT INTO stock_movements (day, at, unit_id, clave_id, lot, expiry, kind,"
-                " quantity, source, actor) SELECT :day, :at, unit_id, clave_id, lot, expiry, kind,"
-                " quantity, :source, :actor FROM day_load"
-            ),
-            values,
-        )
-        # Each lot's net change, grouped once for the update, the new lots and the check.
-        db.execute(
-            text(
-                "CREATE TEMPORARY TABLE day_net AS SELECT unit_id, clave_id, lot,"
-                " MIN(expiry) AS expiry, SUM(quantity) AS total FROM day_load"
-                " GROUP BY unit_id, clave_id, lot"
-            )
-        )
-        if postgres:
-            db.execute(text("ANALYZE day_net"))
-        net = "day_net AS net"
-        same_lot = (
-            "net.unit_id = stock_balances.unit_id AND net.clave_id ="
-            " stock_balances.clave_id AND net.lot = stock_balances.lot"
-        )
-        try:
+            # One savepoint for the whole: a refused load leaves no table, index or key behind.
             with db.begin_nested():
-                db.execute(
-                    text(
-                        "UPDATE stock_balances SET quantity = stock_balances.quantity + net.total,"
-                        f" updated_at = :at FROM {net} WHERE {same_lot} AND net.total <> 0"
-                    ),
-                    values,
-                )
-                db.execute(
-                    text(
-                        "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
-                        f" updated_at) SELECT net.unit_id, net.clave_id, net.lot, net.expiry,"
-                        f" net.total, :at FROM {net} WHERE NOT EXISTS (SELECT 1 FROM"
-                        f" stock_balances WHERE {same_lot})"
-                        # In the unique key's order: each index page is filled once instead of
-                        # visited at random (15 M lots do not fit in the buffers).
-                        " ORDER BY net.unit_id, net.clave_id, net.lot"
-                    ),
-                    values,
-                )
-        except IntegrityError as exc:
-            below = db.execute(
-                text(
-                    "SELECT net.unit_id, net.clave_id, net.lot, COALESCE(stock_balances.quantity,"
-                    f" 0), net.total FROM {net} LEFT JOIN stock_balances ON {same_lot}"
-                    " WHERE COALESCE(stock_balances.quantity, 0) + net.total < 0"
-                    " ORDER BY net.unit_id, net.clave_id, net.lot LIMIT 1"
-                )
-            ).first()
-            where = (
-                f" (unidad {below[0]}, clave {below[1]}, lote «{below[2]}»: había {below[3]},"
-                f" el día mueve {below[4]})"
-                if below
-                else ""
-            )
-            raise Conflict(
-                f"La carga del {day.isoformat()} dejaría algún lote bajo cero{where}; no se"
-                " cargó nada."
-            ) from exc
-    finally:
-        db.execute(text("DROP TABLE IF EXISTS day_net"))
-        db.execute(text("DROP TABLE day_load"))
+                loaded = _load_day_partition(db, feed, values, month, clock)
     ctx.record(
         "stock.day",
         "inventory",
@@ -1970,16 +1939,195 @@ def load_day_feed(ctx: Context, *, day: date, feed: Iterable[bytes], source: str
     return loaded
 
 
-def _copy_feed(db: Session, feed: Iterable[bytes]) -> None:
-    """COPY the feed's chunks as they come; a malformed row is refused with its line."""
+class _Steps:
+    """The seconds of each step of a day's load, into the caller's dict if it gave one."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into, self.last = into, time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[step] = self.into.get(step, 0.0) + now - self.last
+        self.last = now
+
+
+def _load_day_rows(
+    db: Session, feed: Iterable[bytes], values: dict[str, Any], clock: _Steps
+) -> int:
+    """The day through a temporary table and one ``INSERT … SELECT`` into ``stock_movements``."""
+    postgres = db.get_bind().dialect.name == "postgresql"
+    db.execute(
+        text(
+            "CREATE TEMPORARY TABLE day_load (unit_id integer, clave_id integer, lot varchar(40),"
+            " expiry date, kind varchar(20), quantity integer)"
+        )
+    )
     try:
-        # In a savepoint (emitted when the session hands out its connection): a refused feed
-        # leaves the transaction usable, so the temporary table can be dropped.
+        if postgres:
+            _copy_feed(db, feed, "day_load")
+            # A temporary table has no statistics until told: without them the joins below are
+            # planned for a handful of rows.
+            db.execute(text("ANALYZE day_load"))
+        else:
+            _insert_feed(db, feed)
+        clock.lap("copy")
+        loaded = _check_day_load(db, "day_load")
+        clock.lap("rules")
+        db.execute(
+            text(
+                "INSERT INTO stock_movements (day, at, unit_id, clave_id, lot, expiry, kind,"
+                " quantity, source, actor) SELECT :day, :at, unit_id, clave_id, lot, expiry, kind,"
+                " quantity, :source, :actor FROM day_load"
+            ),
+            values,
+        )
+        clock.lap("movements")
+        _apply_day_net(db, "day_load", loaded, values, clock)
+    finally:
+        db.execute(text("DROP TABLE day_load"))
+    return loaded
+
+
+def _day_partition_parent(db: Session, day: date) -> str | None:
+    """The month partition ``day``'s own partition would be attached to: one partitioned by day
+    (``ensure_month_partitions``) where the day has no partition yet; None otherwise."""
+    month = f"stock_movements_{day:%Y_%m}"
+    found = db.execute(
+        text(
+            "SELECT (SELECT relkind FROM pg_class WHERE oid = to_regclass(:month)),"
+            " to_regclass(:day) IS NOT NULL"
+        ),
+        {"month": month, "day": f"stock_movements_{day:%Y_%m_%d}"},
+    ).one()
+    return month if found[0] == "p" and not found[1] else None
+
+
+def _load_day_partition(
+    db: Session, feed: Iterable[bytes], values: dict[str, Any], month: str, clock: _Steps
+) -> int:
+    """The day COPYed into the table that becomes its partition of ``month``, checked, indexed
+    and constrained once, then attached."""
+    day: date = values["day"]
+    table = f"stock_movements_{day:%Y_%m_%d}"
+    driver: Any = db.connection().connection.dbapi_connection
+    constants = {k: psycopg.sql.Literal(v).as_string(driver) for k, v in values.items()}
+    after = psycopg.sql.Literal(day + timedelta(days=1)).as_string(driver)
+    # The rows' ids: one block of ``stock_movement_blocks`` (migration 0018), numbered by a
+    # sequence of this session that caches its values (the shared one cost ~30 % of the COPY).
+    # Both made in the savepoint the COPY runs in, so that COPY may FREEZE the rows: no later
+    # pass over 25 M rows to set their hint bits, and the visibility map is set as they load.
+    first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
+    made = [
+        f"CREATE TEMPORARY SEQUENCE day_ids START {first} MINVALUE {first}"
+        f" MAXVALUE {first + DAY_FEED_MAX_ROWS - 1} CACHE 10000",
+        f"CREATE TABLE {table} (LIKE stock_movements)",
+        f"ALTER TABLE {table} ALTER id SET DEFAULT nextval('pg_temp.day_ids'), "
+        + ", ".join(f'ALTER "{k}" SET DEFAULT {v}' for k, v in constants.items())
+        + f", ADD CONSTRAINT {table}_day CHECK (day >= {constants['day']} AND day < {after})",
+    ]
+    _copy_feed(db, feed, f"{table} ({', '.join(DAY_FEED_COLUMNS)})", made=made)
+    clock.lap("copy")
+    db.execute(text(f"ANALYZE {table}"))
+    loaded = _check_day_load(db, table, joined=False)
+    clock.lap("rules")
+    db.execute(text(f"ALTER TABLE {table} ADD PRIMARY KEY (id, day)"))
+    # The parent's indexes, built once each (by parallel workers); the attach adopts them.
+    for (definition,) in db.execute(
+        text(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid ="
+            " 'stock_movements'::regclass AND NOT indisprimary ORDER BY indexrelid"
+        )
+    ):
+        db.execute(
+            text(
+                re.sub(r"^CREATE INDEX \S+ ON (ONLY )?\S+", f"CREATE INDEX ON {table}", definition)
+            )
+        )
+    clock.lap("indexes")
+    try:
         with db.begin_nested():
+            _add_foreign_keys(db, table, _foreign_keys(db, "stock_movements"))
+    except IntegrityError:
+        # A unit or clave that does not exist: the rules' report says which rows, and how many.
+        _check_day_load(db, table)
+        raise
+    clock.lap("foreign keys")
+    # The balances from the feed's rows alone, before the day's other movements join them.
+    _apply_day_net(db, table, loaded, values, clock)
+    # The day's movements already posted one by one move into the day's partition; the month's
+    # default partition stays locked (postings to this month wait) until the load commits.
+    rest = f"{month}_default"
+    db.execute(text(f"LOCK TABLE {rest} IN ACCESS EXCLUSIVE MODE"))
+    db.execute(
+        text(
+            f"WITH moved AS (DELETE FROM {rest} WHERE day = :day RETURNING *)"
+            f" INSERT INTO {table} SELECT * FROM moved"
+        ),
+        values,
+    )
+    db.execute(
+        text(
+            f"ALTER TABLE {table} "
+            + ", ".join(f'ALTER "{k}" DROP DEFAULT' for k in ("id", *constants))
+        )
+    )
+    db.execute(text("DROP SEQUENCE pg_temp.day_ids"))
+    db.execute(
+        text(
+            f"ALTER TABLE {month} ATTACH PARTITION {table} FOR VALUES FROM ({constants['day']})"
+            f" TO ({after})"
+        )
+    )
+    clock.lap("attach")
+    return loaded
+
+
+def _foreign_keys(db: Session, table: str) -> list[tuple[str, str]]:
+    """``table``'s foreign keys: each one's name and definition."""
+    return [
+        (row[0], row[1])
+        for row in db.execute(
+            text(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = to_regclass(:table) AND contype = 'f' ORDER BY conname"
+            ),
+            {"table": table},
+        )
+    ]
+
+
+def _add_foreign_keys(db: Session, table: str, keys: Sequence[tuple[str, str]]) -> None:
+    """``keys`` added to ``table`` ``NOT VALID`` and validated: one pass each over the table
+    instead of a lookup per inserted row, and the same guarantee."""
+    for name, definition in keys:
+        db.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"))
+    for name, _ in keys:
+        db.execute(text(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
+
+
+def _copy_feed(db: Session, feed: Iterable[bytes], into: str, made: Sequence[str] = ()) -> None:
+    """COPY the feed's chunks as they come; a malformed row is refused with its line. ``made``:
+    the statements that create the table, run first; then the COPY FREEZEs its rows, which it may
+    only do in the savepoint that made the table: the caller's, which it must roll back."""
+    try:
+        # Else in a savepoint (emitted when the session hands out its connection): a refused
+        # feed leaves the transaction usable, so the temporary table can be dropped.
+        with nullcontext() if made else db.begin_nested():
+            for statement in made:
+                try:
+                    db.execute(text(statement))
+                except DBAPIError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != "42P07":  # duplicate table
+                        raise
+                    raise Conflict(
+                        "Otra carga de ese día terminó mientras tanto; no se cargó nada."
+                    ) from exc
             driver: Any = db.connection().connection.dbapi_connection
+            options = "FORMAT csv, FREEZE" if made else "FORMAT csv"
             with (
                 driver.cursor() as cursor,
-                cursor.copy("COPY day_load FROM STDIN (FORMAT csv)") as copy,
+                cursor.copy(f"COPY {into} FROM STDIN ({options})") as copy,
             ):
                 for chunk in feed:
                     copy.write(chunk)
@@ -1988,8 +2136,13 @@ def _copy_feed(db: Session, feed: Iterable[bytes]) -> None:
 
 
 def _feed_error(detail: str) -> ValidationFailed:
+    if "day_ids" in detail:  # the sequence numbering the rows ran out
+        return ValidationFailed(
+            f"El archivo del día trae más de {DAY_FEED_MAX_ROWS:,} renglones; no se cargó nada.",
+            problems=[Problem("Demasiados renglones.", expected=f"a lo más {DAY_FEED_MAX_ROWS:,}")],
+        )
     first = detail.strip().splitlines()[0] if detail.strip() else detail
-    context = next((x for x in detail.splitlines() if "COPY day_load" in x), "")
+    context = next((x for x in detail.splitlines() if "COPY " in x), "")
     return ValidationFailed(
         "El archivo del día no se pudo leer; no se cargó nada.",
         problems=[
@@ -2056,25 +2209,31 @@ _DAY_RULES = {
 }
 
 
-def _check_day_load(db: Session) -> int:
+def _check_day_load(db: Session, table: str, *, joined: bool = True) -> int:
     """Every rule over the loaded rows in one scan; refused, the problems name each broken
-    rule, how many rows break it and one of them. The rows loaded."""
-    joined = (
-        "FROM day_load d LEFT JOIN units u ON u.id = d.unit_id"
-        " LEFT JOIN claves c ON c.id = d.clave_id"
+    rule, how many rows break it and one of them. The rows loaded. ``joined=False`` leaves the
+    units and claves to the foreign keys (validated next) and, if a row breaks another rule,
+    reports with every rule as ``joined`` does."""
+    rules_here = {k: v for k, v in _DAY_RULES.items() if joined or k not in ("unit", "clave")}
+    joins = (
+        " LEFT JOIN units u ON u.id = d.unit_id LEFT JOIN claves c ON c.id = d.clave_id"
+        if joined
+        else ""
     )
     counts = ", ".join(
-        f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)" for test, *_ in _DAY_RULES.values()
+        f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)" for test, *_ in rules_here.values()
     )
-    total, *broken = db.execute(text(f"SELECT COUNT(*), {counts} {joined}")).one()
+    total, *broken = db.execute(text(f"SELECT COUNT(*), {counts} FROM {table} d{joins}")).one()
+    if not joined and any(broken):
+        return _check_day_load(db, table)
     problems = []
-    for (test, message, column, expected), count in zip(_DAY_RULES.values(), broken, strict=True):
+    for (test, message, column, expected), count in zip(rules_here.values(), broken, strict=True):
         if not count:
             continue
         example = db.execute(
             text(
                 "SELECT d.unit_id, d.clave_id, d.lot, d.expiry, d.kind, d.quantity"
-                f" {joined} WHERE {test} LIMIT 1"
+                f" FROM {table} d{joins} WHERE {test} LIMIT 1"
             )
         ).one()
         problems.append(
@@ -2091,3 +2250,156 @@ def _check_day_load(db: Session) -> int:
             problems=problems,
         )
     return int(total or 0)
+
+
+def _apply_day_net(
+    db: Session, rows: str, loaded: int, values: dict[str, Any], clock: _Steps
+) -> None:
+    """Each lot's net change over the day's ``rows`` (``loaded`` of them) added to its balance
+    by one ``UPDATE … FROM``; the new lots inserted by one ``INSERT … SELECT`` in key order, or,
+    on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the balances there), with
+    the balances' keys, indexes and foreign keys dropped and built again once
+    (``_rebuilt_balances``). A lot that would end the day below zero trips the balances' CHECK:
+    ``Conflict`` naming it."""
+    postgres = db.get_bind().dialect.name == "postgresql"
+    day: date = values["day"]
+    # Each lot's net change, grouped where it is used rather than written to a table first.
+    # In a day's partition, by its index's key (the day is one): read in order from the index.
+    partition = rows.startswith("stock_movements_")
+    by = "unit_id, clave_id, day, lot" if partition else "unit_id, clave_id, lot"
+    net = (
+        "(SELECT unit_id, clave_id, lot, MIN(expiry) AS expiry, SUM(quantity) AS total"
+        f" FROM {rows} GROUP BY {by}) AS net"
+    )
+    same_lot = (
+        "net.unit_id = stock_balances.unit_id AND net.clave_id ="
+        " stock_balances.clave_id AND net.lot = stock_balances.lot"
+    )
+    if partition:
+        # Grouped from the index in order (hashing 15 M lots costs more), in one process.
+        db.execute(text("SET LOCAL enable_hashagg = off"))
+        db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    try:
+        with db.begin_nested():
+            there = db.scalar(
+                text("SELECT COUNT(*) FROM (SELECT 1 FROM stock_balances LIMIT :n) AS b"),
+                {"n": loaded // 2 + 1},
+            )
+            new_lots = (
+                f"SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at FROM {net}"
+                + (
+                    f" WHERE NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
+                    if there
+                    else ""
+                )
+            )
+            if there:
+                db.execute(
+                    text(
+                        "UPDATE stock_balances SET quantity = stock_balances.quantity +"
+                        f" net.total, updated_at = :at FROM {net}"
+                        f" WHERE {same_lot} AND net.total <> 0"
+                    ),
+                    values,
+                )
+            clock.lap("balances updated")
+            if postgres and loaded >= REBUILD_BALANCES_AT and there * 2 <= loaded:
+                _rebuilt_balances(db, new_lots, values, clock)
+            else:
+                db.execute(
+                    text(
+                        "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
+                        f" updated_at) {new_lots}"
+                        # In the unique key's order: each index page is filled once instead of
+                        # visited at random.
+                        " ORDER BY net.unit_id, net.clave_id, net.lot"
+                    ),
+                    values,
+                )
+                clock.lap("balances inserted")
+    except IntegrityError as exc:
+        below = db.execute(
+            text(
+                "SELECT net.unit_id, net.clave_id, net.lot, COALESCE(stock_balances.quantity,"
+                f" 0), net.total FROM {net} LEFT JOIN stock_balances ON {same_lot}"
+                " WHERE COALESCE(stock_balances.quantity, 0) + net.total < 0"
+                " ORDER BY net.unit_id, net.clave_id, net.lot LIMIT 1"
+            )
+        ).first()
+        where = (
+            f" (unidad {below[0]}, clave {below[1]}, lote «{below[2]}»: había {below[3]},"
+            f" el día mueve {below[4]})"
+            if below
+            else ""
+        )
+        raise Conflict(
+            f"La carga del {day.isoformat()} dejaría algún lote bajo cero{where}; no se cargó nada."
+        ) from exc
+    finally:
+        if partition:
+            db.execute(text("SET LOCAL enable_hashagg TO DEFAULT"))
+            db.execute(text("SET LOCAL max_parallel_workers_per_gather TO DEFAULT"))
+
+
+REBUILD_BALANCES_AT = 1_000_000
+"""The rows of a day from which, if they are also at least twice the balances already there
+(a first day), the day's load builds the balances' keys and indexes once instead of inserting
+into them row by row."""
+
+
+def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock: _Steps) -> None:
+    """The ``new_lots`` inserted with the balances' keys, indexes and foreign keys dropped, then
+    built again once (in parallel workers) and the foreign keys validated in one pass each, in
+    the caller's transaction: ``stock_balances`` stays locked (dispensing waits) until it
+    commits, and a refused load puts everything back as it was. The CHECK (never below zero)
+    stays, row by row; the new rows' ids are one block of the table's sequence, taken under
+    the lock."""
+    table = "stock_balances"
+    constraints = db.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid ="
+            " 'stock_balances'::regclass AND contype IN ('p', 'u') ORDER BY contype, conname"
+        )
+    ).all()
+    indexes = db.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+            " WHERE i.indrelid = 'stock_balances'::regclass AND NOT EXISTS"
+            " (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1"
+        )
+    ).all()
+    keys = _foreign_keys(db, table)
+    db.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+    for name in (*(k[0] for k in keys), *(c[0] for c in constraints)):
+        db.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+    for name, _ in indexes:
+        db.execute(text(f"DROP INDEX {name}"))
+    # Nobody else inserts a balance while the table is locked: the ids after this one are ours,
+    # numbered by a sequence of this session that caches them.
+    sequence = "pg_get_serial_sequence('stock_balances', 'id')"
+    first = db.scalar(text(f"SELECT nextval({sequence})"))
+    db.execute(
+        text(f"CREATE TEMPORARY SEQUENCE balance_ids START {first} MINVALUE {first} CACHE 10000")
+    )
+    inserted = cast(
+        CursorResult[Any],
+        db.execute(
+            text(
+                "INSERT INTO stock_balances (id, unit_id, clave_id, lot, expiry, quantity,"
+                f" updated_at) SELECT nextval('pg_temp.balance_ids'), new.* FROM ({new_lots})"
+                " AS new"
+            ),
+            values,
+        ),
+    ).rowcount
+    db.execute(text("DROP SEQUENCE pg_temp.balance_ids"))
+    if inserted > 1:
+        db.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + inserted - 1})
+    clock.lap("balances inserted")
+    for name, definition in constraints:
+        db.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
+    for _, definition in indexes:
+        db.execute(text(definition))
+    clock.lap("balances indexed")
+    _add_foreign_keys(db, table, keys)
+    clock.lap("balances keys")

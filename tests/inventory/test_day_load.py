@@ -1,0 +1,364 @@
+"""A day loaded in bulk (``service.load_day_feed``): the day's own partition on PostgreSQL, its
+foreign keys, a refused load that leaves nothing, a day on top of another, the first day's
+balances built at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from abasto.catalog.models import Clave
+from abasto.core.context import Context, operator
+from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.errors import Conflict, ValidationFailed
+from abasto.inventory import service
+from abasto.inventory.models import StockBalance, StockMovement
+from abasto.inventory.rules import Lot
+from tests.conftest import T0
+from tests.inventory.factories import (
+    ASPIRINA,
+    EXPIRES,
+    PARACETAMOL,
+    SOON,
+    build_sector,
+    give,
+    stock,
+    unit,
+)
+
+TODAY = date(2026, 11, 2)
+YESTERDAY = TODAY - timedelta(days=1)
+
+
+@pytest.fixture
+def sector(ctx: Context) -> Context:
+    made = build_sector(ctx)
+    # The month's partition (itself partitioned by day) before any of its movements.
+    service.ensure_month_partitions(made, start=YESTERDAY, months=1)
+    return made
+
+
+def _postgres(ctx: Context) -> bool:
+    return ctx.db.get_bind().dialect.name == "postgresql"
+
+
+def _only_postgres(ctx: Context) -> None:
+    if not _postgres(ctx):
+        pytest.skip("partitions, COPY and foreign keys validated at once are PostgreSQL's")
+
+
+def _clave(ctx: Context, code: str = PARACETAMOL) -> int:
+    found = ctx.db.scalar(select(Clave.id).where(Clave.clave == code))
+    assert found is not None
+    return found
+
+
+def _lots(ctx: Context, where: str = "HGZ-1", clave: str = PARACETAMOL) -> list[Lot]:
+    found = service.unit_stock(ctx.db, unit(ctx, code=where), clave=clave)
+    return list(found[0].lots) if found else []
+
+
+def _movements(ctx: Context) -> int:
+    return ctx.db.scalar(select(func.count()).select_from(StockMovement)) or 0
+
+
+def _partition_of(ctx: Context, day: date) -> str | None:
+    found: str | None = ctx.db.scalar(
+        text(
+            "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = to_regclass(:name)"
+        ),
+        {"name": f"stock_movements_{day:%Y_%m_%d}"},
+    )
+    return found
+
+
+def _leftovers(ctx: Context, day: date) -> tuple[Any, ...]:
+    """What a refused load could leave: the day's table, the session's sequence of ids."""
+    return tuple(
+        ctx.db.execute(
+            text("SELECT to_regclass(:name), to_regclass('pg_temp.day_ids')"),
+            {"name": f"stock_movements_{day:%Y_%m_%d}"},
+        ).one()
+    )
+
+
+def _feed(*rows: tuple[object, ...]) -> list[bytes]:
+    return ["".join(",".join(str(v) for v in row) + "\n" for row in rows).encode()]
+
+
+@pytest.fixture
+def notices(sector: Context) -> Iterator[list[str]]:
+    """The server's messages to this session, DEBUG1 included (what ATTACH says it skipped)."""
+    _only_postgres(sector)
+    found: list[str] = []
+    driver: Any = sector.db.connection().connection.dbapi_connection
+    sector.db.execute(text("SET LOCAL client_min_messages = debug1"))
+
+    def handler(diagnostic: Any) -> None:
+        found.append(diagnostic.message_primary or "")
+
+    driver.add_notice_handler(handler)
+    yield found
+    driver.remove_notice_handler(handler)
+
+
+def test_a_day_becomes_its_own_partition_with_its_keys_and_takes_the_days_postings(
+    sector: Context, notices: list[str]
+) -> None:
+    _only_postgres(sector)
+    hgz, umf = unit(sector), unit(sector, code="UMF-2")
+    paracetamol, aspirina = _clave(sector), _clave(sector, ASPIRINA)
+    # Posted one by one before the day's feed arrives: in the month's default partition.
+    stock(sector, hgz, PARACETAMOL, ("A", EXPIRES, 5))
+    feed = _feed(
+        (hgz.id, paracetamol, "A", EXPIRES, "dispense", -3),
+        (umf.id, aspirina, "N", SOON, "initial", 40),
+        (umf.id, aspirina, "N", SOON, "dispense", -15),
+    )
+    assert service.load_day_feed(sector, day=TODAY, feed=feed, source="dia:1") == 3
+    assert _partition_of(sector, TODAY) == "stock_movements_2026_11"
+    # The attach trusted the day's CHECK instead of scanning the rows.
+    assert any(
+        "stock_movements_2026_11_02" in n and "implied by existing constraints" in n
+        for n in notices
+    ), notices
+    # The receipt moved into the day's partition with the feed's rows; the default kept none.
+    where = sector.db.execute(
+        text("SELECT tableoid::regclass::text, kind FROM stock_movements ORDER BY kind")
+    ).all()
+    assert {w for w, _ in where} == {"stock_movements_2026_11_02"}
+    assert sorted(k for _, k in where) == ["dispense", "dispense", "initial", "receipt"]
+    # Its foreign keys are the parent's, validated; its indexes are the parent's.
+    keys = sector.db.execute(
+        text(
+            "SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f'"
+            " AND conrelid = 'stock_movements_2026_11_02'::regclass ORDER BY conname"
+        )
+    ).all()
+    assert keys == [("stock_movements_clave_id_fkey", True), ("stock_movements_unit_id_fkey", True)]
+    indexes = sector.db.scalar(
+        text(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE c.relkind = 'i' AND i.inhrelid IN (SELECT indexrelid FROM pg_index"
+            " WHERE indrelid = 'stock_movements_2026_11_02'::regclass)"
+        )
+    )
+    assert indexes == 3
+    assert _lots(sector) == [Lot("A", EXPIRES, 2)]
+    assert _lots(sector, where="UMF-2", clave=ASPIRINA) == [Lot("N", SOON, 25)]
+    assert service.ledger_balance_check(sector.db) == []
+    # Ids of the load's own block, apart from the ones posted one by one.
+    ids = sector.db.execute(select(StockMovement.id, StockMovement.source)).all()
+    assert all(i >= 2**50 for i, s in ids if s == "dia:1")
+    # Posting on the loaded day goes on, into its partition, and is the unit's newest movement
+    # though its id is below the load's.
+    later = Context(sector.db, sector.actor, sector.now + timedelta(minutes=1))
+    give(later, hgz, PARACETAMOL, 1)
+    assert _lots(sector) == [Lot("A", EXPIRES, 1)]
+    newest = service.movements(sector.db, hgz, limit=1)[0][0]
+    assert (newest.kind, newest.quantity) == ("dispense", -1)
+
+
+def test_a_day_on_top_of_another_and_a_second_feed_of_the_same_day(sector: Context) -> None:
+    hgz, umf = unit(sector), unit(sector, code="UMF-2")
+    paracetamol = _clave(sector)
+    first = _feed(
+        (hgz.id, paracetamol, "A", EXPIRES, "initial", 100),
+        (umf.id, paracetamol, "B", SOON, "initial", 50),
+        (hgz.id, paracetamol, "A", EXPIRES, "dispense", -10),
+    )
+    assert service.load_day_feed(sector, day=YESTERDAY, feed=first, source="dia:1") == 3
+    second = _feed(
+        (hgz.id, paracetamol, "A", EXPIRES, "dispense", -30),
+        (hgz.id, paracetamol, "C", SOON, "receipt", 7),
+        (umf.id, paracetamol, "B", SOON, "dispense", -50),
+    )
+    assert service.load_day_feed(sector, day=TODAY, feed=second, source="dia:2") == 3
+    assert _lots(sector) == [Lot("C", SOON, 7), Lot("A", EXPIRES, 60)]
+    assert _lots(sector, where="UMF-2") == []  # emptied
+    # A second feed of a day that already has its partition goes into it row by row.
+    third = _feed((hgz.id, paracetamol, "C", SOON, "dispense", -2))
+    assert service.load_day_feed(sector, day=TODAY, feed=third, source="dia:3") == 1
+    assert _lots(sector) == [Lot("C", SOON, 5), Lot("A", EXPIRES, 60)]
+    assert service.ledger_balance_check(sector.db) == []
+    assert _movements(sector) == 7
+    if _postgres(sector):
+        assert _partition_of(sector, YESTERDAY) == "stock_movements_2026_11"
+        assert _partition_of(sector, TODAY) == "stock_movements_2026_11"
+
+
+def test_a_refused_load_leaves_no_table_no_movement_and_no_balance(sector: Context) -> None:
+    _only_postgres(sector)
+    hgz = unit(sector)
+    paracetamol = _clave(sector)
+    stock(sector, hgz, PARACETAMOL, ("A", EXPIRES, 5))
+    before = _movements(sector)
+    good = (hgz.id, paracetamol, "A", EXPIRES, "dispense", -1)
+    refusals: list[tuple[list[bytes], type[Exception], str | None]] = [
+        # A unit that does not exist: the foreign key refuses, the rules' report says which.
+        (_feed(good, (999999, paracetamol, "A", EXPIRES, "dispense", -1)), ValidationFailed, None),
+        (_feed(good, (hgz.id, 888888, "A", EXPIRES, "dispense", -1)), ValidationFailed, None),
+        (_feed(good, (hgz.id, paracetamol, "A", "mañana", "dispense", -1)), ValidationFailed, None),
+        (_feed(good, (hgz.id, paracetamol, "A", EXPIRES, "dispense", 4)), ValidationFailed, None),
+        (_feed(*[good] * 6), Conflict, "lote «A»: había 5, el día mueve -6"),
+    ]
+    for feed, error, says in refusals:
+        with pytest.raises(error, match=says) as caught:
+            service.load_day_feed(sector, day=TODAY, feed=feed, source="dia:x")
+        assert _leftovers(sector, TODAY) == (None, None), caught.value
+        assert _movements(sector) == before
+        assert _lots(sector) == [Lot("A", EXPIRES, 5)]
+    # The receipt posted before stays where it was, and a good feed still loads.
+    assert service.load_day_feed(sector, day=TODAY, feed=_feed(good), source="dia:y") == 1
+    assert _lots(sector) == [Lot("A", EXPIRES, 4)]
+
+
+def test_a_day_with_an_unknown_unit_is_refused_by_the_foreign_key_with_the_rules_report(
+    sector: Context,
+) -> None:
+    _only_postgres(sector)
+    hgz = unit(sector)
+    paracetamol = _clave(sector)
+    feed = _feed(
+        (hgz.id, paracetamol, "A", EXPIRES, "initial", 3),
+        (999999, paracetamol, "A", EXPIRES, "initial", 3),
+        (999998, paracetamol, "B", EXPIRES, "initial", 3),
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        service.load_day_feed(sector, day=TODAY, feed=feed, source="dia:x")
+    [problem] = caught.value.problems
+    assert problem.column == "unit_id"
+    assert problem.message == "La unidad no existe. 2 renglones así."
+    assert problem.value is not None
+    assert problem.value.startswith("99999")
+
+
+def test_a_first_day_builds_the_balances_keys_once_and_keeps_their_rules(
+    sector: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _only_postgres(sector)
+    monkeypatch.setattr(service, "REBUILD_BALANCES_AT", 1)
+    hgz, umf, cmf = unit(sector), unit(sector, code="UMF-2"), unit(sector, "ISSSTE", "CMF-1")
+    stock(sector, hgz, PARACETAMOL, ("A", EXPIRES, 5))
+    paracetamol, aspirina = _clave(sector), _clave(sector, ASPIRINA)
+    rows = [
+        (u.id, c, lot, EXPIRES, "initial", 10)
+        for u in (hgz, umf, cmf)
+        for c in (paracetamol, aspirina)
+        for lot in ("X", "Y")
+    ]
+    below = (cmf.id, aspirina, "Y", EXPIRES, "dispense", -11)
+    with pytest.raises(Conflict, match="lote «Y»: había 0, el día mueve -1"):
+        service.load_day_feed(sector, day=TODAY, feed=_feed(*rows, below), source="dia:x")
+    balances_keys = (
+        "SELECT conname, contype, convalidated FROM pg_constraint"
+        " WHERE conrelid = 'stock_balances'::regclass ORDER BY conname"
+    )
+    kept = sector.db.execute(text(balances_keys)).all()
+    assert [c for _, c, _ in kept] == ["c", "f", "f", "p", "u"]
+    dispensed = (hgz.id, paracetamol, "A", EXPIRES, "dispense", -2)
+    loaded = service.load_day_feed(sector, day=TODAY, feed=_feed(*rows, dispensed), source="d")
+    assert loaded == 13
+    # The same constraints, rebuilt and validated; the clave's index too.
+    assert sector.db.execute(text(balances_keys)).all() == kept
+    assert all(valid for _, _, valid in kept)
+    assert sector.db.scalar(text("SELECT to_regclass('ix_stock_balances_clave') IS NOT NULL"))
+    assert _lots(sector) == [Lot("A", EXPIRES, 3), Lot("X", EXPIRES, 10), Lot("Y", EXPIRES, 10)]
+    assert service.ledger_balance_check(sector.db) == []
+    # The new lots' ids were taken from the balances' sequence: a new lot after them gets its own.
+    stock(sector, umf, PARACETAMOL, ("Z", SOON, 1))
+    ids = sector.db.scalars(select(StockBalance.id)).all()
+    assert len(ids) == len(set(ids)) == 14
+    # The rules still hold: never below zero, one row per unit × clave × lot.
+    with pytest.raises(Conflict):
+        give(sector, cmf, ASPIRINA, 21)
+    with pytest.raises(IntegrityError, match="uq_stock_balances_lot"), sector.db.begin_nested():
+        sector.db.execute(
+            text(
+                "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
+                " updated_at) VALUES (:u, :c, 'X', :e, 1, now())"
+            ),
+            {"u": cmf.id, "c": aspirina, "e": EXPIRES},
+        )
+
+
+@pytest.mark.parametrize("first_day", [False, True])
+def test_a_dispensing_during_a_load_waits_for_it_and_then_sees_its_balances(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, first_day: bool
+) -> None:
+    """The load holds the lots it moves (on a first day, the whole balances table) until it
+    commits; a dispensing of the same lot meanwhile waits, then takes from what the load left."""
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: nothing runs beside the load")
+    if first_day:
+        monkeypatch.setattr(service, "REBUILD_BALANCES_AT", 1)
+    engine, watching = make_engine(fresh_database_url), make_engine(fresh_database_url)
+    factory = session_factory(engine)
+    try:
+        with transaction(factory) as db:
+            ctx = Context(db, operator("a"), T0)
+            build_sector(ctx)
+            service.ensure_month_partitions(ctx, start=YESTERDAY, months=1)
+            stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10))
+            hgz, umf, paracetamol = unit(ctx).id, unit(ctx, code="UMF-2").id, _clave(ctx)
+        loading, waited, outcome = threading.Event(), threading.Event(), []
+
+        def dispense() -> None:
+            loading.wait(30)
+            try:
+                with transaction(factory) as db:
+                    ctx = Context(db, operator("b"), T0)
+                    give(ctx, unit(ctx), PARACETAMOL, 3)
+                outcome.append("ok")
+            except BaseException as exc:  # reported to the test below
+                outcome.append(repr(exc))
+
+        other = threading.Thread(target=dispense)
+        other.start()
+        with transaction(factory) as db:
+            ctx = Context(db, operator("a"), T0)
+            feed = _feed(
+                (hgz, paracetamol, "A", EXPIRES, "dispense", -4),
+                (umf, paracetamol, "N", SOON, "initial", 5),
+                (umf, paracetamol, "M", SOON, "initial", 5),
+            )
+            assert service.load_day_feed(ctx, day=TODAY, feed=feed, source="dia:1") == 3
+            loading.set()
+            # On a connection of its own: the load and the dispensing hold the engine's pool.
+            with watching.connect() as watch:
+                for _ in range(300):
+                    if watch.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND wait_event_type = 'Lock'"
+                            " AND backend_type = 'client backend'"
+                        )
+                    ):
+                        waited.set()
+                        break
+                    watch.rollback()  # the next look gets a fresh snapshot of the activity
+                    time.sleep(0.05)
+        other.join(timeout=60)
+        assert waited.is_set(), outcome
+        assert outcome == ["ok"]
+        with transaction(factory) as db:
+            quantities = db.scalars(
+                select(StockBalance.quantity).where(StockBalance.unit_id == hgz)
+            ).all()
+            assert quantities == [3]  # 10, the day's −4, then the dispensing's −3
+            assert service.ledger_balance_check(db) == []
+            # Every movement of the day, the waiting dispensing's too, in the day's partition.
+            where = db.execute(
+                text("SELECT tableoid::regclass::text, count(*) FROM stock_movements GROUP BY 1")
+            ).all()
+            assert where == [("stock_movements_2026_11_02", 5)]
+    finally:
+        engine.dispose()
+        watching.dispose()
