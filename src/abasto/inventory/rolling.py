@@ -1,0 +1,509 @@
+"""The daily indicators rolled a day at a time from a per-pair state, with NumPy arrays.
+
+The national path of the nightly snapshot (docs/scale.md). ``columnar.compute`` reads the whole
+90-day window; this module keeps, per unit × clave (a *pair*), what the window adds up to and
+moves it by one day: the day that enters is added, the day that leaves is taken away. Per pair,
+for the window that ends on the state's day:
+
+* ``closing`` — the stock at the day's end;
+* ``net`` and ``dispensed`` — the window's net change of stock and units dispensed;
+* ``stockouts`` — the window's stock-out days (``rules.Day.stockout``);
+* ``moved`` — the window's days with movements (a pair is listed while it has a lot or one).
+
+The closing of the day that leaves follows from the state alone: the window's opening is
+``closing − net``, and that day's closing is the opening plus its own net. So a roll reads the
+lots (stock and expiries), the facts (``unit_id, clave_id, dispensed, net``) of the day that
+enters and of the day that leaves, and the state: two days of facts instead of ninety.
+
+Pairs are numbered by position: the state's pairs are sorted by ``unit_id << 32 | clave_id`` and
+every array is indexed by that position; the facts and the lots, sorted the same way, find their
+pairs by binary search, never through a hash table. New pairs (a unit's first lot of a clave)
+are merged in order.
+
+**A state is used only when it is provably the one before.** It is saved in one file, written
+aside and renamed, with its day, the window's length, each array's CRC-32 and the window's
+per-day totals (pairs, dispensed, net). ``load`` refuses (``StateError``) a file of another day
+or window, or whose arrays do not match their CRCs, shapes or bounds; ``roll`` refuses one the
+facts contradict: the stock at the day's end from the lots must be the state's closing plus the
+entering day's net for every pair, and the leaving day's facts must add up to the totals the
+state kept for that day. The caller then recomputes the window in full (``columnar.compute``),
+whose result becomes the next state (``State.of_computed``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from abasto.inventory import rules
+from abasto.inventory.columnar import Computed
+
+FILE = "state.npz"
+VERSION = 1
+WINDOW = rules.CONSUMPTION_WINDOW_DAYS
+MAX_PAIRS = 200_000_000
+"""A bound on the pairs a state may hold (15,000,000 at national scale)."""
+_MAX_META = 1 << 16
+_MONTH = int(rules.DAYS_PER_MONTH * 10_000)
+_LEVELS = ("stockout", "unknown", "below_min", "above_max", "ok")
+_ARRAYS = {
+    "keys": np.int64,
+    "closing": np.int64,
+    "net": np.int64,
+    "dispensed": np.int64,
+    "stockouts": np.int16,
+    "moved": np.int16,
+}
+Ints = npt.NDArray[np.int64]
+
+
+class StateError(Exception):
+    """The state cannot be used for this day; the message says why (the window is recomputed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """Per pair (sorted ``keys``), the window ending on ``day``; ``totals[i]`` holds the pairs
+    with movements, units dispensed and net change of the window's day ``i`` (oldest first)."""
+
+    day: date
+    keys: Ints
+    closing: Ints
+    net: Ints
+    dispensed: Ints
+    stockouts: npt.NDArray[np.int16]
+    moved: npt.NDArray[np.int16]
+    totals: Ints
+    watermark: int = 0
+    """The last movement id the state had seen (``service`` checks nothing older came after)."""
+
+    @classmethod
+    def of_computed(cls, computed: Computed, *, day: date, watermark: int = 0) -> State:
+        """The state a full computation (``columnar.compute``) leaves for ``day``."""
+        if computed.state is None or computed.totals is None:
+            raise StateError("El cálculo completo no dejó el estado por clave-unidad.")
+        found = computed.state
+        totals = np.zeros((WINDOW, 3), dtype=np.int64)
+        start = day - timedelta(days=WINDOW - 1)
+        for row in computed.totals.to_pylist():
+            totals[(row["day"] - start).days] = (row["pairs"], row["dispensed"], row["net"])
+        return cls(
+            day=day,
+            keys=_keys(found["unit_id"], found["clave_id"]),
+            closing=_ints(found["closing"]),
+            net=_ints(found["net"]),
+            dispensed=_ints(found["dispensed"]),
+            stockouts=_ints(found["stockout_days"]).astype(np.int16),
+            moved=_ints(found["moved"]).astype(np.int16),
+            totals=totals,
+            watermark=watermark,
+        )
+
+
+def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
+    return np.asarray(pc.fill_null(column, 0).to_numpy(), dtype=np.int64)
+
+
+def _keys(units: pa.ChunkedArray | pa.Array, claves: pa.ChunkedArray | pa.Array) -> Ints:
+    u, c = _ints(units), _ints(claves)
+    if len(u) and (u.min() < 0 or u.max() >= 1 << 31 or c.min() < 0 or c.max() >= 1 << 31):
+        raise StateError("Un identificador de unidad o de clave está fuera de rango.")
+    return (u << 32) | c
+
+
+# ----- the file ---------------------------------------------------------------------------------
+
+
+def save(state: State, directory: Path) -> Path:
+    """Write the state to ``directory/FILE``: aside first, then renamed over the old one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {name: getattr(state, name) for name in _ARRAYS}
+    arrays["totals"] = state.totals
+    meta = {
+        "version": VERSION,
+        "day": state.day.isoformat(),
+        "window": WINDOW,
+        "pairs": len(state.keys),
+        "watermark": int(state.watermark),
+        "crc": {name: zlib.crc32(np.ascontiguousarray(a).data) for name, a in arrays.items()},
+    }
+    target = directory / FILE
+    aside = directory / f".{FILE}.{os.getpid()}.tmp"
+    with aside.open("wb") as out:
+        np.savez(out, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        out.flush()
+        os.fsync(out.fileno())
+    aside.replace(target)
+    return target
+
+
+def load(directory: Path, *, day: date) -> State | None:
+    """The state saved for ``day``, checked; None when there is none. Raises ``StateError`` for
+    a state of another day or window, a corrupt file, or arrays out of their bounds."""
+    path = directory / FILE
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as found:
+            raw = found["meta"]
+            if raw.dtype != np.uint8 or raw.size > _MAX_META:
+                raise StateError("El encabezado del estado no es válido.")
+            meta = json.loads(raw.tobytes())
+            if meta.get("version") != VERSION or meta.get("window") != WINDOW:
+                raise StateError("El estado es de otra versión o de otra ventana de consumo.")
+            if meta.get("day") != day.isoformat():
+                raise StateError(f"El estado es del {meta.get('day')}, no del {day.isoformat()}.")
+            pairs = int(meta["pairs"])
+            if not 0 <= pairs <= MAX_PAIRS:
+                raise StateError("El estado tiene demasiadas claves-unidad.")
+            arrays: dict[str, Any] = {}
+            for name, dtype in {**_ARRAYS, "totals": np.int64}.items():
+                array = found[name]
+                shape = (WINDOW, 3) if name == "totals" else (pairs,)
+                if array.dtype != dtype or array.shape != shape:
+                    raise StateError(f"El arreglo «{name}» del estado no tiene la forma esperada.")
+                if zlib.crc32(np.ascontiguousarray(array).data) != meta["crc"][name]:
+                    raise StateError(f"El arreglo «{name}» del estado está dañado.")
+                arrays[name] = array
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise StateError(f"El archivo del estado no se pudo leer: {exc}") from exc
+    state = State(day=day, watermark=int(meta["watermark"]), **arrays)
+    _check_bounds(state)
+    return state
+
+
+def _check_bounds(state: State) -> None:
+    if len(state.keys) > 1 and not bool(np.all(state.keys[1:] > state.keys[:-1])):
+        raise StateError("Las claves-unidad del estado no están ordenadas.")
+    for name in ("stockouts", "moved"):
+        values = getattr(state, name)
+        if len(values) and (values.min() < 0 or values.max() > WINDOW):
+            raise StateError(f"«{name}» del estado está fuera de 0 a {WINDOW} días.")
+
+
+# ----- the roll ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """One day's movements per pair, sorted by pair: ``keys`` and the day's dispensed and net."""
+
+    keys: Ints
+    dispensed: Ints
+    net: Ints
+
+    @classmethod
+    def of(cls, table: pa.Table) -> Facts:
+        """From a table of ``unit_id, clave_id, dispensed, net`` (one row per pair)."""
+        keys = _keys(table["unit_id"], table["clave_id"])
+        dispensed, net = _ints(table["dispensed"]), _ints(table["net"])
+        if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+            order = np.argsort(keys, kind="stable")
+            keys, dispensed, net = keys[order], dispensed[order], net[order]
+            if not bool(np.all(keys[1:] > keys[:-1])):
+                raise StateError("Los hechos del día repiten una clave-unidad.")
+        return cls(keys, dispensed, net)
+
+    def totals(self) -> tuple[int, int, int]:
+        return len(self.keys), int(self.dispensed.sum()), int(self.net.sum())
+
+
+def _positions(keys: Ints, wanted: Ints) -> tuple[Ints, bool]:
+    """Where each of the sorted ``wanted`` keys sits in ``keys``, and whether all are there."""
+    found = np.searchsorted(keys, wanted)
+    if not len(wanted):
+        return found, True
+    inside = found < len(keys)
+    return found, bool(inside.all() and np.array_equal(keys[found], wanted))
+
+
+@dataclass(frozen=True, slots=True)
+class _Lots:
+    keys: Ints
+    on_hand: Ints
+    expiring: Ints
+    expired: Ints
+
+
+def _lots_by_pair(lots: pa.Table, *, day: date) -> _Lots:
+    """Each pair's stock, units expiring within the horizon and units expired, from a table of
+    ``unit_id, clave_id, expiry, quantity`` (the lots at the day's end)."""
+    keys = _keys(lots["unit_id"], lots["clave_id"])
+    quantity = _ints(lots["quantity"])
+    expiry = pc.fill_null(lots["expiry"], day).cast(pa.int32()).to_numpy()
+    if len(keys) > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
+        order = np.argsort(keys, kind="stable")
+        keys, quantity, expiry = keys[order], quantity[order], expiry[order]
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.int64)
+        return _Lots(empty, empty, empty, empty)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    today = (day - date(1970, 1, 1)).days
+    held = np.where(quantity > 0, quantity, 0)
+    soon = (expiry >= today) & (expiry <= today + rules.EXPIRY_HORIZON_DAYS)
+    return _Lots(
+        keys=keys[starts],
+        on_hand=np.add.reduceat(quantity, starts),
+        expiring=np.add.reduceat(np.where(soon, held, 0), starts),
+        expired=np.add.reduceat(np.where(expiry < today, held, 0), starts),
+    )
+
+
+def _merged(state: State, *others: Ints) -> State:
+    """The state with the pairs of ``others`` it lacks added in order, as pairs with no stock
+    and no movement in the whole window (what the rules say of a pair never seen)."""
+    missing = [k[~_member(state.keys, k)] for k in others]
+    new = np.unique(np.concatenate(missing)) if missing else np.zeros(0, dtype=np.int64)
+    if not len(new):
+        return state
+    keys = np.union1d(state.keys, new)
+    if len(keys) > MAX_PAIRS:
+        raise StateError("Demasiadas claves-unidad.")
+    at = np.searchsorted(keys, state.keys)
+
+    def spread(values: npt.NDArray[Any], fill: int) -> npt.NDArray[Any]:
+        out = np.full(len(keys), fill, dtype=values.dtype)
+        out[at] = values
+        return out
+
+    return replace(
+        state,
+        keys=keys,
+        closing=spread(state.closing, 0),
+        net=spread(state.net, 0),
+        dispensed=spread(state.dispensed, 0),
+        stockouts=spread(state.stockouts, WINDOW),
+        moved=spread(state.moved, 0),
+    )
+
+
+def _member(keys: Ints, wanted: Ints) -> npt.NDArray[np.bool_]:
+    found = np.searchsorted(keys, wanted)
+    inside = found < len(keys)
+    out = np.zeros(len(wanted), dtype=bool)
+    out[inside] = keys[found[inside]] == wanted[inside]
+    return out
+
+
+def roll(
+    state: State,
+    *,
+    day: date,
+    lots: pa.Table,
+    entering: pa.Table,
+    leaving: pa.Table,
+    units: pa.Table,
+    policies: Mapping[str, rules.StockPolicy],
+    watermark: int = 0,
+) -> tuple[Computed, State]:
+    """The indicators of ``day`` from the state of the day before, the lots at ``day``'s end,
+    the facts of ``day`` (``entering``) and of the day that leaves the window (``leaving``,
+    ``WINDOW`` days before ``day``), and the units (``unit_id, kind, state, institution``):
+    the same rows as ``columnar.compute``, and the state of ``day``."""
+    if state.day != day - timedelta(days=1):
+        raise StateError(f"El estado es del {state.day.isoformat()}, no del día anterior.")
+    enter, leave = Facts.of(entering), Facts.of(leaving)
+    if leave.totals() != tuple(int(x) for x in state.totals[0]):
+        raise StateError(
+            "Los movimientos del día que sale de la ventana cambiaron desde que entraron."
+        )
+    stocked = _lots_by_pair(lots, day=day)
+    if not (np.array_equal(stocked.keys, state.keys) and _member(state.keys, enter.keys).all()):
+        state = _merged(state, stocked.keys, enter.keys)
+    keys, n = state.keys, len(state.keys)
+    lot_at, _ = _positions(keys, stocked.keys)
+    on_hand, expiring, expired = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    has_lot = np.zeros(n, dtype=bool)
+    on_hand[lot_at], expiring[lot_at], expired[lot_at] = (
+        stocked.on_hand,
+        stocked.expiring,
+        stocked.expired,
+    )
+    has_lot[lot_at] = True
+
+    def spread(facts: Facts) -> tuple[Ints, Ints, npt.NDArray[np.bool_]]:
+        at, whole = _positions(keys, facts.keys)
+        if not whole:
+            raise StateError("El día que sale de la ventana tiene claves-unidad sin estado.")
+        dispensed, net = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        moved = np.zeros(n, dtype=bool)
+        dispensed[at], net[at], moved[at] = facts.dispensed, facts.net, True
+        return dispensed, net, moved
+
+    in_out, in_net, in_moved = spread(enter)
+    old_out, old_net, old_moved = spread(leave)
+    broken = np.flatnonzero(state.closing + in_net != on_hand)
+    if len(broken):
+        raise StateError(
+            f"{len(broken):,} claves-unidad no cuadran: la existencia al cierre no es la del "
+            "día anterior más los movimientos del día (hubo movimientos con fecha pasada)."
+        )
+    left_closing = state.closing - state.net + old_net
+    stockouts = (
+        state.stockouts.astype(np.int64)
+        - ((left_closing <= 0) & (old_out == 0))
+        + ((on_hand <= 0) & (in_out == 0))
+    )
+    after = State(
+        day=day,
+        keys=keys,
+        closing=on_hand,
+        net=state.net - old_net + in_net,
+        dispensed=state.dispensed - old_out + in_out,
+        stockouts=stockouts.astype(np.int16),
+        moved=(state.moved.astype(np.int64) - old_moved + in_moved).astype(np.int16),
+        totals=np.vstack([state.totals[1:], np.array([enter.totals()], dtype=np.int64)]),
+        watermark=watermark,
+    )
+    _check_bounds(after)
+    listed = has_lot | (after.moved > 0)
+    if not listed.all():
+        after = _select(after, listed)
+        on_hand, expiring, expired = on_hand[listed], expiring[listed], expired[listed]
+    return _indicators(after, on_hand, expiring, expired, units, policies), after
+
+
+def _select(state: State, keep: npt.NDArray[np.bool_]) -> State:
+    return replace(
+        state,
+        keys=state.keys[keep],
+        closing=state.closing[keep],
+        net=state.net[keep],
+        dispensed=state.dispensed[keep],
+        stockouts=state.stockouts[keep],
+        moved=state.moved[keep],
+    )
+
+
+def _decimal(cents: Ints, valid: npt.NDArray[np.bool_], precision: int) -> pa.Array:
+    """Cents as ``decimal(precision, 2)``: the 128-bit integers written directly."""
+    wide = np.empty((len(cents), 2), dtype=np.int64)
+    wide[:, 0] = np.where(valid, cents, 0)
+    wide[:, 1] = wide[:, 0] >> 63
+    validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.decimal128(precision, 2), len(cents), [validity, pa.py_buffer(wide)]
+    )
+
+
+def _indicators(
+    state: State,
+    on_hand: Ints,
+    expiring: Ints,
+    expired: Ints,
+    units: pa.Table,
+    policies: Mapping[str, rules.StockPolicy],
+) -> Computed:
+    """``columnar.compute``'s rows from a rolled state: the rules in integer arithmetic."""
+    unit_ids = state.keys >> 32
+    known = np.sort(_ints(units["unit_id"]))
+    order = np.argsort(_ints(units["unit_id"]), kind="stable")
+    where, whole = _positions(known, unit_ids)
+    if not whole:  # a pair of a unit no longer registered is left out, as the query's join does
+        present = _member(known, unit_ids)
+        state = _select(state, present)
+        on_hand, expiring, expired = on_hand[present], expiring[present], expired[present]
+        unit_ids = unit_ids[present]
+        where = np.searchsorted(known, unit_ids)
+    kinds = units["kind"].to_pylist()
+    default = rules.DEFAULT_POLICY
+    low_of = np.array(
+        [_cents(policies.get(kinds[i], default).min_months) for i in order], dtype=np.int64
+    )
+    high_of = np.array(
+        [_cents(policies.get(kinds[i], default).max_months) for i in order], dtype=np.int64
+    )
+    low, high = low_of[where], high_of[where]
+
+    stocked = WINDOW - state.stockouts.astype(np.int64)
+    has_amc = stocked > 0
+    safe = np.where(has_amc, stocked, 1)
+    amc = (2 * state.dispensed * _MONTH + 100 * safe) // (200 * safe)
+    has_months = has_amc & (amc > 0)
+    divisor = np.where(has_months, amc, 1)
+    months = np.sign(on_hand) * ((2 * np.abs(on_hand) * 10000 + divisor) // (2 * divisor))
+    level = np.full(len(on_hand), 4, dtype=np.int8)  # ok
+    level[has_months & (months > high)] = 3
+    level[has_months & (months < low)] = 2
+    level[~has_months] = 1
+    level[on_hand <= 0] = 0
+    n = len(on_hand)
+    daily = pa.table(
+        {
+            "day": pa.array(np.full(n, (state.day - date(1970, 1, 1)).days, dtype=np.int32)).cast(
+                pa.date32()
+            ),
+            "unit_id": pa.array(unit_ids),
+            "clave_id": pa.array(state.keys & 0xFFFFFFFF),
+            "on_hand": pa.array(on_hand.astype(np.int32)),
+            "amc": _decimal(amc, has_amc, 14),
+            "months": _decimal(months, has_months, 12),
+            "stockout_days": pa.array(state.stockouts.astype(np.int32)),
+            "expiring": pa.array(expiring.astype(np.int32)),
+            "expired": pa.array(expired.astype(np.int32)),
+            "level": pa.DictionaryArray.from_arrays(pa.array(level), pa.array(_LEVELS)),
+        }
+    )
+    return Computed(daily, _abasto(state.day, where, level, expiring, units, order))
+
+
+def _cents(value: Any) -> int:
+    return int(value * 100)
+
+
+def _abasto(
+    day: date,
+    where: Ints,
+    level: npt.NDArray[np.int8],
+    expiring: Ints,
+    units: pa.Table,
+    order: Ints,
+) -> pa.Table:
+    """``abasto_daily``'s rows: per unit from counts over the pairs, then per institution, state
+    and nation from the units' rows."""
+    size = len(order)
+    listed = np.bincount(where, minlength=size)
+    counts = {
+        "with_stock": np.bincount(where, weights=level != 0, minlength=size),
+        "at_minimum": np.bincount(where, weights=(level == 1) | (level >= 3), minlength=size),
+        "below_min": np.bincount(where, weights=level == 2, minlength=size),
+        "above_max": np.bincount(where, weights=level == 3, minlength=size),
+        "expiring": np.bincount(where, weights=expiring, minlength=size),
+    }
+    ids = units["unit_id"].to_pylist()
+    institutions = units["institution"].to_pylist()
+    states = units["state"].to_pylist()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for at in np.flatnonzero(listed):
+        i = int(order[at])
+        values = [int(listed[at]), *(int(counts[c][at]) for c in counts)]
+        for group in (
+            ("unit", str(ids[i])),
+            ("institution", institutions[i]),
+            ("state", states[i] or ""),
+            ("nation", ""),
+        ):
+            found = groups.setdefault(group, [0] * 6)
+            for k, v in enumerate(values):
+                found[k] += v
+    rows = sorted(groups.items())
+    names = ("listed", "with_stock", "at_minimum", "below_min", "above_max", "expiring")
+    return pa.table(
+        {
+            "day": pa.array([day] * len(rows), pa.date32()),
+            "scope": pa.array([g[0] for g, _ in rows], pa.string()),
+            "key": pa.array([g[1] for g, _ in rows], pa.string()),
+            **{name: pa.array([v[k] for _, v in rows], pa.int32()) for k, name in enumerate(names)},
+        }
+    )
