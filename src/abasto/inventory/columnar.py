@@ -63,14 +63,22 @@ def compute(
     day: date,
     policies: Mapping[str, rules.StockPolicy],
     threads: int | None = None,
+    memory_limit: str | None = None,
+    spill: Path | None = None,
 ) -> Computed:
-    """The day's indicators from the Parquet files in ``directory`` (the module's layout)."""
+    """The day's indicators from the Parquet files in ``directory`` (the module's layout);
+    ``memory_limit`` (DuckDB's, e.g. ``"5GB"``) and ``spill`` (a folder for what does not fit)
+    bound a national window."""
     start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
     horizon = day + timedelta(days=rules.EXPIRY_HORIZON_DAYS)
     db = duckdb.connect()
     try:
         if threads:
             db.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            db.execute("SET memory_limit = $limit", {"limit": memory_limit})
+        if spill:
+            db.execute("SET temp_directory = $path", {"path": str(spill)})
         for name in TABLES:
             path = str(directory / f"{name}.parquet").replace("'", "''")
             db.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")

@@ -186,6 +186,10 @@ def load(directory: Path, *, day: date) -> State | None:
 def _check_bounds(state: State) -> None:
     if len(state.keys) > 1 and not bool(np.all(state.keys[1:] > state.keys[:-1])):
         raise StateError("Las claves-unidad del estado no están ordenadas.")
+    _check_counts(state)
+
+
+def _check_counts(state: State) -> None:
     for name in ("stockouts", "moved"):
         values = getattr(state, name)
         if len(values) and (values.min() < 0 or values.max() > WINDOW):
@@ -248,7 +252,7 @@ def _lots_by_pair(lots: pa.Table, *, day: date) -> _Lots:
     if not len(keys):
         empty = np.zeros(0, dtype=np.int64)
         return _Lots(empty, empty, empty, empty)
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    starts = _starts(keys)
     today = (day - date(1970, 1, 1)).days
     held = np.where(quantity > 0, quantity, 0)
     soon = (expiry >= today) & (expiry <= today + rules.EXPIRY_HORIZON_DAYS)
@@ -288,6 +292,13 @@ def _merged(state: State, *others: Ints) -> State:
     )
 
 
+def _starts(values: Ints) -> Ints:
+    """Where each run of equal values starts in the sorted ``values``."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+
+
 def _member(keys: Ints, wanted: Ints) -> npt.NDArray[np.bool_]:
     found = np.searchsorted(keys, wanted)
     inside = found < len(keys)
@@ -319,54 +330,63 @@ def roll(
             "Los movimientos del día que sale de la ventana cambiaron desde que entraron."
         )
     stocked = _lots_by_pair(lots, day=day)
-    if not (np.array_equal(stocked.keys, state.keys) and _member(state.keys, enter.keys).all()):
+    same = np.array_equal(stocked.keys, state.keys)
+    enter_at, whole = _positions(state.keys, enter.keys)
+    if not (same and whole):
         state = _merged(state, stocked.keys, enter.keys)
-    keys, n = state.keys, len(state.keys)
-    lot_at, _ = _positions(keys, stocked.keys)
-    on_hand, expiring, expired = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    has_lot = np.zeros(n, dtype=bool)
-    on_hand[lot_at], expiring[lot_at], expired[lot_at] = (
-        stocked.on_hand,
-        stocked.expiring,
-        stocked.expired,
-    )
-    has_lot[lot_at] = True
-
-    def spread(facts: Facts) -> tuple[Ints, Ints, npt.NDArray[np.bool_]]:
-        at, whole = _positions(keys, facts.keys)
-        if not whole:
-            raise StateError("El día que sale de la ventana tiene claves-unidad sin estado.")
-        dispensed, net = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        moved = np.zeros(n, dtype=bool)
-        dispensed[at], net[at], moved[at] = facts.dispensed, facts.net, True
-        return dispensed, net, moved
-
-    in_out, in_net, in_moved = spread(enter)
-    old_out, old_net, old_moved = spread(leave)
-    broken = np.flatnonzero(state.closing + in_net != on_hand)
-    if len(broken):
+        same = np.array_equal(stocked.keys, state.keys)
+        enter_at, _ = _positions(state.keys, enter.keys)
+    leave_at, whole = _positions(state.keys, leave.keys)
+    if not whole:
+        raise StateError("El día que sale de la ventana tiene claves-unidad sin estado.")
+    n = len(state.keys)
+    if same:  # the common case: every pair has its lots, and no other pair is listed
+        on_hand, expiring, expired = stocked.on_hand, stocked.expiring, stocked.expired
+        has_lot = np.ones(n, dtype=bool)
+    else:
+        lot_at, _ = _positions(state.keys, stocked.keys)
+        on_hand, expiring, expired = (np.zeros(n, dtype=np.int64) for _ in range(3))
+        has_lot = np.zeros(n, dtype=bool)
+        on_hand[lot_at], expiring[lot_at], expired[lot_at] = (
+            stocked.on_hand,
+            stocked.expiring,
+            stocked.expired,
+        )
+        has_lot[lot_at] = True
+    expected = state.closing.copy()
+    expected[enter_at] += enter.net
+    broken = np.count_nonzero(expected != on_hand)
+    if broken:
         raise StateError(
-            f"{len(broken):,} claves-unidad no cuadran: la existencia al cierre no es la del "
+            f"{broken:,} claves-unidad no cuadran: la existencia al cierre no es la del "
             "día anterior más los movimientos del día (hubo movimientos con fecha pasada)."
         )
-    left_closing = state.closing - state.net + old_net
-    stockouts = (
-        state.stockouts.astype(np.int64)
-        - ((left_closing <= 0) & (old_out == 0))
-        + ((on_hand <= 0) & (in_out == 0))
-    )
+    # The day that leaves was a stock-out when it closed with nothing and gave nothing; its
+    # closing is the window's opening (closing − net) plus its own net.
+    left = state.closing - state.net
+    left[leave_at] += leave.net
+    left_out = left <= 0
+    left_out[leave_at] &= leave.dispensed == 0
+    entered_out = on_hand <= 0
+    entered_out[enter_at] &= enter.dispensed == 0
+    stockouts = state.stockouts - left_out + entered_out
+    net, dispensed, moved = state.net.copy(), state.dispensed.copy(), state.moved.copy()
+    for at, facts, sign in ((leave_at, leave, -1), (enter_at, enter, 1)):
+        net[at] += sign * facts.net
+        dispensed[at] += sign * facts.dispensed
+        moved[at] += sign
     after = State(
         day=day,
-        keys=keys,
+        keys=state.keys,
         closing=on_hand,
-        net=state.net - old_net + in_net,
-        dispensed=state.dispensed - old_out + in_out,
+        net=net,
+        dispensed=dispensed,
         stockouts=stockouts.astype(np.int16),
-        moved=(state.moved.astype(np.int64) - old_moved + in_moved).astype(np.int16),
+        moved=moved,
         totals=np.vstack([state.totals[1:], np.array([enter.totals()], dtype=np.int64)]),
         watermark=watermark,
     )
-    _check_bounds(after)
+    _check_counts(after)
     listed = has_lot | (after.moved > 0)
     if not listed.all():
         after = _select(after, listed)
@@ -406,25 +426,28 @@ def _indicators(
     policies: Mapping[str, rules.StockPolicy],
 ) -> Computed:
     """``columnar.compute``'s rows from a rolled state: the rules in integer arithmetic."""
+    # The pairs are sorted by unit: each unit is a run of positions, looked up once.
+    ids = _ints(units["unit_id"])
+    order = np.argsort(ids, kind="stable")
+    known = ids[order]
     unit_ids = state.keys >> 32
-    known = np.sort(_ints(units["unit_id"]))
-    order = np.argsort(_ints(units["unit_id"]), kind="stable")
-    where, whole = _positions(known, unit_ids)
+    starts = _starts(unit_ids)
+    where, whole = _positions(known, unit_ids[starts])
     if not whole:  # a pair of a unit no longer registered is left out, as the query's join does
         present = _member(known, unit_ids)
         state = _select(state, present)
         on_hand, expiring, expired = on_hand[present], expiring[present], expired[present]
         unit_ids = unit_ids[present]
-        where = np.searchsorted(known, unit_ids)
+        starts = _starts(unit_ids)
+        where = np.searchsorted(known, unit_ids[starts])
+    runs = np.diff(np.append(starts, len(unit_ids)))
     kinds = units["kind"].to_pylist()
     default = rules.DEFAULT_POLICY
-    low_of = np.array(
-        [_cents(policies.get(kinds[i], default).min_months) for i in order], dtype=np.int64
+    low_of, high_of = (
+        np.array([_cents(getattr(policies.get(kinds[i], default), side)) for i in order])
+        for side in ("min_months", "max_months")
     )
-    high_of = np.array(
-        [_cents(policies.get(kinds[i], default).max_months) for i in order], dtype=np.int64
-    )
-    low, high = low_of[where], high_of[where]
+    low, high = np.repeat(low_of[where], runs), np.repeat(high_of[where], runs)
 
     stocked = WINDOW - state.stockouts.astype(np.int64)
     has_amc = stocked > 0
@@ -455,7 +478,7 @@ def _indicators(
             "level": pa.DictionaryArray.from_arrays(pa.array(level), pa.array(_LEVELS)),
         }
     )
-    return Computed(daily, _abasto(state.day, where, level, expiring, units, order))
+    return Computed(daily, _abasto(state.day, order[where], starts, level, expiring, units))
 
 
 def _cents(value: Any) -> int:
@@ -464,46 +487,50 @@ def _cents(value: Any) -> int:
 
 def _abasto(
     day: date,
-    where: Ints,
+    rows: Ints,
+    starts: Ints,
     level: npt.NDArray[np.int8],
     expiring: Ints,
     units: pa.Table,
-    order: Ints,
 ) -> pa.Table:
-    """``abasto_daily``'s rows: per unit from counts over the pairs, then per institution, state
-    and nation from the units' rows."""
-    size = len(order)
-    listed = np.bincount(where, minlength=size)
-    counts = {
-        "with_stock": np.bincount(where, weights=level != 0, minlength=size),
-        "at_minimum": np.bincount(where, weights=(level == 1) | (level >= 3), minlength=size),
-        "below_min": np.bincount(where, weights=level == 2, minlength=size),
-        "above_max": np.bincount(where, weights=level == 3, minlength=size),
-        "expiring": np.bincount(where, weights=expiring, minlength=size),
-    }
+    """``abasto_daily``'s rows: per unit from sums over its run of pairs (``starts``; ``rows``
+    its row in ``units``), then per institution, state and nation from the units' rows."""
+    listed = np.diff(np.append(starts, len(level)))
+    sums = [
+        np.add.reduceat(values, starts, dtype=np.int64) if len(starts) else listed
+        for values in (
+            level != 0,
+            (level == 1) | (level >= 3),
+            level == 2,
+            level == 3,
+            expiring,
+        )
+    ]
     ids = units["unit_id"].to_pylist()
     institutions = units["institution"].to_pylist()
     states = units["state"].to_pylist()
     groups: dict[tuple[str, str], list[int]] = {}
-    for at in np.flatnonzero(listed):
-        i = int(order[at])
-        values = [int(listed[at]), *(int(counts[c][at]) for c in counts)]
+    for at, i in enumerate(rows.tolist()):
+        values = [int(listed[at]), *(int(found[at]) for found in sums)]
         for group in (
             ("unit", str(ids[i])),
             ("institution", institutions[i]),
             ("state", states[i] or ""),
             ("nation", ""),
         ):
-            found = groups.setdefault(group, [0] * 6)
+            total = groups.setdefault(group, [0] * 6)
             for k, v in enumerate(values):
-                found[k] += v
-    rows = sorted(groups.items())
+                total[k] += v
+    ordered = sorted(groups.items())
     names = ("listed", "with_stock", "at_minimum", "below_min", "above_max", "expiring")
     return pa.table(
         {
-            "day": pa.array([day] * len(rows), pa.date32()),
-            "scope": pa.array([g[0] for g, _ in rows], pa.string()),
-            "key": pa.array([g[1] for g, _ in rows], pa.string()),
-            **{name: pa.array([v[k] for _, v in rows], pa.int32()) for k, name in enumerate(names)},
+            "day": pa.array([day] * len(ordered), pa.date32()),
+            "scope": pa.array([g[0] for g, _ in ordered], pa.string()),
+            "key": pa.array([g[1] for g, _ in ordered], pa.string()),
+            **{
+                name: pa.array([v[k] for _, v in ordered], pa.int32())
+                for k, name in enumerate(names)
+            },
         }
     )
