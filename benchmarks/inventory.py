@@ -318,7 +318,7 @@ def indicators(directory: Path) -> list[Figure]:
     yesterday = TODAY - timedelta(days=1)
     began = time.perf_counter()
     computed = columnar.compute(
-        full, day=yesterday, policies={}, threads=2, memory_limit="5GB", spill=directory
+        full, day=yesterday, policies={}, threads=2, memory_limit="3GB", spill=directory
     )
     rolling.save(rolling.State.of_computed(computed, day=yesterday), directory / "state")
     recomputed = time.perf_counter() - began
@@ -441,8 +441,8 @@ def section() -> list[str]:
         "consistent as the database would hold them (a lot per unit × clave, none below zero; "
         "dispensing by two pairs in three every day of the 90-day window; the units in 32 "
         "states and 40 institutions). `columnar.compute` recomputes the day before in full "
-        "over the window (2 threads, 5 GB) and leaves the per-pair state (`rolling`); then the "
-        "nightly roll to the day is timed: the state loaded and checked (CRC-32 per array), "
+        "over the window (2 threads, 3 GB of memory) and leaves the per-pair state "
+        "(`rolling`); then the nightly roll to the day is timed: the state loaded and checked (CRC-32 per array), "
         "the lots, the facts of the day that enters and of the day that leaves, "
         "`rolling.roll` (every unit × clave's indicators, the abasto per unit, institution, "
         "state and nation) and the new state saved. The bare figure is one DuckDB `GROUP BY` "

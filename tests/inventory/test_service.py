@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -412,10 +413,18 @@ def test_end_to_end_receipt_to_stockout_to_a_suggested_transfer_to_indicators(
     assert service.ledger_balance_check(sector.db) == []
 
 
+@pytest.mark.parametrize("national", [False, True])
 def test_the_tick_computes_yesterdays_snapshot_once(
-    sector: Context, sessions: sessionmaker[Session], clock: FixedClock, settings: Settings
+    sector: Context,
+    sessions: sessionmaker[Session],
+    clock: FixedClock,
+    settings: Settings,
+    tmp_path: Path,
+    national: bool,
 ) -> None:
-    ticker = Ticker(sessions, clock, Sealer.from_settings(settings))
+    """By the rules, or (``indicators_dir``) by the national path, which keeps its state."""
+    folder = tmp_path / "indicadores" if national else None
+    ticker = Ticker(sessions, clock, Sealer.from_settings(settings), indicators_dir=folder)
     assert ticker.tick().snapshot is None  # no stock anywhere yet
     stock(sector, unit(sector), PARACETAMOL, ("A", EXPIRES, 5))
     sector.db.commit()
@@ -425,6 +434,7 @@ def test_the_tick_computes_yesterdays_snapshot_once(
     [nation] = service.abasto_of(sector.db, scope="nation")
     # Yesterday the receipt had not come: the clave was listed and out of stock.
     assert (nation.day, nation.abasto.listed, nation.abasto.with_stock) == (yesterday, 1, 0)
+    assert (folder is not None and (folder / "state" / "state.npz").exists()) == national
 
 
 def test_a_months_consumption_feeds_the_demand_forecasts_with_its_stockout_days(
