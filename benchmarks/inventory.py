@@ -442,8 +442,8 @@ def section() -> list[str]:
         "dispensing by two pairs in three every day of the 90-day window; the units in 32 "
         "states and 40 institutions). `columnar.compute` recomputes the day before in full "
         "over the window (2 threads, 3 GB of memory) and leaves the per-pair state "
-        "(`rolling`); then the nightly roll to the day is timed: the state loaded and checked (CRC-32 per array), "
-        "the lots, the facts of the day that enters and of the day that leaves, "
+        "(`rolling`); then the nightly roll to the day is timed: the state loaded and checked "
+        "(CRC-32 per array), the lots, the facts of the day that enters and of the day that leaves, "
         "`rolling.roll` (every unit × clave's indicators, the abasto per unit, institution, "
         "state and nation) and the new state saved. The bare figure is one DuckDB `GROUP BY` "
         "per file the roll reads (the lots; the two days of facts), joined.",
