@@ -54,6 +54,7 @@ VERSION = 1
 WINDOW = rules.CONSUMPTION_WINDOW_DAYS
 MAX_PAIRS = 200_000_000
 """A bound on the pairs a state may hold (15,000,000 at national scale)."""
+MAX_LOTS = 4 * MAX_PAIRS
 _MAX_META = 1 << 16
 _MONTH = int(rules.DAYS_PER_MONTH * 10_000)
 _LEVELS = ("stockout", "unknown", "below_min", "above_max", "ok")
@@ -210,6 +211,8 @@ class Facts:
     @classmethod
     def of(cls, table: pa.Table) -> Facts:
         """From a table of ``unit_id, clave_id, dispensed, net`` (one row per pair)."""
+        if table.num_rows > MAX_PAIRS:
+            raise StateError("Los hechos del día tienen demasiadas claves-unidad.")
         keys = _keys(table["unit_id"], table["clave_id"])
         dispensed, net = _ints(table["dispensed"]), _ints(table["net"])
         if len(keys) > 1 and not bool(np.all(keys[1:] > keys[:-1])):
@@ -243,6 +246,8 @@ class _Lots:
 def _lots_by_pair(lots: pa.Table, *, day: date) -> _Lots:
     """Each pair's stock, units expiring within the horizon and units expired, from a table of
     ``unit_id, clave_id, expiry, quantity`` (the lots at the day's end)."""
+    if lots.num_rows > MAX_LOTS:
+        raise StateError("Demasiados lotes.")
     keys = _keys(lots["unit_id"], lots["clave_id"])
     quantity = _ints(lots["quantity"])
     expiry = pc.fill_null(lots["expiry"], day).cast(pa.int32()).to_numpy()
@@ -469,16 +474,23 @@ def _indicators(
             ),
             "unit_id": pa.array(unit_ids),
             "clave_id": pa.array(state.keys & 0xFFFFFFFF),
-            "on_hand": pa.array(on_hand.astype(np.int32)),
+            "on_hand": _int32(on_hand, "existencia"),
             "amc": _decimal(amc, has_amc, 14),
             "months": _decimal(months, has_months, 12),
             "stockout_days": pa.array(state.stockouts.astype(np.int32)),
-            "expiring": pa.array(expiring.astype(np.int32)),
-            "expired": pa.array(expired.astype(np.int32)),
+            "expiring": _int32(expiring, "por caducar"),
+            "expired": _int32(expired, "caducada"),
             "level": pa.DictionaryArray.from_arrays(pa.array(level), pa.array(_LEVELS)),
         }
     )
     return Computed(daily, _abasto(state.day, order[where], starts, level, expiring, units))
+
+
+def _int32(values: Ints, what: str) -> pa.Array:
+    """The column ``inventory_daily`` stores as an integer; never wrapped around."""
+    if len(values) and (values.min() < -(1 << 31) or values.max() >= 1 << 31):
+        raise StateError(f"Una cantidad {what} no cabe en la columna de los indicadores.")
+    return pa.array(values.astype(np.int32))
 
 
 def _cents(value: Any) -> int:
