@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -276,16 +276,7 @@ def _merged(state: State, *others: Ints) -> State:
     new = np.unique(np.concatenate(missing)) if missing else np.zeros(0, dtype=np.int64)
     if not len(new):
         return state
-    keys = np.union1d(state.keys, new)
-    if len(keys) > MAX_PAIRS:
-        raise StateError("Demasiadas claves-unidad.")
-    at = np.searchsorted(keys, state.keys)
-
-    def spread(values: npt.NDArray[Any], fill: int) -> npt.NDArray[Any]:
-        out = np.full(len(keys), fill, dtype=values.dtype)
-        out[at] = values
-        return out
-
+    keys, spread = _spread(state.keys, new)
     return replace(
         state,
         keys=keys,
@@ -391,12 +382,98 @@ def roll(
         totals=np.vstack([state.totals[1:], np.array([enter.totals()], dtype=np.int64)]),
         watermark=watermark,
     )
-    _check_counts(after)
-    listed = has_lot | (after.moved > 0)
+    return _finish(after, has_lot, on_hand, expiring, expired, units, policies)
+
+
+def _finish(
+    state: State,
+    has_lot: npt.NDArray[np.bool_],
+    on_hand: Ints,
+    expiring: Ints,
+    expired: Ints,
+    units: pa.Table,
+    policies: Mapping[str, rules.StockPolicy],
+) -> tuple[Computed, State]:
+    """The indicators of the pairs listed (with a lot, or movements in the window), and the
+    state of those pairs."""
+    _check_counts(state)
+    listed = has_lot | (state.moved > 0)
     if not listed.all():
-        after = _select(after, listed)
+        state = _select(state, listed)
         on_hand, expiring, expired = on_hand[listed], expiring[listed], expired[listed]
-    return _indicators(after, on_hand, expiring, expired, units, policies), after
+    return _indicators(state, on_hand, expiring, expired, units, policies), state
+
+
+def rebuild(
+    *,
+    day: date,
+    lots: pa.Table,
+    facts: Callable[[date], pa.Table],
+    units: pa.Table,
+    policies: Mapping[str, rules.StockPolicy],
+    watermark: int = 0,
+) -> tuple[Computed, State]:
+    """The indicators of ``day`` and its state recomputed over the whole window, in memory
+    bounded by the pairs (never by the window's pair-days): from the stock at the day's end
+    (``lots``) backwards, a day's facts (``facts(d)``: ``unit_id, clave_id, dispensed, net``)
+    at a time — a day is a stock-out when it closed with nothing and gave nothing, and the day
+    before closed with its closing less its net. The same rows as ``columnar.compute``."""
+    stocked = _lots_by_pair(lots, day=day)
+    keys, n = stocked.keys, len(stocked.keys)
+    on_hand, expiring, expired = stocked.on_hand, stocked.expiring, stocked.expired
+    has_lot = np.ones(n, dtype=bool)
+    closing = on_hand.copy()
+    net, dispensed = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    stockouts, moved = np.zeros(n, dtype=np.int16), np.zeros(n, dtype=np.int16)
+    totals = np.zeros((WINDOW, 3), dtype=np.int64)
+    for back in range(WINDOW):
+        found = Facts.of(facts(day - timedelta(days=back)))
+        at, whole = _positions(keys, found.keys)
+        if not whole:  # pairs with movements but no lot left: no stock at the day's end
+            added = found.keys[~_member(keys, found.keys)]
+            keys, spread = _spread(keys, added)
+            closing, net, dispensed, on_hand, expiring, expired = (
+                spread(a, 0) for a in (closing, net, dispensed, on_hand, expiring, expired)
+            )
+            stockouts = spread(stockouts, back)  # each later day closed with nothing
+            moved, has_lot = spread(moved, 0), spread(has_lot, False)
+            at, _ = _positions(keys, found.keys)
+        out = closing <= 0
+        out[at] &= found.dispensed == 0
+        stockouts += out
+        closing[at] -= found.net
+        net[at] += found.net
+        dispensed[at] += found.dispensed
+        moved[at] += 1
+        totals[WINDOW - 1 - back] = found.totals()
+    state = State(
+        day=day,
+        keys=keys,
+        closing=on_hand,
+        net=net,
+        dispensed=dispensed,
+        stockouts=stockouts,
+        moved=moved,
+        totals=totals,
+        watermark=watermark,
+    )
+    return _finish(state, has_lot, on_hand, expiring, expired, units, policies)
+
+
+def _spread(keys: Ints, added: Ints) -> tuple[Ints, Callable[[Any, Any], Any]]:
+    """``keys`` with ``added`` merged in order, and how to widen an array of the old keys to
+    the new (the added pairs get ``fill``)."""
+    merged = np.union1d(keys, added)
+    if len(merged) > MAX_PAIRS:
+        raise StateError("Demasiadas claves-unidad.")
+    at = np.searchsorted(merged, keys)
+
+    def spread(values: Any, fill: Any) -> Any:
+        out = np.full(len(merged), fill, dtype=values.dtype)
+        out[at] = values
+        return out
+
+    return merged, spread
 
 
 def _select(state: State, keep: npt.NDArray[np.bool_]) -> State:
