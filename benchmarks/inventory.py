@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.parquet as pq
@@ -250,28 +251,23 @@ def load_day(directory: Path) -> list[Figure]:
 
 
 def _indicator_files(directory: Path) -> tuple[Path, Path, int, int]:
-    """National Parquet files for the indicators, written by DuckDB, consistent as the database
-    would have them: a lot per unit × clave (its stock at ``TODAY``'s end, none below zero) and,
-    every day of the window, dispensing by two pairs in three. ``full/`` is what the full
-    recomputation of the day before reads (the window's 90 days, and ``TODAY``'s dispensing as
-    what moved after it); ``roll/`` what the roll to ``TODAY`` reads (the lots, the facts of
-    ``TODAY`` and of the day that leaves the window). The window's pair-days and the facts'
-    rows of ``TODAY``."""
+    """National Parquet files for the indicators, consistent as the database would have them:
+    a lot per unit × clave (its stock at ``TODAY``'s end, none below zero) and, every day of the
+    window, dispensing by two pairs in three. ``full/`` is what the full recomputation of the day
+    before reads (the lots, ``TODAY``'s dispensing as what moved after that day, and a file of
+    facts per day of the window, ``facts/<day>.parquet``); ``roll/`` what the roll to ``TODAY``
+    reads (the lots, the facts of ``TODAY`` and of the day that leaves the window). The
+    window's pair-days and the facts' rows of ``TODAY``."""
     full, roll = directory / "full", directory / "roll"
-    full.mkdir(exist_ok=True)
+    (full / "facts").mkdir(parents=True, exist_ok=True)
     roll.mkdir(exist_ok=True)
     rows = f"range(1, {LOAD_UNITS} + 1) t(u), range(1, {LOAD_CLAVES} + 1) s(c)"
-    day, span = TODAY, CONSUMPTION_WINDOW_DAYS
-    out = "(u + c + d) % 9 + 1"
-    moved = "(u + c + d) % 3 <> 0"
     db = duckdb.connect()
     db.execute("SET threads = 2")
     db.execute("SET memory_limit = '3GB'")
-    db.execute("SET preserve_insertion_order = false")
-    db.execute("SET temp_directory = $path", {"path": str(directory)})
     db.execute(
         f"COPY (SELECT u AS unit_id, c AS clave_id, 'L1' AS lot,"
-        f" DATE '{day}' + ((u * 7 + c * 13) % 700)::INTEGER AS expiry,"
+        f" DATE '{TODAY}' + ((u * 7 + c * 13) % 700)::INTEGER AS expiry,"
         f" greatest((u * 31 + c * 17) % 400 - 40, 0)::BIGINT AS quantity FROM {rows})"
         f" TO '{full}/lots.parquet'"
     )
@@ -280,61 +276,71 @@ def _indicator_files(directory: Path) -> tuple[Path, Path, int, int]:
         " kind, lpad(((u % 32) + 1)::VARCHAR, 2, '0') AS state, 'I' || (u % 40)::VARCHAR AS"
         f" institution FROM range(1, {LOAD_UNITS} + 1) t(u)) TO '{full}/units.parquet'"
     )
+    db.close()
     for name in ("lots", "units"):
         (roll / f"{name}.parquet").write_bytes((full / f"{name}.parquet").read_bytes())
+    units = np.repeat(np.arange(1, LOAD_UNITS + 1, dtype=np.int64), LOAD_CLAVES)
+    claves = np.tile(np.arange(1, LOAD_CLAVES + 1, dtype=np.int64), LOAD_UNITS)
+    pairs = units + claves
 
-    def facts(d: int, where: str, *, by_day: bool = False, lot: bool = False) -> None:
-        columns = "u AS unit_id, c AS clave_id, " + (
-            "'L1' AS lot, " if lot else f"DATE '{day}' - d::INTEGER AS day, " if by_day else ""
-        )
-        values = (
-            f"-({out})::BIGINT AS total"
-            if lot
-            else f"({out})::BIGINT AS dispensed, -({out})::BIGINT AS net"
-        )
-        days = f"range({d}, {d + 1})" if d >= 0 else f"range(1, {span + 1})"
-        # The facts of a day are sorted by pair, as the service exports them; the window's
-        # file, read only by the full recomputation, is not.
-        order = "" if by_day else " ORDER BY u, c"
-        db.execute(
-            f"COPY (SELECT {columns}{values} FROM {days} r(d), {rows} WHERE {moved}{order})"
-            f" TO '{where}'"
+    def facts(back: int) -> pa.Table:
+        """The day ``back`` days before ``TODAY``: the pairs that dispensed, sorted by pair."""
+        moved = (pairs + back) % 3 != 0
+        out = (pairs[moved] + back) % 9 + 1
+        return pa.table(
+            {"unit_id": units[moved], "clave_id": claves[moved], "dispensed": out, "net": -out}
         )
 
-    facts(-1, f"{full}/days.parquet", by_day=True)  # the 90 days before TODAY
-    facts(0, f"{full}/after.parquet", lot=True)  # TODAY, after the day before
-    facts(0, f"{roll}/entering.parquet")
-    facts(span, f"{roll}/leaving.parquet")
-    db.execute(
-        "COPY (SELECT 1::BIGINT AS unit_id, 1::BIGINT AS clave_id, 'L1' AS lot, 0::BIGINT AS"
-        f" total) TO '{roll}/after.parquet'"
+    window = 0
+    for back in range(1, CONSUMPTION_WINDOW_DAYS + 1):
+        found = facts(back)
+        window += found.num_rows
+        pq.write_table(found, full / "facts" / f"{TODAY - timedelta(days=back)}.parquet")
+    today = facts(0)
+    pq.write_table(today, roll / "entering.parquet")
+    pq.write_table(facts(CONSUMPTION_WINDOW_DAYS), roll / "leaving.parquet")
+    # What moved after the day before, per lot: TODAY's dispensing; after TODAY, nothing (one
+    # row of nothing, so the roll matches its lots against it as it would in production).
+    pq.write_table(
+        today.select(["unit_id", "clave_id"])
+        .append_column("lot", pa.array(["L1"] * today.num_rows))
+        .append_column("total", today["net"]),
+        full / "after.parquet",
     )
-    window = db.execute(f"SELECT count(*) FROM '{full}/days.parquet'").fetchall()[0][0]
-    entering = db.execute(f"SELECT count(*) FROM '{roll}/entering.parquet'").fetchall()[0][0]
-    db.close()
-    return full, roll, window, entering
+    pq.write_table(
+        pa.table({"unit_id": [1], "clave_id": [1], "lot": ["L1"], "total": [0]}),
+        roll / "after.parquet",
+    )
+    return full, roll, window, today.num_rows
 
 
 def indicators(directory: Path) -> list[Figure]:
     """The national indicators of ``TODAY`` rolled from the state of the day before
     (``rolling``: the lots, the facts of the day that enters and of the day that leaves), after
-    the full recomputation of that day by ``columnar.compute`` over the 90-day window that left
-    the state; against a bare DuckDB aggregate of the roll's files."""
+    the full recomputation of that day over the 90-day window (``rolling.rebuild``, a day's
+    facts at a time) that left the state; against a bare DuckDB aggregate of the roll's files."""
     full, roll, window, entering = _indicator_files(directory)
     yesterday = TODAY - timedelta(days=1)
-    began = time.perf_counter()
-    computed = columnar.compute(
-        full, day=yesterday, policies={}, threads=2, memory_limit="3GB", spill=directory
-    )
-    rolling.save(rolling.State.of_computed(computed, day=yesterday), directory / "state")
-    recomputed = time.perf_counter() - began
-    del computed
     load = os.getloadavg()[0]
     began = time.perf_counter()
-    state = rolling.load(directory / "state", day=yesterday)
-    assert state is not None
-    found, state = rolling.roll(
-        state,
+    units = pq.read_table(full / "units.parquet")
+    _, state = rolling.rebuild(
+        day=yesterday,
+        lots=columnar.lots_at_end(full),
+        facts=lambda day: pq.read_table(full / "facts" / f"{day}.parquet"),
+        units=units,
+        policies={},
+    )
+    rolling.save(state, directory / "state")
+    recomputed = time.perf_counter() - began
+    del state
+    full_load = load
+    load = os.getloadavg()[0]
+    began = time.perf_counter()
+    found_state = rolling.load(directory / "state", day=yesterday)
+    assert found_state is not None
+    found, rolled_state = rolling.roll(
+        found_state,
         day=TODAY,
         lots=columnar.lots_at_end(roll),
         entering=pq.read_table(roll / "entering.parquet"),
@@ -342,7 +348,7 @@ def indicators(directory: Path) -> list[Figure]:
         units=pq.read_table(roll / "units.parquet"),
         policies={},
     )
-    rolling.save(state, directory / "state")
+    rolling.save(rolled_state, directory / "state")
     rolled = time.perf_counter() - began
     db = duckdb.connect()
     db.execute("SET threads = 2")
@@ -360,8 +366,8 @@ def indicators(directory: Path) -> list[Figure]:
     return [
         (
             f"national indicators rolled a day (rolling: {found.daily.num_rows:,} unit × clave "
-            f"rows over a {CONSUMPTION_WINDOW_DAYS}-day window, {entering:,} "
-            f"pair-days entering and as many leaving; {found.abasto.num_rows:,} abasto rows)",
+            f"rows over a {CONSUMPTION_WINDOW_DAYS}-day window, {entering:,} pair-days entering "
+            f"and as many leaving; {found.abasto.num_rows:,} abasto rows)",
             "NumPy",
             rolled,
             "s",
@@ -370,13 +376,13 @@ def indicators(directory: Path) -> list[Figure]:
             f"{nation['with_stock']:,} of {nation['listed']:,}; load average {load:.1f}",
         ),
         (
-            "national indicators recomputed in full by DuckDB over Parquet (the fallback: "
-            f"{window:,} pair-days of movements in the 90-day window), leaving the state",
-            "DuckDB",
+            "national indicators recomputed over the whole window (rolling.rebuild, the "
+            f"fallback: {window:,} pair-days of movements in {CONSUMPTION_WINDOW_DAYS} daily "
+            "files), leaving the state",
+            "NumPy",
             recomputed,
             "s",
-            "what a missing, damaged or stale state costs once; load average "
-            f"{os.getloadavg()[0]:.1f}",
+            f"what a missing, damaged or stale state costs once; load average {full_load:.1f}",
         ),
     ]
 
@@ -443,16 +449,16 @@ def section() -> list[str]:
         "to a temporary table, one scan of every rule, movements by INSERT … SELECT, the net "
         "per lot grouped once, balances by one UPDATE … FROM and one INSERT … SELECT); the bare "
         "figure COPYs the same file into a plain table of the feed's columns.",
-        "- *indicators*: DuckDB writes national Parquet files in `inventory.columnar`'s layout,"
-        " consistent as the database would hold them (a lot per unit × clave, none below zero; "
-        "dispensing by two pairs in three every day of the 90-day window; the units in 32 "
-        "states and 40 institutions). `columnar.compute` recomputes the day before in full over"
-        " the window (2 threads, 3 GB of memory) and leaves the per-pair state (`rolling`); "
-        "then the nightly roll to the day is timed: the state loaded and checked (CRC-32 per "
-        "array), the lots, the facts of the day that enters and of the day that leaves, "
-        "`rolling.roll` (every unit × clave's indicators, the abasto per unit, institution, "
-        "state and nation) and the new state saved. The bare figure is one DuckDB `GROUP BY` "
-        "per file the roll reads (the lots; the two days of facts), joined.",
+        "- *indicators*: national Parquet files in `inventory.columnar`'s layout, consistent as"
+        " the database would hold them (a lot per unit × clave, none below zero; dispensing by "
+        "two pairs in three every day of the 90-day window, a file of facts per day; the units "
+        "in 32 states and 40 institutions). `rolling.rebuild` recomputes the day before over "
+        "the whole window, backwards from its stock a day's facts at a time, and leaves the "
+        "per-pair state; then the nightly roll to the day is timed: the state loaded and "
+        "checked (CRC-32 per array), the lots, the facts of the day that enters and of the day "
+        "that leaves, `rolling.roll` (every unit × clave's indicators, the abasto per unit, "
+        "institution, state and nation) and the new state saved. The bare figure is one DuckDB "
+        "`GROUP BY` per file the roll reads (the lots; the two days of facts), joined.",
         "- *redistribution*: `benchmarks.inventory.instance` (seed 17) places the units in the 32 "
         "states, 20 % above their maximum with one to three lots, 10 % below their minimum; "
         "`redistribution.plan` with the 25 cheapest givers per short unit, costs from the state "
