@@ -48,8 +48,8 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
     assert code == 0, err
     assert "1 clave-unidad de 1 unidad, 0 en desabasto" in out
 
-    # The same day by DuckDB over Parquet files: the same summary, the files left in the folder
-    # with the state the next day rolls from.
+    # The same day by the national path: the same summary, the files left in the folder with
+    # the state the next day rolls from.
     def columnar(day: str) -> str:
         code, found, err = invoke_abasto(
             fresh_database_url,
@@ -61,10 +61,9 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
 
     again = columnar("2026-11-02")
     assert again.splitlines()[0] == out.strip()
-    assert "toda la ventana con DuckDB: No hay estado del día anterior." in again
+    assert "Calculada toda la ventana: No hay estado del día anterior." in again
     assert sorted(p.name for p in (tmp_path / "snapshot").iterdir()) == [
         "after.parquet",
-        "days.parquet",
         "lots.parquet",
         "state",
         "units.parquet",

@@ -134,7 +134,11 @@ def test_rolled_snapshots_give_the_rules_snapshot_day_after_day(
     date makes the state stale, and the window is recomputed, never rolled from it."""
     today = _sector(ctx)
     first = today - timedelta(days=6)
-    assert not service.snapshot_incremental(ctx, day=first, directory=tmp_path).rolled
+    expected = _by_rules(ctx, first)
+    summary = service.snapshot_incremental(ctx, day=first, directory=tmp_path)
+    assert not summary.rolled
+    assert summary.recomputed == "No hay estado del día anterior."
+    assert _rows(ctx, first) == expected
     for back in range(5, 0, -1):
         day = today - timedelta(days=back)
         expected = _by_rules(ctx, day)

@@ -55,7 +55,7 @@ def snapshot(
         "--parquet",
         help="Carpeta de los archivos Parquet y del estado por clave-unidad (escala nacional): "
         "el día se rueda desde el estado del día anterior o, si no sirve, se calcula toda la "
-        "ventana con DuckDB.",
+        "ventana.",
     ),
 ) -> None:
     """Calcula y guarda los indicadores del día (existencia, consumo, meses, abasto)."""
@@ -72,7 +72,7 @@ def snapshot(
     if summary.rolled:
         console.print("Rodados un día desde el estado del día anterior.")
     elif parquet is not None:
-        console.print(f"Calculada toda la ventana con DuckDB: {summary.recomputed}")
+        console.print(f"Calculada toda la ventana: {summary.recomputed}")
 
 
 @app.command("redistribute")

@@ -23,7 +23,7 @@ import hashlib
 import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -1171,7 +1171,8 @@ def snapshot_incremental(
     the facts of the day that enters the window and of the day that leaves it, instead of the
     whole window. When the state is missing, of another day, damaged, or contradicted by the
     movements (one posted since with an earlier date, a stock that does not add up), the window
-    is recomputed in full (``snapshot_columnar``) and the summary says why."""
+    is recomputed in full (``rolling.rebuild``, a day at a time; ``snapshot_columnar`` is the
+    same by one DuckDB query) and the summary says why."""
     day = day or today(ctx)
     db = ctx.db
     m = StockMovement
@@ -1206,10 +1207,59 @@ def snapshot_incremental(
             watermark=watermark,
         )
     except rolling.StateError as exc:
-        summary = snapshot_columnar(ctx, day=day, directory=directory)
-        return replace(summary, recomputed=str(exc))
+        return replace(_rebuild(ctx, day, directory), recomputed=str(exc))
     rolling.save(rolled, directory / STATE_DIRECTORY)
     return _store_columnar(ctx, day, computed, rolled=True)
+
+
+def _rebuild(ctx: Context, day: date, directory: Path) -> SnapshotSummary:
+    """The window recomputed in full (``rolling.rebuild``), its movements read once, newest
+    day first, one day's facts at a time; it leaves the state for the next day."""
+    db = ctx.db
+    watermark = _watermark(db)
+    start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
+    tables = _export(db, directory, _day_exports(day))
+    computed, state = rolling.rebuild(
+        day=day,
+        lots=columnar.lots_at_end(directory),
+        facts=_facts_newest_first(db, start, day),
+        units=tables["units"],
+        policies=policies(db),
+        watermark=watermark,
+    )
+    rolling.save(state, directory / STATE_DIRECTORY)
+    return _store_columnar(ctx, day, computed, rolled=False)
+
+
+def _facts_newest_first(db: Session, start: date, end: date) -> Callable[[date], pa.Table]:
+    """A day's facts per pair (``_EXPORT_SCHEMAS["entering"]``), asked for from ``end`` back to
+    ``start``, streamed from one query over the window (never all held at once)."""
+    m = StockMovement
+    dispensed = func.sum(case((m.kind == Kind.dispense.value, -m.quantity), else_=0))
+    rows = iter(
+        db.execute(
+            select(m.day, m.unit_id, m.clave_id, dispensed, func.sum(m.quantity))
+            .where(m.day >= start, m.day <= end)
+            .group_by(m.day, m.unit_id, m.clave_id)
+            .order_by(m.day.desc(), m.unit_id, m.clave_id)
+            .execution_options(yield_per=50_000)
+        )
+    )
+    ahead: list[Any] = []
+    schema = _EXPORT_SCHEMAS["entering"]
+
+    def facts(day: date) -> pa.Table:
+        found = []
+        while (row := ahead.pop() if ahead else next(rows, None)) is not None:
+            if row[0] < day:
+                ahead.append(row)
+                break
+            if row[0] > day:
+                raise ValueError(f"facts asked for out of order: {day}")
+            found.append(row[1:])
+        return pa.table({c: [r[i] for r in found] for i, c in enumerate(schema.names)}, schema)
+
+    return facts
 
 
 def _watermark(db: Session) -> int:
