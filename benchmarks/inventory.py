@@ -265,11 +265,13 @@ def _indicator_files(directory: Path) -> tuple[Path, Path, int, int]:
     db = duckdb.connect()
     db.execute("SET threads = 2")
     db.execute("SET memory_limit = '3GB'")
+    db.execute("SET temp_directory = $path", {"path": str(directory)})
+    # The lots sorted by pair, as the service exports them.
     db.execute(
         f"COPY (SELECT u AS unit_id, c AS clave_id, 'L1' AS lot,"
         f" DATE '{TODAY}' + ((u * 7 + c * 13) % 700)::INTEGER AS expiry,"
-        f" greatest((u * 31 + c * 17) % 400 - 40, 0)::BIGINT AS quantity FROM {rows})"
-        f" TO '{full}/lots.parquet'"
+        f" greatest((u * 31 + c * 17) % 400 - 40, 0)::BIGINT AS quantity FROM {rows}"
+        f" ORDER BY u, c) TO '{full}/lots.parquet'"
     )
     db.execute(
         "COPY (SELECT u AS unit_id, CASE WHEN u % 3 = 0 THEN 'clinica' ELSE 'hospital' END AS"

@@ -113,7 +113,9 @@ class State:
 
 
 def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
-    return np.asarray(pc.fill_null(column, 0).to_numpy(), dtype=np.int64)
+    if column.null_count:
+        column = pc.fill_null(column, 0)
+    return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
 def _keys(units: pa.ChunkedArray | pa.Array, claves: pa.ChunkedArray | pa.Array) -> Ints:
@@ -261,11 +263,14 @@ def _lots_by_pair(lots: pa.Table, *, day: date) -> _Lots:
     today = (day - date(1970, 1, 1)).days
     held = np.where(quantity > 0, quantity, 0)
     soon = (expiry >= today) & (expiry <= today + rules.EXPIRY_HORIZON_DAYS)
+    expiring, expired = np.where(soon, held, 0), np.where(expiry < today, held, 0)
+    if len(starts) == len(keys):  # a lot per pair: nothing to add up
+        return _Lots(keys, quantity, expiring, expired)
     return _Lots(
         keys=keys[starts],
         on_hand=np.add.reduceat(quantity, starts),
-        expiring=np.add.reduceat(np.where(soon, held, 0), starts),
-        expired=np.add.reduceat(np.where(expiry < today, held, 0), starts),
+        expiring=np.add.reduceat(expiring, starts),
+        expired=np.add.reduceat(expired, starts),
     )
 
 
