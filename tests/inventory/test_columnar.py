@@ -163,3 +163,14 @@ def test_rolled_snapshots_give_the_rules_snapshot_day_after_day(
     expected = _by_rules(ctx, tomorrow)
     assert service.snapshot_incremental(ctx, day=tomorrow, directory=tmp_path).rolled
     assert _rows(ctx, tomorrow) == expected
+    # A damaged state is refused, never rolled from: the window is recomputed.
+    path = tmp_path / service.STATE_DIRECTORY / "state.npz"
+    damaged = bytearray(path.read_bytes())
+    damaged[-100] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    after = tomorrow + timedelta(days=1)
+    expected = _by_rules(ctx, after)
+    summary = service.snapshot_incremental(ctx, day=after, directory=tmp_path)
+    assert not summary.rolled
+    assert "estado" in summary.recomputed
+    assert _rows(ctx, after) == expected
