@@ -182,8 +182,14 @@ def test_a_state_of_another_day_or_damaged_is_refused(tmp_path: Path) -> None:
         rolling.load(tmp_path / "state", day=day + timedelta(days=1))
     assert rolling.load(tmp_path / "state", day=day) is not None
     path = tmp_path / "state" / rolling.FILE
-    raw = bytearray(path.read_bytes())
-    raw[-200] ^= 0xFF  # inside the last array
+    intact = path.read_bytes()
+    raw = bytearray(intact)
+    raw[len(raw) // 2] ^= 0xFF  # inside an array
+    path.write_bytes(bytes(raw))
+    with pytest.raises(rolling.StateError, match="dañado: Bad CRC-32"):
+        rolling.load(tmp_path / "state", day=day)
+    raw = bytearray(intact)
+    raw[-30] ^= 0xFF  # in the zip's directory
     path.write_bytes(bytes(raw))
     with pytest.raises(rolling.StateError):
         rolling.load(tmp_path / "state", day=day)
