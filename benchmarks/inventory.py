@@ -13,8 +13,10 @@ It also loads a day of stock and dispensing into PostgreSQL through ``service.lo
 once, then attached; the balances of a first day built then indexed; no lot may end the day
 below zero), for ``LOAD_UNITS`` units × ``LOAD_CLAVES`` claves (15,000 × 1,000 by default:
 15,000,000 stock rows, 10,000,000 dispensing lines), against a bare COPY of the same file into
-a table of the feed's columns, with the seconds of each step; and the national indicators by
-DuckDB.
+a table of the feed's columns, with the seconds of each step; and the national indicators over
+a 90-day window, rolled a day from the day before's per-pair state (``inventory.rolling``)
+against a bare DuckDB aggregate of the files the roll reads, with the full recomputation of
+the window (``rolling.rebuild``) beside it.
 """
 
 from __future__ import annotations
@@ -32,17 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute
+import pyarrow.parquet as pq
 from sqlalchemy import text
 
 from abasto.core.context import Context, operator
 from abasto.core.db import session_factory, transaction
 from abasto.core.money import MEXICO_CITY
 from abasto.identity import service as identity
-from abasto.inventory import columnar, redistribution, service
+from abasto.inventory import columnar, redistribution, rolling, service
 from abasto.inventory.redistribution import Site
-from abasto.inventory.rules import Lot
+from abasto.inventory.rules import CONSUMPTION_WINDOW_DAYS, Lot
 from benchmarks import print_standalone
 from benchmarks.databases import fresh_postgres, import_synthetic_catalog, synthetic_claves
 
@@ -60,8 +64,6 @@ LOAD_UNITS = int(os.environ.get("ABASTO_BENCH_INVENTORY_LOAD_UNITS", "15000"))
 LOAD_CLAVES = int(os.environ.get("ABASTO_BENCH_INVENTORY_LOAD_CLAVES", "1000"))
 """The national day's units × claves, for the day load and the indicators."""
 DAY_GOAL_SECONDS = 60.0
-WINDOW_DAYS = int(os.environ.get("ABASTO_BENCH_INVENTORY_WINDOW_DAYS", "1"))
-"""Days of movements in the indicators' Parquet window (the rules look back 90)."""
 INDICATORS_GOAL_SECONDS = 5.0
 ALL_CLAVES = int(os.environ.get("ABASTO_BENCH_INVENTORY_CLAVES", "1000"))
 ALL_GOAL_SECONDS = 600.0
@@ -259,62 +261,142 @@ def load_day(directory: Path) -> list[Figure]:
     ]
 
 
-def indicators(directory: Path) -> list[Figure]:
-    """The daily indicators of ``LOAD_UNITS`` × ``LOAD_CLAVES`` by ``columnar.compute`` over
-    Parquet files written by DuckDB (a lot per pair, ``WINDOW_DAYS`` days of dispensing by two
-    pairs in three), against a bare DuckDB aggregate of the same files."""
-    out = directory / "snapshot"
-    out.mkdir(exist_ok=True)
-    day = TODAY
+def _indicator_files(directory: Path) -> tuple[Path, Path, int, int]:
+    """National Parquet files for the indicators, consistent as the database would have them:
+    a lot per unit × clave (its stock at ``TODAY``'s end, none below zero) and, every day of the
+    window, dispensing by two pairs in three. ``full/`` is what the full recomputation of the day
+    before reads (the lots, ``TODAY``'s dispensing as what moved after that day, and a file of
+    facts per day of the window, ``facts/<day>.parquet``); ``roll/`` what the roll to ``TODAY``
+    reads (the lots, the facts of ``TODAY`` and of the day that leaves the window). The
+    window's pair-days and the facts' rows of ``TODAY``."""
+    full, roll = directory / "full", directory / "roll"
+    (full / "facts").mkdir(parents=True, exist_ok=True)
+    roll.mkdir(exist_ok=True)
     rows = f"range(1, {LOAD_UNITS} + 1) t(u), range(1, {LOAD_CLAVES} + 1) s(c)"
     db = duckdb.connect()
     db.execute("SET threads = 2")
+    db.execute("SET memory_limit = '3GB'")
+    db.execute("SET temp_directory = $path", {"path": str(directory)})
+    # The lots sorted by pair, as the service exports them.
     db.execute(
         f"COPY (SELECT u AS unit_id, c AS clave_id, 'L1' AS lot,"
-        f" DATE '{day}' + ((u * 7 + c * 13) % 700)::INTEGER AS expiry,"
-        f" ((u * 31 + c * 17) % 400)::BIGINT - 40 AS quantity FROM {rows}) TO '{out}/lots.parquet'"
-    )
-    db.execute(
-        "COPY (SELECT 1::BIGINT AS unit_id, 1::BIGINT AS clave_id, 'L1' AS lot, 0::BIGINT AS"
-        f" total) TO '{out}/after.parquet'"
-    )
-    db.execute(
-        f"COPY (SELECT u AS unit_id, c AS clave_id, DATE '{day}' - d::INTEGER AS day,"
-        " ((u + c + d) % 9 + 1)::BIGINT AS dispensed, -((u + c + d) % 9 + 1)::BIGINT AS net"
-        f" FROM range(0, {WINDOW_DAYS}) r(d), {rows} WHERE (u + c + d) % 3 <> 0)"
-        f" TO '{out}/days.parquet'"
+        f" DATE '{TODAY}' + ((u * 7 + c * 13) % 700)::INTEGER AS expiry,"
+        f" greatest((u * 31 + c * 17) % 400 - 40, 0)::BIGINT AS quantity FROM {rows}"
+        f" ORDER BY u, c) TO '{full}/lots.parquet'"
     )
     db.execute(
         "COPY (SELECT u AS unit_id, CASE WHEN u % 3 = 0 THEN 'clinica' ELSE 'hospital' END AS"
         " kind, lpad(((u % 32) + 1)::VARCHAR, 2, '0') AS state, 'I' || (u % 40)::VARCHAR AS"
-        f" institution FROM range(1, {LOAD_UNITS} + 1) t(u)) TO '{out}/units.parquet'"
+        f" institution FROM range(1, {LOAD_UNITS} + 1) t(u)) TO '{full}/units.parquet'"
     )
-    window_rows = db.execute(f"SELECT count(*) FROM '{out}/days.parquet'").fetchall()[0][0]
+    db.close()
+    for name in ("lots", "units"):
+        (roll / f"{name}.parquet").write_bytes((full / f"{name}.parquet").read_bytes())
+    units = np.repeat(np.arange(1, LOAD_UNITS + 1, dtype=np.int64), LOAD_CLAVES)
+    claves = np.tile(np.arange(1, LOAD_CLAVES + 1, dtype=np.int64), LOAD_UNITS)
+    pairs = units + claves
+
+    def facts(back: int) -> pa.Table:
+        """The day ``back`` days before ``TODAY``: the pairs that dispensed, sorted by pair."""
+        moved = (pairs + back) % 3 != 0
+        out = (pairs[moved] + back) % 9 + 1
+        return pa.table(
+            {"unit_id": units[moved], "clave_id": claves[moved], "dispensed": out, "net": -out}
+        )
+
+    window = 0
+    for back in range(1, CONSUMPTION_WINDOW_DAYS + 1):
+        found = facts(back)
+        window += found.num_rows
+        pq.write_table(found, full / "facts" / f"{TODAY - timedelta(days=back)}.parquet")
+    today = facts(0)
+    pq.write_table(today, roll / "entering.parquet")
+    pq.write_table(facts(CONSUMPTION_WINDOW_DAYS), roll / "leaving.parquet")
+    # What moved after the day before, per lot: TODAY's dispensing; after TODAY, nothing (one
+    # row of nothing, so the roll matches its lots against it as it would in production).
+    pq.write_table(
+        today.select(["unit_id", "clave_id"])
+        .append_column("lot", pa.array(["L1"] * today.num_rows))
+        .append_column("total", today["net"]),
+        full / "after.parquet",
+    )
+    pq.write_table(
+        pa.table({"unit_id": [1], "clave_id": [1], "lot": ["L1"], "total": [0]}),
+        roll / "after.parquet",
+    )
+    return full, roll, window, today.num_rows
+
+
+def indicators(directory: Path) -> list[Figure]:
+    """The national indicators of ``TODAY`` rolled from the state of the day before
+    (``rolling``: the lots, the facts of the day that enters and of the day that leaves), after
+    the full recomputation of that day over the 90-day window (``rolling.rebuild``, a day's
+    facts at a time) that left the state; against a bare DuckDB aggregate of the roll's files."""
+    full, roll, window, entering = _indicator_files(directory)
+    yesterday = TODAY - timedelta(days=1)
+    load = os.getloadavg()[0]
     began = time.perf_counter()
-    found = columnar.compute(out, day=day, policies={}, threads=2)
-    computed = time.perf_counter() - began
+    units = pq.read_table(full / "units.parquet")
+    _, state = rolling.rebuild(
+        day=yesterday,
+        lots=columnar.lots_at_end(full),
+        facts=lambda day: pq.read_table(full / "facts" / f"{day}.parquet"),
+        units=units,
+        policies={},
+    )
+    rolling.save(state, directory / "state")
+    recomputed = time.perf_counter() - began
+    del state
+    full_load = load
+    load = os.getloadavg()[0]
+    began = time.perf_counter()
+    found_state = rolling.load(directory / "state", day=yesterday)
+    assert found_state is not None
+    found, rolled_state = rolling.roll(
+        found_state,
+        day=TODAY,
+        lots=columnar.lots_at_end(roll),
+        entering=pq.read_table(roll / "entering.parquet"),
+        leaving=pq.read_table(roll / "leaving.parquet"),
+        units=pq.read_table(roll / "units.parquet"),
+        policies={},
+    )
+    rolling.save(rolled_state, directory / "state")
+    rolled = time.perf_counter() - began
+    db = duckdb.connect()
+    db.execute("SET threads = 2")
     began = time.perf_counter()
     db.execute(
         f"SELECT count(*), sum(q), sum(d) FROM (SELECT unit_id, clave_id, sum(quantity) AS q FROM"
-        f" '{out}/lots.parquet' GROUP BY ALL) FULL JOIN (SELECT unit_id, clave_id, sum(dispensed)"
-        f" AS d FROM '{out}/days.parquet' GROUP BY ALL) USING (unit_id, clave_id)"
+        f" '{roll}/lots.parquet' GROUP BY ALL) FULL JOIN (SELECT unit_id, clave_id,"
+        f" sum(dispensed) AS d FROM read_parquet(['{roll}/entering.parquet',"
+        f" '{roll}/leaving.parquet']) GROUP BY ALL) USING (unit_id, clave_id)"
     ).fetchall()
     bare = time.perf_counter() - began
+    db.close()
     nation = found.abasto.filter(pa.compute.equal(found.abasto["scope"], "nation")).to_pylist()[0]
-    meets = "meets" if computed < INDICATORS_GOAL_SECONDS else "misses"
+    meets = "meets" if rolled < INDICATORS_GOAL_SECONDS else "misses"
     return [
         (
-            f"national indicators by DuckDB over Parquet ({found.daily.num_rows:,} unit × clave "
-            f"rows, {window_rows:,} pair-days of movements in a {WINDOW_DAYS}-day window; "
-            f"{found.abasto.num_rows:,} abasto rows)",
-            "DuckDB",
-            computed,
+            f"national indicators rolled a day (rolling: {found.daily.num_rows:,} unit × clave "
+            f"rows over a {CONSUMPTION_WINDOW_DAYS}-day window, {entering:,} pair-days entering "
+            f"and as many leaving; {found.abasto.num_rows:,} abasto rows)",
+            "NumPy",
+            rolled,
             "s",
-            f"({meets} the goal of {INDICATORS_GOAL_SECONDS:.0f} s); {computed / bare:.1f}× a bare "
+            f"({meets} the goal of {INDICATORS_GOAL_SECONDS:.0f} s); {rolled / bare:.1f}× a bare "
             f"DuckDB aggregate of the same files ({bare:.2f} s); national abasto "
-            f"{nation['with_stock']:,} of {nation['listed']:,}; load average "
-            f"{os.getloadavg()[0]:.1f}",
-        )
+            f"{nation['with_stock']:,} of {nation['listed']:,}; load average {load:.1f}",
+        ),
+        (
+            "national indicators recomputed over the whole window (rolling.rebuild, the "
+            f"fallback: {window:,} pair-days of movements in {CONSUMPTION_WINDOW_DAYS} daily "
+            "files), leaving the state",
+            "NumPy",
+            recomputed,
+            "s",
+            f"what a missing, damaged or stale state costs once; load average {full_load:.1f}",
+        ),
     ]
 
 
@@ -370,7 +452,7 @@ def section() -> list[str]:
         f"{ALL_GOAL_SECONDS / 60:.0f} min. "
         + (f"Measured {measured:%Y-%m-%d %H:%M} UTC; " if measured else "")
         + "`python -m benchmarks.inventory` runs only this benchmark (sizes: "
-        "`ABASTO_BENCH_INVENTORY_LOAD_UNITS`, `…_LOAD_CLAVES`, `…_WINDOW_DAYS`, `…_UNITS`, "
+        "`ABASTO_BENCH_INVENTORY_LOAD_UNITS`, `…_LOAD_CLAVES`, `…_UNITS`, "
         "`…_CLAVES`).",
         "",
         "- *day loaded*: `load_day` registers the units and claves, writes the day's feed with "
@@ -383,11 +465,16 @@ def section() -> list[str]:
         "balances inserted with their keys and indexes dropped and built again once, the ATTACH "
         "spared its scan by the day's CHECK); the bare figure COPYs the same file into a plain "
         "table of the feed's columns. The steps' seconds follow the figure.",
-        "- *indicators*: DuckDB writes national Parquet files in `inventory.columnar`'s layout "
-        "(a lot per unit × clave, `…_WINDOW_DAYS` days of movements by two pairs in three, the "
-        "units in 32 states and 40 institutions) and `columnar.compute` answers every unit × "
-        "clave's indicators and the abasto per unit, institution, state and nation, with 2 "
-        "threads; the bare figure is one DuckDB `GROUP BY` per file of the same pairs, joined.",
+        "- *indicators*: national Parquet files in `inventory.columnar`'s layout, consistent as"
+        " the database would hold them (a lot per unit × clave, none below zero; dispensing by "
+        "two pairs in three every day of the 90-day window, a file of facts per day; the units "
+        "in 32 states and 40 institutions). `rolling.rebuild` recomputes the day before over "
+        "the whole window, backwards from its stock a day's facts at a time, and leaves the "
+        "per-pair state; then the nightly roll to the day is timed: the state loaded and "
+        "checked (CRC-32 per array), the lots, the facts of the day that enters and of the day "
+        "that leaves, `rolling.roll` (every unit × clave's indicators, the abasto per unit, "
+        "institution, state and nation) and the new state saved. The bare figure is one DuckDB "
+        "`GROUP BY` per file the roll reads (the lots; the two days of facts), joined.",
         "- *redistribution*: `benchmarks.inventory.instance` (seed 17) places the units in the 32 "
         "states, 20 % above their maximum with one to three lots, 10 % below their minimum; "
         "`redistribution.plan` with the 25 cheapest givers per short unit, costs from the state "

@@ -264,6 +264,7 @@ def serve(
         pace_seconds=settings.opening_pace_seconds,
         signer=state.signer,
         checkpoint_seconds=settings.checkpoint_seconds,
+        indicators_dir=settings.indicators_dir,
     )
     stop = threading.Event()
     run_in_background(ticker, settings.tick_seconds, stop)

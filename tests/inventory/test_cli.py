@@ -47,25 +47,28 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
     )
     assert code == 0, err
     assert "1 clave-unidad de 1 unidad, 0 en desabasto" in out
-    # The same day by DuckDB over Parquet files: the same summary, the files left in the folder.
-    code, again, err = invoke_abasto(
-        fresh_database_url,
-        tmp_path,
-        "inventory",
-        "snapshot",
-        "--day",
-        "2026-11-02",
-        "--parquet",
-        str(tmp_path / "snapshot"),
-    )
-    assert code == 0, err
-    assert again == out
+
+    # The same day by the national path: the same summary, the files left in the folder with
+    # the state the next day rolls from.
+    def columnar(day: str) -> str:
+        code, found, err = invoke_abasto(
+            fresh_database_url,
+            tmp_path,
+            *("inventory", "snapshot", "--day", day, "--parquet", str(tmp_path / "snapshot")),
+        )
+        assert code == 0, err
+        return found
+
+    again = columnar("2026-11-02")
+    assert again.splitlines()[0] == out.strip()
+    assert "Calculada toda la ventana: No hay estado del día anterior." in again
     assert sorted(p.name for p in (tmp_path / "snapshot").iterdir()) == [
         "after.parquet",
-        "days.parquet",
         "lots.parquet",
+        "state",
         "units.parquet",
     ]
+    assert "Rodados un día desde el estado del día anterior." in columnar("2026-11-03")
     code, out, err = invoke_abasto(
         fresh_database_url, tmp_path, "inventory", "redistribute", ASPIRINA
     )
@@ -80,7 +83,7 @@ def test_upload_then_snapshot_then_redistribute(fresh_database_url: str, tmp_pat
     with transaction(session_factory(engine)) as db:
         ctx = Context(db, operator("pruebas"), T0)
         assert service.unit_stock(db, unit(ctx))[0].on_hand == 28
-        assert db.scalars(select(DailyAbasto.scope)).all().count("nation") == 1
+        assert db.scalars(select(DailyAbasto.scope)).all().count("nation") == 2  # two days
     engine.dispose()
 
 

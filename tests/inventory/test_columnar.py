@@ -16,7 +16,7 @@ from abasto.core.context import Context
 from abasto.inventory import service
 from abasto.inventory.models import DailyAbasto, DailyStock
 from abasto.inventory.rules import Kind
-from abasto.inventory.service import HistoryRow
+from abasto.inventory.service import HistoryRow, IssueLine
 from tests.inventory.factories import (
     ASPIRINA,
     METFORMINA,
@@ -70,10 +70,8 @@ def _rows(ctx: Context, day: date) -> tuple[list[Any], list[Any]]:
     return daily, abasto
 
 
-@pytest.mark.parametrize("back", [0, 7])
-def test_duckdb_over_parquet_gives_the_rules_snapshot(
-    ctx: Context, tmp_path: Path, back: int
-) -> None:
+def _sector(ctx: Context) -> date:
+    """The sector with about 130 days of history of every unit × clave; today."""
     build_sector(ctx)
     today = service.today(ctx)
     seed = 0
@@ -88,6 +86,23 @@ def test_duckdb_over_parquet_gives_the_rules_snapshot(
             ]
         service.post_history(ctx, unit=where, rows=rows, source=f"historia:{code}")
     service.set_policy(ctx, unit_kind="clinica", min_months=Decimal(2), max_months=Decimal(4))
+    return today
+
+
+def _by_rules(ctx: Context, day: date) -> tuple[list[Any], list[Any]]:
+    """The rules' snapshot of ``day`` (stored rows), then removed again."""
+    service.snapshot(ctx, day=day)
+    expected = _rows(ctx, day)
+    ctx.db.execute(delete(DailyStock).where(DailyStock.day == day))
+    ctx.db.execute(delete(DailyAbasto).where(DailyAbasto.day == day))
+    return expected
+
+
+@pytest.mark.parametrize("back", [0, 7])
+def test_duckdb_over_parquet_gives_the_rules_snapshot(
+    ctx: Context, tmp_path: Path, back: int
+) -> None:
+    today = _sector(ctx)
     day = today - timedelta(days=back)
     # Lots on both sides of the expiry horizon's last day.
     stock(ctx, unit(ctx), ASPIRINA, ("EDGE", day + timedelta(days=90), 3))
@@ -109,3 +124,53 @@ def test_duckdb_over_parquet_gives_the_rules_snapshot(
     assert any(row[5] and row[3] is not None for row in daily)  # stock-out days and an AMC
     assert any(row[6] for row in daily)
     assert {r[0] for r in abasto} == {"unit", "institution", "state", "nation"}
+
+
+def test_rolled_snapshots_give_the_rules_snapshot_day_after_day(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """The nightly path: a full computation once, then each day rolled from the day before's
+    state, equal to the rules' snapshot every day; a movement posted afterwards with an earlier
+    date makes the state stale, and the window is recomputed, never rolled from it."""
+    today = _sector(ctx)
+    first = today - timedelta(days=6)
+    expected = _by_rules(ctx, first)
+    summary = service.snapshot_incremental(ctx, day=first, directory=tmp_path)
+    assert not summary.rolled
+    assert summary.recomputed == "No hay estado del día anterior."
+    assert _rows(ctx, first) == expected
+    for back in range(5, 0, -1):
+        day = today - timedelta(days=back)
+        expected = _by_rules(ctx, day)
+        summary = service.snapshot_incremental(ctx, day=day, directory=tmp_path)
+        assert summary.rolled, summary.recomputed
+        assert _rows(ctx, day) == expected
+    # A dispensing dated three days ago, posted now: the state of yesterday did not see it.
+    where = unit(ctx, "IMSS", "UMF-2")
+    held = service.unit_stock(ctx.db, where, clave=PARACETAMOL)
+    assert held
+    assert held[0].on_hand > 0
+    service.dispense(
+        ctx, unit=where, lines=[IssueLine(PARACETAMOL, 1)], day=today - timedelta(days=3)
+    )
+    expected = _by_rules(ctx, today)
+    summary = service.snapshot_incremental(ctx, day=today, directory=tmp_path)
+    assert not summary.rolled
+    assert (today - timedelta(days=3)).isoformat() in summary.recomputed
+    assert _rows(ctx, today) == expected
+    # The recomputation left a fresh state: tomorrow rolls again.
+    tomorrow = today + timedelta(days=1)
+    expected = _by_rules(ctx, tomorrow)
+    assert service.snapshot_incremental(ctx, day=tomorrow, directory=tmp_path).rolled
+    assert _rows(ctx, tomorrow) == expected
+    # A damaged state is refused, never rolled from: the window is recomputed.
+    path = tmp_path / service.STATE_DIRECTORY / "state.npz"
+    damaged = bytearray(path.read_bytes())
+    damaged[-100] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    after = tomorrow + timedelta(days=1)
+    expected = _by_rules(ctx, after)
+    summary = service.snapshot_incremental(ctx, day=after, directory=tmp_path)
+    assert not summary.rolled
+    assert "estado" in summary.recomputed
+    assert _rows(ctx, after) == expected

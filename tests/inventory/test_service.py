@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +18,8 @@ from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from abasto.core.ledger import LedgerEntry
-from abasto.demand.models import Consumption
+from abasto.demand import service as demand
+from abasto.demand.models import Consumption, ForecastSuggestion
 from abasto.inventory import service
 from abasto.inventory.models import DailyAbasto, StockBalance, StockMovement
 from abasto.inventory.rules import Counted, Kind, Lot
@@ -411,10 +413,18 @@ def test_end_to_end_receipt_to_stockout_to_a_suggested_transfer_to_indicators(
     assert service.ledger_balance_check(sector.db) == []
 
 
+@pytest.mark.parametrize("national", [False, True])
 def test_the_tick_computes_yesterdays_snapshot_once(
-    sector: Context, sessions: sessionmaker[Session], clock: FixedClock, settings: Settings
+    sector: Context,
+    sessions: sessionmaker[Session],
+    clock: FixedClock,
+    settings: Settings,
+    tmp_path: Path,
+    national: bool,
 ) -> None:
-    ticker = Ticker(sessions, clock, Sealer.from_settings(settings))
+    """By the rules, or (``indicators_dir``) by the national path, which keeps its state."""
+    folder = tmp_path / "indicadores" if national else None
+    ticker = Ticker(sessions, clock, Sealer.from_settings(settings), indicators_dir=folder)
     assert ticker.tick().snapshot is None  # no stock anywhere yet
     stock(sector, unit(sector), PARACETAMOL, ("A", EXPIRES, 5))
     sector.db.commit()
@@ -424,6 +434,7 @@ def test_the_tick_computes_yesterdays_snapshot_once(
     [nation] = service.abasto_of(sector.db, scope="nation")
     # Yesterday the receipt had not come: the clave was listed and out of stock.
     assert (nation.day, nation.abasto.listed, nation.abasto.with_stock) == (yesterday, 1, 0)
+    assert (folder is not None and (folder / "state" / "state.npz").exists()) == national
 
 
 def test_a_months_consumption_feeds_the_demand_forecasts_with_its_stockout_days(
@@ -449,6 +460,42 @@ def test_a_months_consumption_feeds_the_demand_forecasts_with_its_stockout_days(
     assert service.feed_demand(sector, month=october) == 1
     stored = sector.db.scalars(select(Consumption)).one()
     assert (stored.month, stored.consumed, stored.stockout_days) == (october, 50, 26)
+
+
+def test_dispensing_in_the_units_feeds_the_forecast_of_the_next_round(sector: Context) -> None:
+    """The whole chain: what a unit dispensed in each month, handed to demand with its
+    stock-out days, is the history the next round's forecast is computed from; a month cut
+    short by a stock-out is counted for the days the unit had stock."""
+    hgz = unit(sector)
+    service.receive(
+        sector, unit=hgz, lines=[ReceiptLine(PARACETAMOL, "A", EXPIRES, 700)], day=date(2026, 8, 1)
+    )
+    for month in (8, 9):
+        for day in (5, 15, 25):
+            service.dispense(
+                sector, unit=hgz, lines=[IssueLine(PARACETAMOL, 100)], day=date(2026, month, day)
+            )
+    # October: 100 dispensed by the 10th, when the shelf is empty for the rest of the month.
+    service.dispense(sector, unit=hgz, lines=[IssueLine(PARACETAMOL, 100)], day=date(2026, 10, 10))
+    for month in (8, 9, 10):
+        assert service.feed_demand(sector, month=date(2026, month, 1)) == 1
+    october = sector.db.scalars(
+        select(Consumption).where(Consumption.month == date(2026, 10, 1))
+    ).one()
+    assert (october.consumed, october.stockout_days) == (100, 21)
+
+    demand.open_round(sector, name="2027", periods=["2027"], n_jobs=1)
+
+    found = demand.get_round(sector.db, "2027")
+    [suggestion] = sector.db.scalars(
+        select(ForecastSuggestion).where(ForecastSuggestion.round_id == found.id)
+    ).all()
+    assert suggestion.clave_id == sector.db.scalar(
+        select(Clave.id).where(Clave.clave == PARACETAMOL)
+    )
+    assert suggestion.history_months == 3
+    # About 300 a month over the year; October read as dispensed (100) would pull it down.
+    assert 12 * 280 <= suggestion.suggested_max <= 12 * 330, suggestion.suggested_max
 
 
 def test_a_day_loaded_in_bulk_adds_to_the_balances_and_refuses_going_below_zero(

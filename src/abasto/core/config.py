@@ -47,6 +47,11 @@ class Settings:
     public_url: str = DEFAULT_PUBLIC_URL
     """Where the public reaches this deployment (``ABASTO_PUBLIC_URL``), e.g.
     ``https://abasto.salud.gob.mx``: the base of links in what it publishes."""
+    indicators_dir: Path | None = None
+    """Where the national path of the daily inventory indicators keeps its Parquet files and
+    per-pair state (``ABASTO_INDICATORS_DIR``): with it the tick rolls yesterday's indicators
+    from the day before's (``inventory.service.snapshot_incremental``); without it the tick
+    computes them pair by pair with the rules (``snapshot``), enough below national scale."""
     ocds_policy_url: str = ""
     """The OCDS packages' ``publicationPolicy`` (``ABASTO_OCDS_POLICY_URL``); empty: the
     deployment's own public policy route, ``{public_url}/api/v1/ocds/policy``."""
@@ -117,4 +122,7 @@ def load_settings() -> Settings:
         checkpoint_seconds=float(os.environ.get("ABASTO_CHECKPOINT_SECONDS", "60")),
         public_url=os.environ.get("ABASTO_PUBLIC_URL", DEFAULT_PUBLIC_URL).strip().rstrip("/"),
         ocds_policy_url=os.environ.get("ABASTO_OCDS_POLICY_URL", "").strip(),
+        indicators_dir=Path(found).resolve()
+        if (found := os.environ.get("ABASTO_INDICATORS_DIR", "").strip())
+        else None,
     )

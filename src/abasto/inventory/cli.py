@@ -53,7 +53,9 @@ def snapshot(
     parquet: Path | None = typer.Option(
         None,
         "--parquet",
-        help="Carpeta donde escribir los archivos Parquet y calcular con DuckDB (escala nacional).",
+        help="Carpeta de los archivos Parquet y del estado por clave-unidad (escala nacional): "
+        "el día se rueda desde el estado del día anterior o, si no sirve, se calcula toda la "
+        "ventana.",
     ),
 ) -> None:
     """Calcula y guarda los indicadores del día (existencia, consumo, meses, abasto)."""
@@ -61,12 +63,16 @@ def snapshot(
         if parquet is None:
             summary = service.snapshot(ctx, day=_day(day))
         else:
-            summary = service.snapshot_columnar(ctx, day=_day(day), directory=parquet)
+            summary = service.snapshot_incremental(ctx, day=_day(day), directory=parquet)
     console.print(
         f"Indicadores del {summary.day.isoformat()}: "
         f"{count_of(summary.rows, 'clave-unidad', 'claves-unidad')} de "
         f"{count_of(summary.units, 'unidad', 'unidades')}, {summary.stockouts:,} en desabasto."
     )
+    if summary.rolled:
+        console.print("Rodados un día desde el estado del día anterior.")
+    elif parquet is not None:
+        console.print(f"Calculada toda la ventana: {summary.recomputed}")
 
 
 @app.command("redistribute")

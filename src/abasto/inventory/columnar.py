@@ -28,7 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from abasto.inventory import rules
 
@@ -43,6 +45,12 @@ class Computed:
 
     daily: pa.Table
     abasto: pa.Table
+    state: pa.Table | None = None
+    """Per pair, what ``rolling`` keeps to roll the window a day: ``unit_id, clave_id`` and the
+    window's ``closing`` (stock at the day's end), ``net``, ``dispensed``, ``stockout_days``
+    and ``moved`` (days with movements), in the daily rows' order."""
+    totals: pa.Table | None = None
+    """Per day of the window with movements: ``day, pairs, dispensed, net``."""
 
 
 def _cents(value: Decimal) -> int:
@@ -55,14 +63,22 @@ def compute(
     day: date,
     policies: Mapping[str, rules.StockPolicy],
     threads: int | None = None,
+    memory_limit: str | None = None,
+    spill: Path | None = None,
 ) -> Computed:
-    """The day's indicators from the Parquet files in ``directory`` (the module's layout)."""
+    """The day's indicators from the Parquet files in ``directory`` (the module's layout);
+    ``memory_limit`` (DuckDB's, e.g. ``"5GB"``) and ``spill`` (a folder for what does not fit)
+    bound a national window."""
     start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
     horizon = day + timedelta(days=rules.EXPIRY_HORIZON_DAYS)
     db = duckdb.connect()
     try:
         if threads:
             db.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            db.execute("SET memory_limit = $limit", {"limit": memory_limit})
+        if spill:
+            db.execute("SET temp_directory = $path", {"path": str(spill)})
         for name in TABLES:
             path = str(directory / f"{name}.parquet").replace("'", "''")
             db.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
@@ -91,9 +107,19 @@ def compute(
             " expired, level FROM daily ORDER BY unit_id, clave_id"
         ).to_arrow_table()
         abasto = db.sql(_ABASTO, params={"day": day}).to_arrow_table()
+        state = db.sql(
+            "SELECT unit_id, clave_id, on_hand::BIGINT AS closing, net, dispensed,"
+            " stockout_days, moved FROM daily ORDER BY unit_id, clave_id"
+        ).to_arrow_table()
+        totals = db.sql(
+            "SELECT day, count(*)::BIGINT AS pairs, sum(dispensed)::BIGINT AS dispensed,"
+            " sum(net)::BIGINT AS net FROM days WHERE day BETWEEN $start AND $day"
+            " GROUP BY day ORDER BY day",
+            params={"start": start, "day": day},
+        ).to_arrow_table()
     finally:
         db.close()
-    return Computed(daily, abasto)
+    return Computed(daily, abasto, state, totals)
 
 
 _DAILY = """
@@ -125,6 +151,7 @@ series AS (
     SELECT m.unit_id, m.clave_id,
         any_value(m.total)::BIGINT AS net,
         sum(m.dispensed)::BIGINT AS dispensed,
+        count(*)::BIGINT AS moved,
         sum(
             (CASE WHEN m.closing <= 0 AND m.dispensed = 0 THEN 1 ELSE 0 END)
             + (CASE WHEN m.closing <= 0
@@ -145,6 +172,8 @@ measured AS (
         coalesce(s.expiring, 0) AS expiring,
         coalesce(s.expired, 0) AS expired,
         coalesce(w.dispensed, 0) AS dispensed,
+        coalesce(w.net, 0) AS net,
+        coalesce(w.moved, 0) AS moved,
         CASE
             WHEN w.unit_id IS NULL THEN
                 CASE WHEN coalesce(s.on_hand, 0) <= 0 THEN $span ELSE 0 END
@@ -175,7 +204,8 @@ SELECT $day::DATE AS day, unit_id, clave_id, on_hand::INTEGER AS on_hand,
     (amc_cents::DECIMAL(18, 0) * 0.01)::DECIMAL(14, 2) AS amc,
     (months_cents::DECIMAL(18, 0) * 0.01)::DECIMAL(12, 2) AS months,
     stockout_days::INTEGER AS stockout_days, expiring::INTEGER AS expiring,
-    expired::INTEGER AS expired,
+    expired::INTEGER AS expired, dispensed::BIGINT AS dispensed, net::BIGINT AS net,
+    moved::INTEGER AS moved,
     CASE
         WHEN on_hand <= 0 THEN 'stockout'
         WHEN months_cents IS NULL THEN 'unknown'
@@ -208,3 +238,33 @@ FROM grouped
 GROUP BY scope, key
 ORDER BY scope, key
 """
+
+
+def lots_at_end(directory: Path) -> pa.Table:
+    """``lots.parquet`` with each lot's quantity at the day's end (``after.parquet`` taken
+    back), in the file's order: the lots a roll (``rolling.roll``) reads. Only the lots that
+    moved after the day are matched, by DuckDB, and corrected by their row number."""
+    lots = pq.read_table(directory / "lots.parquet", columns=_LOT_COLUMNS)
+    if pq.ParquetFile(directory / "after.parquet").metadata.num_rows == 0:
+        return lots
+    db = duckdb.connect()
+    try:
+        lots_path = str(directory / "lots.parquet").replace("'", "''")
+        after_path = str(directory / "after.parquet").replace("'", "''")
+        rows, totals = (
+            db.sql(
+                "SELECT l.file_row_number AS row, a.total"
+                f" FROM read_parquet('{lots_path}', file_row_number = true) l"
+                f" JOIN read_parquet('{after_path}') a USING (unit_id, clave_id, lot)"
+            )
+            .fetchnumpy()
+            .values()
+        )
+    finally:
+        db.close()
+    quantity = np.asarray(lots["quantity"].to_numpy(), dtype=np.int64).copy()
+    np.subtract.at(quantity, np.asarray(rows, dtype=np.int64), np.asarray(totals, np.int64))
+    return lots.set_column(lots.schema.get_field_index("quantity"), "quantity", pa.array(quantity))
+
+
+_LOT_COLUMNS = ["unit_id", "clave_id", "expiry", "quantity"]

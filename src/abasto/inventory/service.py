@@ -25,9 +25,9 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -68,7 +68,7 @@ from abasto.core.spreadsheet import CsvWriter
 from abasto.demand import service as demand
 from abasto.identity.models import Institution, Unit
 from abasto.identity.service import get_institution
-from abasto.inventory import columnar, redistribution, rules, upload
+from abasto.inventory import columnar, redistribution, rolling, rules, upload
 from abasto.inventory.models import (
     DailyAbasto,
     DailyStock,
@@ -1026,6 +1026,10 @@ class SnapshotSummary:
     rows: int
     units: int
     stockouts: int
+    rolled: bool = False
+    """Rolled from the day before's state (``snapshot_incremental``)."""
+    recomputed: str = ""
+    """Why ``snapshot_incremental`` recomputed the window instead of rolling it."""
 
 
 def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
@@ -1159,34 +1163,141 @@ def _store_snapshot(
 def snapshot_columnar(ctx: Context, *, day: date | None = None, directory: Path) -> SnapshotSummary:
     """The day's snapshot computed by DuckDB over Parquet files written to ``directory``
     (``columnar``): the same rows as ``snapshot``, for national scale, where one query over
-    narrow columns replaces the pair-by-pair Python loop."""
+    narrow columns replaces the pair-by-pair Python loop. It reads the whole window and leaves
+    the per-pair state (``rolling``) in ``directory/state`` for the next day's roll."""
     day = day or today(ctx)
     start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
     db = ctx.db
-    dispensed = func.sum(
-        case((StockMovement.kind == Kind.dispense.value, -StockMovement.quantity), else_=0)
-    )
+    watermark = _watermark(db)
+    _export(db, directory, {**_day_exports(day), "days": _facts(start, day, by_day=True)})
+    computed = columnar.compute(directory, day=day, policies=policies(db))
+    state = rolling.State.of_computed(computed, day=day, watermark=watermark)
+    rolling.save(state, directory / STATE_DIRECTORY)
+    return _store_columnar(ctx, day, computed, rolled=False)
+
+
+STATE_DIRECTORY = "state"
+"""Where ``snapshot_columnar`` and ``snapshot_incremental`` keep the per-pair state."""
+
+
+def snapshot_incremental(
+    ctx: Context, *, day: date | None = None, directory: Path
+) -> SnapshotSummary:
+    """The day's snapshot rolled from the day before's per-pair state (``rolling``): the lots,
+    the facts of the day that enters the window and of the day that leaves it, instead of the
+    whole window. When the state is missing, of another day, damaged, or contradicted by the
+    movements (one posted since with an earlier date, a stock that does not add up), the window
+    is recomputed in full (``rolling.rebuild``, a day at a time; ``snapshot_columnar`` is the
+    same by one DuckDB query) and the summary says why."""
+    day = day or today(ctx)
+    db = ctx.db
     m = StockMovement
-    exports = {
+    try:
+        state = rolling.load(directory / STATE_DIRECTORY, day=day - timedelta(days=1))
+        if state is None:
+            raise rolling.StateError("No hay estado del día anterior.")
+        earliest = db.scalar(select(func.min(m.day)).where(m.id > state.watermark))
+        if earliest is not None and earliest < day:
+            raise rolling.StateError(
+                f"Se registraron movimientos del {earliest.isoformat()} después del estado."
+            )
+        watermark = _watermark(db)
+        leaves = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS)
+        tables = _export(
+            db,
+            directory,
+            {
+                **_day_exports(day),
+                "entering": _facts(day, day, by_day=False),
+                "leaving": _facts(leaves, leaves, by_day=False),
+            },
+        )
+        computed, rolled = rolling.roll(
+            state,
+            day=day,
+            lots=columnar.lots_at_end(directory),
+            entering=tables["entering"],
+            leaving=tables["leaving"],
+            units=tables["units"],
+            policies=policies(db),
+            watermark=watermark,
+        )
+    except rolling.StateError as exc:
+        return replace(_rebuild(ctx, day, directory), recomputed=str(exc))
+    rolling.save(rolled, directory / STATE_DIRECTORY)
+    return _store_columnar(ctx, day, computed, rolled=True)
+
+
+def _rebuild(ctx: Context, day: date, directory: Path) -> SnapshotSummary:
+    """The window recomputed in full (``rolling.rebuild``), its movements read once, newest
+    day first, one day's facts at a time; it leaves the state for the next day."""
+    db = ctx.db
+    watermark = _watermark(db)
+    start = day - timedelta(days=rules.CONSUMPTION_WINDOW_DAYS - 1)
+    tables = _export(db, directory, _day_exports(day))
+    computed, state = rolling.rebuild(
+        day=day,
+        lots=columnar.lots_at_end(directory),
+        facts=_facts_newest_first(db, start, day),
+        units=tables["units"],
+        policies=policies(db),
+        watermark=watermark,
+    )
+    rolling.save(state, directory / STATE_DIRECTORY)
+    return _store_columnar(ctx, day, computed, rolled=False)
+
+
+def _facts_newest_first(db: Session, start: date, end: date) -> Callable[[date], pa.Table]:
+    """A day's facts per pair (``_EXPORT_SCHEMAS["entering"]``), asked for from ``end`` back to
+    ``start``, streamed from one query over the window (never all held at once)."""
+    m = StockMovement
+    dispensed = func.sum(case((m.kind == Kind.dispense.value, -m.quantity), else_=0))
+    rows = iter(
+        db.execute(
+            select(m.day, m.unit_id, m.clave_id, dispensed, func.sum(m.quantity))
+            .where(m.day >= start, m.day <= end)
+            .group_by(m.day, m.unit_id, m.clave_id)
+            .order_by(m.day.desc(), m.unit_id, m.clave_id)
+            .execution_options(yield_per=50_000)
+        )
+    )
+    ahead: list[Any] = []
+    schema = _EXPORT_SCHEMAS["entering"]
+
+    def facts(day: date) -> pa.Table:
+        found = []
+        while (row := ahead.pop() if ahead else next(rows, None)) is not None:
+            if row[0] < day:
+                ahead.append(row)
+                break
+            if row[0] > day:
+                raise ValueError(f"facts asked for out of order: {day}")
+            found.append(row[1:])
+        return pa.table({c: [r[i] for r in found] for i, c in enumerate(schema.names)}, schema)
+
+    return facts
+
+
+def _watermark(db: Session) -> int:
+    """The last movement id: a state remembers it, and a movement after it with an earlier day
+    than the next snapshot's means the state is stale."""
+    return int(db.scalar(select(func.coalesce(func.max(StockMovement.id), 0))) or 0)
+
+
+def _day_exports(day: date) -> dict[str, Any]:
+    """The lots (ordered by pair), what moved after ``day`` per lot, and the units."""
+    m = StockMovement
+    return {
         "lots": select(
             StockBalance.unit_id,
             StockBalance.clave_id,
             StockBalance.lot,
             StockBalance.expiry,
             StockBalance.quantity,
-        ),
+        ).order_by(StockBalance.unit_id, StockBalance.clave_id),
         "after": select(m.unit_id, m.clave_id, m.lot, func.sum(m.quantity).label("total"))
         .where(m.day > day)
         .group_by(m.unit_id, m.clave_id, m.lot),
-        "days": select(
-            m.unit_id,
-            m.clave_id,
-            m.day,
-            dispensed.label("dispensed"),
-            func.sum(m.quantity).label("net"),
-        )
-        .where(m.day >= start, m.day <= day)
-        .group_by(m.unit_id, m.clave_id, m.day),
         "units": select(
             Unit.id.label("unit_id"),
             Unit.kind,
@@ -1194,7 +1305,26 @@ def snapshot_columnar(ctx: Context, *, day: date | None = None, directory: Path)
             Institution.code.label("institution"),
         ).join(Institution),
     }
+
+
+def _facts(start: date, end: date, *, by_day: bool) -> Any:
+    """Per pair (and day, ``by_day``), what was dispensed and the net change, from ``start`` to
+    ``end``, ordered by pair."""
+    m = StockMovement
+    dispensed = func.sum(case((m.kind == Kind.dispense.value, -m.quantity), else_=0))
+    keys = [m.unit_id, m.clave_id, *([m.day] if by_day else [])]
+    return (
+        select(*keys, dispensed.label("dispensed"), func.sum(m.quantity).label("net"))
+        .where(m.day >= start, m.day <= end)
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+
+
+def _export(db: Session, directory: Path, exports: Mapping[str, Any]) -> dict[str, pa.Table]:
+    """Each query's rows as ``directory/<name>.parquet`` (``_EXPORT_SCHEMAS``), and as tables."""
     directory.mkdir(parents=True, exist_ok=True)
+    tables = {}
     for name, query in exports.items():
         result = db.execute(query)
         columns = list(result.keys())
@@ -1204,10 +1334,17 @@ def snapshot_columnar(ctx: Context, *, day: date | None = None, directory: Path)
             schema=_EXPORT_SCHEMAS[name],
         )
         pq.write_table(table, directory / f"{name}.parquet")
-    computed = columnar.compute(directory, day=day, policies=policies(db))
-    db.execute(delete(DailyStock).where(DailyStock.day == day))
-    db.execute(delete(DailyAbasto).where(DailyAbasto.day == day))
-    return _store_snapshot(ctx, day, computed.daily.to_pylist(), computed.abasto.to_pylist())
+        tables[name] = table
+    return tables
+
+
+def _store_columnar(
+    ctx: Context, day: date, computed: columnar.Computed, *, rolled: bool
+) -> SnapshotSummary:
+    ctx.db.execute(delete(DailyStock).where(DailyStock.day == day))
+    ctx.db.execute(delete(DailyAbasto).where(DailyAbasto.day == day))
+    summary = _store_snapshot(ctx, day, computed.daily.to_pylist(), computed.abasto.to_pylist())
+    return replace(summary, rolled=rolled)
 
 
 _EXPORT_SCHEMAS = {
@@ -1237,6 +1374,17 @@ _EXPORT_SCHEMAS = {
             ("net", pa.int64()),
         ]
     ),
+    **{
+        name: pa.schema(
+            [
+                ("unit_id", pa.int64()),
+                ("clave_id", pa.int64()),
+                ("dispensed", pa.int64()),
+                ("net", pa.int64()),
+            ]
+        )
+        for name in ("entering", "leaving")
+    },
     "units": pa.schema(
         [
             ("unit_id", pa.int64()),

@@ -33,6 +33,7 @@ def tick(
         pace_seconds=pace,
         signer=checkpoints.signer_from_settings(settings),
         checkpoint_seconds=0.0,
+        indicators_dir=settings.indicators_dir,
     )
     with console.status("Aplicando plazos vencidos…"):
         report = ticker.tick(finish=True)

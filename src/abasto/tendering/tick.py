@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,6 +63,9 @@ class Ticker:
     """Signs the ledger's checkpoints; without it the tick signs none."""
     checkpoint_seconds: float = 60.0
     """A checkpoint at most this often, and only when the ledger has grown."""
+    indicators_dir: Path | None = None
+    """With it, yesterday's inventory indicators are rolled from the day before's state kept
+    there (``Settings.indicators_dir``); without it, computed by the rules."""
     _last_read: dict[int, float] = field(default_factory=dict)
 
     def _context(self, db: Session) -> Context:
@@ -104,7 +108,9 @@ class Ticker:
             with transaction(self.sessions) as db:
                 ctx = self._context(db)
                 day = inventory.snapshot_due(db, inventory.today(ctx))
-                if day is not None:
+                if day is not None and self.indicators_dir is not None:
+                    inventory.snapshot_incremental(ctx, day=day, directory=self.indicators_dir)
+                elif day is not None:
                     inventory.snapshot(ctx, day=day)
                 return day
         except Exception as exc:
