@@ -162,8 +162,8 @@ def section() -> list[str]:
         "exit (and of its CPU time, user and system, which load on a shared machine does not "
         "inflate), compared with a bare `python -c pass` of the same interpreter, so the ratio "
         "is what importing the application costs on top of Python itself.",
-        "- The installed packages' bytecode is compiled at install (`make install`: uv with "
-        "`--compile-bytecode`, or pip); the bare start's note says whether it was there. "
+        "- The installed packages' bytecode is compiled at install (`make install` runs "
+        "`compileall` over the venv's packages); the bare start's note says whether it was there. "
         "Without it, and with `PYTHONDONTWRITEBYTECODE` set, each start compiles SQLAlchemy, "
         "typer and rich again.",
         f"- `audit verify` reads a valid chain of {ENTRIES:,} synthetic entries written by "
