@@ -7,8 +7,11 @@ SEED ?= 42
 SCALE ?= national
 HOST ?= 127.0.0.1
 PORT ?= 8000
-## pytest-xdist workers (one per core), each with its own database; files are not split.
+## pytest-xdist workers (one per core), each with its own database. Work stealing: a worker
+## that runs out takes half of the other's queue, so neither waits idle behind a long file
+## (tests/conftest.py puts the slowest files first).
 WORKERS ?= 2
+DURATIONS ?= 20
 
 .PHONY: install run test lint typecheck pytest bench chromium clean
 
@@ -47,11 +50,16 @@ chromium:
 ## operations (subtests of one item) finished in 22 s where they take about 90 s in a plain run,
 ## so not all of them may have run. It runs beside the rest (its database is the configured one,
 ## the workers' are <name>_gw0, <name>_gw1) and its output follows the suite's.
+##
+## The suite starts a dozen interpreters (workers, `abasto serve`, `abasto demo`): each may keep
+## the modules it compiles (PYTHONDONTWRITEBYTECODE set empty), so the next one reads them.
 FUZZ_LOG := .pytest_cache/fuzz.log
 pytest: $(STAMP) chromium
 	@mkdir -p .pytest_cache
-	@$(BIN)/pytest tests/web/test_fuzz.py > $(FUZZ_LOG) 2>&1 & fuzz=$$!; \
-	$(BIN)/pytest -n $(WORKERS) --dist loadfile --durations=20 --ignore=tests/web/test_fuzz.py; \
+	@export PYTHONDONTWRITEBYTECODE=; \
+	$(BIN)/pytest tests/web/test_fuzz.py > $(FUZZ_LOG) 2>&1 & fuzz=$$!; \
+	$(BIN)/pytest -n $(WORKERS) --dist worksteal --durations=$(DURATIONS) \
+	  --ignore=tests/web/test_fuzz.py; \
 	suite=$$?; wait $$fuzz; fuzzed=$$?; \
 	echo "--- tests/web/test_fuzz.py (run beside the suite) ---"; cat $(FUZZ_LOG); \
 	test $$suite -eq 0 && test $$fuzzed -eq 0

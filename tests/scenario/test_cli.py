@@ -1,4 +1,8 @@
-"""``abasto scenario generate`` and ``abasto demo`` run as a user runs them: as processes."""
+"""``abasto scenario generate`` and ``abasto demo`` as a user runs them.
+
+``abasto demo`` serves, so it runs as a process of its own; the commands that only load or
+refuse run in this process (``run_abasto``): a new interpreter costs each of them seconds.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import pytest
 
 from abasto.cli import address
 from abasto.scenario.load import DEMO_PASSWORD
+from tests.conftest import run_abasto
 
 DEMO_START_LIMIT = 60.0
 
@@ -28,45 +33,30 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
-def _abasto(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "abasto", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_generate_loads_once_and_then_refuses(fresh_database_url: str, tmp_path: Path) -> None:
-    env = _env(ABASTO_DATABASE_URL=fresh_database_url, ABASTO_DATA_DIR=str(tmp_path))
     args = ("scenario", "generate", "--seed", "7", "--scale", "small")
 
-    first = _abasto(*args, env=env, cwd=tmp_path)
+    first = run_abasto(fresh_database_url, tmp_path, *args)
     assert first.returncode == 0, first.stderr
     assert "Escenario de semilla 7, escala small, cargado" in first.stdout
     assert DEMO_PASSWORD in first.stdout
     for username in ("comprador", "imss", "issste", "proveedor", "evaluador", "auditor"):
         assert username in first.stdout
 
-    second = _abasto(*args, env=env, cwd=tmp_path)
+    second = run_abasto(fresh_database_url, tmp_path, *args)
     assert second.returncode == 1
     assert "ya tiene 41 instituciones registradas" in second.stderr
     assert "sólo se carga en una base vacía" in second.stderr
     assert "No se escribió nada." in second.stderr
 
-    audit = _abasto("audit", "verify", env=env, cwd=tmp_path)
+    audit = run_abasto(fresh_database_url, tmp_path, "audit", "verify")
     assert audit.returncode == 0, audit.stderr
     assert "Bitácora íntegra" in audit.stdout
 
 
 def test_fresh_is_refused_on_a_database_that_is_not_sqlite(tmp_path: Path) -> None:
-    env = _env(
-        ABASTO_DATABASE_URL="postgresql://abasto:secreto@127.0.0.1:1/abasto",
-        ABASTO_DATA_DIR=str(tmp_path),
-    )
-    result = _abasto("demo", "--fresh", env=env, cwd=tmp_path)
+    url = "postgresql://abasto:secreto@127.0.0.1:1/abasto"
+    result = run_abasto(url, tmp_path, "demo", "--fresh")
     assert result.returncode == 2
     assert "«--fresh» borra el archivo de una base SQLite" in result.stderr
     assert "secreto" not in result.stderr
