@@ -27,6 +27,7 @@ from typing import Any
 import openpyxl
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import Connection, Engine, create_engine, text
@@ -76,6 +77,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     rank = {here / name: place for place, name in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.path, len(SLOW_FIRST)))
+
+
+PRODUCTION_HASHER: PasswordHasher | None = None
+"""``abasto.identity.service``'s password hasher as the application makes it, kept before the
+suite's cheap one replaces it (``tests/identity/test_service.py`` checks its cost)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its smallest cost for the whole suite: at the real cost each hash and each login
+    takes 0.1 s of CPU, and the suite makes and logs in thousands of users. The hashes are still
+    argon2id, verified the same way; the unknown-user dummy hash is made at the same cost."""
+    global PRODUCTION_HASHER
+    from abasto.identity import service
+
+    PRODUCTION_HASHER = service._hasher
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "_hasher", cheap)
+        patch.setattr(service, "_DUMMY_HASH", cheap.hash("abasto-dummy-password"))
+        yield
 
 
 def _admin_engine(url: str) -> Engine:

@@ -6,6 +6,7 @@ import hashlib
 import threading
 from datetime import UTC, date, datetime, timedelta
 
+import argon2
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,8 +19,23 @@ from abasto.core.ledger import LedgerEntry
 from abasto.identity import rules, service
 from abasto.identity.models import RenameStatus, Role, Sanction, Supplier, SupplierStatus, User
 from abasto.identity.rules import make_rfc
+from tests import conftest as suite
 from tests.conftest import PASSWORD, T0, make_user
 from tests.identity.test_sanctions import GOOD, HEADER, REAL_FILE, _csv, _with
+
+
+def test_the_application_hashes_passwords_with_argon2id_at_its_full_cost() -> None:
+    """The suite hashes at argon2's smallest cost (``tests/conftest.py``); the application at
+    RFC 9106's recommendation for less memory: three passes over 64 MiB."""
+    production = suite.PRODUCTION_HASHER
+    assert production is not None
+    assert production is not service._hasher
+    made = production.hash(PASSWORD)
+    found = argon2.extract_parameters(made)
+    assert found.type is argon2.Type.ID
+    assert found.time_cost >= 3
+    assert found.memory_cost >= 64 * 1024
+    assert production.verify(made, PASSWORD)
 
 
 def test_created_user_logs_in_and_is_on_the_private_ledger(ctx: Context) -> None:
