@@ -105,11 +105,14 @@ def _admin_engine(url: str) -> Engine:
     return create_engine(admin, isolation_level="AUTOCOMMIT")
 
 
-def _recreate_postgres(url: str) -> None:
-    name = make_url(url).database
-    with _admin_engine(url).connect() as conn:
+def _recreate_postgres(url: str, *, template: str | None = None) -> None:
+    name = make_url(normalise_url(url)).database
+    copied = f' TEMPLATE "{template}"' if template else ""
+    admin = _admin_engine(url)
+    with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+    admin.dispose()
 
 
 def _per_worker(url: str) -> str:
@@ -123,18 +126,15 @@ def _per_worker(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh database for this run (for this worker, under pytest-xdist), built by running
-    every migration."""
-    url = os.environ.get("ABASTO_TEST_DATABASE_URL")
-    if url:
-        url = _per_worker(url)
-        _recreate_postgres(url)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'abasto.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+def database_url(migrated_template: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh database for this run (for this worker, under pytest-xdist): a copy of
+    ``migrated_template``, so every migration runs once per worker, not twice."""
+    if migrated_template.startswith("sqlite"):
+        path = tmp_path_factory.mktemp("db") / "abasto.db"
+        shutil.copyfile(make_url(migrated_template).database or "", path)
+        return f"sqlite:///{path}"
+    url = _per_worker(os.environ["ABASTO_TEST_DATABASE_URL"])
+    _recreate_postgres(url, template=make_url(migrated_template).database)
     return url
 
 
@@ -239,15 +239,17 @@ class PageClient(TestClient):
 
 
 @pytest.fixture(scope="session")
-def migrated_template(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated, empty database that fresh ones are copied from (one per pytest-xdist
-    worker): copying takes a fraction of running every migration again."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
-    else:
-        found = make_url(normalise_url(database_url))
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database (one per pytest-xdist worker) that the worker's database and
+    fresh ones are copied from: copying takes a fraction of running every migration again.
+    ``ABASTO_TEST_DATABASE_URL`` points the suite at PostgreSQL; without it, SQLite files."""
+    configured = os.environ.get("ABASTO_TEST_DATABASE_URL")
+    if configured:
+        found = make_url(normalise_url(_per_worker(configured)))
         url = found.set(database=f"{found.database}_template").render_as_string(hide_password=False)
         _recreate_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
     built = make_engine(url)
     upgrade(built)
     built.dispose()
@@ -263,7 +265,8 @@ def fresh_database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     template = make_url(normalise_url(migrated_template))
-    name = f"abasto_fresh_{uuid.uuid4().hex[:10]}"
+    # Named after the worker's database, so a run's leftovers are told apart from another's.
+    name = f"{template.database}_fresh_{uuid.uuid4().hex[:10]}"
     admin = _admin_engine(migrated_template)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
