@@ -19,7 +19,7 @@ from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, ValidationFailed
 from abasto.inventory import service
-from abasto.inventory.models import StockBalance, StockMovement
+from abasto.inventory.models import StockBalance, StockMovement, StockSource
 from abasto.inventory.rules import Lot
 from tests.conftest import T0
 from tests.inventory.factories import (
@@ -150,7 +150,8 @@ def test_a_day_becomes_its_own_partition_with_its_keys_and_takes_the_days_postin
             " WHERE indrelid = 'stock_movements_2026_11_02'::regclass)"
         )
     )
-    assert indexes == 3
+    # The parent's two (no index over the movements' source: migration 0021).
+    assert indexes == 2
     assert _lots(sector) == [Lot("A", EXPIRES, 2)]
     assert _lots(sector, where="UMF-2", clave=ASPIRINA) == [Lot("N", SOON, 25)]
     assert service.ledger_balance_check(sector.db) == []
@@ -187,6 +188,16 @@ def test_a_day_on_top_of_another_and_a_second_feed_of_the_same_day(sector: Conte
     third = _feed((hgz.id, paracetamol, "C", SOON, "dispense", -2))
     assert service.load_day_feed(sector, day=TODAY, feed=third, source="dia:3") == 1
     assert _lots(sector) == [Lot("C", SOON, 5), Lot("A", EXPIRES, 60)]
+    # A source loaded before is refused, whichever day and path it came by.
+    for day, source in ((TODAY, "dia:1"), (YESTERDAY, "dia:3")):
+        again = _feed((hgz.id, paracetamol, "C", SOON, "receipt", 1))
+        with pytest.raises(Conflict, match="ya están registrados"):
+            service.load_day_feed(sector, day=day, feed=again, source=source)
+    assert sector.db.scalars(select(StockSource.source).order_by(StockSource.source)).all() == [
+        "dia:1",
+        "dia:2",
+        "dia:3",
+    ]
     assert service.ledger_balance_check(sector.db) == []
     assert _movements(sector) == 7
     if _postgres(sector):
