@@ -231,6 +231,28 @@ def test_a_refused_load_leaves_no_table_no_movement_and_no_balance(sector: Conte
     assert _lots(sector) == [Lot("A", EXPIRES, 4)]
 
 
+def test_a_day_breaking_several_rules_is_refused_naming_each_with_its_count(
+    sector: Context,
+) -> None:
+    hgz = unit(sector)
+    paracetamol = _clave(sector)
+    feed = _feed(
+        (hgz.id, paracetamol, "A", EXPIRES, "initial", 3),
+        (hgz.id, paracetamol, "A", EXPIRES, "dispense", 4),  # an outflow with a + sign
+        (hgz.id, paracetamol, "B", EXPIRES, "receipt", -2),  # an inflow with a − sign
+        (hgz.id, paracetamol, "C", EXPIRES, "adjustment", 0),  # an adjustment of nothing
+        (hgz.id, paracetamol, "D", EXPIRES, "regalo", 5),  # a kind that does not exist
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        service.load_day_feed(sector, day=TODAY, feed=feed, source="dia:x")
+    assert [(p.column, p.message) for p in caught.value.problems] == [
+        ("kind", "Tipo de movimiento desconocido. 1 renglón así."),
+        ("quantity", "La cantidad no tiene el signo de su tipo. 3 renglones así."),
+    ]
+    assert _movements(sector) == 0
+    assert _lots(sector) == []
+
+
 def test_a_day_with_an_unknown_unit_is_refused_by_the_foreign_key_with_the_rules_report(
     sector: Context,
 ) -> None:
