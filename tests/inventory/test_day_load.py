@@ -19,7 +19,7 @@ from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, ValidationFailed
 from abasto.inventory import service
-from abasto.inventory.models import StockBalance, StockMovement
+from abasto.inventory.models import StockBalance, StockMovement, StockSource
 from abasto.inventory.rules import Lot
 from tests.conftest import T0
 from tests.inventory.factories import (
@@ -150,7 +150,8 @@ def test_a_day_becomes_its_own_partition_with_its_keys_and_takes_the_days_postin
             " WHERE indrelid = 'stock_movements_2026_11_02'::regclass)"
         )
     )
-    assert indexes == 3
+    # The parent's two (no index over the movements' source: migration 0021).
+    assert indexes == 2
     assert _lots(sector) == [Lot("A", EXPIRES, 2)]
     assert _lots(sector, where="UMF-2", clave=ASPIRINA) == [Lot("N", SOON, 25)]
     assert service.ledger_balance_check(sector.db) == []
@@ -187,6 +188,16 @@ def test_a_day_on_top_of_another_and_a_second_feed_of_the_same_day(sector: Conte
     third = _feed((hgz.id, paracetamol, "C", SOON, "dispense", -2))
     assert service.load_day_feed(sector, day=TODAY, feed=third, source="dia:3") == 1
     assert _lots(sector) == [Lot("C", SOON, 5), Lot("A", EXPIRES, 60)]
+    # A source loaded before is refused, whichever day and path it came by.
+    for day, source in ((TODAY, "dia:1"), (YESTERDAY, "dia:3")):
+        again = _feed((hgz.id, paracetamol, "C", SOON, "receipt", 1))
+        with pytest.raises(Conflict, match="ya están registrados"):
+            service.load_day_feed(sector, day=day, feed=again, source=source)
+    assert sector.db.scalars(select(StockSource.source).order_by(StockSource.source)).all() == [
+        "dia:1",
+        "dia:2",
+        "dia:3",
+    ]
     assert service.ledger_balance_check(sector.db) == []
     assert _movements(sector) == 7
     if _postgres(sector):
@@ -218,6 +229,28 @@ def test_a_refused_load_leaves_no_table_no_movement_and_no_balance(sector: Conte
     # The receipt posted before stays where it was, and a good feed still loads.
     assert service.load_day_feed(sector, day=TODAY, feed=_feed(good), source="dia:y") == 1
     assert _lots(sector) == [Lot("A", EXPIRES, 4)]
+
+
+def test_a_day_breaking_several_rules_is_refused_naming_each_with_its_count(
+    sector: Context,
+) -> None:
+    hgz = unit(sector)
+    paracetamol = _clave(sector)
+    feed = _feed(
+        (hgz.id, paracetamol, "A", EXPIRES, "initial", 3),
+        (hgz.id, paracetamol, "A", EXPIRES, "dispense", 4),  # an outflow with a + sign
+        (hgz.id, paracetamol, "B", EXPIRES, "receipt", -2),  # an inflow with a − sign
+        (hgz.id, paracetamol, "C", EXPIRES, "adjustment", 0),  # an adjustment of nothing
+        (hgz.id, paracetamol, "D", EXPIRES, "regalo", 5),  # a kind that does not exist
+    )
+    with pytest.raises(ValidationFailed) as caught:
+        service.load_day_feed(sector, day=TODAY, feed=feed, source="dia:x")
+    assert [(p.column, p.message) for p in caught.value.problems] == [
+        ("kind", "Tipo de movimiento desconocido. 1 renglón así."),
+        ("quantity", "La cantidad no tiene el signo de su tipo. 3 renglones así."),
+    ]
+    assert _movements(sector) == 0
+    assert _lots(sector) == []
 
 
 def test_a_day_with_an_unknown_unit_is_refused_by_the_foreign_key_with_the_rules_report(

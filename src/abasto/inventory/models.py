@@ -52,7 +52,6 @@ class StockMovement(Base):
             "lot",
             postgresql_include=["expiry", "quantity"],
         ),
-        Index("ix_stock_movements_source", "source"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -67,6 +66,16 @@ class StockMovement(Base):
     reason: Mapped[str | None] = mapped_column(String(300))
     source: Mapped[str | None] = mapped_column(String(120))
     actor: Mapped[str] = mapped_column(String(200))
+
+
+class StockSource(Base):
+    """A source of movements (``StockMovement.source``) already posted, once: what refuses a
+    source posted twice, instead of an index over every movement's source (a day loaded in bulk
+    would carry 25 million copies of one; migration 0021)."""
+
+    __tablename__ = "stock_sources"
+
+    source: Mapped[str] = mapped_column(String(120), primary_key=True)
 
 
 class StockBalance(Base):
