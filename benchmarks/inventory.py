@@ -352,7 +352,7 @@ def indicators(directory: Path) -> list[Figure]:
     began = time.perf_counter()
     found_state = rolling.load(directory / "state", day=yesterday)
     assert found_state is not None
-    found, rolled_state = rolling.roll(
+    found, _ = rolling.roll(
         found_state,
         day=TODAY,
         lots=columnar.lots_at_end(roll),
@@ -360,8 +360,8 @@ def indicators(directory: Path) -> list[Figure]:
         leaving=pq.read_table(roll / "leaving.parquet"),
         units=pq.read_table(roll / "units.parquet"),
         policies={},
+        save_to=directory / "state",
     )
-    rolling.save(rolled_state, directory / "state")
     rolled = time.perf_counter() - began
     db = duckdb.connect()
     db.execute("SET threads = 2")

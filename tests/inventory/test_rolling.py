@@ -129,8 +129,15 @@ def test_rolled_days_equal_the_full_recomputation(tmp_path: Path, seed: int) -> 
             leaving=leaving,
             units=units,
             policies=POLICIES,
+            # seed 1: the state saved by the roll, on its second thread; seed 2: after it
+            save_to=tmp_path / "state" if seed == 1 else None,
         )
-        rolling.save(state, tmp_path / "state")
+        if seed == 2:
+            rolling.save(state, tmp_path / "state")
+        saved = rolling.load(tmp_path / "state", day=day)
+        assert saved is not None
+        for name in ("keys", "closing", "net", "dispensed", "stockouts", "moved", "totals"):
+            assert np.array_equal(getattr(saved, name), getattr(state, name)), (day, name)
         expected = columnar.compute(tmp_path, day=day, policies=POLICIES)
         assert computed.daily.to_pylist() == expected.daily.to_pylist(), day
         assert computed.abasto.to_pylist() == expected.abasto.to_pylist(), day

@@ -37,6 +37,7 @@ import json
 import os
 import zipfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -318,27 +319,36 @@ def roll(
     units: pa.Table,
     policies: Mapping[str, rules.StockPolicy],
     watermark: int = 0,
+    save_to: Path | None = None,
 ) -> tuple[Computed, State]:
     """The indicators of ``day`` from the state of the day before, the lots at ``day``'s end,
     the facts of ``day`` (``entering``) and of the day that leaves the window (``leaving``,
     ``WINDOW`` days before ``day``), and the units (``unit_id, kind, state, institution``):
-    the same rows as ``columnar.compute``, and the state of ``day``."""
+    the same rows as ``columnar.compute``, and the state of ``day``. With ``save_to``, that
+    state is also saved there (``save``), written on a second thread while the indicators are
+    computed; nothing is saved when the facts contradict the state."""
     if state.day != day - timedelta(days=1):
         raise StateError(f"El estado es del {state.day.isoformat()}, no del día anterior.")
-    enter, leave = Facts.of(entering), Facts.of(leaving)
-    if leave.totals() != tuple(int(x) for x in state.totals[0]):
-        raise StateError(
-            "Los movimientos del día que sale de la ventana cambiaron desde que entraron."
-        )
-    stocked = _lots_by_pair(lots, day=day)
-    same = np.array_equal(stocked.keys, state.keys)
-    enter_at, whole = _positions(state.keys, enter.keys)
+    # Independent steps go in pairs, on a second thread: NumPy and Arrow leave the interpreter
+    # free while they work on whole arrays.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        stocking = pool.submit(_lots_by_pair, lots, day=day)
+        enter, leave = Facts.of(entering), Facts.of(leaving)
+        if leave.totals() != tuple(int(x) for x in state.totals[0]):
+            raise StateError(
+                "Los movimientos del día que sale de la ventana cambiaron desde que entraron."
+            )
+        stocked = stocking.result()
+        leaving_at = pool.submit(_positions, state.keys, leave.keys)
+        same = np.array_equal(stocked.keys, state.keys)
+        enter_at, whole = _positions(state.keys, enter.keys)
+        leave_at, left_whole = leaving_at.result()
     if not (same and whole):
         state = _merged(state, stocked.keys, enter.keys)
         same = np.array_equal(stocked.keys, state.keys)
         enter_at, _ = _positions(state.keys, enter.keys)
-    leave_at, whole = _positions(state.keys, leave.keys)
-    if not whole:
+        leave_at, left_whole = _positions(state.keys, leave.keys)
+    if not left_whole:
         raise StateError("El día que sale de la ventana tiene claves-unidad sin estado.")
     n = len(state.keys)
     if same:  # the common case: every pair has its lots, and no other pair is listed
@@ -372,10 +382,12 @@ def roll(
     entered_out[enter_at] &= enter.dispensed == 0
     stockouts = state.stockouts - left_out + entered_out
     net, dispensed, moved = state.net.copy(), state.dispensed.copy(), state.moved.copy()
-    for at, facts, sign in ((leave_at, leave, -1), (enter_at, enter, 1)):
-        net[at] += sign * facts.net
-        dispensed[at] += sign * facts.dispensed
-        moved[at] += sign
+    net[leave_at] -= leave.net
+    dispensed[leave_at] -= leave.dispensed
+    moved[leave_at] -= 1
+    net[enter_at] += enter.net
+    dispensed[enter_at] += enter.dispensed
+    moved[enter_at] += 1
     after = State(
         day=day,
         keys=state.keys,
@@ -387,7 +399,7 @@ def roll(
         totals=np.vstack([state.totals[1:], np.array([enter.totals()], dtype=np.int64)]),
         watermark=watermark,
     )
-    return _finish(after, has_lot, on_hand, expiring, expired, units, policies)
+    return _finish(after, has_lot, on_hand, expiring, expired, units, policies, save_to)
 
 
 def _finish(
@@ -398,15 +410,23 @@ def _finish(
     expired: Ints,
     units: pa.Table,
     policies: Mapping[str, rules.StockPolicy],
+    save_to: Path | None = None,
 ) -> tuple[Computed, State]:
     """The indicators of the pairs listed (with a lot, or movements in the window), and the
-    state of those pairs."""
+    state of those pairs, saved in ``save_to`` (when given) while the indicators are computed:
+    the file's writing, its CRC-32s and its ``fsync`` mostly leave the interpreter free."""
     _check_counts(state)
     listed = has_lot | (state.moved > 0)
     if not listed.all():
         state = _select(state, listed)
         on_hand, expiring, expired = on_hand[listed], expiring[listed], expired[listed]
-    return _indicators(state, on_hand, expiring, expired, units, policies), state
+    if save_to is None:
+        return _indicators(state, on_hand, expiring, expired, units, policies), state
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        saved = pool.submit(save, state, save_to)
+        computed = _indicators(state, on_hand, expiring, expired, units, policies)
+        saved.result()  # the save's error, if any, is raised here
+    return computed, state
 
 
 def rebuild(
@@ -495,9 +515,10 @@ def _select(state: State, keep: npt.NDArray[np.bool_]) -> State:
 
 def _decimal(cents: Ints, valid: npt.NDArray[np.bool_], precision: int) -> pa.Array:
     """Cents as ``decimal(precision, 2)``: the 128-bit integers written directly."""
-    wide = np.empty((len(cents), 2), dtype=np.int64)
-    wide[:, 0] = np.where(valid, cents, 0)
-    wide[:, 1] = wide[:, 0] >> 63
+    wide = np.zeros((len(cents), 2), dtype=np.int64)  # zeroed lazily by the system
+    np.copyto(wide[:, 0], cents, where=valid)
+    if len(cents) and cents.min() < 0:  # the high word of a negative value: all ones
+        wide[:, 1] = wide[:, 0] >> 63
     validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(
         pa.decimal128(precision, 2), len(cents), [validity, pa.py_buffer(wide)]
@@ -539,10 +560,21 @@ def _indicators(
     stocked = WINDOW - state.stockouts.astype(np.int64)
     has_amc = stocked > 0
     safe = np.where(has_amc, stocked, 1)
-    amc = (2 * state.dispensed * _MONTH + 100 * safe) // (200 * safe)
+    # (2·dispensed·month + 100·safe) // (200·safe), with in-place steps over the 15 M pairs
+    hundred = safe * 100
+    amc = state.dispensed * (2 * _MONTH)
+    amc += hundred
+    hundred *= 2
+    amc //= hundred
     has_months = has_amc & (amc > 0)
     divisor = np.where(has_months, amc, 1)
-    months = np.sign(on_hand) * ((2 * np.abs(on_hand) * 10000 + divisor) // (2 * divisor))
+    if len(on_hand) and on_hand.min() < 0:
+        months = np.sign(on_hand) * ((2 * np.abs(on_hand) * 10000 + divisor) // (2 * divisor))
+    else:  # no stock below zero (the common case): the same without the signs
+        months = on_hand * 20000
+        months += divisor
+        divisor *= 2
+        months //= divisor
     level = np.full(len(on_hand), 4, dtype=np.int8)  # ok
     level[has_months & (months > high)] = 3
     level[has_months & (months < low)] = 2

@@ -1224,7 +1224,7 @@ def snapshot_incremental(
                 "leaving": _facts(leaves, leaves, by_day=False),
             },
         )
-        computed, rolled = rolling.roll(
+        computed, _ = rolling.roll(
             state,
             day=day,
             lots=columnar.lots_at_end(directory),
@@ -1233,10 +1233,10 @@ def snapshot_incremental(
             units=tables["units"],
             policies=policies(db),
             watermark=watermark,
+            save_to=directory / STATE_DIRECTORY,
         )
     except rolling.StateError as exc:
         return replace(_rebuild(ctx, day, directory), recomputed=str(exc))
-    rolling.save(rolled, directory / STATE_DIRECTORY)
     return _store_columnar(ctx, day, computed, rolled=True)
 
 
