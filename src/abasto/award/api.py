@@ -28,6 +28,7 @@ from abasto.award.schemas import (
 )
 from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.spreadsheet import XLSX_MEDIA_TYPE as XLSX
 from abasto.identity.models import Institution, Role, Supplier
 from abasto.tendering import service as tendering
 from abasto.web.deps import allow, app_state, public, read_uploads
@@ -40,7 +41,6 @@ Buyer = Annotated[Context, Depends(allow(Role.comprador))]
 Evaluator = Annotated[Context, Depends(allow(Role.evaluador))]
 Reviewer = Annotated[Context, Depends(allow(Role.comprador, Role.evaluador, Role.auditor))]
 Upload = Annotated[UploadFile, File(description="Archivo .csv, .xlsx o JSON (OCDS).")]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.post(

@@ -10,13 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from abasto.contracts import orders_file, rules, service
-from abasto.contracts.api import By, ContractId, OrderId, ShipmentId
+from abasto.contracts import rules, service
+from abasto.contracts.api import By, ContractId, OrderId, ShipmentId, orders_template
 from abasto.core.bounds import within_days
 from abasto.core.context import Context
 from abasto.core.errors import AbastoError, Problem, ValidationFailed
 from abasto.core.numbers import count_of
-from abasto.core.spreadsheet import XLSX_MEDIA_TYPE
 from abasto.identity.models import Role
 from abasto.web.deps import allow, public, read_uploads
 from abasto.web.params import DayQuery
@@ -207,13 +206,8 @@ def import_orders_form(request: Request, ctx: Institution) -> Response:
 
 @router.get("/ordenes/importar/plantilla.xlsx")
 def import_orders_template(ctx: Institution) -> Response:
-    """The orders file's template, with an example order of a vigente contract the user
-    may load orders for, when there is one."""
-    return Response(
-        orders_file.template(*service.template_example(ctx)),
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": 'attachment; filename="plantilla-ordenes.xlsx"'},
-    )
+    """The orders file's template, as the API gives it."""
+    return orders_template(ctx)
 
 
 @router.post("/ordenes/importar", dependencies=[Depends(read_uploads)])

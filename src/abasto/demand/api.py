@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
 
 from abasto.core.context import Context
+from abasto.core.spreadsheet import XLSX_MEDIA_TYPE as XLSX
 from abasto.demand import service
 from abasto.demand.schemas import (
     AppendixImportRead,
@@ -69,8 +70,6 @@ Reader = Annotated[Context, Depends(allow(Role.comprador, Role.institucion, Role
 """Buyers and auditors read every institution; planners only their own (checked by service)."""
 Writer = Annotated[Context, Depends(allow(Role.comprador, Role.institucion))]
 """Buyers write for every institution; planners only for their own (checked by service)."""
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:

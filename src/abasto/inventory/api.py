@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Header, Path, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from abasto.core.context import Context
+from abasto.core.spreadsheet import XLSX_MEDIA_TYPE as XLSX
 from abasto.identity.models import Role
 from abasto.inventory import service, upload
 from abasto.inventory.models import StockTransfer
@@ -57,7 +58,6 @@ IdempotencyKey = Annotated[
 ]
 Upload = Annotated[UploadFile, File(description="Archivo .xlsx o .csv.")]
 UNIT = "/units/{code}/{unit}"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _posted(posted: list[Posted]) -> PostedRead:

@@ -17,6 +17,7 @@ from abasto.core import numbers
 from abasto.core.bounds import INT_MAX
 from abasto.core.context import Context
 from abasto.core.errors import Problem, ValidationFailed
+from abasto.core.spreadsheet import XLSX_MEDIA_TYPE as XLSX
 from abasto.demand.models import DemandRound
 from abasto.identity.models import Institution, Role
 from abasto.tendering import rules, service
@@ -62,7 +63,6 @@ IdempotencyKey = Annotated[
         description="Repetir la solicitud con la misma clave devuelve el mismo recibo.",
     ),
 ]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _bid_lines(request: Request) -> Sequence[rules.BidLineInput]:
