@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context, operator
-from abasto.core.db import make_engine, session_factory, transaction
+from abasto.core.db import alembic_config, make_engine, session_factory, transaction
 from abasto.core.errors import Conflict, ValidationFailed
 from abasto.inventory import service
 from abasto.inventory.models import StockBalance, StockMovement, StockSource
@@ -295,7 +295,8 @@ def test_a_first_day_builds_the_balances_keys_once_and_keeps_their_rules(
         " WHERE conrelid = 'stock_balances'::regclass ORDER BY conname"
     )
     kept = sector.db.execute(text(balances_keys)).all()
-    assert [c for _, c, _ in kept] == ["c", "f", "f", "p", "u"]
+    # The lot's own primary key, no unique key beside it (migration 0022).
+    assert [c for _, c, _ in kept] == ["c", "f", "f", "p"]
     dispensed = (hgz.id, paracetamol, "A", EXPIRES, "dispense", -2)
     loaded = service.load_day_feed(sector, day=TODAY, feed=_feed(*rows, dispensed), source="d")
     assert loaded == 13
@@ -305,14 +306,13 @@ def test_a_first_day_builds_the_balances_keys_once_and_keeps_their_rules(
     assert sector.db.scalar(text("SELECT to_regclass('ix_stock_balances_clave') IS NOT NULL"))
     assert _lots(sector) == [Lot("A", EXPIRES, 3), Lot("X", EXPIRES, 10), Lot("Y", EXPIRES, 10)]
     assert service.ledger_balance_check(sector.db) == []
-    # The new lots' ids were taken from the balances' sequence: a new lot after them gets its own.
+    # A new lot after them is a balance of its own.
     stock(sector, umf, PARACETAMOL, ("Z", SOON, 1))
-    ids = sector.db.scalars(select(StockBalance.id)).all()
-    assert len(ids) == len(set(ids)) == 14
+    assert sector.db.scalar(select(func.count()).select_from(StockBalance)) == 14
     # The rules still hold: never below zero, one row per unit × clave × lot.
     with pytest.raises(Conflict):
         give(sector, cmf, ASPIRINA, 21)
-    with pytest.raises(IntegrityError, match="uq_stock_balances_lot"), sector.db.begin_nested():
+    with pytest.raises(IntegrityError, match="pk_stock_balances"), sector.db.begin_nested():
         sector.db.execute(
             text(
                 "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
@@ -320,6 +320,55 @@ def test_a_first_day_builds_the_balances_keys_once_and_keeps_their_rules(
             ),
             {"u": cmf.id, "c": aspirina, "e": EXPIRES},
         )
+
+
+def test_the_balances_keyed_by_their_lot_go_down_to_an_id_and_back(fresh_database_url: str) -> None:
+    """Migration 0022: down, each balance numbered again under the unique key; up, the lot's
+    key is the primary key and the balances are the same."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    engine = make_engine(fresh_database_url)
+    kept = select(StockBalance.unit_id, StockBalance.clave_id, StockBalance.lot)
+    with transaction(session_factory(engine)) as db:
+        ctx = build_sector(Context(db, operator("a"), T0))
+        stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10), ("B", SOON, 5))
+        stock(ctx, unit(ctx, code="UMF-2"), ASPIRINA, ("A", EXPIRES, 3))
+        before = sorted(db.execute(kept.add_columns(StockBalance.quantity)).all())
+    engine.dispose()
+    config = alembic_config(fresh_database_url)
+    command.downgrade(config, "0021")
+    with engine.connect() as connection:
+        schema = inspect(connection)
+        assert schema.get_pk_constraint("stock_balances")["constrained_columns"] == ["id"]
+        assert [u["name"] for u in schema.get_unique_constraints("stock_balances")] == [
+            "uq_stock_balances_lot"
+        ]
+        ids = connection.scalars(text("SELECT id FROM stock_balances")).all()
+        assert len(ids) == len(set(ids)) == 3
+        # A balance inserted after the downgrade draws an id of its own.
+        connection.execute(
+            text(
+                "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity, updated_at)"
+                " SELECT unit_id, clave_id, 'C', expiry, 0, updated_at FROM stock_balances"
+                " WHERE lot = 'B'"
+            )
+        )
+        assert connection.scalar(text("SELECT count(DISTINCT id) FROM stock_balances")) == 4
+        connection.rollback()
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        schema = inspect(connection)
+        assert "id" not in {c["name"] for c in schema.get_columns("stock_balances")}
+        key = schema.get_pk_constraint("stock_balances")
+        assert (key["name"], key["constrained_columns"]) == (
+            "pk_stock_balances",
+            ["unit_id", "clave_id", "lot"],
+        )
+        assert schema.get_unique_constraints("stock_balances") == []
+        after = sorted(connection.execute(kept.add_columns(StockBalance.quantity)).all())
+    engine.dispose()
+    assert after == before
 
 
 @pytest.mark.parametrize("first_day", [False, True])

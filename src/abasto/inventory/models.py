@@ -80,19 +80,21 @@ class StockSource(Base):
 
 class StockBalance(Base):
     """What a unit has of one lot of a clave now: the sum of that lot's movements, kept in the
-    movement's transaction under a row lock, and never below zero (also a CHECK)."""
+    movement's transaction under a row lock, and never below zero (also a CHECK). Keyed by
+    (unit, clave, lot), without a surrogate id: nothing finds a balance otherwise, and a day
+    loaded in bulk inserts millions of them (migration 0022)."""
 
     __tablename__ = "stock_balances"
     __table_args__ = (
-        UniqueConstraint("unit_id", "clave_id", "lot", name="uq_stock_balances_lot"),
         CheckConstraint("quantity >= 0", name="not_negative"),
         Index("ix_stock_balances_clave", "clave_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
-    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"))
-    lot: Mapped[str] = mapped_column(String(40))
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    clave_id: Mapped[int] = mapped_column(ForeignKey("claves.id"), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(40), primary_key=True)
     expiry: Mapped[date] = mapped_column(Date)
     quantity: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

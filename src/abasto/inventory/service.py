@@ -37,7 +37,6 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import (
-    CursorResult,
     Table,
     and_,
     case,
@@ -1414,7 +1413,7 @@ def snapshot_due(db: Session, current: date) -> date | None:
     unit holds stock (or ever did)."""
     yesterday = current - timedelta(days=1)
     done = db.scalar(select(exists().where(DailyAbasto.day == yesterday)))
-    if done or not db.scalar(select(exists().where(StockBalance.id.is_not(None)))):
+    if done or not db.scalar(select(exists().select_from(StockBalance))):
         return None
     return yesterday
 
@@ -2474,7 +2473,7 @@ def _apply_day_net(
                     text(
                         "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
                         f" updated_at) {new_lots}"
-                        # In the unique key's order: each index page is filled once instead of
+                        # In the primary key's order: each index page is filled once instead of
                         # visited at random.
                         " ORDER BY net.unit_id, net.clave_id, net.lot"
                     ),
@@ -2516,8 +2515,8 @@ def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock:
     built again once (in parallel workers) and the foreign keys validated in one pass each, in
     the caller's transaction: ``stock_balances`` stays locked (dispensing waits) until it
     commits, and a refused load puts everything back as it was. The CHECK (never below zero)
-    stays, row by row; the new rows' ids are one block of the table's sequence, taken under
-    the lock."""
+    stays, row by row. The primary key is the lot's own (unit, clave, lot): no id is drawn
+    per row (migration 0022)."""
     table = "stock_balances"
     constraints = db.execute(
         text(
@@ -2538,27 +2537,13 @@ def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock:
         db.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
     for name, _ in indexes:
         db.execute(text(f"DROP INDEX {name}"))
-    # Nobody else inserts a balance while the table is locked: the ids after this one are ours,
-    # numbered by a sequence of this session that caches them.
-    sequence = "pg_get_serial_sequence('stock_balances', 'id')"
-    first = db.scalar(text(f"SELECT nextval({sequence})"))
     db.execute(
-        text(f"CREATE TEMPORARY SEQUENCE balance_ids START {first} MINVALUE {first} CACHE 10000")
-    )
-    inserted = cast(
-        CursorResult[Any],
-        db.execute(
-            text(
-                "INSERT INTO stock_balances (id, unit_id, clave_id, lot, expiry, quantity,"
-                f" updated_at) SELECT nextval('pg_temp.balance_ids'), new.* FROM ({new_lots})"
-                " AS new"
-            ),
-            values,
+        text(
+            "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity, updated_at)"
+            f" {new_lots}"
         ),
-    ).rowcount
-    db.execute(text("DROP SEQUENCE pg_temp.balance_ids"))
-    if inserted > 1:
-        db.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + inserted - 1})
+        values,
+    )
     clock.lap("balances inserted")
     for name, definition in constraints:
         db.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
