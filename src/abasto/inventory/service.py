@@ -18,15 +18,19 @@ doubles the stock.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import io
+import itertools
 import json
+import queue
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -36,7 +40,10 @@ from typing import Any, cast
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from psycopg import pq as libpq
 from sqlalchemy import (
+    Connection,
+    Engine,
     Table,
     and_,
     case,
@@ -48,7 +55,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from abasto.catalog.models import Clave
@@ -2087,9 +2094,16 @@ def load_day_feed(
         if month is None:
             loaded = _load_day_rows(db, feed, values, clock)
         else:
-            # One savepoint for the whole: a refused load leaves no table, index or key behind.
-            with db.begin_nested():
-                loaded = _load_day_partition(db, feed, values, month, clock)
+            # One savepoint for the whole: a refused load leaves no table, index or key behind,
+            # but the parts of a large day that were committed (``_load_day_in_parts``): its
+            # rollback released the locks the load took on them, and they go now.
+            try:
+                with db.begin_nested():
+                    loaded = _load_day_partition(db, feed, values, month, clock)
+            except BaseException:
+                with suppress(DBAPIError):
+                    drop_leftover_parts(db.get_bind().engine, day)
+                raise
     _record_sources(db, [source])
     ctx.record(
         "stock.day",
@@ -2168,54 +2182,38 @@ def _load_day_partition(
     db: Session, feed: Iterable[bytes], values: dict[str, Any], month: str, clock: _Steps
 ) -> int:
     """The day COPYed into the table that becomes its partition of ``month``, checked, indexed
-    and constrained once, then attached."""
+    and constrained once (a large feed in ``DAY_LOAD_CONNECTIONS`` parts side by side:
+    ``_load_day_in_parts``), its lots' net changes added to their balances, the day's movements
+    already posted one by one moved in, and attached."""
     day: date = values["day"]
     table = f"stock_movements_{day:%Y_%m_%d}"
+    # One load of a day at a time: another waits for this one's transaction to end, then finds
+    # the day's table (or this one's leftover parts, which it drops).
+    db.execute(
+        text("SELECT pg_advisory_xact_lock(:lock, :day)"),
+        {"lock": DAY_LOAD_LOCK, "day": day.toordinal()},
+    )
+    if db.scalar(text("SELECT to_regclass(:table) IS NOT NULL"), {"table": table}):
+        raise Conflict(ANOTHER_LOAD)
     driver: Any = db.connection().connection.dbapi_connection
     constants = {k: psycopg.sql.Literal(v).as_string(driver) for k, v in values.items()}
-    after = psycopg.sql.Literal(day + timedelta(days=1)).as_string(driver)
-    # The rows' ids: one block of ``stock_movement_blocks`` (migration 0018), numbered by a
-    # sequence of this session that caches its values (the shared one cost ~30 % of the COPY).
-    # Both made in the savepoint the COPY runs in, so that COPY may FREEZE the rows: no later
-    # pass over 25 M rows to set their hint bits, and the visibility map is set as they load.
-    first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
-    made = [
-        f"CREATE TEMPORARY SEQUENCE day_ids START {first} MINVALUE {first}"
-        f" MAXVALUE {first + DAY_FEED_MAX_ROWS - 1} CACHE 10000",
-        f"CREATE TABLE {table} (LIKE stock_movements)",
-        f"ALTER TABLE {table} ALTER id SET DEFAULT nextval('pg_temp.day_ids'), "
-        + ", ".join(f'ALTER "{k}" SET DEFAULT {v}' for k, v in constants.items())
-        + f", ADD CONSTRAINT {table}_day CHECK (day >= {constants['day']} AND day < {after})",
-    ]
-    _copy_feed(db, feed, f"{table} ({', '.join(DAY_FEED_COLUMNS)})", made=made)
-    clock.lap("copy")
-    db.execute(text(f"ANALYZE {table}"))
-    loaded = _check_day_load(db, table, joined=False)
-    clock.lap("rules")
-    db.execute(text(f"ALTER TABLE {table} ADD PRIMARY KEY (id, day)"))
-    # The parent's indexes, built once each (by parallel workers); the attach adopts them.
-    for (definition,) in db.execute(
-        text(
-            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid ="
-            " 'stock_movements'::regclass AND NOT indisprimary ORDER BY indexrelid"
-        )
-    ):
-        db.execute(
-            text(
-                re.sub(r"^CREATE INDEX \S+ ON (ONLY )?\S+", f"CREATE INDEX ON {table}", definition)
-            )
-        )
-    clock.lap("indexes")
-    try:
-        with db.begin_nested():
-            _add_foreign_keys(db, table, _foreign_keys(db, "stock_movements"))
-    except IntegrityError:
-        # A unit or clave that does not exist: the rules' report says which rows, and how many.
-        _check_day_load(db, table)
-        raise
-    clock.lap("foreign keys")
-    # The balances from the feed's rows alone, before the day's other movements join them.
-    _apply_day_net(db, table, loaded, values, clock)
+    constants["after"] = psycopg.sql.Literal(day + timedelta(days=1)).as_string(driver)
+    head, feed = _peek(feed, PARTS_FROM_BYTES)
+    parts = None
+    if head >= PARTS_FROM_BYTES:
+        parts = _load_day_in_parts(db, feed, constants, table, day, clock)
+    if parts is None:
+        loaded = _load_day_table(db, feed, constants, table, clock)
+        # The balances from the feed's rows alone, before the day's other movements join them.
+        _apply_day_net(db, table, loaded, values, clock, indexed=True)
+    else:
+        loaded = parts.loaded
+        # From the parts, before they are attached (which locks them from other connections).
+        names = [name for name, _, _ in parts.ranges]
+        union = " UNION ALL ".join(f"SELECT * FROM {name}" for name in names)
+        rows = f"({union}) AS day_rows"
+        _apply_day_net(db, rows, loaded, values, clock, indexed=True, parts=names)
+        _attach_parts(db, table, parts)
     # The day's movements already posted one by one move into the day's partition; the month's
     # default partition stays locked (postings to this month wait) until the load commits.
     rest = f"{month}_default"
@@ -2229,22 +2227,422 @@ def _load_day_partition(
     )
     db.execute(
         text(
-            f"ALTER TABLE {table} "
-            + ", ".join(f'ALTER "{k}" DROP DEFAULT' for k in ("id", *constants))
-        )
-    )
-    db.execute(text("DROP SEQUENCE pg_temp.day_ids"))
-    db.execute(
-        text(
             f"ALTER TABLE {month} ATTACH PARTITION {table} FOR VALUES FROM ({constants['day']})"
-            f" TO ({after})"
+            f" TO ({constants['after']})"
         )
     )
     clock.lap("attach")
     return loaded
 
 
-def _foreign_keys(db: Session, table: str) -> list[tuple[str, str]]:
+DAY_LOAD_LOCK = 17_0001
+"""The advisory lock's first key that, with the day's ordinal, serialises the loads of a day."""
+ANOTHER_LOAD = "Otra carga de ese día terminó mientras tanto; no se cargó nada."
+
+
+def _day_table(
+    table: str, first: int, rows: int, constants: Mapping[str, str], *, part: bool = False
+) -> list[str]:
+    """The statements that make ``table``: the feed's table, with the load's constants as its
+    columns' defaults (``constants``, as SQL literals, and ``after``: the next day), its ids
+    numbered from ``first`` by a sequence of this session that caches them (the shared one cost
+    ~30 % of the COPY), at most ``rows`` of them, and a CHECK on its day that spares an ATTACH
+    its scan; a ``part``'s on its ids too (the day's table is partitioned by them)."""
+    day, after = constants["day"], constants["after"]
+    columns = {k: v for k, v in constants.items() if k != "after"}
+    return [
+        f"CREATE TEMPORARY SEQUENCE day_ids START {first} MINVALUE {first}"
+        f" MAXVALUE {first + rows - 1} CACHE 10000",
+        f"CREATE TABLE {table} (LIKE stock_movements)",
+        f"ALTER TABLE {table} ALTER id SET DEFAULT nextval('pg_temp.day_ids'), "
+        + ", ".join(f'ALTER "{k}" SET DEFAULT {v}' for k, v in columns.items())
+        + f", ADD CONSTRAINT {table}_day CHECK (day >= {day} AND day < {after})"
+        + (
+            f", ADD CONSTRAINT {table}_ids CHECK (id >= {first} AND id < {first + rows})"
+            if part
+            else ""
+        ),
+    ]
+
+
+def _index_day_table(db: Session | Connection, table: str) -> None:
+    """``table``'s primary key and the parent's indexes, built once each (by parallel workers);
+    the attach adopts them."""
+    db.execute(text(f"ALTER TABLE {table} ADD PRIMARY KEY (id, day)"))
+    for (definition,) in db.execute(
+        text(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid ="
+            " 'stock_movements'::regclass AND NOT indisprimary ORDER BY indexrelid"
+        )
+    ).all():
+        db.execute(
+            text(
+                re.sub(r"^CREATE INDEX \S+ ON (ONLY )?\S+", f"CREATE INDEX ON {table}", definition)
+            )
+        )
+
+
+def _end_day_table(db: Session | Connection, table: str, constants: Mapping[str, str]) -> None:
+    """The load's defaults dropped from ``table`` and its session's sequence of ids with them."""
+    db.execute(
+        text(
+            f"ALTER TABLE {table} "
+            + ", ".join(f'ALTER "{k}" DROP DEFAULT' for k in ("id", *constants) if k != "after")
+        )
+    )
+    db.execute(text("DROP SEQUENCE pg_temp.day_ids"))
+
+
+def _load_day_table(
+    db: Session, feed: Iterable[bytes], constants: Mapping[str, str], table: str, clock: _Steps
+) -> int:
+    """The day COPYed into one new table in the caller's transaction, its rules checked, its
+    indexes built and its foreign keys validated."""
+    # The rows' ids: one block of ``stock_movement_blocks`` (migration 0018). The table and the
+    # sequence are made in the savepoint the COPY runs in, so that COPY may FREEZE the rows: no
+    # later pass over 25 M rows to set their hint bits, and the visibility map is set as they
+    # load.
+    first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
+    made = _day_table(table, first, DAY_FEED_MAX_ROWS, constants)
+    _copy_feed(db, feed, f"{table} ({', '.join(DAY_FEED_COLUMNS)})", made=made)
+    clock.lap("copy")
+    db.execute(text(f"ANALYZE {table}"))
+    loaded = _check_day_load(db, table, joined=False)
+    clock.lap("rules")
+    _index_day_table(db, table)
+    clock.lap("indexes")
+    try:
+        with db.begin_nested():
+            _add_foreign_keys(db, table, _foreign_keys(db, "stock_movements"))
+    except IntegrityError:
+        # A unit or clave that does not exist: the rules' report says which rows, and how many.
+        _check_day_load(db, table)
+        raise
+    clock.lap("foreign keys")
+    _end_day_table(db, table, constants)
+    return loaded
+
+
+# ----- a large day in parts, one connection each ----------------------------------------------
+
+PARTS_FROM_BYTES = 64 << 20
+"""The feed's size from which a day is loaded in parts (about 2.8 M rows of the national feed)."""
+DAY_LOAD_CONNECTIONS = 2
+"""The parts of a large day, each COPYed, checked, indexed and constrained by a connection of
+its own: the machine's cores."""
+PART_LOCK_TIMEOUT = "3s"
+"""How long a part's connection waits for a lock (one the caller's transaction may hold) before
+the load goes on without it: in one table, or validating the part's keys on the caller's
+connection."""
+_POLL = 0.2
+
+
+def _peek(feed: Iterable[bytes], size: int) -> tuple[int, Iterator[bytes]]:
+    """The bytes among the feed's first chunks, up to ``size``, and the whole feed again."""
+    chunks = iter(feed)
+    head: list[bytes] = []
+    seen = 0
+    for chunk in chunks:
+        head.append(chunk)
+        seen += len(chunk)
+        if seen >= size:
+            break
+    return seen, itertools.chain(head, chunks)
+
+
+def _part_names(table: str) -> list[str]:
+    return [f"{table}_p{k}" for k in range(DAY_LOAD_CONNECTIONS)]
+
+
+def drop_leftover_parts(engine: Engine, day: date) -> list[str]:
+    """Drop the parts of ``day``'s table that a load committed and did not attach (it was
+    refused after they were made, or its caller rolled back): never part of the stock record.
+    Run by the next load of that day, which holds the day's lock; the tables dropped."""
+    table = f"stock_movements_{day:%Y_%m_%d}"
+    dropped = []
+    with engine.connect() as conn:
+        conn.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
+        for name in _part_names(table):
+            if conn.scalar(
+                text(
+                    "SELECT NOT relispartition FROM pg_class WHERE oid = to_regclass(:name)"
+                    " AND relkind = 'r'"
+                ),
+                {"name": name},
+            ):
+                conn.execute(text(f"DROP TABLE {name}"))
+                dropped.append(name)
+        conn.commit()
+    return dropped
+
+
+def _load_day_in_parts(
+    db: Session,
+    feed: Iterator[bytes],
+    constants: Mapping[str, str],
+    table: str,
+    day: date,
+    clock: _Steps,
+) -> _Parts | None:
+    """The feed's lines dealt, chunk by chunk, to ``DAY_LOAD_CONNECTIONS`` connections, each
+    COPYing its share into a table of its own, checking its rules, and — once every part is
+    known to be good — building its indexes and validating its foreign keys and committing: the
+    rows loaded and each part's range of ids, which ``_attach_parts`` makes the day's table
+    of. None, with nothing consumed past what
+    ``_peek`` read, if a part could not start (a lock held for longer than
+    ``PART_LOCK_TIMEOUT``, which may be the caller's own): the caller loads the day in one table.
+
+    A refused feed commits nothing. Parts committed by a load refused afterwards (or whose
+    caller rolls back) are not attached to anything, so not part of the stock record; the load
+    drops them when it can, and the next load of the day drops what is left
+    (``drop_leftover_parts``)."""
+    engine = db.get_bind().engine
+    drop_leftover_parts(engine, day)
+    first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
+    span = DAY_FEED_MAX_ROWS // DAY_LOAD_CONNECTIONS
+    parts = [
+        _Part(engine, name, first + k * span, span, constants)
+        for k, name in enumerate(_part_names(table))
+    ]
+    for part in parts:
+        part.start()
+    try:
+        if not all(part.expect("ready") for part in parts):
+            return None
+        _deal(feed, parts)
+        checked = [part.expect("checked") for part in parts]
+        if any(broken for _, broken in checked):
+            for part in parts:
+                part.decide("report")
+            reported = [part.expect("reported") for part in parts]
+            _refuse(_merged(reported))
+        clock.lap("copy and rules")
+        for part in parts:
+            part.decide("go")
+        keyed = {part.table: part.expect("done") for part in parts}
+        clock.lap("indexes and keys")
+        if unkeyed := [name for name, keys in keyed.items() if keys != "valid"]:
+            # The caller's transaction sees what the parts' could not (units it made itself):
+            # the rules' report if a unit or clave is missing, else the keys validated here.
+            _check_day_load(db, f"({' UNION ALL '.join(f'SELECT * FROM {n}' for n in unkeyed)})")
+            keys = _foreign_keys(db, "stock_movements")
+            for name in unkeyed:
+                if keyed[name] == "added":
+                    _validate_foreign_keys(db, name, keys)
+                else:
+                    _add_foreign_keys(db, name, keys)
+            clock.lap("foreign keys")
+        return _Parts(
+            int(sum(total for total, _ in checked)),
+            [(part.table, part.first, part.first + span) for part in parts],
+        )
+    finally:
+        for part in parts:
+            part.stop()
+
+
+@dataclass(frozen=True)
+class _Parts:
+    loaded: int
+    ranges: list[tuple[str, int, int]]
+    """Each part's table and the range of its ids (the first, and the one after its last)."""
+
+
+def _attach_parts(db: Session, table: str, parts: _Parts) -> None:
+    """The day's table made, partitioned by id, of the parts (their CHECKs on ids spare each
+    attach its scan) and a default partition where the day's movements posted one by one go."""
+    db.execute(text(f"CREATE TABLE {table} (LIKE stock_movements) PARTITION BY RANGE (id)"))
+    for name, first, after in parts.ranges:
+        db.execute(
+            text(
+                f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES FROM ({first})"
+                f" TO ({after})"
+            )
+        )
+    db.execute(text(f"CREATE TABLE {table}_rest PARTITION OF {table} DEFAULT"))
+
+
+def _merged(reports: Iterable[Broken]) -> Broken:
+    """The parts' broken rules as one: their counts added, the first part's example."""
+    merged: Broken = {}
+    for broken in reports:
+        for rule, (count, example) in broken.items():
+            before = merged.get(rule)
+            merged[rule] = (count + before[0], before[1]) if before else (count, example)
+    return merged
+
+
+def _deal(feed: Iterator[bytes], parts: Sequence[_Part]) -> None:
+    """The feed's chunks, cut after their last line, to each part in turn; then the end."""
+    carry = b""
+    line = 1
+    turn = 0
+    for chunk in feed:
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            carry = data
+            continue
+        piece, carry = data[:cut], data[cut:]
+        if not parts[turn].put(piece, line):
+            break  # the part failed: what it says is the load's answer
+        line += piece.count(b"\n")
+        turn = (turn + 1) % len(parts)
+    else:
+        if carry:
+            parts[turn].put(carry, line)
+    for part in parts:
+        part.put(None, line)
+
+
+class _Part(threading.Thread):
+    """One part of a large day: its own connection and transaction, driven by the load through
+    messages — ``ready`` (its table made), ``checked`` (its rows COPYed and the rules counted),
+    then, told ``report``, the rules counted with the units and claves (``reported``) and
+    nothing kept, or, told ``go``, its indexes built, its foreign keys validated (or left to
+    the caller when it cannot) and committed (``done``: whether its keys are there)."""
+
+    def __init__(
+        self, engine: Engine, name: str, first: int, span: int, constants: Mapping[str, str]
+    ) -> None:
+        super().__init__(name=f"day-load-{name}", daemon=True)
+        self.engine, self.first, self.span, self.constants = engine, first, span, constants
+        self.table = name
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.decisions: queue.Queue[str] = queue.Queue()
+        self.posts: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.lines: list[tuple[int, int]] = []  # (the part's first line, the feed's) per chunk
+        self.part_lines = 1
+        self.stopping = threading.Event()
+        self.failed = threading.Event()
+
+    # -- the load's side --
+
+    def put(self, chunk: bytes | None, line: int) -> bool:
+        """A chunk (None: the end) for the COPY; False if the part failed or stopped."""
+        if chunk is not None:
+            self.lines.append((self.part_lines, line))
+            self.part_lines += chunk.count(b"\n")
+        while not (self.failed.is_set() or self.stopping.is_set()):
+            try:
+                self.chunks.put(chunk, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decide(self, decision: str) -> None:
+        self.decisions.put(decision)
+
+    def expect(self, step: str) -> Any:
+        """What the part posts at ``step``; its error raised if it failed instead. At ``ready``,
+        False if it could not take a lock in time."""
+        got, value = self.posts.get()
+        if got == "failed":
+            if step == "ready" and _lock_timeout(value):
+                return False
+            raise value
+        if got != step:
+            raise RuntimeError(f"day load part {self.table}: {got} instead of {step}")
+        return True if value is None else value
+
+    def stop(self) -> None:
+        """Ends the part (rolled back unless it committed) and waits for it."""
+        self.stopping.set()
+        if self.is_alive():
+            self.join()
+
+    # -- the part's thread --
+
+    def run(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                self._load(conn)
+        except BaseException as exc:  # handed to the load, which raises it
+            self.failed.set()
+            self.posts.put(("failed", exc))
+
+    def _next(self, source: queue.Queue[Any]) -> Any:
+        while True:
+            try:
+                return source.get(timeout=_POLL)
+            except queue.Empty:
+                if self.stopping.is_set():
+                    raise _Stopped() from None
+
+    def _load(self, conn: Connection) -> None:
+        conn.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
+        conn.execute(text("SET LOCAL work_mem = '1GB'"))
+        conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
+        # The parts already keep every core busy: each builds its indexes in one process.
+        conn.execute(text("SET LOCAL max_parallel_maintenance_workers = 0"))
+        for statement in _day_table(self.table, self.first, self.span, self.constants, part=True):
+            conn.execute(text(statement))
+        self.posts.put(("ready", None))
+        driver: Any = conn.connection.dbapi_connection
+        try:
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(
+                    f"COPY {self.table} ({', '.join(DAY_FEED_COLUMNS)}) FROM STDIN"
+                    " (FORMAT csv, FREEZE)"
+                ) as copy,
+            ):
+                while (chunk := self._next(self.chunks)) is not None:
+                    copy.write(chunk)
+        except psycopg.Error as exc:
+            raise _feed_error(self._in_feed(str(exc))) from exc
+        conn.execute(text(f"ANALYZE {self.table}"))
+        self.posts.put(("checked", _broken_rules(conn, self.table, joined=False)))
+        decision = self._next(self.decisions)
+        if decision == "report":
+            self.posts.put(("reported", _broken_rules(conn, self.table, joined=True)[1]))
+            return
+        _index_day_table(conn, self.table)
+        _end_day_table(conn, self.table, self.constants)
+        # Adding a key locks the units and claves against other keys being added (the other
+        # parts') until the transaction ends: added NOT VALID and committed at once, then
+        # validated in a transaction of its own, which lets the other parts' run beside it.
+        keys = _foreign_keys(conn, "stock_movements")
+        added = valid = False
+        try:
+            with conn.begin_nested():
+                _add_foreign_keys(conn, self.table, keys, validate=False)
+            added = True
+        except OperationalError:
+            pass  # a lock held (maybe by the caller, which adds them itself)
+        conn.commit()
+        if added:
+            try:
+                _validate_foreign_keys(conn, self.table, keys)
+                conn.commit()
+                valid = True
+            except (IntegrityError, OperationalError):
+                conn.rollback()  # a missing unit or clave, or a lock: the caller's to say
+        self.posts.put(("done", "valid" if valid else "added" if added else "none"))
+
+    def _in_feed(self, detail: str) -> str:
+        """A COPY error's line number, of this part, as the feed's."""
+
+        def feed_line(found: re.Match[str]) -> str:
+            number = int(found.group(1))
+            starts = [p for p, _ in self.lines]
+            at = max(bisect.bisect_right(starts, number) - 1, 0)
+            part_start, feed_start = self.lines[at] if self.lines else (1, 1)
+            return f"line {feed_start + number - part_start}"
+
+        return re.sub(r"line (\d+)", feed_line, detail.replace(self.table, self.table[:-3]))
+
+
+class _Stopped(Exception):
+    """The load stopped a part before it finished."""
+
+
+def _lock_timeout(error: BaseException) -> bool:
+    return getattr(getattr(error, "orig", None), "sqlstate", None) == "55P03"
+
+
+def _foreign_keys(db: Session | Connection, table: str) -> list[tuple[str, str]]:
     """``table``'s foreign keys: each one's name and definition."""
     return [
         (row[0], row[1])
@@ -2258,11 +2656,24 @@ def _foreign_keys(db: Session, table: str) -> list[tuple[str, str]]:
     ]
 
 
-def _add_foreign_keys(db: Session, table: str, keys: Sequence[tuple[str, str]]) -> None:
-    """``keys`` added to ``table`` ``NOT VALID`` and validated: one pass each over the table
-    instead of a lookup per inserted row, and the same guarantee."""
+def _add_foreign_keys(
+    db: Session | Connection,
+    table: str,
+    keys: Sequence[tuple[str, str]],
+    *,
+    validate: bool = True,
+) -> None:
+    """``keys`` added to ``table`` ``NOT VALID`` and (unless told not to) validated: one pass
+    each over the table instead of a lookup per inserted row, and the same guarantee."""
     for name, definition in keys:
         db.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"))
+    if validate:
+        _validate_foreign_keys(db, table, keys)
+
+
+def _validate_foreign_keys(
+    db: Session | Connection, table: str, keys: Sequence[tuple[str, str]]
+) -> None:
     for name, _ in keys:
         db.execute(text(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
 
@@ -2281,9 +2692,7 @@ def _copy_feed(db: Session, feed: Iterable[bytes], into: str, made: Sequence[str
                 except DBAPIError as exc:
                     if getattr(exc.orig, "sqlstate", None) != "42P07":  # duplicate table
                         raise
-                    raise Conflict(
-                        "Otra carga de ese día terminó mientras tanto; no se cargó nada."
-                    ) from exc
+                    raise Conflict(ANOTHER_LOAD) from exc
             driver: Any = db.connection().connection.dbapi_connection
             options = "FORMAT csv, FREEZE" if made else "FORMAT csv"
             with (
@@ -2372,11 +2781,13 @@ _DAY_RULES = {
 }
 
 
-def _check_day_load(db: Session, table: str, *, joined: bool = True) -> int:
-    """Every rule over the loaded rows in one scan; refused, the problems name each broken
-    rule, how many rows break it and one of them. The rows loaded. ``joined=False`` leaves the
-    units and claves to the foreign keys (validated next) and, if a row breaks another rule,
-    reports with every rule as ``joined`` does."""
+Broken = dict[str, tuple[int, tuple[Any, ...]]]
+"""The rules a day's rows break: each one's count and one row that breaks it."""
+
+
+def _broken_rules(db: Session | Connection, table: str, *, joined: bool) -> tuple[int, Broken]:
+    """The rows of ``table`` and the rules they break, in one scan (and one look-up of an
+    example per broken rule). ``joined=False`` leaves the units and claves to the foreign keys."""
     rules_here = {k: v for k, v in _DAY_RULES.items() if joined or k not in ("unit", "clave")}
     joins = (
         " LEFT JOIN units u ON u.id = d.unit_id LEFT JOIN claves c ON c.id = d.clave_id"
@@ -2387,38 +2798,64 @@ def _check_day_load(db: Session, table: str, *, joined: bool = True) -> int:
         f"SUM(CASE WHEN {test} THEN 1 ELSE 0 END)" for test, *_ in rules_here.values()
     )
     total, *broken = db.execute(text(f"SELECT COUNT(*), {counts} FROM {table} d{joins}")).one()
-    if not joined and any(broken):
-        return _check_day_load(db, table)
+    found: Broken = {}
+    for (rule, (test, *_)), count in zip(rules_here.items(), broken, strict=True):
+        if count:
+            example = db.execute(
+                text(
+                    "SELECT d.unit_id, d.clave_id, d.lot, d.expiry, d.kind, d.quantity"
+                    f" FROM {table} d{joins} WHERE {test} LIMIT 1"
+                )
+            ).one()
+            found[rule] = (int(count), tuple(example))
+    return int(total or 0), found
+
+
+def _refuse(broken: Broken) -> None:
+    """A ``ValidationFailed`` naming each broken rule (in the rules' order), if any is."""
     problems = []
-    for (test, message, column, expected), count in zip(rules_here.values(), broken, strict=True):
-        if not count:
-            continue
-        example = db.execute(
-            text(
-                "SELECT d.unit_id, d.clave_id, d.lot, d.expiry, d.kind, d.quantity"
-                f" FROM {table} d{joins} WHERE {test} LIMIT 1"
+    for rule, (_, message, column, expected) in _DAY_RULES.items():
+        if rule in broken:
+            count, example = broken[rule]
+            problems.append(
+                Problem(
+                    f"{message} {count_of(count, 'renglón', 'renglones')} así.",
+                    column=column,
+                    value=",".join("" if v is None else str(v) for v in example)[:200],
+                    expected=expected,
+                )
             )
-        ).one()
-        problems.append(
-            Problem(
-                f"{message} {count_of(int(count), 'renglón', 'renglones')} así.",
-                column=column,
-                value=",".join("" if v is None else str(v) for v in example)[:200],
-                expected=expected,
-            )
-        )
     if problems:
         raise ValidationFailed(
             "El archivo del día tiene renglones que no se pueden cargar; no se cargó nada.",
             problems=problems,
         )
-    return int(total or 0)
+
+
+def _check_day_load(db: Session | Connection, table: str, *, joined: bool = True) -> int:
+    """Every rule over the loaded rows in one scan; refused, the problems name each broken
+    rule, how many rows break it and one of them. The rows loaded. ``joined=False`` leaves the
+    units and claves to the foreign keys (validated next) and, if a row breaks another rule,
+    reports with every rule as ``joined`` does."""
+    total, broken = _broken_rules(db, table, joined=joined)
+    if broken and not joined:
+        total, broken = _broken_rules(db, table, joined=True)
+    _refuse(broken)
+    return total
 
 
 def _apply_day_net(
-    db: Session, rows: str, loaded: int, values: dict[str, Any], clock: _Steps
+    db: Session,
+    rows: str,
+    loaded: int,
+    values: dict[str, Any],
+    clock: _Steps,
+    *,
+    indexed: bool = False,
+    parts: Sequence[str] = (),
 ) -> None:
-    """Each lot's net change over the day's ``rows`` (``loaded`` of them) added to its balance
+    """Each lot's net change over the day's ``rows`` (``loaded`` of them; ``indexed``: listed
+    by the movements' index, a day's partition or its parts) added to its balance
     by one ``UPDATE … FROM``; the new lots inserted by one ``INSERT … SELECT`` in key order, or,
     on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the balances there), with
     the balances' keys, indexes and foreign keys dropped and built again once
@@ -2428,7 +2865,7 @@ def _apply_day_net(
     day: date = values["day"]
     # Each lot's net change, grouped where it is used rather than written to a table first.
     # In a day's partition, by its index's key (the day is one): read in order from the index.
-    partition = rows.startswith("stock_movements_")
+    partition = indexed
     by = "unit_id, clave_id, day, lot" if partition else "unit_id, clave_id, lot"
     net = (
         "(SELECT unit_id, clave_id, lot, MIN(expiry) AS expiry, SUM(quantity) AS total"
@@ -2467,7 +2904,7 @@ def _apply_day_net(
                 )
             clock.lap("balances updated")
             if postgres and loaded >= REBUILD_BALANCES_AT and there * 2 <= loaded:
-                _rebuilt_balances(db, new_lots, values, clock)
+                _rebuilt_balances(db, new_lots, values, clock, parts=parts)
             else:
                 db.execute(
                     text(
@@ -2510,13 +2947,21 @@ REBUILD_BALANCES_AT = 1_000_000
 into them row by row."""
 
 
-def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock: _Steps) -> None:
+def _rebuilt_balances(
+    db: Session,
+    new_lots: str,
+    values: dict[str, Any],
+    clock: _Steps,
+    *,
+    parts: Sequence[str] = (),
+) -> None:
     """The ``new_lots`` inserted with the balances' keys, indexes and foreign keys dropped, then
     built again once (in parallel workers) and the foreign keys validated in one pass each, in
     the caller's transaction: ``stock_balances`` stays locked (dispensing waits) until it
     commits, and a refused load puts everything back as it was. The CHECK (never below zero)
     stays, row by row. The primary key is the lot's own (unit, clave, lot): no id is drawn
-    per row (migration 0022)."""
+    per row (migration 0022). Into empty balances, from a day loaded in committed ``parts``,
+    the lots are streamed (``_streamed_balances``)."""
     table = "stock_balances"
     constraints = db.execute(
         text(
@@ -2537,13 +2982,17 @@ def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock:
         db.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
     for name, _ in indexes:
         db.execute(text(f"DROP INDEX {name}"))
-    db.execute(
-        text(
-            "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity, updated_at)"
-            f" {new_lots}"
-        ),
-        values,
-    )
+    if parts and not db.scalar(select(exists().select_from(StockBalance))):
+        _streamed_balances(db, parts, values)
+        clock.lap("balances streamed")
+    else:
+        db.execute(
+            text(
+                "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
+                f" updated_at) {new_lots}"
+            ),
+            values,
+        )
     clock.lap("balances inserted")
     for name, definition in constraints:
         db.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
@@ -2552,3 +3001,69 @@ def _rebuilt_balances(db: Session, new_lots: str, values: dict[str, Any], clock:
     clock.lap("balances indexed")
     _add_foreign_keys(db, table, keys)
     clock.lap("balances keys")
+
+
+def _streamed_balances(db: Session, parts: Sequence[str], values: dict[str, Any]) -> None:
+    """Each lot's net change over the day's committed ``parts``, grouped by another connection
+    (in the order of the parts' index, as ``_apply_day_net`` groups it) and streamed, as it is
+    grouped, into a COPY into the (empty, locked) balances: COPY writes a WAL record per page
+    where ``INSERT … SELECT`` writes one per row, and the grouping runs on the other core. A lot
+    below zero trips the balances' CHECK as the insert would (an ``IntegrityError``)."""
+    driver: Any = db.connection().connection.dbapi_connection
+    at = psycopg.sql.Literal(values["at"]).as_string(driver)
+    rows = " UNION ALL ".join(
+        f"SELECT unit_id, clave_id, day, lot, expiry, quantity FROM {p}" for p in parts
+    )
+    grouped = (
+        f"SELECT unit_id, clave_id, lot, MIN(expiry), SUM(quantity)::integer, {at}::timestamptz"
+        f" FROM ({rows}) AS d GROUP BY unit_id, clave_id, day, lot"
+    )
+    columns = "unit_id, clave_id, lot, expiry, quantity, updated_at"
+    with db.get_bind().engine.connect() as other:
+        other.execute(text("SET LOCAL enable_hashagg = off"))
+        other.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        # libpq hands a COPY out one row at a time: read through it directly (psycopg's
+        # ``Copy.read`` costs about as much again per row as the server takes to group it) and
+        # passed on in blocks of a megabyte.
+        reading = cast(Any, other.connection.dbapi_connection).pgconn
+        done = False
+        try:
+            reading.send_query(f"COPY ({grouped}) TO STDOUT (FORMAT binary)".encode())
+            _expect_status(reading, libpq.ExecStatus.COPY_OUT)
+            with (
+                driver.cursor() as writing,
+                writing.copy(f"COPY stock_balances ({columns}) FROM STDIN (FORMAT binary)") as into,
+            ):
+                block: list[bytes] = []
+                size = 0
+                while True:
+                    length, data = reading.get_copy_data(0)
+                    if length < 0:
+                        break
+                    block.append(bytes(data))
+                    size += length
+                    if size >= 1 << 20:
+                        into.write(b"".join(block))
+                        block, size = [], 0
+                if length == -2:
+                    raise psycopg.OperationalError(reading.get_error_message())
+                into.write(b"".join(block))
+            _expect_status(reading, libpq.ExecStatus.COMMAND_OK)
+            done = True
+        except psycopg.errors.IntegrityError as exc:
+            raise IntegrityError("COPY stock_balances", None, exc) from exc
+        finally:
+            if not done:
+                other.invalidate()  # a COPY left half read: the connection is not reused
+
+
+def _expect_status(connection: Any, status: libpq.ExecStatus) -> None:
+    """The next result of a query sent on ``connection`` (libpq's), which must be ``status``."""
+    result = connection.get_result()
+    if result is None or result.status != status:
+        raise psycopg.OperationalError(
+            connection.get_error_message() or f"COPY: {getattr(result, 'status', None)}"
+        )
+    if status == libpq.ExecStatus.COMMAND_OK:
+        while connection.get_result() is not None:
+            pass
