@@ -6,6 +6,8 @@ database of its own (PostgreSQL only)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -377,3 +379,48 @@ def test_a_streamed_first_day_that_leaves_a_lot_below_zero_loads_nothing(
         assert db.scalar(select(func.count()).select_from(StockMovement)) == 0
         assert [c for _, c, _ in db.execute(text(BALANCES_KEYS)).all()] == ["c", "f", "f", "p"]
     assert _load(sector, rows[:-1], source="dia:2") == len(rows) - 1
+
+
+def test_a_second_load_of_the_day_waits_for_the_first_and_is_refused(sector: Sector) -> None:
+    """The day's lock: the second load waits until the first commits, then finds the day."""
+    rows = _day(sector, 40)
+    loaded, outcome = threading.Event(), []
+
+    def second() -> None:
+        loaded.wait(30)
+        try:
+            _load(sector, rows, source="dia:2")
+            outcome.append("loaded")
+        except Conflict as exc:
+            outcome.append(str(exc))
+
+    other = threading.Thread(target=second)
+    other.start()
+    with transaction(sector.sessions) as db:
+        ctx = Context(db, operator("a"), T0)
+        try:
+            done = service.load_day_feed(ctx, day=TODAY, feed=_chunks(rows), source="dia:1")
+        finally:
+            loaded.set()
+        assert done == len(rows)
+        waited = False
+        with sector.engine.connect() as watch:
+            for _ in range(300):
+                waited = bool(
+                    watch.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND wait_event = 'advisory'"
+                        )
+                    )
+                )
+                watch.rollback()
+                if waited:
+                    break
+                time.sleep(0.05)
+        assert waited
+    other.join(timeout=60)
+    assert outcome == [service.ANOTHER_LOAD]
+    with transaction(sector.sessions) as db:
+        assert db.scalar(select(func.count()).select_from(StockMovement)) == 1 + len(rows)
+        assert _tables(db)[PARTS[0]] == ("r", True)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import hashlib
 import io
 import itertools
 import json
+import operator
 import queue
 import re
 import threading
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from select import select as wait_readable
 from typing import Any, cast
 
 import psycopg
@@ -2193,7 +2196,15 @@ def _load_day_partition(
         text("SELECT pg_advisory_xact_lock(:lock, :day)"),
         {"lock": DAY_LOAD_LOCK, "day": day.toordinal()},
     )
-    if db.scalar(text("SELECT to_regclass(:table) IS NOT NULL"), {"table": table}):
+    # Read from pg_class as a table (this statement's snapshot), not through the catalog's cache
+    # (``to_regclass``), which may not yet know of a table another load committed meanwhile.
+    if db.scalar(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = :table"
+            " AND relnamespace = current_schema()::regnamespace)"
+        ),
+        {"table": table},
+    ):
         raise Conflict(ANOTHER_LOAD)
     driver: Any = db.connection().connection.dbapi_connection
     constants = {k: psycopg.sql.Literal(v).as_string(driver) for k, v in values.items()}
@@ -2354,14 +2365,22 @@ def _part_names(table: str) -> list[str]:
     return [f"{table}_p{k}" for k in range(DAY_LOAD_CONNECTIONS)]
 
 
-def drop_leftover_parts(engine: Engine, day: date) -> list[str]:
+def drop_leftover_parts(engine: Engine, day: date, *, locked: bool = False) -> list[str]:
     """Drop the parts of ``day``'s table that a load committed and did not attach (it was
     refused after they were made, or its caller rolled back): never part of the stock record.
-    Run by the next load of that day, which holds the day's lock; the tables dropped."""
+    Run by the next load of that day, which holds the day's lock (``locked``), and by a refused
+    load once its savepoint let go of the lock; not while another load of the day holds it (its
+    parts are not leftovers). The tables dropped."""
     table = f"stock_movements_{day:%Y_%m_%d}"
-    dropped = []
+    dropped: list[str] = []
     with engine.connect() as conn:
         conn.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
+        # Not while another load of the day runs (its parts are not leftovers): it drops them.
+        if not locked and not conn.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:lock, :day)"),
+            {"lock": DAY_LOAD_LOCK, "day": day.toordinal()},
+        ):
+            return dropped
         for name in _part_names(table):
             if conn.scalar(
                 text(
@@ -2397,7 +2416,7 @@ def _load_day_in_parts(
     drops them when it can, and the next load of the day drops what is left
     (``drop_leftover_parts``)."""
     engine = db.get_bind().engine
-    drop_leftover_parts(engine, day)
+    drop_leftover_parts(engine, day, locked=True)
     first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
     span = DAY_FEED_MAX_ROWS // DAY_LOAD_CONNECTIONS
     parts = [
@@ -2983,6 +3002,9 @@ def _rebuilt_balances(
     for name, _ in indexes:
         db.execute(text(f"DROP INDEX {name}"))
     if parts and not db.scalar(select(exists().select_from(StockBalance))):
+        # Emptied anew (it is empty, and locked) so that the COPY may FREEZE its rows, as the
+        # day's parts are: the visibility map set as they land, no later pass to set hint bits.
+        db.execute(text("TRUNCATE stock_balances"))
         _streamed_balances(db, parts, values)
         clock.lap("balances streamed")
     else:
@@ -3004,61 +3026,187 @@ def _rebuilt_balances(
 
 
 def _streamed_balances(db: Session, parts: Sequence[str], values: dict[str, Any]) -> None:
-    """Each lot's net change over the day's committed ``parts``, grouped by another connection
-    (in the order of the parts' index, as ``_apply_day_net`` groups it) and streamed, as it is
-    grouped, into a COPY into the (empty, locked) balances: COPY writes a WAL record per page
-    where ``INSERT … SELECT`` writes one per row, and the grouping runs on the other core. A lot
-    below zero trips the balances' CHECK as the insert would (an ``IntegrityError``)."""
+    """Each lot's net change over the day's committed ``parts``, grouped by other connections
+    (one per range of units, in the order of the parts' index, as ``_apply_day_net`` groups
+    it) and streamed, as it is grouped, into one COPY into the (empty, locked) balances: COPY
+    writes a WAL record per page where ``INSERT … SELECT`` writes one per row, and the grouping
+    runs on the other cores. A lot below zero trips the balances' CHECK as the insert would
+    (an ``IntegrityError``)."""
     driver: Any = db.connection().connection.dbapi_connection
     at = psycopg.sql.Literal(values["at"]).as_string(driver)
-    rows = " UNION ALL ".join(
-        f"SELECT unit_id, clave_id, day, lot, expiry, quantity FROM {p}" for p in parts
-    )
-    grouped = (
-        f"SELECT unit_id, clave_id, lot, MIN(expiry), SUM(quantity)::integer, {at}::timestamptz"
-        f" FROM ({rows}) AS d GROUP BY unit_id, clave_id, day, lot"
-    )
+    low, high = db.execute(
+        text(
+            "SELECT MIN(low), MAX(high) FROM ("
+            + " UNION ALL ".join(
+                f"SELECT MIN(unit_id) AS low, MAX(unit_id) AS high FROM {p}" for p in parts
+            )
+            + ") AS bounds"
+        )
+    ).one()
+    if low is None:
+        return
+    step = (high - low) // DAY_LOAD_CONNECTIONS + 1
+    blocks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+    readers = [
+        _NetReader(db.get_bind().engine, parts, at, (first, first + step), blocks)
+        for first in range(low, high + 1, step)
+    ]
     columns = "unit_id, clave_id, lot, expiry, quantity, updated_at"
-    with db.get_bind().engine.connect() as other:
-        other.execute(text("SET LOCAL enable_hashagg = off"))
-        other.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-        # libpq hands a COPY out one row at a time: read through it directly (psycopg's
-        # ``Copy.read`` costs about as much again per row as the server takes to group it) and
-        # passed on in blocks of a megabyte.
-        reading = cast(Any, other.connection.dbapi_connection).pgconn
-        done = False
+    for reader in readers:
+        reader.start()
+    try:
+        with (
+            driver.cursor() as writing,
+            writing.copy(
+                f"COPY stock_balances ({columns}) FROM STDIN (FORMAT binary, FREEZE)"
+            ) as into,
+        ):
+            # Each reader's blocks are binary COPY rows: one stream, whatever their order.
+            into.write(BINARY_COPY_HEADER)
+            ended = 0
+            while ended < len(readers):
+                block = blocks.get()
+                if isinstance(block, BaseException):
+                    raise block
+                if block is None:
+                    ended += 1
+                else:
+                    into.write(block)
+            into.write(b"\xff\xff")
+    except psycopg.errors.IntegrityError as exc:
+        raise IntegrityError("COPY stock_balances", None, exc) from exc
+    finally:
+        for reader in readers:
+            reader.stop()
+
+
+BINARY_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+"""A binary COPY's signature, flags and header extension length (PostgreSQL's COPY docs)."""
+
+
+class _NetReader(threading.Thread):
+    """A connection grouping the parts' lots of the units in ``[first, after)`` and handing
+    their rows, in binary COPY blocks of about a megabyte, to the load's queue ``out``; None at
+    the end, or its error."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        parts: Sequence[str],
+        at: str,
+        units: tuple[int, int],
+        out: queue.Queue[bytes | BaseException | None],
+    ) -> None:
+        first, after = units
+        super().__init__(name=f"day-load-net-{first}", daemon=True)
+        self.engine = engine
+        rows = " UNION ALL ".join(
+            f"SELECT unit_id, clave_id, day, lot, expiry, quantity FROM {p}" for p in parts
+        )
+        # The units' range outside the union: inside, it would keep the planner from merging
+        # the parts' index scans in order (it sorted them instead, on disk).
+        self.query = (
+            "SELECT unit_id, clave_id, lot, MIN(expiry), SUM(quantity)::integer,"
+            f" {at}::timestamptz FROM ({rows}) AS d WHERE unit_id >= {first}"
+            f" AND unit_id < {after} GROUP BY unit_id, clave_id, day, lot"
+        )
+        self.out = out
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.is_alive():
+            self.join()
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.out.put(item, timeout=_POLL)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped()
+
+    def run(self) -> None:
         try:
-            reading.send_query(f"COPY ({grouped}) TO STDOUT (FORMAT binary)".encode())
-            _expect_status(reading, libpq.ExecStatus.COPY_OUT)
-            with (
-                driver.cursor() as writing,
-                writing.copy(f"COPY stock_balances ({columns}) FROM STDIN (FORMAT binary)") as into,
-            ):
-                block: list[bytes] = []
-                size = 0
-                while True:
-                    length, data = reading.get_copy_data(0)
-                    if length < 0:
-                        break
-                    block.append(bytes(data))
-                    size += length
-                    if size >= 1 << 20:
-                        into.write(b"".join(block))
-                        block, size = [], 0
-                if length == -2:
-                    raise psycopg.OperationalError(reading.get_error_message())
-                into.write(b"".join(block))
-            _expect_status(reading, libpq.ExecStatus.COMMAND_OK)
-            done = True
-        except psycopg.errors.IntegrityError as exc:
-            raise IntegrityError("COPY stock_balances", None, exc) from exc
-        finally:
-            if not done:
-                other.invalidate()  # a COPY left half read: the connection is not reused
+            self._read()
+            self._put(None)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the load, which raises it
+            with suppress(_Stopped):
+                self._put(exc)
+
+    def _copy_out(self, reading: Any) -> None:
+        """The COPY's rows put out in blocks, its header and trailer left to the load."""
+        get = functools.partial(reading.get_copy_data, 1)
+        is_row = functools.partial(operator.lt, (0, b""))  # (length > 0, data)
+        rows = iter(get, None)
+        block: list[bytes] = []
+        size = 0
+        first = True
+        while not self.stopping.is_set():
+            batch: list[tuple[int, bytes]] = list(
+                itertools.islice(itertools.takewhile(is_row, rows), 256)
+            )
+            if len(batch) < 256:
+                # No row ready (wait for the socket), the end, or an error (the COPY's result
+                # says which): takewhile dropped what stopped it, ask again.
+                try:
+                    length, data = get()
+                except psycopg.OperationalError:
+                    length, data = -1, b""
+                if length > 0:
+                    batch.append((length, data))
+                elif length == 0:
+                    wait_readable([reading.socket], [], [], _POLL)
+                    reading.consume_input()
+                else:
+                    batch.append((-1, b""))
+            ended = bool(batch) and batch[-1][0] < 0
+            if ended:
+                batch.pop()
+            if batch and first:  # the stream's header: the load writes one for all
+                batch[0] = (0, bytes(batch[0][1])[len(BINARY_COPY_HEADER) :])
+                first = False
+            if batch and batch[-1][1] == b"\xff\xff":  # the trailer: the load writes one too
+                batch.pop()
+            block.append(b"".join(map(operator.itemgetter(1), batch)))
+            size += len(block[-1])
+            if ended or size >= 1 << 20:
+                self._put(b"".join(block))
+                block, size = [], 0
+            if ended:
+                return
+        raise _Stopped()
+
+    def _read(self) -> None:
+        with self.engine.connect() as other:
+            other.execute(text("SET LOCAL enable_hashagg = off"))
+            other.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+            # libpq hands a COPY out one row at a time: read through it directly, rows taken
+            # in batches by C loops (psycopg's ``Copy.read``, or a Python step per row, cost
+            # the client as much CPU as the server takes to group them), without blocking (a
+            # blocking read keeps the other threads waiting): the socket waited on instead.
+            reading = cast(Any, other.connection.dbapi_connection).pgconn
+            done = False
+            try:
+                reading.send_query(f"COPY ({self.query}) TO STDOUT (FORMAT binary)".encode())
+                _expect_status(reading, libpq.ExecStatus.COPY_OUT)
+                self._copy_out(reading)
+                _expect_status(reading, libpq.ExecStatus.COMMAND_OK)
+                done = True
+            finally:
+                if not done:
+                    other.invalidate()  # a COPY left half read: the connection is not reused
 
 
 def _expect_status(connection: Any, status: libpq.ExecStatus) -> None:
-    """The next result of a query sent on ``connection`` (libpq's), which must be ``status``."""
+    """The next result of a query sent on ``connection`` (libpq's), which must be ``status``;
+    waited for on the socket (libpq's own wait would keep the other threads waiting)."""
+    while connection.is_busy():
+        wait_readable([connection.socket], [], [], _POLL)
+        connection.consume_input()
     result = connection.get_result()
     if result is None or result.status != status:
         raise psycopg.OperationalError(
