@@ -9,14 +9,14 @@ HiGHS alone on the same rows (``plan``'s second solve included), so the ratio is
 Python adds. ``python -m benchmarks.inventory`` runs only this benchmark.
 
 It also loads a day of stock and dispensing into PostgreSQL through ``service.load_day_feed``
-(COPY into the table that becomes the day's partition, indexed and its foreign keys validated
-once, then attached; the balances of a first day built then indexed; no lot may end the day
-below zero), for ``LOAD_UNITS`` units × ``LOAD_CLAVES`` claves (15,000 × 1,000 by default:
-15,000,000 stock rows, 10,000,000 dispensing lines), against a bare COPY of the same file into
-a table of the feed's columns, with the seconds of each step; and the national indicators over
-a 90-day window, rolled a day from the day before's per-pair state (``inventory.rolling``)
-against a bare DuckDB aggregate of the files the roll reads, with the full recomputation of
-the window (``rolling.rebuild``) beside it.
+(COPYed in parts by two connections, each part indexed and its foreign keys validated once, then
+attached as the day's partition; the balances of a first day streamed by COPY, then indexed; no
+lot may end the day below zero), for ``LOAD_UNITS`` units × ``LOAD_CLAVES`` claves (15,000 ×
+1,000 by default: 15,000,000 stock rows, 10,000,000 dispensing lines), against a bare COPY of
+the same file into a table of the feed's columns, with the seconds of each step; and the
+national indicators over a 90-day window, rolled a day from the day before's per-pair state
+(``inventory.rolling``) against a bare DuckDB aggregate of the files the roll reads, with the
+full recomputation of the window (``rolling.rebuild``) beside it.
 """
 
 from __future__ import annotations
@@ -458,13 +458,16 @@ def section() -> list[str]:
         "- *day loaded*: `load_day` registers the units and claves, writes the day's feed with "
         "DuckDB (an initial lot of 100 for every unit × clave, a dispensing line of −7 for two "
         "pairs in three: 15,000,000 + 10,000,000 rows at national size) and loads the file "
-        "through `inventory.service.load_day_feed` into a month partitioned by day (one "
-        "transaction: COPY FREEZE of the file's chunks into the table that becomes the day's "
-        "partition, one scan of the rules, its three indexes built once, its foreign keys added "
-        "NOT VALID and validated, the net per lot read from its index, the 15,000,000 new "
-        "balances inserted with their keys and indexes dropped and built again once, the ATTACH "
-        "spared its scan by the day's CHECK); the bare figure COPYs the same file into a plain "
-        "table of the feed's columns. The steps' seconds follow the figure.",
+        "through `inventory.service.load_day_feed` into a month partitioned by day, in parts "
+        "(docs/scale.md): two connections each COPY FREEZE every other chunk of the file into a "
+        "table of its own, check its rules, build its two indexes, validate its foreign keys and "
+        "commit; the first day's 15,000,000 balances are grouped from the parts' indexes by one "
+        "connection per range of units and streamed by binary COPY into the emptied balances, "
+        "whose keys and indexes are then built once; the caller's transaction attaches the "
+        "parts to the day's table and the day to the month (no scan: their CHECKs); the bare "
+        "figure COPYs the same file into a plain table of the feed's columns. The steps' "
+        "seconds follow the figure (*copy and rules* and *indexes and keys* are the parts', "
+        "side by side).",
         "- *indicators*: national Parquet files in `inventory.columnar`'s layout, consistent as"
         " the database would hold them (a lot per unit × clave, none below zero; dispensing by "
         "two pairs in three every day of the 90-day window, a file of facts per day; the units "

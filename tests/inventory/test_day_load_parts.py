@@ -163,7 +163,7 @@ def test_a_large_day_is_loaded_in_parts_and_attached_as_the_days_partition(
             PARTS[1]: ("r", True),
             f"{TABLE}_rest": ("r", True),
         }
-        where = dict(
+        where: dict[str, int] = dict(
             db.execute(
                 text("SELECT tableoid::regclass::text, count(*) FROM stock_movements GROUP BY 1")
             ).all()
@@ -194,10 +194,9 @@ def test_a_large_day_is_loaded_in_parts_and_attached_as_the_days_partition(
         ).all()
         assert len(keys) == 4
         assert all(valid for _, valid in keys)
-        assert (
-            db.scalar(select(func.min(StockMovement.id)).where(StockMovement.source == "dia:1"))
-            >= 2**50
-        )
+        first = db.scalar(select(func.min(StockMovement.id)).where(StockMovement.source == "dia:1"))
+        assert first is not None
+        assert first >= 2**50
         assert _lots(db) == [Lot("A", EXPIRES, 3)]
         held = _lots(db, "UMF-2", ASPIRINA)
         assert len(held) == 200

@@ -2593,8 +2593,10 @@ class _Part(threading.Thread):
         conn.execute(text(f"SET LOCAL lock_timeout = '{PART_LOCK_TIMEOUT}'"))
         conn.execute(text("SET LOCAL work_mem = '1GB'"))
         conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
-        # The parts already keep every core busy: each builds its indexes in one process.
+        # The parts already keep every core busy: each scans and builds its indexes in one
+        # process.
         conn.execute(text("SET LOCAL max_parallel_maintenance_workers = 0"))
+        conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         for statement in _day_table(self.table, self.first, self.span, self.constants, part=True):
             conn.execute(text(statement))
         self.posts.put(("ready", None))
