@@ -18,6 +18,7 @@ from typer import _click
 from typer._coercion import PassThroughRuntimeParam
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
+from abasto.core.errors import AbastoError
 from abasto.scenario.options import SCALE, SEED, ScaleChoice
 
 LAZY: dict[str, tuple[str, str, str]] = {
@@ -123,6 +124,16 @@ class _Root(TyperGroup):
         if isinstance(command, _Deferred) and name is not None:
             command = self.commands[name] = command.load()
         return name, command, rest
+
+    def invoke(self, ctx: _click.Context) -> Any:
+        # The user's error (a file that is not there, a bad value) before a command's
+        # transaction began: said as the transaction says it (``core.cli.unit_of_work``), not as
+        # a traceback.
+        try:
+            return super().invoke(ctx)
+        except AbastoError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

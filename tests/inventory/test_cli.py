@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
+from abasto.catalog.models import Clave
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction
 from abasto.core.errors import Conflict
@@ -139,3 +142,54 @@ def test_partitions_are_created_ahead_and_receive_their_month(
         "1",
     )
     assert "No hubo particiones" in out
+
+
+def test_a_days_feed_loads_once_from_its_file_plain_or_gzipped(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    _prepare(fresh_database_url)
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        ctx = Context(db, operator("pruebas"), T0)
+        hgz, umf = unit(ctx).id, unit(ctx, code="UMF-2").id
+        aspirina = db.scalar(select(Clave.id).where(Clave.clave == ASPIRINA))
+    lines = (
+        f"{hgz},{aspirina},A,2027-06-30,initial,40\n"
+        f"{umf},{aspirina},B,2027-01-15,initial,10\n"
+        f"{hgz},{aspirina},A,2027-06-30,dispense,-15\n"
+    ).encode()
+    plain, packed = tmp_path / "dia.csv", tmp_path / "dia2.csv.gz"
+    plain.write_bytes(lines)
+    packed.write_bytes(gzip.compress(lines.replace(b",A,", b",C,")))
+
+    def load(path: Path, day: str = "2026-11-02") -> tuple[int, str, str]:
+        return invoke_abasto(
+            fresh_database_url, tmp_path, "inventory", "load-day", str(path), "--day", day
+        )
+
+    code, out, err = load(plain)
+    assert code == 0, err
+    assert "Día 2026-11-02: 3 movimientos cargados" in out
+    assert f"dia:{hashlib.sha256(lines).hexdigest()}" in out
+    # The same file again: its source is already posted, nothing is loaded twice.
+    code, out, err = load(plain, "2026-11-03")
+    assert code == 1
+    assert "ya están registrados" in err
+    code, out, err = load(packed, "2026-11-03")
+    assert code == 0, err
+    # A missing file and a damaged one are the user's errors, said without a traceback.
+    code, out, err = load(tmp_path / "no-esta.csv")
+    assert (code, err.strip()) == (
+        1,
+        f"Error: No existe el archivo «{tmp_path / 'no-esta.csv'}»; "
+        "se esperaba: un archivo CSV del día (o .csv.gz)",
+    )
+    broken = tmp_path / "roto.csv.gz"
+    broken.write_bytes(gzip.compress(lines)[:-12])
+    code, out, err = load(broken, "2026-11-04")
+    assert code == 1
+    assert "no se cargó nada" in err
+    with transaction(session_factory(engine)) as db:
+        stock = service.unit_stock(db, unit(Context(db, operator("pruebas"), T0)), clave=ASPIRINA)
+        assert [(lot.lot, lot.quantity) for lot in stock[0].lots] == [("A", 25), ("C", 25)]
+    engine.dispose()

@@ -1,15 +1,29 @@
-"""CLI of inventory: uploads of a unit's movements, the daily snapshot, redistribution,
-monthly partitions."""
+"""CLI of inventory: uploads of a unit's movements, a national day's feed, the daily snapshot,
+redistribution, monthly partitions."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import time
+import zlib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from abasto.core.cli import console, read_input, unit_of_work
+from abasto.core.errors import ValidationFailed
 from abasto.core.money import count_of
 from abasto.core.spreadsheet import EXPECTED_FILE
 from abasto.inventory import service
@@ -91,6 +105,92 @@ def redistribute(clave: str = typer.Argument(..., help="Clave del Compendio.")) 
             )
     console.print(table)
     console.print(f"{found.moved} piezas en {len(found.transfers)} transferencias sugeridas.")
+
+
+@app.command("load-day")
+def load_day(
+    path: Path = typer.Argument(
+        ...,
+        help="CSV sin encabezado, una línea por movimiento: "
+        "unit_id,clave_id,lote,caducidad(aaaa-mm-dd),tipo,cantidad; puede venir comprimido (.gz).",
+    ),
+    day: str = typer.Option(..., "--day", help="Día de los movimientos (aaaa-mm-dd)."),
+    source: str | None = typer.Option(
+        None,
+        "--source",
+        help="Nombre de la carga (una carga no se registra dos veces); por omisión, "
+        "dia:<huella SHA-256 del archivo>.",
+    ),
+) -> None:
+    """Carga un día completo de movimientos de muchas unidades a la vez (escala nacional,
+    docs/scale.md): todo o nada."""
+    loaded_day = _day(day)
+    assert loaded_day is not None
+    size = _feed_size(path)
+    if source is None:
+        digest = hashlib.sha256()
+        for chunk in _feed_chunks(path):
+            digest.update(chunk)
+        source = f"dia:{digest.hexdigest()}"
+    began = time.perf_counter()
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+        unit_of_work() as ctx,
+    ):
+        reading = progress.add_task("Leyendo el archivo", total=size)
+
+        def feed() -> Iterator[bytes]:
+            for chunk in _feed_chunks(path):
+                yield chunk
+                progress.update(reading, completed=_feed_position(chunk, reading, progress))
+            progress.update(reading, description="Revisando, indexando y sumando a las existencias")
+
+        loaded = service.load_day_feed(ctx, day=loaded_day, feed=feed(), source=source)
+    console.print(
+        f"Día {loaded_day.isoformat()}: {count_of(loaded, 'movimiento', 'movimientos')} "
+        f"cargados en {time.perf_counter() - began:,.1f} s (carga «{source}»)."
+    )
+
+
+def _feed_size(path: Path) -> int:
+    """The file's size (compressed, for a .gz: the progress follows the bytes read from disk)."""
+    expected = "un archivo CSV del día (o .csv.gz)"
+    try:
+        if not path.is_file():
+            raise ValidationFailed(f"No existe el archivo «{path}»", expected=expected)
+        return path.stat().st_size
+    except OSError as exc:
+        raise ValidationFailed(
+            f"No se pudo leer el archivo «{path}»: {exc.strerror}", expected=expected
+        ) from None
+
+
+def _feed_chunks(path: Path) -> Iterator[bytes]:
+    """The file in chunks of a megabyte, decompressed if it is a .gz; a damaged one refused."""
+    try:
+        with path.open("rb") as raw:
+            source = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+            while chunk := source.read(1 << 20):
+                yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValidationFailed(
+            f"No se pudo leer el archivo «{path}»: {exc}; no se cargó nada.",
+            expected="un archivo CSV del día (o .csv.gz) completo",
+        ) from None
+
+
+def _feed_position(chunk: bytes, task: TaskID, progress: Progress) -> float:
+    """How far the reading is: the bytes read so far (decompressed, they can pass the size)."""
+    done = progress.tasks[task].completed + len(chunk)
+    total = progress.tasks[task].total or done
+    return min(done, total)
 
 
 @app.command("partitions")
