@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from collections.abc import Container
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from typer import _click
 from typer._coercion import PassThroughRuntimeParam
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from abasto.core.errors import AbastoError
 from abasto.scenario.options import SCALE, SEED, ScaleChoice
 
 LAZY: dict[str, tuple[str, str, str]] = {
@@ -129,9 +129,13 @@ class _Root(TyperGroup):
         # The user's error (a file that is not there, a bad value) before a command's
         # transaction began: said as the transaction says it (``core.cli.unit_of_work``), not as
         # a traceback.
+        # (Looked up, not imported: the help imports nothing of the domains or of core.)
         try:
             return super().invoke(ctx)
-        except AbastoError as exc:
+        except Exception as exc:
+            errors = sys.modules.get("abasto.core.errors")
+            if errors is None or not isinstance(exc, errors.AbastoError):
+                raise
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(1) from None
 
