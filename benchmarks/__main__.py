@@ -32,7 +32,7 @@ from benchmarks.award import section as award_section
 from benchmarks.checkpoints import section as checkpoints_section
 from benchmarks.cli_start import section as cli_start_section
 from benchmarks.contracts import section as contracts_section
-from benchmarks.databases import fresh_postgres
+from benchmarks.databases import fresh_postgres, settle
 from benchmarks.inventory import section as inventory_section
 from benchmarks.ocds import section as ocds_section
 from benchmarks.redflags import section as redflags_section
@@ -226,6 +226,8 @@ def main() -> None:
         # about an hour) leaves the figures it has and names the benchmarks still to run.
         write_report(figures, speed, pending=[t for t, _ in stages[done:]])
         print(f"… {title}", flush=True)
+        # Each on a quiet server: the autovacuum of an earlier benchmark's rows waited for.
+        print(f"  (waited {settle(POSTGRES_URL):.1f} s for the server to settle)", flush=True)
         # One benchmark that breaks must not cost the figures of the others: it is reported
         # (in the table too) and the run goes on, and ends with a non-zero status.
         try:

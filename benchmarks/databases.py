@@ -3,12 +3,17 @@ and a synthetic catalog to fill it with."""
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from abasto.catalog import service as catalog
 from abasto.core.context import Context
 from abasto.core.db import make_engine, normalise_url, upgrade
+
+SETTLE_SECONDS = 300.0
+"""How long ``settle`` waits at most for the server's autovacuum workers."""
 
 
 def fresh_postgres(url: str, *, suffix: str = "", migrate: bool = True) -> Engine:
@@ -26,6 +31,35 @@ def fresh_postgres(url: str, *, suffix: str = "", migrate: bool = True) -> Engin
     if migrate:
         upgrade(engine)
     return engine
+
+
+def drop_postgres(engine: Engine) -> None:
+    """The benchmark's database dropped once measured: the autovacuum of its millions of new
+    rows would otherwise run beside the benchmarks after it."""
+    engine.dispose()
+    url = engine.url
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def settle(url: str, *, limit: float = SETTLE_SECONDS) -> float:
+    """Wait until the server runs no autovacuum worker (the tail of an earlier benchmark's
+    writes, on a core this one would share), at most ``limit`` seconds, then write the dirty
+    buffers out (``CHECKPOINT``); the seconds waited, the checkpoint's included."""
+    began = time.perf_counter()
+    admin = create_engine(
+        make_url(normalise_url(url)).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        while time.perf_counter() - began < limit and conn.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+        ):
+            time.sleep(1.0)
+        conn.execute(text("CHECKPOINT"))
+    admin.dispose()
+    return time.perf_counter() - began
 
 
 def synthetic_claves(count: int) -> list[str]:

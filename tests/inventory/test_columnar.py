@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from abasto.core.context import Context
-from abasto.inventory import service
+from abasto.core.errors import Conflict
+from abasto.inventory import columnar, service
 from abasto.inventory.models import DailyAbasto, DailyStock
 from abasto.inventory.rules import Kind
 from abasto.inventory.service import HistoryRow, IssueLine
@@ -174,3 +175,21 @@ def test_rolled_snapshots_give_the_rules_snapshot_day_after_day(
     assert not summary.rolled
     assert "estado" in summary.recomputed
     assert _rows(ctx, after) == expected
+
+
+def test_a_days_rows_go_in_batches_and_a_second_writing_of_them_is_refused(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The computed rows (Arrow columns) are written a batch at a time, by COPY on PostgreSQL;
+    the day's rows written meanwhile by another computation make this one a Conflict that
+    leaves them as they were."""
+    today = _sector(ctx)
+    expected = _by_rules(ctx, today)
+    monkeypatch.setattr(service, "STORE_BATCH_ROWS", 2)
+    service.snapshot_columnar(ctx, day=today, directory=tmp_path)
+    assert len(expected[0]) > 2 * service.STORE_BATCH_ROWS
+    assert _rows(ctx, today) == expected
+    computed = columnar.compute(tmp_path, day=today, policies=service.policies(ctx.db))
+    with pytest.raises(Conflict, match="Otro cálculo"):
+        service._store_snapshot(ctx, today, computed.daily, [])
+    assert _rows(ctx, today) == expected

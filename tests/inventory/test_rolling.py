@@ -103,12 +103,16 @@ def _files(directory: Path, moves: Moves, day: date) -> tuple[pa.Table, pa.Table
     return units, facts(day), facts(leaves)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_rolled_days_equal_the_full_recomputation(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "one_policy"), [(1, False), (2, False), (2, True)])
+def test_rolled_days_equal_the_full_recomputation(
+    tmp_path: Path, seed: int, one_policy: bool
+) -> None:
     moves = _moves(seed)
+    # one_policy: the same for every unit, its bounds not spread per pair
+    policies = {k: POLICIES["clinica"] for k, _, _ in UNITS.values()} if one_policy else POLICIES
     first = date(2026, 9, 20)
     _files(tmp_path, moves, first)
-    full = columnar.compute(tmp_path, day=first, policies=POLICIES)
+    full = columnar.compute(tmp_path, day=first, policies=policies)
     state = rolling.State.of_computed(full, day=first)
     rolling.save(state, tmp_path / "state")
     seen: set[str] = set()
@@ -128,17 +132,17 @@ def test_rolled_days_equal_the_full_recomputation(tmp_path: Path, seed: int) -> 
             entering=entering,
             leaving=leaving,
             units=units,
-            policies=POLICIES,
-            # seed 1: the state saved by the roll, on its second thread; seed 2: after it
+            policies=policies,
+            # seed 1: the state saved by the roll, on its second thread; others: after it
             save_to=tmp_path / "state" if seed == 1 else None,
         )
-        if seed == 2:
+        if seed != 1:
             rolling.save(state, tmp_path / "state")
         saved = rolling.load(tmp_path / "state", day=day)
         assert saved is not None
         for name in ("keys", "closing", "net", "dispensed", "stockouts", "moved", "totals"):
             assert np.array_equal(getattr(saved, name), getattr(state, name)), (day, name)
-        expected = columnar.compute(tmp_path, day=day, policies=POLICIES)
+        expected = columnar.compute(tmp_path, day=day, policies=policies)
         assert computed.daily.to_pylist() == expected.daily.to_pylist(), day
         assert computed.abasto.to_pylist() == expected.abasto.to_pylist(), day
         # The rolled state is the one the full computation leaves, array for array.
@@ -272,3 +276,29 @@ def test_the_window_rebuilt_a_day_at_a_time_equals_the_full_recomputation(
             assert np.array_equal(getattr(state, name), getattr(fresh, name)), (day, name)
         listed = {(r["unit_id"], r["clave_id"]) for r in computed.daily.to_pylist()}
         assert (2, 11) in listed  # listed for its movements, without a lot
+
+
+def _in_heap(array: np.ndarray) -> bool:
+    """Whether ``array``'s memory lies in the process's heap (not a mapping of its own)."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        if line.endswith("[heap]"):
+            low, high = (int(x, 16) for x in line.split()[0].split("-"))
+            return low <= array.ctypes.data < high
+    return False
+
+
+@pytest.mark.skipif(rolling._LIBC is None, reason="glibc's mallopt only")
+def test_a_roll_takes_large_arrays_from_the_heap_and_gives_them_back_after() -> None:
+    size = 64 << 20  # above the 32 MB that glibc maps on its own
+    seen: list[bool] = []
+
+    @rolling._heap_for_large_arrays()
+    def rolling_step(nested: bool) -> None:
+        if nested:
+            rolling_step(False)  # an inner block leaving does not end the outer one
+        seen.append(_in_heap(np.ones(size, dtype=np.uint8)))
+
+    rolling_step(True)
+    assert seen == [True, True]
+    assert rolling._heap_users == 0
+    assert not _in_heap(np.ones(size, dtype=np.uint8))

@@ -33,11 +33,14 @@ whose result becomes the next state (``State.of_computed``).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import threading
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -124,7 +127,64 @@ def _keys(units: pa.ChunkedArray | pa.Array, claves: pa.ChunkedArray | pa.Array)
     u, c = _ints(units), _ints(claves)
     if len(u) and (u.min() < 0 or u.max() >= 1 << 31 or c.min() < 0 or c.max() >= 1 << 31):
         raise StateError("Un identificador de unidad o de clave está fuera de rango.")
-    return (u << 32) | c
+    keys = np.left_shift(u, 32)  # one array of 15 M at national scale, not a second for the or
+    keys |= c
+    return keys
+
+
+# ----- the memory -------------------------------------------------------------------------------
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_WHILE_ROLLING = (1 << 31) - 1
+"""While rolling: every allocation comes from the heap, and nothing freed is handed back."""
+_MMAP_AFTER, _TRIM_AFTER = 32 << 20, 64 << 20
+"""Afterwards: where glibc's own adjustment of both thresholds ends (allocations above 32 MB
+mapped afresh, the heap's free top handed back above 64 MB)."""
+_heap_lock = threading.Lock()
+_heap_users = 0
+
+
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not a system with a C library to load
+        return None
+
+
+_LIBC = _libc()
+
+
+@contextmanager
+def _heap_for_large_arrays() -> Iterator[None]:
+    """Large arrays reused instead of mapped afresh, while the block runs.
+
+    glibc maps every allocation above its threshold (at most 32 MB) with its own ``mmap`` and
+    unmaps it when it is freed, so each of a national roll's temporaries (15,000,000 pairs ×
+    8 bytes: 120 MB) is faulted in again page by page, zeroed by the kernel: half the roll's
+    time (docs/scale.md). Inside the block they come from the heap, and what is freed stays
+    there for the next one; on leaving, the thresholds go back to where glibc's own adjustment
+    takes them and the heap's free memory is handed back (``malloc_trim``). A no-op without
+    glibc's ``mallopt``; the thresholds are the process's, so nested or concurrent blocks
+    restore them when the last one leaves."""
+    global _heap_users
+    if _LIBC is None:
+        yield
+        return
+    with _heap_lock:
+        if _heap_users == 0:
+            _LIBC.mallopt(_M_MMAP_THRESHOLD, _HEAP_WHILE_ROLLING)
+            _LIBC.mallopt(_M_TRIM_THRESHOLD, _HEAP_WHILE_ROLLING)
+        _heap_users += 1
+    try:
+        yield
+    finally:
+        with _heap_lock:
+            _heap_users -= 1
+            if _heap_users == 0:
+                _LIBC.mallopt(_M_MMAP_THRESHOLD, _MMAP_AFTER)
+                _LIBC.mallopt(_M_TRIM_THRESHOLD, _TRIM_AFTER)
+                _LIBC.malloc_trim(0)
 
 
 # ----- the file ---------------------------------------------------------------------------------
@@ -262,7 +322,7 @@ def _lots_by_pair(lots: pa.Table, *, day: date) -> _Lots:
         return _Lots(empty, empty, empty, empty)
     starts = _starts(keys)
     today = (day - date(1970, 1, 1)).days
-    held = np.where(quantity > 0, quantity, 0)
+    held = quantity if quantity.min() >= 0 else np.maximum(quantity, 0)
     soon = (expiry >= today) & (expiry <= today + rules.EXPIRY_HORIZON_DAYS)
     expiring, expired = np.where(soon, held, 0), np.where(expiry < today, held, 0)
     if len(starts) == len(keys):  # a lot per pair: nothing to add up
@@ -309,6 +369,7 @@ def _member(keys: Ints, wanted: Ints) -> npt.NDArray[np.bool_]:
     return out
 
 
+@_heap_for_large_arrays()
 def roll(
     state: State,
     *,
@@ -429,6 +490,7 @@ def _finish(
     return computed, state
 
 
+@_heap_for_large_arrays()
 def rebuild(
     *,
     day: date,
@@ -515,10 +577,9 @@ def _select(state: State, keep: npt.NDArray[np.bool_]) -> State:
 
 def _decimal(cents: Ints, valid: npt.NDArray[np.bool_], precision: int) -> pa.Array:
     """Cents as ``decimal(precision, 2)``: the 128-bit integers written directly."""
-    wide = np.zeros((len(cents), 2), dtype=np.int64)  # zeroed lazily by the system
-    np.copyto(wide[:, 0], cents, where=valid)
-    if len(cents) and cents.min() < 0:  # the high word of a negative value: all ones
-        wide[:, 1] = wide[:, 0] >> 63
+    wide = np.empty((len(cents), 2), dtype=np.int64)
+    np.multiply(cents, valid, out=wide[:, 0])  # a null's value is 0
+    np.right_shift(wide[:, 0], 63, out=wide[:, 1])  # the high word: all ones when negative
     validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(
         pa.decimal128(precision, 2), len(cents), [validity, pa.py_buffer(wide)]
@@ -555,17 +616,22 @@ def _indicators(
         np.array([_cents(getattr(policies.get(kinds[i], default), side)) for i in order])
         for side in ("min_months", "max_months")
     )
-    low, high = np.repeat(low_of[where], runs), np.repeat(high_of[where], runs)
-
-    stocked = WINDOW - state.stockouts.astype(np.int64)
-    has_amc = stocked > 0
-    safe = np.where(has_amc, stocked, 1)
-    # (2·dispensed·month + 100·safe) // (200·safe), with in-place steps over the 15 M pairs
-    hundred = safe * 100
+    low, high = (
+        # one policy for every unit (the default, or a single kind): no array per pair
+        bounds[0] if len(bounds) and (bounds == bounds[0]).all() else np.repeat(bounds, runs)
+        for bounds in (low_of[where], high_of[where])
+    )
+    # Each step over the 15 M pairs writes into an array it made (a new one is faulted in).
+    safe = np.subtract(WINDOW, state.stockouts, dtype=np.int64)  # the days with stock
+    has_amc = safe > 0
+    np.maximum(safe, 1, out=safe)
+    # (2·dispensed·month + 100·safe) // (200·safe)
     amc = state.dispensed * (2 * _MONTH)
-    amc += hundred
-    hundred *= 2
-    amc //= hundred
+    safe *= 100
+    amc += safe
+    safe *= 2
+    amc //= safe
+    del safe
     has_months = has_amc & (amc > 0)
     divisor = np.where(has_months, amc, 1)
     if len(on_hand) and on_hand.min() < 0:
