@@ -287,18 +287,94 @@ def _in_heap(array: np.ndarray) -> bool:
     return False
 
 
-@pytest.mark.skipif(rolling._LIBC is None, reason="glibc's mallopt only")
-def test_a_roll_takes_large_arrays_from_the_heap_and_gives_them_back_after() -> None:
+def _hugepages() -> bool:
+    """Whether NumPy asks for huge pages now (its switch returns the setting it replaces)."""
+    assert rolling._HUGEPAGES is not None
+    now = rolling._HUGEPAGES(True)
+    rolling._HUGEPAGES(now)
+    return now
+
+
+@pytest.mark.skipif(
+    rolling._LIBC is None or rolling._HUGEPAGES is None, reason="glibc's mallopt, NumPy's switch"
+)
+def test_a_roll_takes_large_arrays_from_the_heap_in_plain_pages_and_gives_them_back() -> None:
+    switch = rolling._HUGEPAGES
+    assert switch is not None
     size = 64 << 20  # above the 32 MB that glibc maps on its own
-    seen: list[bool] = []
+    before = _hugepages()
+    seen: list[tuple[bool, bool]] = []
 
     @rolling._heap_for_large_arrays()
     def rolling_step(nested: bool) -> None:
         if nested:
             rolling_step(False)  # an inner block leaving does not end the outer one
-        seen.append(_in_heap(np.ones(size, dtype=np.uint8)))
+        seen.append((_in_heap(np.ones(size, dtype=np.uint8)), _hugepages()))
 
-    rolling_step(True)
-    assert seen == [True, True]
-    assert rolling._heap_users == 0
-    assert not _in_heap(np.ones(size, dtype=np.uint8))
+    for asked in (True, False):  # whatever NumPy did before, it does again after
+        switch(asked)
+        seen.clear()
+        rolling_step(True)
+        assert seen == [(True, False), (True, False)]
+        assert rolling._heap_users == 0
+        assert not _in_heap(np.ones(size, dtype=np.uint8))
+        assert _hugepages() is asked
+    switch(before)
+
+
+def test_pairs_are_keyed_from_columns_however_they_are_chunked() -> None:
+    expected = [(1 << 32) | 5, (2 << 32) | 6, (3 << 32) | 7]
+    units = pa.chunked_array([[1, 2], [3]], pa.int64())
+    for claves in (
+        pa.chunked_array([[5, 6], [7]], pa.int64()),  # as Parquet's row groups give them
+        pa.chunked_array([[5], [6, 7]], pa.int32()),  # other chunks, another type
+        pa.array([5, 6, 7]),
+    ):
+        assert rolling._keys(units, claves).tolist() == expected
+    assert rolling._keys(pa.array([1, None]), pa.array([None, 2])).tolist() == [1 << 32, 2]
+    with pytest.raises(rolling.StateError, match="fuera de rango"):  # in a later chunk
+        rolling._keys(pa.chunked_array([[1], [1 << 31]]), pa.chunked_array([[1], [1]]))
+    with pytest.raises(rolling.StateError, match="fuera de rango"):
+        rolling._keys(pa.chunked_array([[1], [1]]), pa.chunked_array([[1], [-1]]))
+
+
+@pytest.mark.parametrize("statistics", [True, False])
+def test_the_lots_at_the_days_end_take_back_what_moved_after_it_by_either_join(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, statistics: bool
+) -> None:
+    """Lots in many row groups (sorted by unit, as exported); what moved after the day matched
+    in the row groups that may hold its units, or by DuckDB over the file: the same answer."""
+    lots = [(u, c, lot, 10 * u + c) for u in range(1, 9) for c in (1, 2) for lot in ("A", "B")]
+    pq.write_table(
+        pa.table(
+            {
+                "unit_id": pa.array([r[0] for r in lots], pa.int64()),
+                "clave_id": pa.array([r[1] for r in lots], pa.int64()),
+                "lot": pa.array([r[2] for r in lots]),
+                "expiry": pa.array([date(2027, 1, 1)] * len(lots), pa.date32()),
+                "quantity": pa.array([r[3] for r in lots], pa.int64()),
+            }
+        ),
+        tmp_path / "lots.parquet",
+        row_group_size=3,
+        write_statistics=statistics,
+    )
+    moved = {(2, 1, "B"): 5, (7, 2, "A"): -4, (7, 2, "Z"): 9, (99, 1, "A"): 1}  # Z, 99: no lot
+    pq.write_table(
+        pa.table(
+            {
+                "unit_id": pa.array([k[0] for k in moved], pa.int64()),
+                "clave_id": pa.array([k[1] for k in moved], pa.int64()),
+                "lot": pa.array([k[2] for k in moved]),
+                "total": pa.array(list(moved.values()), pa.int64()),
+            }
+        ),
+        tmp_path / "after.parquet",
+    )
+    expected = [q - moved.get((u, c, lot), 0) for u, c, lot, q in lots]
+    by_groups = columnar.lots_at_end(tmp_path)
+    monkeypatch.setattr(columnar, "AFTER_BY_ROW_GROUPS", 0)
+    by_duckdb = columnar.lots_at_end(tmp_path)
+    assert by_groups["quantity"].to_pylist() == expected
+    assert by_duckdb["quantity"].to_pylist() == expected
+    assert by_groups.equals(by_duckdb)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -240,31 +241,84 @@ ORDER BY scope, key
 """
 
 
+AFTER_BY_ROW_GROUPS = 100_000
+"""Up to this many lots moved after the day (the night's few, as a roll finds them), they are
+matched by Arrow in the lots file's row groups whose statistics may hold their units; past it
+(a full recomputation's whole day), by one DuckDB join over the file."""
+
+
 def lots_at_end(directory: Path) -> pa.Table:
     """``lots.parquet`` with each lot's quantity at the day's end (``after.parquet`` taken
     back), in the file's order: the lots a roll (``rolling.roll``) reads. Only the lots that
-    moved after the day are matched, by DuckDB, and corrected by their row number."""
-    lots = pq.read_table(directory / "lots.parquet", columns=_LOT_COLUMNS)
-    if pq.ParquetFile(directory / "after.parquet").metadata.num_rows == 0:
+    moved after the day are matched, and corrected by their row number."""
+    lots_path, after_path = directory / "lots.parquet", directory / "after.parquet"
+    lots = pq.read_table(lots_path, columns=_LOT_COLUMNS)
+    moved = pq.ParquetFile(after_path).metadata.num_rows
+    if moved == 0:
         return lots
+    if moved <= AFTER_BY_ROW_GROUPS:
+        rows, totals = _moved_in_row_groups(pq.ParquetFile(lots_path), pq.read_table(after_path))
+    else:
+        rows, totals = _moved_by_duckdb(lots_path, after_path)
+    quantity = np.asarray(lots["quantity"].to_numpy(), dtype=np.int64).copy()
+    np.subtract.at(quantity, rows, totals)
+    return lots.set_column(lots.schema.get_field_index("quantity"), "quantity", pa.array(quantity))
+
+
+_KEY = ["unit_id", "clave_id", "lot"]
+
+
+def _moved_in_row_groups(lots: pq.ParquetFile, after: pa.Table) -> tuple[Any, Any]:
+    """The row numbers of the lots that moved after the day and what moved, from the row
+    groups whose ``unit_id`` statistics may hold a unit of ``after`` (the file is written
+    sorted by unit: the night's few units read a few groups, not the 15 M lots)."""
+    units = np.unique(np.asarray(after["unit_id"].drop_null().to_numpy(), dtype=np.int64))
+    column = lots.schema_arrow.get_field_index("unit_id")
+    groups, numbers, first = [], [], 0
+    for group in range(lots.num_row_groups):
+        meta = lots.metadata.row_group(group)
+        stats = meta.column(column).statistics
+        if stats is None or not stats.has_min_max:
+            hit = True
+        else:
+            at = np.searchsorted(units, stats.min)
+            hit = bool(at < len(units) and units[at] <= stats.max)
+        if hit:
+            groups.append(group)
+            numbers.append(np.arange(first, first + meta.num_rows, dtype=np.int64))
+        first += meta.num_rows
+    if not groups:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    read = lots.read_row_groups(groups, columns=_KEY)
+    read = read.append_column("row", pa.array(np.concatenate(numbers)))
+    moved = after.select([*_KEY, "total"]).cast(
+        pa.schema([read.schema.field(k) for k in _KEY] + [pa.field("total", pa.int64())])
+    )
+    joined = read.join(moved, keys=_KEY, join_type="inner")
+    return (
+        np.asarray(joined["row"].to_numpy(), dtype=np.int64),
+        np.asarray(joined["total"].to_numpy(), dtype=np.int64),
+    )
+
+
+def _moved_by_duckdb(lots_path: Path, after_path: Path) -> tuple[Any, Any]:
+    """The same as ``_moved_in_row_groups`` by one join over the whole lots file."""
     db = duckdb.connect()
     try:
-        lots_path = str(directory / "lots.parquet").replace("'", "''")
-        after_path = str(directory / "after.parquet").replace("'", "''")
+        lots_name = str(lots_path).replace("'", "''")
+        after_name = str(after_path).replace("'", "''")
         rows, totals = (
             db.sql(
                 "SELECT l.file_row_number AS row, a.total"
-                f" FROM read_parquet('{lots_path}', file_row_number = true) l"
-                f" JOIN read_parquet('{after_path}') a USING (unit_id, clave_id, lot)"
+                f" FROM read_parquet('{lots_name}', file_row_number = true) l"
+                f" JOIN read_parquet('{after_name}') a USING (unit_id, clave_id, lot)"
             )
             .fetchnumpy()
             .values()
         )
     finally:
         db.close()
-    quantity = np.asarray(lots["quantity"].to_numpy(), dtype=np.int64).copy()
-    np.subtract.at(quantity, np.asarray(rows, dtype=np.int64), np.asarray(totals, np.int64))
-    return lots.set_column(lots.schema.get_field_index("quantity"), "quantity", pa.array(quantity))
+    return np.asarray(rows, dtype=np.int64), np.asarray(totals, dtype=np.int64)
 
 
 _LOT_COLUMNS = ["unit_id", "clave_id", "expiry", "quantity"]

@@ -124,12 +124,30 @@ def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
 
 
 def _keys(units: pa.ChunkedArray | pa.Array, claves: pa.ChunkedArray | pa.Array) -> Ints:
-    u, c = _ints(units), _ints(claves)
-    if len(u) and (u.min() < 0 or u.max() >= 1 << 31 or c.min() < 0 or c.max() >= 1 << 31):
-        raise StateError("Un identificador de unidad o de clave está fuera de rango.")
-    keys = np.left_shift(u, 32)  # one array of 15 M at national scale, not a second for the or
-    keys |= c
+    """``unit_id << 32 | clave_id`` per row, written chunk by chunk into the one array (the
+    columns, as Parquet gives them, are a chunk per row group: never joined into copies)."""
+    u_column, c_column = _int64_chunks(units), _int64_chunks(claves)
+    if [len(x) for x in u_column.chunks] != [len(x) for x in c_column.chunks]:
+        u_column, c_column = (pa.chunked_array([x.combine_chunks()]) for x in (u_column, c_column))
+    keys = np.empty(len(u_column), dtype=np.int64)
+    at = 0
+    for u_chunk, c_chunk in zip(u_column.chunks, c_column.chunks, strict=True):
+        u, c = u_chunk.to_numpy(), c_chunk.to_numpy()
+        if len(u) and (u.min() < 0 or u.max() >= 1 << 31 or c.min() < 0 or c.max() >= 1 << 31):
+            raise StateError("Un identificador de unidad o de clave está fuera de rango.")
+        out = keys[at : at + len(u)]
+        np.left_shift(u, 32, out=out)
+        out |= c
+        at += len(u)
     return keys
+
+
+def _int64_chunks(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """The column as int64 chunks without nulls (a null as 0)."""
+    found = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    if found.null_count:
+        found = pc.fill_null(found, 0)
+    return found if found.type == pa.int64() else found.cast(pa.int64())
 
 
 # ----- the memory -------------------------------------------------------------------------------
@@ -155,26 +173,40 @@ def _libc() -> Any:
 _LIBC = _libc()
 
 
+def _hugepage_switch() -> Callable[[bool], bool] | None:
+    """NumPy's switch for asking the kernel for huge pages for its large arrays, which returns
+    the previous setting (not public: ``NUMPY_MADVISE_HUGEPAGE`` is read only at import)."""
+    core = getattr(np, "_core", None)
+    return getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+
+
+_HUGEPAGES = _hugepage_switch()
+_hugepages_before = False
+
+
 @contextmanager
 def _heap_for_large_arrays() -> Iterator[None]:
-    """Large arrays reused instead of mapped afresh, while the block runs.
+    """Large arrays reused instead of mapped afresh, in plain pages, while the block runs.
 
     glibc maps every allocation above its threshold (at most 32 MB) with its own ``mmap`` and
     unmaps it when it is freed, so each of a national roll's temporaries (15,000,000 pairs ×
-    8 bytes: 120 MB) is faulted in again page by page, zeroed by the kernel: half the roll's
-    time (docs/scale.md). Inside the block they come from the heap, and what is freed stays
-    there for the next one; on leaving, the thresholds go back to where glibc's own adjustment
-    takes them and the heap's free memory is handed back (``malloc_trim``). A no-op without
-    glibc's ``mallopt``; the thresholds are the process's, so nested or concurrent blocks
-    restore them when the last one leaves."""
-    global _heap_users
-    if _LIBC is None:
-        yield
-        return
+    8 bytes: 120 MB) is faulted in again page by page, zeroed by the kernel (docs/scale.md).
+    Inside the block they come from the heap, and what is freed stays there for the next one;
+    on leaving, the thresholds go back to where glibc's own adjustment takes them and the
+    heap's free memory is handed back (``malloc_trim``). NumPy also asks the kernel for huge
+    pages for its large arrays, which, with the kernel's defragmentation on demand and the
+    memory fragmented by a day's load, compacts memory on the spot: a gigabyte took 0.1 to
+    2.6 s to fault in, plain pages 0.4 s, on the bench machine; inside the block it does not
+    ask. The settings are the process's, so nested or concurrent blocks put them back when the
+    last one leaves; without glibc's ``mallopt`` only NumPy's is changed."""
+    global _heap_users, _hugepages_before
     with _heap_lock:
         if _heap_users == 0:
-            _LIBC.mallopt(_M_MMAP_THRESHOLD, _HEAP_WHILE_ROLLING)
-            _LIBC.mallopt(_M_TRIM_THRESHOLD, _HEAP_WHILE_ROLLING)
+            if _LIBC is not None:
+                _LIBC.mallopt(_M_MMAP_THRESHOLD, _HEAP_WHILE_ROLLING)
+                _LIBC.mallopt(_M_TRIM_THRESHOLD, _HEAP_WHILE_ROLLING)
+            if _HUGEPAGES is not None:
+                _hugepages_before = _HUGEPAGES(False)
         _heap_users += 1
     try:
         yield
@@ -182,9 +214,12 @@ def _heap_for_large_arrays() -> Iterator[None]:
         with _heap_lock:
             _heap_users -= 1
             if _heap_users == 0:
-                _LIBC.mallopt(_M_MMAP_THRESHOLD, _MMAP_AFTER)
-                _LIBC.mallopt(_M_TRIM_THRESHOLD, _TRIM_AFTER)
-                _LIBC.malloc_trim(0)
+                if _HUGEPAGES is not None:
+                    _HUGEPAGES(_hugepages_before)
+                if _LIBC is not None:
+                    _LIBC.mallopt(_M_MMAP_THRESHOLD, _MMAP_AFTER)
+                    _LIBC.mallopt(_M_TRIM_THRESHOLD, _TRIM_AFTER)
+                    _LIBC.malloc_trim(0)
 
 
 # ----- the file ---------------------------------------------------------------------------------
@@ -212,6 +247,7 @@ def save(state: State, directory: Path) -> Path:
     return target
 
 
+@_heap_for_large_arrays()
 def load(directory: Path, *, day: date) -> State | None:
     """The state saved for ``day``, checked; None when there is none. Raises ``StateError`` for
     a state of another day or window, a corrupt file, or arrays out of their bounds."""
@@ -289,13 +325,22 @@ class Facts:
         return len(self.keys), int(self.dispensed.sum()), int(self.net.sum())
 
 
+_BLOCK = 1 << 20
+"""Elements compared at a time where a whole-length temporary is not needed."""
+
+
 def _positions(keys: Ints, wanted: Ints) -> tuple[Ints, bool]:
-    """Where each of the sorted ``wanted`` keys sits in ``keys``, and whether all are there."""
+    """Where each of the sorted ``wanted`` keys sits in ``keys``, and whether all are there
+    (checked a block at a time: no second array of their length)."""
     found = np.searchsorted(keys, wanted)
     if not len(wanted):
         return found, True
-    inside = found < len(keys)
-    return found, bool(inside.all() and np.array_equal(keys[found], wanted))
+    if found[-1] >= len(keys):  # sorted: the last is the furthest
+        return found, False
+    return found, all(
+        np.array_equal(keys[found[at : at + _BLOCK]], wanted[at : at + _BLOCK])
+        for at in range(0, len(wanted), _BLOCK)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,7 +480,7 @@ def roll(
         )
     # The day that leaves was a stock-out when it closed with nothing and gave nothing; its
     # closing is the window's opening (closing − net) plus its own net.
-    left = state.closing - state.net
+    left = np.subtract(state.closing, state.net, out=expected)  # its buffer, done with
     left[leave_at] += leave.net
     left_out = left <= 0
     left_out[leave_at] &= leave.dispensed == 0
@@ -649,8 +694,10 @@ def _indicators(
     n = len(on_hand)
     daily = pa.table(
         {
-            "day": pa.array(np.full(n, (state.day - date(1970, 1, 1)).days, dtype=np.int32)).cast(
-                pa.date32()
+            "day": pa.Array.from_buffers(
+                pa.date32(),
+                n,
+                [None, pa.py_buffer(np.full(n, (state.day - date(1970, 1, 1)).days, np.int32))],
             ),
             "unit_id": pa.array(unit_ids),
             "clave_id": pa.array(state.keys & 0xFFFFFFFF),
