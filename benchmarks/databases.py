@@ -4,9 +4,11 @@ and a synthetic catalog to fill it with."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
 
 from abasto.catalog import service as catalog
 from abasto.core.context import Context
@@ -22,11 +24,9 @@ def fresh_postgres(url: str, *, suffix: str = "", migrate: bool = True) -> Engin
     found = make_url(normalise_url(url))
     if suffix:
         found = found.set(database=f"{found.database}_{suffix}")
-    admin = create_engine(found.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{found.database}" WITH (FORCE)'))
+    _drop(found)
+    with _admin(found) as conn:
         conn.execute(text(f'CREATE DATABASE "{found.database}"'))
-    admin.dispose()
     engine = make_engine(found.render_as_string(hide_password=False))
     if migrate:
         upgrade(engine)
@@ -37,11 +37,7 @@ def drop_postgres(engine: Engine) -> None:
     """The benchmark's database dropped once measured: the autovacuum of its millions of new
     rows would otherwise run beside the benchmarks after it."""
     engine.dispose()
-    url = engine.url
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    _drop(engine.url)
 
 
 def settle(url: str, *, limit: float = SETTLE_SECONDS) -> float:
@@ -49,17 +45,29 @@ def settle(url: str, *, limit: float = SETTLE_SECONDS) -> float:
     writes, on a core this one would share), at most ``limit`` seconds, then write the dirty
     buffers out (``CHECKPOINT``); the seconds waited, the checkpoint's included."""
     began = time.perf_counter()
-    admin = create_engine(
-        make_url(normalise_url(url)).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
+    with _admin(make_url(normalise_url(url))) as conn:
         while time.perf_counter() - began < limit and conn.scalar(
             text("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
         ):
             time.sleep(1.0)
         conn.execute(text("CHECKPOINT"))
-    admin.dispose()
     return time.perf_counter() - began
+
+
+@contextmanager
+def _admin(url: URL) -> Iterator[Connection]:
+    """A connection to the server of ``url``, outside any database of the benchmarks'."""
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
+
+
+def _drop(url: URL) -> None:
+    with _admin(url) as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
 
 
 def synthetic_claves(count: int) -> list[str]:

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -266,9 +266,10 @@ def lots_at_end(directory: Path) -> pa.Table:
 
 
 _KEY = ["unit_id", "clave_id", "lot"]
+_Ints = npt.NDArray[np.int64]
 
 
-def _moved_in_row_groups(lots: pq.ParquetFile, after: pa.Table) -> tuple[Any, Any]:
+def _moved_in_row_groups(lots: pq.ParquetFile, after: pa.Table) -> tuple[_Ints, _Ints]:
     """The row numbers of the lots that moved after the day and what moved, from the row
     groups whose ``unit_id`` statistics may hold a unit of ``after`` (the file is written
     sorted by unit: the night's few units read a few groups, not the 15 M lots)."""
@@ -301,7 +302,7 @@ def _moved_in_row_groups(lots: pq.ParquetFile, after: pa.Table) -> tuple[Any, An
     )
 
 
-def _moved_by_duckdb(lots_path: Path, after_path: Path) -> tuple[Any, Any]:
+def _moved_by_duckdb(lots_path: Path, after_path: Path) -> tuple[_Ints, _Ints]:
     """The same as ``_moved_in_row_groups`` by one join over the whole lots file."""
     db = duckdb.connect()
     try:

@@ -118,9 +118,7 @@ class State:
 
 
 def _ints(column: pa.ChunkedArray | pa.Array) -> Ints:
-    if column.null_count:
-        column = pc.fill_null(column, 0)
-    return np.asarray(column.to_numpy(), dtype=np.int64)
+    return np.asarray(_int64_chunks(column).to_numpy(), dtype=np.int64)
 
 
 def _keys(units: pa.ChunkedArray | pa.Array, claves: pa.ChunkedArray | pa.Array) -> Ints:

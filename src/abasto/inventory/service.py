@@ -1149,25 +1149,19 @@ def snapshot(ctx: Context, *, day: date | None = None) -> SnapshotSummary:
                 "expiring": sum(e for _, e in found_levels),
             }
         )
-    return _store_snapshot(ctx, day, rows, abasto_rows)
+    return _store_snapshot(ctx, day, pa.Table.from_pylist(rows, schema=DAILY_SCHEMA), abasto_rows)
 
 
 def _store_snapshot(
-    ctx: Context,
-    day: date,
-    rows: list[dict[str, Any]] | pa.Table,
-    abasto_rows: list[dict[str, Any]],
+    ctx: Context, day: date, rows: pa.Table, abasto_rows: list[dict[str, Any]]
 ) -> SnapshotSummary:
     """Write a day's computed indicators (after the day's earlier ones were deleted) and record
-    the snapshot in the ledger. ``rows`` as Arrow columns (``columnar``, ``rolling``: 15 M rows
-    at national scale) are written a batch at a time, never a Python object per row."""
+    the snapshot in the ledger. The rows are Arrow columns (``columnar``, ``rolling``: 15 M rows
+    at national scale), written a batch at a time, never a Python object per row."""
     db = ctx.db
     try:
         with db.begin_nested():
-            if isinstance(rows, pa.Table):
-                _insert_daily(db, rows)
-            elif rows:
-                db.execute(insert(cast(Table, DailyStock.__table__)), rows)
+            _insert_daily(db, rows)
     except IntegrityError as exc:
         raise Conflict(
             f"Otro cálculo de los indicadores del {day.isoformat()} terminó al mismo tiempo; "
@@ -1175,21 +1169,13 @@ def _store_snapshot(
         ) from exc
     if abasto_rows:
         db.execute(insert(cast(Table, DailyAbasto.__table__)), abasto_rows)
-    if isinstance(rows, pa.Table):
-        levels = rows["level"].cast(pa.string())
-        summary = SnapshotSummary(
-            day=day,
-            rows=rows.num_rows,
-            units=pc.count_distinct(rows["unit_id"]).as_py(),
-            stockouts=pc.sum(pc.equal(levels, rules.Level.stockout.value)).as_py() or 0,
-        )
-    else:
-        summary = SnapshotSummary(
-            day=day,
-            rows=len(rows),
-            units=len({r["unit_id"] for r in rows}),
-            stockouts=sum(1 for r in rows if r["level"] == rules.Level.stockout.value),
-        )
+    levels = rows["level"].cast(pa.string())
+    summary = SnapshotSummary(
+        day=day,
+        rows=rows.num_rows,
+        units=pc.count_distinct(rows["unit_id"]).as_py(),
+        stockouts=pc.sum(pc.equal(levels, rules.Level.stockout.value)).as_py() or 0,
+    )
     ctx.record(
         "inventory.snapshot",
         "inventory",
@@ -1198,18 +1184,22 @@ def _store_snapshot(
     return summary
 
 
-DAILY_COLUMNS = (
-    "day",
-    "unit_id",
-    "clave_id",
-    "on_hand",
-    "amc",
-    "months",
-    "stockout_days",
-    "expiring",
-    "expired",
-    "level",
+DAILY_SCHEMA = pa.schema(
+    [
+        ("day", pa.date32()),
+        ("unit_id", pa.int64()),
+        ("clave_id", pa.int64()),
+        ("on_hand", pa.int64()),
+        ("amc", pa.decimal128(38, 2)),  # the column's own precision is the database's to check
+        ("months", pa.decimal128(38, 2)),
+        ("stockout_days", pa.int64()),
+        ("expiring", pa.int64()),
+        ("expired", pa.int64()),
+        ("level", pa.string()),
+    ]
 )
+"""``inventory_daily``'s columns, as the rules' snapshot (``snapshot``) hands its rows over."""
+DAILY_COLUMNS = tuple(DAILY_SCHEMA.names)
 STORE_BATCH_ROWS = 100_000
 """The indicators' rows written at a time (as CSV for a COPY, or as parameters)."""
 
