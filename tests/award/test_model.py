@@ -422,8 +422,8 @@ def test_each_allocation_is_explained_with_what_limited_it() -> None:
 
 
 def test_solves_on_different_thread_counts_in_one_process() -> None:
-    """HiGHS starts one task scheduler per process; a solve on another thread count than the
-    first got an error from every run (the demo's fallo failed so in a CI test worker)."""
+    """HiGHS starts one task scheduler per thread; a solve on another thread count than the
+    first got an error from every run (tests/core/test_highs.py for several threads)."""
     inst = instance_json.generate(partidas=6, bids_per_partida=3, suppliers=4, seed=5)
 
     results = [model.solve_optimal(inst, threads=n) for n in (2, 1, 2)]

@@ -68,7 +68,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Collection
@@ -86,6 +85,7 @@ from highspy._core import HighsSolution, _Highs
 from abasto.award import rules
 from abasto.award.rules import AwardResult, EvaluatedLine, Instance, Mode
 from abasto.core.errors import AbastoError
+from abasto.core.highs import run as highs_run
 
 REL_GAP = 1e-4
 CENT_GAP = 0.005
@@ -443,7 +443,6 @@ class _Solver:
         limit = slack_limit
         highs = _Highs()
         highs.setOptionValue("output_flag", False)
-        highs.setOptionValue("threads", self.threads)
         highs.setOptionValue("random_seed", 0)
         highs.setOptionValue("mip_rel_gap", rel_gap)
         highs.setOptionValue("mip_abs_gap", abs_gap)
@@ -494,16 +493,16 @@ class _Solver:
                 full[b.num_col] = float(start[: b.n] @ b.price)
             solution.col_value = full
             highs.setSolution(solution)
-        ran = _run_highs(highs, self.threads)
+        ran = highs_run(highs, self.threads)
         for _ in range(2):
             if ran != HighsStatus.kError:
                 break
             # An error from a run that succeeds when repeated was seen with HiGHS 1.16 (about
-            # once in twenty solves of the demo's instance) before ``_run_highs`` kept the task
-            # scheduler's thread count; a persistent error still fails below.
+            # once in twenty solves of the demo's instance) before ``abasto.core.highs`` kept
+            # the task scheduler's thread count; a persistent error still fails below.
             log.warning("HiGHS run returned an error; solving again")
             highs.clearSolver()
-            ran = _run_highs(highs, self.threads)
+            ran = highs_run(highs, self.threads)
         _ok(ran, "run")
         status = highs.getModelStatus()
         info = highs.getInfo()
@@ -909,26 +908,6 @@ def _gap(primal: float, bound: float) -> float:
     if primal == bound:
         return 0.0
     return max(0.0, (primal - bound) / max(abs(primal), 1e-9))
-
-
-_SCHEDULER = threading.Lock()
-_scheduler_threads: int | None = None
-
-
-def _run_highs(highs: _Highs, threads: int) -> HighsStatus:
-    """``highs.run()`` on a task scheduler of ``threads`` threads.
-
-    HiGHS keeps one task scheduler per process, started with the first solve's thread count; a
-    later solve asking for another count gets an error from every run (the demo's fallo failed
-    so in a test worker where an earlier test had solved on one thread). The scheduler is reset
-    when the count changes, and solves of one process take turns (each uses the cores itself).
-    """
-    global _scheduler_threads
-    with _SCHEDULER:
-        if _scheduler_threads not in (None, threads):
-            _Highs.resetGlobalScheduler(True)
-        _scheduler_threads = threads
-        return highs.run()
 
 
 def _ok(status: HighsStatus, step: str) -> None:

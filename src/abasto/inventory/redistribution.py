@@ -47,6 +47,7 @@ import numpy as np
 from highspy import HighsModelStatus, HighsVarType, kHighsInf
 from highspy._core import _Highs
 
+from abasto.core.highs import run as highs_run
 from abasto.inventory.rules import DAYS_PER_MONTH, Lot
 
 
@@ -330,7 +331,7 @@ def _solve(highs: _Highs, n: int) -> tuple[list[float], float]:
         if integral:
             highs.changeColsIntegrality(n, np.arange(n), np.full(n, HighsVarType.kInteger))
         began = time.perf_counter()
-        highs.run()
+        highs_run(highs, 1)
         spent += time.perf_counter() - began
         status = highs.getModelStatus()
         if status != HighsModelStatus.kOptimal:
