@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import delete, select
 
@@ -193,3 +194,21 @@ def test_a_days_rows_go_in_batches_and_a_second_writing_of_them_is_refused(
     with pytest.raises(Conflict, match="Otro cálculo"):
         service._store_snapshot(ctx, today, computed.daily, [])
     assert _rows(ctx, today) == expected
+
+
+def test_rows_of_a_unit_deleted_meanwhile_are_refused_as_such(ctx: Context, tmp_path: Path) -> None:
+    """A row naming a unit that is gone (deleted while the day was computed) is refused with
+    that said, not taken for another computation's rows, and nothing of the day is written."""
+    today = _sector(ctx)
+    service.snapshot_columnar(ctx, day=today, directory=tmp_path)
+    for table in (DailyStock, DailyAbasto):
+        ctx.db.execute(delete(table).where(table.day == today))
+    computed = columnar.compute(tmp_path, day=today, policies=service.policies(ctx.db))
+    units = computed.daily["unit_id"].to_pylist()
+    gone = pa.array([max(units) + 1_000, *units[1:]], type=pa.int64())
+    daily = computed.daily.set_column(
+        computed.daily.schema.get_field_index("unit_id"), "unit_id", gone
+    )
+    with pytest.raises(Conflict, match="se borró mientras se calculaban"):
+        service._store_snapshot(ctx, today, daily, [])
+    assert _rows(ctx, today) == ([], [])

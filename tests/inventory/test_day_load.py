@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context, operator
@@ -371,76 +372,155 @@ def test_the_balances_keyed_by_their_lot_go_down_to_an_id_and_back(fresh_databas
     assert after == before
 
 
+@pytest.fixture
+def beside(fresh_database_url: str) -> Iterator[tuple[sessionmaker[Session], Engine]]:
+    """Sessions of a database of its own, for a load and a posting side by side, and an engine
+    to watch them with (``_one_waits``): the two hold the sessions' pool."""
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: nothing runs beside the load")
+    engine, watching = make_engine(fresh_database_url), make_engine(fresh_database_url)
+    yield session_factory(engine), watching
+    engine.dispose()
+    watching.dispose()
+
+
+def _one_waits(watching: Engine, until: Callable[[], bool] = lambda: False) -> bool:
+    """Whether a client of the database comes to wait for a lock within 15 s (looked at every
+    50 ms, each look a fresh snapshot of the activity), or ``until`` is true first."""
+    for _ in range(300):
+        with watching.connect() as watch:
+            if watch.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND backend_type = 'client backend'"
+                )
+            ):
+                return True
+        if until():
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def _committed_sector(factory: sessionmaker[Session], *, partitioned: bool) -> tuple[int, int, int]:
+    """The sector committed, the month partitioned by day or not, 10 of lot A at HGZ-1: the
+    ids of HGZ-1, UMF-2 and paracetamol."""
+    with transaction(factory) as db:
+        ctx = Context(db, operator("a"), T0)
+        build_sector(ctx)
+        if partitioned:
+            service.ensure_month_partitions(ctx, start=YESTERDAY, months=1)
+        stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10))
+        return unit(ctx).id, unit(ctx, code="UMF-2").id, _clave(ctx)
+
+
 @pytest.mark.parametrize("first_day", [False, True])
 def test_a_dispensing_during_a_load_waits_for_it_and_then_sees_its_balances(
-    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, first_day: bool
+    beside: tuple[sessionmaker[Session], Engine], monkeypatch: pytest.MonkeyPatch, first_day: bool
 ) -> None:
     """The load holds the lots it moves (on a first day, the whole balances table) until it
     commits; a dispensing of the same lot meanwhile waits, then takes from what the load left."""
-    if not fresh_database_url.startswith("postgresql"):
-        pytest.skip("SQLite has one writer at a time: nothing runs beside the load")
+    factory, watching = beside
     if first_day:
         monkeypatch.setattr(service, "REBUILD_BALANCES_AT", 1)
-    engine, watching = make_engine(fresh_database_url), make_engine(fresh_database_url)
-    factory = session_factory(engine)
-    try:
-        with transaction(factory) as db:
-            ctx = Context(db, operator("a"), T0)
-            build_sector(ctx)
-            service.ensure_month_partitions(ctx, start=YESTERDAY, months=1)
-            stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10))
-            hgz, umf, paracetamol = unit(ctx).id, unit(ctx, code="UMF-2").id, _clave(ctx)
-        loading, waited, outcome = threading.Event(), threading.Event(), []
+    hgz, umf, paracetamol = _committed_sector(factory, partitioned=True)
+    loading, outcome = threading.Event(), []
 
-        def dispense() -> None:
-            loading.wait(30)
-            try:
-                with transaction(factory) as db:
-                    ctx = Context(db, operator("b"), T0)
-                    give(ctx, unit(ctx), PARACETAMOL, 3)
-                outcome.append("ok")
-            except BaseException as exc:  # reported to the test below
-                outcome.append(repr(exc))
+    def dispense() -> None:
+        loading.wait(30)
+        try:
+            with transaction(factory) as db:
+                ctx = Context(db, operator("b"), T0)
+                give(ctx, unit(ctx), PARACETAMOL, 3)
+            outcome.append("ok")
+        except BaseException as exc:  # reported to the test below
+            outcome.append(repr(exc))
 
-        other = threading.Thread(target=dispense)
-        other.start()
-        with transaction(factory) as db:
-            ctx = Context(db, operator("a"), T0)
-            feed = _feed(
-                (hgz, paracetamol, "A", EXPIRES, "dispense", -4),
-                (umf, paracetamol, "N", SOON, "initial", 5),
-                (umf, paracetamol, "M", SOON, "initial", 5),
-            )
-            assert service.load_day_feed(ctx, day=TODAY, feed=feed, source="dia:1") == 3
-            loading.set()
-            # On a connection of its own: the load and the dispensing hold the engine's pool.
-            with watching.connect() as watch:
-                for _ in range(300):
-                    if watch.scalar(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                            " current_database() AND wait_event_type = 'Lock'"
-                            " AND backend_type = 'client backend'"
-                        )
-                    ):
-                        waited.set()
-                        break
-                    watch.rollback()  # the next look gets a fresh snapshot of the activity
-                    time.sleep(0.05)
-        other.join(timeout=60)
-        assert waited.is_set(), outcome
-        assert outcome == ["ok"]
-        with transaction(factory) as db:
-            quantities = db.scalars(
-                select(StockBalance.quantity).where(StockBalance.unit_id == hgz)
-            ).all()
-            assert quantities == [3]  # 10, the day's −4, then the dispensing's −3
-            assert service.ledger_balance_check(db) == []
-            # Every movement of the day, the waiting dispensing's too, in the day's partition.
-            where = db.execute(
-                text("SELECT tableoid::regclass::text, count(*) FROM stock_movements GROUP BY 1")
-            ).all()
-            assert where == [("stock_movements_2026_11_02", 5)]
-    finally:
-        engine.dispose()
-        watching.dispose()
+    other = threading.Thread(target=dispense)
+    other.start()
+    with transaction(factory) as db:
+        ctx = Context(db, operator("a"), T0)
+        feed = _feed(
+            (hgz, paracetamol, "A", EXPIRES, "dispense", -4),
+            (umf, paracetamol, "N", SOON, "initial", 5),
+            (umf, paracetamol, "M", SOON, "initial", 5),
+        )
+        assert service.load_day_feed(ctx, day=TODAY, feed=feed, source="dia:1") == 3
+        loading.set()
+        waited = _one_waits(watching)
+    other.join(timeout=60)
+    assert waited, outcome
+    assert outcome == ["ok"]
+    with transaction(factory) as db:
+        quantities = db.scalars(
+            select(StockBalance.quantity).where(StockBalance.unit_id == hgz)
+        ).all()
+        assert quantities == [3]  # 10, the day's −4, then the dispensing's −3
+        assert service.ledger_balance_check(db) == []
+        # Every movement of the day, the waiting dispensing's too, in the day's partition.
+        where = db.execute(
+            text("SELECT tableoid::regclass::text, count(*) FROM stock_movements GROUP BY 1")
+        ).all()
+        assert where == [("stock_movements_2026_11_02", 5)]
+
+
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partition", "temporary-table"])
+@pytest.mark.parametrize("rebuilt", [False, True], ids=["balances-updated", "balances-rebuilt"])
+def test_a_lot_received_while_the_day_goes_into_the_balances_gets_both(
+    beside: tuple[sessionmaker[Session], Engine],
+    monkeypatch: pytest.MonkeyPatch,
+    partitioned: bool,
+    rebuilt: bool,
+) -> None:
+    """A receipt creates a lot that the day also brings and commits while the load adds the
+    day to the balances: the load waits for it, then adds the day to it (the load's insert of
+    the new lots collided with it and the whole day was refused; committed a moment earlier,
+    the lot was skipped by both the update and the insert, the day's movements lost to it)."""
+    factory, watching = beside
+    if rebuilt:
+        monkeypatch.setattr(service, "REBUILD_BALANCES_AT", 1)
+    hgz, umf, paracetamol = _committed_sector(factory, partitioned=partitioned)
+    held, release = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+
+    def receive() -> None:
+        try:
+            with transaction(factory) as db:
+                ctx = Context(db, operator("b"), T0)
+                stock(ctx, unit(ctx, code="UMF-2"), PARACETAMOL, ("N", SOON, 5))
+                held.set()
+                release.wait(30)
+            outcome["receipt"] = "ok"
+        except BaseException as exc:  # reported to the test below
+            outcome["receipt"] = repr(exc)
+        finally:
+            held.set()
+
+    def load() -> None:
+        try:
+            with transaction(factory) as db:
+                ctx = Context(db, operator("a"), T0)
+                feed = _feed(
+                    (hgz, paracetamol, "A", EXPIRES, "dispense", -4),
+                    (umf, paracetamol, "N", SOON, "initial", 5),
+                )
+                service.load_day_feed(ctx, day=TODAY, feed=feed, source="dia:1")
+            outcome["load"] = "ok"
+        except BaseException as exc:  # reported to the test below
+            outcome["load"] = repr(exc)
+
+    receipt, loading = threading.Thread(target=receive), threading.Thread(target=load)
+    receipt.start()
+    assert held.wait(30), outcome
+    loading.start()
+    waited = _one_waits(watching, until=lambda: not loading.is_alive())
+    release.set()
+    receipt.join(timeout=60)
+    loading.join(timeout=60)
+    assert waited, outcome
+    assert outcome == {"receipt": "ok", "load": "ok"}
+    with transaction(factory) as db:
+        ctx = Context(db, operator("a"), T0)
+        assert _lots(ctx, where="UMF-2") == [Lot("N", SOON, 10)]
+        assert _lots(ctx) == [Lot("A", EXPIRES, 6)]
+        assert service.ledger_balance_check(db) == []

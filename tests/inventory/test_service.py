@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -314,53 +315,85 @@ def test_policies_per_unit_kind_set_the_levels(sector: Context) -> None:
         )
 
 
-def test_parallel_dispensing_never_takes_stock_below_zero(fresh_database_url: str) -> None:
-    """Eight threads dispense 3 each from 10 in stock at once: exactly three succeed."""
+def _at_once(
+    factory: sessionmaker[Session], n: int, work: Callable[[Context], object]
+) -> list[str]:
+    """``work`` in ``n`` threads started together, each in its own transaction: "ok" or
+    "conflict" for each, sorted (anything else raised is named, for the assertion to show)."""
+    start = threading.Barrier(n)
+    outcome: list[str] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        start.wait()
+        try:
+            with transaction(factory) as db:
+                work(Context(db, operator("b"), T0))
+            result = "ok"
+        except Conflict:
+            result = "conflict"
+        except BaseException as exc:  # reported to the test
+            result = repr(exc)
+        with lock:
+            outcome.append(result)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(outcome)
+
+
+@pytest.fixture
+def committed(fresh_database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions of a database of its own where the sector is committed, for work in threads."""
     engine = make_engine(fresh_database_url)
     factory = session_factory(engine)
-    try:
-        with transaction(factory) as db:
-            ctx = Context(db, operator("a"), T0)
-            build_sector(ctx)
-            stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 4), ("B", SOON, 6))
-        start = threading.Barrier(8)
-        outcome: list[str] = []
-        lock = threading.Lock()
+    with transaction(factory) as db:
+        build_sector(Context(db, operator("a"), T0))
+    yield factory
+    engine.dispose()
 
-        def one() -> None:
-            start.wait()
-            try:
-                with transaction(factory) as db:
-                    ctx = Context(db, operator("b"), T0)
-                    give(ctx, unit(ctx), PARACETAMOL, 3)
-                result = "ok"
-            except Conflict:
-                result = "conflict"
-            except BaseException as exc:  # reported to the test below
-                result = repr(exc)
-            with lock:
-                outcome.append(result)
 
-        threads = [threading.Thread(target=one) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert sorted(outcome) == ["conflict"] * 5 + ["ok"] * 3
-        with transaction(factory) as db:
-            quantities = db.scalars(select(StockBalance.quantity).order_by(StockBalance.lot)).all()
-            assert quantities == [1, 0]  # B (first to expire) emptied first
-            assert service.ledger_balance_check(db) == []
-            assert (
-                db.scalar(
-                    select(func.count())
-                    .select_from(StockMovement)
-                    .where(StockMovement.kind == "dispense")
-                )
-                == 3
-            )
-    finally:
-        engine.dispose()
+def test_parallel_dispensing_never_takes_stock_below_zero(
+    committed: sessionmaker[Session],
+) -> None:
+    """Eight threads dispense 3 each from 10 in stock at once: exactly three succeed."""
+    with transaction(committed) as db:
+        ctx = Context(db, operator("a"), T0)
+        stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 4), ("B", SOON, 6))
+    outcome = _at_once(committed, 8, lambda ctx: give(ctx, unit(ctx), PARACETAMOL, 3))
+    assert outcome == ["conflict"] * 5 + ["ok"] * 3
+    with transaction(committed) as db:
+        quantities = db.scalars(select(StockBalance.quantity).order_by(StockBalance.lot)).all()
+        assert quantities == [1, 0]  # B (first to expire) emptied first
+        assert service.ledger_balance_check(db) == []
+        dispensed = select(func.count()).where(StockMovement.kind == "dispense")
+        assert db.scalar(dispensed.select_from(StockMovement)) == 3
+
+
+def test_one_receipt_posted_at_once_from_four_requests_stocks_once(
+    committed: sessionmaker[Session],
+) -> None:
+    """Four requests post the same receipt (one source) at once, to a lot already in stock:
+    one posts it, the others are refused; the stock grows once."""
+    with transaction(committed) as db:
+        ctx = Context(db, operator("a"), T0)
+        stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 4))
+
+    def post(ctx: Context) -> None:
+        service.receive(
+            ctx,
+            unit=unit(ctx),
+            lines=[ReceiptLine(PARACETAMOL, "A", EXPIRES, 10)],
+            source="receipt:77",
+        )
+
+    assert _at_once(committed, 4, post) == ["conflict"] * 3 + ["ok"]
+    with transaction(committed) as db:
+        assert db.scalars(select(StockBalance.quantity)).all() == [14]
+        assert service.ledger_balance_check(db) == []
 
 
 def test_end_to_end_receipt_to_stockout_to_a_suggested_transfer_to_indicators(

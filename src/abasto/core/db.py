@@ -178,6 +178,15 @@ def among(column: SQLColumnExpression[int], name: str, *, postgresql: bool) -> C
     return column.in_(bindparam(name, expanding=True))
 
 
+def foreign_key_violated(error: BaseException) -> bool:
+    """Whether a database error is a foreign key's (PostgreSQL's SQLSTATE 23503, SQLite's
+    message): a row names one deleted meanwhile, not a duplicate of another."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) == "23503":
+        return True
+    return "FOREIGN KEY constraint failed" in str(orig)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A unit of work: commits when the block ends normally, rolls back on any error."""

@@ -65,6 +65,7 @@ from sqlalchemy.orm import Session
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
+from abasto.core.db import foreign_key_violated
 from abasto.core.errors import (
     AbastoError,
     Conflict,
@@ -87,7 +88,6 @@ from abasto.inventory.models import (
     StockBalance,
     StockMovement,
     StockPolicyRow,
-    StockSource,
     StockTransfer,
 )
 from abasto.inventory.rules import Counted, Kind, Lot, StockPolicy, Take
@@ -355,7 +355,8 @@ def _day(ctx: Context, day: date | None) -> date:
     return day
 
 
-def _check_source(db: Session, source: str | None) -> None:
+def _claim_source(db: Session, source: str | None) -> None:
+    """Refuse a source of movements already posted, and claim it for this transaction."""
     if source is None:
         return
     if len(source) > SOURCE_MAX:
@@ -369,16 +370,33 @@ def _check_source(db: Session, source: str | None) -> None:
                 )
             ],
         )
-    if db.get(StockSource, source) is not None:
+    # Claimed, not only looked up: a request posting the same source at once waits on this row
+    # until this transaction ends, then finds it (two receipts of one delivery stocked twice).
+    claimed = db.execute(
+        text(
+            "INSERT INTO stock_sources (source) VALUES (:source) ON CONFLICT DO NOTHING "
+            "RETURNING source"
+        ),
+        {"source": source},
+    ).first()
+    if claimed is None:
         raise Conflict(
             f"Los movimientos de «{source}» ya están registrados; no se registraron otra vez.",
             problems=[Problem("Origen ya registrado.", field="source", value=source)],
         )
 
 
+def _release_source(db: Session, source: str) -> None:
+    """Undo ``_claim_source`` in a transaction still usable; in one a database error aborted,
+    the caller's rollback undoes it."""
+    with suppress(DBAPIError):
+        db.execute(text("DELETE FROM stock_sources WHERE source = :source"), {"source": source})
+
+
 def _record_sources(db: Session, sources: Iterable[str | None]) -> None:
-    """The sources of movements being inserted, recorded once each (``stock_sources``, what
-    ``_check_source`` reads); one already there (the two sides of a transfer) stays."""
+    """The sources of movements being inserted, recorded once each (``stock_sources``); one
+    already there (claimed by ``_claim_source`` before posting, or a transfer's other side)
+    stays."""
     found = sorted({s for s in sources if s is not None})
     if found:
         db.execute(
@@ -423,7 +441,7 @@ def receive(
         raise ValidationFailed(
             "La recepción tiene datos no válidos; no se registró nada.", problems=problems
         )
-    _check_source(ctx.db, source)
+    _claim_source(ctx.db, source)
     ids = _require_claves(ctx.db, [line.clave for line in lines])
     posting = _Posting(ctx, unit, day=_day(ctx, day), source=source)
     locked = _locked_lots(ctx.db, unit.id, ids.values())
@@ -1163,6 +1181,12 @@ def _store_snapshot(
         with db.begin_nested():
             _insert_daily(db, rows)
     except IntegrityError as exc:
+        if foreign_key_violated(exc):
+            raise Conflict(
+                f"Una unidad o una clave de los indicadores del {day.isoformat()} se borró "
+                "mientras se calculaban; no se guardó este cálculo.",
+                expected="calcular el día otra vez",
+            ) from exc
         raise Conflict(
             f"Otro cálculo de los indicadores del {day.isoformat()} terminó al mismo tiempo; "
             "no se guardó este."
@@ -1625,7 +1649,7 @@ def import_upload(ctx: Context, *, unit: Unit, content: bytes, filename: str) ->
     moves, counts = upload.read(content, filename)
     sha = hashlib.sha256(content).hexdigest()
     source = f"upload:{sha}"
-    _check_source(ctx.db, source)
+    _claim_source(ctx.db, source)
     rows: Sequence[upload.MovementRow | upload.SnapshotRow] = (
         moves if moves is not None else counts or []
     )
@@ -1904,7 +1928,7 @@ def post_history(ctx: Context, *, unit: Unit, rows: Sequence[HistoryRow], source
     movements are inserted in one statement and the balances written once each, with one ledger
     entry for the whole batch; the number of movements posted."""
     ctx.require_institution(unit.institution_id)
-    _check_source(ctx.db, source)
+    _claim_source(ctx.db, source)
     current = today(ctx)
     if any(r.day > current for r in rows):
         raise ValidationFailed("La historia trae días que aún no llegan; no se registró nada.")
@@ -2133,34 +2157,40 @@ def load_day_feed(
         raise Forbidden("Sólo el comprador coordinador carga días completos de movimientos.")
     if day > today(ctx):
         raise ValidationFailed("No se cargan días que aún no llegan.")
-    _check_source(ctx.db, source)
     db = ctx.db
-    clock = _Steps(timings)
-    values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
-    if db.get_bind().dialect.name != "postgresql":
-        loaded = _load_day_rows(db, feed, values, clock)
-    else:
-        # The grouping and the index builds of a national day fit in memory instead of
-        # spilling; index builds and scans of the day's table take two parallel workers, whose
-        # sorts share the memory: the 15 M balances' primary key took 5.4 s with 3 GB, 8.0 s
-        # with 1 GB (national bench data, quiet machine).
-        db.execute(text("SET LOCAL work_mem = '1GB'"))
-        db.execute(text("SET LOCAL maintenance_work_mem = '3GB'"))
-        month = _day_partition_parent(db, day)
-        if month is None:
+    _claim_source(db, source)
+    try:
+        clock = _Steps(timings)
+        values = {"day": day, "at": ctx.now, "source": source, "actor": ctx.actor.label}
+        if db.get_bind().dialect.name != "postgresql":
             loaded = _load_day_rows(db, feed, values, clock)
         else:
-            # One savepoint for the whole: a refused load leaves no table, index or key behind,
-            # but the parts of a large day that were committed (``_load_day_in_parts``): its
-            # rollback released the locks the load took on them, and they go now.
-            try:
-                with db.begin_nested():
-                    loaded = _load_day_partition(db, feed, values, month, clock)
-            except BaseException:
-                with suppress(DBAPIError):
-                    drop_leftover_parts(db.get_bind().engine, day)
-                raise
-    _record_sources(db, [source])
+            # The grouping and the index builds of a national day fit in memory instead of
+            # spilling; index builds and scans of the day's table take two parallel workers,
+            # whose sorts share the memory: the 15 M balances' primary key took 5.4 s with 3 GB,
+            # 8.0 s with 1 GB (national bench data, quiet machine).
+            db.execute(text("SET LOCAL work_mem = '1GB'"))
+            db.execute(text("SET LOCAL maintenance_work_mem = '3GB'"))
+            month = _day_partition_parent(db, day)
+            if month is None:
+                loaded = _load_day_rows(db, feed, values, clock)
+            else:
+                # One savepoint for the whole: a refused load leaves no table, index or key
+                # behind, but the parts of a large day that were committed
+                # (``_load_day_in_parts``): its rollback released the locks the load took on
+                # them, and they go now.
+                try:
+                    with db.begin_nested():
+                        loaded = _load_day_partition(db, feed, values, month, clock)
+                except BaseException:
+                    with suppress(DBAPIError):
+                        drop_leftover_parts(db.get_bind().engine, day)
+                    raise
+    except BaseException:
+        # Refused: the source is free again, for this transaction goes on (a refusal loads
+        # nothing) and a mended feed of the same source may follow in it.
+        _release_source(db, source)
+        raise
     ctx.record(
         "stock.day",
         "inventory",
@@ -2931,12 +2961,13 @@ def _apply_day_net(
     parts: Sequence[str] = (),
 ) -> None:
     """Each lot's net change over the day's ``rows`` (``loaded`` of them; ``indexed``: listed
-    by the movements' index, a day's partition or its parts) added to its balance
-    by one ``UPDATE … FROM``; the new lots inserted by one ``INSERT … SELECT`` in key order, or,
-    on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the balances there), with
-    the balances' keys, indexes and foreign keys dropped and built again once
-    (``_rebuilt_balances``). A lot that would end the day below zero trips the balances' CHECK:
-    ``Conflict`` naming it."""
+    by the movements' index, a day's partition or its parts) added to its balance: the new lots
+    inserted empty by one ``INSERT … SELECT`` in key order, then every lot updated by one
+    ``UPDATE … FROM``; or, on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the
+    balances there), under a lock of the balances, those there updated and the new ones
+    inserted with the balances' keys, indexes and foreign keys dropped and built again once
+    (``_rebuilt_balances``). A lot that would end the day below zero trips the balances'
+    CHECK: ``Conflict`` naming it."""
     postgres = db.get_bind().dialect.name == "postgresql"
     day: date = values["day"]
     # Each lot's net change, grouped where it is used rather than written to a table first.
@@ -2951,48 +2982,51 @@ def _apply_day_net(
         "net.unit_id = stock_balances.unit_id AND net.clave_id ="
         " stock_balances.clave_id AND net.lot = stock_balances.lot"
     )
+    update = text(
+        "UPDATE stock_balances SET quantity = stock_balances.quantity + net.total,"
+        f" updated_at = :at FROM {net} WHERE {same_lot} AND net.total <> 0"
+    )
+    not_there = f"NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
     if partition:
         # Grouped from the index in order (hashing 15 M lots costs more), in one process.
         db.execute(text("SET LOCAL enable_hashagg = off"))
         db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     try:
         with db.begin_nested():
-            there = db.scalar(
-                text("SELECT COUNT(*) FROM (SELECT 1 FROM stock_balances LIMIT :n) AS b"),
-                {"n": loaded // 2 + 1},
-            )
-            new_lots = (
-                f"SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at FROM {net}"
-                + (
-                    f" WHERE NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
-                    if there
-                    else ""
-                )
-            )
-            if there:
-                db.execute(
-                    text(
-                        "UPDATE stock_balances SET quantity = stock_balances.quantity +"
-                        f" net.total, updated_at = :at FROM {net}"
-                        f" WHERE {same_lot} AND net.total <> 0"
-                    ),
-                    values,
-                )
-            clock.lap("balances updated")
+            there = _balances_there(db, loaded // 2 + 1)
             if postgres and loaded >= REBUILD_BALANCES_AT and there * 2 <= loaded:
+                # Locked before the lots there are told from the new ones (the update, then
+                # the insert of those not there): no posting creates one in between, whose
+                # balance would miss the day's movements.
+                db.execute(text("LOCK TABLE stock_balances IN ACCESS EXCLUSIVE MODE"))
+                there = _balances_there(db, loaded // 2 + 1)
+                if there:
+                    db.execute(update, values)
+                clock.lap("balances updated")
+                new_lots = (
+                    "SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at"
+                    f" FROM {net}" + (f" WHERE {not_there}" if there else "")
+                )
                 _rebuilt_balances(db, new_lots, values, clock, parts=parts)
             else:
+                # The new lots first, empty, then the day added to every lot of it: a lot a
+                # posting creates meanwhile (committed, or not yet: the insert waits for it)
+                # gets the day's movements as a lot there does, instead of being skipped by an
+                # update that ran before it and an insert that found it there.
                 db.execute(
                     text(
                         "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
-                        f" updated_at) {new_lots}"
+                        " updated_at) SELECT net.unit_id, net.clave_id, net.lot, net.expiry, 0,"
+                        f" :at FROM {net} WHERE {not_there if there else 'true'}"
                         # In the primary key's order: each index page is filled once instead of
                         # visited at random.
-                        " ORDER BY net.unit_id, net.clave_id, net.lot"
+                        " ORDER BY net.unit_id, net.clave_id, net.lot ON CONFLICT DO NOTHING"
                     ),
                     values,
                 )
                 clock.lap("balances inserted")
+                db.execute(update, values)
+                clock.lap("balances updated")
     except IntegrityError as exc:
         below = db.execute(
             text(
@@ -3021,6 +3055,17 @@ REBUILD_BALANCES_AT = 1_000_000
 """The rows of a day from which, if they are also at least twice the balances already there
 (a first day), the day's load builds the balances' keys and indexes once instead of inserting
 into them row by row."""
+
+
+def _balances_there(db: Session, up_to: int) -> int:
+    """How many balances there are, counted up to ``up_to``."""
+    return int(
+        db.scalar(
+            text("SELECT COUNT(*) FROM (SELECT 1 FROM stock_balances LIMIT :n) AS b"),
+            {"n": up_to},
+        )
+        or 0
+    )
 
 
 def _rebuilt_balances(
