@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from abasto.core.config import Settings
 from abasto.core.db import make_engine, upgrade
@@ -99,6 +102,47 @@ def test_unexpected_errors_show_no_trace(settings: Settings, engine: object) -> 
     assert "secreto" not in response.text
     assert "Traceback" not in response.text
     assert response.json()["title"] == "Error interno"
+
+
+@pytest.mark.parametrize(
+    "orig",
+    [
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+        sqlite3.OperationalError("database is locked"),
+    ],
+    ids=["deadlock", "lock-timeout", "serialization", "sqlite-busy"],
+)
+def test_a_database_too_busy_is_a_503_to_try_again(settings: Settings, orig: Exception) -> None:
+    """Rolled back by the database (a deadlock with a day's load, a lock not had in time): the
+    client is told that nothing was saved and when to try again, not that the server broke."""
+    app = create_app(settings, engine=make_engine(settings.database_url), check=False)
+
+    @app.get("/api/v1/ocupado")
+    @app.get("/ocupado")
+    def busy() -> None:
+        raise OperationalError("UPDATE stock_balances", {}, orig)
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api, page = client.get("/api/v1/ocupado"), client.get("/ocupado")
+    assert (api.status_code, api.headers["retry-after"]) == (503, "5")
+    assert api.json()["title"] == "Servicio ocupado"
+    assert "no se guardó nada" in api.json()["detail"]
+    assert (page.status_code, page.headers["retry-after"]) == (503, "5")
+    assert "Intente de nuevo en unos segundos." in page.text
+    assert "stock_balances" not in api.text + page.text
+
+
+def test_other_database_errors_stay_internal_errors(settings: Settings) -> None:
+    app = create_app(settings, engine=make_engine(settings.database_url), check=False)
+
+    @app.get("/api/v1/roto")
+    def broken() -> None:
+        raise OperationalError("SELECT 1", {}, psycopg.errors.DiskFull("no space left"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/api/v1/roto").status_code == 500
 
 
 def test_protected_page_denial_is_a_spanish_401_with_login_link(client: TestClient) -> None:

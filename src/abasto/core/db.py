@@ -187,6 +187,31 @@ def foreign_key_violated(error: BaseException) -> bool:
     return "FOREIGN KEY constraint failed" in str(orig)
 
 
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+"""A serialization failure, a deadlock, a lock not obtained in time: the transaction was rolled
+back by the database, and the same request a moment later may well succeed."""
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a database error is one of those (``TRANSIENT_SQLSTATES``, or SQLite's busy
+    database)."""
+    orig = getattr(error, "orig", None)
+    if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
+
+
+def error_kind(exc: BaseException) -> str:
+    """What may be said of an error without its message: its type, and the database's own
+    type and SQLSTATE for a database error (``DataError (NumericValueOutOfRange, 22003)``)."""
+    kind = type(exc).__name__
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        code = getattr(orig, "sqlstate", None)
+        kind += f" ({type(orig).__name__}{f', {code}' if code else ''})"
+    return kind
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A unit of work: commits when the block ends normally, rolls back on any error."""

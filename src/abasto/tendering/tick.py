@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from abasto.core import checkpoints
 from abasto.core.clock import Clock
 from abasto.core.context import Actor, Context
-from abasto.core.db import transaction
+from abasto.core.db import error_kind, transaction
 from abasto.core.signed_note import Signer
 from abasto.inventory import service as inventory
 from abasto.tendering import rules, service
@@ -164,17 +164,6 @@ class Ticker:
                 return count
             if self.pace_seconds:
                 time.sleep(self.pace_seconds)
-
-
-def error_kind(exc: BaseException) -> str:
-    """What may be said of an error without its message: its type, and the database's own
-    type and SQLSTATE for a database error (``DataError (NumericValueOutOfRange, 22003)``)."""
-    kind = type(exc).__name__
-    orig = getattr(exc, "orig", None)
-    if orig is not None:
-        code = getattr(orig, "sqlstate", None)
-        kind += f" ({type(orig).__name__}{f', {code}' if code else ''})"
-    return kind
 
 
 def run_in_background(

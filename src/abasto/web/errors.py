@@ -11,11 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from abasto.core.db import error_kind, transient
 from abasto.core.errors import AbastoError, Problem, TooManyRequests, Unauthorized
 from abasto.web import fields
 from abasto.web.templating import render
 
 log = logging.getLogger("abasto.web")
+
+RETRY_AFTER_SECONDS = 5
+"""What a client is told to wait before trying again a request the database was too busy for."""
 
 _HTTP_TITLES = {
     404: ("No encontrado", "La dirección solicitada no existe."),
@@ -191,6 +195,26 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if transient(exc):
+            # Rolled back by the database (a deadlock with a day's load, a lock not obtained in
+            # time): nothing was written, and the same request shortly after may go through.
+            log.warning(
+                "transient database error on %s %s: %s",
+                request.method,
+                request.url.path,
+                error_kind(exc),
+            )
+            response = problem_response(
+                request,
+                status=503,
+                title="Servicio ocupado",
+                detail=(
+                    "La base de datos estaba ocupada con otra operación; no se guardó nada. "
+                    "Intente de nuevo en unos segundos."
+                ),
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         # The trace goes to the log for operators, never to the user.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem_response(
