@@ -10,11 +10,19 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from abasto.core.clock import SystemClock
 from abasto.core.config import load_settings
 from abasto.core.context import Context, operator
-from abasto.core.db import check_schema, make_engine, session_factory, transaction
+from abasto.core.db import (
+    check_schema,
+    error_kind,
+    make_engine,
+    session_factory,
+    transaction,
+    transient,
+)
 from abasto.core.errors import AbastoError, SchemaBehind, ValidationFailed
 
 # soft_wrap: long error lines stay whole when piped, so they can be grepped and read in logs.
@@ -58,4 +66,18 @@ def unit_of_work(bound: Engine | None = None) -> Iterator[Context]:
         err_console.print("[red]Error:[/red] ", end="")
         err_console.print(str(exc), highlight=False, markup=False)
         err_console.print("No se escribió nada.", style="yellow")
+        raise typer.Exit(1) from None
+    except DBAPIError as exc:
+        if not transient(exc):
+            raise
+        # Rolled back by the database (a deadlock with a posting, a lock not had in time): the
+        # command may simply be run again.
+        err_console.print("[red]Error:[/red] ", end="")
+        err_console.print(
+            "La base de datos deshizo la operación por otra que corría al mismo tiempo "
+            f"({error_kind(exc)}).",
+            highlight=False,
+            markup=False,
+        )
+        err_console.print("No se escribió nada; vuelva a ejecutar el comando.", style="yellow")
         raise typer.Exit(1) from None
