@@ -207,7 +207,9 @@ class Posted:
 def _locked_lots(
     db: Session, unit_id: int, clave_ids: Iterable[int]
 ) -> dict[int, list[StockBalance]]:
-    """The unit's balance rows of these claves, locked until the commit, in (clave, lot) order."""
+    """The unit's balance rows of these claves, locked until the commit, in (clave, lot) order.
+    Refused at once while a day is being loaded (``POSTINGS_LOCK``)."""
+    _not_while_a_day_loads(db)
     ids = sorted(set(clave_ids))
     rows = db.scalars(
         select(StockBalance)
@@ -219,6 +221,28 @@ def _locked_lots(
     for row in rows:
         found[row.clave_id].append(row)
     return found
+
+
+POSTINGS_LOCK = 0x41_4241_5354_4F44
+"""The advisory lock a day's load (``load_day_feed``) holds, on PostgreSQL, from its start to
+its commit, and each posting holds shared until its own commit: the load waits for the postings
+under way, and a posting that comes while a day loads is refused at once. Waiting instead, it
+held ``claves`` (read first) while waiting for balances the load holds, and the load's ATTACH
+needs ``claves`` to itself: a deadlock, which aborted the load on a first day (docs/scale.md)."""
+
+
+WHILE_A_DAY_LOADS = "Se está cargando un día de movimientos del inventario; no se registró nada."
+
+
+def _not_while_a_day_loads(db: Session) -> None:
+    if db.get_bind().dialect.name != "postgresql":
+        return  # one writer at a time
+    free = db.scalar(text("SELECT pg_try_advisory_xact_lock_shared(:key)"), {"key": POSTINGS_LOCK})
+    if not free:
+        raise Conflict(
+            WHILE_A_DAY_LOADS,
+            expected="intentarlo de nuevo en unos minutos, cuando termine la carga",
+        )
 
 
 def _lots(rows: Iterable[StockBalance]) -> list[Lot]:
@@ -2152,6 +2176,7 @@ def load_day_feed(
     and one ``INSERT … SELECT``. Either way a refused feed says which rule, how many rows and
     one of them, and nothing is loaded; then each lot's net change is added to its balance
     (``_apply_day_net``). A day is a set, not a sequence: no lot may end it below zero.
+    Postings wait for none of it: refused while it runs (``POSTINGS_LOCK``).
     ``timings``, if given, receives the seconds of each step."""
     if not ctx.actor.has_role("comprador"):
         raise Forbidden("Sólo el comprador coordinador carga días completos de movimientos.")
@@ -2172,6 +2197,10 @@ def load_day_feed(
             db.execute(text("SET LOCAL work_mem = '1GB'"))
             db.execute(text("SET LOCAL maintenance_work_mem = '3GB'"))
             month = _day_partition_parent(db, day)
+            # Postings under way finish first; those that come are refused until this commits.
+            # (After the look for the day's partition: a load of the day that comes meanwhile
+            # waits here, then is refused by the day's lock, as it was.)
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTINGS_LOCK})
             if month is None:
                 loaded = _load_day_rows(db, feed, values, clock)
             else:
