@@ -482,10 +482,10 @@ def test_a_lot_received_while_the_day_goes_into_the_balances_gets_both(
     partitioned: bool,
     rebuilt: bool,
 ) -> None:
-    """A receipt creates a lot that the day also brings and commits while the load adds the
-    day to the balances: the load waits for it, then adds the day to it (the load's insert of
-    the new lots collided with it and the whole day was refused; committed a moment earlier,
-    the lot was skipped by both the update and the insert, the day's movements lost to it)."""
+    """A receipt under way creates a lot that the day also brings: the load waits for it
+    (``POSTINGS_LOCK``), then adds the day to it. Before, the load's insert of the new lots
+    collided with it and the whole day was refused; committed between the load's update and
+    its insert, the lot was skipped by both, the day's movements lost to it."""
     factory, watching = beside
     if rebuilt:
         monkeypatch.setattr(service, "REBUILD_BALANCES_AT", 1)

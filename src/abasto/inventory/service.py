@@ -225,10 +225,13 @@ def _locked_lots(
 
 POSTINGS_LOCK = 0x41_4241_5354_4F44
 """The advisory lock a day's load (``load_day_feed``) holds, on PostgreSQL, from its start to
-its commit, and each posting holds shared until its own commit: the load waits for the postings
-under way, and a posting that comes while a day loads is refused at once. Waiting instead, it
-held ``claves`` (read first) while waiting for balances the load holds, and the load's ATTACH
-needs ``claves`` to itself: a deadlock, which aborted the load on a first day (docs/scale.md)."""
+its commit, and each posting holds shared until its own commit (``_locked_lots``, through which
+every write of a balance goes): the load waits for the postings under way, and a posting that
+comes while a day loads is refused at once. So no balance changes under the load between its
+update of the lots there and its insert of the new ones (a lot a receipt created in between
+lost the day's movements), and no posting waits holding ``claves`` (read first) for balances
+the load holds while the load's ATTACH needs ``claves`` to itself: a deadlock, which aborted
+the load on a first day (docs/scale.md)."""
 
 
 WHILE_A_DAY_LOADS = "Se está cargando un día de movimientos del inventario; no se registró nada."
@@ -2990,13 +2993,12 @@ def _apply_day_net(
     parts: Sequence[str] = (),
 ) -> None:
     """Each lot's net change over the day's ``rows`` (``loaded`` of them; ``indexed``: listed
-    by the movements' index, a day's partition or its parts) added to its balance: the new lots
-    inserted empty by one ``INSERT … SELECT`` in key order, then every lot updated by one
-    ``UPDATE … FROM``; or, on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the
-    balances there), under a lock of the balances, those there updated and the new ones
-    inserted with the balances' keys, indexes and foreign keys dropped and built again once
-    (``_rebuilt_balances``). A lot that would end the day below zero trips the balances'
-    CHECK: ``Conflict`` naming it."""
+    by the movements' index, a day's partition or its parts) added to its balance
+    by one ``UPDATE … FROM``; the new lots inserted by one ``INSERT … SELECT`` in key order, or,
+    on a first day (at least ``REBUILD_BALANCES_AT`` rows, and twice the balances there), with
+    the balances' keys, indexes and foreign keys dropped and built again once
+    (``_rebuilt_balances``). A lot that would end the day below zero trips the balances' CHECK:
+    ``Conflict`` naming it."""
     postgres = db.get_bind().dialect.name == "postgresql"
     day: date = values["day"]
     # Each lot's net change, grouped where it is used rather than written to a table first.
@@ -3011,51 +3013,48 @@ def _apply_day_net(
         "net.unit_id = stock_balances.unit_id AND net.clave_id ="
         " stock_balances.clave_id AND net.lot = stock_balances.lot"
     )
-    update = text(
-        "UPDATE stock_balances SET quantity = stock_balances.quantity + net.total,"
-        f" updated_at = :at FROM {net} WHERE {same_lot} AND net.total <> 0"
-    )
-    not_there = f"NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
     if partition:
         # Grouped from the index in order (hashing 15 M lots costs more), in one process.
         db.execute(text("SET LOCAL enable_hashagg = off"))
         db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     try:
         with db.begin_nested():
-            there = _balances_there(db, loaded // 2 + 1)
-            if postgres and loaded >= REBUILD_BALANCES_AT and there * 2 <= loaded:
-                # Locked before the lots there are told from the new ones (the update, then
-                # the insert of those not there): no posting creates one in between, whose
-                # balance would miss the day's movements.
-                db.execute(text("LOCK TABLE stock_balances IN ACCESS EXCLUSIVE MODE"))
-                there = _balances_there(db, loaded // 2 + 1)
-                if there:
-                    db.execute(update, values)
-                clock.lap("balances updated")
-                new_lots = (
-                    "SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at"
-                    f" FROM {net}" + (f" WHERE {not_there}" if there else "")
+            there = db.scalar(
+                text("SELECT COUNT(*) FROM (SELECT 1 FROM stock_balances LIMIT :n) AS b"),
+                {"n": loaded // 2 + 1},
+            )
+            new_lots = (
+                f"SELECT net.unit_id, net.clave_id, net.lot, net.expiry, net.total, :at FROM {net}"
+                + (
+                    f" WHERE NOT EXISTS (SELECT 1 FROM stock_balances WHERE {same_lot})"
+                    if there
+                    else ""
                 )
+            )
+            if there:
+                db.execute(
+                    text(
+                        "UPDATE stock_balances SET quantity = stock_balances.quantity +"
+                        f" net.total, updated_at = :at FROM {net}"
+                        f" WHERE {same_lot} AND net.total <> 0"
+                    ),
+                    values,
+                )
+            clock.lap("balances updated")
+            if postgres and loaded >= REBUILD_BALANCES_AT and there * 2 <= loaded:
                 _rebuilt_balances(db, new_lots, values, clock, parts=parts)
             else:
-                # The new lots first, empty, then the day added to every lot of it: a lot a
-                # posting creates meanwhile (committed, or not yet: the insert waits for it)
-                # gets the day's movements as a lot there does, instead of being skipped by an
-                # update that ran before it and an insert that found it there.
                 db.execute(
                     text(
                         "INSERT INTO stock_balances (unit_id, clave_id, lot, expiry, quantity,"
-                        " updated_at) SELECT net.unit_id, net.clave_id, net.lot, net.expiry, 0,"
-                        f" :at FROM {net} WHERE {not_there if there else 'true'}"
+                        f" updated_at) {new_lots}"
                         # In the primary key's order: each index page is filled once instead of
                         # visited at random.
-                        " ORDER BY net.unit_id, net.clave_id, net.lot ON CONFLICT DO NOTHING"
+                        " ORDER BY net.unit_id, net.clave_id, net.lot"
                     ),
                     values,
                 )
                 clock.lap("balances inserted")
-                db.execute(update, values)
-                clock.lap("balances updated")
     except IntegrityError as exc:
         below = db.execute(
             text(
@@ -3084,17 +3083,6 @@ REBUILD_BALANCES_AT = 1_000_000
 """The rows of a day from which, if they are also at least twice the balances already there
 (a first day), the day's load builds the balances' keys and indexes once instead of inserting
 into them row by row."""
-
-
-def _balances_there(db: Session, up_to: int) -> int:
-    """How many balances there are, counted up to ``up_to``."""
-    return int(
-        db.scalar(
-            text("SELECT COUNT(*) FROM (SELECT 1 FROM stock_balances LIMIT :n) AS b"),
-            {"n": up_to},
-        )
-        or 0
-    )
 
 
 def _rebuilt_balances(
