@@ -178,13 +178,18 @@ def among(column: SQLColumnExpression[int], name: str, *, postgresql: bool) -> C
     return column.in_(bindparam(name, expanding=True))
 
 
+def sqlstate(error: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of a database error (``40P01``), None for any other error."""
+    code: str | None = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return code
+
+
 def foreign_key_violated(error: BaseException) -> bool:
     """Whether a database error is a foreign key's (PostgreSQL's SQLSTATE 23503, SQLite's
     message): a row names one deleted meanwhile, not a duplicate of another."""
-    orig = getattr(error, "orig", None)
-    if getattr(orig, "sqlstate", None) == "23503":
-        return True
-    return "FOREIGN KEY constraint failed" in str(orig)
+    return sqlstate(error) == "23503" or "FOREIGN KEY constraint failed" in str(
+        getattr(error, "orig", None)
+    )
 
 
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
@@ -195,10 +200,9 @@ back by the database, and the same request a moment later may well succeed."""
 def transient(error: BaseException) -> bool:
     """Whether a database error is one of those (``TRANSIENT_SQLSTATES``, or SQLite's busy
     database)."""
-    orig = getattr(error, "orig", None)
-    if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
-        return True
-    return "database is locked" in str(orig)
+    return sqlstate(error) in TRANSIENT_SQLSTATES or "database is locked" in str(
+        getattr(error, "orig", None)
+    )
 
 
 def error_kind(exc: BaseException) -> str:
@@ -207,7 +211,7 @@ def error_kind(exc: BaseException) -> str:
     kind = type(exc).__name__
     orig = getattr(exc, "orig", None)
     if orig is not None:
-        code = getattr(orig, "sqlstate", None)
+        code = sqlstate(exc)
         kind += f" ({type(orig).__name__}{f', {code}' if code else ''})"
     return kind
 

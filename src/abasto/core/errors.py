@@ -123,6 +123,14 @@ class TooManyRequests(AbastoError):
         self.retry_after = retry_after
 
 
+class Busy(TooManyRequests):
+    """Refused for now because the database rolled the work back (a deadlock, a lock not had in
+    time): nothing was written, and the same request shortly after may go through."""
+
+    status = 503
+    title = "Servicio ocupado"
+
+
 class SchemaBehind(Exception):
     """The database schema is older than the code; the fix is ``abasto db upgrade``."""
 

@@ -65,7 +65,7 @@ from sqlalchemy.orm import Session
 
 from abasto.catalog.models import Clave
 from abasto.core.context import Context
-from abasto.core.db import foreign_key_violated
+from abasto.core.db import foreign_key_violated, sqlstate
 from abasto.core.errors import (
     AbastoError,
     Conflict,
@@ -2777,7 +2777,7 @@ class _Stopped(Exception):
 
 
 def _lock_timeout(error: BaseException) -> bool:
-    return getattr(getattr(error, "orig", None), "sqlstate", None) == "55P03"
+    return sqlstate(error) == "55P03"
 
 
 def _foreign_keys(db: Session | Connection, table: str) -> list[tuple[str, str]]:
@@ -2828,7 +2828,7 @@ def _copy_feed(db: Session, feed: Iterable[bytes], into: str, made: Sequence[str
                 try:
                     db.execute(text(statement))
                 except DBAPIError as exc:
-                    if getattr(exc.orig, "sqlstate", None) != "42P07":  # duplicate table
+                    if sqlstate(exc) != "42P07":  # duplicate table
                         raise
                     raise Conflict(ANOTHER_LOAD) from exc
             driver: Any = db.connection().connection.dbapi_connection

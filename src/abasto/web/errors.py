@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from abasto.core.db import error_kind, transient
-from abasto.core.errors import AbastoError, Problem, TooManyRequests, Unauthorized
+from abasto.core.errors import AbastoError, Busy, Problem, TooManyRequests, Unauthorized
 from abasto.web import fields
 from abasto.web.templating import render
 
@@ -204,17 +204,12 @@ def install(app: FastAPI) -> None:
                 request.url.path,
                 error_kind(exc),
             )
-            response = problem_response(
-                request,
-                status=503,
-                title="Servicio ocupado",
-                detail=(
-                    "La base de datos estaba ocupada con otra operación; no se guardó nada. "
-                    "Intente de nuevo en unos segundos."
-                ),
+            busy = Busy(
+                "La base de datos estaba ocupada con otra operación; no se guardó nada. "
+                "Intente de nuevo en unos segundos.",
+                retry_after=RETRY_AFTER_SECONDS,
             )
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response
+            return error_response(request, busy)
         # The trace goes to the log for operators, never to the user.
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem_response(
