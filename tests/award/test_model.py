@@ -7,14 +7,17 @@ import itertools
 import math
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from highspy import HighsStatus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from abasto.award import instance as instance_json
 from abasto.award import model, rules
 from abasto.award.rules import AwardResult, Instance, Mode, Parameters, Shortfall
+from abasto.core.highs import run as highs_run
 from tests.award.test_rules import bid, instance, partida, quantities
 
 
@@ -431,3 +434,22 @@ def test_solves_on_different_thread_counts_in_one_process() -> None:
     assert [r.status for r in results] == ["optimal"] * 3
     assert len({r.objective for r in results}) == 1
     assert all(rules.check(inst, r) == [] for r in results)
+
+
+def test_a_run_that_keeps_failing_on_two_threads_is_solved_on_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HiGHS's errors that repeating on the same thread count did not clear: the last try is on
+    one thread, and gives the same award."""
+    inst = instance_json.generate(partidas=6, bids_per_partida=3, suppliers=4, seed=5)
+    expected = model.solve_optimal(inst, threads=1)
+    tried: list[int] = []
+
+    def failing_on_two(highs: Any, threads: int) -> HighsStatus:
+        tried.append(threads)
+        return HighsStatus.kError if threads == 2 else highs_run(highs, threads)
+
+    monkeypatch.setattr(model, "highs_run", failing_on_two)
+    result = model.solve_optimal(inst, threads=2)
+    assert (result.status, result.objective) == ("optimal", expected.objective)
+    assert tried[:3] == [2, 2, 1]
