@@ -501,7 +501,7 @@ class _Solver:
             # once in twenty solves of the demo's instance), and once (CI, 2026-12-07) an error
             # that the same thread count repeated, in a fresh process's first solve: the last
             # try is on one thread. A persistent error still fails below.
-            log.warning("HiGHS run returned an error; solving again on %d thread(s)", threads)
+            log.warning("HiGHS run returned an error; solving again, threads: %d", threads)
             highs.clearSolver()
             ran = highs_run(highs, threads)
         _ok(ran, "run")
