@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
 from abasto.catalog import service as catalog
 from abasto.core.context import Context
 from abasto.identity import service as identity
 from abasto.identity.models import Role, Unit
 from abasto.inventory import service
+from abasto.inventory.models import StockMovement
 from abasto.inventory.service import IssueLine, ReceiptLine
 
 PARACETAMOL, ASPIRINA, METFORMINA = "010.000.0104.00", "010.000.0101.00", "010.000.5165.00"
@@ -71,3 +75,22 @@ def staff(ctx: Context, institution: str, username: str | None = None) -> Contex
         institution_code=institution,
     )
     return Context(db=ctx.db, actor=identity.actor_of(user), now=ctx.now)
+
+
+def loaded_once(db: Session, table: str, source: str) -> tuple[set[tuple[object, ...]], list[str]]:
+    """What each movement of ``source`` reads as its time, reason, source and actor (one of each,
+    if the load wrote them right), and which of ``service.PER_LOAD_COLUMNS`` ``table`` keeps
+    once, as a missing value, instead of in each of its rows."""
+    read = db.execute(
+        select(
+            StockMovement.at, StockMovement.reason, StockMovement.source, StockMovement.actor
+        ).where(StockMovement.source == source)
+    ).all()
+    once = db.scalars(
+        text(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:table)"
+            " AND atthasmissing ORDER BY attname"
+        ),
+        {"table": table},
+    ).all()
+    return set(map(tuple, read)), list(once)

@@ -30,6 +30,7 @@ from tests.inventory.factories import (
     SOON,
     build_sector,
     give,
+    loaded_once,
     stock,
     unit,
 )
@@ -159,6 +160,11 @@ def test_a_day_becomes_its_own_partition_with_its_keys_and_takes_the_days_postin
     # Ids of the load's own block, apart from the ones posted one by one.
     ids = sector.db.execute(select(StockMovement.id, StockMovement.source)).all()
     assert all(i >= 2**50 for i, s in ids if s == "dia:1")
+    # The load's time, source and actor are kept once by the day's table, not in each of its
+    # rows, and every row of the feed reads them.
+    read, once = loaded_once(sector.db, "stock_movements_2026_11_02", "dia:1")
+    assert read == {(sector.now, None, "dia:1", sector.actor.label)}
+    assert once == ["actor", "at", "source"]
     # Posting on the loaded day goes on, into its partition, and is the unit's newest movement
     # though its id is below the load's.
     later = Context(sector.db, sector.actor, sector.now + timedelta(minutes=1))
@@ -296,15 +302,22 @@ def test_a_first_day_builds_the_balances_keys_once_and_keeps_their_rules(
         " WHERE conrelid = 'stock_balances'::regclass ORDER BY conname"
     )
     kept = sector.db.execute(text(balances_keys)).all()
+    balances_indexes = (
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+        " WHERE indrelid = 'stock_balances'::regclass ORDER BY 1"
+    )
+    indexes = sector.db.execute(text(balances_indexes)).all()
+    assert [name for name, _ in indexes] == ["pk_stock_balances"]
     # The lot's own primary key, no unique key beside it (migration 0022).
     assert [c for _, c, _ in kept] == ["c", "f", "f", "p"]
     dispensed = (hgz.id, paracetamol, "A", EXPIRES, "dispense", -2)
     loaded = service.load_day_feed(sector, day=TODAY, feed=_feed(*rows, dispensed), source="d")
     assert loaded == 13
-    # The same constraints, rebuilt and validated; the clave's index too.
+    # The same constraints, rebuilt and validated; the indexes too (the primary key's, alone:
+    # migration 0023).
     assert sector.db.execute(text(balances_keys)).all() == kept
     assert all(valid for _, _, valid in kept)
-    assert sector.db.scalar(text("SELECT to_regclass('ix_stock_balances_clave') IS NOT NULL"))
+    assert sector.db.execute(text(balances_indexes)).all() == indexes
     assert _lots(sector) == [Lot("A", EXPIRES, 3), Lot("X", EXPIRES, 10), Lot("Y", EXPIRES, 10)]
     assert service.ledger_balance_check(sector.db) == []
     # A new lot after them is a balance of its own.
@@ -534,3 +547,28 @@ def test_a_lot_received_while_the_day_goes_into_the_balances_gets_both(
         assert _lots(ctx, where="UMF-2") == [Lot("N", SOON, 10)]
         assert _lots(ctx) == [Lot("A", EXPIRES, 6)]
         assert service.ledger_balance_check(db) == []
+
+
+def test_the_clave_index_of_the_balances_goes_and_comes_back(fresh_database_url: str) -> None:
+    """Migration 0023: up, the balances keep no index on clave_id of their own; down, it is
+    built again over the balances there."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    engine = make_engine(fresh_database_url)
+    with transaction(session_factory(engine)) as db:
+        ctx = build_sector(Context(db, operator("a"), T0))
+        stock(ctx, unit(ctx), PARACETAMOL, ("A", EXPIRES, 10))
+    config = alembic_config(fresh_database_url)
+
+    def indexes() -> list[tuple[str, list[str | None]]]:
+        with engine.connect() as connection:
+            found = inspect(connection).get_indexes("stock_balances")
+        return [(x["name"] or "", list(x["column_names"])) for x in found]
+
+    assert indexes() == []
+    command.downgrade(config, "0022")
+    assert indexes() == [("ix_stock_balances_clave", ["clave_id"])]
+    command.upgrade(config, "head")
+    assert indexes() == []
+    engine.dispose()

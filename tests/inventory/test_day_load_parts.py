@@ -32,6 +32,7 @@ from tests.inventory.factories import (
     PARACETAMOL,
     SOON,
     build_sector,
+    loaded_once,
     stock,
     unit,
 )
@@ -184,6 +185,11 @@ def test_a_large_day_is_loaded_in_parts_and_attached_as_the_days_partition(
             ).where(StockMovement.source == "dia:1")
         ).all()
         assert sorted(map(tuple, loaded)) == sorted(rows)
+        # Each part keeps the load's time, source and actor once, and its rows read them.
+        for part in PARTS:
+            read, once = loaded_once(db, part, "dia:1")
+            assert once == ["actor", "at", "source"]
+        assert read == {(T0, None, "dia:1", operator("a").label)}
         # The parts' keys are the parent's, validated; their ids the load's block.
         keys = db.execute(
             text(
@@ -194,6 +200,17 @@ def test_a_large_day_is_loaded_in_parts_and_attached_as_the_days_partition(
         ).all()
         assert len(keys) == 4
         assert all(valid for _, valid in keys)
+        # Their indexes packed full, and adopted by the parent's (not built again by the attach).
+        packed = db.execute(
+            text(
+                "SELECT c.relname, c.reloptions, EXISTS (SELECT 1 FROM pg_inherits"
+                " WHERE inhrelid = c.oid) FROM pg_index i JOIN pg_class c"
+                " ON c.oid = i.indexrelid WHERE i.indrelid::regclass::text = ANY(:parts)"
+            ),
+            {"parts": PARTS},
+        ).all()
+        assert len(packed) == 4
+        assert all(options == ["fillfactor=100"] and adopted for _, options, adopted in packed)
         first = db.scalar(select(func.min(StockMovement.id)).where(StockMovement.source == "dia:1"))
         assert first is not None
         assert first >= 2**50
@@ -359,6 +376,13 @@ def test_a_first_day_in_parts_streams_its_balances_into_the_empty_table(
         assert all(valid for _, _, valid in kept)
         updated = db.scalars(select(StockBalance.updated_at).distinct()).all()
         assert updated == [T0]
+        # The time was the column's default during the stream only.
+        assert (
+            db.scalar(
+                text("SELECT count(*) FROM pg_attrdef WHERE adrelid = 'stock_balances'::regclass")
+            )
+            == 0
+        )
 
 
 def test_a_streamed_first_day_that_leaves_a_lot_below_zero_loads_nothing(

@@ -85,10 +85,9 @@ class StockBalance(Base):
     loaded in bulk inserts millions of them (migration 0022)."""
 
     __tablename__ = "stock_balances"
-    __table_args__ = (
-        CheckConstraint("quantity >= 0", name="not_negative"),
-        Index("ix_stock_balances_clave", "clave_id"),
-    )
+    # No index on clave_id of its own: a clave's balances across units are found by the primary
+    # key, one unit at a time (``service.suggest_redistribution``; migration 0023).
+    __table_args__ = (CheckConstraint("quantity >= 0", name="not_negative"),)
 
     unit_id: Mapped[int] = mapped_column(
         ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
