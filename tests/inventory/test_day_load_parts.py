@@ -327,6 +327,27 @@ def test_parts_that_cannot_see_the_callers_units_leave_their_keys_to_it(
         assert tuple(valid) == (True, 4)
 
 
+def test_parts_validate_their_keys_under_their_lock_timeout(
+    sector: Sector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys are validated in a transaction of their own, after the one that added them: a
+    lock held elsewhere then still gives up after ``PART_LOCK_TIMEOUT`` (the keys left to the
+    caller) instead of holding the load."""
+    monkeypatch.setattr(service, "PART_LOCK_TIMEOUT", "250ms")
+    seen: list[str] = []
+    validate = service._validate_foreign_keys
+
+    def watched(db: Any, table: str, keys: Any) -> None:
+        seen.append(db.scalar(text("SHOW lock_timeout")))
+        validate(db, table, keys)
+
+    monkeypatch.setattr(service, "_validate_foreign_keys", watched)
+    steps: dict[str, float] = {}
+    assert _load(sector, _day(sector, 20), steps=steps) > 0
+    assert "foreign keys" not in steps  # the parts validated them
+    assert seen == ["250ms", "250ms"]
+
+
 def test_parts_that_cannot_start_leave_the_day_to_one_table(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
