@@ -2340,12 +2340,13 @@ def _load_day_partition(
     driver: Any = db.connection().connection.dbapi_connection
     constants = {k: psycopg.sql.Literal(v).as_string(driver) for k, v in values.items()}
     constants["after"] = psycopg.sql.Literal(day + timedelta(days=1)).as_string(driver)
+    columns = _movement_columns(db)
     head, feed = _peek(feed, PARTS_FROM_BYTES)
     parts = None
     if head >= PARTS_FROM_BYTES:
-        parts = _load_day_in_parts(db, feed, constants, table, day, clock)
+        parts = _load_day_in_parts(db, feed, constants, columns, table, day, clock)
     if parts is None:
-        loaded = _load_day_table(db, feed, constants, table, clock)
+        loaded = _load_day_table(db, feed, constants, columns, table, clock)
         # The balances from the feed's rows alone, before the day's other movements join them.
         _apply_day_net(db, table, loaded, values, clock, indexed=True)
     else:
@@ -2361,11 +2362,11 @@ def _load_day_partition(
     rest = f"{month}_default"
     db.execute(text(f"LOCK TABLE {rest} IN ACCESS EXCLUSIVE MODE"))
     # By name: the day's table has its columns in another order (``PER_LOAD_COLUMNS`` last).
-    columns = ", ".join(f'"{name}"' for name, _, _ in _movement_columns(db))
+    listed = ", ".join(f'"{name}"' for name, _, _ in columns)
     db.execute(
         text(
             f"WITH moved AS (DELETE FROM {rest} WHERE day = :day RETURNING *)"
-            f" INSERT INTO {table} ({columns}) SELECT {columns} FROM moved"
+            f" INSERT INTO {table} ({listed}) SELECT {listed} FROM moved"
         ),
         values,
     )
@@ -2391,12 +2392,17 @@ added to it after the COPY, their value kept once in the catalog as the column's
 The rows are 46 % smaller: less to write, to log and to read in each pass that follows."""
 
 
+Columns = Sequence[tuple[str, str, bool]]
+"""``stock_movements``' columns in order: each one's name, type and whether it is NOT NULL
+(``_movement_columns``), read once by a load."""
+
+
 def _day_table(
-    db: Session | Connection,
     table: str,
     first: int,
     rows: int,
     constants: Mapping[str, str],
+    columns: Columns,
     *,
     part: bool = False,
 ) -> list[str]:
@@ -2407,9 +2413,9 @@ def _day_table(
     COPY), at most ``rows`` of them, and a CHECK on its day that spares an ATTACH its scan; a
     ``part``'s on its ids too (the day's table is partitioned by them)."""
     day, after = constants["day"], constants["after"]
-    columns = ", ".join(
+    definitions = ", ".join(
         f'"{name}" {kind}' + (" NOT NULL" if required else "")
-        for name, kind, required in _movement_columns(db)
+        for name, kind, required in columns
         if name not in PER_LOAD_COLUMNS
     )
     return [
@@ -2418,7 +2424,7 @@ def _day_table(
         "LOCK TABLE stock_movements IN ACCESS SHARE MODE",
         f"CREATE TEMPORARY SEQUENCE day_ids START {first} MINVALUE {first}"
         f" MAXVALUE {first + rows - 1} CACHE 10000",
-        f"CREATE TABLE {table} ({columns})",
+        f"CREATE TABLE {table} ({definitions})",
         f"ALTER TABLE {table} ALTER id SET DEFAULT nextval('pg_temp.day_ids'),"
         f" ALTER day SET DEFAULT {day}"
         f", ADD CONSTRAINT {table}_day CHECK (day >= {day} AND day < {after})"
@@ -2430,8 +2436,8 @@ def _day_table(
     ]
 
 
-def _movement_columns(db: Session | Connection) -> list[tuple[str, str, bool]]:
-    """``stock_movements``' columns in order: each one's name, type and whether it is NOT NULL."""
+def _movement_columns(db: Session | Connection) -> Columns:
+    """``stock_movements``' columns (``Columns``)."""
     return [
         (row[0], row[1], row[2])
         for row in db.execute(
@@ -2465,11 +2471,13 @@ def _index_day_table(db: Session | Connection, table: str) -> None:
         db.execute(text(statement))
 
 
-def _end_day_table(db: Session | Connection, table: str, constants: Mapping[str, str]) -> None:
+def _end_day_table(
+    db: Session | Connection, table: str, constants: Mapping[str, str], columns: Columns
+) -> None:
     """``PER_LOAD_COLUMNS`` added to ``table`` with the load's values (``constants``; no reason)
     as their missing values, without a pass over its rows; then no column keeps a default, and
     the session's sequence of ids goes."""
-    kinds = {name: (kind, required) for name, kind, required in _movement_columns(db)}
+    kinds = {name: (kind, required) for name, kind, required in columns}
     db.execute(
         text(
             f"ALTER TABLE {table} "
@@ -2491,7 +2499,12 @@ def _end_day_table(db: Session | Connection, table: str, constants: Mapping[str,
 
 
 def _load_day_table(
-    db: Session, feed: Iterable[bytes], constants: Mapping[str, str], table: str, clock: _Steps
+    db: Session,
+    feed: Iterable[bytes],
+    constants: Mapping[str, str],
+    columns: Columns,
+    table: str,
+    clock: _Steps,
 ) -> int:
     """The day COPYed into one new table in the caller's transaction, its rules checked, its
     indexes built and its foreign keys validated."""
@@ -2500,7 +2513,7 @@ def _load_day_table(
     # later pass over 25 M rows to set their hint bits, and the visibility map is set as they
     # load.
     first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
-    made = _day_table(db, table, first, DAY_FEED_MAX_ROWS, constants)
+    made = _day_table(table, first, DAY_FEED_MAX_ROWS, constants, columns)
     _copy_feed(db, feed, f"{table} ({', '.join(DAY_FEED_COLUMNS)})", made=made)
     clock.lap("copy")
     db.execute(text(f"ANALYZE {table}"))
@@ -2516,7 +2529,7 @@ def _load_day_table(
         _check_day_load(db, table)
         raise
     clock.lap("foreign keys")
-    _end_day_table(db, table, constants)
+    _end_day_table(db, table, constants, columns)
     return loaded
 
 
@@ -2585,6 +2598,7 @@ def _load_day_in_parts(
     db: Session,
     feed: Iterator[bytes],
     constants: Mapping[str, str],
+    columns: Columns,
     table: str,
     day: date,
     clock: _Steps,
@@ -2606,7 +2620,7 @@ def _load_day_in_parts(
     first = db.scalar(text("SELECT nextval('stock_movement_blocks')"))
     span = DAY_FEED_MAX_ROWS // DAY_LOAD_CONNECTIONS
     parts = [
-        _Part(engine, name, first + k * span, span, constants)
+        _Part(engine, name, first + k * span, span, constants, columns)
         for k, name in enumerate(_part_names(table))
     ]
     for part in parts:
@@ -2709,10 +2723,17 @@ class _Part(threading.Thread):
     could not take their locks: the caller's to finish)."""
 
     def __init__(
-        self, engine: Engine, name: str, first: int, span: int, constants: Mapping[str, str]
+        self,
+        engine: Engine,
+        name: str,
+        first: int,
+        span: int,
+        constants: Mapping[str, str],
+        columns: Columns,
     ) -> None:
         super().__init__(name=f"day-load-{name}", daemon=True)
         self.engine, self.first, self.span, self.constants = engine, first, span, constants
+        self.columns = columns
         self.table = name
         self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self.decisions: queue.Queue[str] = queue.Queue()
@@ -2786,7 +2807,7 @@ class _Part(threading.Thread):
         conn.execute(text("SET LOCAL max_parallel_maintenance_workers = 0"))
         conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
         for statement in _day_table(
-            conn, self.table, self.first, self.span, self.constants, part=True
+            self.table, self.first, self.span, self.constants, self.columns, part=True
         ):
             conn.execute(text(statement))
         self.posts.put(("ready", None))
@@ -2810,7 +2831,7 @@ class _Part(threading.Thread):
             self.posts.put(("reported", _broken_rules(conn, self.table, joined=True)[1]))
             return
         _index_day_table(conn, self.table)
-        _end_day_table(conn, self.table, self.constants)
+        _end_day_table(conn, self.table, self.constants, self.columns)
         # Adding a key locks the units and claves against other keys being added (the other
         # parts') until the transaction ends: added NOT VALID and committed at once, then
         # validated in a transaction of its own, which lets the other parts' run beside it.
