@@ -453,3 +453,37 @@ def test_a_run_that_keeps_failing_on_two_threads_is_solved_on_one(
     result = model.solve_optimal(inst, threads=2)
     assert (result.status, result.objective) == ("optimal", expected.objective)
     assert tried[:3] == [2, 2, 1]
+
+
+def test_a_model_whose_runs_keep_failing_is_solved_again_in_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Errors that neither repeating nor one thread clear, in the first model HiGHS is given:
+    that model is left and the same one solved in a new model, from no start; the award is the
+    same. Errors in the new model too fail the solve, not loop."""
+    inst = instance_json.generate(partidas=6, bids_per_partida=3, suppliers=4, seed=5)
+    expected = model.solve_optimal(inst, threads=2)
+    models: list[int] = []
+
+    def failing_in_the_first_model(highs: Any, threads: int) -> HighsStatus:
+        models.append(id(highs))
+        if models.count(models[0]) == len(models):  # every run so far in the first model
+            return HighsStatus.kError
+        return highs_run(highs, threads)
+
+    monkeypatch.setattr(model, "highs_run", failing_in_the_first_model)
+    result = model.solve_optimal(inst, threads=2)
+    assert (result.status, result.objective) == ("optimal", expected.objective)
+    assert rules.check(inst, result) == []
+    assert models[1:3] == [models[0]] * 2  # three tries in the first model
+    assert models[3] != models[0]  # then a new one
+
+    def always_failing(highs: Any, threads: int) -> HighsStatus:
+        models.append(id(highs))
+        return HighsStatus.kError
+
+    models.clear()
+    monkeypatch.setattr(model, "highs_run", always_failing)
+    with pytest.raises(RuntimeError, match="HiGHS run failed"):
+        model.solve_optimal(inst, threads=2)
+    assert len(models) == 6  # three tries in each of two models
