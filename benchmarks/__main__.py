@@ -26,6 +26,7 @@ from abasto.catalog import service as catalog
 from abasto.core.context import Context, operator
 from abasto.core.db import make_engine, session_factory, transaction, upgrade
 from benchmarks import demand as demand_bench
+from benchmarks import fresh_memory_rate, page_reporting
 from benchmarks import ledger as ledger_bench
 from benchmarks.appendix import section as appendix_section
 from benchmarks.award import section as award_section
@@ -100,7 +101,9 @@ def reference_speed() -> str:
     hashing = min(_seconds(hashlib.sha256, block) for _ in range(3))
     return (
         f"- Reference speed, at the start of the run: a pure-Python loop of 10,000,000 "
-        f"additions in {loop:.2f} s; SHA-256 at {len(block) / 1024 / 1024 / hashing:,.0f} MiB/s"
+        f"additions in {loop:.2f} s; SHA-256 at {len(block) / 1024 / 1024 / hashing:,.0f} MiB/s; "
+        f"1 GiB of memory new to the process written at {fresh_memory_rate():.2f} GiB/s "
+        f"({page_reporting()})"
     )
 
 
