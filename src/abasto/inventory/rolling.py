@@ -498,11 +498,16 @@ def roll(
         closing=on_hand,
         net=net,
         dispensed=dispensed,
-        stockouts=stockouts.astype(np.int16),
+        stockouts=stockouts.astype(np.int16, copy=False),
         moved=moved,
         totals=np.vstack([state.totals[1:], np.array([enter.totals()], dtype=np.int64)]),
         watermark=watermark,
     )
+    # The day's facts, where they sit and the window's scratch are done with: freed before the
+    # indicators' arrays are made, which then reuse their memory (``_heap_for_large_arrays``)
+    # instead of faulting in as much again (the benchmark's national roll: 3.0 GB faulted in
+    # instead of 3.4, by ``getrusage``; with the columns below made early, 2.67 GB).
+    del stocked, enter, leave, enter_at, leave_at, expected, left, left_out, entered_out
     return _finish(after, has_lot, on_hand, expiring, expired, units, policies, save_to)
 
 
@@ -677,6 +682,10 @@ def _indicators(
     del safe
     has_months = has_amc & (amc > 0)
     divisor = np.where(has_months, amc, 1)
+    # Each column made as soon as its values are final, and the values let go: the next
+    # array takes their memory.
+    amc_column = _decimal(amc, has_amc, 14)
+    del amc
     if len(on_hand) and on_hand.min() < 0:
         months = np.sign(on_hand) * ((2 * np.abs(on_hand) * 10000 + divisor) // (2 * divisor))
     else:  # no stock below zero (the common case): the same without the signs
@@ -689,6 +698,8 @@ def _indicators(
     level[has_months & (months < low)] = 2
     level[~has_months] = 1
     level[on_hand <= 0] = 0
+    months_column = _decimal(months, has_months, 12)
+    del months, divisor
     n = len(on_hand)
     daily = pa.table(
         {
@@ -700,8 +711,8 @@ def _indicators(
             "unit_id": pa.array(unit_ids),
             "clave_id": pa.array(state.keys & 0xFFFFFFFF),
             "on_hand": _int32(on_hand, "existencia"),
-            "amc": _decimal(amc, has_amc, 14),
-            "months": _decimal(months, has_months, 12),
+            "amc": amc_column,
+            "months": months_column,
             "stockout_days": pa.array(state.stockouts.astype(np.int32)),
             "expiring": _int32(expiring, "por caducar"),
             "expired": _int32(expired, "caducada"),
