@@ -549,7 +549,7 @@ class _Solver:
             # while handing back the start itself (with the minimum-lot rows): solve it again
             # without the start, whose solution is then the one reported.
             log.warning("HiGHS returned a solution that is not its objective; solving again")
-            return again(start=None, fresh=fresh)
+            return again(start=None)
         return _Outcome(
             values=values,
             optimal=status == HighsModelStatus.kOptimal,
