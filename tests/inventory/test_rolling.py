@@ -209,6 +209,35 @@ def test_a_state_of_another_day_or_damaged_is_refused(tmp_path: Path) -> None:
         rolling.load(tmp_path / "state", day=day)
 
 
+def test_a_state_is_written_narrow_where_its_values_fit_and_read_back_as_it_was(
+    tmp_path: Path,
+) -> None:
+    day = date(2026, 10, 1)
+    state = _state(tmp_path, day)
+    path = tmp_path / "state" / rolling.FILE
+    with np.load(path) as found:
+        assert {found[n].dtype for n in ("closing", "net", "dispensed")} == {np.dtype(np.int32)}
+        assert found["keys"].dtype == np.int64
+    loaded = rolling.load(tmp_path / "state", day=day)
+    assert loaded is not None
+    for name in ("keys", "closing", "net", "dispensed", "stockouts", "moved", "totals"):
+        assert getattr(loaded, name).dtype == getattr(state, name).dtype, name
+        assert np.array_equal(getattr(loaded, name), getattr(state, name)), name
+    # A value past 32 bits keeps its array wide; the others stay narrow.
+    huge = state.closing.copy()
+    huge[-1] = (1 << 31) + 5
+    wide = replace(state, closing=huge, net=state.net - 1)
+    rolling.save(wide, tmp_path / "wide")
+    with np.load(tmp_path / "wide" / rolling.FILE) as found:
+        assert found["closing"].dtype == np.int64
+        assert found["net"].dtype == np.int32
+    loaded = rolling.load(tmp_path / "wide", day=day)
+    assert loaded is not None
+    assert loaded.closing[-1] == (1 << 31) + 5
+    assert np.array_equal(loaded.net, state.net - 1)
+    assert loaded.net.dtype == np.int64
+
+
 def test_a_state_the_facts_contradict_is_refused(tmp_path: Path) -> None:
     day = date(2026, 10, 1)
     state = _state(tmp_path, day)
