@@ -71,6 +71,9 @@ _ARRAYS = {
     "stockouts": np.int16,
     "moved": np.int16,
 }
+_NARROW = ("closing", "net", "dispensed")
+"""The state's arrays ``save`` writes as 32-bit integers when every value fits."""
+_INT32 = np.iinfo(np.int32)
 Ints = npt.NDArray[np.int64]
 
 
@@ -254,14 +257,11 @@ def save(state: State, directory: Path) -> Path:
     return target
 
 
-_NARROW = ("closing", "net", "dispensed")
-"""The state's arrays written as 32-bit integers when their values fit."""
-_INT32 = np.iinfo(np.int32)
-
-
 def _write_array(
     archive: zipfile.ZipFile, name: str, values: npt.NDArray[Any], *, narrow: bool = False
 ) -> None:
+    """``values`` as the member ``name.npy`` of ``archive`` (as ``np.savez`` names it), in
+    32-bit integers if ``narrow`` and they fit, a block at a time."""
     dtype = values.dtype
     if narrow and (not len(values) or (values.min() >= _INT32.min and values.max() <= _INT32.max)):
         dtype = np.dtype(np.int32)
